@@ -1,0 +1,361 @@
+/*
+ * lossd.h - the public API of liblossd, lossd's core math library.
+ *
+ * liblossd computes loss functions, activations, information measures and
+ * pairwise box matrices - values and gradients - with PyTorch/torchvision
+ * float64 semantics. It does no I/O, knows nothing of HTTP or JSON, keeps no
+ * global mutable state and never exits or aborts on bad input.
+ *
+ * Three pieces:
+ *
+ *   - the registry: one read-only table row (lossd_function) per function,
+ *     with its parameters, operand shapes, formula and kernels. It is what
+ *     the service routes, validates and publishes its catalog from.
+ *   - the call: a caller-owned lossd_call that binds a function to borrowed
+ *     operands and parameter values, is validated by lossd_call_prepare(),
+ *     run over ranges of work units (possibly by many threads), and combined
+ *     by lossd_call_finish().
+ *   - errors as values: every failing function returns a negative
+ *     lossd_status and fills a lossd_error with a field path
+ *     ("target[3][2]") and a message.
+ *
+ * Threading: the registry is immutable and may be read from any thread.
+ * A lossd_call is owned by one thread at a time, except that
+ * lossd_call_run() may be called concurrently on one prepared call for
+ * disjoint unit ranges.
+ */
+#ifndef LOSSD_LOSSD_H
+#define LOSSD_LOSSD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <lossd/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* Status codes: 0 on success, one of these (negative) on failure. */
+typedef enum {
+    LOSSD_OK = 0,
+    LOSSD_EINVAL = -1,   /* an operand or parameter breaks the function's contract */
+    LOSSD_ENOMEM = -2,   /* an allocation failed */
+    LOSSD_ENOENT = -3,   /* no such function or parameter */
+    LOSSD_ETYPE = -4,    /* a parameter was given a value of the wrong type */
+    LOSSD_ETOOBIG = -5,  /* a size overflows or exceeds a limit */
+    LOSSD_EMISSING = -6, /* a required operand was not set */
+} lossd_status;
+
+/* A static, human-readable description of a status code. Any thread. */
+const char *lossd_strerror(int status);
+
+#define LOSSD_FIELD_MAX   128
+#define LOSSD_MESSAGE_MAX 256
+
+/*
+ * The first error of a call, in the style of jansson's json_error_t.
+ * field: the path of the offending request field, e.g. "target[3]" or
+ * "beta"; empty when the error is about the call as a whole.
+ * message: starts with the field path, e.g. "target[3]: expected 4 numbers".
+ */
+typedef struct {
+    int code;
+    char field[LOSSD_FIELD_MAX];
+    char message[LOSSD_MESSAGE_MAX];
+} lossd_error;
+
+/* ---------------------------------------------------------------- tensors */
+
+#define LOSSD_MAX_RANK 8
+
+/*
+ * A dense row-major float64 tensor view. rank 0 is a scalar (size 1).
+ * The data is borrowed: whoever fills a lossd_tensor keeps the storage
+ * alive for as long as the view is used.
+ */
+typedef struct {
+    int rank;
+    size_t shape[LOSSD_MAX_RANK];
+    size_t size; /* product of shape; 1 for rank 0 */
+    const double *data;
+} lossd_tensor;
+
+/*
+ * Sets t to a view of `data` with the given shape. Returns LOSSD_ETOOBIG if
+ * rank > LOSSD_MAX_RANK or the element count overflows size_t.
+ */
+int lossd_tensor_view(lossd_tensor *t, const double *data, int rank, const size_t *shape);
+
+/* ---------------------------------------------------------------- registry */
+
+typedef enum {
+    LOSSD_KIND_LOSS,       /* POST /v1/loss/{name} */
+    LOSSD_KIND_ACTIVATION, /* POST /v1/activation/{name} */
+    LOSSD_KIND_INFO,       /* POST /v1/info/{name} */
+    LOSSD_KIND_PAIRWISE,   /* POST /v1/pairwise/{name} */
+    LOSSD_KIND_COUNT
+} lossd_kind;
+
+/* "loss", "activation", "info", "pairwise". */
+const char *lossd_kind_name(lossd_kind kind);
+
+typedef enum {
+    LOSSD_PARAM_NUMBER,   /* a finite number within `domain` */
+    LOSSD_PARAM_INTEGER,  /* a whole number within `domain` */
+    LOSSD_PARAM_BOOL,     /* true or false */
+    LOSSD_PARAM_CHOICE,   /* one of the strings in `choices` */
+    LOSSD_PARAM_TENSOR,   /* a tensor whose shape follows `tensor_shape` */
+    LOSSD_PARAM_LOG_BASE, /* the string "e", or a number > 0 and != 1 */
+} lossd_param_type;
+
+/*
+ * A closed/open interval with optional exceptions, e.g. "[0, 1] or -1",
+ * "> 0", "> 0 and != 1". lo/hi are -inf/+inf when unbounded.
+ */
+typedef struct {
+    double lo, hi;
+    bool lo_open, hi_open;
+    bool has_also; /* `also` is accepted although outside [lo, hi] */
+    double also;
+    bool has_except; /* `except` is refused although inside [lo, hi] */
+    double except;
+} lossd_domain;
+
+/* Shapes a tensor parameter may take, relative to the call's input. */
+typedef enum {
+    LOSSD_PSHAPE_NONE,
+    LOSSD_PSHAPE_BROADCAST, /* broadcastable to input's shape (NumPy rules) */
+    LOSSD_PSHAPE_CLASSES,   /* (C): one per class, C = input's last axis */
+    LOSSD_PSHAPE_CHANNELS,  /* a number, or (C) with C = input's axis 1 (rank >= 2) */
+} lossd_param_shape;
+
+typedef struct {
+    const char *name;
+    lossd_param_type type;
+    const char *summary;
+    double default_number;      /* NUMBER, INTEGER, BOOL (0/1); LOG_BASE: 0 means "e" */
+    const char *const *choices; /* CHOICE: NULL-terminated; choices[0] is the default */
+    lossd_domain domain;        /* NUMBER, INTEGER */
+    lossd_param_shape shape;    /* TENSOR */
+    const char *default_text;   /* catalog text of the default when it is not a number */
+    bool required;              /* no default: the call fails without it */
+} lossd_param_spec;
+
+/* How an operand's shape must relate to the others. */
+typedef enum {
+    LOSSD_SHAPE_NONE,          /* the function has no such operand */
+    LOSSD_SHAPE_ANY,           /* any shape of rank 0..8 */
+    LOSSD_SHAPE_LIKE_INPUT,    /* exactly the first operand's shape */
+    LOSSD_SHAPE_SCORES,        /* (N,C) or (C), C >= 1 */
+    LOSSD_SHAPE_CLASS_INDEX,   /* (N) for (N,C) scores, () for (C) */
+    LOSSD_SHAPE_CLASS_OR_PROB, /* CLASS_INDEX, or LIKE_INPUT holding probabilities */
+    LOSSD_SHAPE_BOXES,         /* (N,4) or (4) */
+    LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0 */
+    LOSSD_SHAPE_DISTRIBUTIONS, /* (K) or (N,K), K >= 1 */
+} lossd_shape_rule;
+
+/* What an operand's values must be. */
+typedef enum {
+    LOSSD_VALUES_ANY,         /* any finite number */
+    LOSSD_VALUES_PROBABILITY, /* in [0, 1] */
+    LOSSD_VALUES_BOX,         /* 4-vectors valid in the call's box_format */
+} lossd_value_rule;
+
+typedef struct {
+    const char *name; /* request field: "input", "target", "p", "boxes1", ... */
+    lossd_shape_rule shape;
+    lossd_value_rule values;
+    const char *summary; /* catalog text, e.g. "boxes (N,4) or (4)" */
+} lossd_operand_spec;
+
+/* lossd_function.flags */
+#define LOSSD_FN_GRAD      0x01u /* gradients are available */
+#define LOSSD_FN_BATCHMEAN 0x02u /* the "batchmean" reduction is accepted */
+#define LOSSD_FN_TERMS     0x04u /* per-term extras (box losses' "terms") */
+
+struct lossd_call;
+typedef struct lossd_function lossd_function;
+
+/*
+ * One registry row. The kernels are internal to the library (their
+ * signatures live in src/core/internal.h); callers only use the
+ * descriptive fields and pass the row to lossd_call_init().
+ */
+struct lossd_function {
+    lossd_kind kind;
+    const char *name;
+    const char *summary;   /* one line */
+    const char *formula;   /* LaTeX */
+    const char *reference; /* what it matches, e.g. "torch.nn.functional.l1_loss" */
+    unsigned flags;
+    lossd_operand_spec operands[2]; /* input/target, p/q, boxes1/boxes2 */
+    const lossd_param_spec *params;
+    size_t n_params;
+    const char *const *terms; /* LOSSD_FN_TERMS: NULL-terminated names */
+
+    /* internal: see src/core/internal.h */
+    int (*prepare)(struct lossd_call *c, lossd_error *err);
+    size_t (*kernel)(const struct lossd_call *c, size_t begin, size_t end, double *out);
+};
+
+/* The number of registered functions, and the i-th (0 <= i < count). Any thread. */
+size_t lossd_function_count(void);
+const lossd_function *lossd_function_at(size_t i);
+
+/* The function of that kind and name, or NULL. Any thread. */
+const lossd_function *lossd_function_find(lossd_kind kind, const char *name);
+
+/* The parameter of `fn` called `name`, or NULL. Any thread. */
+const lossd_param_spec *lossd_function_param(const lossd_function *fn, const char *name);
+
+/* Type names used by the catalog: "number", "integer", "boolean", "string", "tensor". */
+const char *lossd_param_type_name(lossd_param_type type);
+
+/*
+ * Writes the domain of `spec` as catalog text ("[0, 1] or -1", "> 0",
+ * "one of: xyxy, xywh, cxcywh") into buf. Returns the length it needed,
+ * like snprintf. Any thread.
+ */
+int lossd_param_domain_text(const lossd_param_spec *spec, char *buf, size_t size);
+
+/*
+ * Writes the default of `spec` as catalog text ("1", "\"xyxy\"" is written
+ * as xyxy, "none" for optional tensors) into buf, like snprintf.
+ */
+int lossd_param_default_text(const lossd_param_spec *spec, char *buf, size_t size);
+
+/* ---------------------------------------------------------------- calls */
+
+typedef enum {
+    LOSSD_REDUCTION_MEAN,
+    LOSSD_REDUCTION_SUM,
+    LOSSD_REDUCTION_NONE,
+    LOSSD_REDUCTION_BATCHMEAN,
+} lossd_reduction;
+
+#define LOSSD_MAX_PARAMS 8
+#define LOSSD_MAX_TERMS  6
+
+/* A parameter value; which member counts follows the spec's type. */
+typedef struct {
+    bool set;            /* false: the spec's default applies */
+    double number;       /* NUMBER, INTEGER, BOOL (0/1), LOG_BASE (0 = e) */
+    int choice;          /* CHOICE: index into spec->choices */
+    lossd_tensor tensor; /* TENSOR (borrowed) */
+} lossd_value;
+
+/* Internal: how a kernel reads a broadcast parameter tensor. */
+typedef struct {
+    const double *data;
+    size_t period; /* element i reads data[i % period] */
+} lossd_param_view;
+
+/*
+ * One evaluation. Caller-owned storage: lossd_call_init() it, set operands
+ * and parameters, lossd_call_prepare() it, run it, lossd_call_finish() it,
+ * read the outputs, lossd_call_cleanup() it. Fields marked (out) are owned
+ * by the call and freed by lossd_call_cleanup(); the rest are the caller's.
+ *
+ * Work is cut into blocks of block_units consecutive work units (rows of a
+ * matrix, loss terms, elements). A reduction sums each block on its own and
+ * then the blocks in order, so the result is bit-for-bit the same however
+ * the blocks are shared among threads.
+ */
+typedef struct lossd_call {
+    const lossd_function *fn;
+
+    /* operands (borrowed): input/target, p/q, boxes1/boxes2 */
+    lossd_tensor operand[2];
+    bool operand_set[2];
+    lossd_value params[LOSSD_MAX_PARAMS];
+    lossd_reduction reduction;
+    bool want_grad;
+    bool want_terms;
+    lossd_tensor grad_output; /* borrowed; only with reduction none / activations */
+    bool grad_output_set;
+    size_t max_output; /* prepare refuses outputs of more elements (0: no limit) */
+
+    /* set by prepare (out) */
+    size_t n_units;     /* work units */
+    size_t block_units; /* units per block */
+    size_t n_blocks;
+    size_t n_terms;                 /* losses: loss terms; others: output elements */
+    lossd_tensor output;            /* unreduced loss, activation output, info values, matrix */
+    double *output_data;            /* the storage behind output.data */
+    double *grad;                   /* shaped like operand[0], when want_grad */
+    double *terms[LOSSD_MAX_TERMS]; /* per-term extras, when want_terms */
+    size_t n_classes;               /* scores: C */
+    bool prob_target;               /* cross_entropy: the target holds probabilities */
+    double coef[4];                 /* per-call constants the kernels read */
+    lossd_param_view view[2];       /* broadcast parameter tensors, by parameter order */
+    double *block_sum;              /* per-block share of a reduced loss */
+    size_t *block_zero;             /* per-block count of exactly-zero derivatives */
+    double *expanded[2];            /* materialised broadcasts behind view[] */
+
+    /* set by finish (out) */
+    double loss;               /* losses: the reduced value (reduction != none) */
+    size_t n_nonfinite;        /* outputs, terms and gradients that are NaN or infinite */
+    double zero_grad_fraction; /* activations */
+} lossd_call;
+
+/* Binds `fn` to a fresh call: no operands, defaults for every parameter. */
+void lossd_call_init(lossd_call *c, const lossd_function *fn);
+
+/*
+ * Operands by request field name ("input", "target", "p", "q", "boxes1",
+ * "boxes2"). The tensor's data is borrowed until lossd_call_cleanup().
+ * Returns LOSSD_ENOENT if the function has no such operand.
+ */
+int lossd_call_set_operand(lossd_call *c, const char *name, const lossd_tensor *t,
+                           lossd_error *err);
+
+/*
+ * Parameters by name. Each returns LOSSD_ENOENT for an unknown name and
+ * LOSSD_ETYPE when the parameter has another type; domains are checked
+ * here (LOSSD_EINVAL) so the error names the parameter.
+ */
+int lossd_call_set_number(lossd_call *c, const char *name, double value, lossd_error *err);
+int lossd_call_set_bool(lossd_call *c, const char *name, bool value, lossd_error *err);
+int lossd_call_set_choice(lossd_call *c, const char *name, const char *value, lossd_error *err);
+int lossd_call_set_tensor(lossd_call *c, const char *name, const lossd_tensor *t, lossd_error *err);
+
+/* "mean", "sum", "none", and for LOSSD_FN_BATCHMEAN functions "batchmean". */
+int lossd_call_set_reduction(lossd_call *c, const char *name, lossd_error *err);
+
+/*
+ * Validates every operand and parameter against the function's contract
+ * (the first error wins and names its field), computes the output shapes
+ * and allocates the outputs. Returns 0, LOSSD_EINVAL, LOSSD_EMISSING or
+ * LOSSD_ENOMEM. After a failure, only lossd_call_cleanup() may follow.
+ */
+int lossd_call_prepare(lossd_call *c, lossd_error *err);
+
+/*
+ * Computes blocks [first, end) of a prepared call (0 <= first <= end <=
+ * n_blocks). Thread-safe for disjoint block ranges of the same call.
+ */
+void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block);
+
+/*
+ * After every block has run: combines the block sums into `loss`, counts
+ * zero derivatives and non-finite results.
+ */
+void lossd_call_finish(lossd_call *c);
+
+/* prepare + run in blocks + finish, on the calling thread. */
+int lossd_call_compute(lossd_call *c, lossd_error *err);
+
+/* Frees what the call owns. Safe after a failed prepare and on an init-only call. */
+void lossd_call_cleanup(lossd_call *c);
+
+/* Per-term extra `i` (0 <= i < LOSSD_MAX_TERMS) of a call, or NULL. */
+const char *lossd_call_term_name(const lossd_call *c, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOSSD_LOSSD_H */

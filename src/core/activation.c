@@ -1,0 +1,408 @@
+/*
+ * activation.c - PyTorch's common activations with their derivatives, and
+ * softmax / log_softmax along the last axis.
+ *
+ * Each element function returns y and writes dy/dx in the form of ATen's
+ * own backward kernel (aten/src/ATen/native/cpu/Activation.cpp and
+ * derivatives.yaml), so kinks get PyTorch's choice: relu'(0) = 0,
+ * leaky_relu'(0) = negative_slope, hardtanh/relu6 are flat at their
+ * bounds, hardsigmoid is flat at +-3 while hardswish'(-3) = -1/2 and
+ * hardswish'(3) = 1.5, elu'(0) = alpha, softplus is linear where
+ * beta x > threshold.
+ *
+ * ELU's forward uses expm1 (ATen's vectorised path; its scalar tail uses
+ * exp(x) - 1, so PyTorch itself disagrees with itself by ~1e-7 relative
+ * for |x| < 1e-8).
+ *
+ * Thread-safe: kernels write only their own units' slots.
+ */
+#include "internal.h"
+
+/* SELU's constants (Klambauer et al. 2017), as ATen spells them. */
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+
+enum { GELU_NONE, GELU_TANH };
+
+LOSSD_INLINE double relu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    *d = x > 0 ? 1.0 : 0.0;
+    return x > 0 ? x : (x < 0 ? 0.0 : x);
+}
+
+LOSSD_INLINE double leaky_relu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)i;
+    double slope = lossd__num(c, 0);
+    *d = x > 0 ? 1.0 : slope;
+    return x > 0 ? x : x * slope;
+}
+
+/* prelu: weight[channel], the channel being axis 1 (coef[1] = inner size, coef[2] = C). */
+LOSSD_INLINE double prelu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    const lossd_param_view *w = &c->view[0];
+    double wi = w->period == 1 ? w->data[0] : w->data[(i / (size_t)c->coef[1]) % w->period];
+    *d = x > 0 ? 1.0 : wi;
+    return x > 0 ? x : wi * x;
+}
+
+/* ELU family: x <= 0 ? negcoef (exp(x negiptcoef) - 1) : poscoef x (ATen's elu). */
+LOSSD_INLINE double elu_core(double x, double negcoef, double poscoef, double negiptcoef, double *d)
+{
+    if (x <= 0) {
+        *d = negiptcoef * negcoef * exp(x * negiptcoef);
+        return expm1(x * negiptcoef) * negcoef;
+    }
+    *d = poscoef;
+    return x * poscoef;
+}
+
+LOSSD_INLINE double elu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)i;
+    return elu_core(x, lossd__num(c, 0), 1.0, 1.0, d);
+}
+
+LOSSD_INLINE double celu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)i;
+    double alpha = lossd__num(c, 0);
+    return elu_core(x, alpha, 1.0, 1.0 / alpha, d);
+}
+
+LOSSD_INLINE double selu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    return elu_core(x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, d);
+}
+
+LOSSD_INLINE double gelu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)i;
+    if (c->params[0].choice == GELU_TANH) {
+        const double beta = M_SQRT2 * M_2_SQRTPI * 0.5, kappa = 0.044715;
+        double x_sq = x * x, inner = beta * (x + kappa * x_sq * x);
+        double tanh_inner = tanh(inner);
+        double left = 0.5 * x, right = 1 + tanh_inner;
+        double right_derivative =
+            left * (1 - tanh_inner * tanh_inner) * beta * (1 + 3 * kappa * x_sq);
+        *d = 0.5 * right + right_derivative;
+        return left * right;
+    }
+    const double alpha = M_2_SQRTPI * M_SQRT1_2 * 0.5;
+    double cdf = 0.5 * (1 + erf(x * M_SQRT1_2));
+    *d = cdf + x * (alpha * exp(-0.5 * x * x));
+    return x * cdf;
+}
+
+LOSSD_INLINE double silu_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    double s = 1 / (1 + exp(-x));
+    *d = s * (1 + x * (1 - s));
+    return x / (1 + exp(-x));
+}
+
+LOSSD_INLINE double mish_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    double s = 1 / (1 + exp(-x));
+    double tsp = tanh(log1p(exp(x)));
+    *d = tsp + x * s * (1 - tsp * tsp);
+    return x * tsp;
+}
+
+LOSSD_INLINE double sigmoid_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    double y = 1 / (1 + exp(-x));
+    *d = (1 - y) * y;
+    return y;
+}
+
+LOSSD_INLINE double tanh_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    double y = tanh(x);
+    *d = 1 - y * y;
+    return y;
+}
+
+/* F.softsign is x / (|x| + 1) in Python; this is autograd's derivative of it. */
+LOSSD_INLINE double softsign_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    double den = fabs(x) + 1;
+    double sgn = (x > 0) - (x < 0);
+    *d = 1 / den - x * sgn / (den * den);
+    return x / den;
+}
+
+LOSSD_INLINE double clamp_elem(double x, double lo, double hi, double *d)
+{
+    *d = (x <= lo || x >= hi) ? 0.0 : 1.0;
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+LOSSD_INLINE double relu6_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    return clamp_elem(x, 0.0, 6.0, d);
+}
+
+LOSSD_INLINE double hardtanh_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)i;
+    return clamp_elem(x, lossd__num(c, 0), lossd__num(c, 1), d);
+}
+
+LOSSD_INLINE double hardsigmoid_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    *d = (x > -3 && x < 3) ? 1.0 / 6 : 0.0;
+    return fmin(fmax(x + 3, 0.0), 6.0) / 6;
+}
+
+LOSSD_INLINE double hardswish_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)c, (void)i;
+    *d = x < -3 ? 0.0 : (x <= 3 ? x / 3 + 0.5 : 1.0);
+    return x * fmin(fmax(x + 3, 0.0), 6.0) / 6;
+}
+
+LOSSD_INLINE double softplus_elem(const lossd_call *c, size_t i, double x, double *d)
+{
+    (void)i;
+    double beta = lossd__num(c, 0), threshold = lossd__num(c, 1);
+    if (x * beta > threshold) {
+        *d = 1.0;
+        return x;
+    }
+    double z = exp(x * beta);
+    *d = z / (z + 1);
+    return log1p(z) / beta;
+}
+
+#define POINTWISE_KERNEL(name)                                                              \
+    static size_t name##_kernel(const lossd_call *c, size_t begin, size_t end, double *out) \
+    {                                                                                       \
+        return lossd__pointwise_activation(c, begin, end, out, name##_elem);                \
+    }
+
+POINTWISE_KERNEL(relu)
+POINTWISE_KERNEL(leaky_relu)
+POINTWISE_KERNEL(prelu)
+POINTWISE_KERNEL(elu)
+POINTWISE_KERNEL(celu)
+POINTWISE_KERNEL(selu)
+POINTWISE_KERNEL(gelu)
+POINTWISE_KERNEL(silu)
+POINTWISE_KERNEL(mish)
+POINTWISE_KERNEL(sigmoid)
+POINTWISE_KERNEL(tanh)
+POINTWISE_KERNEL(softsign)
+POINTWISE_KERNEL(relu6)
+POINTWISE_KERNEL(hardtanh)
+POINTWISE_KERNEL(hardsigmoid)
+POINTWISE_KERNEL(hardswish)
+POINTWISE_KERNEL(softplus)
+
+/* ------------------------------------------------------------ row-wise */
+
+/*
+ * softmax and log_softmax of whole rows. Backward as ATen:
+ * softmax y (g - sum g y), log_softmax g - exp(y) sum g. The "zero
+ * derivative" statistic uses the Jacobian's diagonal: y (1 - y) and 1 - p.
+ */
+LOSSD_INLINE size_t softmax_rows(const lossd_call *c, size_t begin, size_t end, double *out,
+                                 bool log_space)
+{
+    size_t n = lossd__row_len(&c->operand[0]), zeros = 0;
+    const double *go = c->grad_output_set ? c->grad_output.data : NULL;
+    for (size_t r = begin; r < end; r++) {
+        const double *x = c->operand[0].data + r * n;
+        double *y = out + (r - begin) * n;
+        double max, logsum;
+        lossd__softmax_row(x, n, &max, &logsum);
+        double inv_sum = 1 / exp(logsum);
+        for (size_t j = 0; j < n; j++) {
+            double shifted = x[j] - max;
+            y[j] = log_space ? shifted - logsum : exp(shifted) * inv_sum;
+            double p = log_space ? exp(y[j]) : y[j];
+            zeros += (log_space ? 1 - p : p * (1 - p)) == 0.0;
+        }
+        if (c->grad == NULL)
+            continue;
+        double *g = c->grad + r * n;
+        double dot = 0;
+        for (size_t j = 0; j < n; j++) {
+            double gj = go ? go[r * n + j] : 1.0;
+            dot += log_space ? gj : gj * y[j];
+        }
+        for (size_t j = 0; j < n; j++) {
+            double gj = go ? go[r * n + j] : 1.0;
+            g[j] = log_space ? gj - exp(y[j]) * dot : y[j] * (gj - dot);
+        }
+    }
+    return zeros;
+}
+
+static size_t softmax_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return softmax_rows(c, begin, end, out, false);
+}
+
+static size_t log_softmax_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return softmax_rows(c, begin, end, out, true);
+}
+
+/* ------------------------------------------------------------ prepare hooks */
+
+static int prelu_prepare(lossd_call *c, lossd_error *err)
+{
+    const lossd_tensor *x = &c->operand[0];
+    size_t inner = 1;
+    for (int d = 2; d < x->rank; d++)
+        inner *= x->shape[d];
+    c->coef[1] = (double)(inner ? inner : 1);
+    (void)err;
+    return 0;
+}
+
+static int hardtanh_prepare(lossd_call *c, lossd_error *err)
+{
+    if (lossd__num(c, 0) > lossd__num(c, 1))
+        return lossd__fail(err, LOSSD_EINVAL, "max_val", "must be >= min_val (%.17g), got %.17g",
+                           lossd__num(c, 0), lossd__num(c, 1));
+    return 0;
+}
+
+/* ------------------------------------------------------------ registry rows */
+
+static const lossd_param_spec leaky_relu_params[] = {
+    {.name = "negative_slope",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the slope for x <= 0",
+     .default_number = 0.01,
+     .domain = LOSSD__ANY},
+};
+
+static const lossd_param_spec prelu_params[] = {
+    {.name = "weight",
+     .type = LOSSD_PARAM_TENSOR,
+     .summary = "the learnt slope for x <= 0: one number, or one per channel (axis 1)",
+     .shape = LOSSD_PSHAPE_CHANNELS,
+     .required = true},
+};
+
+static const lossd_param_spec elu_params[] = {
+    {.name = "alpha",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the value approached as x goes to minus infinity is -alpha",
+     .default_number = 1.0,
+     .domain = LOSSD__ANY},
+};
+
+static const lossd_param_spec celu_params[] = {
+    {.name = "alpha",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "scale of the negative part, continuously differentiable at 0",
+     .default_number = 1.0,
+     .domain = LOSSD__NONZERO},
+};
+
+static const char *const gelu_modes[] = {"none", "tanh", NULL};
+
+static const lossd_param_spec gelu_params[] = {
+    {.name = "approximate",
+     .type = LOSSD_PARAM_CHOICE,
+     .summary = "\"none\" for the exact erf form, \"tanh\" for the tanh approximation",
+     .choices = gelu_modes},
+};
+
+static const lossd_param_spec hardtanh_params[] = {
+    {.name = "min_val",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the lower bound",
+     .default_number = -1.0,
+     .domain = LOSSD__ANY},
+    {.name = "max_val",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the upper bound, >= min_val",
+     .default_number = 1.0,
+     .domain = LOSSD__ANY},
+};
+
+static const lossd_param_spec softplus_params[] = {
+    {.name = "beta",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "sharpness: log(1 + exp(beta x)) / beta",
+     .default_number = 1.0,
+     .domain = LOSSD__NONZERO},
+    {.name = "threshold",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "above beta x > threshold the function is x",
+     .default_number = 20.0,
+     .domain = LOSSD__ANY},
+};
+
+#define ACTIVATION_ROW(fname, fsummary, fformula, fref, fflags)                              \
+    .kind = LOSSD_KIND_ACTIVATION, .name = #fname, .summary = fsummary, .formula = fformula, \
+    .reference = fref, .flags = fflags,                                                      \
+    .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "any shape"},                  \
+                 {NULL, LOSSD_SHAPE_NONE, LOSSD_VALUES_ANY, NULL}},                          \
+    .kernel = fname##_kernel
+
+#define ACTIVATION(fname, fsummary, fformula, fref) \
+    ACTIVATION_ROW(fname, fsummary, fformula, fref, LOSSD_FN_GRAD)
+
+static const lossd_function activation_functions[] = {
+    {ACTIVATION(relu, "rectified linear unit", "\\max(0, x)", "torch.nn.functional.relu")},
+    {ACTIVATION(leaky_relu, "ReLU with a small slope for negative inputs",
+                "\\max(0, x) + s \\min(0, x)", "torch.nn.functional.leaky_relu"),
+     .params = LOSSD__PARAMS(leaky_relu_params)},
+    {ACTIVATION(prelu, "leaky ReLU with a given slope per channel", "\\max(0, x) + w_c \\min(0, x)",
+                "torch.nn.functional.prelu"),
+     .params = LOSSD__PARAMS(prelu_params), .prepare = prelu_prepare},
+    {ACTIVATION(elu, "exponential linear unit",
+                "\\begin{cases} x & x > 0 \\\\ \\alpha (e^x - 1) & x \\le 0 \\end{cases}",
+                "torch.nn.functional.elu"),
+     .params = LOSSD__PARAMS(elu_params)},
+    {ACTIVATION(celu, "continuously differentiable ELU",
+                "\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))", "torch.nn.functional.celu"),
+     .params = LOSSD__PARAMS(celu_params)},
+    {ACTIVATION(selu, "scaled ELU (self-normalising networks)",
+                "\\lambda \\begin{cases} x & x > 0 \\\\ \\alpha (e^x - 1) & x \\le 0 \\end{cases}",
+                "torch.nn.functional.selu")},
+    {ACTIVATION(gelu, "Gaussian error linear unit", "x \\Phi(x)", "torch.nn.functional.gelu"),
+     .params = LOSSD__PARAMS(gelu_params)},
+    {ACTIVATION(silu, "sigmoid-weighted linear unit (swish)", "x \\sigma(x)",
+                "torch.nn.functional.silu")},
+    {ACTIVATION(mish, "self-regularised non-monotonic activation", "x \\tanh(\\log(1 + e^x))",
+                "torch.nn.functional.mish")},
+    {ACTIVATION(sigmoid, "logistic sigmoid", "\\frac{1}{1 + e^{-x}}",
+                "torch.nn.functional.sigmoid")},
+    {ACTIVATION(tanh, "hyperbolic tangent", "\\tanh x", "torch.nn.functional.tanh")},
+    {ACTIVATION(softsign, "x over one plus its magnitude", "\\frac{x}{1 + |x|}",
+                "torch.nn.functional.softsign")},
+    {ACTIVATION(relu6, "ReLU capped at 6", "\\min(\\max(0, x), 6)", "torch.nn.functional.relu6")},
+    {ACTIVATION(hardsigmoid, "piecewise-linear sigmoid", "\\frac{\\min(\\max(x + 3, 0), 6)}{6}",
+                "torch.nn.functional.hardsigmoid")},
+    {ACTIVATION(hardswish, "piecewise-quadratic swish", "x \\frac{\\min(\\max(x + 3, 0), 6)}{6}",
+                "torch.nn.functional.hardswish")},
+    {ACTIVATION(hardtanh, "clamp to [min_val, max_val]", "\\min(\\max(x, a), b)",
+                "torch.nn.functional.hardtanh"),
+     .params = LOSSD__PARAMS(hardtanh_params), .prepare = hardtanh_prepare},
+    {ACTIVATION(softplus, "smooth approximation of ReLU",
+                "\\frac{1}{\\beta} \\log(1 + e^{\\beta x})", "torch.nn.functional.softplus"),
+     .params = LOSSD__PARAMS(softplus_params)},
+    {ACTIVATION_ROW(softmax, "softmax along the last axis", "\\frac{e^{x_j}}{\\sum_k e^{x_k}}",
+                    "torch.nn.functional.softmax (dim=-1)", LOSSD_FN_GRAD | LOSSD__FN_ROWWISE)},
+    {ACTIVATION_ROW(log_softmax, "log-softmax along the last axis", "x_j - \\log \\sum_k e^{x_k}",
+                    "torch.nn.functional.log_softmax (dim=-1)", LOSSD_FN_GRAD | LOSSD__FN_ROWWISE)},
+};
+
+LOSSD__MODULE(lossd__activation_module, activation_functions);

@@ -1,0 +1,704 @@
+/*
+ * call.c - the life of one evaluation: binding operands and parameters,
+ * validating them against the registry row, sizing and allocating the
+ * outputs, running the kernel over blocks and combining the blocks.
+ *
+ * Every check that is the same for many functions lives here, once:
+ * operand presence and shapes, value domains (probabilities, class
+ * indices, boxes), parameter domains and tensor-parameter shapes,
+ * reductions, grad/grad_output consistency. A function's own prepare hook
+ * adds only what is particular to it.
+ *
+ * Threading: a call belongs to one thread, except lossd_call_run(), which
+ * may run concurrently on disjoint block ranges (it writes only those
+ * blocks' outputs and block_sum/block_zero slots).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A block holds about this many input elements. */
+#define BLOCK_ELEMENTS 8192
+/* Reduced losses are computed through a stack buffer of this many terms. */
+#define TERM_CHUNK 256
+
+static const double one = 1.0;
+
+void lossd_call_init(lossd_call *c, const lossd_function *fn)
+{
+    memset(c, 0, sizeof *c);
+    c->fn = fn;
+    c->reduction = LOSSD_REDUCTION_MEAN;
+    for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++)
+        c->params[i].number = fn->params[i].default_number;
+    for (size_t i = 0; i < 2; i++) {
+        c->view[i].data = &one;
+        c->view[i].period = 1;
+    }
+}
+
+/* ------------------------------------------------------------ setters */
+
+int lossd_call_set_operand(lossd_call *c, const char *name, const lossd_tensor *t, lossd_error *err)
+{
+    for (size_t k = 0; k < 2; k++) {
+        const lossd_operand_spec *op = &c->fn->operands[k];
+        if (op->shape != LOSSD_SHAPE_NONE && strcmp(op->name, name) == 0) {
+            c->operand[k] = *t;
+            c->operand_set[k] = true;
+            return 0;
+        }
+    }
+    return lossd__fail(err, LOSSD_ENOENT, name, "%s has no operand called %s", c->fn->name, name);
+}
+
+static int find_param(lossd_call *c, const char *name, lossd_error *err)
+{
+    int i = lossd__param_index(c->fn, name);
+    if (i < 0)
+        return lossd__fail(err, LOSSD_ENOENT, name, "%s has no parameter called %s", c->fn->name,
+                           name);
+    return i;
+}
+
+static int type_error(const lossd_param_spec *spec, lossd_error *err)
+{
+    const char *want = spec->type == LOSSD_PARAM_CHOICE ? "a string" : NULL;
+    if (spec->type == LOSSD_PARAM_BOOL)
+        want = "true or false";
+    else if (spec->type == LOSSD_PARAM_TENSOR)
+        want = spec->shape == LOSSD_PSHAPE_CHANNELS ? "a number or an array of numbers"
+                                                    : "an array of numbers";
+    else if (spec->type == LOSSD_PARAM_LOG_BASE)
+        want = "a number or \"e\"";
+    else if (want == NULL)
+        want = spec->type == LOSSD_PARAM_INTEGER ? "an integer" : "a number";
+    return lossd__fail(err, LOSSD_ETYPE, spec->name, "expected %s", want);
+}
+
+static bool in_domain(const lossd_domain *d, double x)
+{
+    if (d->has_also && x == d->also)
+        return true;
+    if (d->has_except && x == d->except)
+        return false;
+    if (x < d->lo || (d->lo_open && x == d->lo))
+        return false;
+    if (x > d->hi || (d->hi_open && x == d->hi))
+        return false;
+    return true;
+}
+
+int lossd_call_set_number(lossd_call *c, const char *name, double value, lossd_error *err)
+{
+    int i = find_param(c, name, err);
+    if (i < 0)
+        return i;
+    const lossd_param_spec *spec = &c->fn->params[i];
+    char text[96];
+    switch (spec->type) {
+    case LOSSD_PARAM_LOG_BASE:
+        if (!isfinite(value) || value <= 0 || value == 1)
+            return lossd__fail(err, LOSSD_EINVAL, name,
+                               "%.17g is not a logarithm base (\"e\", or "
+                               "a number > 0 and != 1)",
+                               value);
+        break;
+    case LOSSD_PARAM_INTEGER:
+        if (!isfinite(value) || value != floor(value) || fabs(value) > 9007199254740992.0)
+            return lossd__fail(err, LOSSD_EINVAL, name, "%.17g is not an integer", value);
+        /* fall through */
+    case LOSSD_PARAM_NUMBER:
+        if (!isfinite(value))
+            return lossd__fail(err, LOSSD_EINVAL, name, "must be a finite number");
+        if (!in_domain(&spec->domain, value)) {
+            lossd_param_domain_text(spec, text, sizeof text);
+            return lossd__fail(err, LOSSD_EINVAL, name, "%.17g is out of its domain (%s)", value,
+                               text);
+        }
+        break;
+    case LOSSD_PARAM_TENSOR:
+        if (spec->shape == LOSSD_PSHAPE_CHANNELS) {
+            /* A lone number is a one-element weight; keep it in the call. */
+            c->params[i].number = value;
+            lossd_tensor_view(&c->params[i].tensor, &c->params[i].number, 0, NULL);
+            c->params[i].set = true;
+            return 0;
+        }
+        return type_error(spec, err);
+    default:
+        return type_error(spec, err);
+    }
+    c->params[i].number = value;
+    c->params[i].set = true;
+    return 0;
+}
+
+int lossd_call_set_bool(lossd_call *c, const char *name, bool value, lossd_error *err)
+{
+    int i = find_param(c, name, err);
+    if (i < 0)
+        return i;
+    if (c->fn->params[i].type != LOSSD_PARAM_BOOL)
+        return type_error(&c->fn->params[i], err);
+    c->params[i].number = value ? 1.0 : 0.0;
+    c->params[i].set = true;
+    return 0;
+}
+
+int lossd_call_set_choice(lossd_call *c, const char *name, const char *value, lossd_error *err)
+{
+    int i = find_param(c, name, err);
+    if (i < 0)
+        return i;
+    const lossd_param_spec *spec = &c->fn->params[i];
+    if (spec->type == LOSSD_PARAM_LOG_BASE) {
+        if (strcmp(value, "e") != 0)
+            return lossd__fail(err, LOSSD_EINVAL, name,
+                               "expected \"e\" or a number > 0 and != 1, got \"%.32s\"", value);
+        c->params[i].number = 0;
+        c->params[i].set = true;
+        return 0;
+    }
+    if (spec->type != LOSSD_PARAM_CHOICE)
+        return type_error(spec, err);
+    for (int k = 0; spec->choices[k]; k++)
+        if (strcmp(spec->choices[k], value) == 0) {
+            c->params[i].choice = k;
+            c->params[i].set = true;
+            return 0;
+        }
+    char text[96];
+    lossd_param_domain_text(spec, text, sizeof text);
+    return lossd__fail(err, LOSSD_EINVAL, name, "\"%.32s\" is not %s", value, text);
+}
+
+int lossd_call_set_tensor(lossd_call *c, const char *name, const lossd_tensor *t, lossd_error *err)
+{
+    int i = find_param(c, name, err);
+    if (i < 0)
+        return i;
+    if (c->fn->params[i].type != LOSSD_PARAM_TENSOR)
+        return type_error(&c->fn->params[i], err);
+    c->params[i].tensor = *t;
+    c->params[i].set = true;
+    return 0;
+}
+
+int lossd_call_set_reduction(lossd_call *c, const char *name, lossd_error *err)
+{
+    static const char *const names[] = {"mean", "sum", "none", "batchmean"};
+    bool batchmean = c->fn->flags & LOSSD_FN_BATCHMEAN;
+    if (c->fn->kind != LOSSD_KIND_LOSS)
+        return lossd__fail(err, LOSSD_ENOENT, "reduction", "only losses take a reduction");
+    for (int r = 0; r < 4; r++)
+        if (strcmp(names[r], name) == 0 && (r != LOSSD_REDUCTION_BATCHMEAN || batchmean)) {
+            c->reduction = (lossd_reduction)r;
+            return 0;
+        }
+    return lossd__fail(err, LOSSD_EINVAL, "reduction", "\"%.32s\" is not one of: mean, sum, none%s",
+                       name, batchmean ? ", batchmean" : "");
+}
+
+const char *lossd_call_term_name(const lossd_call *c, size_t i)
+{
+    if (!(c->fn->flags & LOSSD_FN_TERMS) || i >= LOSSD_MAX_TERMS)
+        return NULL;
+    for (size_t k = 0; k <= i; k++)
+        if (c->fn->terms[k] == NULL)
+            return NULL;
+    return c->fn->terms[i];
+}
+
+/* ------------------------------------------------------------ checks */
+
+static const char *operand_name(const lossd_call *c, size_t k)
+{
+    return c->fn->operands[k].name;
+}
+
+static int shape_error(const lossd_call *c, size_t k, const char *want, lossd_error *err)
+{
+    char have[96];
+    return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k), "expected %s, got shape %s", want,
+                       lossd__shape_text(have, sizeof have, &c->operand[k]));
+}
+
+/* An empty JSON array reads as shape (0); it stands for an empty batch. */
+static bool is_empty_list(const lossd_tensor *t)
+{
+    return t->rank == 1 && t->shape[0] == 0;
+}
+
+static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k], *input = &c->operand[0];
+    char want[96], have[96];
+    switch (c->fn->operands[k].shape) {
+    case LOSSD_SHAPE_NONE:
+    case LOSSD_SHAPE_ANY:
+        return 0;
+    case LOSSD_SHAPE_LIKE_INPUT:
+        if (!lossd__same_shape(t, input))
+            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
+                               "shape %s does not match %s's shape %s",
+                               lossd__shape_text(have, sizeof have, t), operand_name(c, 0),
+                               lossd__shape_text(want, sizeof want, input));
+        return 0;
+    case LOSSD_SHAPE_SCORES:
+        if (is_empty_list(t)) {
+            c->n_classes = 0;
+            return 0;
+        }
+        if ((t->rank != 1 && t->rank != 2) || t->shape[t->rank - 1] == 0)
+            return shape_error(c, k, "scores of shape (N, C) or (C) with C >= 1", err);
+        c->n_classes = t->shape[t->rank - 1];
+        return 0;
+    case LOSSD_SHAPE_CLASS_OR_PROB:
+        if (lossd__same_shape(t, input) && !is_empty_list(input)) {
+            c->prob_target = true;
+            return 0;
+        }
+        /* fall through */
+    case LOSSD_SHAPE_CLASS_INDEX: {
+        bool ok;
+        if (is_empty_list(input))
+            ok = is_empty_list(t);
+        else if (input->rank == 2)
+            ok = t->rank == 1 && t->shape[0] == input->shape[0];
+        else
+            ok = t->rank == 0;
+        if (ok)
+            return 0;
+        if (input->rank == 2)
+            snprintf(want, sizeof want, "class indices of shape (%zu)%s", input->shape[0],
+                     c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
+                         ? " or probabilities shaped like input"
+                         : "");
+        else
+            snprintf(want, sizeof want, "one class index (a number)%s",
+                     c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
+                         ? " or probabilities shaped like input"
+                         : "");
+        return shape_error(c, k, want, err);
+    }
+    case LOSSD_SHAPE_BOXES:
+        if (is_empty_list(t) || (t->rank == 1 && t->shape[0] == 4) ||
+            (t->rank == 2 && t->shape[1] == 4))
+            return 0;
+        if (t->rank == 2)
+            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
+                               "expected boxes of 4 numbers, got %zu per box", t->shape[1]);
+        return shape_error(c, k, "boxes of shape (N, 4) or (4)", err);
+    case LOSSD_SHAPE_BOX_LIST:
+        if (is_empty_list(t) || (t->rank == 2 && t->shape[1] == 4))
+            return 0;
+        if (t->rank == 2)
+            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
+                               "expected boxes of 4 numbers, got %zu per box", t->shape[1]);
+        return shape_error(c, k, "a list of boxes of shape (N, 4)", err);
+    case LOSSD_SHAPE_DISTRIBUTIONS:
+        if ((t->rank == 1 || t->rank == 2) && t->shape[t->rank - 1] > 0)
+            return 0;
+        return shape_error(c, k, "distributions of shape (K) or (N, K) with K >= 1", err);
+    }
+    return 0;
+}
+
+int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k];
+    for (size_t i = 0; i < t->size; i++) {
+        double x = t->data[i];
+        if (!(x >= 0.0 && x <= 1.0)) {
+            char path[LOSSD_FIELD_MAX];
+            lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
+            return lossd__fail(err, LOSSD_EINVAL, path, "%.17g is not a probability in [0, 1]", x);
+        }
+    }
+    return 0;
+}
+
+static int check_class_indices(const lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k];
+    int ignore = lossd__param_index(c->fn, "ignore_index");
+    double ignore_index = ignore < 0 ? NAN : lossd__num(c, (size_t)ignore);
+    for (size_t i = 0; i < t->size; i++) {
+        double x = t->data[i];
+        if (x == ignore_index)
+            continue;
+        char path[LOSSD_FIELD_MAX];
+        lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
+        if (x != floor(x) || !isfinite(x))
+            return lossd__fail(err, LOSSD_EINVAL, path, "%.17g is not a class index", x);
+        if (x < 0 || x >= (double)c->n_classes)
+            return lossd__fail(err, LOSSD_EINVAL, path,
+                               "class index %.17g is out of range [0, %zu)%s", x, c->n_classes,
+                               ignore < 0 ? "" : " and is not ignore_index");
+    }
+    return 0;
+}
+
+static int check_values(lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_operand_spec *op = &c->fn->operands[k];
+    if (op->shape == LOSSD_SHAPE_CLASS_INDEX ||
+        (op->shape == LOSSD_SHAPE_CLASS_OR_PROB && !c->prob_target))
+        return check_class_indices(c, k, err);
+    switch (op->values) {
+    case LOSSD_VALUES_ANY:
+        return 0;
+    case LOSSD_VALUES_PROBABILITY:
+        return lossd__check_probabilities(c, k, err);
+    case LOSSD_VALUES_BOX:
+        return lossd__boxes_check(c, k, err);
+    }
+    return 0;
+}
+
+static int check_tensor_params(lossd_call *c, lossd_error *err)
+{
+    const lossd_tensor *input = &c->operand[0];
+    size_t n_views = 0;
+    for (size_t i = 0; i < c->fn->n_params; i++) {
+        const lossd_param_spec *spec = &c->fn->params[i];
+        if (spec->type != LOSSD_PARAM_TENSOR)
+            continue;
+        size_t slot = n_views++;
+        if (!c->params[i].set)
+            continue;
+        const lossd_tensor *w = &c->params[i].tensor;
+        char have[96];
+        switch (spec->shape) {
+        case LOSSD_PSHAPE_CLASSES:
+            if (w->rank != 1 || w->shape[0] != c->n_classes)
+                return lossd__fail(err, LOSSD_EINVAL, spec->name,
+                                   "expected one weight per class, shape (%zu), got %s",
+                                   c->n_classes, lossd__shape_text(have, sizeof have, w));
+            c->view[slot].data = w->data;
+            c->view[slot].period = w->size;
+            break;
+        case LOSSD_PSHAPE_CHANNELS: {
+            size_t channels = input->rank >= 2 ? input->shape[1] : 1;
+            bool ok =
+                w->rank == 0 || (w->rank == 1 && (w->shape[0] == 1 || w->shape[0] == channels));
+            if (!ok)
+                return lossd__fail(
+                    err, LOSSD_EINVAL, spec->name,
+                    "expected a number or one weight per channel, shape (%zu), got %s", channels,
+                    lossd__shape_text(have, sizeof have, w));
+            c->view[slot].data = w->data;
+            c->view[slot].period = w->size;
+            break;
+        }
+        case LOSSD_PSHAPE_BROADCAST: {
+            int rc = lossd__broadcast(&c->view[slot], w, input, NULL, spec->name, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 1) {
+                /* Not a plain suffix: materialise the broadcast once. */
+                double *expanded = malloc((input->size ? input->size : 1) * sizeof *expanded);
+                if (expanded == NULL)
+                    return lossd__fail(err, LOSSD_ENOMEM, spec->name, "out of memory");
+                c->expanded[slot] = expanded;
+                lossd__broadcast(&c->view[slot], w, input, expanded, spec->name, err);
+            }
+            break;
+        }
+        case LOSSD_PSHAPE_NONE:
+            break;
+        }
+        for (size_t j = 0; j < w->size; j++)
+            if (!isfinite(w->data[j])) {
+                char path[LOSSD_FIELD_MAX];
+                lossd__path(path, sizeof path, spec->name, w, j, -1);
+                return lossd__fail(err, LOSSD_EINVAL, path, "must be a finite number");
+            }
+    }
+    return 0;
+}
+
+/* Shape of the unreduced loss: one term per element, row or box. */
+static void loss_terms_shape(lossd_call *c, lossd_tensor *out)
+{
+    const lossd_tensor *input = &c->operand[0];
+    lossd_shape_rule rule = c->fn->operands[0].shape;
+    *out = *input;
+    out->data = NULL;
+    if (rule == LOSSD_SHAPE_SCORES || rule == LOSSD_SHAPE_BOXES) {
+        if (is_empty_list(input))
+            return; /* (0): an empty batch */
+        out->rank = input->rank - 1;
+        out->size = out->rank ? out->shape[0] : 1;
+    }
+}
+
+static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_error *err)
+{
+    const lossd_function *fn = c->fn;
+    char have[96], want[96];
+    if (c->want_grad && !(fn->flags & LOSSD_FN_GRAD))
+        return lossd__fail(err, LOSSD_EINVAL, "grad", "%s has no gradient", fn->name);
+    if (c->want_terms && !(fn->flags & LOSSD_FN_TERMS))
+        return lossd__fail(err, LOSSD_EINVAL, "terms", "%s has no per-term extras", fn->name);
+    if (!c->grad_output_set)
+        return 0;
+    if (!c->want_grad)
+        return lossd__fail(err, LOSSD_EINVAL, "grad_output", "only allowed with \"grad\": true");
+    if (fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE)
+        return lossd__fail(err, LOSSD_EINVAL, "grad_output",
+                           "only allowed with \"reduction\": \"none\" (the reduced loss is a "
+                           "scalar whose upstream gradient is 1)");
+    if (!lossd__same_shape(&c->grad_output, terms_shape))
+        return lossd__fail(err, LOSSD_EINVAL, "grad_output",
+                           "shape %s does not match the %s shape %s",
+                           lossd__shape_text(have, sizeof have, &c->grad_output),
+                           fn->kind == LOSSD_KIND_LOSS ? "unreduced loss's" : "input's",
+                           lossd__shape_text(want, sizeof want, terms_shape));
+    for (size_t i = 0; i < c->grad_output.size; i++)
+        if (!isfinite(c->grad_output.data[i])) {
+            char path[LOSSD_FIELD_MAX];
+            lossd__path(path, sizeof path, "grad_output", &c->grad_output, i, -1);
+            return lossd__fail(err, LOSSD_EINVAL, path, "must be a finite number");
+        }
+    return 0;
+}
+
+/* Multiplies two sizes, failing on overflow. */
+static bool mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return false;
+    *out = a * b;
+    return true;
+}
+
+/* Sizes the work and the output for each kind of function. */
+static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *out_per_unit,
+                size_t *elems_per_unit, lossd_error *err)
+{
+    const lossd_tensor *a = &c->operand[0], *b = &c->operand[1];
+    c->output = *a;
+    c->output.data = NULL;
+    switch (c->fn->kind) {
+    case LOSSD_KIND_LOSS:
+        c->n_units = c->n_terms = terms_shape->size;
+        c->output = *terms_shape;
+        *out_per_unit = 1;
+        *elems_per_unit = c->n_terms ? a->size / c->n_terms : 1;
+        if (c->fn->operands[0].shape == LOSSD_SHAPE_BOXES)
+            *elems_per_unit = 16; /* a box pair costs about as much as 16 elements */
+        return 0;
+    case LOSSD_KIND_ACTIVATION:
+    case LOSSD_KIND_INFO:
+        c->n_terms = a->size;
+        if (c->fn->flags & LOSSD__FN_ROWWISE) {
+            c->n_units = lossd__n_rows(a);
+            *out_per_unit = *elems_per_unit = lossd__row_len(a);
+        } else {
+            c->n_units = a->size;
+            *out_per_unit = *elems_per_unit = 1;
+        }
+        if (c->fn->flags & LOSSD__FN_ROW_OUTPUT) {
+            c->output.rank = a->rank - 1;
+            c->output.size = c->n_terms = c->n_units;
+            *out_per_unit = 1;
+        }
+        return 0;
+    case LOSSD_KIND_PAIRWISE: {
+        size_t n = a->rank == 2 ? a->shape[0] : 0, m = b->rank == 2 ? b->shape[0] : 0;
+        c->output.rank = 2;
+        c->output.shape[0] = n;
+        c->output.shape[1] = m;
+        if (!mul_size(n, m, &c->output.size))
+            return lossd__fail(err, LOSSD_ETOOBIG, "boxes2", "an %zu x %zu matrix is too large", n,
+                               m);
+        c->n_units = n;
+        c->n_terms = c->output.size;
+        *out_per_unit = m;
+        *elems_per_unit = m ? 4 * m : 1;
+        return 0;
+    }
+    case LOSSD_KIND_COUNT:
+        break;
+    }
+    return lossd__fail(err, LOSSD_EINVAL, "", "unknown function kind");
+}
+
+static void *alloc_doubles(size_t n, lossd_error *err, const char *what)
+{
+    size_t bytes;
+    if (!mul_size(n ? n : 1, sizeof(double), &bytes)) {
+        lossd__fail(err, LOSSD_ETOOBIG, what, "too many elements");
+        return NULL;
+    }
+    void *p = malloc(bytes);
+    if (p == NULL)
+        lossd__fail(err, LOSSD_ENOMEM, what, "out of memory for %zu elements", n);
+    return p;
+}
+
+int lossd_call_prepare(lossd_call *c, lossd_error *err)
+{
+    const lossd_function *fn = c->fn;
+    int rc;
+
+    for (size_t k = 0; k < 2; k++)
+        if (fn->operands[k].shape != LOSSD_SHAPE_NONE && !c->operand_set[k])
+            return lossd__fail(err, LOSSD_EMISSING, operand_name(c, k), "required");
+    for (size_t i = 0; i < fn->n_params; i++)
+        if (fn->params[i].required && !c->params[i].set)
+            return lossd__fail(err, LOSSD_EMISSING, fn->params[i].name, "required");
+    for (size_t k = 0; k < 2; k++)
+        if ((rc = check_operand_shape(c, k, err)) < 0)
+            return rc;
+    if (fn->kind != LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_MEAN)
+        return lossd__fail(err, LOSSD_EINVAL, "reduction", "only losses take a reduction");
+
+    lossd_tensor terms_shape = c->operand[0];
+    if (fn->kind == LOSSD_KIND_LOSS)
+        loss_terms_shape(c, &terms_shape);
+    if ((rc = check_grad(c, &terms_shape, err)) < 0)
+        return rc;
+    if ((rc = check_tensor_params(c, err)) < 0)
+        return rc;
+    for (size_t k = 0; k < 2; k++)
+        if (fn->operands[k].shape != LOSSD_SHAPE_NONE && (rc = check_values(c, k, err)) < 0)
+            return rc;
+
+    size_t out_per_unit = 1, elems_per_unit = 1;
+    if ((rc = plan(c, &terms_shape, &out_per_unit, &elems_per_unit, err)) < 0)
+        return rc;
+    if (c->max_output && c->output.size > c->max_output)
+        return lossd__fail(err, LOSSD_ETOOBIG, operand_name(c, fn->operands[1].shape ? 1 : 0),
+                           "the reply would hold %zu numbers, more than the limit of %zu",
+                           c->output.size, c->max_output);
+    c->block_units = BLOCK_ELEMENTS / (elems_per_unit ? elems_per_unit : 1);
+    if (c->block_units == 0)
+        c->block_units = 1;
+    c->n_blocks = (c->n_units + c->block_units - 1) / c->block_units;
+
+    /* The scale of one loss term; prepare hooks may refine it. */
+    c->coef[0] = 1.0;
+    if (fn->kind == LOSSD_KIND_LOSS) {
+        if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0)
+            c->coef[0] = 1.0 / (double)c->n_terms;
+        if (c->reduction == LOSSD_REDUCTION_BATCHMEAN) {
+            if (c->operand[0].rank == 0)
+                return lossd__fail(err, LOSSD_EINVAL, "reduction",
+                                   "batchmean needs an input with a batch axis (rank >= 1)");
+            if (c->operand[0].shape[0] > 0)
+                c->coef[0] = 1.0 / (double)c->operand[0].shape[0];
+        }
+    }
+    if (fn->prepare && (rc = fn->prepare(c, err)) < 0)
+        return rc;
+
+    bool has_output = fn->kind != LOSSD_KIND_LOSS || c->reduction == LOSSD_REDUCTION_NONE;
+    if (has_output) {
+        if ((c->output_data = alloc_doubles(c->output.size, err, "output")) == NULL)
+            return err ? err->code : LOSSD_ENOMEM;
+        c->output.data = c->output_data;
+    }
+    (void)out_per_unit;
+    if (c->want_grad && (c->grad = alloc_doubles(c->operand[0].size, err, "grad")) == NULL)
+        return err ? err->code : LOSSD_ENOMEM;
+    for (size_t k = 0; c->want_terms && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
+        if ((c->terms[k] = alloc_doubles(c->n_terms, err, "terms")) == NULL)
+            return err ? err->code : LOSSD_ENOMEM;
+    c->block_sum = alloc_doubles(c->n_blocks, err, "output");
+    c->block_zero = calloc(c->n_blocks ? c->n_blocks : 1, sizeof *c->block_zero);
+    if (c->block_sum == NULL || c->block_zero == NULL)
+        return lossd__fail(err, LOSSD_ENOMEM, "", "out of memory");
+    return 0;
+}
+
+/* ------------------------------------------------------------ running */
+
+static size_t out_per_unit(const lossd_call *c)
+{
+    return c->n_units ? c->output.size / c->n_units : 0;
+}
+
+void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block)
+{
+    double chunk[TERM_CHUNK];
+    bool reduced = c->fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE;
+    size_t per_unit = out_per_unit(c);
+    for (size_t b = first_block; b < end_block && b < c->n_blocks; b++) {
+        size_t begin = b * c->block_units;
+        size_t end = begin + c->block_units < c->n_units ? begin + c->block_units : c->n_units;
+        lossd__sum sum = {0, 0};
+        size_t zeros = 0;
+        if (reduced) {
+            for (size_t s = begin; s < end; s += TERM_CHUNK) {
+                size_t e = s + TERM_CHUNK < end ? s + TERM_CHUNK : end;
+                c->fn->kernel(c, s, e, chunk);
+                for (size_t i = 0; i < e - s; i++)
+                    lossd__sum_add(&sum, chunk[i]);
+            }
+        } else {
+            zeros = c->fn->kernel(c, begin, end, c->output_data + begin * per_unit);
+        }
+        c->block_sum[b] = lossd__sum_value(&sum);
+        c->block_zero[b] = zeros;
+    }
+}
+
+static size_t count_nonfinite(const double *x, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; x && i < n; i++)
+        bad += !isfinite(x[i]);
+    return bad;
+}
+
+void lossd_call_finish(lossd_call *c)
+{
+    lossd__sum sum = {0, 0};
+    size_t zeros = 0;
+    for (size_t b = 0; b < c->n_blocks; b++) {
+        lossd__sum_add(&sum, c->block_sum[b]);
+        zeros += c->block_zero[b];
+    }
+    bool reduced = c->fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE;
+    c->loss = reduced ? lossd__sum_value(&sum) : 0.0;
+    c->zero_grad_fraction = c->operand[0].size ? (double)zeros / (double)c->operand[0].size : 0.0;
+    c->n_nonfinite = reduced ? !isfinite(c->loss) : count_nonfinite(c->output.data, c->output.size);
+    c->n_nonfinite += count_nonfinite(c->grad, c->operand[0].size);
+    for (size_t k = 0; k < LOSSD_MAX_TERMS; k++)
+        c->n_nonfinite += count_nonfinite(c->terms[k], c->n_terms);
+}
+
+int lossd_call_compute(lossd_call *c, lossd_error *err)
+{
+    int rc = lossd_call_prepare(c, err);
+    if (rc < 0)
+        return rc;
+    lossd_call_run(c, 0, c->n_blocks);
+    lossd_call_finish(c);
+    return 0;
+}
+
+void lossd_call_cleanup(lossd_call *c)
+{
+    free(c->output_data);
+    free(c->grad);
+    for (size_t k = 0; k < LOSSD_MAX_TERMS; k++)
+        free(c->terms[k]);
+    free(c->block_sum);
+    free(c->block_zero);
+    free(c->expanded[0]);
+    free(c->expanded[1]);
+    c->output_data = NULL;
+    c->output.data = NULL;
+    c->grad = NULL;
+    c->block_sum = NULL;
+    c->block_zero = NULL;
+    c->expanded[0] = c->expanded[1] = NULL;
+    memset(c->terms, 0, sizeof c->terms);
+}

@@ -1,0 +1,495 @@
+/*
+ * classification.c - the probabilistic losses: binary cross-entropy (on
+ * probabilities and on logits), cross-entropy, NLL, KL divergence and the
+ * two focal losses, as torch.nn.functional / torchvision compute them.
+ *
+ * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
+ * torch/nn/functional.py, torchvision/ops/focal_loss.py):
+ *   - bce: (t - 1) max(log(1 - x), -100) - t max(log x, -100) with log(1 - x),
+ *     not log1p; derivative (x - t) / max((1 - x) x, 1e-12);
+ *   - bce_with_logits: the max_val = max(-x, 0) log-sum-exp form, and
+ *     pos_weight entering as log_weight = (pos_weight - 1) t + 1;
+ *   - cross_entropy: log_softmax as (x - max) - log sum exp(x - max); the
+ *     mean of class-index targets divides by the summed weight of the
+ *     non-ignored targets; with label smoothing the smoothing term's mean
+ *     divides by the number of rows (ignored ones included) when there is
+ *     no weight, and by the same summed weight when there is one
+ *     (cross_entropy_loss_label_smoothing); probability targets are
+ *     smoothed as t (1 - e) + e / C and their mean divides by the rows;
+ *   - kl_div: xlogy(t, t) - t x (0 where t == 0), or exp(t) (t - x) with
+ *     log_target; batchmean divides by the first dimension;
+ *   - sigmoid_focal: alpha = -1 means no alpha weighting; (1 - p_t)^gamma's
+ *     derivative is 0 when gamma == 0 (pow backward).
+ *
+ * Thread-safe: kernels write only their own units' slots.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Parameter slots, in the order of each row's params. */
+enum { P_WEIGHT = 0, P_POS_WEIGHT = 1 };                     /* bce, bce_with_logits */
+enum { CE_WEIGHT = 0, CE_IGNORE = 1, CE_SMOOTHING = 2 };     /* cross_entropy, nll */
+enum { FOCAL_ALPHA = 0, FOCAL_GAMMA = 1, FOCAL_IGNORE = 2 }; /* focal, sigmoid_focal */
+
+LOSSD_INLINE double sigmoid(double x)
+{
+    return 1 / (1 + exp(-x));
+}
+
+/* ------------------------------------------------------------ pointwise */
+
+LOSSD_INLINE double bce_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    double w = lossd__view_at(&c->view[P_WEIGHT], i);
+    *dl = w * ((x - t) / fmax((1 - x) * x, 1e-12));
+    return w * ((t - 1) * fmax(log(1 - x), -100.0) - t * fmax(log(x), -100.0));
+}
+
+/* BCE on logits without weights, as ATen's max_val form. */
+LOSSD_INLINE double bce_logits_plain(double x, double t)
+{
+    double max_val = fmax(-x, 0.0);
+    return (1 - t) * x + max_val + log(exp(-max_val) + exp(-x - max_val));
+}
+
+LOSSD_INLINE double bce_logits_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    double w = lossd__view_at(&c->view[P_WEIGHT], i);
+    if (c->params[P_POS_WEIGHT].set) {
+        double pw = lossd__view_at(&c->view[P_POS_WEIGHT], i);
+        double max_val = fmax(-x, 0.0);
+        double log_weight = (pw - 1) * t + 1;
+        double pt = pw * t;
+        *dl = w * ((pt + 1 - t) * sigmoid(x) - pt);
+        return w * ((1 - t) * x + log_weight * (log(exp(-max_val) + exp(-x - max_val)) + max_val));
+    }
+    *dl = w * (sigmoid(x) - t);
+    return w * bce_logits_plain(x, t);
+}
+
+LOSSD_INLINE double kl_div_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    (void)i;
+    if (lossd__num(c, 0) != 0) { /* log_target */
+        double et = exp(t);
+        *dl = -et;
+        return et * (t - x);
+    }
+    *dl = -t;
+    double xlogy = t == 0 ? 0.0 : t * log(t);
+    return xlogy - t * x;
+}
+
+LOSSD_INLINE double sigmoid_focal_elem(const lossd_call *c, size_t i, double x, double t,
+                                       double *dl)
+{
+    (void)i;
+    double alpha = lossd__num(c, FOCAL_ALPHA), gamma = lossd__num(c, FOCAL_GAMMA);
+    double p = sigmoid(x);
+    double ce = bce_logits_plain(x, t);
+    double p_t = p * t + (1 - p) * (1 - t);
+    double m = pow(1 - p_t, gamma);
+    double alpha_t = alpha >= 0 ? alpha * t + (1 - alpha) * (1 - t) : 1.0;
+    /* chain rule through p_t(p(x)); pow's derivative is 0 when gamma == 0 */
+    double dm_dpt = gamma == 0 ? 0.0 : -(gamma * pow(1 - p_t, gamma - 1));
+    double dpt_dx = (t + t - 1) * ((1 - p) * p);
+    *dl = alpha_t * ((p - t) * m + ce * (dm_dpt * dpt_dx));
+    return alpha_t * (ce * m);
+}
+
+static size_t bce_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, bce_elem);
+}
+
+static size_t bce_logits_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, bce_logits_elem);
+}
+
+static size_t kl_div_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, kl_div_elem);
+}
+
+static size_t sigmoid_focal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, sigmoid_focal_elem);
+}
+
+static int kl_div_prepare(lossd_call *c, lossd_error *err)
+{
+    /* Probabilities only when the target is not given in log space. */
+    return lossd__num(c, 0) != 0 ? 0 : lossd__check_probabilities(c, 1, err);
+}
+
+/* ------------------------------------------------------------ row-wise (N, C) */
+
+/* The upstream factor of row i without the reduction's scale. */
+LOSSD_INLINE double row_upstream(const lossd_call *c, size_t i)
+{
+    return c->grad_output_set ? c->grad_output.data[i] : 1.0;
+}
+
+LOSSD_INLINE bool ignored(const lossd_call *c, size_t i, size_t ignore_slot)
+{
+    return c->operand[1].data[i] == lossd__num(c, ignore_slot);
+}
+
+/*
+ * An ignored row's share of the reduction: 0 scaled like the kept rows, so
+ * that a mean over a total weight of 0 is 0 * (1/0) = NaN, as PyTorch's 0/0.
+ */
+LOSSD_INLINE double ignored_term(const lossd_call *c)
+{
+    return c->coef[1] * 0.0;
+}
+
+/* Class weight w[k]: 1 without a weight tensor. */
+LOSSD_INLINE double class_weight(const lossd_call *c, size_t k)
+{
+    return c->params[CE_WEIGHT].set ? c->params[CE_WEIGHT].tensor.data[k] : 1.0;
+}
+
+/*
+ * Sum of w[target] over non-ignored targets (the mean's denominator of
+ * nll and class-index cross_entropy), and the count of non-ignored rows.
+ */
+static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weighted,
+                              double *weight_sum, size_t *n_kept)
+{
+    lossd__sum s = {0, 0};
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_terms; i++) {
+        if (ignored(c, i, ignore_slot))
+            continue;
+        kept++;
+        lossd__sum_add(&s, weighted ? class_weight(c, (size_t)c->operand[1].data[i]) : 1.0);
+    }
+    *weight_sum = lossd__sum_value(&s);
+    *n_kept = kept;
+}
+
+/*
+ * coef[1]: scale of the NLL part (1 - label_smoothing folded in),
+ * coef[2]: scale of the smoothing part (label_smoothing / C folded in).
+ */
+static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
+{
+    (void)err;
+    double eps = lossd__num(c, CE_SMOOTHING);
+    size_t n_rows = c->n_terms;
+    double classes = (double)(c->n_classes ? c->n_classes : 1);
+    bool mean = c->reduction == LOSSD_REDUCTION_MEAN && n_rows > 0;
+    if (c->prob_target) {
+        c->coef[1] = mean ? 1.0 / (double)n_rows : 1.0;
+        c->coef[2] = 0;
+        return 0;
+    }
+    double weight_sum = 1;
+    size_t kept;
+    if (mean)
+        target_weight_sum(c, CE_IGNORE, c->params[CE_WEIGHT].set, &weight_sum, &kept);
+    c->coef[1] = (1 - eps) / (mean ? weight_sum : 1.0);
+    double smooth_den = !mean ? 1.0 : c->params[CE_WEIGHT].set ? weight_sum : (double)n_rows;
+    c->coef[2] = eps / classes / smooth_den;
+    return 0;
+}
+
+static size_t cross_entropy_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    size_t n_cls = c->n_classes;
+    double eps = lossd__num(c, CE_SMOOTHING);
+    bool weighted = c->params[CE_WEIGHT].set;
+    double weight_total = 0;
+    for (size_t k = 0; weighted && k < n_cls; k++)
+        weight_total += class_weight(c, k);
+    if (!weighted)
+        weight_total = (double)n_cls;
+    for (size_t i = begin; i < end; i++) {
+        const double *x = c->operand[0].data + i * n_cls;
+        double *g = c->grad ? c->grad + i * n_cls : NULL;
+        double up = row_upstream(c, i);
+        double max, logsum;
+        lossd__softmax_row(x, n_cls, &max, &logsum);
+        if (c->prob_target) {
+            const double *t = c->operand[1].data + i * n_cls;
+            double loss = 0, wt_total = 0;
+            for (size_t k = 0; k < n_cls; k++) {
+                double tk = eps > 0 ? t[k] * (1 - eps) + eps / (double)n_cls : t[k];
+                double wt = class_weight(c, k) * tk;
+                loss -= ((x[k] - max) - logsum) * tk * class_weight(c, k);
+                wt_total += wt;
+            }
+            out[i - begin] = c->coef[1] * loss;
+            for (size_t k = 0; g && k < n_cls; k++) {
+                double tk = eps > 0 ? t[k] * (1 - eps) + eps / (double)n_cls : t[k];
+                double p = exp((x[k] - max) - logsum);
+                g[k] = c->coef[1] * up * (p * wt_total - class_weight(c, k) * tk);
+            }
+            continue;
+        }
+        if (ignored(c, i, CE_IGNORE)) {
+            out[i - begin] = ignored_term(c);
+            if (g)
+                memset(g, 0, n_cls * sizeof *g);
+            continue;
+        }
+        size_t target = (size_t)c->operand[1].data[i];
+        double wt = class_weight(c, target);
+        double nll = -wt * ((x[target] - max) - logsum);
+        double smooth = 0;
+        for (size_t k = 0; eps > 0 && k < n_cls; k++)
+            smooth -= ((x[k] - max) - logsum) * class_weight(c, k);
+        out[i - begin] = c->coef[1] * nll + c->coef[2] * smooth;
+        for (size_t k = 0; g && k < n_cls; k++) {
+            double p = exp((x[k] - max) - logsum);
+            double d_nll = wt * (p - (k == target));
+            double d_smooth = p * weight_total - class_weight(c, k);
+            g[k] = up * (c->coef[1] * d_nll + c->coef[2] * d_smooth);
+        }
+    }
+    return 0;
+}
+
+static int nll_prepare(lossd_call *c, lossd_error *err)
+{
+    (void)err;
+    double weight_sum = 1;
+    size_t kept;
+    if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0)
+        target_weight_sum(c, CE_IGNORE, c->params[CE_WEIGHT].set, &weight_sum, &kept);
+    c->coef[1] = 1.0 / weight_sum;
+    return 0;
+}
+
+static size_t nll_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    size_t n_cls = c->n_classes;
+    for (size_t i = begin; i < end; i++) {
+        double *g = c->grad ? c->grad + i * n_cls : NULL;
+        if (g)
+            memset(g, 0, n_cls * sizeof *g);
+        if (ignored(c, i, CE_IGNORE)) {
+            out[i - begin] = ignored_term(c);
+            continue;
+        }
+        size_t target = (size_t)c->operand[1].data[i];
+        double wt = class_weight(c, target);
+        out[i - begin] = c->coef[1] * (-wt * c->operand[0].data[i * n_cls + target]);
+        if (g)
+            g[target] = c->coef[1] * row_upstream(c, i) * -wt;
+    }
+    return 0;
+}
+
+/* Softmax focal loss: the mean is over the non-ignored rows. */
+static int focal_prepare(lossd_call *c, lossd_error *err)
+{
+    (void)err;
+    double kept_sum;
+    size_t kept = 0;
+    if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0) {
+        target_weight_sum(c, FOCAL_IGNORE, false, &kept_sum, &kept);
+        c->coef[0] = kept ? 1.0 / (double)kept : 0.0;
+    }
+    return 0;
+}
+
+static size_t focal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    size_t n_cls = c->n_classes;
+    double alpha = lossd__num(c, FOCAL_ALPHA), gamma = lossd__num(c, FOCAL_GAMMA);
+    for (size_t i = begin; i < end; i++) {
+        const double *x = c->operand[0].data + i * n_cls;
+        double *g = c->grad ? c->grad + i * n_cls : NULL;
+        if (ignored(c, i, FOCAL_IGNORE)) {
+            out[i - begin] = 0;
+            if (g)
+                memset(g, 0, n_cls * sizeof *g);
+            continue;
+        }
+        size_t target = (size_t)c->operand[1].data[i];
+        double max, logsum;
+        lossd__softmax_row(x, n_cls, &max, &logsum);
+        double logp_t = (x[target] - max) - logsum;
+        double p_t = exp(logp_t);
+        double m = pow(1 - p_t, gamma);
+        out[i - begin] = c->coef[0] * (-alpha * m * logp_t);
+        if (!g)
+            continue;
+        /* d/d logp_t of -alpha (1 - p_t)^gamma logp_t, with p_t = exp(logp_t) */
+        double dm_dpt = gamma == 0 ? 0.0 : -(gamma * pow(1 - p_t, gamma - 1));
+        double d_logpt = -alpha * (m + logp_t * dm_dpt * p_t);
+        double up = lossd__upstream(c, i) * d_logpt;
+        for (size_t k = 0; k < n_cls; k++)
+            g[k] = up * ((k == target) - exp((x[k] - max) - logsum));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ registry rows */
+
+static const lossd_param_spec bce_params[] = {
+    {.name = "weight",
+     .type = LOSSD_PARAM_TENSOR,
+     .summary = "a rescaling weight per element, broadcast over input",
+     .shape = LOSSD_PSHAPE_BROADCAST},
+};
+
+static const lossd_param_spec bce_logits_params[] = {
+    {.name = "weight",
+     .type = LOSSD_PARAM_TENSOR,
+     .summary = "a rescaling weight per element, broadcast over input",
+     .shape = LOSSD_PSHAPE_BROADCAST},
+    {.name = "pos_weight",
+     .type = LOSSD_PARAM_TENSOR,
+     .summary = "a weight of positive examples, along the last axis (broadcast over input)",
+     .shape = LOSSD_PSHAPE_BROADCAST},
+};
+
+#define CLASS_WEIGHT_PARAM                                                                       \
+    {                                                                                            \
+        .name = "weight", .type = LOSSD_PARAM_TENSOR, .summary = "a rescaling weight per class", \
+        .shape = LOSSD_PSHAPE_CLASSES                                                            \
+    }
+
+#define IGNORE_INDEX_PARAM                                                               \
+    {                                                                                    \
+        .name = "ignore_index", .type = LOSSD_PARAM_INTEGER,                             \
+        .summary = "a target value that is ignored and does not count towards the mean", \
+        .default_number = -100, .domain = LOSSD__ANY                                     \
+    }
+
+static const lossd_param_spec cross_entropy_params[] = {
+    CLASS_WEIGHT_PARAM,
+    IGNORE_INDEX_PARAM,
+    {.name = "label_smoothing",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "how much of the target mass is spread uniformly over the classes",
+     .default_number = 0.0,
+     .domain = LOSSD__UNIT},
+};
+
+static const lossd_param_spec nll_params[] = {CLASS_WEIGHT_PARAM, IGNORE_INDEX_PARAM};
+
+static const lossd_param_spec kl_div_params[] = {
+    {.name = "log_target",
+     .type = LOSSD_PARAM_BOOL,
+     .summary = "the target is given as log-probabilities",
+     .default_number = 0},
+};
+
+#define FOCAL_GAMMA_PARAM                                                       \
+    {                                                                           \
+        .name = "gamma", .type = LOSSD_PARAM_NUMBER,                            \
+        .summary = "the focusing exponent of (1 - p_t)", .default_number = 2.0, \
+        .domain = LOSSD__NONNEG                                                 \
+    }
+
+static const lossd_param_spec sigmoid_focal_params[] = {
+    {.name = "alpha",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the weight of positives (1 - alpha for negatives); -1 for no weighting",
+     .default_number = 0.25,
+     .domain = {0, 1, false, false, true, -1, false, 0}},
+    FOCAL_GAMMA_PARAM,
+};
+
+static const lossd_param_spec focal_params[] = {
+    {.name = "alpha",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "a constant weight of every term",
+     .default_number = 0.25,
+     .domain = LOSSD__UNIT},
+    FOCAL_GAMMA_PARAM,
+    IGNORE_INDEX_PARAM,
+};
+
+static const lossd_function classification_functions[] = {
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "bce",
+     .summary = "binary cross-entropy on probabilities",
+     .formula = "\\ell_i = -w_i \\left[ y_i \\log x_i + (1 - y_i) \\log(1 - x_i) \\right]",
+     .reference = "torch.nn.functional.binary_cross_entropy (logs clamped at -100)",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_PROBABILITY,
+                   "probabilities in [0,1], any shape"},
+                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+                   "probabilities in [0,1], same shape"}},
+     .params = LOSSD__PARAMS(bce_params),
+     .kernel = bce_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "bce_with_logits",
+     .summary = "binary cross-entropy on logits, numerically stable",
+     .formula = "\\ell_i = -w_i \\left[ p_c y_i \\log \\sigma(x_i) + (1 - y_i) "
+                "\\log(1 - \\sigma(x_i)) \\right]",
+     .reference = "torch.nn.functional.binary_cross_entropy_with_logits",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
+                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+                   "probabilities in [0,1], same shape"}},
+     .params = LOSSD__PARAMS(bce_logits_params),
+     .kernel = bce_logits_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "cross_entropy",
+     .summary = "softmax cross-entropy with class-index or probability targets",
+     .formula = "\\ell_n = -\\sum_c w_c\\, y_{n,c} \\log \\frac{e^{x_{n,c}}}{\\sum_k e^{x_{n,k}}}",
+     .reference = "torch.nn.functional.cross_entropy",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
+                  {"target", LOSSD_SHAPE_CLASS_OR_PROB, LOSSD_VALUES_PROBABILITY,
+                   "class indices (N) or (), or probabilities shaped like input"}},
+     .params = LOSSD__PARAMS(cross_entropy_params),
+     .prepare = cross_entropy_prepare,
+     .kernel = cross_entropy_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "nll",
+     .summary = "negative log-likelihood of log-probabilities",
+     .formula = "\\ell_n = -w_{y_n} x_{n, y_n}",
+     .reference = "torch.nn.functional.nll_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "log-probabilities (N,C) or (C)"},
+                  {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
+     .params = LOSSD__PARAMS(nll_params),
+     .prepare = nll_prepare,
+     .kernel = nll_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "kl_div",
+     .summary = "Kullback-Leibler divergence of a target from log-probabilities",
+     .formula = "\\ell_i = y_i (\\log y_i - x_i)",
+     .reference = "torch.nn.functional.kl_div",
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_BATCHMEAN,
+     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "log-probabilities, any shape"},
+                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY,
+                   "probabilities (log-probabilities with log_target), same shape"}},
+     .params = LOSSD__PARAMS(kl_div_params),
+     .prepare = kl_div_prepare,
+     .kernel = kl_div_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "sigmoid_focal",
+     .summary = "RetinaNet's focal loss on logits (Lin et al. 2017)",
+     .formula = "\\ell_i = -\\alpha_t (1 - p_t)^\\gamma \\log p_t,\\ p = \\sigma(x_i)",
+     .reference = "torchvision.ops.sigmoid_focal_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
+                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+                   "labels in [0,1], same shape"}},
+     .params = LOSSD__PARAMS(sigmoid_focal_params),
+     .kernel = sigmoid_focal_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "focal",
+     .summary = "softmax focal loss over class-index targets (Lin et al. 2017)",
+     .formula = "\\ell_n = -\\alpha (1 - p_{n,y_n})^\\gamma \\log p_{n,y_n},\\ "
+                "p_n = \\mathrm{softmax}(x_n)",
+     .reference = "FL(p_t) = -alpha (1 - p_t)^gamma log p_t over softmax (Lin et al. 2017)",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
+                  {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
+     .params = LOSSD__PARAMS(focal_params),
+     .prepare = focal_prepare,
+     .kernel = focal_kernel},
+};
+
+LOSSD__MODULE(lossd__classification_module, classification_functions);

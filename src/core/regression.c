@@ -1,0 +1,149 @@
+/*
+ * regression.c - the regression losses: L1, MSE, Smooth L1 and Huber, as
+ * torch.nn.functional computes them, with gradients.
+ *
+ * PyTorch details matched (aten/src/ATen/native/Loss.cpp):
+ *   - l1's derivative is sgn(x - t), 0 where x == t (abs backward);
+ *   - smooth_l1 with beta == 0 is exactly l1 (F.smooth_l1_loss dispatches
+ *     to l1_loss), otherwise quadratic strictly inside |d| < beta and the
+ *     derivative is +-1 from |d| >= beta on (smooth_l1_backward);
+ *   - huber is quadratic strictly inside |d| < delta, derivative +-delta
+ *     from |d| >= delta on (huber_loss_backward).
+ *
+ * Thread-safe: kernels write only their own units' slots.
+ */
+#include "internal.h"
+
+LOSSD_INLINE double sgn(double x)
+{
+    return (x > 0) - (x < 0);
+}
+
+LOSSD_INLINE double l1_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    (void)c, (void)i;
+    double d = x - t;
+    *dl = sgn(d);
+    return fabs(d);
+}
+
+LOSSD_INLINE double mse_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    (void)c, (void)i;
+    double d = x - t;
+    *dl = 2 * d;
+    return d * d;
+}
+
+LOSSD_INLINE double smooth_l1_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    (void)i;
+    double beta = lossd__num(c, 0), d = x - t, ad = fabs(d);
+    if (beta == 0) {
+        *dl = sgn(d);
+        return ad;
+    }
+    if (ad < beta) {
+        *dl = d / beta;
+        return 0.5 * d * d / beta;
+    }
+    *dl = sgn(d);
+    return ad - 0.5 * beta;
+}
+
+LOSSD_INLINE double huber_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+{
+    (void)i;
+    double delta = lossd__num(c, 0), d = x - t, ad = fabs(d);
+    if (ad < delta) {
+        *dl = d;
+        return 0.5 * d * d;
+    }
+    *dl = delta * sgn(d);
+    return delta * (ad - 0.5 * delta);
+}
+
+static size_t l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, l1_elem);
+}
+
+static size_t mse_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, mse_elem);
+}
+
+static size_t smooth_l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, smooth_l1_elem);
+}
+
+static size_t huber_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return lossd__pointwise_loss(c, begin, end, out, huber_elem);
+}
+
+static const lossd_param_spec smooth_l1_params[] = {
+    {.name = "beta",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "where the loss turns from quadratic to linear; 0 means L1",
+     .default_number = 1.0,
+     .domain = LOSSD__NONNEG},
+};
+
+static const lossd_param_spec huber_params[] = {
+    {.name = "delta",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "where the loss turns from quadratic to linear",
+     .default_number = 1.0,
+     .domain = LOSSD__POSITIVE},
+};
+
+#define SAME_SHAPE_OPERANDS                                                           \
+    {                                                                                 \
+        {"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "any shape"},                    \
+        {                                                                             \
+            "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, "same shape as input" \
+        }                                                                             \
+    }
+
+static const lossd_function regression_functions[] = {
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "l1",
+     .summary = "mean absolute error",
+     .formula = "\\ell_i = |x_i - y_i|",
+     .reference = "torch.nn.functional.l1_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = SAME_SHAPE_OPERANDS,
+     .kernel = l1_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "mse",
+     .summary = "mean squared error",
+     .formula = "\\ell_i = (x_i - y_i)^2",
+     .reference = "torch.nn.functional.mse_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = SAME_SHAPE_OPERANDS,
+     .kernel = mse_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "smooth_l1",
+     .summary = "quadratic near zero, linear beyond beta (Fast R-CNN)",
+     .formula = "\\ell_i = \\begin{cases} 0.5 (x_i - y_i)^2 / \\beta & |x_i - y_i| < \\beta \\\\ "
+                "|x_i - y_i| - 0.5 \\beta & \\text{otherwise} \\end{cases}",
+     .reference = "torch.nn.functional.smooth_l1_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = SAME_SHAPE_OPERANDS,
+     .params = LOSSD__PARAMS(smooth_l1_params),
+     .kernel = smooth_l1_kernel},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "huber",
+     .summary = "quadratic near zero, linear with slope delta beyond delta",
+     .formula = "\\ell_i = \\begin{cases} 0.5 (x_i - y_i)^2 & |x_i - y_i| < \\delta \\\\ "
+                "\\delta (|x_i - y_i| - 0.5 \\delta) & \\text{otherwise} \\end{cases}",
+     .reference = "torch.nn.functional.huber_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = SAME_SHAPE_OPERANDS,
+     .params = LOSSD__PARAMS(huber_params),
+     .kernel = huber_kernel},
+};
+
+LOSSD__MODULE(lossd__regression_module, regression_functions);

@@ -1,0 +1,417 @@
+/*
+ * check_boxes.c - the box losses and pairwise matrices (src/core/boxes.c):
+ * torchvision's values and gradients, finite differences, geometric
+ * properties and every validation error.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const char *const box_losses[] = {"iou", "giou", "diou", "ciou", NULL};
+static const char *const formats[] = {"xyxy", "xywh", "cxcywh"};
+
+/* ------------------------------------------------------------ values */
+
+START_TEST(golden_box_losses)
+{
+    size_t ran = golden_run_file("golden_loss.txt", LOSSD_KIND_LOSS, box_losses);
+    ck_assert_msg(ran >= 40, "only %zu box-loss golden cases", ran);
+}
+END_TEST
+
+START_TEST(golden_pairwise)
+{
+    size_t ran = golden_run_file("golden_pairwise.txt", LOSSD_KIND_PAIRWISE, NULL);
+    ck_assert_msg(ran >= 12, "only %zu pairwise golden cases", ran);
+}
+END_TEST
+
+/* Computes one box loss of (n, 4) boxes with reduction none into out. */
+static void box_loss(const char *name, const char *format, const double *in, const double *tg,
+                     size_t n, double *out, double *grad)
+{
+    size_t shape[2] = {n, 4};
+    lossd_tensor a = tensor_of(in, 2, shape), b = tensor_of(tg, 2, shape);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, name));
+    ck_assert_int_eq(lossd_call_set_operand(&c, "input", &a, &err), 0);
+    ck_assert_int_eq(lossd_call_set_operand(&c, "target", &b, &err), 0);
+    ck_assert_int_eq(lossd_call_set_choice(&c, "box_format", format, &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(&c, "none", &err), 0);
+    c.want_grad = grad != NULL;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
+    memcpy(out, c.output.data, n * sizeof *out);
+    if (grad)
+        memcpy(grad, c.grad, 4 * n * sizeof *grad);
+    lossd_call_cleanup(&c);
+}
+
+/* Random valid xyxy boxes, some overlapping, some disjoint. */
+static void random_boxes(test_rng *r, double *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = rng_uniform(r, -5, 5), y = rng_uniform(r, -5, 5);
+        b[4 * i] = x;
+        b[4 * i + 1] = y;
+        b[4 * i + 2] = x + rng_uniform(r, 0.1, 4);
+        b[4 * i + 3] = y + rng_uniform(r, 0.1, 4);
+    }
+}
+
+static void to_format(const double *xyxy, double *out, size_t n, const char *format)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double *b = xyxy + 4 * i;
+        double *o = out + 4 * i;
+        double w = b[2] - b[0], h = b[3] - b[1];
+        if (strcmp(format, "xywh") == 0) {
+            o[0] = b[0], o[1] = b[1], o[2] = w, o[3] = h;
+        } else if (strcmp(format, "cxcywh") == 0) {
+            o[0] = b[0] + w / 2, o[1] = b[1] + h / 2, o[2] = w, o[3] = h;
+        } else {
+            memcpy(o, b, 4 * sizeof *o);
+        }
+    }
+}
+
+START_TEST(loss_ranges)
+{
+    /* 0 <= IoU loss <= 1, 0 <= GIoU loss < 2, DIoU and CIoU in [0, 2]. */
+    enum { N = 500 };
+    test_rng r;
+    rng_seed(&r, 7);
+    double *a = malloc(4 * N * sizeof *a), *b = malloc(4 * N * sizeof *b);
+    double out[N];
+    random_boxes(&r, a, N);
+    random_boxes(&r, b, N);
+    const double upper[] = {1.0, 2.0, 2.0, 3.0};
+    for (int f = 0; box_losses[f]; f++) {
+        box_loss(box_losses[f], "xyxy", a, b, N, out, NULL);
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_msg(out[i] >= 0 && out[i] <= upper[f], "%s[%zu] = %.17g", box_losses[f], i,
+                          out[i]);
+            if (f == 1)
+                ck_assert_msg(out[i] < 2.0, "giou[%zu] = %.17g", i, out[i]);
+        }
+    }
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(format_invariance)
+{
+    /* The same boxes in any format give the same loss, and gradients that
+       are the chain rule of the conversion. */
+    enum { N = 64 };
+    test_rng r;
+    rng_seed(&r, 11);
+    double xyxy_a[4 * N], xyxy_b[4 * N], fa[4 * N], fb[4 * N];
+    double ref[N], out[N], ref_grad[4 * N], grad[4 * N];
+    random_boxes(&r, xyxy_a, N);
+    random_boxes(&r, xyxy_b, N);
+    for (int f = 0; box_losses[f]; f++) {
+        box_loss(box_losses[f], "xyxy", xyxy_a, xyxy_b, N, ref, ref_grad);
+        for (int k = 1; k < 3; k++) {
+            to_format(xyxy_a, fa, N, formats[k]);
+            to_format(xyxy_b, fb, N, formats[k]);
+            box_loss(box_losses[f], formats[k], fa, fb, N, out, grad);
+            for (size_t i = 0; i < N; i++) {
+                ck_assert_close(out[i], ref[i], 1e-12, 1e-14, box_losses[f]);
+                const double *g = ref_grad + 4 * i;
+                double want[4] = {g[0] + g[2], g[1] + g[3], g[2], g[3]};
+                if (k == 2) {
+                    want[2] = 0.5 * (g[2] - g[0]);
+                    want[3] = 0.5 * (g[3] - g[1]);
+                }
+                for (int j = 0; j < 4; j++)
+                    ck_assert_close(grad[4 * i + j], want[j], 1e-9, 1e-12, formats[k]);
+            }
+        }
+    }
+}
+END_TEST
+
+START_TEST(identical_boxes)
+{
+    /* A box against itself: every loss is (about) 0; zero-area boxes stay finite. */
+    double boxes[] = {0, 0, 2, 1, -3, 4, 5, 4.5, 1, 1, 1, 3 /* zero width */};
+    double out[3];
+    for (int f = 0; box_losses[f]; f++) {
+        box_loss(box_losses[f], "xyxy", boxes, boxes, 2, out, NULL);
+        for (int i = 0; i < 2; i++)
+            ck_assert_msg(fabs(out[i]) < 1e-6, "%s of identical boxes = %.17g", box_losses[f],
+                          out[i]);
+        /* A zero-width box (ciou's aspect term is atan(0 / h) = 0) */
+        box_loss(box_losses[f], "xyxy", boxes, boxes, 3, out, NULL);
+        ck_assert_msg(isfinite(out[2]), "%s of a zero-area box is %g", box_losses[f], out[2]);
+    }
+}
+END_TEST
+
+START_TEST(disjoint_and_far)
+{
+    /* Far-apart boxes: IoU loss is exactly 1 and GIoU approaches 2. */
+    double a[] = {0, 0, 1, 1}, b[] = {1000, 1000, 1001, 1001};
+    double out[1];
+    box_loss("iou", "xyxy", a, b, 1, out, NULL);
+    ck_assert_double_eq(out[0], 1.0);
+    box_loss("giou", "xyxy", a, b, 1, out, NULL);
+    ck_assert_msg(out[0] > 1.99 && out[0] < 2.0, "giou = %.17g", out[0]);
+}
+END_TEST
+
+START_TEST(ciou_alpha_is_constant)
+{
+    /* CIoU's gradient holds alpha constant: it differs from the full
+       derivative, which finite differences would see. Check the reported
+       gradient equals d(DIoU) + alpha dv with dv from finite differences
+       of v alone, using the terms output. */
+    double a[] = {0.1, 0.2, 2.3, 1.1}, b[] = {0.5, -0.4, 1.7, 2.6};
+    size_t shape[1] = {4};
+    lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "ciou"));
+    lossd_call_set_operand(&c, "input", &ta, &err);
+    lossd_call_set_operand(&c, "target", &tb, &err);
+    c.want_grad = true;
+    c.want_terms = true;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    double alpha = c.terms[4][0], g_ciou[4];
+    memcpy(g_ciou, c.grad, sizeof g_ciou);
+    lossd_call_cleanup(&c);
+    /* The DIoU part with torchvision's fixed inner eps. */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "diou"));
+    lossd_call_set_operand(&c, "input", &ta, &err);
+    lossd_call_set_operand(&c, "target", &tb, &err);
+    c.want_grad = true;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    for (int j = 0; j < 4; j++) {
+        double h = 1e-6, saved = a[j];
+        a[j] = saved + h;
+        double w = a[2] - a[0], hh = a[3] - a[1];
+        double vp = 4 / (M_PI * M_PI) * pow(atan((b[2] - b[0]) / (b[3] - b[1])) - atan(w / hh), 2);
+        a[j] = saved - h;
+        w = a[2] - a[0], hh = a[3] - a[1];
+        double vm = 4 / (M_PI * M_PI) * pow(atan((b[2] - b[0]) / (b[3] - b[1])) - atan(w / hh), 2);
+        a[j] = saved;
+        double want = c.grad[j] + alpha * (vp - vm) / (2 * h);
+        ck_assert_close(g_ciou[j], want, 1e-6, 1e-9, "ciou gradient");
+    }
+    lossd_call_cleanup(&c);
+}
+END_TEST
+
+START_TEST(max_min_ties_split)
+{
+    /* x1 == x1g: autograd gives half the gradient to each side of max/min. */
+    double a[] = {0, 0, 2, 2}, b[] = {0, 1, 3, 3};
+    double out[1], grad[4], a2[] = {1e-9, 0, 2, 2}, g2[4];
+    box_loss("iou", "xyxy", a, b, 1, out, grad);
+    box_loss("iou", "xyxy", a2, b, 1, out, g2);
+    /* Just right of the tie the intersection moves with x1 fully; at the tie, half. */
+    double area_term = g2[0] - grad[0];
+    ck_assert_msg(fabs(area_term) > 1e-3, "tie and non-tie gradients should differ");
+    double a3[] = {-1e-9, 0, 2, 2}, g3[4];
+    box_loss("iou", "xyxy", a3, b, 1, out, g3);
+    ck_assert_close(grad[0], 0.5 * (g2[0] + g3[0]), 1e-6, 1e-9, "half-split at the tie");
+}
+END_TEST
+
+/* ------------------------------------------------------------ gradients */
+
+typedef struct {
+    const char *format;
+    const double *target;
+    size_t n;
+    const char *reduction;
+} box_ctx;
+
+static void configure_box(lossd_call *c, void *ctx_)
+{
+    box_ctx *ctx = ctx_;
+    size_t shape[2] = {ctx->n, 4};
+    lossd_tensor t = tensor_of(ctx->target, 2, shape);
+    lossd_error err = {0};
+    /* The target view must outlive the call: ctx->target does. */
+    ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
+    ck_assert_int_eq(lossd_call_set_choice(c, "box_format", ctx->format, &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
+}
+
+START_TEST(finite_differences)
+{
+    enum { N = 24 };
+    test_rng r;
+    rng_seed(&r, 3);
+    double xyxy_a[4 * N], xyxy_b[4 * N], a[4 * N], b[4 * N];
+    random_boxes(&r, xyxy_a, N);
+    random_boxes(&r, xyxy_b, N);
+    size_t shape[2] = {N, 4};
+    const char *reductions[] = {"mean", "sum"};
+    for (int f = 0; box_losses[f]; f++)
+        for (int k = 0; k < 3; k++) {
+            to_format(xyxy_a, a, N, formats[k]);
+            to_format(xyxy_b, b, N, formats[k]);
+            box_ctx ctx = {formats[k], b, N, reductions[k % 2]};
+            lossd_tensor input = tensor_of(a, 2, shape);
+            if (strcmp(box_losses[f], "ciou") == 0)
+                continue; /* alpha is held constant: see ciou_alpha_is_constant */
+            fd_check(must_find(LOSSD_KIND_LOSS, box_losses[f]), &input, a, configure_box, &ctx,
+                     1e-5, 1e-8);
+        }
+}
+END_TEST
+
+/* ------------------------------------------------------------ errors */
+
+static void bind_boxes(lossd_call *c, const char *name, const double *in, const double *tg,
+                       size_t n, const char *format)
+{
+    static lossd_tensor a, b; /* views live until the call is computed */
+    size_t shape[2] = {n, 4};
+    a = tensor_of(in, 2, shape);
+    b = tensor_of(tg, 2, shape);
+    lossd_error err = {0};
+    lossd_call_init(c, must_find(LOSSD_KIND_LOSS, name));
+    lossd_call_set_operand(c, "input", &a, &err);
+    lossd_call_set_operand(c, "target", &b, &err);
+    if (format)
+        ck_assert_int_eq(lossd_call_set_choice(c, "box_format", format, &err), 0);
+}
+
+START_TEST(invalid_boxes)
+{
+    double good[] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1};
+    double bad_x[] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 2, 0, 1, 1}; /* box 3: x2 < x1 */
+    double bad_y[] = {0, 0, 1, 1, 0, 5, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1}; /* box 1: y2 < y1 */
+    double neg_w[] = {0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 1, 0, 0, 1, 1};
+    lossd_call c;
+    bind_boxes(&c, "giou", good, bad_x, 4, NULL);
+    expect_error(&c, LOSSD_EINVAL, "target[3]");
+    bind_boxes(&c, "ciou", bad_y, good, 4, NULL);
+    expect_error(&c, LOSSD_EINVAL, "input[1]");
+    bind_boxes(&c, "iou", neg_w, good, 4, "xywh");
+    expect_error(&c, LOSSD_EINVAL, "input[1]");
+    bind_boxes(&c, "diou", good, neg_w, 4, "cxcywh");
+    expect_error(&c, LOSSD_EINVAL, "target[1]");
+    /* The same numbers are valid boxes in xyxy: x2 = -1 < x1 = 0 is not. */
+    bind_boxes(&c, "iou", neg_w, good, 4, "xyxy");
+    expect_error(&c, LOSSD_EINVAL, "input[1]");
+}
+END_TEST
+
+START_TEST(bad_shapes)
+{
+    double v[12] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1};
+    size_t s3[2] = {4, 3}, s4[2] = {3, 4}, s2[2] = {2, 4}, s5[1] = {5};
+    lossd_tensor three = tensor_of(v, 2, s3), boxes3 = tensor_of(v, 2, s4),
+                 boxes2 = tensor_of(v, 2, s2);
+    lossd_tensor flat5 = tensor_of(v, 1, s5);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "giou"));
+    lossd_call_set_operand(&c, "input", &three, &err);
+    lossd_call_set_operand(&c, "target", &three, &err);
+    expect_error(&c, LOSSD_EINVAL, "input");
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "giou"));
+    lossd_call_set_operand(&c, "input", &boxes3, &err);
+    lossd_call_set_operand(&c, "target", &boxes2, &err);
+    expect_error(&c, LOSSD_EINVAL, "target");
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "iou"));
+    lossd_call_set_operand(&c, "input", &flat5, &err);
+    lossd_call_set_operand(&c, "target", &flat5, &err);
+    expect_error(&c, LOSSD_EINVAL, "input");
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "iou"));
+    lossd_call_set_operand(&c, "input", &boxes3, &err);
+    expect_error(&c, LOSSD_EMISSING, "target");
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "diou"));
+    lossd_call_set_operand(&c, "boxes1", &boxes3, &err);
+    lossd_call_set_operand(&c, "boxes2", &three, &err);
+    expect_error(&c, LOSSD_EINVAL, "boxes2");
+}
+END_TEST
+
+START_TEST(bad_params)
+{
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "ciou"));
+    ck_assert_int_eq(lossd_call_set_choice(&c, "box_format", "yxyx", &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "box_format");
+    ck_assert_ptr_nonnull(strstr(err.message, "xyxy, xywh, cxcywh"));
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "eps", -1e-7, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "eps");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "box_format", 1, &err), LOSSD_ETYPE);
+    memset(&err, 0, sizeof err);
+    /* iou/giou matrices take no eps (torchvision's have none). */
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "giou"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "eps", 1e-7, &err), LOSSD_ENOENT);
+    ck_assert_str_eq(err.field, "eps");
+}
+END_TEST
+
+START_TEST(pairwise_shape_and_limit)
+{
+    double a[] = {0, 0, 1, 1, 0, 0, 2, 2, 1, 1, 3, 3}, b[] = {0, 0, 1, 1, 5, 5, 6, 7};
+    size_t sa[2] = {3, 4}, sb[2] = {2, 4};
+    lossd_tensor ta = tensor_of(a, 2, sa), tb = tensor_of(b, 2, sb);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "iou"));
+    lossd_call_set_operand(&c, "boxes1", &ta, &err);
+    lossd_call_set_operand(&c, "boxes2", &tb, &err);
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert_int_eq(c.output.rank, 2);
+    ck_assert_uint_eq(c.output.shape[0], 3);
+    ck_assert_uint_eq(c.output.shape[1], 2);
+    ck_assert_double_eq(c.output.data[0], 1.0);  /* identical */
+    ck_assert_double_eq(c.output.data[1], 0.0);  /* disjoint */
+    ck_assert_double_eq(c.output.data[2], 0.25); /* 1 / 4 */
+    lossd_call_cleanup(&c);
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "iou"));
+    lossd_call_set_operand(&c, "boxes1", &ta, &err);
+    lossd_call_set_operand(&c, "boxes2", &tb, &err);
+    c.max_output = 5;
+    expect_error(&c, LOSSD_ETOOBIG, "boxes2");
+}
+END_TEST
+
+static Suite *boxes_suite(void)
+{
+    Suite *s = suite_create("boxes");
+    TCase *values = tcase_create("values");
+    tcase_add_test(values, golden_box_losses);
+    tcase_add_test(values, golden_pairwise);
+    tcase_add_test(values, pairwise_shape_and_limit);
+    suite_add_tcase(s, values);
+    TCase *grads = tcase_create("gradients");
+    tcase_set_timeout(grads, 60);
+    tcase_add_test(grads, finite_differences);
+    tcase_add_test(grads, ciou_alpha_is_constant);
+    tcase_add_test(grads, max_min_ties_split);
+    suite_add_tcase(s, grads);
+    TCase *props = tcase_create("properties");
+    tcase_add_test(props, loss_ranges);
+    tcase_add_test(props, format_invariance);
+    tcase_add_test(props, identical_boxes);
+    tcase_add_test(props, disjoint_and_far);
+    suite_add_tcase(s, props);
+    TCase *errors = tcase_create("errors");
+    tcase_add_test(errors, invalid_boxes);
+    tcase_add_test(errors, bad_shapes);
+    tcase_add_test(errors, bad_params);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(boxes_suite());
+}

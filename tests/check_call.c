@@ -1,0 +1,460 @@
+/*
+ * check_call.c - the registry (src/core/registry.c) and the generic call
+ * machinery (src/core/call.c, error.c, tensor.c): table invariants,
+ * catalog texts, parameter binding, reductions, grad_output rules, block
+ * determinism, limits and error values.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* Every name in API.md's tables. */
+static const char *const api_losses[] = {"l1",
+                                         "mse",
+                                         "smooth_l1",
+                                         "huber",
+                                         "bce",
+                                         "bce_with_logits",
+                                         "cross_entropy",
+                                         "nll",
+                                         "kl_div",
+                                         "sigmoid_focal",
+                                         "focal",
+                                         "iou",
+                                         "giou",
+                                         "diou",
+                                         "ciou",
+                                         NULL};
+static const char *const api_activations[] = {
+    "relu",      "leaky_relu", "prelu",    "elu",     "celu",        "selu",  "gelu",
+    "silu",      "mish",       "sigmoid",  "tanh",    "softsign",    "relu6", "hardsigmoid",
+    "hardswish", "hardtanh",   "softplus", "softmax", "log_softmax", NULL};
+static const char *const api_info[] = {"self_information", "entropy",       "cross_entropy",
+                                       "kl_divergence",    "js_divergence", NULL};
+static const char *const api_pairwise[] = {"iou", "giou", "diou", "ciou", NULL};
+
+static size_t count(const char *const *names)
+{
+    size_t n = 0;
+    while (names[n])
+        n++;
+    return n;
+}
+
+/* ------------------------------------------------------------ registry */
+
+START_TEST(registry_has_the_contract)
+{
+    const char *const *lists[] = {api_losses, api_activations, api_info, api_pairwise};
+    const lossd_kind kinds[] = {LOSSD_KIND_LOSS, LOSSD_KIND_ACTIVATION, LOSSD_KIND_INFO,
+                                LOSSD_KIND_PAIRWISE};
+    size_t total = 0;
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; lists[k][i]; i++) {
+            const lossd_function *fn = lossd_function_find(kinds[k], lists[k][i]);
+            ck_assert_msg(fn != NULL, "%s/%s is not registered", lossd_kind_name(kinds[k]),
+                          lists[k][i]);
+            ck_assert_int_eq(fn->kind, kinds[k]);
+        }
+        total += count(lists[k]);
+    }
+    /* Nothing registered that the contract does not name. */
+    ck_assert_uint_eq(lossd_function_count(), total);
+    ck_assert_ptr_null(lossd_function_find(LOSSD_KIND_LOSS, "relu"));
+    ck_assert_ptr_null(lossd_function_find(LOSSD_KIND_ACTIVATION, "nope"));
+    ck_assert_ptr_null(lossd_function_at(total));
+}
+END_TEST
+
+START_TEST(registry_rows_are_complete)
+{
+    for (size_t i = 0; i < lossd_function_count(); i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        ck_assert_ptr_nonnull(fn);
+        ck_assert_msg(fn->name && fn->summary && fn->formula && fn->reference && fn->kernel,
+                      "row %zu (%s) is incomplete", i, fn->name);
+        ck_assert_msg(strchr(fn->summary, '\n') == NULL, "%s: summary is not one line", fn->name);
+        ck_assert_uint_le(fn->n_params, LOSSD_MAX_PARAMS);
+        ck_assert_msg(fn->operands[0].shape != LOSSD_SHAPE_NONE && fn->operands[0].name,
+                      "%s has no first operand", fn->name);
+        ck_assert_ptr_eq(lossd_function_find(fn->kind, fn->name), fn); /* names are unique */
+        bool grad = fn->flags & LOSSD_FN_GRAD;
+        ck_assert_msg(grad == (fn->kind == LOSSD_KIND_LOSS || fn->kind == LOSSD_KIND_ACTIVATION),
+                      "%s: gradients exactly for losses and activations", fn->name);
+        for (size_t p = 0; p < fn->n_params; p++) {
+            const lossd_param_spec *spec = &fn->params[p];
+            ck_assert_ptr_eq(lossd_function_param(fn, spec->name), spec);
+            ck_assert_msg(spec->summary && *spec->summary, "%s.%s has no summary", fn->name,
+                          spec->name);
+            if (spec->type == LOSSD_PARAM_CHOICE)
+                ck_assert_ptr_nonnull(spec->choices[0]);
+            /* Defaults are inside their own domain. */
+            if (spec->type == LOSSD_PARAM_NUMBER || spec->type == LOSSD_PARAM_INTEGER) {
+                lossd_call c;
+                lossd_error err = {0};
+                lossd_call_init(&c, fn);
+                ck_assert_msg(lossd_call_set_number(&c, spec->name, spec->default_number, &err) ==
+                                  0,
+                              "%s.%s: default rejected: %s", fn->name, spec->name, err.message);
+            }
+        }
+    }
+}
+END_TEST
+
+static void expect_domain(lossd_kind kind, const char *fname, const char *param, const char *domain,
+                          const char *deflt)
+{
+    const lossd_param_spec *spec = lossd_function_param(must_find(kind, fname), param);
+    ck_assert_ptr_nonnull(spec);
+    char buf[128];
+    lossd_param_domain_text(spec, buf, sizeof buf);
+    ck_assert_str_eq(buf, domain);
+    lossd_param_default_text(spec, buf, sizeof buf);
+    ck_assert_str_eq(buf, deflt);
+}
+
+START_TEST(catalog_texts)
+{
+    expect_domain(LOSSD_KIND_LOSS, "giou", "eps", ">= 0", "1e-07");
+    expect_domain(LOSSD_KIND_LOSS, "giou", "box_format", "one of: xyxy, xywh, cxcywh", "xyxy");
+    expect_domain(LOSSD_KIND_LOSS, "sigmoid_focal", "alpha", "[0, 1] or -1", "0.25");
+    expect_domain(LOSSD_KIND_LOSS, "huber", "delta", "> 0", "1");
+    expect_domain(LOSSD_KIND_LOSS, "cross_entropy", "label_smoothing", "[0, 1]", "0");
+    expect_domain(LOSSD_KIND_LOSS, "cross_entropy", "ignore_index", "any", "-100");
+    expect_domain(LOSSD_KIND_LOSS, "cross_entropy", "weight", "(C): one per class", "none");
+    expect_domain(LOSSD_KIND_LOSS, "kl_div", "log_target", "true or false", "false");
+    expect_domain(LOSSD_KIND_INFO, "entropy", "base", "\"e\", or > 0 and != 1", "e");
+    expect_domain(LOSSD_KIND_ACTIVATION, "celu", "alpha", "!= 0", "1");
+    expect_domain(LOSSD_KIND_ACTIVATION, "leaky_relu", "negative_slope", "any", "0.01");
+    ck_assert_str_eq(lossd_param_type_name(LOSSD_PARAM_INTEGER), "integer");
+    ck_assert_str_eq(lossd_kind_name(LOSSD_KIND_PAIRWISE), "pairwise");
+    /* snprintf-like: the length needed is returned even when the buffer is short. */
+    char tiny[4];
+    const lossd_param_spec *fmt =
+        lossd_function_param(must_find(LOSSD_KIND_LOSS, "giou"), "box_format");
+    ck_assert_int_eq(lossd_param_domain_text(fmt, tiny, sizeof tiny),
+                     (int)strlen("one of: xyxy, xywh, cxcywh"));
+    ck_assert_str_eq(tiny, "one");
+}
+END_TEST
+
+/* ------------------------------------------------------------ binding */
+
+START_TEST(parameter_binding_errors)
+{
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "smooth_l1"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "betta", 1, &err), LOSSD_ENOENT);
+    ck_assert_str_eq(err.field, "betta");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_bool(&c, "beta", true, &err), LOSSD_ETYPE);
+    ck_assert_str_eq(err.message, "beta: expected a number");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "beta", -0.5, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "beta");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "beta", INFINITY, &err), LOSSD_EINVAL);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_reduction(&c, "batchmean", &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "reduction");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_reduction(&c, "avg", &err), LOSSD_EINVAL);
+
+    /* The first error wins: a second failure does not overwrite it. */
+    ck_assert_int_eq(lossd_call_set_number(&c, "zzz", 1, &err), LOSSD_ENOENT);
+    ck_assert_str_eq(err.field, "reduction");
+
+    memset(&err, 0, sizeof err);
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "kl_div"));
+    ck_assert_int_eq(lossd_call_set_reduction(&c, "batchmean", &err), 0);
+    ck_assert_int_eq(c.reduction, LOSSD_REDUCTION_BATCHMEAN);
+
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "nll"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "ignore_index", 2.5, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "ignore_index");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "weight", 2, &err), LOSSD_ETYPE);
+
+    memset(&err, 0, sizeof err);
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "base", 1, &err), LOSSD_EINVAL);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "base", 0, &err), LOSSD_EINVAL);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_choice(&c, "base", "two", &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "base");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_choice(&c, "base", "e", &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(&c, "sum", &err), LOSSD_ENOENT);
+    memset(&err, 0, sizeof err);
+    double v = 1;
+    lossd_tensor t = tensor_of(&v, 0, NULL);
+    ck_assert_int_eq(lossd_call_set_operand(&c, "q", &t, &err), LOSSD_ENOENT);
+    ck_assert_str_eq(err.field, "q");
+}
+END_TEST
+
+START_TEST(tensor_views)
+{
+    lossd_tensor t;
+    size_t shape[9] = {1, 2, 3, 1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(lossd_tensor_view(&t, NULL, 9, shape), LOSSD_ETOOBIG);
+    ck_assert_int_eq(lossd_tensor_view(&t, NULL, 3, shape), 0);
+    ck_assert_uint_eq(t.size, 6);
+    size_t huge[2] = {(size_t)1 << 40, (size_t)1 << 40};
+    ck_assert_int_eq(lossd_tensor_view(&t, NULL, 2, huge), LOSSD_ETOOBIG);
+    ck_assert_int_eq(lossd_tensor_view(&t, NULL, 0, NULL), 0);
+    ck_assert_uint_eq(t.size, 1);
+    ck_assert_str_eq(lossd_strerror(LOSSD_EINVAL), "invalid argument");
+    ck_assert_str_eq(lossd_strerror(12345), "unknown error");
+}
+END_TEST
+
+/* ------------------------------------------------------------ calls */
+
+static double *random_data(size_t n, unsigned long long seed)
+{
+    test_rng r;
+    rng_seed(&r, seed);
+    double *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = rng_uniform(&r, -3, 3);
+    return x;
+}
+
+START_TEST(grad_output_rules)
+{
+    double x[6] = {1, 2, 3, 4, 5, 6}, t[6] = {0}, go3[3] = {1, 1, 1};
+    size_t s23[2] = {2, 3}, s3[1] = {3};
+    lossd_tensor in = tensor_of(x, 2, s23), tg = tensor_of(t, 2, s23), g3 = tensor_of(go3, 1, s3);
+    lossd_error err = {0};
+    lossd_call c;
+    /* only with reduction none */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    c.want_grad = true;
+    c.grad_output = tg;
+    c.grad_output_set = true;
+    expect_error(&c, LOSSD_EINVAL, "grad_output");
+    /* only with grad */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    c.grad_output = tg;
+    c.grad_output_set = true;
+    expect_error(&c, LOSSD_EINVAL, "grad_output");
+    /* shaped like the unreduced loss */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    c.want_grad = true;
+    c.grad_output = g3;
+    c.grad_output_set = true;
+    expect_error(&c, LOSSD_EINVAL, "grad_output");
+    /* cross_entropy's unreduced loss is (N): (2) */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "cross_entropy"));
+    double idx[2] = {0, 2}, go2[2] = {2, -1};
+    size_t s2[1] = {2};
+    lossd_tensor ti = tensor_of(idx, 1, s2), g2 = tensor_of(go2, 1, s2);
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &ti, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    c.want_grad = true;
+    c.grad_output = g2;
+    c.grad_output_set = true;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert_int_eq(c.output.rank, 1);
+    ck_assert_uint_eq(c.output.shape[0], 2);
+    /* row 1's gradient is -1 times the plain one: sums to zero either way */
+    double s = 0;
+    for (int j = 0; j < 3; j++)
+        s += c.grad[3 + j];
+    ck_assert_msg(fabs(s) < 1e-15, "softmax gradient rows sum to 0, got %g", s);
+    ck_assert_msg(c.grad[5] > 0, "row 1 is scaled by grad_output = -1");
+    lossd_call_cleanup(&c);
+    /* terms only for box losses; grad never for info */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    c.want_terms = true;
+    expect_error(&c, LOSSD_EINVAL, "terms");
+    double p[3] = {0.2, 0.3, 0.5};
+    lossd_tensor tp = tensor_of(p, 1, s3);
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
+    lossd_call_set_operand(&c, "p", &tp, &err);
+    c.want_grad = true;
+    expect_error(&c, LOSSD_EINVAL, "grad");
+}
+END_TEST
+
+/* Runs a prepared call's blocks in the given order. */
+static void run_blocks(lossd_call *c, bool reverse, size_t step)
+{
+    if (!reverse) {
+        for (size_t b = 0; b < c->n_blocks; b += step)
+            lossd_call_run(c, b, b + step);
+    } else {
+        for (size_t b = c->n_blocks; b > 0; b--)
+            lossd_call_run(c, b - 1, b);
+    }
+    lossd_call_finish(c);
+}
+
+START_TEST(blocks_are_deterministic)
+{
+    /* However blocks are shared out, a reduction is bit-for-bit the same. */
+    enum { N = 100003 };
+    double *x = random_data(N, 1), *t = random_data(N, 2);
+    size_t shape[1] = {N};
+    lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
+    const char *names[] = {"mse", "smooth_l1", "bce_with_logits"};
+    for (int f = 0; f < 3; f++) {
+        if (f == 2) /* bce_with_logits wants targets in [0, 1] */
+            for (size_t i = 0; i < N; i++)
+                t[i] = fabs(t[i]) / 3;
+        double loss[3];
+        for (int way = 0; way < 3; way++) {
+            lossd_call c;
+            lossd_error err = {0};
+            lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, names[f]));
+            lossd_call_set_operand(&c, "input", &in, &err);
+            lossd_call_set_operand(&c, "target", &tg, &err);
+            ck_assert_int_eq(lossd_call_prepare(&c, &err), 0);
+            ck_assert_uint_gt(c.n_blocks, 8);
+            run_blocks(&c, way == 1, way == 2 ? 5 : 1);
+            loss[way] = c.loss;
+            lossd_call_cleanup(&c);
+        }
+        ck_assert_msg(loss[0] == loss[1] && loss[1] == loss[2], "%s: %.17g %.17g %.17g", names[f],
+                      loss[0], loss[1], loss[2]);
+    }
+    free(x);
+    free(t);
+}
+END_TEST
+
+START_TEST(mean_matches_sum_over_n)
+{
+    enum { N = 5000 };
+    double *x = random_data(N, 5), *t = random_data(N, 6);
+    size_t shape[2] = {N / 10, 10};
+    lossd_tensor in = tensor_of(x, 2, shape), tg = tensor_of(t, 2, shape);
+    double values[2];
+    for (int r = 0; r < 2; r++) {
+        lossd_call c;
+        lossd_error err = {0};
+        lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "l1"));
+        lossd_call_set_operand(&c, "input", &in, &err);
+        lossd_call_set_operand(&c, "target", &tg, &err);
+        lossd_call_set_reduction(&c, r ? "sum" : "mean", &err);
+        ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+        ck_assert_uint_eq(c.n_terms, N);
+        values[r] = c.loss;
+        lossd_call_cleanup(&c);
+    }
+    ck_assert_close(values[0], values[1] / N, 1e-14, 0, "mean = sum / n");
+    free(x);
+    free(t);
+}
+END_TEST
+
+START_TEST(empty_batches)
+{
+    /* An empty batch: loss 0 and n 0, for every reduction. */
+    size_t zero[1] = {0};
+    lossd_tensor e = tensor_of(NULL, 1, zero);
+    const char *names[] = {"mse", "giou", "cross_entropy", "nll", "focal", "bce"};
+    const char *reductions[] = {"mean", "sum", "none"};
+    for (int f = 0; f < 6; f++)
+        for (int r = 0; r < 3; r++) {
+            lossd_call c;
+            lossd_error err = {0};
+            lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, names[f]));
+            lossd_call_set_operand(&c, "input", &e, &err);
+            lossd_call_set_operand(&c, "target", &e, &err);
+            lossd_call_set_reduction(&c, reductions[r], &err);
+            c.want_grad = true;
+            ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s: %s", names[f], err.message);
+            ck_assert_uint_eq(c.n_terms, 0);
+            ck_assert_double_eq(c.loss, 0.0);
+            if (r == 2)
+                ck_assert_uint_eq(c.output.size, 0);
+            ck_assert_uint_eq(c.n_nonfinite, 0);
+            lossd_call_cleanup(&c);
+        }
+}
+END_TEST
+
+START_TEST(nonfinite_results_are_counted)
+{
+    double x[3] = {1e200, 0, -1e200}, t[3] = {-1e200, 0, 1e200};
+    size_t s3[1] = {3};
+    lossd_tensor in = tensor_of(x, 1, s3), tg = tensor_of(t, 1, s3);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    c.want_grad = true;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert(isinf(c.output.data[0]) && c.output.data[1] == 0 && isinf(c.output.data[2]));
+    ck_assert_double_eq(c.grad[0], 4e200); /* the gradient 2 (x - t) is still finite */
+    ck_assert_uint_eq(c.n_nonfinite, 2);
+    lossd_call_cleanup(&c);
+}
+END_TEST
+
+START_TEST(missing_and_required)
+{
+    lossd_call c;
+    lossd_error err = {0};
+    double x[2] = {1, -1};
+    size_t s2[1] = {2};
+    lossd_tensor in = tensor_of(x, 1, s2);
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "l1"));
+    expect_error(&c, LOSSD_EMISSING, "input");
+    lossd_call_init(&c, must_find(LOSSD_KIND_ACTIVATION, "prelu"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    expect_error(&c, LOSSD_EMISSING, "weight");
+    lossd_call_init(&c, must_find(LOSSD_KIND_ACTIVATION, "relu"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    c.reduction = LOSSD_REDUCTION_SUM;
+    expect_error(&c, LOSSD_EINVAL, "reduction");
+}
+END_TEST
+
+static Suite *call_suite(void)
+{
+    Suite *s = suite_create("call");
+    TCase *registry = tcase_create("registry");
+    tcase_add_test(registry, registry_has_the_contract);
+    tcase_add_test(registry, registry_rows_are_complete);
+    tcase_add_test(registry, catalog_texts);
+    suite_add_tcase(s, registry);
+    TCase *binding = tcase_create("binding");
+    tcase_add_test(binding, parameter_binding_errors);
+    tcase_add_test(binding, tensor_views);
+    tcase_add_test(binding, grad_output_rules);
+    tcase_add_test(binding, missing_and_required);
+    suite_add_tcase(s, binding);
+    TCase *running = tcase_create("running");
+    tcase_add_test(running, blocks_are_deterministic);
+    tcase_add_test(running, mean_matches_sum_over_n);
+    tcase_add_test(running, empty_batches);
+    tcase_add_test(running, nonfinite_results_are_counted);
+    suite_add_tcase(s, running);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(call_suite());
+}

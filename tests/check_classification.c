@@ -1,0 +1,414 @@
+/*
+ * check_classification.c - BCE, BCE with logits, cross-entropy, NLL, KL
+ * divergence and the focal losses (src/core/classification.c): PyTorch's
+ * values and gradients, finite differences, identities between the
+ * losses, extreme inputs and validation errors.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const char *const names[] = {"bce",    "bce_with_logits", "cross_entropy", "nll",
+                                    "kl_div", "sigmoid_focal",   "focal",         NULL};
+
+START_TEST(golden_values_and_gradients)
+{
+    size_t ran = golden_run_file("golden_loss.txt", LOSSD_KIND_LOSS, names);
+    ck_assert_msg(ran >= 80, "only %zu classification golden cases", ran);
+}
+END_TEST
+
+/* A call under construction with views that stay valid (static storage). */
+typedef struct {
+    lossd_call c;
+    lossd_error err;
+    lossd_tensor in, tg;
+} bound;
+
+static void bind(bound *b, const char *name, const double *x, int rx, const size_t *sx,
+                 const double *t, int rt, const size_t *st)
+{
+    memset(&b->err, 0, sizeof b->err);
+    b->in = tensor_of(x, rx, sx);
+    b->tg = tensor_of(t, rt, st);
+    lossd_call_init(&b->c, must_find(LOSSD_KIND_LOSS, name));
+    lossd_call_set_operand(&b->c, "input", &b->in, &b->err);
+    lossd_call_set_operand(&b->c, "target", &b->tg, &b->err);
+}
+
+static double compute(bound *b)
+{
+    ck_assert_msg(lossd_call_compute(&b->c, &b->err) == 0, "%s", b->err.message);
+    return b->c.loss;
+}
+
+START_TEST(extreme_logits_stay_finite)
+{
+    double x[4] = {1000, -1000, 0, 50}, t[4] = {0, 1, 0.5, 1};
+    size_t s4[1] = {4}, s22[2] = {2, 2}, s2[1] = {2};
+    const char *pointwise[] = {"bce_with_logits", "sigmoid_focal"};
+    for (int f = 0; f < 2; f++) {
+        static bound b;
+        bind(&b, pointwise[f], x, 1, s4, t, 1, s4);
+        b.c.want_grad = true;
+        double loss = compute(&b);
+        ck_assert_msg(isfinite(loss), "%s = %g", pointwise[f], loss);
+        ck_assert_uint_eq(b.c.n_nonfinite, 0);
+        lossd_call_cleanup(&b.c);
+    }
+    /* bce_with_logits(1000, 0) = 1000 exactly, (-1000, 1) too */
+    static bound b;
+    bind(&b, "bce_with_logits", x, 1, s4, t, 1, s4);
+    lossd_call_set_reduction(&b.c, "none", &b.err);
+    compute(&b);
+    ck_assert_double_eq(b.c.output.data[0], 1000.0);
+    ck_assert_double_eq(b.c.output.data[1], 1000.0);
+    lossd_call_cleanup(&b.c);
+    /* cross-entropy and focal on logits +-1000 */
+    double logits[4] = {1000, -1000, -1000, 1000}, idx[2] = {1, 0};
+    const char *rowwise[] = {"cross_entropy", "focal"};
+    for (int f = 0; f < 2; f++) {
+        bind(&b, rowwise[f], logits, 2, s22, idx, 1, s2);
+        b.c.want_grad = true;
+        double loss = compute(&b);
+        ck_assert_msg(isfinite(loss), "%s = %g", rowwise[f], loss);
+        ck_assert_uint_eq(b.c.n_nonfinite, 0);
+        lossd_call_cleanup(&b.c);
+    }
+    bind(&b, "cross_entropy", logits, 2, s22, idx, 1, s2);
+    ck_assert_double_eq(compute(&b), 2000.0); /* both rows are 2000 off */
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+START_TEST(bce_clamps_logs)
+{
+    /* Probabilities exactly 0 and 1: logs clamp at -100, the gradient's
+       denominator at 1e-12 (PyTorch's EPSILON). */
+    double x[4] = {0, 1, 0, 1}, t[4] = {1, 0, 0, 1};
+    size_t s4[1] = {4};
+    static bound b;
+    bind(&b, "bce", x, 1, s4, t, 1, s4);
+    lossd_call_set_reduction(&b.c, "none", &b.err);
+    b.c.want_grad = true;
+    compute(&b);
+    ck_assert_double_eq(b.c.output.data[0], 100.0);
+    ck_assert_double_eq(b.c.output.data[1], 100.0);
+    ck_assert_double_eq(b.c.output.data[2], 0.0);
+    ck_assert_double_eq(b.c.output.data[3], 0.0);
+    ck_assert_double_eq(b.c.grad[0], -1e12);
+    ck_assert_double_eq(b.c.grad[1], 1e12);
+    ck_assert_uint_eq(b.c.n_nonfinite, 0);
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+START_TEST(cross_entropy_identities)
+{
+    /* One-hot probability targets give the index-target loss; cross_entropy
+       equals nll of log_softmax. */
+    enum { N = 7, C = 5 };
+    test_rng r;
+    rng_seed(&r, 31);
+    double x[N * C], onehot[N * C] = {0}, idx[N], logp[N * C];
+    for (int i = 0; i < N; i++) {
+        idx[i] = (double)(i % C);
+        onehot[i * C + i % C] = 1;
+        double m = -INFINITY, s = 0;
+        for (int k = 0; k < C; k++)
+            x[i * C + k] = rng_uniform(&r, -4, 4), m = fmax(m, x[i * C + k]);
+        for (int k = 0; k < C; k++)
+            s += exp(x[i * C + k] - m);
+        for (int k = 0; k < C; k++)
+            logp[i * C + k] = x[i * C + k] - m - log(s);
+    }
+    size_t snc[2] = {N, C}, sn[1] = {N};
+    static bound a, b, n;
+    bind(&a, "cross_entropy", x, 2, snc, idx, 1, sn);
+    bind(&b, "cross_entropy", x, 2, snc, onehot, 2, snc);
+    bind(&n, "nll", logp, 2, snc, idx, 1, sn);
+    a.c.want_grad = b.c.want_grad = true;
+    double la = compute(&a), lb = compute(&b), ln = compute(&n);
+    ck_assert(!a.c.prob_target && b.c.prob_target);
+    ck_assert_close(la, lb, 1e-14, 0, "index vs one-hot");
+    ck_assert_close(la, ln, 1e-14, 0, "cross_entropy vs nll(log_softmax)");
+    for (int i = 0; i < N * C; i++)
+        ck_assert_close(a.c.grad[i], b.c.grad[i], 1e-12, 1e-16, "gradients");
+    lossd_call_cleanup(&a.c);
+    lossd_call_cleanup(&b.c);
+    lossd_call_cleanup(&n.c);
+}
+END_TEST
+
+START_TEST(ignore_index_mean)
+{
+    /* Ignored rows count neither in the sum nor in the mean's denominator. */
+    double x[6] = {1, 2, 3, 3, 2, 1}, idx[2] = {2, -100}, one[1] = {2};
+    size_t s23[2] = {2, 3}, s2[1] = {2}, s13[2] = {1, 3}, s1[1] = {1};
+    static bound a, b;
+    bind(&a, "cross_entropy", x, 2, s23, idx, 1, s2);
+    bind(&b, "cross_entropy", x, 2, s13, one, 1, s1);
+    a.c.want_grad = true;
+    ck_assert_double_eq(compute(&a), compute(&b));
+    ck_assert_double_eq(a.c.grad[3], 0.0);
+    ck_assert_double_eq(a.c.grad[4], 0.0);
+    ck_assert_double_eq(a.c.grad[5], 0.0);
+    lossd_call_cleanup(&a.c);
+    lossd_call_cleanup(&b.c);
+    /* Every row ignored: PyTorch's mean is 0/0 = NaN, reported as non-finite. */
+    double none[2] = {-100, -100};
+    bind(&a, "nll", x, 2, s23, none, 1, s2);
+    ck_assert(isnan(compute(&a)));
+    ck_assert_uint_eq(a.c.n_nonfinite, 1);
+    lossd_call_cleanup(&a.c);
+}
+END_TEST
+
+START_TEST(focal_reduces_to_known_losses)
+{
+    /* sigmoid_focal with gamma 0, alpha -1 is bce_with_logits; focal with
+       gamma 0, alpha 1 is cross_entropy. */
+    enum { N = 6, C = 4 };
+    test_rng r;
+    rng_seed(&r, 41);
+    double x[N * C], t[N * C], idx[N];
+    for (int i = 0; i < N * C; i++)
+        x[i] = rng_uniform(&r, -6, 6), t[i] = rng_uniform(&r, 0, 1);
+    for (int i = 0; i < N; i++)
+        idx[i] = (double)((i * 3) % C);
+    size_t snc[2] = {N, C}, sn[1] = {N};
+    static bound a, b;
+    bind(&a, "sigmoid_focal", x, 2, snc, t, 2, snc);
+    lossd_call_set_number(&a.c, "gamma", 0, &a.err);
+    lossd_call_set_number(&a.c, "alpha", -1, &a.err);
+    bind(&b, "bce_with_logits", x, 2, snc, t, 2, snc);
+    a.c.want_grad = b.c.want_grad = true;
+    ck_assert_close(compute(&a), compute(&b), 1e-14, 0, "sigmoid_focal(gamma 0) = bce");
+    for (int i = 0; i < N * C; i++)
+        ck_assert_close(a.c.grad[i], b.c.grad[i], 1e-12, 1e-16, "gradient");
+    lossd_call_cleanup(&a.c);
+    lossd_call_cleanup(&b.c);
+    bind(&a, "focal", x, 2, snc, idx, 1, sn);
+    lossd_call_set_number(&a.c, "gamma", 0, &a.err);
+    lossd_call_set_number(&a.c, "alpha", 1, &a.err);
+    bind(&b, "cross_entropy", x, 2, snc, idx, 1, sn);
+    a.c.want_grad = b.c.want_grad = true;
+    ck_assert_close(compute(&a), compute(&b), 1e-14, 0, "focal(gamma 0) = cross_entropy");
+    for (int i = 0; i < N * C; i++)
+        ck_assert_close(a.c.grad[i], b.c.grad[i], 1e-12, 1e-16, "gradient");
+    lossd_call_cleanup(&a.c);
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+START_TEST(kl_div_of_identical_is_zero)
+{
+    double logp[4] = {log(0.1), log(0.2), log(0.3), log(0.4)}, p[4] = {0.1, 0.2, 0.3, 0.4};
+    size_t s4[1] = {4};
+    static bound b;
+    bind(&b, "kl_div", logp, 1, s4, p, 1, s4);
+    ck_assert_msg(fabs(compute(&b)) < 1e-16, "kl = %g", b.c.loss);
+    lossd_call_cleanup(&b.c);
+    bind(&b, "kl_div", logp, 1, s4, logp, 1, s4);
+    lossd_call_set_bool(&b.c, "log_target", true, &b.err);
+    ck_assert_double_eq(compute(&b), 0.0);
+    lossd_call_cleanup(&b.c);
+    /* batchmean divides by the first dimension only */
+    double lp2[8], p2[8];
+    for (int i = 0; i < 8; i++)
+        lp2[i] = log(0.25), p2[i] = i < 4 ? 0.25 : (i == 4 ? 1 : 0);
+    size_t s24[2] = {2, 4};
+    bind(&b, "kl_div", lp2, 2, s24, p2, 2, s24);
+    lossd_call_set_reduction(&b.c, "batchmean", &b.err);
+    ck_assert_close(compute(&b), log(4) / 2, 1e-15, 0, "batchmean");
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ gradients */
+
+typedef struct {
+    const char *name;
+    const double *target;
+    int target_rank;
+    size_t target_shape[2];
+    const char *reduction;
+    const char *param;
+    double value;
+    const lossd_tensor *weight;
+} cls_ctx;
+
+static void configure(lossd_call *c, void *ctx_)
+{
+    cls_ctx *ctx = ctx_;
+    static lossd_tensor t;
+    t = tensor_of(ctx->target, ctx->target_rank, ctx->target_shape);
+    lossd_error err = {0};
+    ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
+    if (ctx->param)
+        ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
+    if (ctx->weight)
+        ck_assert_int_eq(lossd_call_set_tensor(c, "weight", ctx->weight, &err), 0);
+}
+
+START_TEST(finite_differences)
+{
+    enum { N = 6, C = 5 };
+    test_rng r;
+    rng_seed(&r, 51);
+    double logits[N * C], probs[N * C], labels[N * C], idx[N], logp[N * C], w[C];
+    for (int i = 0; i < N * C; i++) {
+        logits[i] = rng_uniform(&r, -3, 3);
+        probs[i] = rng_uniform(&r, 0.05, 0.95);
+        labels[i] = i % 3 ? rng_uniform(&r, 0, 1) : (double)(i % 2);
+        logp[i] = log(rng_uniform(&r, 0.05, 0.9));
+    }
+    for (int i = 0; i < N; i++)
+        idx[i] = i == 2 ? -100 : (double)((i * 2) % C);
+    for (int k = 0; k < C; k++)
+        w[k] = rng_uniform(&r, 0.5, 2);
+    size_t sw[1] = {C};
+    lossd_tensor weight = tensor_of(w, 1, sw);
+    cls_ctx ctxs[] = {
+        {"bce", labels, 2, {N, C}, "mean", NULL, 0, NULL},
+        {"bce_with_logits", labels, 2, {N, C}, "sum", NULL, 0, NULL},
+        {"cross_entropy", idx, 1, {N}, "mean", NULL, 0, &weight},
+        {"cross_entropy", idx, 1, {N}, "mean", "label_smoothing", 0.2, &weight},
+        {"cross_entropy", idx, 1, {N}, "sum", "label_smoothing", 0.3, NULL},
+        {"cross_entropy", probs, 2, {N, C}, "mean", "label_smoothing", 0.1, &weight},
+        {"nll", idx, 1, {N}, "mean", NULL, 0, &weight},
+        {"kl_div", probs, 2, {N, C}, "batchmean", NULL, 0, NULL},
+        {"sigmoid_focal", labels, 2, {N, C}, "mean", "gamma", 1.5, NULL},
+        {"sigmoid_focal", labels, 2, {N, C}, "sum", "alpha", -1, NULL},
+        {"focal", idx, 1, {N}, "mean", "gamma", 2.5, NULL},
+        {"focal", idx, 1, {N}, "sum", "gamma", 0, NULL},
+    };
+    size_t snc[2] = {N, C};
+    for (size_t k = 0; k < sizeof ctxs / sizeof ctxs[0]; k++) {
+        double *x = strcmp(ctxs[k].name, "bce") == 0 ? probs
+                    : strcmp(ctxs[k].name, "nll") == 0 || strcmp(ctxs[k].name, "kl_div") == 0
+                        ? logp
+                        : logits;
+        double copy[N * C];
+        memcpy(copy, x, sizeof copy);
+        lossd_tensor input = tensor_of(copy, 2, snc);
+        fd_check(must_find(LOSSD_KIND_LOSS, ctxs[k].name), &input, copy, configure, &ctxs[k], 1e-6,
+                 1e-9);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ errors */
+
+START_TEST(validation_errors)
+{
+    double x[6] = {0.1, 0.2, 0.7, 0.3, 0.3, 0.4}, bad_p[6] = {0.1, 0.2, 0.7, 1.5, 0.3, 0.4};
+    double idx_range[2] = {0, 3}, idx_frac[2] = {0, 1.5}, idx3[3] = {0, 1, 2};
+    size_t s23[2] = {2, 3}, s2[1] = {2}, s3[1] = {3}, s22[2] = {2, 2};
+    static bound b;
+    bind(&b, "cross_entropy", x, 2, s23, idx_range, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1]");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "out of range [0, 3)"));
+    bind(&b, "nll", x, 2, s23, idx_frac, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1]");
+    bind(&b, "focal", x, 2, s23, idx3, 1, s3);
+    expect_error(&b.c, LOSSD_EINVAL, "target");
+    bind(&b, "bce", bad_p, 2, s23, x, 2, s23);
+    expect_error(&b.c, LOSSD_EINVAL, "input[1][0]");
+    bind(&b, "bce_with_logits", x, 2, s23, bad_p, 2, s23);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1][0]");
+    bind(&b, "cross_entropy", x, 2, s23, bad_p, 2, s23);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1][0]");
+    bind(&b, "kl_div", x, 2, s23, bad_p, 2, s23);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1][0]");
+    bind(&b, "kl_div", x, 2, s23, bad_p, 2, s23); /* any log-target is fine */
+    lossd_call_set_bool(&b.c, "log_target", true, &b.err);
+    ck_assert_int_eq(lossd_call_compute(&b.c, &b.err), 0);
+    lossd_call_cleanup(&b.c);
+    /* weights */
+    double w2[2] = {1, 2};
+    lossd_tensor wt2 = tensor_of(w2, 1, s2), wt22 = tensor_of(x, 2, s22);
+    bind(&b, "cross_entropy", x, 2, s23, idx3, 1, s2);
+    lossd_call_set_tensor(&b.c, "weight", &wt2, &b.err);
+    expect_error(&b.c, LOSSD_EINVAL, "weight");
+    bind(&b, "bce", x, 2, s23, x, 2, s23);
+    lossd_call_set_tensor(&b.c, "weight", &wt22, &b.err);
+    expect_error(&b.c, LOSSD_EINVAL, "weight");
+    bind(&b, "bce_with_logits", x, 2, s23, x, 2, s23);
+    lossd_call_set_tensor(&b.c, "pos_weight", &wt2, &b.err);
+    expect_error(&b.c, LOSSD_EINVAL, "pos_weight");
+    /* domains */
+    bind(&b, "cross_entropy", x, 2, s23, idx3, 1, s2);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "label_smoothing", 1.5, &b.err), LOSSD_EINVAL);
+    ck_assert_str_eq(b.err.field, "label_smoothing");
+    bind(&b, "sigmoid_focal", x, 2, s23, x, 2, s23);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "alpha", -0.5, &b.err), LOSSD_EINVAL);
+    memset(&b.err, 0, sizeof b.err);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "alpha", -1, &b.err), 0);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "gamma", -1, &b.err), LOSSD_EINVAL);
+    /* batchmean needs a batch axis */
+    double one = 0.5;
+    bind(&b, "kl_div", &one, 0, NULL, &one, 0, NULL);
+    lossd_call_set_reduction(&b.c, "batchmean", &b.err);
+    expect_error(&b.c, LOSSD_EINVAL, "reduction");
+}
+END_TEST
+
+START_TEST(weight_broadcasting)
+{
+    /* bce's weight broadcasts like NumPy: (C), (N,1) and (1,C) against (N,C). */
+    double x[6] = {0.1, 0.2, 0.7, 0.3, 0.3, 0.4}, t[6] = {0, 1, 1, 0, 1, 0};
+    double wc[3] = {1, 2, 3}, wn[2] = {2, 5};
+    size_t s23[2] = {2, 3}, s3[1] = {3}, s21[2] = {2, 1}, s13[2] = {1, 3};
+    lossd_tensor tc = tensor_of(wc, 1, s3), tn = tensor_of(wn, 2, s21), t13 = tensor_of(wc, 2, s13);
+    static bound plain, b;
+    bind(&plain, "bce", x, 2, s23, t, 2, s23);
+    lossd_call_set_reduction(&plain.c, "none", &plain.err);
+    compute(&plain);
+    const lossd_tensor *weights[3] = {&tc, &tn, &t13};
+    for (int k = 0; k < 3; k++) {
+        bind(&b, "bce", x, 2, s23, t, 2, s23);
+        lossd_call_set_reduction(&b.c, "none", &b.err);
+        lossd_call_set_tensor(&b.c, "weight", weights[k], &b.err);
+        compute(&b);
+        for (int i = 0; i < 6; i++) {
+            double w = k == 1 ? wn[i / 3] : wc[i % 3];
+            ck_assert_close(b.c.output.data[i], w * plain.c.output.data[i], 1e-15, 0, "weighted");
+        }
+        lossd_call_cleanup(&b.c);
+    }
+    lossd_call_cleanup(&plain.c);
+}
+END_TEST
+
+static Suite *classification_suite(void)
+{
+    Suite *s = suite_create("classification");
+    TCase *values = tcase_create("values");
+    tcase_add_test(values, golden_values_and_gradients);
+    tcase_add_test(values, bce_clamps_logs);
+    tcase_add_test(values, ignore_index_mean);
+    tcase_add_test(values, weight_broadcasting);
+    suite_add_tcase(s, values);
+    TCase *grads = tcase_create("gradients");
+    tcase_add_test(grads, finite_differences);
+    suite_add_tcase(s, grads);
+    TCase *props = tcase_create("properties");
+    tcase_add_test(props, extreme_logits_stay_finite);
+    tcase_add_test(props, cross_entropy_identities);
+    tcase_add_test(props, focal_reduces_to_known_losses);
+    tcase_add_test(props, kl_div_of_identical_is_zero);
+    suite_add_tcase(s, props);
+    TCase *errs = tcase_create("errors");
+    tcase_add_test(errs, validation_errors);
+    suite_add_tcase(s, errs);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(classification_suite());
+}

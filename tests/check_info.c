@@ -1,0 +1,226 @@
+/*
+ * check_info.c - the information measures (src/core/info.c): reference
+ * values, the identity H_P(Q) = H(P) + D_KL(P||Q), bases, 0 log 0,
+ * infinite divergences and the row-sum rules.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+START_TEST(golden_values)
+{
+    size_t ran = golden_run_file("golden_info.txt", LOSSD_KIND_INFO, NULL);
+    ck_assert_msg(ran >= 25, "only %zu info golden cases", ran);
+}
+END_TEST
+
+typedef struct {
+    lossd_call c;
+    lossd_error err;
+    lossd_tensor p, q;
+} bound;
+
+/* Binds name(p[, q]) over rows x k; base 0 means "e". */
+static void bind(bound *b, const char *name, const double *p, const double *q, size_t rows,
+                 size_t k, double base, bool normalize)
+{
+    size_t shape[2] = {rows, k};
+    memset(&b->err, 0, sizeof b->err);
+    b->p = tensor_of(p, 2, shape);
+    lossd_call_init(&b->c, must_find(LOSSD_KIND_INFO, name));
+    ck_assert_int_eq(lossd_call_set_operand(&b->c, "p", &b->p, &b->err), 0);
+    if (q) {
+        b->q = tensor_of(q, 2, shape);
+        ck_assert_int_eq(lossd_call_set_operand(&b->c, "q", &b->q, &b->err), 0);
+    }
+    if (base != 0)
+        ck_assert_int_eq(lossd_call_set_number(&b->c, "base", base, &b->err), 0);
+    if (normalize)
+        ck_assert_int_eq(lossd_call_set_bool(&b->c, "normalize", true, &b->err), 0);
+}
+
+static const double *values(bound *b)
+{
+    ck_assert_msg(lossd_call_compute(&b->c, &b->err) == 0, "%s", b->err.message);
+    return b->c.output.data;
+}
+
+static void random_distributions(test_rng *r, double *x, size_t rows, size_t k, bool zeros)
+{
+    for (size_t i = 0; i < rows; i++) {
+        double s = 0;
+        for (size_t j = 0; j < k; j++) {
+            x[i * k + j] = zeros && (i + j) % 5 == 0 ? 0 : rng_uniform(r, 0.01, 1);
+            s += x[i * k + j];
+        }
+        for (size_t j = 0; j < k; j++)
+            x[i * k + j] /= s;
+    }
+}
+
+START_TEST(cross_entropy_is_entropy_plus_kl)
+{
+    enum { R = 40, K = 9 };
+    test_rng r;
+    rng_seed(&r, 81);
+    double p[R * K], q[R * K];
+    random_distributions(&r, p, R, K, true);
+    random_distributions(&r, q, R, K, false);
+    const double bases[] = {0, 2, 10};
+    for (int b = 0; b < 3; b++) {
+        static bound h, ce, kl;
+        bind(&h, "entropy", p, NULL, R, K, bases[b], false);
+        bind(&ce, "cross_entropy", p, q, R, K, bases[b], false);
+        bind(&kl, "kl_divergence", p, q, R, K, bases[b], false);
+        const double *vh = values(&h), *vce = values(&ce), *vkl = values(&kl);
+        for (int i = 0; i < R; i++)
+            ck_assert_close(vce[i], vh[i] + vkl[i], 1e-13, 1e-15, "H_P(Q) = H(P) + KL(P||Q)");
+        lossd_call_cleanup(&h.c);
+        lossd_call_cleanup(&ce.c);
+        lossd_call_cleanup(&kl.c);
+    }
+}
+END_TEST
+
+START_TEST(known_values)
+{
+    /* uniform over 8: 3 bits; a certain outcome: 0; 0 log 0 = 0 */
+    double u[16] = {0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 1, 0, 0, 0, 0, 0, 0, 0};
+    static bound b;
+    bind(&b, "entropy", u, NULL, 2, 8, 2, false);
+    const double *v = values(&b);
+    ck_assert_double_eq(v[0], 3.0);
+    ck_assert_double_eq(v[1], 0.0);
+    ck_assert(!signbit(v[1])); /* +0, not -0 */
+    lossd_call_cleanup(&b.c);
+    bind(&b, "self_information", u, NULL, 2, 8, 2, false);
+    v = values(&b);
+    ck_assert_double_eq(v[0], 3.0);
+    ck_assert_double_eq(v[8], 0.0);
+    ck_assert(isinf(v[9]) && v[9] > 0); /* -log 0 */
+    ck_assert_uint_eq(b.c.n_nonfinite, 7);
+    lossd_call_cleanup(&b.c);
+    /* natural log by default */
+    bind(&b, "entropy", u, NULL, 1, 8, 0, false);
+    ck_assert_close(values(&b)[0], log(8), 1e-15, 0, "nats");
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+START_TEST(divergences)
+{
+    double p[4] = {0.5, 0.5, 0, 0}, q[4] = {0.5, 0.25, 0.25, 0}, z[4] = {1, 0, 0, 0};
+    static bound b;
+    /* KL is +inf where q = 0 < p; 0 where p = 0 whatever q */
+    bind(&b, "kl_divergence", p, z, 1, 4, 0, false);
+    ck_assert(isinf(values(&b)[0]));
+    ck_assert_uint_eq(b.c.n_nonfinite, 1);
+    lossd_call_cleanup(&b.c);
+    bind(&b, "kl_divergence", z, p, 1, 4, 2, false);
+    ck_assert_double_eq(values(&b)[0], 1.0); /* log2(1 / 0.5) */
+    lossd_call_cleanup(&b.c);
+    bind(&b, "cross_entropy", p, z, 1, 4, 0, false);
+    ck_assert(isinf(values(&b)[0]));
+    lossd_call_cleanup(&b.c);
+    /* JS is symmetric, finite and at most log 2 */
+    static bound a;
+    bind(&a, "js_divergence", p, q, 1, 4, 0, false);
+    bind(&b, "js_divergence", q, p, 1, 4, 0, false);
+    ck_assert_double_eq(values(&a)[0], values(&b)[0]);
+    lossd_call_cleanup(&a.c);
+    lossd_call_cleanup(&b.c);
+    double s1[2] = {1, 0}, s2[2] = {0, 1};
+    bind(&b, "js_divergence", s1, s2, 1, 2, 2, false);
+    ck_assert_double_eq(values(&b)[0], 1.0); /* disjoint supports: exactly 1 bit */
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+START_TEST(normalization)
+{
+    double raw[3] = {1, 2, 5}, norm[3] = {0.125, 0.25, 0.625};
+    static bound a, b;
+    bind(&a, "entropy", raw, NULL, 1, 3, 0, true);
+    bind(&b, "entropy", norm, NULL, 1, 3, 0, false);
+    ck_assert_double_eq(values(&a)[0], values(&b)[0]);
+    lossd_call_cleanup(&a.c);
+    lossd_call_cleanup(&b.c);
+    /* rank-1 p gives a rank-0 value */
+    size_t s3[1] = {3};
+    lossd_tensor t = tensor_of(norm, 1, s3);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
+    lossd_call_set_operand(&c, "p", &t, &err);
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert_int_eq(c.output.rank, 0);
+    ck_assert_uint_eq(c.output.size, 1);
+    lossd_call_cleanup(&c);
+}
+END_TEST
+
+START_TEST(errors)
+{
+    double off[6] = {0.5, 0.5, 0, 0.5, 0.4, 0}; /* row 1 sums to 0.9 */
+    double neg[6] = {0.5, 0.5, 0, 0.5, -0.5, 1};
+    double zero[6] = {0.5, 0.5, 0, 0, 0, 0};
+    double ok[6] = {0.5, 0.5, 0, 0.2, 0.3, 0.5};
+    static bound b;
+    bind(&b, "entropy", off, NULL, 2, 3, 0, false);
+    expect_error(&b.c, LOSSD_EINVAL, "p[1]");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "not 1 (within 1e-6)"));
+    bind(&b, "entropy", neg, NULL, 2, 3, 0, true);
+    expect_error(&b.c, LOSSD_EINVAL, "p[1][1]");
+    bind(&b, "entropy", neg, NULL, 2, 3, 0, false);
+    expect_error(&b.c, LOSSD_EINVAL, "p[1][1]");
+    bind(&b, "js_divergence", ok, zero, 2, 3, 0, true);
+    expect_error(&b.c, LOSSD_EINVAL, "q[1]");
+    bind(&b, "kl_divergence", ok, off, 2, 3, 0, false);
+    expect_error(&b.c, LOSSD_EINVAL, "q[1]");
+    /* within 1e-6 is accepted */
+    double close[3] = {0.5, 0.5, 5e-7};
+    bind(&b, "entropy", close, NULL, 1, 3, 0, false);
+    ck_assert_int_eq(lossd_call_compute(&b.c, &b.err), 0);
+    lossd_call_cleanup(&b.c);
+    /* shapes */
+    size_t s23[2] = {2, 3}, s32[2] = {3, 2}, s0[1] = {0};
+    lossd_tensor p = tensor_of(ok, 2, s23), q = tensor_of(ok, 2, s32), e = tensor_of(ok, 1, s0);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "kl_divergence"));
+    lossd_call_set_operand(&c, "p", &p, &err);
+    lossd_call_set_operand(&c, "q", &q, &err);
+    expect_error(&c, LOSSD_EINVAL, "q");
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "kl_divergence"));
+    lossd_call_set_operand(&c, "p", &p, &err);
+    expect_error(&c, LOSSD_EMISSING, "q");
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
+    lossd_call_set_operand(&c, "p", &e, &err);
+    expect_error(&c, LOSSD_EINVAL, "p");
+}
+END_TEST
+
+static Suite *info_suite(void)
+{
+    Suite *s = suite_create("info");
+    TCase *values_tc = tcase_create("values");
+    tcase_add_test(values_tc, golden_values);
+    tcase_add_test(values_tc, known_values);
+    tcase_add_test(values_tc, divergences);
+    tcase_add_test(values_tc, normalization);
+    suite_add_tcase(s, values_tc);
+    TCase *props = tcase_create("properties");
+    tcase_add_test(props, cross_entropy_is_entropy_plus_kl);
+    suite_add_tcase(s, props);
+    TCase *errs = tcase_create("errors");
+    tcase_add_test(errs, errors);
+    suite_add_tcase(s, errs);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(info_suite());
+}

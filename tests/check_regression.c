@@ -1,0 +1,215 @@
+/*
+ * check_regression.c - L1, MSE, Smooth L1 and Huber (src/core/regression.c):
+ * PyTorch's values and gradients, finite differences, the identities
+ * between them, PyTorch's choices at the kinks, and errors.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const char *const names[] = {"l1", "mse", "smooth_l1", "huber", NULL};
+
+START_TEST(golden_values_and_gradients)
+{
+    size_t ran = golden_run_file("golden_loss.txt", LOSSD_KIND_LOSS, names);
+    ck_assert_msg(ran >= 40, "only %zu regression golden cases", ran);
+}
+END_TEST
+
+/* Evaluates name(x, t) with reduction none; fills loss and gradient. */
+static void eval(const char *name, const char *param, double value, const double *x,
+                 const double *t, size_t n, double *loss, double *grad)
+{
+    size_t shape[1] = {n};
+    lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, name));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    if (param)
+        ck_assert_int_eq(lossd_call_set_number(&c, param, value, &err), 0);
+    c.want_grad = true;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
+    memcpy(loss, c.output.data, n * sizeof *loss);
+    memcpy(grad, c.grad, n * sizeof *grad);
+    lossd_call_cleanup(&c);
+}
+
+START_TEST(kinks_follow_pytorch)
+{
+    /* d = x - t in {0, +-beta, +-delta}: PyTorch's backward picks these. */
+    double x[5] = {1, 3, -1, 2.5, 1.5}, t[5] = {1, 1, 1, 1, 1}; /* d = 0, 2, -2, 1.5, 0.5 */
+    double loss[5], grad[5];
+    eval("l1", NULL, 0, x, t, 5, loss, grad);
+    ck_assert_double_eq(grad[0], 0.0); /* sgn(0) */
+    ck_assert_double_eq(grad[1], 1.0);
+    ck_assert_double_eq(grad[2], -1.0);
+    eval("smooth_l1", "beta", 2.0, x, t, 5, loss, grad);
+    ck_assert_double_eq(grad[0], 0.0);
+    ck_assert_double_eq(grad[1], 1.0); /* |d| == beta is linear */
+    ck_assert_double_eq(grad[2], -1.0);
+    ck_assert_double_eq(loss[1], 1.0);  /* 2 - 0.5 * 2 */
+    ck_assert_double_eq(grad[3], 0.75); /* 1.5 / 2 */
+    ck_assert_double_eq(loss[3], 0.5625);
+    eval("huber", "delta", 2.0, x, t, 5, loss, grad);
+    ck_assert_double_eq(grad[1], 2.0); /* |d| == delta is linear: delta * sgn */
+    ck_assert_double_eq(grad[2], -2.0);
+    ck_assert_double_eq(loss[1], 2.0); /* 2 * (2 - 1) */
+    ck_assert_double_eq(grad[4], 0.5);
+    eval("mse", NULL, 0, x, t, 5, loss, grad);
+    ck_assert_double_eq(loss[1], 4.0);
+    ck_assert_double_eq(grad[2], -4.0);
+}
+END_TEST
+
+START_TEST(smooth_l1_beta_zero_is_l1)
+{
+    enum { N = 257 };
+    test_rng r;
+    rng_seed(&r, 21);
+    double x[N], t[N], l1[N], g1[N], s[N], gs[N];
+    for (int i = 0; i < N; i++)
+        x[i] = rng_uniform(&r, -4, 4), t[i] = i % 7 ? rng_uniform(&r, -4, 4) : x[i];
+    eval("l1", NULL, 0, x, t, N, l1, g1);
+    eval("smooth_l1", "beta", 0.0, x, t, N, s, gs);
+    ck_assert_mem_eq(l1, s, sizeof l1);
+    ck_assert_mem_eq(g1, gs, sizeof g1);
+}
+END_TEST
+
+START_TEST(huber_is_scaled_smooth_l1)
+{
+    /* huber(d; delta) = delta * smooth_l1(d; beta = delta) */
+    enum { N = 300 };
+    test_rng r;
+    rng_seed(&r, 22);
+    double x[N], t[N], h[N], gh[N], s[N], gs[N];
+    for (int i = 0; i < N; i++)
+        x[i] = rng_uniform(&r, -5, 5), t[i] = rng_uniform(&r, -5, 5);
+    const double deltas[] = {0.25, 1.0, 3.0};
+    for (int k = 0; k < 3; k++) {
+        eval("huber", "delta", deltas[k], x, t, N, h, gh);
+        eval("smooth_l1", "beta", deltas[k], x, t, N, s, gs);
+        for (int i = 0; i < N; i++) {
+            ck_assert_close(h[i], deltas[k] * s[i], 1e-12, 1e-15, "huber value");
+            ck_assert_close(gh[i], deltas[k] * gs[i], 1e-12, 1e-15, "huber gradient");
+        }
+    }
+}
+END_TEST
+
+START_TEST(identical_inputs_give_zero)
+{
+    double x[6] = {-2, -0.5, 0, 0.25, 1, 1e300};
+    double loss[6], grad[6];
+    for (int f = 0; names[f]; f++) {
+        eval(names[f], NULL, 0, x, x, 6, loss, grad);
+        for (int i = 0; i < 6; i++) {
+            ck_assert_double_eq(loss[i], 0.0);
+            ck_assert_double_eq(grad[i], 0.0);
+        }
+    }
+}
+END_TEST
+
+typedef struct {
+    const double *target;
+    size_t n;
+    const char *param;
+    double value;
+    const char *reduction;
+} reg_ctx;
+
+static void configure(lossd_call *c, void *ctx_)
+{
+    reg_ctx *ctx = ctx_;
+    size_t shape[2] = {ctx->n / 4, 4};
+    lossd_tensor t = tensor_of(ctx->target, 2, shape);
+    lossd_error err = {0};
+    ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
+    if (ctx->param)
+        ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
+}
+
+START_TEST(finite_differences)
+{
+    enum { N = 48 };
+    test_rng r;
+    rng_seed(&r, 9);
+    double x[N], t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = rng_uniform(&r, -3, 3);
+        /* keep |x - t| away from 0 and from beta/delta, where kinks are */
+        double d = rng_uniform(&r, 0.05, 2.9);
+        if (fabs(d - 1.0) < 0.05 || fabs(d - 0.5) < 0.05)
+            d += 0.2;
+        x[i] = t[i] + (i % 2 ? d : -d);
+    }
+    size_t shape[2] = {N / 4, 4};
+    lossd_tensor input = tensor_of(x, 2, shape);
+    reg_ctx ctxs[] = {{t, N, NULL, 0, "mean"},      {t, N, NULL, 0, "sum"},
+                      {t, N, "beta", 1.0, "mean"},  {t, N, "beta", 0.5, "sum"},
+                      {t, N, "delta", 1.0, "mean"}, {t, N, "delta", 0.5, "sum"}};
+    const char *fns[] = {"l1", "mse", "smooth_l1", "smooth_l1", "huber", "huber"};
+    for (int k = 0; k < 6; k++)
+        fd_check(must_find(LOSSD_KIND_LOSS, fns[k]), &input, x, configure, &ctxs[k], 1e-6, 1e-9);
+}
+END_TEST
+
+START_TEST(errors)
+{
+    double x[6] = {0}, t[4] = {0};
+    size_t s6[1] = {6}, s4[1] = {4}, s23[2] = {2, 3}, s32[2] = {3, 2};
+    lossd_tensor a = tensor_of(x, 1, s6), b = tensor_of(t, 1, s4);
+    lossd_tensor m23 = tensor_of(x, 2, s23), m32 = tensor_of(x, 2, s32);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &a, &err);
+    lossd_call_set_operand(&c, "target", &b, &err);
+    expect_error(&c, LOSSD_EINVAL, "target");
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "l1"));
+    lossd_call_set_operand(&c, "input", &m23, &err);
+    lossd_call_set_operand(&c, "target", &m32, &err);
+    expect_error(&c, LOSSD_EINVAL, "target");
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "huber"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "delta", 0, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "delta");
+    ck_assert_str_eq(err.message, "delta: 0 is out of its domain (> 0)");
+    memset(&err, 0, sizeof err);
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "smooth_l1"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "beta", -1, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.message, "beta: -1 is out of its domain (>= 0)");
+}
+END_TEST
+
+static Suite *regression_suite(void)
+{
+    Suite *s = suite_create("regression");
+    TCase *values = tcase_create("values");
+    tcase_add_test(values, golden_values_and_gradients);
+    tcase_add_test(values, kinks_follow_pytorch);
+    suite_add_tcase(s, values);
+    TCase *grads = tcase_create("gradients");
+    tcase_add_test(grads, finite_differences);
+    suite_add_tcase(s, grads);
+    TCase *props = tcase_create("properties");
+    tcase_add_test(props, smooth_l1_beta_zero_is_l1);
+    tcase_add_test(props, huber_is_scaled_smooth_l1);
+    tcase_add_test(props, identical_inputs_give_zero);
+    suite_add_tcase(s, props);
+    TCase *errs = tcase_create("errors");
+    tcase_add_test(errs, errors);
+    suite_add_tcase(s, errs);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(regression_suite());
+}

@@ -1,0 +1,443 @@
+/*
+ * testutil.c - the golden-vector reader and runner, finite differences and
+ * small helpers shared by the core's suites (see testutil.h).
+ *
+ * The golden format is documented in tests/data/README.md. The reader is
+ * strict: an unknown directive or a malformed tensor fails the test, so a
+ * generator change cannot silently skip expectations.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#ifndef TEST_DATA_DIR
+#error "TEST_DATA_DIR must point at tests/data"
+#endif
+
+bool close_enough(double got, double want, double rtol, double atol)
+{
+    if (isnan(want))
+        return isnan(got);
+    if (isinf(want))
+        return got == want;
+    if (!isfinite(got))
+        return false;
+    double diff = fabs(got - want);
+    return diff <= atol || diff <= rtol * fmax(fabs(got), fabs(want));
+}
+
+void rng_seed(test_rng *r, unsigned long long seed)
+{
+    r->state = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
+
+double rng_uniform(test_rng *r, double lo, double hi)
+{
+    r->state ^= r->state >> 12;
+    r->state ^= r->state << 25;
+    r->state ^= r->state >> 27;
+    unsigned long long x = r->state * 2685821657736338717ull;
+    return lo + (hi - lo) * ((double)(x >> 11) / 9007199254740992.0);
+}
+
+const lossd_function *must_find(lossd_kind kind, const char *name)
+{
+    const lossd_function *fn = lossd_function_find(kind, name);
+    ck_assert_msg(fn != NULL, "no %s function called %s", lossd_kind_name(kind), name);
+    return fn;
+}
+
+lossd_tensor tensor_of(const double *data, int rank, const size_t *shape)
+{
+    lossd_tensor t;
+    ck_assert_int_eq(lossd_tensor_view(&t, data, rank, shape), 0);
+    return t;
+}
+
+static lossd_error last;
+
+const lossd_error *last_error(void)
+{
+    return &last;
+}
+
+void expect_error(lossd_call *c, int code, const char *field)
+{
+    lossd_error err = {0};
+    int rc = lossd_call_compute(c, &err);
+    last = err;
+    ck_assert_msg(rc == code, "expected status %d (%s) for field '%s', got %d: %s", code,
+                  lossd_strerror(code), field, rc, err.message);
+    ck_assert_int_eq(err.code, code);
+    ck_assert_str_eq(err.field, field);
+    /* The message names the field first. */
+    ck_assert_msg(strncmp(err.message, field, strlen(field)) == 0,
+                  "message '%s' does not start "
+                  "with '%s'",
+                  err.message, field);
+    lossd_call_cleanup(c);
+}
+
+int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------ golden files */
+
+#define MAX_ITEMS 8
+
+typedef struct {
+    char name[64];
+    lossd_tensor t;
+    double *data;
+} named_tensor;
+
+typedef struct {
+    char label[256];
+    char kind[32], fname[64];
+    char reduction[16];
+    bool grad, terms;
+    /* params */
+    size_t n_params;
+    struct {
+        char name[64], type[16], text[64];
+        double number;
+        named_tensor tensor;
+    } params[MAX_ITEMS];
+    size_t n_operands;
+    named_tensor operands[2];
+    bool has_grad_output;
+    named_tensor grad_output;
+    /* expectations */
+    bool has_loss, has_output, has_grad, has_n, has_zero;
+    double loss, n, zero_grad_fraction;
+    named_tensor output, grad_expect;
+    size_t n_terms;
+    named_tensor terms_expect[LOSSD_MAX_TERMS];
+} golden_case;
+
+static void case_free(golden_case *gc)
+{
+    for (size_t i = 0; i < gc->n_params; i++)
+        free(gc->params[i].tensor.data);
+    for (size_t i = 0; i < gc->n_operands; i++)
+        free(gc->operands[i].data);
+    free(gc->grad_output.data);
+    free(gc->output.data);
+    free(gc->grad_expect.data);
+    for (size_t i = 0; i < gc->n_terms; i++)
+        free(gc->terms_expect[i].data);
+    memset(gc, 0, sizeof *gc);
+}
+
+/* Parses "RANK D1 .. DR : V1 .. VN" at *s into out; advances *s. */
+static void parse_tensor(char **s, named_tensor *out, const char *label)
+{
+    char *p = *s, *end;
+    long rank = strtol(p, &end, 10);
+    ck_assert_msg(end != p && rank >= 0 && rank <= LOSSD_MAX_RANK, "%s: bad rank", label);
+    size_t shape[LOSSD_MAX_RANK];
+    size_t size = 1;
+    p = end;
+    for (long d = 0; d < rank; d++) {
+        shape[d] = strtoul(p, &end, 10);
+        ck_assert_msg(end != p, "%s: bad shape", label);
+        size *= shape[d];
+        p = end;
+    }
+    while (*p == ' ')
+        p++;
+    ck_assert_msg(*p == ':', "%s: expected ':' after the shape", label);
+    p++;
+    out->data = malloc((size ? size : 1) * sizeof(double));
+    ck_assert_ptr_nonnull(out->data);
+    for (size_t i = 0; i < size; i++) {
+        out->data[i] = strtod(p, &end);
+        ck_assert_msg(end != p, "%s: expected %zu values, got %zu", label, size, i);
+        p = end;
+    }
+    out->t = tensor_of(out->data, (int)rank, shape);
+    *s = p;
+}
+
+static char *next_word(char **s)
+{
+    char *p = *s;
+    while (*p == ' ')
+        p++;
+    char *w = p;
+    while (*p && *p != ' ')
+        p++;
+    if (*p)
+        *p++ = '\0';
+    *s = p;
+    return w;
+}
+
+/* Reads one line directive into gc. */
+static void parse_line(golden_case *gc, char *line)
+{
+    char *p = line;
+    char *key = next_word(&p);
+    const char *label = gc->label;
+    if (strcmp(key, "function") == 0) {
+        snprintf(gc->kind, sizeof gc->kind, "%s", next_word(&p));
+        snprintf(gc->fname, sizeof gc->fname, "%s", next_word(&p));
+    } else if (strcmp(key, "reduction") == 0) {
+        snprintf(gc->reduction, sizeof gc->reduction, "%s", next_word(&p));
+    } else if (strcmp(key, "grad") == 0) {
+        gc->grad = atoi(next_word(&p)) != 0;
+    } else if (strcmp(key, "terms") == 0) {
+        gc->terms = atoi(next_word(&p)) != 0;
+    } else if (strcmp(key, "param") == 0) {
+        ck_assert_msg(gc->n_params < MAX_ITEMS, "%s: too many params", label);
+        typeof(gc->params[0]) *prm = &gc->params[gc->n_params++];
+        snprintf(prm->name, sizeof prm->name, "%s", next_word(&p));
+        snprintf(prm->type, sizeof prm->type, "%s", next_word(&p));
+        if (strcmp(prm->type, "tensor") == 0)
+            parse_tensor(&p, &prm->tensor, label);
+        else if (strcmp(prm->type, "number") == 0)
+            prm->number = strtod(next_word(&p), NULL);
+        else
+            snprintf(prm->text, sizeof prm->text, "%s", next_word(&p));
+    } else if (strcmp(key, "operand") == 0) {
+        ck_assert_msg(gc->n_operands < 2, "%s: too many operands", label);
+        named_tensor *op = &gc->operands[gc->n_operands++];
+        snprintf(op->name, sizeof op->name, "%s", next_word(&p));
+        parse_tensor(&p, op, label);
+    } else if (strcmp(key, "grad_output") == 0) {
+        gc->has_grad_output = true;
+        parse_tensor(&p, &gc->grad_output, label);
+    } else if (strcmp(key, "expect") == 0) {
+        char *what = next_word(&p);
+        if (strcmp(what, "loss") == 0) {
+            gc->has_loss = true;
+            gc->loss = strtod(next_word(&p), NULL);
+        } else if (strcmp(what, "n") == 0) {
+            gc->has_n = true;
+            gc->n = strtod(next_word(&p), NULL);
+        } else if (strcmp(what, "zero_grad_fraction") == 0) {
+            gc->has_zero = true;
+            gc->zero_grad_fraction = strtod(next_word(&p), NULL);
+        } else if (strcmp(what, "output") == 0) {
+            gc->has_output = true;
+            parse_tensor(&p, &gc->output, label);
+        } else if (strcmp(what, "grad") == 0) {
+            gc->has_grad = true;
+            parse_tensor(&p, &gc->grad_expect, label);
+        } else if (strcmp(what, "term") == 0) {
+            ck_assert_msg(gc->n_terms < LOSSD_MAX_TERMS, "%s: too many terms", label);
+            named_tensor *t = &gc->terms_expect[gc->n_terms++];
+            snprintf(t->name, sizeof t->name, "%s", next_word(&p));
+            parse_tensor(&p, t, label);
+        } else {
+            ck_abort_msg("%s: unknown expectation '%s'", label, what);
+        }
+    } else {
+        ck_abort_msg("%s: unknown directive '%s'", label, key);
+    }
+}
+
+static lossd_kind kind_of(const char *name)
+{
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++)
+        if (strcmp(lossd_kind_name((lossd_kind)k), name) == 0)
+            return (lossd_kind)k;
+    ck_abort_msg("unknown kind %s", name);
+    return LOSSD_KIND_COUNT;
+}
+
+static void compare_tensor(const char *label, const char *what, const double *got,
+                           const lossd_tensor *want, double rtol, double atol)
+{
+    ck_assert_msg(got != NULL, "%s: no %s computed", label, what);
+    for (size_t i = 0; i < want->size; i++)
+        ck_assert_msg(close_enough(got[i], want->data[i], rtol, atol),
+                      "%s: %s[%zu]: got %.17g, want %.17g", label, what, i, got[i], want->data[i]);
+}
+
+static void run_case(const golden_case *gc)
+{
+    const char *label = gc->label;
+    const lossd_function *fn = must_find(kind_of(gc->kind), gc->fname);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, fn);
+    for (size_t i = 0; i < gc->n_params; i++) {
+        const typeof(gc->params[0]) *prm = &gc->params[i];
+        int rc;
+        if (strcmp(prm->type, "number") == 0)
+            rc = lossd_call_set_number(&c, prm->name, prm->number, &err);
+        else if (strcmp(prm->type, "bool") == 0)
+            rc = lossd_call_set_bool(&c, prm->name, strcmp(prm->text, "true") == 0, &err);
+        else if (strcmp(prm->type, "string") == 0)
+            rc = lossd_call_set_choice(&c, prm->name, prm->text, &err);
+        else
+            rc = lossd_call_set_tensor(&c, prm->name, &prm->tensor.t, &err);
+        ck_assert_msg(rc == 0, "%s: param %s: %s", label, prm->name, err.message);
+    }
+    for (size_t i = 0; i < gc->n_operands; i++)
+        ck_assert_msg(lossd_call_set_operand(&c, gc->operands[i].name, &gc->operands[i].t, &err) ==
+                          0,
+                      "%s: %s", label, err.message);
+    if (gc->reduction[0])
+        ck_assert_msg(lossd_call_set_reduction(&c, gc->reduction, &err) == 0, "%s: %s", label,
+                      err.message);
+    c.want_grad = gc->grad;
+    c.want_terms = gc->terms;
+    if (gc->has_grad_output) {
+        c.grad_output = gc->grad_output.t;
+        c.grad_output_set = true;
+    }
+    int rc = lossd_call_compute(&c, &err);
+    ck_assert_msg(rc == 0, "%s: compute failed: %s", label, err.message);
+
+    if (gc->has_loss)
+        ck_assert_msg(close_enough(c.loss, gc->loss, VALUE_RTOL, VALUE_ATOL),
+                      "%s: loss: got %.17g, want %.17g", label, c.loss, gc->loss);
+    if (gc->has_n)
+        ck_assert_msg((double)c.n_terms == gc->n, "%s: n: got %zu, want %g", label, c.n_terms,
+                      gc->n);
+    if (gc->has_output) {
+        ck_assert_msg(c.output.size == gc->output.t.size, "%s: output has %zu values, want %zu",
+                      label, c.output.size, gc->output.t.size);
+        compare_tensor(label, "output", c.output.data, &gc->output.t, VALUE_RTOL, VALUE_ATOL);
+    }
+    if (gc->has_grad)
+        compare_tensor(label, "grad", c.grad, &gc->grad_expect.t, GRAD_RTOL, GRAD_ATOL);
+    for (size_t k = 0; k < gc->n_terms; k++) {
+        const double *got = NULL;
+        for (size_t j = 0; lossd_call_term_name(&c, j); j++)
+            if (strcmp(lossd_call_term_name(&c, j), gc->terms_expect[k].name) == 0)
+                got = c.terms[j];
+        compare_tensor(label, gc->terms_expect[k].name, got, &gc->terms_expect[k].t, VALUE_RTOL,
+                       VALUE_ATOL);
+    }
+    if (gc->has_zero)
+        ck_assert_msg(
+            close_enough(c.zero_grad_fraction, gc->zero_grad_fraction, VALUE_RTOL, VALUE_ATOL),
+            "%s: zero_grad_fraction: got %.17g, want %.17g", label, c.zero_grad_fraction,
+            gc->zero_grad_fraction);
+    lossd_call_cleanup(&c);
+}
+
+static bool wanted(const golden_case *gc, lossd_kind kind, const char *const *names)
+{
+    if (kind_of(gc->kind) != kind)
+        return false;
+    for (size_t i = 0; names && names[i]; i++)
+        if (strcmp(names[i], gc->fname) == 0)
+            return true;
+    return names == NULL;
+}
+
+size_t golden_run_file(const char *file, lossd_kind kind, const char *const *names)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", TEST_DATA_DIR, file);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t cap = 1 << 16, ran = 0;
+    char *line = malloc(cap);
+    golden_case *gc = calloc(1, sizeof *gc);
+    bool in_case = false;
+    while (fgets(line, (int)cap, f)) {
+        size_t len = strlen(line);
+        while (len == cap - 1 && line[len - 1] != '\n') { /* a long line: grow */
+            cap *= 2;
+            line = realloc(line, cap);
+            ck_assert_ptr_nonnull(line);
+            if (!fgets(line + len, (int)(cap - len), f))
+                break;
+            len = strlen(line);
+        }
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        if (strncmp(line, "case ", 5) == 0) {
+            ck_assert_msg(!in_case, "%s: case inside case", gc->label);
+            in_case = true;
+            snprintf(gc->label, sizeof gc->label, "%s", line + 5);
+        } else if (strcmp(line, "end") == 0) {
+            ck_assert_msg(in_case, "end without case");
+            if (wanted(gc, kind, names)) {
+                run_case(gc);
+                ran++;
+            }
+            case_free(gc);
+            in_case = false;
+        } else {
+            ck_assert_msg(in_case, "directive outside a case: %s", line);
+            parse_line(gc, line);
+        }
+    }
+    fclose(f);
+    free(line);
+    free(gc);
+    ck_assert_msg(!in_case, "%s: unterminated case", file);
+    return ran;
+}
+
+/* ------------------------------------------------------------ finite differences */
+
+/* The scalar whose gradient the call computes: weights are grad_output or NULL (ones). */
+static double scalar_of(const lossd_call *c, const double *weights)
+{
+    if (c->fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE)
+        return c->loss;
+    double s = 0;
+    for (size_t i = 0; i < c->output.size; i++)
+        s += (weights ? weights[i] : 1.0) * c->output.data[i];
+    return s;
+}
+
+static double evaluate(const lossd_function *fn, const lossd_tensor *input, fd_configure configure,
+                       void *ctx, double *grad_copy)
+{
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, fn);
+    configure(&c, ctx);
+    ck_assert_int_eq(lossd_call_set_operand(&c, fn->operands[0].name, input, &err), 0);
+    c.want_grad = grad_copy != NULL;
+    const double *weights = c.grad_output_set ? c.grad_output.data : NULL;
+    c.grad_output_set = c.grad_output_set && c.want_grad; /* only the analytic run takes it */
+    int rc = lossd_call_compute(&c, &err);
+    ck_assert_msg(rc == 0, "%s: %s", fn->name, err.message);
+    double s = scalar_of(&c, weights);
+    if (grad_copy)
+        memcpy(grad_copy, c.grad, input->size * sizeof *grad_copy);
+    lossd_call_cleanup(&c);
+    return s;
+}
+
+void fd_check(const lossd_function *fn, lossd_tensor *input, double *input_data,
+              fd_configure configure, void *ctx, double rtol, double atol)
+{
+    double *grad = malloc((input->size ? input->size : 1) * sizeof *grad);
+    ck_assert_ptr_nonnull(grad);
+    evaluate(fn, input, configure, ctx, grad);
+    for (size_t i = 0; i < input->size; i++) {
+        double x = input_data[i];
+        double h = 1e-6 * fmax(1.0, fabs(x));
+        input_data[i] = x + h;
+        double up = evaluate(fn, input, configure, ctx, NULL);
+        input_data[i] = x - h;
+        double down = evaluate(fn, input, configure, ctx, NULL);
+        input_data[i] = x;
+        double numeric = (up - down) / (2 * h);
+        ck_assert_msg(close_enough(grad[i], numeric, rtol, atol),
+                      "%s: d/d%s[%zu] at %.17g: analytic %.17g, central difference %.17g", fn->name,
+                      fn->operands[0].name, i, x, grad[i], numeric);
+    }
+    free(grad);
+}
