@@ -158,10 +158,13 @@ LOSSD_INLINE double hardtanh_elem(const lossd_call *c, size_t i, double x, doubl
     return clamp_elem(x, lossd__num(c, 0), lossd__num(c, 1), d);
 }
 
+/* hardsigmoid_backward multiplies by ATen's one_sixth, the float 1.0f / 6.0f. */
+#define HARDSIGMOID_SLOPE ((double)(1.0f / 6.0f))
+
 LOSSD_INLINE double hardsigmoid_elem(const lossd_call *c, size_t i, double x, double *d)
 {
     (void)c, (void)i;
-    *d = (x > -3 && x < 3) ? 1.0 / 6 : 0.0;
+    *d = (x > -3 && x < 3) ? HARDSIGMOID_SLOPE : 0.0;
     return fmin(fmax(x + 3, 0.0), 6.0) / 6;
 }
 

@@ -6,16 +6,16 @@
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
  * torch/nn/functional.py, torchvision/ops/focal_loss.py):
  *   - bce: (t - 1) max(log(1 - x), -100) - t max(log x, -100) with log(1 - x),
- *     not log1p; derivative (x - t) / max((1 - x) x, 1e-12);
+ *     not log1p; derivative (x - t) / max((1 - x) x, 1e-12f) - the clamp is
+ *     a float constant, 9.999999960041972e-13 as a double;
  *   - bce_with_logits: the max_val = max(-x, 0) log-sum-exp form, and
  *     pos_weight entering as log_weight = (pos_weight - 1) t + 1;
  *   - cross_entropy: log_softmax as (x - max) - log sum exp(x - max); the
  *     mean of class-index targets divides by the summed weight of the
- *     non-ignored targets; with label smoothing the smoothing term's mean
- *     divides by the number of rows (ignored ones included) when there is
- *     no weight, and by the same summed weight when there is one
- *     (cross_entropy_loss_label_smoothing); probability targets are
- *     smoothed as t (1 - e) + e / C and their mean divides by the rows;
+ *     non-ignored targets, and so does the label-smoothing term's mean
+ *     (sum over classes of w_c log p_c per kept row); probability targets
+ *     are smoothed as t (1 - e) + e / C, their mean divides by the rows and
+ *     they refuse ignore_index;
  *   - kl_div: xlogy(t, t) - t x (0 where t == 0), or exp(t) (t - x) with
  *     log_target; batchmean divides by the first dimension;
  *   - sigmoid_focal: alpha = -1 means no alpha weighting; (1 - p_t)^gamma's
@@ -32,6 +32,9 @@ enum { P_WEIGHT = 0, P_POS_WEIGHT = 1 };                     /* bce, bce_with_lo
 enum { CE_WEIGHT = 0, CE_IGNORE = 1, CE_SMOOTHING = 2 };     /* cross_entropy, nll */
 enum { FOCAL_ALPHA = 0, FOCAL_GAMMA = 1, FOCAL_IGNORE = 2 }; /* focal, sigmoid_focal */
 
+/* ATen's EPSILON in binary_cross_entropy_backward is the float 1e-12f. */
+#define BCE_GRAD_EPSILON ((double)1e-12f)
+
 LOSSD_INLINE double sigmoid(double x)
 {
     return 1 / (1 + exp(-x));
@@ -42,7 +45,7 @@ LOSSD_INLINE double sigmoid(double x)
 LOSSD_INLINE double bce_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
 {
     double w = lossd__view_at(&c->view[P_WEIGHT], i);
-    *dl = w * ((x - t) / fmax((1 - x) * x, 1e-12));
+    *dl = w * ((x - t) / fmax((1 - x) * x, BCE_GRAD_EPSILON));
     return w * ((t - 1) * fmax(log(1 - x), -100.0) - t * fmax(log(x), -100.0));
 }
 
@@ -177,7 +180,10 @@ static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weig
  */
 static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
 {
-    (void)err;
+    /* PyTorch: "ignore_index is not supported for floating point target" */
+    if (c->prob_target && c->params[CE_IGNORE].set)
+        return lossd__fail(err, LOSSD_EINVAL, "ignore_index",
+                           "not supported with probability targets");
     double eps = lossd__num(c, CE_SMOOTHING);
     size_t n_rows = c->n_terms;
     double classes = (double)(c->n_classes ? c->n_classes : 1);
@@ -191,9 +197,9 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
     size_t kept;
     if (mean)
         target_weight_sum(c, CE_IGNORE, c->params[CE_WEIGHT].set, &weight_sum, &kept);
+    /* Both parts of the mean divide by the kept targets' total weight. */
     c->coef[1] = (1 - eps) / (mean ? weight_sum : 1.0);
-    double smooth_den = !mean ? 1.0 : c->params[CE_WEIGHT].set ? weight_sum : (double)n_rows;
-    c->coef[2] = eps / classes / smooth_den;
+    c->coef[2] = eps / classes / (mean ? weight_sum : 1.0);
     return 0;
 }
 

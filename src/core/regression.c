@@ -4,9 +4,10 @@
  *
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp):
  *   - l1's derivative is sgn(x - t), 0 where x == t (abs backward);
- *   - smooth_l1 with beta == 0 is exactly l1 (F.smooth_l1_loss dispatches
- *     to l1_loss), otherwise quadratic strictly inside |d| < beta and the
- *     derivative is +-1 from |d| >= beta on (smooth_l1_backward);
+ *   - smooth_l1 is quadratic strictly inside |d| < beta; its derivative
+ *     follows smooth_l1_backward's tests in order (d <= -beta: -1,
+ *     d >= beta: 1, else d / beta), so with beta = 0 the value is l1's but
+ *     the derivative at d = 0 is -1, not 0;
  *   - huber is quadratic strictly inside |d| < delta, derivative +-delta
  *     from |d| >= delta on (huber_loss_backward).
  *
@@ -39,16 +40,9 @@ LOSSD_INLINE double smooth_l1_elem(const lossd_call *c, size_t i, double x, doub
 {
     (void)i;
     double beta = lossd__num(c, 0), d = x - t, ad = fabs(d);
-    if (beta == 0) {
-        *dl = sgn(d);
-        return ad;
-    }
-    if (ad < beta) {
-        *dl = d / beta;
-        return 0.5 * d * d / beta;
-    }
-    *dl = sgn(d);
-    return ad - 0.5 * beta;
+    /* smooth_l1_backward's order of tests: with beta = 0, d = 0 gives -1 */
+    *dl = d <= -beta ? -1.0 : (d >= beta ? 1.0 : d / beta);
+    return ad < beta ? 0.5 * d * d / beta : ad - 0.5 * beta;
 }
 
 LOSSD_INLINE double huber_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
