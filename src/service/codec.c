@@ -1,0 +1,523 @@
+/*
+ * codec.c - JSON request bodies to lossd calls, and finished calls to
+ * JSON replies (see codec.h).
+ *
+ * Binding is strict, in the order the fields appear: a field the function
+ * does not take, a value of the wrong JSON type, a ragged or non-numeric
+ * tensor each stop binding with a fault that names the field path. The
+ * core then checks shapes and domains against the registry row.
+ *
+ * Replies are written by hand rather than through json_t trees: a reply
+ * can hold millions of numbers, and every number must be the shortest text
+ * that reads back to the same double (dtoa.h), which jansson's %.17g does
+ * not give. Large tensors are formatted in row ranges on several workers
+ * and joined in order.
+ *
+ * Threading: runs on the worker owning the request.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "dtoa.h"
+
+/* Tensors with more numbers than this are formatted in parallel. */
+#define PARALLEL_FORMAT_MIN 32768
+/* Numbers per formatting task. */
+#define FORMAT_TASK_NUMBERS 16384
+
+void lossd_tensors_free(lossd_tensors *store)
+{
+    for (size_t i = 0; i < store->n_data; i++)
+        free(store->data[i]);
+    store->n_data = 0;
+    store->elements = 0;
+}
+
+/* ------------------------------------------------------------ loading */
+
+/*
+ * The deepest nesting in body, ignoring brackets inside strings; stops
+ * early once past `limit`. jansson's parser recurses once per level, so
+ * this runs first and keeps hostile nesting away from the thread's stack.
+ */
+static int nesting_depth(const char *body, size_t len, int limit, size_t *where)
+{
+    int depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = body[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > deepest) {
+                deepest = depth;
+                if (deepest > limit) {
+                    *where = i;
+                    return deepest;
+                }
+            }
+        } else if (ch == ']' || ch == '}') {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+json_t *lossd_codec_load(const char *body, size_t len, lossd_fault *f)
+{
+    size_t where = 0;
+    if (nesting_depth(body, len, LOSSD_MAX_JSON_DEPTH, &where) > LOSSD_MAX_JSON_DEPTH) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "JSON nested deeper than %d levels (at byte %zu); lossd requests "
+                        "never need more",
+                        LOSSD_MAX_JSON_DEPTH, where);
+        return NULL;
+    }
+    json_error_t error;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &error);
+    if (root == NULL) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "%s (line %d, column %d)", error.text,
+                        error.line, error.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "the body must be one JSON object");
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* ------------------------------------------------------------ tensors */
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "a value";
+}
+
+/* Writes name[i0][i1]... for the first `depth` indices. */
+static void index_path(char *buf, size_t size, const char *name, const size_t *idx, int depth)
+{
+    int n = snprintf(buf, size, "%s", name);
+    for (int d = 0; d < depth && n >= 0 && (size_t)n < size; d++)
+        n += snprintf(buf + n, size - (size_t)n, "[%zu]", idx[d]);
+}
+
+typedef struct {
+    const char *name;
+    int rank;
+    size_t shape[LOSSD_MAX_RANK];
+    size_t idx[LOSSD_MAX_RANK];
+    double *cursor;
+    lossd_fault *f;
+} tensor_reader;
+
+static int read_level(tensor_reader *r, const json_t *v, int depth)
+{
+    char path[LOSSD_FIELD_MAX];
+    if (depth == r->rank) {
+        if (!json_is_number(v)) {
+            index_path(path, sizeof path, r->name, r->idx, depth);
+            return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
+                                   "expected a number, got %s", json_type_name(v));
+        }
+        *r->cursor++ = json_number_value(v);
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        index_path(path, sizeof path, r->name, r->idx, depth);
+        return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
+                               "expected an array of %zu, got %s (tensors must be rectangular)",
+                               r->shape[depth], json_type_name(v));
+    }
+    size_t n = json_array_size(v);
+    if (n != r->shape[depth]) {
+        index_path(path, sizeof path, r->name, r->idx, depth);
+        return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
+                               "expected %zu %s, got %zu (tensors must be rectangular)",
+                               r->shape[depth], depth + 1 == r->rank ? "numbers" : "arrays", n);
+    }
+    if (depth + 1 == r->rank) { /* the innermost level: a run of numbers */
+        for (size_t i = 0; i < n; i++) {
+            const json_t *x = json_array_get(v, i);
+            if (!json_is_number(x)) {
+                r->idx[depth] = i;
+                index_path(path, sizeof path, r->name, r->idx, depth + 1);
+                return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
+                                       "expected a number, got %s", json_type_name(x));
+            }
+            *r->cursor++ = json_number_value(x);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->idx[depth] = i;
+        if (read_level(r, json_array_get(v, i), depth + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Reads a number or a rectangular nested array of numbers into a new
+ * tensor owned by `store`. The shape comes from the first element at each
+ * level; every other element must agree.
+ */
+static int read_tensor(const json_t *v, const char *name, const lossd_limits *lim,
+                       lossd_tensors *store, lossd_tensor *out, lossd_fault *f)
+{
+    tensor_reader r = {.name = name, .f = f};
+    const json_t *probe = v;
+    while (json_is_array(probe)) {
+        if (r.rank == LOSSD_MAX_RANK)
+            return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name,
+                                   "a tensor has at most %d dimensions", LOSSD_MAX_RANK);
+        size_t n = json_array_size(probe);
+        r.shape[r.rank++] = n;
+        if (n == 0)
+            break;
+        probe = json_array_get(probe, 0);
+    }
+    if (!json_is_array(v) && !json_is_number(v))
+        return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name,
+                               "expected a number or an array of numbers, got %s",
+                               json_type_name(v));
+    lossd_tensor t;
+    if (lossd_tensor_view(&t, NULL, r.rank, r.shape) < 0 ||
+        t.size > lim->max_elements - store->elements || store->n_data == LOSSD_CODEC_MAX_TENSORS)
+        return lossd_fault_set(f, LOSSD_FAULT_TOO_LARGE, name,
+                               "the request holds more than %zu numbers (--max-elements)",
+                               lim->max_elements);
+    double *data = malloc((t.size ? t.size : 1) * sizeof *data);
+    if (data == NULL)
+        return lossd_fault_set(f, LOSSD_FAULT_INTERNAL, name, "out of memory for %zu numbers",
+                               t.size);
+    store->data[store->n_data++] = data;
+    store->elements += t.size;
+    r.cursor = data;
+    if (read_level(&r, v, 0) < 0)
+        return -1;
+    t.data = data;
+    *out = t;
+    return 0;
+}
+
+/* ------------------------------------------------------------ binding */
+
+/* Request fields every function of a kind takes besides its parameters. */
+typedef enum { FIELD_REDUCTION, FIELD_GRAD, FIELD_GRAD_OUTPUT, FIELD_TERMS, FIELD_COUNT } field_id;
+
+static const char *const field_names[FIELD_COUNT] = {"reduction", "grad", "grad_output", "terms"};
+
+static bool takes_field(const lossd_function *fn, field_id id)
+{
+    switch (id) {
+    case FIELD_REDUCTION:
+        return fn->kind == LOSSD_KIND_LOSS;
+    case FIELD_GRAD:
+    case FIELD_GRAD_OUTPUT:
+        return fn->flags & LOSSD_FN_GRAD;
+    case FIELD_TERMS:
+        return fn->flags & LOSSD_FN_TERMS;
+    case FIELD_COUNT:
+        break;
+    }
+    return false;
+}
+
+void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+#define ADD(name)                                                                     \
+    do {                                                                              \
+        int n_ = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", (name)); \
+        if (n_ > 0)                                                                   \
+            used = used + (size_t)n_ < size ? used + (size_t)n_ : size - 1;           \
+    } while (0)
+    for (size_t k = 0; k < 2; k++)
+        if (fn->operands[k].shape != LOSSD_SHAPE_NONE)
+            ADD(fn->operands[k].name);
+    for (int id = 0; id < FIELD_COUNT; id++)
+        if (takes_field(fn, (field_id)id))
+            ADD(field_names[id]);
+    for (size_t i = 0; i < fn->n_params; i++)
+        ADD(fn->params[i].name);
+#undef ADD
+}
+
+static int expect_type(bool ok, const char *field, const char *want, const json_t *v,
+                       lossd_fault *f)
+{
+    if (ok)
+        return 0;
+    return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, field, "expected %s, got %s", want,
+                           json_type_name(v));
+}
+
+static int bind_param(lossd_call *c, const lossd_param_spec *spec, const json_t *v,
+                      const lossd_limits *lim, lossd_tensors *store, lossd_fault *f)
+{
+    lossd_error err = {0};
+    int rc = 0;
+    switch (spec->type) {
+    case LOSSD_PARAM_NUMBER:
+    case LOSSD_PARAM_INTEGER:
+        if (expect_type(json_is_number(v), spec->name,
+                        spec->type == LOSSD_PARAM_NUMBER ? "a number" : "an integer", v, f) < 0)
+            return -1;
+        rc = lossd_call_set_number(c, spec->name, json_number_value(v), &err);
+        break;
+    case LOSSD_PARAM_BOOL:
+        if (expect_type(json_is_boolean(v), spec->name, "true or false", v, f) < 0)
+            return -1;
+        rc = lossd_call_set_bool(c, spec->name, json_is_true(v), &err);
+        break;
+    case LOSSD_PARAM_CHOICE:
+        if (expect_type(json_is_string(v), spec->name, "a string", v, f) < 0)
+            return -1;
+        rc = lossd_call_set_choice(c, spec->name, json_string_value(v), &err);
+        break;
+    case LOSSD_PARAM_LOG_BASE:
+        if (expect_type(json_is_number(v) || json_is_string(v), spec->name, "a number or \"e\"", v,
+                        f) < 0)
+            return -1;
+        rc = json_is_number(v) ? lossd_call_set_number(c, spec->name, json_number_value(v), &err)
+                               : lossd_call_set_choice(c, spec->name, json_string_value(v), &err);
+        break;
+    case LOSSD_PARAM_TENSOR: {
+        lossd_tensor t;
+        if (read_tensor(v, spec->name, lim, store, &t, f) < 0)
+            return -1;
+        rc = lossd_call_set_tensor(c, spec->name, &t, &err);
+        break;
+    }
+    }
+    return rc < 0 ? lossd_fault_from_error(f, &err) : 0;
+}
+
+int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_limits *lim,
+                     lossd_call *c, lossd_tensors *store, lossd_fault *f)
+{
+    lossd_call_init(c, fn);
+    c->max_output = lim->max_elements;
+    if (!json_is_object(obj))
+        return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, NULL,
+                               "the request must be a JSON object, got %s", json_type_name(obj));
+    const char *key;
+    const json_t *v;
+    lossd_error err = {0};
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        lossd_tensor t;
+        if (fn->operands[0].shape != LOSSD_SHAPE_NONE && strcmp(key, fn->operands[0].name) == 0) {
+            if (read_tensor(v, key, lim, store, &t, f) < 0)
+                return -1;
+            lossd_call_set_operand(c, key, &t, &err);
+        } else if (fn->operands[1].shape != LOSSD_SHAPE_NONE &&
+                   strcmp(key, fn->operands[1].name) == 0) {
+            if (read_tensor(v, key, lim, store, &t, f) < 0)
+                return -1;
+            lossd_call_set_operand(c, key, &t, &err);
+        } else if (takes_field(fn, FIELD_REDUCTION) && strcmp(key, "reduction") == 0) {
+            if (expect_type(json_is_string(v), key, "a string", v, f) < 0)
+                return -1;
+            if (lossd_call_set_reduction(c, json_string_value(v), &err) < 0)
+                return lossd_fault_from_error(f, &err);
+        } else if (takes_field(fn, FIELD_GRAD) && strcmp(key, "grad") == 0) {
+            if (expect_type(json_is_boolean(v), key, "true or false", v, f) < 0)
+                return -1;
+            c->want_grad = json_is_true(v);
+        } else if (takes_field(fn, FIELD_TERMS) && strcmp(key, "terms") == 0) {
+            if (expect_type(json_is_boolean(v), key, "true or false", v, f) < 0)
+                return -1;
+            c->want_terms = json_is_true(v);
+        } else if (takes_field(fn, FIELD_GRAD_OUTPUT) && strcmp(key, "grad_output") == 0) {
+            if (read_tensor(v, key, lim, store, &c->grad_output, f) < 0)
+                return -1;
+            c->grad_output_set = true;
+        } else {
+            const lossd_param_spec *spec = lossd_function_param(fn, key);
+            if (spec == NULL) {
+                char names[512];
+                lossd_codec_field_names(fn, names, sizeof names);
+                return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, key,
+                                       "unknown field; %s/%s takes: %s", lossd_kind_name(fn->kind),
+                                       fn->name, names);
+            }
+            if (bind_param(c, spec, v, lim, store, f) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ replies */
+
+/* Appends numbers data[0..n) as "a,b,c" (no brackets). */
+static void write_run(lossd_buf *out, const double *data, size_t n)
+{
+    if (n == 0 || !lossd_buf_reserve(out, n * (LOSSD_DTOA_MAX + 1)))
+        return;
+    char *p = out->data + out->len;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        p += lossd_dtoa(data[i], p);
+    }
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+}
+
+/* Appends rows [begin, end) of a tensor (each a sub-tensor along axis 0), comma-separated. */
+static void write_rows(lossd_buf *out, const double *data, int rank, const size_t *shape,
+                       size_t begin, size_t end)
+{
+    if (rank == 1) {
+        write_run(out, data + begin, end - begin);
+        return;
+    }
+    size_t row = 1;
+    for (int d = 1; d < rank; d++)
+        row *= shape[d];
+    for (size_t r = begin; r < end; r++) {
+        if (r > begin)
+            lossd_buf_append(out, ",", 1);
+        lossd_buf_append(out, "[", 1);
+        write_rows(out, data + r * row, rank - 1, shape + 1, 0, shape[1]);
+        lossd_buf_append(out, "]", 1);
+    }
+}
+
+typedef struct {
+    const double *data;
+    int rank;
+    const size_t *shape;
+    size_t rows_per_task, n_rows;
+    lossd_buf *parts;
+} format_job;
+
+static void format_task(void *arg, size_t i)
+{
+    format_job *job = arg;
+    size_t begin = i * job->rows_per_task;
+    size_t end =
+        begin + job->rows_per_task < job->n_rows ? begin + job->rows_per_task : job->n_rows;
+    write_rows(&job->parts[i], job->data, job->rank, job->shape, begin, end);
+}
+
+/* Appends a tensor as JSON: a number for rank 0, nested arrays otherwise. */
+static void write_tensor(lossd_buf *out, const double *data, int rank, const size_t *shape,
+                         const lossd_exec *exec)
+{
+    if (rank == 0) {
+        lossd_buf_number(out, data[0]);
+        return;
+    }
+    size_t size = 1;
+    for (int d = 0; d < rank; d++)
+        size *= shape[d];
+    lossd_buf_append(out, "[", 1);
+    size_t n_rows = shape[0], row = n_rows ? size / n_rows : 0;
+    size_t rows_per_task = row ? (FORMAT_TASK_NUMBERS + row - 1) / row : n_rows;
+    size_t n_tasks = rows_per_task ? (n_rows + rows_per_task - 1) / rows_per_task : 0;
+    if (size < PARALLEL_FORMAT_MIN || exec == NULL || exec->width < 2 || n_tasks < 2) {
+        write_rows(out, data, rank, shape, 0, n_rows);
+    } else {
+        lossd_buf *parts = calloc(n_tasks, sizeof *parts);
+        if (parts == NULL) {
+            out->failed = true;
+            return;
+        }
+        format_job job = {data, rank, shape, rows_per_task, n_rows, parts};
+        lossd_exec_for(exec, n_tasks, format_task, &job);
+        for (size_t i = 0; i < n_tasks; i++) {
+            if (i)
+                lossd_buf_append(out, ",", 1);
+            if (lossd_buf_failed(&parts[i]))
+                out->failed = true;
+            lossd_buf_append(out, parts[i].data, parts[i].len);
+            lossd_buf_cleanup(&parts[i]);
+        }
+        free(parts);
+    }
+    lossd_buf_append(out, "]", 1);
+}
+
+static void write_field(lossd_buf *out, const char *name, const lossd_tensor *shape,
+                        const double *data, const lossd_exec *exec)
+{
+    lossd_buf_printf(out, ",\"%s\":", name);
+    write_tensor(out, data, shape->rank, shape->shape, exec);
+}
+
+void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_buf *out)
+{
+    const lossd_function *fn = c->fn;
+    switch (fn->kind) {
+    case LOSSD_KIND_LOSS:
+        lossd_buf_puts(out, "{\"loss\":");
+        if (c->reduction == LOSSD_REDUCTION_NONE)
+            write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
+        else
+            lossd_buf_number(out, c->loss);
+        lossd_buf_printf(out, ",\"n\":%zu", c->n_terms);
+        if (c->grad)
+            write_field(out, "grad", &c->operand[0], c->grad, exec);
+        if (c->want_terms) {
+            lossd_buf_puts(out, ",\"terms\":{");
+            for (size_t k = 0; lossd_call_term_name(c, k); k++) {
+                lossd_buf_printf(out, "%s\"%s\":", k ? "," : "", lossd_call_term_name(c, k));
+                write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
+            }
+            lossd_buf_puts(out, "}");
+        }
+        break;
+    case LOSSD_KIND_ACTIVATION:
+        lossd_buf_puts(out, "{\"output\":");
+        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
+        if (c->grad)
+            write_field(out, "grad", &c->operand[0], c->grad, exec);
+        lossd_buf_printf(out, ",\"stats\":{\"n\":%zu,\"zero_grad_fraction\":", c->n_terms);
+        lossd_buf_number(out, c->zero_grad_fraction);
+        lossd_buf_puts(out, "}");
+        break;
+    case LOSSD_KIND_INFO:
+        lossd_buf_puts(out, "{\"value\":");
+        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
+        break;
+    case LOSSD_KIND_PAIRWISE:
+        lossd_buf_puts(out, "{\"matrix\":");
+        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
+        break;
+    case LOSSD_KIND_COUNT:
+        break;
+    }
+    if (c->n_nonfinite)
+        lossd_buf_printf(out, ",\"nonfinite\":%zu", c->n_nonfinite);
+    lossd_buf_puts(out, "}");
+}

@@ -1,0 +1,69 @@
+/*
+ * codec.h - JSON to lossd calls and back: parsing a request body with
+ * jansson under the service's limits, binding its fields to a call of one
+ * registry function (strictly: unknown fields, wrong types, ragged tensors
+ * are faults naming the field), and writing the reply with shortest
+ * round-trip numbers.
+ *
+ * Threading: everything here runs on the worker that owns the request; the
+ * json_t trees, calls and buffers it touches belong to that request.
+ */
+#ifndef LOSSD_SERVICE_CODEC_H
+#define LOSSD_SERVICE_CODEC_H
+
+#include <jansson.h>
+#include <lossd/lossd.h>
+
+#include "buf.h"
+#include "exec.h"
+#include "fault.h"
+
+/* JSON nesting the contract needs: a batch of jobs holding rank-8 tensors fits. */
+#define LOSSD_MAX_JSON_DEPTH 16
+
+typedef struct {
+    size_t max_elements; /* numbers in one request's tensors, and in its reply */
+    size_t max_jobs;     /* jobs in one /v1/batch request */
+} lossd_limits;
+
+/* The tensors a bound call borrows: owned here, freed by lossd_tensors_free(). */
+#define LOSSD_CODEC_MAX_TENSORS 8
+
+typedef struct {
+    double *data[LOSSD_CODEC_MAX_TENSORS];
+    size_t n_data;
+    size_t elements; /* numbers read so far, counted against max_elements */
+} lossd_tensors;
+
+void lossd_tensors_free(lossd_tensors *store);
+
+/*
+ * Parses one JSON object from body[0..len) (exactly len bytes, duplicate
+ * keys refused, integers read as reals). Nesting deeper than
+ * LOSSD_MAX_JSON_DEPTH is refused before jansson recurses. Returns a new
+ * reference, or NULL with f set (400 invalid_json).
+ */
+json_t *lossd_codec_load(const char *body, size_t len, lossd_fault *f);
+
+/*
+ * Initialises c for fn and binds every field of the request object `obj`
+ * to it: operands, reduction, grad, grad_output, terms and parameters.
+ * Tensor storage goes to `store` (zeroed by the caller; free it after the
+ * call's cleanup). Does not prepare the call. Returns 0 or -1 with f set.
+ * obj is borrowed and may be released as soon as this returns.
+ */
+int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_limits *lim,
+                     lossd_call *c, lossd_tensors *store, lossd_fault *f);
+
+/*
+ * Writes the reply of a finished call: {"loss", "n", "grad"?, "terms"?},
+ * {"output", "grad"?, "stats"}, {"value"} or {"matrix"}, plus "nonfinite"
+ * when some results are not finite (written as null). Large tensors are
+ * formatted in parallel through exec (may be NULL).
+ */
+void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_buf *out);
+
+/* The request fields fn accepts, comma-separated, for "unknown field" messages. */
+void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size);
+
+#endif /* LOSSD_SERVICE_CODEC_H */

@@ -1,0 +1,119 @@
+/*
+ * fault.c - request faults and the error body the contract promises.
+ * Thread-safe: the table is immutable; a fault belongs to its request.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fault.h"
+
+static const struct {
+    int status;
+    const char *code;
+} kinds[LOSSD_FAULT_COUNT] = {
+    [LOSSD_FAULT_NONE] = {200, "ok"},
+    [LOSSD_FAULT_INVALID_JSON] = {400, "invalid_json"},
+    [LOSSD_FAULT_BAD_REQUEST] = {400, "bad_request"},
+    [LOSSD_FAULT_UNAUTHORIZED] = {401, "unauthorized"},
+    [LOSSD_FAULT_NOT_FOUND] = {404, "not_found"},
+    [LOSSD_FAULT_METHOD] = {405, "method_not_allowed"},
+    [LOSSD_FAULT_TOO_LARGE] = {413, "payload_too_large"},
+    [LOSSD_FAULT_MEDIA_TYPE] = {415, "unsupported_media_type"},
+    [LOSSD_FAULT_INVALID_ARGUMENT] = {422, "invalid_argument"},
+    [LOSSD_FAULT_INTERNAL] = {500, "internal"},
+    [LOSSD_FAULT_OVERLOADED] = {503, "overloaded"},
+    [LOSSD_FAULT_DRAINING] = {503, "draining"},
+};
+
+int lossd_fault_status(lossd_fault_kind kind)
+{
+    return (unsigned)kind < LOSSD_FAULT_COUNT ? kinds[kind].status : 500;
+}
+
+const char *lossd_fault_code(lossd_fault_kind kind)
+{
+    return (unsigned)kind < LOSSD_FAULT_COUNT ? kinds[kind].code : "internal";
+}
+
+int lossd_fault_set(lossd_fault *f, lossd_fault_kind kind, const char *field, const char *fmt, ...)
+{
+    if (f->kind != LOSSD_FAULT_NONE)
+        return -1;
+    f->kind = kind;
+    snprintf(f->field, sizeof f->field, "%s", field ? field : "");
+    size_t used = 0;
+    if (field && *field) {
+        int n = snprintf(f->message, sizeof f->message, "%s: ", field);
+        used = n < 0 ? 0 : ((size_t)n < sizeof f->message ? (size_t)n : sizeof f->message - 1);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->message + used, sizeof f->message - used, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int lossd_fault_from_error(lossd_fault *f, const lossd_error *err)
+{
+    lossd_fault_kind kind = LOSSD_FAULT_INVALID_ARGUMENT;
+    if (err->code == LOSSD_ETOOBIG)
+        kind = LOSSD_FAULT_TOO_LARGE;
+    else if (err->code == LOSSD_ENOMEM)
+        kind = LOSSD_FAULT_INTERNAL;
+    if (f->kind != LOSSD_FAULT_NONE)
+        return -1;
+    f->kind = kind;
+    snprintf(f->field, sizeof f->field, "%s", err->field);
+    snprintf(f->message, sizeof f->message, "%s", err->message);
+    return -1;
+}
+
+/*
+ * Copies s, replacing bytes that are not part of valid UTF-8 with '?': a
+ * message cut short by its buffer may end inside a multi-byte character,
+ * and jansson refuses strings that are not UTF-8.
+ */
+static void utf8_clean(char *dst, const char *s, size_t size)
+{
+    size_t i = 0, o = 0;
+    size_t len = strlen(s);
+    while (i < len && o + 1 < size) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = n > 0 && i + n <= len && o + n < size;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = ((unsigned char)s[i + k] >> 6) == 2;
+        if (!ok) {
+            dst[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(dst + o, s + i, n);
+        o += n;
+        i += n;
+    }
+    dst[o] = '\0';
+}
+
+void lossd_fault_write(const lossd_fault *f, lossd_buf *out)
+{
+    char message[LOSSD_FAULT_MESSAGE_MAX], field[LOSSD_FIELD_MAX];
+    utf8_clean(message, f->message[0] ? f->message : lossd_fault_code(f->kind), sizeof message);
+    utf8_clean(field, f->field, sizeof field);
+    json_t *error = json_pack("{s:s, s:s}", "code", lossd_fault_code(f->kind), "message", message);
+    if (error && field[0])
+        json_object_set_new(error, "field", json_string(field));
+    json_t *body = error ? json_pack("{s:o}", "error", error) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (text)
+        lossd_buf_puts(out, text);
+    else /* out of memory: a fixed body still tells the client */
+        lossd_buf_puts(out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+    free(text);
+    json_decref(body);
+}

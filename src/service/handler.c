@@ -1,0 +1,236 @@
+/*
+ * handler.c - compute and batch requests (see handler.h).
+ *
+ * A single request frees its JSON tree as soon as the tensors are read:
+ * the tree costs several times the body, and the reply is built after it.
+ * A batch keeps its tree until every job is bound, and its jobs share one
+ * budget of --max-elements numbers for inputs and one for outputs.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler.h"
+
+/* Below this many input numbers a call runs on one thread. */
+#define PARALLEL_COMPUTE_MIN 65536
+
+void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f)
+{
+    reply->status = lossd_fault_status(f->kind);
+    reply->fault = f->kind;
+    reply->body.len = 0;
+    reply->body.failed = false;
+    lossd_fault_write(f, &reply->body);
+}
+
+typedef struct {
+    lossd_call *call;
+    size_t blocks_per_task;
+} block_job;
+
+static void run_blocks(void *arg, size_t task)
+{
+    block_job *job = arg;
+    size_t first = task * job->blocks_per_task;
+    lossd_call_run(job->call, first, first + job->blocks_per_task);
+}
+
+/* Runs a prepared call's blocks, spread over the pool when it is large. */
+static void compute(const lossd_handler *h, lossd_call *c)
+{
+    size_t width = h->exec ? h->exec->width : 1;
+    if (width < 2 || c->n_blocks < 2 || c->operand[0].size < PARALLEL_COMPUTE_MIN) {
+        lossd_call_run(c, 0, c->n_blocks);
+    } else {
+        /* A few tasks per worker balances uneven blocks without much overhead. */
+        size_t tasks = 4 * width < c->n_blocks ? 4 * width : c->n_blocks;
+        block_job job = {c, (c->n_blocks + tasks - 1) / tasks};
+        lossd_exec_for(h->exec, (c->n_blocks + job.blocks_per_task - 1) / job.blocks_per_task,
+                       run_blocks, &job);
+    }
+    lossd_call_finish(c);
+}
+
+/*
+ * Binds, computes and writes one function call from its JSON request.
+ * `root` is released as soon as it is no longer needed when `owned`.
+ * `output_budget` (may be NULL) caps the output numbers of a batch.
+ */
+static void serve_call(const lossd_handler *h, const lossd_function *fn, json_t *obj, bool owned,
+                       _Atomic size_t *output_budget, lossd_reply *reply)
+{
+    lossd_fault f = {0};
+    lossd_tensors store = {0};
+    lossd_call c;
+    lossd_error err = {0};
+    int rc = lossd_codec_bind(fn, obj, &h->limits, &c, &store, &f);
+    reply->elements += store.elements;
+    if (owned)
+        json_decref(obj);
+    if (rc == 0 && lossd_call_prepare(&c, &err) < 0)
+        rc = lossd_fault_from_error(&f, &err);
+    if (rc == 0 && output_budget) {
+        size_t need = c.output.size + (c.grad ? c.operand[0].size : 0);
+        size_t left = atomic_load(output_budget);
+        do {
+            if (need > left) {
+                rc = lossd_fault_set(&f, LOSSD_FAULT_TOO_LARGE, NULL,
+                                     "the batch's replies would hold more than %zu numbers "
+                                     "(--max-elements)",
+                                     h->limits.max_elements);
+                break;
+            }
+        } while (!atomic_compare_exchange_weak(output_budget, &left, left - need));
+    }
+    if (rc == 0) {
+        compute(h, &c);
+        lossd_codec_write_reply(&c, h->exec, &reply->body);
+        reply->status = 200;
+        if (lossd_buf_failed(&reply->body))
+            lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");
+    }
+    if (f.kind != LOSSD_FAULT_NONE)
+        lossd_reply_fault(reply, &f);
+    lossd_call_cleanup(&c);
+    lossd_tensors_free(&store);
+}
+
+/* ------------------------------------------------------------ batch */
+
+typedef struct {
+    const lossd_handler *h;
+    json_t *jobs;
+    lossd_reply *replies;
+    _Atomic size_t output_budget;
+} batch;
+
+static void batch_job(void *arg, size_t i)
+{
+    batch *b = arg;
+    lossd_reply *reply = &b->replies[i];
+    lossd_buf_init(&reply->body, 0);
+    lossd_fault f = {0};
+    json_t *job = json_array_get(b->jobs, i);
+    json_t *path = json_object_get(job, "path"), *body = json_object_get(job, "body");
+    const char *key;
+    json_t *v;
+    if (!json_is_object(job)) {
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, NULL,
+                        "a job must be an object {\"path\": ..., \"body\": {...}}");
+    } else if (!json_is_string(path)) {
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "path",
+                        path ? "expected a string" : "required");
+    } else if (!json_is_object(body)) {
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "body",
+                        body ? "expected an object" : "required");
+    } else {
+        json_object_foreach(job, key, v)
+        {
+            if (strcmp(key, "path") != 0 && strcmp(key, "body") != 0) {
+                lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, key,
+                                "unknown field; a job takes: path, body");
+                break;
+            }
+        }
+    }
+    lossd_route route;
+    if (f.kind == LOSSD_FAULT_NONE &&
+        lossd_route_find("POST", json_string_value(path), &route, &f) == 0 &&
+        route.endpoint != LOSSD_ROUTE_COMPUTE)
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "path",
+                        "a job's path must be a function, such as /v1/loss/giou");
+    if (f.kind != LOSSD_FAULT_NONE) {
+        lossd_reply_fault(reply, &f);
+        return;
+    }
+    serve_call(b->h, route.fn, body, false, &b->output_budget, reply);
+}
+
+/* Counts the numbers in a JSON value (depth is bounded by lossd_codec_load). */
+static size_t count_numbers(const json_t *v)
+{
+    size_t n = 0, i;
+    const char *key;
+    json_t *item;
+    if (json_is_number(v))
+        return 1;
+    if (json_is_array(v))
+        json_array_foreach(v, i, item) n += count_numbers(item);
+    else if (json_is_object(v))
+        json_object_foreach((json_t *)v, key, item) n += count_numbers(item);
+    return n;
+}
+
+static void serve_batch(const lossd_handler *h, json_t *root, lossd_reply *reply)
+{
+    lossd_fault f = {0};
+    const char *key;
+    json_t *v, *jobs = json_object_get(root, "jobs");
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "jobs") != 0) {
+            lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, key,
+                            "unknown field; /v1/batch takes: jobs");
+            break;
+        }
+    }
+    if (f.kind == LOSSD_FAULT_NONE && !json_is_array(jobs))
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "jobs",
+                        jobs ? "expected an array of jobs" : "required");
+    size_t n_jobs = json_array_size(jobs), n_numbers = 0;
+    if (f.kind == LOSSD_FAULT_NONE && n_jobs > h->limits.max_jobs)
+        lossd_fault_set(&f, LOSSD_FAULT_TOO_LARGE, "jobs", "%zu jobs, more than %zu (--max-jobs)",
+                        n_jobs, h->limits.max_jobs);
+    if (f.kind == LOSSD_FAULT_NONE && (n_numbers = count_numbers(jobs)) > h->limits.max_elements)
+        lossd_fault_set(&f, LOSSD_FAULT_TOO_LARGE, "jobs",
+                        "the batch holds %zu numbers, more than %zu (--max-elements)", n_numbers,
+                        h->limits.max_elements);
+    batch b = {.h = h, .jobs = jobs};
+    if (f.kind == LOSSD_FAULT_NONE &&
+        (b.replies = calloc(n_jobs ? n_jobs : 1, sizeof *b.replies)) == NULL)
+        lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
+    if (f.kind != LOSSD_FAULT_NONE) {
+        json_decref(root);
+        lossd_reply_fault(reply, &f);
+        return;
+    }
+    atomic_init(&b.output_budget, h->limits.max_elements);
+    lossd_exec_for(h->exec, n_jobs, batch_job, &b);
+    json_decref(root);
+
+    lossd_buf_puts(&reply->body, "{\"results\":[");
+    for (size_t i = 0; i < n_jobs; i++) {
+        lossd_buf_printf(&reply->body, "%s{\"status\":%d,\"body\":", i ? "," : "",
+                         b.replies[i].status);
+        lossd_buf_append(&reply->body, b.replies[i].body.data, b.replies[i].body.len);
+        lossd_buf_puts(&reply->body, "}");
+        reply->elements += b.replies[i].elements;
+        lossd_buf_cleanup(&b.replies[i].body);
+    }
+    lossd_buf_puts(&reply->body, "]}");
+    free(b.replies);
+    reply->status = 200;
+    if (lossd_buf_failed(&reply->body)) {
+        lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");
+        lossd_reply_fault(reply, &f);
+    }
+}
+
+void lossd_handle_body(const lossd_handler *h, const lossd_route *route, const char *body,
+                       size_t len, lossd_reply *reply)
+{
+    lossd_fault f = {0};
+    reply->status = 200;
+    reply->fault = LOSSD_FAULT_NONE;
+    reply->elements = 0;
+    json_t *root = lossd_codec_load(body, len, &f);
+    if (root == NULL) {
+        lossd_reply_fault(reply, &f);
+        return;
+    }
+    if (route->endpoint == LOSSD_ROUTE_BATCH)
+        serve_batch(h, root, reply);
+    else
+        serve_call(h, route->fn, root, true, NULL, reply);
+}

@@ -1,0 +1,46 @@
+/*
+ * route.h - from method and path to an endpoint: the fixed service
+ * endpoints from one table, and /v1/{kind}/{name} from the core's function
+ * registry (no second list of function names exists).
+ *
+ * Thread-safe: reads immutable tables only.
+ */
+#ifndef LOSSD_SERVICE_ROUTE_H
+#define LOSSD_SERVICE_ROUTE_H
+
+#include <lossd/lossd.h>
+
+#include "fault.h"
+
+typedef enum {
+    LOSSD_ROUTE_HEALTHZ,
+    LOSSD_ROUTE_READYZ,
+    LOSSD_ROUTE_METRICS,
+    LOSSD_ROUTE_V1,
+    LOSSD_ROUTE_FUNCTIONS,
+    LOSSD_ROUTE_BATCH,
+    LOSSD_ROUTE_COMPUTE, /* /v1/{kind}/{name}: fn is set */
+    LOSSD_ROUTE_UNKNOWN, /* no such path: metrics label only */
+    LOSSD_ROUTE_COUNT
+} lossd_endpoint;
+
+typedef struct {
+    lossd_endpoint endpoint;
+    const lossd_function *fn; /* LOSSD_ROUTE_COMPUTE */
+    bool compute;             /* POST with a JSON body, served by the worker pool */
+    bool protected_;          /* under /v1: needs the API key when keys are configured */
+    const char *allow;        /* the Allow header for 405 */
+} lossd_route;
+
+/*
+ * Resolves method + path. Returns 0, or -1 with f set: 404 (unknown path,
+ * kind or function; the message lists the valid names of that kind) or 405
+ * (wrong method; r->allow tells which). r->endpoint is set either way (to
+ * LOSSD_ROUTE_UNKNOWN for 404s).
+ */
+int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd_fault *f);
+
+/* A short stable label for metrics and logs: "healthz", "loss/giou", "unknown". */
+const char *lossd_route_label(const lossd_route *r, char *buf, size_t size);
+
+#endif /* LOSSD_SERVICE_ROUTE_H */

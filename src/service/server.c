@@ -1,0 +1,625 @@
+/*
+ * server.c - libmicrohttpd glue (see server.h).
+ *
+ * The life of a request, all on libmicrohttpd's polling thread unless
+ * said otherwise:
+ *   1. first access-handler call: a `request` is created and admitted -
+ *      route (404/405), API key (401), draining (503), framing (400),
+ *      media type (415), Content-Length against --max-body (413). A refusal
+ *      is answered at once, before any body byte is read.
+ *   2. body chunks are appended; past --max-body the body is dropped and
+ *      the request answered 413 as soon as libmicrohttpd lets us.
+ *   3. on the final call, GET endpoints answer inline (they are cheap);
+ *      compute requests are submitted to the pool. A full queue answers
+ *      503 overloaded at once; otherwise the connection is suspended under
+ *      the pool's lock, before any worker can see the job.
+ *   4. a worker parses, validates, computes and serialises (handler.c),
+ *      stores the reply in the request and resumes the connection.
+ *   5. the resumed handler call queues the reply.
+ *   6. NOTIFY_COMPLETED (also for aborted connections) logs the access
+ *      line, records metrics and frees the request - the only place it is
+ *      freed.
+ * A worker touches a request only between submit and resume, and the
+ * polling thread does not touch it in that window.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "auth.h"
+#include "catalog.h"
+#include "handler.h"
+#include "log.h"
+#include "metrics.h"
+#include "pool.h"
+#include "server.h"
+
+struct lossd_server {
+    const lossd_config *cfg;
+    struct MHD_Daemon *daemon;
+    lossd_pool *pool;
+    lossd_metrics *metrics;
+    lossd_auth *auth;
+    lossd_handler handler;
+    char *catalog, *v1;
+    size_t catalog_len, v1_len;
+    unsigned port;
+    atomic_bool draining;
+    atomic_size_t active;   /* requests begun and not yet completed */
+    atomic_size_t inflight; /* compute requests accepted into the pool, not yet answered */
+    char *tls_cert, *tls_key;
+};
+
+typedef struct request {
+    lossd_server *srv;
+    struct MHD_Connection *conn;
+    lossd_route route;
+    lossd_fault fault; /* a refusal decided before the worker */
+    char *body;
+    size_t body_len, body_cap, bytes_in;
+    bool computed; /* the worker's reply is ready */
+    bool answered;
+    bool counted_inflight;
+    lossd_reply reply;
+    struct timespec start;
+    int status;
+    size_t bytes_out;
+    const char *error;
+    char method[16];
+    char path[512];
+} request;
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ------------------------------------------------------------ responses */
+
+static void free_body(void *body)
+{
+    free(body);
+}
+
+/* Queues a reply. `body` is malloc'd and handed over (freed by libmicrohttpd). */
+static enum MHD_Result queue(request *r, int status, char *body, size_t len,
+                             const char *content_type)
+{
+    lossd_server *s = r->srv;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (status == 405 && r->route.allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route.allow);
+    if (status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"lossd\"");
+    if (r->fault.kind == LOSSD_FAULT_OVERLOADED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (atomic_load(&s->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    r->bytes_out = len;
+    r->answered = rc == MHD_YES;
+    return rc;
+}
+
+static enum MHD_Result queue_json(request *r, int status, const char *text, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return MHD_NO;
+    memcpy(copy, text, len);
+    return queue(r, status, copy, len, "application/json");
+}
+
+static enum MHD_Result queue_buf(request *r, int status, lossd_buf *b, const char *type)
+{
+    size_t len = 0;
+    char *body = lossd_buf_steal(b, &len);
+    if (body == NULL)
+        return queue_json(
+            r, 500, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
+            strlen("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}"));
+    return queue(r, status, body, len, type);
+}
+
+static enum MHD_Result queue_fault(request *r)
+{
+    lossd_buf b;
+    lossd_buf_init(&b, 0);
+    lossd_fault_write(&r->fault, &b);
+    r->error = lossd_fault_code(r->fault.kind);
+    return queue_buf(r, lossd_fault_status(r->fault.kind), &b, "application/json");
+}
+
+/* ------------------------------------------------------------ admission */
+
+static const char *header(request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/*
+ * Whether a Content-Type may carry a JSON body: application/json, with
+ * parameters, in any case. application/x-www-form-urlencoded is read as
+ * JSON too: it is what `curl -d` sends unless told otherwise, and the
+ * simplest client must work. Every other type is refused with 415.
+ */
+static bool is_json_media_type(const char *value)
+{
+    static const char *const accepted[] = {"application/json", "application/x-www-form-urlencoded"};
+    while (*value == ' ')
+        value++;
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        size_t len = strlen(accepted[i]);
+        if (strncasecmp(value, accepted[i], len) != 0)
+            continue;
+        char next = value[len];
+        if (next == '\0' || next == ';' || next == ' ')
+            return true;
+    }
+    return false;
+}
+
+static void admit(request *r)
+{
+    lossd_server *s = r->srv;
+    const lossd_config *cfg = s->cfg;
+    if (lossd_route_find(r->method, r->path, &r->route, &r->fault) < 0)
+        return;
+    if (r->route.protected_ && s->auth &&
+        !lossd_auth_check(s->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION))) {
+        lossd_metrics_reject(s->metrics, LOSSD_REJECT_UNAUTHORIZED);
+        lossd_fault_set(&r->fault, LOSSD_FAULT_UNAUTHORIZED, NULL,
+                        "a valid API key is required: send Authorization: Bearer KEY");
+        return;
+    }
+    if (!r->route.compute)
+        return;
+    if (atomic_load(&s->draining)) {
+        lossd_metrics_reject(s->metrics, LOSSD_REJECT_DRAINING);
+        lossd_fault_set(&r->fault, LOSSD_FAULT_DRAINING, NULL,
+                        "the server is shutting down; retry on another instance");
+        return;
+    }
+    const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *encoding = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (length && encoding) {
+        lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
+                        "a request must not carry both Content-Length and Transfer-Encoding");
+        return;
+    }
+    const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (type && !is_json_media_type(type)) {
+        lossd_fault_set(&r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL,
+                        "expected Content-Type: application/json, got %.64s", type);
+        return;
+    }
+    if (length) {
+        char *end;
+        unsigned long long n = strtoull(length, &end, 10);
+        if (*end == '\0' && n > cfg->max_body) {
+            lossd_metrics_reject(s->metrics, LOSSD_REJECT_TOO_LARGE);
+            lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
+                            "the body is %llu bytes, more than %zu (--max-body)", n, cfg->max_body);
+        }
+    }
+}
+
+/* Appends a body chunk; past --max-body, drops the body and records 413. */
+static void receive(request *r, const char *data, size_t size)
+{
+    size_t max = r->srv->cfg->max_body;
+    r->bytes_in += size;
+    if (r->fault.kind != LOSSD_FAULT_NONE)
+        return;
+    if (r->bytes_in > max) {
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        lossd_metrics_reject(r->srv->metrics, LOSSD_REJECT_TOO_LARGE);
+        lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
+                        "the body is more than %zu bytes (--max-body)", max);
+        return;
+    }
+    if (r->body_len + size > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + size)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        char *p = realloc(r->body, cap);
+        if (p == NULL) {
+            lossd_fault_set(&r->fault, LOSSD_FAULT_INTERNAL, NULL, "out of memory for the body");
+            return;
+        }
+        r->body = p;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, size);
+    r->body_len += size;
+}
+
+/* ------------------------------------------------------------ GET endpoints */
+
+static enum MHD_Result serve_get(request *r)
+{
+    lossd_server *s = r->srv;
+    switch (r->route.endpoint) {
+    case LOSSD_ROUTE_HEALTHZ:
+        return queue_json(r, 200, "{\"status\":\"ok\"}", 15);
+    case LOSSD_ROUTE_READYZ:
+        if (atomic_load(&s->draining))
+            return queue_json(r, 503, "{\"status\":\"draining\"}", 21);
+        if (lossd_pool_queued(s->pool) >= s->cfg->queue)
+            return queue_json(r, 503, "{\"status\":\"overloaded\"}", 23);
+        return queue_json(r, 200, "{\"status\":\"ready\"}", 18);
+    case LOSSD_ROUTE_METRICS: {
+        lossd_buf b;
+        lossd_buf_init(&b, 0);
+        lossd_gauges g = {lossd_pool_queued(s->pool), atomic_load(&s->inflight)};
+        lossd_metrics_render(s->metrics, &g, &b);
+        return queue_buf(r, 200, &b, "text/plain; version=0.0.4; charset=utf-8");
+    }
+    case LOSSD_ROUTE_V1:
+        return queue_json(r, 200, s->v1, s->v1_len);
+    case LOSSD_ROUTE_FUNCTIONS:
+        return queue_json(r, 200, s->catalog, s->catalog_len);
+    default:
+        break;
+    }
+    lossd_fault_set(&r->fault, LOSSD_FAULT_INTERNAL, NULL, "no GET handler for this route");
+    return queue_fault(r);
+}
+
+/* ------------------------------------------------------------ compute */
+
+/* Runs under the pool's lock before any worker can take the job. */
+static void on_accepted(void *arg)
+{
+    request *r = arg;
+    MHD_suspend_connection(r->conn);
+    r->counted_inflight = true;
+    atomic_fetch_add(&r->srv->inflight, 1);
+}
+
+/* On a worker thread. */
+static void run_job(void *arg)
+{
+    request *r = arg;
+    lossd_server *s = r->srv;
+    lossd_buf_init(&r->reply.body, 0);
+    lossd_handle_body(&s->handler, &r->route, r->body ? r->body : "", r->body_len, &r->reply);
+    free(r->body); /* the request no longer needs its bytes */
+    r->body = NULL;
+    r->computed = true;
+    MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result dispatch(request *r)
+{
+    lossd_server *s = r->srv;
+    if (lossd_pool_submit(s->pool, run_job, r, on_accepted) == 0)
+        return MHD_YES;
+    lossd_metrics_reject(s->metrics, LOSSD_REJECT_OVERLOADED);
+    lossd_fault_set(&r->fault, LOSSD_FAULT_OVERLOADED, NULL,
+                    "the work queue is full (%zu waiting); retry after a second", s->cfg->queue);
+    return queue_fault(r);
+}
+
+static enum MHD_Result answer_computed(request *r)
+{
+    r->error = r->reply.fault == LOSSD_FAULT_NONE ? NULL : lossd_fault_code(r->reply.fault);
+    enum MHD_Result rc = queue_buf(r, r->reply.status, &r->reply.body, "application/json");
+    return rc;
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static request *request_create(lossd_server *s, struct MHD_Connection *conn, const char *url,
+                               const char *method)
+{
+    request *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->srv = s;
+    r->conn = conn;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    snprintf(r->method, sizeof r->method, "%s", method);
+    snprintf(r->path, sizeof r->path, "%s", url);
+    atomic_fetch_add(&s->active, 1);
+    return r;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    lossd_server *s = cls;
+    request *r = *con_cls;
+    if (r == NULL) {
+        if ((r = request_create(s, conn, url, method)) == NULL)
+            return MHD_NO;
+        *con_cls = r;
+        admit(r);
+        if (r->fault.kind != LOSSD_FAULT_NONE)
+            return queue_fault(r); /* before reading any of the body */
+        if (!r->route.compute)
+            return serve_get(r);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        receive(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        /* An oversized chunked body: answer now if libmicrohttpd lets us, else drop it. */
+        if (r->fault.kind == LOSSD_FAULT_TOO_LARGE && !r->answered)
+            return queue_fault(r) == MHD_YES ? MHD_YES : MHD_NO;
+        return MHD_YES;
+    }
+    if (r->answered)
+        return MHD_YES;
+    if (r->computed)
+        return answer_computed(r);
+    if (r->fault.kind != LOSSD_FAULT_NONE)
+        return queue_fault(r);
+    return dispatch(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    lossd_server *s = cls;
+    request *r = *con_cls;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    char remote[INET6_ADDRSTRLEN + 8] = "-", label[96];
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info && info->client_addr) {
+        const struct sockaddr *sa = info->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, remote,
+                      sizeof remote);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote,
+                      sizeof remote);
+    }
+    double seconds = seconds_since(&r->start);
+    int status = r->answered ? r->status : 0; /* 0: the client went away unanswered */
+    if (!r->answered && code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+        r->error = "timeout";
+    else if (!r->answered && r->error == NULL)
+        r->error = "aborted";
+    lossd_metrics_request(s->metrics, &r->route, status, seconds, r->reply.elements);
+    lossd_access line = {
+        remote,      r->method,    r->path, status,
+        r->bytes_in, r->bytes_out, seconds, lossd_route_label(&r->route, label, sizeof label),
+        r->error};
+    lossd_log_access(&line);
+    if (r->counted_inflight)
+        atomic_fetch_sub(&s->inflight, 1);
+    free(r->body);
+    lossd_buf_cleanup(&r->reply.body);
+    free(r);
+    atomic_fetch_sub(&s->active, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    size_t n = strlen(message);
+    while (n && message[n - 1] == '\n')
+        message[--n] = '\0';
+    lossd_log("warning", "libmicrohttpd: %s", message);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static char *read_file(const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(err, "lossd: cannot read %s\n", path);
+        return NULL;
+    }
+    lossd_buf b;
+    lossd_buf_init(&b, 1 << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        lossd_buf_append(&b, chunk, n);
+    fclose(f);
+    size_t len;
+    char *text = lossd_buf_failed(&b) ? NULL : lossd_buf_steal(&b, &len);
+    lossd_buf_cleanup(&b);
+    if (text == NULL)
+        fprintf(err, "lossd: %s is too large or unreadable\n", path);
+    return text;
+}
+
+bool lossd_server_tls_available(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+static size_t cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+static void server_free(lossd_server *s)
+{
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    lossd_pool_destroy(s->pool);
+    lossd_metrics_destroy(s->metrics);
+    lossd_auth_destroy(s->auth);
+    free(s->catalog);
+    free(s->v1);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s);
+}
+
+lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
+{
+    char host[256], port_text[16];
+    unsigned port;
+    if (lossd_config_listen(cfg, host, sizeof host, &port) < 0) {
+        fprintf(err, "lossd: bad --listen %s\n", cfg->listen);
+        return NULL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *addr = NULL;
+    snprintf(port_text, sizeof port_text, "%u", port);
+    int gai = getaddrinfo(host, port_text, &hints, &addr);
+    if (gai != 0) {
+        fprintf(err, "lossd: --listen %s: %s\n", cfg->listen, gai_strerror(gai));
+        return NULL;
+    }
+
+    lossd_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        freeaddrinfo(addr);
+        return NULL;
+    }
+    s->cfg = cfg;
+    atomic_init(&s->draining, false);
+    atomic_init(&s->active, 0);
+    atomic_init(&s->inflight, 0);
+    size_t workers = cfg->workers ? cfg->workers : cpu_count();
+    s->pool = lossd_pool_create(workers, cfg->queue);
+    s->metrics = lossd_metrics_create();
+    s->catalog = lossd_catalog_functions_json();
+    s->v1 = lossd_catalog_v1_json();
+    if (!s->pool || !s->metrics || !s->catalog || !s->v1) {
+        fprintf(err, "lossd: out of memory starting the server\n");
+        freeaddrinfo(addr);
+        server_free(s);
+        return NULL;
+    }
+    s->catalog_len = strlen(s->catalog);
+    s->v1_len = strlen(s->v1);
+    s->handler.limits = (lossd_limits){cfg->max_elements, cfg->max_jobs};
+    s->handler.exec = lossd_pool_exec(s->pool);
+    if (cfg->api_key_file[0] && (s->auth = lossd_auth_load(cfg->api_key_file, err)) == NULL) {
+        freeaddrinfo(addr);
+        server_free(s);
+        return NULL;
+    }
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (addr->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    bool tls = cfg->tls_cert[0] != '\0';
+    if (tls) {
+        if (!lossd_server_tls_available()) {
+            fprintf(err, "lossd: --tls-cert given, but this libmicrohttpd was built without TLS\n");
+            freeaddrinfo(addr);
+            server_free(s);
+            return NULL;
+        }
+        s->tls_cert = read_file(cfg->tls_cert, err);
+        s->tls_key = read_file(cfg->tls_key, err);
+        if (!s->tls_cert || !s->tls_key) {
+            freeaddrinfo(addr);
+            server_free(s);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem opts[16];
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, addr->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL};
+    if (cfg->max_connections_per_ip)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            (intptr_t)cfg->max_connections_per_ip, NULL};
+    if (cfg->io_threads > 1)
+        opts[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->io_threads, NULL};
+    if (tls) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY,
+                                 opts, MHD_OPTION_END);
+    freeaddrinfo(addr);
+    if (s->daemon == NULL) {
+        fprintf(err, "lossd: cannot serve on %s (address in use, or not allowed?)\n", cfg->listen);
+        server_free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
+    lossd_log("info", "listening on %s:%u (%s; %zu workers, queue %zu, %zu I/O thread%s; TLS %s)",
+              host, s->port, tls ? "https" : "http", workers, cfg->queue, cfg->io_threads,
+              cfg->io_threads == 1 ? "" : "s",
+              tls ? "on" : (lossd_server_tls_available() ? "available, off" : "not available"));
+    return s;
+}
+
+unsigned lossd_server_port(const lossd_server *s)
+{
+    return s->port;
+}
+
+void lossd_server_drain(lossd_server *s)
+{
+    if (atomic_exchange(&s->draining, true))
+        return;
+    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    lossd_log("info", "draining: %zu request%s in flight", atomic_load(&s->active),
+              atomic_load(&s->active) == 1 ? "" : "s");
+}
+
+bool lossd_server_wait_idle(lossd_server *s, double seconds)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&s->active) > 0) {
+        if (seconds_since(&t0) >= seconds)
+            return false;
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return true;
+}
+
+void lossd_server_stop(lossd_server *s)
+{
+    server_free(s);
+}
