@@ -114,9 +114,11 @@ static enum MHD_Result queue(request *r, int status, char *body, size_t len,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    r->status = status;
-    r->bytes_out = len;
-    r->answered = rc == MHD_YES;
+    if (rc == MHD_YES) {
+        r->status = status;
+        r->bytes_out = len;
+        r->answered = true;
+    }
     return rc;
 }
 
@@ -221,6 +223,14 @@ static void admit(request *r)
                             "the body is %llu bytes, more than %zu (--max-body)", n, cfg->max_body);
         }
     }
+}
+
+/* Whether the request says a body follows (Content-Length > 0, or chunked). */
+static bool announces_body(request *r)
+{
+    const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+           (length != NULL && strtoull(length, NULL, 10) > 0);
 }
 
 /* Appends a body chunk; past --max-body, drops the body and records 413. */
@@ -360,18 +370,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         *con_cls = r;
         admit(r);
-        if (r->fault.kind != LOSSD_FAULT_NONE)
-            return queue_fault(r); /* before reading any of the body */
-        if (!r->route.compute)
-            return serve_get(r);
+        /*
+         * A refused request that announces a body is answered now, before
+         * any of the body is read (the connection then closes). Otherwise
+         * the answer waits for the final call, which keeps the connection
+         * alive: libmicrohttpd closes after any answer given this early.
+         */
+        if (r->fault.kind != LOSSD_FAULT_NONE && announces_body(r))
+            return queue_fault(r);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         receive(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        /* An oversized chunked body: answer now if libmicrohttpd lets us, else drop it. */
-        if (r->fault.kind == LOSSD_FAULT_TOO_LARGE && !r->answered)
-            return queue_fault(r) == MHD_YES ? MHD_YES : MHD_NO;
+        /*
+         * libmicrohttpd 0.9.75 cannot answer in the middle of a body, so an
+         * oversized chunked body is read on and dropped, then answered 413
+         * at its end - unless it runs on past a second --max-body (at most
+         * 16 MiB more): then the connection is closed.
+         */
+        size_t max = s->cfg->max_body, slack = max < ((size_t)16 << 20) ? max : (size_t)16 << 20;
+        if (r->fault.kind != LOSSD_FAULT_NONE && r->bytes_in > max + slack)
+            return MHD_NO;
         return MHD_YES;
     }
     if (r->answered)
@@ -380,6 +400,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return answer_computed(r);
     if (r->fault.kind != LOSSD_FAULT_NONE)
         return queue_fault(r);
+    if (!r->route.compute)
+        return serve_get(r);
     return dispatch(r);
 }
 
