@@ -168,12 +168,13 @@ LOSSD_INLINE double box_pair_loss(int which, box a, box b, double eps, double *g
     double xc2 = fmax(a.x2, b.x2), yc2 = fmax(a.y2, b.y2);
     double cw = xc2 - xc1, ch = yc2 - yc1;
 
-    double area_c = 0, c2 = 0, rho2 = 0, v = 0, alpha = 0, dx = 0, dy = 0, datan = 0;
+    double area_c = 0, diag2 = 0, c2 = 0, rho2 = 0, v = 0, alpha = 0, dx = 0, dy = 0, datan = 0;
     if (which == BOX_GIOU) {
         area_c = cw * ch;
         loss += (area_c - uni) / (area_c + eps);
     } else if (which == BOX_DIOU || which == BOX_CIOU) {
-        c2 = cw * cw + ch * ch + iou_eps;
+        diag2 = cw * cw + ch * ch;
+        c2 = diag2 + iou_eps;
         dx = (a.x2 + a.x1) / 2 - (b.x1 + b.x2) / 2;
         dy = (a.y2 + a.y1) / 2 - (b.y1 + b.y2) / 2;
         rho2 = dx * dx + dy * dy;
@@ -189,7 +190,7 @@ LOSSD_INLINE double box_pair_loss(int which, box a, box b, double eps, double *g
         terms->iou = iou;
         terms->enclosing_area = area_c;
         terms->rho2 = rho2;
-        terms->c2 = c2 - iou_eps;
+        terms->c2 = diag2;
         terms->v = v;
         terms->alpha = alpha;
     }
