@@ -225,6 +225,12 @@ START_TEST(kl_div_of_identical_is_zero)
     lossd_call_set_reduction(&b.c, "batchmean", &b.err);
     ck_assert_close(compute(&b), log(4) / 2, 1e-15, 0, "batchmean");
     lossd_call_cleanup(&b.c);
+    /* a scalar has no batch axis: batchmean is the sum, as F.kl_div */
+    double lx = -0.5, pt = 0.3;
+    bind(&b, "kl_div", &lx, 0, NULL, &pt, 0, NULL);
+    lossd_call_set_reduction(&b.c, "batchmean", &b.err);
+    ck_assert_close(compute(&b), 0.3 * log(0.3) + 0.3 * 0.5, 1e-15, 0, "scalar batchmean");
+    lossd_call_cleanup(&b.c);
 }
 END_TEST
 
@@ -350,11 +356,10 @@ START_TEST(validation_errors)
     memset(&b.err, 0, sizeof b.err);
     ck_assert_int_eq(lossd_call_set_number(&b.c, "alpha", -1, &b.err), 0);
     ck_assert_int_eq(lossd_call_set_number(&b.c, "gamma", -1, &b.err), LOSSD_EINVAL);
-    /* batchmean needs a batch axis */
-    double one = 0.5;
-    bind(&b, "kl_div", &one, 0, NULL, &one, 0, NULL);
-    lossd_call_set_reduction(&b.c, "batchmean", &b.err);
-    expect_error(&b.c, LOSSD_EINVAL, "reduction");
+    /* probability targets refuse an ignore_index >= 0, as PyTorch */
+    bind(&b, "cross_entropy", x, 2, s23, x, 2, s23);
+    lossd_call_set_number(&b.c, "ignore_index", 1, &b.err);
+    expect_error(&b.c, LOSSD_EINVAL, "ignore_index");
 }
 END_TEST
 

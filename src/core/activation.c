@@ -10,6 +10,9 @@
  * hardswish'(3) = 1.5, elu'(0) = alpha, softplus is linear where
  * beta x > threshold.
  *
+ * CELU's derivative divides by alpha rounded to float, as PyTorch 1.13's
+ * backward does (1.0 / alpha.toFloat()); its value uses the double.
+ *
  * ELU's forward uses expm1 (ATen's vectorised path; its scalar tail uses
  * exp(x) - 1, so PyTorch itself disagrees with itself by ~1e-7 relative
  * for |x| < 1e-8).
@@ -48,11 +51,15 @@ LOSSD_INLINE double prelu_elem(const lossd_call *c, size_t i, double x, double *
     return x > 0 ? x : wi * x;
 }
 
-/* ELU family: x <= 0 ? negcoef (exp(x negiptcoef) - 1) : poscoef x (ATen's elu). */
-LOSSD_INLINE double elu_core(double x, double negcoef, double poscoef, double negiptcoef, double *d)
+/*
+ * ELU family: x <= 0 ? negcoef (exp(x negiptcoef) - 1) : poscoef x (ATen's
+ * elu). The derivative takes its own input scale: CELU's differs (below).
+ */
+LOSSD_INLINE double elu_core(double x, double negcoef, double poscoef, double negiptcoef,
+                             double grad_negiptcoef, double *d)
 {
     if (x <= 0) {
-        *d = negiptcoef * negcoef * exp(x * negiptcoef);
+        *d = grad_negiptcoef * negcoef * exp(x * grad_negiptcoef);
         return expm1(x * negiptcoef) * negcoef;
     }
     *d = poscoef;
@@ -62,20 +69,21 @@ LOSSD_INLINE double elu_core(double x, double negcoef, double poscoef, double ne
 LOSSD_INLINE double elu_elem(const lossd_call *c, size_t i, double x, double *d)
 {
     (void)i;
-    return elu_core(x, lossd__num(c, 0), 1.0, 1.0, d);
+    return elu_core(x, lossd__num(c, 0), 1.0, 1.0, 1.0, d);
 }
 
 LOSSD_INLINE double celu_elem(const lossd_call *c, size_t i, double x, double *d)
 {
     (void)i;
     double alpha = lossd__num(c, 0);
-    return elu_core(x, alpha, 1.0, 1.0 / alpha, d);
+    /* PyTorch 1.13's celu backward scales by 1.0 / alpha.toFloat(): alpha rounded to float */
+    return elu_core(x, alpha, 1.0, 1.0 / alpha, 1.0 / (double)(float)alpha, d);
 }
 
 LOSSD_INLINE double selu_elem(const lossd_call *c, size_t i, double x, double *d)
 {
     (void)c, (void)i;
-    return elu_core(x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, d);
+    return elu_core(x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, 1.0, d);
 }
 
 LOSSD_INLINE double gelu_elem(const lossd_call *c, size_t i, double x, double *d)
@@ -227,9 +235,9 @@ LOSSD_INLINE size_t softmax_rows(const lossd_call *c, size_t begin, size_t end, 
     for (size_t r = begin; r < end; r++) {
         const double *x = c->operand[0].data + r * n;
         double *y = out + (r - begin) * n;
-        double max, logsum;
-        lossd__softmax_row(x, n, &max, &logsum);
-        double inv_sum = 1 / exp(logsum);
+        double max, sum;
+        lossd__softmax_row(x, n, &max, &sum);
+        double logsum = log(sum), inv_sum = 1 / sum;
         for (size_t j = 0; j < n; j++) {
             double shifted = x[j] - max;
             y[j] = log_space ? shifted - logsum : exp(shifted) * inv_sum;

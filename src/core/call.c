@@ -587,13 +587,10 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
     if (fn->kind == LOSSD_KIND_LOSS) {
         if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0)
             c->coef[0] = 1.0 / (double)c->n_terms;
-        if (c->reduction == LOSSD_REDUCTION_BATCHMEAN) {
-            if (c->operand[0].rank == 0)
-                return lossd__fail(err, LOSSD_EINVAL, "reduction",
-                                   "batchmean needs an input with a batch axis (rank >= 1)");
-            if (c->operand[0].shape[0] > 0)
-                c->coef[0] = 1.0 / (double)c->operand[0].shape[0];
-        }
+        /* batchmean divides by the first dimension; a scalar has none (F.kl_div: the sum) */
+        if (c->reduction == LOSSD_REDUCTION_BATCHMEAN && c->operand[0].rank > 0 &&
+            c->operand[0].shape[0] > 0)
+            c->coef[0] = 1.0 / (double)c->operand[0].shape[0];
     }
     if (fn->prepare && (rc = fn->prepare(c, err)) < 0)
         return rc;

@@ -15,7 +15,7 @@
  *     non-ignored targets, and so does the label-smoothing term's mean
  *     (sum over classes of w_c log p_c per kept row); probability targets
  *     are smoothed as t (1 - e) + e / C, their mean divides by the rows and
- *     they refuse ignore_index;
+ *     they refuse an ignore_index >= 0;
  *   - kl_div: xlogy(t, t) - t x (0 where t == 0), or exp(t) (t - x) with
  *     log_target; batchmean divides by the first dimension;
  *   - sigmoid_focal: alpha = -1 means no alpha weighting; (1 - p_t)^gamma's
@@ -180,8 +180,8 @@ static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weig
  */
 static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
 {
-    /* PyTorch: "ignore_index is not supported for floating point target" */
-    if (c->prob_target && c->params[CE_IGNORE].set)
+    /* PyTorch refuses ignore_index >= 0 "for floating point target" (negative ones do nothing) */
+    if (c->prob_target && lossd__num(c, CE_IGNORE) >= 0)
         return lossd__fail(err, LOSSD_EINVAL, "ignore_index",
                            "not supported with probability targets");
     double eps = lossd__num(c, CE_SMOOTHING);
@@ -217,8 +217,9 @@ static size_t cross_entropy_kernel(const lossd_call *c, size_t begin, size_t end
         const double *x = c->operand[0].data + i * n_cls;
         double *g = c->grad ? c->grad + i * n_cls : NULL;
         double up = row_upstream(c, i);
-        double max, logsum;
-        lossd__softmax_row(x, n_cls, &max, &logsum);
+        double max, sum;
+        lossd__softmax_row(x, n_cls, &max, &sum);
+        double logsum = log(sum);
         if (c->prob_target) {
             const double *t = c->operand[1].data + i * n_cls;
             double loss = 0, wt_total = 0;
@@ -317,8 +318,9 @@ static size_t focal_kernel(const lossd_call *c, size_t begin, size_t end, double
             continue;
         }
         size_t target = (size_t)c->operand[1].data[i];
-        double max, logsum;
-        lossd__softmax_row(x, n_cls, &max, &logsum);
+        double max, sum;
+        lossd__softmax_row(x, n_cls, &max, &sum);
+        double logsum = log(sum);
         double logp_t = (x[target] - max) - logsum;
         double p_t = exp(logp_t);
         double m = pow(1 - p_t, gamma);

@@ -220,10 +220,11 @@ LOSSD_INLINE size_t lossd__pointwise_activation(const lossd_call *c, size_t begi
 /* ---- numerics shared by modules ---- */
 
 /*
- * The pieces of a stable log-softmax of one row, as ATen computes it:
- * log_softmax(x)_j = (x_j - max) - logsum with logsum = log(sum exp(x - max)).
+ * The pieces of a stable softmax of one row, as ATen computes them:
+ * softmax(x)_j = exp(x_j - max) / sum, log_softmax(x)_j = (x_j - max) - log(sum),
+ * with sum = sum_k exp(x_k - max).
  */
-LOSSD_INLINE void lossd__softmax_row(const double *x, size_t n, double *max, double *logsum)
+LOSSD_INLINE void lossd__softmax_row(const double *x, size_t n, double *max, double *sum)
 {
     double m = -INFINITY;
     for (size_t j = 0; j < n; j++)
@@ -232,7 +233,7 @@ LOSSD_INLINE void lossd__softmax_row(const double *x, size_t n, double *max, dou
     for (size_t j = 0; j < n; j++)
         s += exp(x[j] - m);
     *max = m;
-    *logsum = log(s);
+    *sum = s;
 }
 
 /*

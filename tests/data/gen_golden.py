@@ -518,6 +518,7 @@ def classification_losses(out):
         ("NC/probs+ls=0.1", x, probs, {"label_smoothing": 0.1}),
         ("NC/probs+weight+ls=0.1", x, probs, {"weight": weight, "label_smoothing": 0.1}),
         ("C/probs", x[2], probs[2], {}),
+        ("NC/probs+ignore_index=-5", x, probs, {"ignore_index": -5.0}),
         ("NC/all-ignored", x[:2], idx([-100, -100]), {}),
         ("NC/all-ignored+weight+ls=0.1", x[:2], idx([-100, -100]),
          {"weight": weight, "label_smoothing": 0.1}),
@@ -597,6 +598,9 @@ def kl_div_losses(out):
               rng.log_simplex(10, 5), rng.simplex(10, 5), None)
     emit_loss(out, rng, "kl_div/rank2/batchmean/nograd", "kl_div", data[2][1], data[2][2],
               "batchmean", grad=False)
+    # A scalar has no batch axis: F.kl_div's batchmean is then the plain sum.
+    emit_loss(out, rng, "kl_div/rank0/batchmean/grad", "kl_div", f64(-0.5), f64(0.3),
+              "batchmean")
     emit_empty_losses(out, "kl_div")
     empty = torch.zeros(0, dtype=F64)
     out.case("kl_div/empty/batchmean/grad", "kl_div", reduction="batchmean", grad=True,
@@ -731,6 +735,9 @@ def activations(out):
         ("prelu", {"weight": f64(-0.75)}, [0.0]),
         ("elu", {}, [0.0]), ("elu", {"alpha": 0.5}, [0.0]), ("elu", {"alpha": 2.0}, [0.0]),
         ("celu", {}, [0.0]), ("celu", {"alpha": 0.5}, [0.0]), ("celu", {"alpha": 2.0}, [0.0]),
+        # alphas that float32 cannot hold: PyTorch's celu backward uses 1 / float(alpha)
+        ("celu", {"alpha": 0.3}, [0.0]), ("celu", {"alpha": 1.7}, [0.0]),
+        ("elu", {"alpha": 0.3}, [0.0]), ("softplus", {"beta": 0.3}, [0.0]),
         ("selu", {}, [0.0]),
         ("gelu", {}, [0.0]), ("gelu", {"approximate": "none"}, [0.0]),
         ("gelu", {"approximate": "tanh"}, [0.0]),
