@@ -59,10 +59,11 @@ int main(int argc, char **argv)
     if (!lossd_server_wait_idle(server, (double)cfg.drain_timeout)) {
         /* Stopping libmicrohttpd with a connection suspended would abort: leave at once. */
         lossd_log("warning", "drain timeout: exiting with requests still in flight");
-        fflush(stderr);
+        lossd_log_shutdown();
         _exit(0);
     }
     lossd_server_stop(server);
     lossd_log("info", "stopped");
+    lossd_log_shutdown();
     return 0;
 }

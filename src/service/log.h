@@ -2,8 +2,9 @@
  * log.h - the access log (one line per request on stderr, text or JSON)
  * and the service's own messages in the same format.
  *
- * Threading: any thread; each line is written with one locked stdio call,
- * so lines from different threads never interleave.
+ * Threading: any thread. Access lines are buffered and written in batches
+ * by a log thread (at least every 100 ms); service messages are written at
+ * once. Lines never interleave.
  */
 #ifndef LOSSD_SERVICE_LOG_H
 #define LOSSD_SERVICE_LOG_H
@@ -22,7 +23,11 @@ typedef struct {
     const char *error;    /* error code, or NULL */
 } lossd_access;
 
+/* Sets the format and, unless it is off, starts the log thread. */
 void lossd_log_init(lossd_log_format format);
+
+/* Writes out what is buffered and stops the log thread (before exit). */
+void lossd_log_shutdown(void);
 void lossd_log_access(const lossd_access *a);
 
 /* A service message: level is "info", "warning" or "error". Printed even with --log-format off. */

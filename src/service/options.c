@@ -31,7 +31,7 @@ static const option options[] = {
     {"workers", "LOSSD_WORKERS", OPT_COUNT, FIELD(workers), 0, "N",
      "compute threads (0: one per CPU)"},
     {"io-threads", "LOSSD_IO_THREADS", OPT_COUNT, FIELD(io_threads), 0, "N",
-     "libmicrohttpd polling threads doing socket I/O"},
+     "libmicrohttpd polling threads doing socket I/O (0: two, or one on one CPU)"},
     {"queue", "LOSSD_QUEUE", OPT_COUNT, FIELD(queue), 0, "N",
      "requests that may wait for a worker; beyond, 503 overloaded"},
     {"max-body", "LOSSD_MAX_BODY", OPT_SIZE, FIELD(max_body), 0, "BYTES",
@@ -70,7 +70,7 @@ void lossd_config_defaults(lossd_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->listen, "127.0.0.1:8080");
     cfg->workers = 0;
-    cfg->io_threads = 1;
+    cfg->io_threads = 0;
     cfg->queue = 256;
     cfg->max_body = (size_t)64 << 20;
     cfg->max_elements = 16777216;
@@ -166,9 +166,11 @@ static int validate(const lossd_config *cfg, FILE *err)
     const struct {
         size_t value;
         const char *name;
-    } positive[] = {{cfg->io_threads, "--io-threads"}, {cfg->queue, "--queue"},
-                    {cfg->max_body, "--max-body"},     {cfg->max_elements, "--max-elements"},
-                    {cfg->max_jobs, "--max-jobs"},     {cfg->max_connections, "--max-connections"}};
+    } positive[] = {{cfg->queue, "--queue"},
+                    {cfg->max_body, "--max-body"},
+                    {cfg->max_elements, "--max-elements"},
+                    {cfg->max_jobs, "--max-jobs"},
+                    {cfg->max_connections, "--max-connections"}};
     for (size_t i = 0; i < sizeof positive / sizeof positive[0]; i++)
         if (positive[i].value == 0) {
             fprintf(err, "lossd: %s must be at least 1\n", positive[i].name);

@@ -26,7 +26,7 @@ typedef enum {
 typedef struct {
     char listen[256];    /* host:port; [v6]:port; port 0 picks a free one */
     size_t workers;      /* 0: one per CPU */
-    size_t io_threads;   /* libmicrohttpd polling threads */
+    size_t io_threads;   /* libmicrohttpd polling threads; 0: min(2, CPUs) */
     size_t queue;        /* waiting requests before 503 */
     size_t max_body;     /* bytes */
     size_t max_elements; /* numbers per request */

@@ -21,13 +21,12 @@ typedef void (*lossd_job_fn)(void *arg);
 lossd_pool *lossd_pool_create(size_t n_workers, size_t capacity);
 
 /*
- * Queues fn(arg). If the queue is full (or the pool is stopping), returns
- * -1 at once and nothing runs. Otherwise `accepted(arg)` (when not NULL)
- * runs first, under the queue's lock and before any worker can see the
- * job - the server suspends the connection there, so the job's resume can
- * never come before the suspend - and 0 is returned.
+ * Queues fn(arg) and returns 0; a worker runs it. If the queue is full (or
+ * the pool is stopping), returns -1 at once and nothing runs. `cost` is a
+ * hint of the job's size (the server passes the body's bytes): small jobs
+ * are left to workers already awake, large ones wake more.
  */
-int lossd_pool_submit(lossd_pool *p, lossd_job_fn fn, void *arg, lossd_job_fn accepted);
+int lossd_pool_submit(lossd_pool *p, lossd_job_fn fn, void *arg, size_t cost);
 
 /* Jobs waiting in the queue, and jobs being run. */
 size_t lossd_pool_queued(lossd_pool *p);

@@ -10,9 +10,8 @@
  *   2. body chunks are appended; past --max-body the body is dropped and
  *      the request answered 413 as soon as libmicrohttpd lets us.
  *   3. on the final call, GET endpoints answer inline (they are cheap);
- *      compute requests are submitted to the pool. A full queue answers
- *      503 overloaded at once; otherwise the connection is suspended under
- *      the pool's lock, before any worker can see the job.
+ *      compute requests are suspended, then submitted to the pool. A full
+ *      queue resumes the connection at once and answers 503 overloaded.
  *   4. a worker parses, validates, computes and serialises (handler.c),
  *      stores the reply in the request and resumes the connection.
  *   5. the resumed handler call queues the reply.
@@ -42,6 +41,8 @@
 #include "metrics.h"
 #include "pool.h"
 #include "server.h"
+
+#define CONNECTION_MEMORY (16 * 1024)
 
 struct lossd_server {
     const lossd_config *cfg;
@@ -301,15 +302,6 @@ static enum MHD_Result serve_get(request *r)
 
 /* ------------------------------------------------------------ compute */
 
-/* Runs under the pool's lock before any worker can take the job. */
-static void on_accepted(void *arg)
-{
-    request *r = arg;
-    MHD_suspend_connection(r->conn);
-    r->counted_inflight = true;
-    atomic_fetch_add(&r->srv->inflight, 1);
-}
-
 /* On a worker thread. */
 static void run_job(void *arg)
 {
@@ -323,15 +315,29 @@ static void run_job(void *arg)
     MHD_resume_connection(r->conn);
 }
 
+/*
+ * Hands a complete request to the pool. The connection is suspended first,
+ * so that a worker's resume can never come before it; a full queue resumes
+ * it at once, and the next handler call answers 503. (Suspending inside the
+ * pool's lock instead would nest libmicrohttpd's lock in ours, which every
+ * worker also takes: measured, that contention cost a third of the
+ * small-request throughput.)
+ */
 static enum MHD_Result dispatch(request *r)
 {
     lossd_server *s = r->srv;
-    if (lossd_pool_submit(s->pool, run_job, r, on_accepted) == 0)
+    MHD_suspend_connection(r->conn);
+    r->counted_inflight = true;
+    atomic_fetch_add(&s->inflight, 1);
+    if (lossd_pool_submit(s->pool, run_job, r, r->body_len) == 0)
         return MHD_YES;
+    r->counted_inflight = false;
+    atomic_fetch_sub(&s->inflight, 1);
     lossd_metrics_reject(s->metrics, LOSSD_REJECT_OVERLOADED);
     lossd_fault_set(&r->fault, LOSSD_FAULT_OVERLOADED, NULL,
                     "the work queue is full (%zu waiting); retry after a second", s->cfg->queue);
-    return queue_fault(r);
+    MHD_resume_connection(r->conn);
+    return MHD_YES;
 }
 
 static enum MHD_Result answer_computed(request *r)
@@ -343,6 +349,14 @@ static enum MHD_Result answer_computed(request *r)
 
 /* ------------------------------------------------------------ callbacks */
 
+/* strlcpy: copies what fits of src, always terminated. */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t len = strnlen(src, size - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 static request *request_create(lossd_server *s, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
@@ -352,8 +366,8 @@ static request *request_create(lossd_server *s, struct MHD_Connection *conn, con
     r->srv = s;
     r->conn = conn;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
-    snprintf(r->method, sizeof r->method, "%s", method);
-    snprintf(r->path, sizeof r->path, "%s", url);
+    copy_text(r->method, sizeof r->method, method);
+    copy_text(r->path, sizeof r->path, url);
     atomic_fetch_add(&s->active, 1);
     return r;
 }
@@ -415,7 +429,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     char remote[INET6_ADDRSTRLEN + 8] = "-", label[96];
     const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        s->cfg->log_format == LOSSD_LOG_OFF
+            ? NULL
+            : MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info && info->client_addr) {
         const struct sockaddr *sa = info->client_addr;
         if (sa->sa_family == AF_INET)
@@ -432,11 +448,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else if (!r->answered && r->error == NULL)
         r->error = "aborted";
     lossd_metrics_request(s->metrics, &r->route, status, seconds, r->reply.elements);
-    lossd_access line = {
-        remote,      r->method,    r->path, status,
-        r->bytes_in, r->bytes_out, seconds, lossd_route_label(&r->route, label, sizeof label),
-        r->error};
-    lossd_log_access(&line);
+    if (s->cfg->log_format != LOSSD_LOG_OFF) {
+        lossd_access line = {
+            remote,      r->method,    r->path, status,
+            r->bytes_in, r->bytes_out, seconds, lossd_route_label(&r->route, label, sizeof label),
+            r->error};
+        lossd_log_access(&line);
+    }
     if (r->counted_inflight)
         atomic_fetch_sub(&s->inflight, 1);
     free(r->body);
@@ -534,6 +552,8 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     atomic_init(&s->active, 0);
     atomic_init(&s->inflight, 0);
     size_t workers = cfg->workers ? cfg->workers : cpu_count();
+    /* Two I/O threads measured best even on two cores (docs/performance.md). */
+    size_t io_threads = cfg->io_threads ? cfg->io_threads : (cpu_count() > 1 ? 2 : 1);
     s->pool = lossd_pool_create(workers, cfg->queue);
     s->metrics = lossd_metrics_create();
     s->catalog = lossd_catalog_functions_json();
@@ -554,8 +574,8 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         return NULL;
     }
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (addr->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     bool tls = cfg->tls_cert[0] != '\0';
@@ -584,12 +604,16 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout, NULL};
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL};
+    /* Each connection's header memory, zeroed by libmicrohttpd after every
+       request: 16 KiB still takes headers of several KiB (larger get 431). */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t)CONNECTION_MEMORY, NULL};
     if (cfg->max_connections_per_ip)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                                             (intptr_t)cfg->max_connections_per_ip, NULL};
-    if (cfg->io_threads > 1)
+    if (io_threads > 1)
         opts[n++] =
-            (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->io_threads, NULL};
+            (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)io_threads, NULL};
     if (tls) {
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
@@ -606,8 +630,8 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : port;
     lossd_log("info", "listening on %s:%u (%s; %zu workers, queue %zu, %zu I/O thread%s; TLS %s)",
-              host, s->port, tls ? "https" : "http", workers, cfg->queue, cfg->io_threads,
-              cfg->io_threads == 1 ? "" : "s",
+              host, s->port, tls ? "https" : "http", workers, cfg->queue, io_threads,
+              io_threads == 1 ? "" : "s",
               tls ? "on" : (lossd_server_tls_available() ? "available, off" : "not available"));
     return s;
 }
