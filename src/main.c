@@ -5,6 +5,7 @@
  * The signals are blocked before any thread starts, so every thread
  * inherits the mask and only sigwait() here ever sees them.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <lossd/lossd.h>
 
 #include "service/options.h"
+#include "service/arena.h"
 #include "service/healthcheck.h"
 #include "service/log.h"
 #include "service/server.h"
@@ -40,7 +42,15 @@ int main(int argc, char **argv)
     }
 
     lossd_log_init(cfg.log_format);
-    json_object_seed(0); /* before any thread: jansson's hash seed is set once */
+    json_object_seed(0);   /* before any thread: jansson's hash seed is set once */
+    lossd_arena_install(); /* jansson's allocator, also before any thread */
+    /*
+     * Large buffers (bodies, replies, tensors) always get their own mapping,
+     * returned to the system when freed: glibc's adaptive threshold would
+     * otherwise move them into the heap after the first large request and
+     * keep the memory of the largest request ever seen.
+     */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop;
     sigemptyset(&stop);

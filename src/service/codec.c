@@ -71,7 +71,7 @@ static int nesting_depth(const char *body, size_t len, int limit, size_t *where)
     return deepest;
 }
 
-json_t *lossd_codec_load(const char *body, size_t len, lossd_fault *f)
+json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f)
 {
     size_t where = 0;
     if (nesting_depth(body, len, LOSSD_MAX_JSON_DEPTH, &where) > LOSSD_MAX_JSON_DEPTH) {
@@ -82,7 +82,11 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_fault *f)
         return NULL;
     }
     json_error_t error;
+    if (arena)
+        lossd_arena_begin(arena);
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &error);
+    if (arena)
+        lossd_arena_end(arena);
     if (root == NULL) {
         lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "%s (line %d, column %d)", error.text,
                         error.line, error.column);
@@ -90,7 +94,8 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_fault *f)
     }
     if (!json_is_object(root)) {
         lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "the body must be one JSON object");
-        json_decref(root);
+        if (arena == NULL)
+            json_decref(root);
         return NULL;
     }
     return root;
@@ -455,6 +460,10 @@ static void write_tensor(lossd_buf *out, const double *data, int rank, const siz
         }
         format_job job = {data, rank, shape, rows_per_task, n_rows, parts};
         lossd_exec_for(exec, n_tasks, format_task, &job);
+        size_t total = n_tasks + 1; /* the commas and the closing bracket */
+        for (size_t i = 0; i < n_tasks; i++)
+            total += parts[i].len;
+        lossd_buf_reserve(out, total); /* one exact allocation, not doubling */
         for (size_t i = 0; i < n_tasks; i++) {
             if (i)
                 lossd_buf_append(out, ",", 1);

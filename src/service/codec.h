@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <lossd/lossd.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "exec.h"
 #include "fault.h"
@@ -40,10 +41,14 @@ void lossd_tensors_free(lossd_tensors *store);
 /*
  * Parses one JSON object from body[0..len) (exactly len bytes, duplicate
  * keys refused, integers read as reals). Nesting deeper than
- * LOSSD_MAX_JSON_DEPTH is refused before jansson recurses. Returns a new
- * reference, or NULL with f set (400 invalid_json).
+ * LOSSD_MAX_JSON_DEPTH is refused before jansson recurses. Returns the
+ * root, or NULL with f set (400 invalid_json).
+ *
+ * With `arena` (zeroed by the caller), the tree is built in it: the caller
+ * must not json_decref it but lossd_arena_release() the arena when done
+ * (also after a failure). Without, the caller owns a new reference.
  */
-json_t *lossd_codec_load(const char *body, size_t len, lossd_fault *f);
+json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f);
 
 /*
  * Initialises c for fn and binds every field of the request object `obj`

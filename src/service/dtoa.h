@@ -1,7 +1,7 @@
 /*
  * dtoa.h - doubles to JSON text in the shortest form that parses back to
- * the same double ("0.1", not "0.10000000000000001"), through Google's
- * double-conversion library (Debian's libdouble-conversion). Any thread.
+ * the same double ("0.1", not "0.10000000000000001"), through Dragonbox
+ * (Debian's libdragonbox-dev). Any thread.
  */
 #ifndef LOSSD_SERVICE_DTOA_H
 #define LOSSD_SERVICE_DTOA_H

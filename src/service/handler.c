@@ -1,10 +1,11 @@
 /*
  * handler.c - compute and batch requests (see handler.h).
  *
- * A single request frees its JSON tree as soon as the tensors are read:
- * the tree costs several times the body, and the reply is built after it.
- * A batch keeps its tree until every job is bound, and its jobs share one
- * budget of --max-elements numbers for inputs and one for outputs.
+ * Request bodies are parsed into an arena (arena.h): a single request
+ * releases it as soon as its tensors are read - the tree costs several
+ * times the body, and the reply is built after it. A batch keeps its tree
+ * until every job is done, and its jobs share one budget of --max-elements
+ * numbers for inputs and one for outputs.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -53,12 +54,14 @@ static void compute(const lossd_handler *h, lossd_call *c)
 }
 
 /*
- * Binds, computes and writes one function call from its JSON request.
- * `root` is released as soon as it is no longer needed when `owned`.
- * `output_budget` (may be NULL) caps the output numbers of a batch.
+ * Binds, computes and writes one function call from its JSON request. When
+ * `tree` is given, it holds obj's whole parse tree and is released as soon
+ * as the tensors are read: the tree costs several times the body, and the
+ * reply is built after it. `output_budget` (may be NULL) caps the output
+ * numbers of a batch.
  */
-static void serve_call(const lossd_handler *h, const lossd_function *fn, json_t *obj, bool owned,
-                       _Atomic size_t *output_budget, lossd_reply *reply)
+static void serve_call(const lossd_handler *h, const lossd_function *fn, const json_t *obj,
+                       lossd_arena *tree, _Atomic size_t *output_budget, lossd_reply *reply)
 {
     lossd_fault f = {0};
     lossd_tensors store = {0};
@@ -66,8 +69,8 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, json_t 
     lossd_error err = {0};
     int rc = lossd_codec_bind(fn, obj, &h->limits, &c, &store, &f);
     reply->elements += store.elements;
-    if (owned)
-        json_decref(obj);
+    if (tree)
+        lossd_arena_release(tree);
     if (rc == 0 && lossd_call_prepare(&c, &err) < 0)
         rc = lossd_fault_from_error(&f, &err);
     if (rc == 0 && output_budget) {
@@ -85,6 +88,8 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, json_t 
     }
     if (rc == 0) {
         compute(h, &c);
+        /* The reply needs the operands' shapes only: free their numbers first. */
+        lossd_tensors_free(&store);
         lossd_codec_write_reply(&c, h->exec, &reply->body);
         reply->status = 200;
         if (lossd_buf_failed(&reply->body))
@@ -144,7 +149,7 @@ static void batch_job(void *arg, size_t i)
         lossd_reply_fault(reply, &f);
         return;
     }
-    serve_call(b->h, route.fn, body, false, &b->output_budget, reply);
+    serve_call(b->h, route.fn, body, NULL, &b->output_budget, reply);
 }
 
 /* Counts the numbers in a JSON value (depth is bounded by lossd_codec_load). */
@@ -162,7 +167,7 @@ static size_t count_numbers(const json_t *v)
     return n;
 }
 
-static void serve_batch(const lossd_handler *h, json_t *root, lossd_reply *reply)
+static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree, lossd_reply *reply)
 {
     lossd_fault f = {0};
     const char *key;
@@ -191,13 +196,13 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_reply *reply
         (b.replies = calloc(n_jobs ? n_jobs : 1, sizeof *b.replies)) == NULL)
         lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
     if (f.kind != LOSSD_FAULT_NONE) {
-        json_decref(root);
+        lossd_arena_release(tree);
         lossd_reply_fault(reply, &f);
         return;
     }
     atomic_init(&b.output_budget, h->limits.max_elements);
     lossd_exec_for(h->exec, n_jobs, batch_job, &b);
-    json_decref(root);
+    lossd_arena_release(tree);
 
     lossd_buf_puts(&reply->body, "{\"results\":[");
     for (size_t i = 0; i < n_jobs; i++) {
@@ -217,20 +222,23 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_reply *reply
     }
 }
 
-void lossd_handle_body(const lossd_handler *h, const lossd_route *route, const char *body,
-                       size_t len, lossd_reply *reply)
+void lossd_handle_body(const lossd_handler *h, const lossd_route *route, char *body, size_t len,
+                       lossd_reply *reply)
 {
     lossd_fault f = {0};
     reply->status = 200;
     reply->fault = LOSSD_FAULT_NONE;
     reply->elements = 0;
-    json_t *root = lossd_codec_load(body, len, &f);
+    lossd_arena tree = {0};
+    json_t *root = lossd_codec_load(body ? body : "", len, &tree, &f);
+    free(body); /* parsed: the bytes are not needed any more */
     if (root == NULL) {
+        lossd_arena_release(&tree);
         lossd_reply_fault(reply, &f);
         return;
     }
     if (route->endpoint == LOSSD_ROUTE_BATCH)
-        serve_batch(h, root, reply);
+        serve_batch(h, root, &tree, reply);
     else
-        serve_call(h, route->fn, root, true, NULL, reply);
+        serve_call(h, route->fn, root, &tree, NULL, reply);
 }

@@ -28,9 +28,14 @@ typedef struct {
     size_t elements;        /* numbers read from the request's tensors */
 } lossd_reply;
 
-/* Serves a compute or batch route from its body bytes. Always fills reply. */
-void lossd_handle_body(const lossd_handler *h, const lossd_route *route, const char *body,
-                       size_t len, lossd_reply *reply);
+/*
+ * Serves a compute or batch route from its body bytes, and frees the body
+ * (malloc'd, may be NULL when empty) as soon as it is parsed: a large
+ * body's memory is given back before its reply is built. Always fills
+ * reply.
+ */
+void lossd_handle_body(const lossd_handler *h, const lossd_route *route, char *body, size_t len,
+                       lossd_reply *reply);
 
 /* Fills reply with a fault's status and error body. */
 void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f);

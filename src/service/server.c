@@ -222,6 +222,8 @@ static void admit(request *r)
             lossd_metrics_reject(s->metrics, LOSSD_REJECT_TOO_LARGE);
             lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
                             "the body is %llu bytes, more than %zu (--max-body)", n, cfg->max_body);
+        } else if (*end == '\0' && n > 0 && (r->body = malloc((size_t)n)) != NULL) {
+            r->body_cap = (size_t)n; /* one allocation, no copies as it grows */
         }
     }
 }
@@ -308,9 +310,9 @@ static void run_job(void *arg)
     request *r = arg;
     lossd_server *s = r->srv;
     lossd_buf_init(&r->reply.body, 0);
-    lossd_handle_body(&s->handler, &r->route, r->body ? r->body : "", r->body_len, &r->reply);
-    free(r->body); /* the request no longer needs its bytes */
-    r->body = NULL;
+    char *body = r->body;
+    r->body = NULL; /* handed over: freed once parsed */
+    lossd_handle_body(&s->handler, &r->route, body, r->body_len, &r->reply);
     r->computed = true;
     MHD_resume_connection(r->conn);
 }
