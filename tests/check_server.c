@@ -872,6 +872,74 @@ START_TEST(slow_client_is_cut_off)
 }
 END_TEST
 
+/* ------------------------------------------------------------ connection limits */
+
+static void few_connections(lossd_config *c)
+{
+    c->max_connections = 4;
+}
+
+static void setup_few_connections(void)
+{
+    start_with(few_connections);
+}
+
+static void few_per_ip(lossd_config *c)
+{
+    c->max_connections_per_ip = 2;
+}
+
+static void setup_few_per_ip(void)
+{
+    start_with(few_per_ip);
+}
+
+/* Whether the server closes a fresh connection without answering a request on it. */
+static bool refused(void)
+{
+    int fd = raw_connect();
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, req, strlen(req), MSG_NOSIGNAL);
+    char *got = raw_read(fd, "\"ok\"}", NULL);
+    bool closed = strstr(got, "200") == NULL;
+    close(fd);
+    return closed;
+}
+
+/* Opens n connections that each hold a request open (headers sent, no end). */
+static void hold(int *fds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fds[i] = raw_connect();
+        send(fds[i], "GET /healthz HTTP/1.1\r\nHo", 26, 0);
+    }
+    usleep(100000); /* let the server accept them */
+}
+
+START_TEST(max_connections)
+{
+    int fds[4];
+    hold(fds, 4);
+    ck_assert_msg(refused(), "a fifth connection was served past --max-connections 4");
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    usleep(200000);
+    ck_assert_msg(!refused(), "the server did not recover its connections");
+}
+END_TEST
+
+START_TEST(max_connections_per_ip)
+{
+    int fds[2];
+    hold(fds, 2);
+    ck_assert_msg(refused(), "a third connection from one address was served");
+    close(fds[0]);
+    usleep(200000);
+    ck_assert_msg(!refused(), "a freed slot was not given back");
+    close(fds[1]);
+}
+END_TEST
+
 /* ------------------------------------------------------------ HTTPS */
 
 static void with_tls(lossd_config *c)
@@ -1082,6 +1150,8 @@ int main(void)
     add_case(s, "concurrency", setup, sixty_four_clients, 120);
     add_case(s, "overload", setup_tiny_queue, overload_then_recovery, 120);
     add_case(s, "slow clients", setup_short_timeout, slow_client_is_cut_off, 30);
+    add_case(s, "max connections", setup_few_connections, max_connections, 30);
+    add_case(s, "max connections per ip", setup_few_per_ip, max_connections_per_ip, 30);
     add_case(s, "tls", setup_tls, https, 30);
     add_case(s, "signals", NULL, sigterm_drains, 60);
     add_case(s, "healthcheck", NULL, healthcheck_flag, 30);

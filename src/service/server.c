@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -500,6 +501,26 @@ static char *read_file(const char *path, FILE *err)
     return text;
 }
 
+/*
+ * Every connection is a file descriptor: make sure the process may open
+ * --max-connections of them (plus listeners, epoll, eventfds, logs), raising
+ * the soft limit towards the hard one, and warn when even that is short.
+ */
+static void ensure_fd_limit(size_t connections)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)connections + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+        lossd_log("warning",
+                  "--max-connections %zu needs %llu file descriptors; the limit is %llu: "
+                  "raise it (ulimit -n) or lower --max-connections",
+                  connections, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+}
+
 bool lossd_server_tls_available(void)
 {
     return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
@@ -576,6 +597,7 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         return NULL;
     }
 
+    ensure_fd_limit(cfg->max_connections);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (addr->ai_family == AF_INET6)
