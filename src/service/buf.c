@@ -86,6 +86,7 @@ char *lossd_buf_steal(lossd_buf *b, size_t *len)
 {
     if (!lossd_buf_reserve(b, 0))
         return NULL;
+    b->data[b->len] = '\0'; /* also when nothing was ever appended */
     char *data = b->data;
     *len = b->len;
     b->data = NULL;

@@ -80,14 +80,26 @@ int lossd_fault_from_error(lossd_fault *f, const lossd_error *err)
  */
 static void utf8_clean(char *dst, const char *s, size_t size)
 {
-    size_t i = 0, o = 0;
-    size_t len = strlen(s);
+    const unsigned char *in = (const unsigned char *)s;
+    size_t i = 0, o = 0, len = strlen(s);
     while (i < len && o + 1 < size) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        /* Decode one scalar value strictly: no overlong forms, surrogates or > U+10FFFF. */
+        unsigned c = in[i], cp = 0;
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
         bool ok = n > 0 && i + n <= len && o + n < size;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)s[i + k] >> 6) == 2;
+        if (ok && n > 1) {
+            cp = c & (0xFFu >> (n + 1));
+            for (size_t k = 1; ok && k < n; k++) {
+                ok = (in[i + k] & 0xC0) == 0x80;
+                cp = (cp << 6) | (in[i + k] & 0x3F);
+            }
+            static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+            ok = ok && cp >= min[n] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        }
         if (!ok) {
             dst[o++] = '?';
             i++;

@@ -77,7 +77,8 @@ struct lossd_pool {
  */
 static bool claim_wake(lossd_pool *p)
 {
-    size_t coming = p->running + p->waking; /* workers that will look at the queue soon */
+    /* Workers that will look at the queue soon: not those inside a large job. */
+    size_t coming = p->running - p->running_large + p->waking;
     if (p->count <= coming || p->sleeping <= p->waking)
         return false;
     /*
