@@ -21,8 +21,10 @@
  * A worker touches a request only between submit and resume, and the
  * polling thread does not touch it in that window.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -526,9 +528,28 @@ bool lossd_server_tls_available(void)
     return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
 }
 
+/*
+ * The CPUs this process may use: its affinity mask, capped by a cgroup v2
+ * CPU quota (cpu.max, "QUOTA PERIOD") - in a container limited to 2 CPUs on
+ * a 32-core node, "one worker per CPU" means 2 workers, not 32.
+ */
 static size_t cpu_count(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        char quota[32];
+        long period;
+        if (fscanf(f, "%31s %ld", quota, &period) == 2 && strcmp(quota, "max") != 0 &&
+            period > 0) {
+            long limit = (atol(quota) + period - 1) / period;
+            if (limit > 0 && limit < n)
+                n = limit;
+        }
+        fclose(f);
+    }
     return n > 0 ? (size_t)n : 1;
 }
 
