@@ -28,6 +28,7 @@
 #include <check.h>
 #include <lossd/lossd.h>
 
+#include "../src/service/arena.h"
 #include "../src/service/codec.h"
 #include "../src/service/log.h"
 #include "../src/service/route.h"
@@ -1142,6 +1143,7 @@ static void setup_small_limits(void)
 int main(void)
 {
     json_object_seed(0);
+    lossd_arena_install(); /* as main() does: request trees go to arenas */
     curl_global_init(CURL_GLOBAL_ALL);
     Suite *s = server_suite();
     add_case(s, "limits", setup_small_limits, limits_give_413, 30);

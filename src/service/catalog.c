@@ -73,7 +73,7 @@ static json_t *describe(const lossd_function *fn)
 
 static char *dump(json_t *doc)
 {
-    /* Defaults are short decimals: 15 digits print them as written (1e-07, not 9.99...e-08). */
+    /* Defaults are short decimals: 15 digits print them as written (1e-7, not 9.99...e-8). */
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);
     return text;

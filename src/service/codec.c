@@ -23,7 +23,7 @@
 #include "codec.h"
 #include "dtoa.h"
 
-/* Tensors with more numbers than this are formatted in parallel. */
+/* Tensors of at least this many numbers are formatted in parallel. */
 #define PARALLEL_FORMAT_MIN 32768
 /* Numbers per formatting task. */
 #define FORMAT_TASK_NUMBERS 16384

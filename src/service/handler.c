@@ -13,7 +13,7 @@
 
 #include "handler.h"
 
-/* Below this many input numbers a call runs on one thread. */
+/* Below this many numbers read or written, a call runs on one thread. */
 #define PARALLEL_COMPUTE_MIN 65536
 
 void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f)
@@ -41,7 +41,9 @@ static void run_blocks(void *arg, size_t task)
 static void compute(const lossd_handler *h, lossd_call *c)
 {
     size_t width = h->exec ? h->exec->width : 1;
-    if (width < 2 || c->n_blocks < 2 || c->operand[0].size < PARALLEL_COMPUTE_MIN) {
+    /* A pairwise matrix is small in and large out: count whichever is larger. */
+    size_t work = c->operand[0].size > c->output.size ? c->operand[0].size : c->output.size;
+    if (width < 2 || c->n_blocks < 2 || work < PARALLEL_COMPUTE_MIN) {
         lossd_call_run(c, 0, c->n_blocks);
     } else {
         /* A few tasks per worker balances uneven blocks without much overhead. */

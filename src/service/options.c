@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "options.h"
 
@@ -108,7 +109,7 @@ static int parse_number(const char *text, bool suffixes, size_t *out)
             return -1;
         }
         end++;
-        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
+        if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
             end += strlen(end);
     }
     if (*end || v > (SIZE_MAX >> shift))

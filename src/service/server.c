@@ -542,8 +542,7 @@ static size_t cpu_count(void)
     if (f) {
         char quota[32];
         long period;
-        if (fscanf(f, "%31s %ld", quota, &period) == 2 && strcmp(quota, "max") != 0 &&
-            period > 0) {
+        if (fscanf(f, "%31s %ld", quota, &period) == 2 && strcmp(quota, "max") != 0 && period > 0) {
             long limit = (atol(quota) + period - 1) / period;
             if (limit > 0 && limit < n)
                 n = limit;
