@@ -941,6 +941,54 @@ START_TEST(max_connections_per_ip)
 }
 END_TEST
 
+/* ------------------------------------------------------------ buffered bodies */
+
+static void small_budget(lossd_config *c)
+{
+    c->max_body = 4096;
+    c->max_buffered = 6000;
+}
+
+static void setup_small_budget(void)
+{
+    start_with(small_budget);
+}
+
+START_TEST(buffered_bodies_are_bounded)
+{
+    /* One upload holds 4000 of the 6000 bytes bodies may hold: a second one
+       of 4000 is refused at once with 503 and Retry-After, before its body;
+       when the first is done, it goes through. */
+    char body[4001];
+    memset(body, ' ', 4000);
+    body[4000] = '\0';
+    memcpy(body, "{\"input\":[3],\"target\":[1]}", 26);
+    int slow = raw_connect();
+    const char *head = "POST /v1/loss/mse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 4000\r\n\r\n";
+    send(slow, head, strlen(head), 0);
+    send(slow, body, 100, 0); /* the rest later */
+    usleep(100000);
+    reply r = post("/v1/loss/mse", body);
+    expect_fault(&r, 503, "overloaded", NULL);
+    ck_assert(has_header(&r, "Retry-After: 1"));
+    ck_assert_ptr_nonnull(strstr(r.body, "--max-buffered"));
+    reply_free(&r);
+    /* small bodies still fit beside it */
+    r = post("/v1/loss/mse", "{\"input\":[3],\"target\":[1]}");
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    send(slow, body + 100, 3900, 0);
+    char *got = raw_read(slow, "}", NULL);
+    ck_assert_msg(strncmp(got, "HTTP/1.1 200", 12) == 0, "got: %s", got);
+    close(slow);
+    r = post("/v1/loss/mse", body);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_double_eq(json_real_value(json_object_get(r.json, "loss")), 4.0);
+    reply_free(&r);
+}
+END_TEST
+
 /* ------------------------------------------------------------ HTTPS */
 
 static void with_tls(lossd_config *c)
@@ -1153,6 +1201,7 @@ int main(void)
     add_case(s, "overload", setup_tiny_queue, overload_then_recovery, 120);
     add_case(s, "slow clients", setup_short_timeout, slow_client_is_cut_off, 30);
     add_case(s, "max connections", setup_few_connections, max_connections, 30);
+    add_case(s, "buffered bodies", setup_small_budget, buffered_bodies_are_bounded, 30);
     add_case(s, "max connections per ip", setup_few_per_ip, max_connections_per_ip, 30);
     add_case(s, "tls", setup_tls, https, 30);
     add_case(s, "signals", NULL, sigterm_drains, 60);

@@ -39,6 +39,8 @@ static const option options[] = {
      "largest request body (K, M, G suffixes: KiB, MiB, GiB)"},
     {"max-elements", "LOSSD_MAX_ELEMENTS", OPT_COUNT, FIELD(max_elements), 0, "N",
      "most numbers in one request's tensors, and in its reply"},
+    {"max-buffered", "LOSSD_MAX_BUFFERED", OPT_SIZE, FIELD(max_buffered), 0, "BYTES",
+     "request bodies held in memory at once, across connections; beyond, 503 (0: 4 x --max-body)"},
     {"max-jobs", "LOSSD_MAX_JOBS", OPT_COUNT, FIELD(max_jobs), 0, "N",
      "most jobs in one /v1/batch request"},
     {"timeout", "LOSSD_TIMEOUT", OPT_SECONDS, FIELD(timeout), 0, "SECONDS",
@@ -243,7 +245,7 @@ static void default_text(const lossd_config *d, const option *o, char *buf, size
         return;
     case OPT_SIZE: {
         size_t v = *(const size_t *)(const void *)field;
-        if (v % (1u << 20) == 0)
+        if (v != 0 && v % (1u << 20) == 0)
             snprintf(buf, size, "%zuM", v >> 20);
         else
             snprintf(buf, size, "%zu", v);

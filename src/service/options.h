@@ -31,6 +31,7 @@ typedef struct {
     size_t max_body;     /* bytes */
     size_t max_elements; /* numbers per request */
     size_t max_jobs;     /* jobs per batch */
+    size_t max_buffered; /* bytes of request bodies held at once; 0: 4 x max_body */
     size_t timeout;      /* idle connection, seconds */
     size_t max_connections;
     size_t max_connections_per_ip; /* 0: no limit */

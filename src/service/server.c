@@ -60,6 +60,8 @@ struct lossd_server {
     atomic_bool draining;
     atomic_size_t active;   /* requests begun and not yet completed */
     atomic_size_t inflight; /* compute requests accepted into the pool, not yet answered */
+    atomic_size_t buffered; /* bytes of request bodies held, uploading, queued or parsing */
+    size_t max_buffered;
     char *tls_cert, *tls_key;
 };
 
@@ -70,7 +72,8 @@ typedef struct request {
     lossd_fault fault; /* a refusal decided before the worker */
     char *body;
     size_t body_len, body_cap, bytes_in;
-    bool computed; /* the worker's reply is ready */
+    size_t reserved; /* of the server's buffered bytes, held for this body */
+    bool computed;   /* the worker's reply is ready */
     bool answered;
     bool counted_inflight;
     lossd_reply reply;
@@ -184,6 +187,39 @@ static bool is_json_media_type(const char *value)
     return false;
 }
 
+/*
+ * Counts n more bytes of this request's body against --max-buffered, the
+ * memory all bodies may hold at once: without it, a queue of maximum-size
+ * bodies (or many slow uploads) could hold gigabytes. The first body always
+ * fits, whatever the limit. False when the budget is spent.
+ */
+static bool reserve(request *r, size_t n)
+{
+    lossd_server *s = r->srv;
+    size_t held = atomic_load(&s->buffered);
+    do {
+        if (held > 0 && (held + n < held || held + n > s->max_buffered))
+            return false;
+    } while (!atomic_compare_exchange_weak(&s->buffered, &held, held + n));
+    r->reserved += n;
+    return true;
+}
+
+static void release(request *r)
+{
+    atomic_fetch_sub(&r->srv->buffered, r->reserved);
+    r->reserved = 0;
+}
+
+static void refuse_buffered(request *r)
+{
+    lossd_metrics_reject(r->srv->metrics, LOSSD_REJECT_OVERLOADED);
+    lossd_fault_set(&r->fault, LOSSD_FAULT_OVERLOADED, NULL,
+                    "request bodies in memory would pass %zu bytes (--max-buffered); retry after "
+                    "a second",
+                    r->srv->max_buffered);
+}
+
 static void admit(request *r)
 {
     lossd_server *s = r->srv;
@@ -225,6 +261,8 @@ static void admit(request *r)
             lossd_metrics_reject(s->metrics, LOSSD_REJECT_TOO_LARGE);
             lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
                             "the body is %llu bytes, more than %zu (--max-body)", n, cfg->max_body);
+        } else if (*end == '\0' && n > 0 && !reserve(r, (size_t)n)) {
+            refuse_buffered(r); /* before any of the body is read */
         } else if (*end == '\0' && n > 0 && (r->body = malloc((size_t)n)) != NULL) {
             r->body_cap = (size_t)n; /* one allocation, no copies as it grows */
         }
@@ -253,6 +291,13 @@ static void receive(request *r, const char *data, size_t size)
         lossd_metrics_reject(r->srv->metrics, LOSSD_REJECT_TOO_LARGE);
         lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
                         "the body is more than %zu bytes (--max-body)", max);
+        return;
+    }
+    if (r->body_len + size > r->reserved && !reserve(r, r->body_len + size - r->reserved)) {
+        free(r->body); /* a chunked body past the budget */
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        refuse_buffered(r);
         return;
     }
     if (r->body_len + size > r->body_cap) {
@@ -316,6 +361,7 @@ static void run_job(void *arg)
     char *body = r->body;
     r->body = NULL; /* handed over: freed once parsed */
     lossd_handle_body(&s->handler, &r->route, body, r->body_len, &r->reply);
+    release(r); /* the body, and the tree built from it, are gone */
     r->computed = true;
     MHD_resume_connection(r->conn);
 }
@@ -462,6 +508,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (r->counted_inflight)
         atomic_fetch_sub(&s->inflight, 1);
+    release(r);
     free(r->body);
     lossd_buf_cleanup(&r->reply.body);
     free(r);
@@ -594,6 +641,8 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     atomic_init(&s->draining, false);
     atomic_init(&s->active, 0);
     atomic_init(&s->inflight, 0);
+    atomic_init(&s->buffered, 0);
+    s->max_buffered = cfg->max_buffered ? cfg->max_buffered : 4 * cfg->max_body;
     size_t workers = cfg->workers ? cfg->workers : cpu_count();
     /* Two I/O threads measured best even on two cores (docs/performance.md). */
     size_t io_threads = cfg->io_threads ? cfg->io_threads : (cpu_count() > 1 ? 2 : 1);
