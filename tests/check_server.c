@@ -873,6 +873,77 @@ START_TEST(slow_client_is_cut_off)
 }
 END_TEST
 
+typedef struct {
+    int fd;
+    const char *text;
+    bool cut;
+    double seconds;
+} trickle_arg;
+
+/* Sends one byte every 100 ms until the server hangs up. */
+static void *trickle(void *arg_)
+{
+    trickle_arg *arg = arg_;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; arg->text[i]; i++) {
+        if (send(arg->fd, arg->text + i, 1, MSG_NOSIGNAL) != 1) {
+            arg->cut = true;
+            break;
+        }
+        usleep(100000);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    arg->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return NULL;
+}
+
+START_TEST(trickling_clients_are_cut_off)
+{
+    /* Clients that keep sending - a header byte, or a body byte, every
+       100 ms - never look idle, yet must not hold a connection forever: the
+       whole request must arrive within --timeout (1 s here). Meanwhile a
+       normal client is served at once. */
+    enum { N = 20 };
+    static char header[200], body_req[400];
+    snprintf(header, sizeof header, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: %s\r\n\r\n",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    snprintf(
+        body_req, sizeof body_req,
+        "POST /v1/loss/mse HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n%s",
+        "{\"input\":[1],\"target\":[1]}                                                          ");
+    pthread_t threads[N];
+    trickle_arg args[N];
+    for (int i = 0; i < N; i++) {
+        int fd = raw_connect();
+        const char *text = header; /* odd: the headers byte by byte */
+        if (i % 2 == 0) {          /* even: the headers at once, then the body byte by byte */
+            send(fd, body_req, 60, 0);
+            text = body_req + 60;
+        }
+        args[i] = (trickle_arg){fd, text, false, 0};
+        pthread_create(&threads[i], NULL, trickle, &args[i]);
+    }
+    usleep(300000);
+    reply r = post("/v1/loss/mse", "{\"input\":[2],\"target\":[0]}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(r.seconds < 0.5, "a normal client waited %.3fs", r.seconds);
+    reply_free(&r);
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        ck_assert_msg(args[i].cut, "trickler %d was never cut off", i);
+        ck_assert_msg(args[i].seconds > 0.8 && args[i].seconds < 3, "trickler %d cut after %.2fs",
+                      i, args[i].seconds);
+        close(args[i].fd);
+    }
+    r = http(NULL, "/metrics", NULL);
+    char want[64];
+    snprintf(want, sizeof want, "lossd_rejected_total{reason=\"slow_client\"} %d\n", N);
+    ck_assert_msg(strstr(r.body, want) != NULL, "metrics lack %s", want);
+    reply_free(&r);
+}
+END_TEST
+
 /* ------------------------------------------------------------ connection limits */
 
 static void few_connections(lossd_config *c)
@@ -1200,6 +1271,7 @@ int main(void)
     add_case(s, "concurrency", setup, sixty_four_clients, 120);
     add_case(s, "overload", setup_tiny_queue, overload_then_recovery, 120);
     add_case(s, "slow clients", setup_short_timeout, slow_client_is_cut_off, 30);
+    add_case(s, "trickling clients", setup_short_timeout, trickling_clients_are_cut_off, 30);
     add_case(s, "max connections", setup_few_connections, max_connections, 30);
     add_case(s, "buffered bodies", setup_small_budget, buffered_bodies_are_bounded, 30);
     add_case(s, "max connections per ip", setup_few_per_ip, max_connections_per_ip, 30);

@@ -23,7 +23,7 @@ static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 #define N_BOUNDS (sizeof bounds / sizeof bounds[0])
 
 static const char *const reject_names[LOSSD_REJECT_COUNT] = {"overloaded", "draining", "too_large",
-                                                             "unauthorized"};
+                                                             "unauthorized", "slow_client"};
 
 typedef struct {
     atomic_ullong requests[N_CODES + 1]; /* + other */

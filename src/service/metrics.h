@@ -23,6 +23,7 @@ typedef enum {
     LOSSD_REJECT_DRAINING,
     LOSSD_REJECT_TOO_LARGE,
     LOSSD_REJECT_UNAUTHORIZED,
+    LOSSD_REJECT_SLOW_CLIENT, /* cut off for not delivering a request within --timeout */
     LOSSD_REJECT_COUNT
 } lossd_reject_reason;
 

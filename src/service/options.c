@@ -44,7 +44,7 @@ static const option options[] = {
     {"max-jobs", "LOSSD_MAX_JOBS", OPT_COUNT, FIELD(max_jobs), 0, "N",
      "most jobs in one /v1/batch request"},
     {"timeout", "LOSSD_TIMEOUT", OPT_SECONDS, FIELD(timeout), 0, "SECONDS",
-     "close connections idle this long (0: never)"},
+     "close connections idle this long, or that take longer to send a whole request (0: never)"},
     {"max-connections", "LOSSD_MAX_CONNECTIONS", OPT_COUNT, FIELD(max_connections), 0, "N",
      "most simultaneous connections"},
     {"max-connections-per-ip", "LOSSD_MAX_CONNECTIONS_PER_IP", OPT_COUNT,

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "reaper.h"
 #include "server.h"
 
 #define CONNECTION_MEMORY (16 * 1024)
@@ -53,6 +54,7 @@ struct lossd_server {
     lossd_pool *pool;
     lossd_metrics *metrics;
     lossd_auth *auth;
+    lossd_reaper *reaper; /* request deadlines; NULL with --timeout 0 */
     lossd_handler handler;
     char *catalog, *v1;
     size_t catalog_len, v1_len;
@@ -423,6 +425,36 @@ static request *request_create(lossd_server *s, struct MHD_Connection *conn, con
     return r;
 }
 
+/* The reaper's record of a connection, or NULL. */
+static lossd_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    lossd_server *s = cls;
+    if (s->reaper == NULL)
+        return;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? lossd_reaper_add(s->reaper, info->connect_fd) : NULL;
+    } else { /* closed: libmicrohttpd closes the socket after this returns */
+        lossd_reaper_remove(s->reaper, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void on_reap(void *arg)
+{
+    lossd_server *s = arg;
+    lossd_metrics_reject(s->metrics, LOSSD_REJECT_SLOW_CLIENT);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -441,8 +473,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
          * the answer waits for the final call, which keeps the connection
          * alive: libmicrohttpd closes after any answer given this early.
          */
-        if (r->fault.kind != LOSSD_FAULT_NONE && announces_body(r))
+        if (r->fault.kind != LOSSD_FAULT_NONE && announces_body(r)) {
+            lossd_watch_request_done(watch_of(conn)); /* answered: the body is not wanted */
             return queue_fault(r);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -461,6 +495,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->answered)
         return MHD_YES;
+    lossd_watch_request_done(watch_of(conn)); /* the whole request is in */
     if (r->computed)
         return answer_computed(r);
     if (r->fault.kind != LOSSD_FAULT_NONE)
@@ -475,6 +510,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     lossd_server *s = cls;
     request *r = *con_cls;
+    lossd_watch_reply_done(watch_of(conn)); /* the next request's deadline starts now */
     if (r == NULL)
         return;
     *con_cls = NULL;
@@ -603,6 +639,7 @@ static void server_free(lossd_server *s)
 {
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    lossd_reaper_destroy(s->reaper);
     lossd_pool_destroy(s->pool);
     lossd_metrics_destroy(s->metrics);
     lossd_auth_destroy(s->auth);
@@ -659,6 +696,13 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     s->catalog_len = strlen(s->catalog);
     s->v1_len = strlen(s->v1);
     s->handler.limits = (lossd_limits){cfg->max_elements, cfg->max_jobs};
+    if (cfg->timeout > 0 &&
+        (s->reaper = lossd_reaper_create((double)cfg->timeout, on_reap, s)) == NULL) {
+        fprintf(err, "lossd: cannot start the request-deadline thread\n");
+        freeaddrinfo(addr);
+        server_free(s);
+        return NULL;
+    }
     s->handler.exec = lossd_pool_exec(s->pool);
     if (cfg->api_key_file[0] && (s->auth = lossd_auth_load(cfg->api_key_file, err)) == NULL) {
         freeaddrinfo(addr);
@@ -693,6 +737,7 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, addr->ai_addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout, NULL};
     opts[n++] =
