@@ -782,7 +782,8 @@ static void *heavy_client(void *arg_)
     arg->status = r.status;
     arg->seconds = r.seconds;
     arg->retry_after = has_header(&r, "Retry-After: 1");
-    arg->correct = r.status == 200 && json_array_size(json_object_get(r.json, "matrix")) == HEAVY_N &&
+    arg->correct = r.status == 200 &&
+                   json_array_size(json_object_get(r.json, "matrix")) == HEAVY_N &&
                    json_array_size(json_array_get(json_object_get(r.json, "matrix"), 0)) == HEAVY_N;
     if (r.status == 503)
         arg->correct = strstr(r.body, "\"overloaded\"") != NULL;
@@ -1229,6 +1230,57 @@ START_TEST(healthcheck_flag)
 }
 END_TEST
 
+START_TEST(access_log_lines)
+{
+    /* One JSON access line per request on stderr, written by the log thread
+       (and flushed on exit): method, path, status, sizes, duration, function. */
+    const char *flags[] = {"--log-format", "json", NULL};
+    child c = spawn_lossd(flags);
+    port = c.port;
+    reply r = post("/v1/loss/mse", "{\"input\":[3],\"target\":[1]}");
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    r = post("/v1/loss/mse", "{\"input\":[3]}");
+    ck_assert_int_eq(r.status, 422);
+    reply_free(&r);
+    kill(c.pid, SIGTERM);
+    int status;
+    waitpid(c.pid, &status, 0);
+    char log[65536];
+    ssize_t len = read(c.err_fd, log, sizeof log - 1), got;
+    while (len >= 0 && (got = read(c.err_fd, log + len, sizeof log - 1 - (size_t)len)) > 0)
+        len += got;
+    ck_assert_int_gt(len, 0);
+    log[len] = '\0';
+    close(c.err_fd);
+    int ok = 0, bad = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        ck_assert_msg(j != NULL, "not a JSON line: %s", line);
+        const char *path = json_string_value(json_object_get(j, "path"));
+        if (path && strcmp(path, "/v1/loss/mse") == 0) {
+            ck_assert_str_eq(json_string_value(json_object_get(j, "method")), "POST");
+            ck_assert_str_eq(json_string_value(json_object_get(j, "function")), "loss/mse");
+            ck_assert_str_eq(json_string_value(json_object_get(j, "remote")), "127.0.0.1");
+            ck_assert(json_is_number(json_object_get(j, "duration_ms")));
+            long code = (long)json_integer_value(json_object_get(j, "status"));
+            if (code == 200) {
+                ok++;
+                ck_assert_ptr_null(json_object_get(j, "error"));
+            } else {
+                bad++;
+                ck_assert_int_eq(code, 422);
+                ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
+                                 "invalid_argument");
+            }
+        }
+        json_decref(j);
+    }
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(bad, 1);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1283,6 +1335,7 @@ int main(void)
     add_case(s, "tls", setup_tls, https, 30);
     add_case(s, "signals", NULL, sigterm_drains, 60);
     add_case(s, "healthcheck", NULL, healthcheck_flag, 30);
+    add_case(s, "access log", NULL, access_log_lines, 30);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
