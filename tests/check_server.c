@@ -1210,6 +1210,13 @@ START_TEST(readiness_turns_during_drain)
     ck_assert_str_eq(r.body, "{\"status\":\"draining\"}");
     free(r.body);
     curl_easy_cleanup(curl);
+    /* and a new connection is refused at once, not left in the listen backlog */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), -1);
+    ck_assert_int_eq(errno, ECONNREFUSED);
+    close(fd);
 }
 END_TEST
 

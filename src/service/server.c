@@ -60,6 +60,9 @@ struct lossd_server {
     size_t catalog_len, v1_len;
     unsigned port;
     atomic_bool draining;
+    /* the listening socket once draining: MHD's threads may still use it,
+       so it is closed only after MHD_stop_daemon() (libmicrohttpd's rule) */
+    MHD_socket quiesced;
     atomic_size_t active;   /* requests begun and not yet completed */
     atomic_size_t inflight; /* compute requests accepted into the pool, not yet answered */
     atomic_size_t buffered; /* bytes of request bodies held, uploading, queued or parsing */
@@ -551,7 +554,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->active, 1);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's format strings are its own, never a client's. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char message[512];
@@ -639,6 +643,8 @@ static void server_free(lossd_server *s)
 {
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    if (s->quiesced != MHD_INVALID_SOCKET)
+        close(s->quiesced);
     lossd_reaper_destroy(s->reaper);
     lossd_pool_destroy(s->pool);
     lossd_metrics_destroy(s->metrics);
@@ -675,6 +681,7 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         return NULL;
     }
     s->cfg = cfg;
+    s->quiesced = MHD_INVALID_SOCKET;
     atomic_init(&s->draining, false);
     atomic_init(&s->active, 0);
     atomic_init(&s->inflight, 0);
@@ -783,9 +790,11 @@ void lossd_server_drain(lossd_server *s)
 {
     if (atomic_exchange(&s->draining, true))
         return;
-    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
+    /* New connections are refused from now on: shutdown() makes the kernel
+       reset them, and leaves the descriptor to close after MHD_stop_daemon(). */
+    s->quiesced = MHD_quiesce_daemon(s->daemon);
+    if (s->quiesced != MHD_INVALID_SOCKET)
+        shutdown(s->quiesced, SHUT_RDWR);
     lossd_log("info", "draining: %zu request%s in flight", atomic_load(&s->active),
               atomic_load(&s->active) == 1 ? "" : "s");
 }
