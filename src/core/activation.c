@@ -27,173 +27,226 @@
 
 enum { GELU_NONE, GELU_TANH };
 
-LOSSD_INLINE double relu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd relu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
-    (void)c, (void)i;
-    *d = x > 0 ? 1.0 : 0.0;
-    return x > 0 ? x : (x < 0 ? 0.0 : x);
+    (void)c, (void)i, (void)need_grad;
+    *d = lossd_v_ones(x > 0);
+    return lossd_v_select(x < 0, lossd_v_set1(0.0), x); /* NaN and -0 pass through */
 }
 
-LOSSD_INLINE double leaky_relu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd leaky_relu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                      bool need_grad)
 {
-    (void)i;
+    (void)i, (void)need_grad;
     double slope = lossd__num(c, 0);
-    *d = x > 0 ? 1.0 : slope;
-    return x > 0 ? x : x * slope;
+    *d = lossd_v_select(x > 0, lossd_v_set1(1.0), lossd_v_set1(slope));
+    return lossd_v_select(x > 0, x, x * slope);
 }
 
-/* prelu: weight[channel], the channel being axis 1 (coef[1] = inner size, coef[2] = C). */
-LOSSD_INLINE double prelu_elem(const lossd_call *c, size_t i, double x, double *d)
+/* prelu: weight[channel], the channel being axis 1 (coef[1] = inner size). */
+LOSSD_INLINE lossd_vd prelu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                 bool need_grad)
 {
+    (void)need_grad;
     const lossd_param_view *w = &c->view[0];
-    double wi = w->period == 1 ? w->data[0] : w->data[(i / (size_t)c->coef[1]) % w->period];
-    *d = x > 0 ? 1.0 : wi;
-    return x > 0 ? x : wi * x;
+    lossd_vd wi;
+    if (w->period == 1) {
+        wi = lossd_v_set1(w->data[0]);
+    } else {
+        size_t inner = (size_t)c->coef[1];
+        for (size_t k = 0; k < LOSSD_LANES; k++)
+            wi[k] = w->data[((i + k) / inner) % w->period];
+    }
+    *d = lossd_v_select(x > 0, lossd_v_set1(1.0), wi);
+    return lossd_v_select(x > 0, x, wi * x);
 }
 
 /*
  * ELU family: x <= 0 ? negcoef (exp(x negiptcoef) - 1) : poscoef x (ATen's
  * elu). The derivative takes its own input scale: CELU's differs (below).
+ * Both sides are computed and the lane picks one: the exponential of a
+ * large positive x overflows harmlessly in a lane that is not kept.
  */
-LOSSD_INLINE double elu_core(double x, double negcoef, double poscoef, double negiptcoef,
-                             double grad_negiptcoef, double *d)
+LOSSD_INLINE lossd_vd elu_core(lossd_vd x, double negcoef, double poscoef, double negiptcoef,
+                               double grad_negiptcoef, lossd_vd *d, bool need_grad)
 {
-    if (x <= 0) {
-        *d = grad_negiptcoef * negcoef * exp(x * grad_negiptcoef);
-        return expm1(x * negiptcoef) * negcoef;
+    lossd_vm negative = x <= 0;
+    lossd_vd y = lossd_v_select(negative, lossd_v_expm1(x * negiptcoef) * negcoef, x * poscoef);
+    double k = grad_negiptcoef * negcoef;
+    lossd_vd t = x * grad_negiptcoef;
+    if (!need_grad) {
+        /*
+         * Only the zeros of d = k exp(t) count: with exp(t) a normal number
+         * in (2^-995, 2^995) and 2^-75 < |k| < 2^900, d cannot round to 0,
+         * so the exponential is needed only near underflow or overflow.
+         */
+        lossd_vm sure = (t > -690) & (t < 690);
+        bool moderate = fabs(k) > 0x1p-75 && fabs(k) < 0x1p900;
+        if (moderate && !lossd_v_any(negative & ~sure)) {
+            *d = lossd_v_select(negative, lossd_v_set1(1.0), lossd_v_set1(poscoef));
+            return y;
+        }
     }
-    *d = poscoef;
-    return x * poscoef;
+    *d = lossd_v_select(negative, k * lossd_v_exp(t), lossd_v_set1(poscoef));
+    return y;
 }
 
-LOSSD_INLINE double elu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd elu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                               bool need_grad)
 {
     (void)i;
-    return elu_core(x, lossd__num(c, 0), 1.0, 1.0, 1.0, d);
+    return elu_core(x, lossd__num(c, 0), 1.0, 1.0, 1.0, d, need_grad);
 }
 
-LOSSD_INLINE double celu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd celu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
     (void)i;
     double alpha = lossd__num(c, 0);
     /* PyTorch 1.13's celu backward scales by 1.0 / alpha.toFloat(): alpha rounded to float */
-    return elu_core(x, alpha, 1.0, 1.0 / alpha, 1.0 / (double)(float)alpha, d);
+    return elu_core(x, alpha, 1.0, 1.0 / alpha, 1.0 / (double)(float)alpha, d, need_grad);
 }
 
-LOSSD_INLINE double selu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd selu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
     (void)c, (void)i;
-    return elu_core(x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, 1.0, d);
+    return elu_core(x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, 1.0, d, need_grad);
 }
 
-LOSSD_INLINE double gelu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd gelu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
-    (void)i;
+    (void)i, (void)need_grad;
     if (c->params[0].choice == GELU_TANH) {
         const double beta = M_SQRT2 * M_2_SQRTPI * 0.5, kappa = 0.044715;
-        double x_sq = x * x, inner = beta * (x + kappa * x_sq * x);
-        double tanh_inner = tanh(inner);
-        double left = 0.5 * x, right = 1 + tanh_inner;
-        double right_derivative =
+        lossd_vd x_sq = x * x, inner = beta * (x + kappa * x_sq * x);
+        lossd_vd tanh_inner = lossd_v_tanh(inner);
+        lossd_vd left = 0.5 * x, right = 1 + tanh_inner;
+        lossd_vd right_derivative =
             left * (1 - tanh_inner * tanh_inner) * beta * (1 + 3 * kappa * x_sq);
         *d = 0.5 * right + right_derivative;
         return left * right;
     }
     const double alpha = M_2_SQRTPI * M_SQRT1_2 * 0.5;
-    double cdf = 0.5 * (1 + erf(x * M_SQRT1_2));
-    *d = cdf + x * (alpha * exp(-0.5 * x * x));
+    lossd_vd cdf = 0.5 * (1 + lossd_v_erf(x * M_SQRT1_2));
+    *d = cdf + x * (alpha * lossd_v_exp(-0.5 * x * x));
     return x * cdf;
 }
 
-LOSSD_INLINE double silu_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd silu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
-    (void)c, (void)i;
-    double s = 1 / (1 + exp(-x));
+    (void)c, (void)i, (void)need_grad;
+    lossd_vd e = lossd_v_exp(-x);
+    lossd_vd s = 1 / (1 + e);
     *d = s * (1 + x * (1 - s));
-    return x / (1 + exp(-x));
+    return x / (1 + e);
 }
 
-LOSSD_INLINE double mish_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd mish_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
-    (void)c, (void)i;
-    double s = 1 / (1 + exp(-x));
-    double tsp = tanh(log1p(exp(x)));
+    (void)c, (void)i, (void)need_grad;
+    lossd_vd s = 1 / (1 + lossd_v_exp(-x));
+    lossd_vd tsp = lossd_v_tanh(lossd_v_log1p(lossd_v_exp(x)));
     *d = tsp + x * s * (1 - tsp * tsp);
     return x * tsp;
 }
 
-LOSSD_INLINE double sigmoid_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd sigmoid_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                   bool need_grad)
 {
     (void)c, (void)i;
-    double y = 1 / (1 + exp(-x));
-    *d = (1 - y) * y;
+    lossd_vd den = 1 + lossd_v_exp(-x), y = 1 / den;
+    /* (1 - y) y is 0 exactly where y is 1 or 0: where den is 1 or infinite */
+    *d = need_grad ? (1 - y) * y : lossd_v_ones(~((den == 1) | (den == INFINITY)));
     return y;
 }
 
-LOSSD_INLINE double tanh_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd tanh_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                bool need_grad)
 {
     (void)c, (void)i;
-    double y = tanh(x);
-    *d = 1 - y * y;
+    lossd_vd y = lossd_v_tanh(x);
+    /* 1 - y^2 is 0 exactly where |y| is 1 (below 1, y^2 rounds below 1 too) */
+    *d = need_grad ? 1 - y * y : lossd_v_ones(lossd_v_abs(y) != 1);
     return y;
 }
 
 /* F.softsign is x / (|x| + 1) in Python; this is autograd's derivative of it. */
-LOSSD_INLINE double softsign_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd softsign_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                    bool need_grad)
 {
-    (void)c, (void)i;
-    double den = fabs(x) + 1;
-    double sgn = (x > 0) - (x < 0);
-    *d = 1 / den - x * sgn / (den * den);
+    (void)c, (void)i, (void)need_grad;
+    lossd_vd den = lossd_v_abs(x) + 1;
+    *d = 1 / den - x * lossd_v_sgn(x) / (den * den);
     return x / den;
 }
 
-LOSSD_INLINE double clamp_elem(double x, double lo, double hi, double *d)
+LOSSD_INLINE lossd_vd clamp_elem(lossd_vd x, double lo, double hi, lossd_vd *d)
 {
-    *d = (x <= lo || x >= hi) ? 0.0 : 1.0;
-    return x < lo ? lo : (x > hi ? hi : x);
+    *d = lossd_v_ones(~((x <= lo) | (x >= hi)));
+    return lossd_v_select(x < lo, lossd_v_set1(lo), lossd_v_select(x > hi, lossd_v_set1(hi), x));
 }
 
-LOSSD_INLINE double relu6_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd relu6_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                 bool need_grad)
 {
-    (void)c, (void)i;
+    (void)c, (void)i, (void)need_grad;
     return clamp_elem(x, 0.0, 6.0, d);
 }
 
-LOSSD_INLINE double hardtanh_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd hardtanh_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                    bool need_grad)
 {
-    (void)i;
+    (void)i, (void)need_grad;
     return clamp_elem(x, lossd__num(c, 0), lossd__num(c, 1), d);
 }
 
 /* hardsigmoid_backward multiplies by ATen's one_sixth, the float 1.0f / 6.0f. */
 #define HARDSIGMOID_SLOPE ((double)(1.0f / 6.0f))
 
-LOSSD_INLINE double hardsigmoid_elem(const lossd_call *c, size_t i, double x, double *d)
+/* min(max(x + 3, 0), 6) with fmax/fmin's NaN rule: a NaN x gives 0. */
+LOSSD_INLINE lossd_vd relu6_of_shifted(lossd_vd x)
 {
-    (void)c, (void)i;
-    *d = (x > -3 && x < 3) ? HARDSIGMOID_SLOPE : 0.0;
-    return fmin(fmax(x + 3, 0.0), 6.0) / 6;
+    return lossd_v_fmin(lossd_v_fmax(x + 3, lossd_v_set1(0.0)), lossd_v_set1(6.0));
 }
 
-LOSSD_INLINE double hardswish_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd hardsigmoid_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                       bool need_grad)
 {
-    (void)c, (void)i;
-    *d = x < -3 ? 0.0 : (x <= 3 ? x / 3 + 0.5 : 1.0);
-    return x * fmin(fmax(x + 3, 0.0), 6.0) / 6;
+    (void)c, (void)i, (void)need_grad;
+    *d = lossd_v_select((x > -3) & (x < 3), lossd_v_set1(HARDSIGMOID_SLOPE), lossd_v_set1(0.0));
+    return relu6_of_shifted(x) / 6;
 }
 
-LOSSD_INLINE double softplus_elem(const lossd_call *c, size_t i, double x, double *d)
+LOSSD_INLINE lossd_vd hardswish_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                     bool need_grad)
+{
+    (void)c, (void)i;
+    /*
+     * x / 3 + 0.5 is 0 only at x = -1.5 (the nearest doubles give +-1 ulp
+     * of -0.5): the statistic alone needs no division.
+     */
+    *d = need_grad ? lossd_v_select(x < -3, lossd_v_set1(0.0),
+                                    lossd_v_select(x <= 3, x / 3 + 0.5, lossd_v_set1(1.0)))
+                   : lossd_v_ones(~((x < -3) | (x == -1.5)));
+    return x * relu6_of_shifted(x) / 6;
+}
+
+LOSSD_INLINE lossd_vd softplus_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                    bool need_grad)
 {
     (void)i;
     double beta = lossd__num(c, 0), threshold = lossd__num(c, 1);
-    if (x * beta > threshold) {
-        *d = 1.0;
-        return x;
-    }
-    double z = exp(x * beta);
-    *d = z / (z + 1);
-    return log1p(z) / beta;
+    lossd_vm linear = x * beta > threshold;
+    lossd_vd z = lossd_v_exp(x * beta);
+    /* z / (z + 1) is 0 exactly where z is: no division for the statistic alone */
+    lossd_vd slope = need_grad ? z / (z + 1) : lossd_v_ones(z != 0);
+    *d = lossd_v_select(linear, lossd_v_set1(1.0), slope);
+    return lossd_v_select(linear, x, lossd_v_log1p(z) / beta);
 }
 
 #define POINTWISE_KERNEL(name)                                                              \
@@ -223,40 +276,59 @@ POINTWISE_KERNEL(softplus)
 /* ------------------------------------------------------------ row-wise */
 
 /*
- * softmax and log_softmax of whole rows. Backward as ATen:
- * softmax y (g - sum g y), log_softmax g - exp(y) sum g. The "zero
- * derivative" statistic uses the Jacobian's diagonal: y (1 - y) and 1 - p.
+ * softmax and log_softmax of whole rows, LOSSD_LANES rows at a time (one
+ * per lane). Backward as ATen: softmax y (g - sum g y), log_softmax
+ * g - exp(y) sum g. The "zero derivative" statistic uses the Jacobian's
+ * diagonal: y (1 - y) and 1 - p.
  */
-LOSSD_INLINE size_t softmax_rows(const lossd_call *c, size_t begin, size_t end, double *out,
-                                 bool log_space)
+LOSSD_INLINE size_t softmax_rows(const lossd_call *restrict c, size_t begin, size_t end,
+                                 double *out, bool log_space)
 {
     size_t n = lossd__row_len(&c->operand[0]), zeros = 0;
     const double *go = c->grad_output_set ? c->grad_output.data : NULL;
-    for (size_t r = begin; r < end; r++) {
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        lossd_vm live = lossd_v_first(rows);
         const double *x = c->operand[0].data + r * n;
         double *y = out + (r - begin) * n;
-        double max, sum;
-        lossd__softmax_row(x, n, &max, &sum);
-        double logsum = log(sum), inv_sum = 1 / sum;
+        lossd_vd max, sum;
+        /* softmax keeps the exponentials in y, to scale them below */
+        lossd__softmax_rows(x, n, rows, &max, &sum, log_space ? NULL : y);
+        lossd_vd logsum = lossd_v_log(sum), inv_sum = 1 / sum;
+        lossd_vm zero = {0};
         for (size_t j = 0; j < n; j++) {
-            double shifted = x[j] - max;
-            y[j] = log_space ? shifted - logsum : exp(shifted) * inv_sum;
-            double p = log_space ? exp(y[j]) : y[j];
-            zeros += (log_space ? 1 - p : p * (1 - p)) == 0.0;
+            lossd_vd yj, p;
+            if (log_space) {
+                yj = (lossd_v_gather(x + j, n, rows) - max) - logsum;
+                p = lossd_v_exp(yj);
+                zero += (1 - p == 0) & live;
+            } else {
+                yj = lossd_v_gather(y + j, n, rows) * inv_sum;
+                zero += (yj * (1 - yj) == 0) & live;
+            }
+            lossd_v_scatter(y + j, n, yj, rows);
+            lossd__tally_nonfinite(&bad, yj, rows);
         }
+        zeros += lossd_v_count(zero);
         if (c->grad == NULL)
             continue;
         double *g = c->grad + r * n;
-        double dot = 0;
+        const double *gr = go ? go + r * n : NULL;
+        lossd_vd dot = lossd_v_set1(0.0);
         for (size_t j = 0; j < n; j++) {
-            double gj = go ? go[r * n + j] : 1.0;
-            dot += log_space ? gj : gj * y[j];
+            lossd_vd gj = gr ? lossd_v_gather(gr + j, n, rows) : lossd_v_set1(1.0);
+            dot += log_space ? gj : gj * lossd_v_gather(y + j, n, rows);
         }
         for (size_t j = 0; j < n; j++) {
-            double gj = go ? go[r * n + j] : 1.0;
-            g[j] = log_space ? gj - exp(y[j]) * dot : y[j] * (gj - dot);
+            lossd_vd gj = gr ? lossd_v_gather(gr + j, n, rows) : lossd_v_set1(1.0);
+            lossd_vd yj = lossd_v_gather(y + j, n, rows);
+            lossd_vd gradient = log_space ? gj - lossd_v_exp(yj) * dot : yj * (gj - dot);
+            lossd_v_scatter(g + j, n, gradient, rows);
+            lossd__tally_nonfinite(&bad, gradient, rows);
         }
     }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return zeros;
 }
 

@@ -37,9 +37,10 @@ enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU };
 
 static const char *const box_formats[] = {"xyxy", "xywh", "cxcywh", NULL};
 
+/* LOSSD_LANES boxes in xyxy, one coordinate per vector: lane k is box k. */
 typedef struct {
-    double x1, y1, x2, y2;
-} box;
+    lossd_vd x1, y1, x2, y2;
+} box_lanes;
 
 static int box_format(const lossd_call *c)
 {
@@ -47,46 +48,61 @@ static int box_format(const lossd_call *c)
     return i < 0 ? FORMAT_XYXY : c->params[i].choice;
 }
 
-/* Reads box i of a (N,4) array in `format`, as torchvision converts it. */
-LOSSD_INLINE box box_read(const double *p, int format)
-{
-    box b;
-    switch (format) {
-    case FORMAT_XYWH:
-        b = (box){p[0], p[1], p[0] + p[2], p[1] + p[3]};
-        break;
-    case FORMAT_CXCYWH:
-        b = (box){p[0] - 0.5 * p[2], p[1] - 0.5 * p[3], p[0] + 0.5 * p[2], p[1] + 0.5 * p[3]};
-        break;
-    default:
-        b = (box){p[0], p[1], p[2], p[3]};
-        break;
-    }
-    return b;
-}
-
-/* Pulls an xyxy gradient back to `format` and writes it. */
-LOSSD_INLINE void box_grad_write(double *out, const double g[4], int format)
+/* Converts four coordinate vectors from `format` to xyxy, as torchvision does. */
+LOSSD_INLINE box_lanes box_from_columns(const lossd_vd col[4], int format)
 {
     switch (format) {
     case FORMAT_XYWH:
-        out[0] = g[0] + g[2];
-        out[1] = g[1] + g[3];
-        out[2] = g[2];
-        out[3] = g[3];
-        break;
+        return (box_lanes){col[0], col[1], col[0] + col[2], col[1] + col[3]};
     case FORMAT_CXCYWH:
-        out[0] = g[0] + g[2];
-        out[1] = g[1] + g[3];
-        out[2] = 0.5 * (g[2] - g[0]);
-        out[3] = 0.5 * (g[3] - g[1]);
-        break;
+        return (box_lanes){col[0] - 0.5 * col[2], col[1] - 0.5 * col[3], col[0] + 0.5 * col[2],
+                           col[1] + 0.5 * col[3]};
     default:
-        memcpy(out, g, 4 * sizeof *out);
-        break;
+        return (box_lanes){col[0], col[1], col[2], col[3]};
     }
 }
 
+/* Boxes i..i+n-1 (n <= LOSSD_LANES) of a (N,4) array in `format`; missing ones are zeros. */
+LOSSD_INLINE box_lanes box_read(const double *p, size_t n, int format)
+{
+    lossd_vd col[4];
+    lossd_v_load_columns4(p, n, col);
+    return box_from_columns(col, format);
+}
+
+/* One box of a (N,4) array in every lane. */
+LOSSD_INLINE box_lanes box_read_one(const double *p, int format)
+{
+    lossd_vd col[4] = {lossd_v_set1(p[0]), lossd_v_set1(p[1]), lossd_v_set1(p[2]),
+                       lossd_v_set1(p[3])};
+    return box_from_columns(col, format);
+}
+
+/* Pulls xyxy gradients of boxes i..i+n-1 back to `format`, writes and tallies them. */
+LOSSD_INLINE void box_grad_write(double *out, size_t n, const lossd_vd g[4], int format,
+                                 lossd_vm *bad)
+{
+    lossd_vd col[4] = {g[0], g[1], g[2], g[3]};
+    switch (format) {
+    case FORMAT_XYWH:
+        col[0] = g[0] + g[2];
+        col[1] = g[1] + g[3];
+        break;
+    case FORMAT_CXCYWH:
+        col[0] = g[0] + g[2];
+        col[1] = g[1] + g[3];
+        col[2] = 0.5 * (g[2] - g[0]);
+        col[3] = 0.5 * (g[3] - g[1]);
+        break;
+    default:
+        break;
+    }
+    lossd_v_store_columns4(out, n, col);
+    for (int j = 0; j < 4; j++)
+        lossd__tally_nonfinite(bad, col[j], n);
+}
+
+#ifndef LOSSD_SIMD_AVX2 /* validation runs before any kernel: one copy */
 int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
@@ -124,51 +140,56 @@ int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err)
     }
     return 0;
 }
+#endif
 
 /* d max(a, b) / d a as autograd's maximum backward: 1, 1/2 on a tie, 0. */
-LOSSD_INLINE double dmax(double a, double b)
+LOSSD_INLINE lossd_vd dmax(lossd_vd a, lossd_vd b)
 {
-    return a > b ? 1.0 : a == b ? 0.5 : 0.0;
+    return lossd_v_select(a > b, lossd_v_set1(1.0),
+                          lossd_v_select(a == b, lossd_v_set1(0.5), lossd_v_set1(0.0)));
 }
 
 /* d min(a, b) / d a as autograd's minimum backward. */
-LOSSD_INLINE double dmin(double a, double b)
+LOSSD_INLINE lossd_vd dmin(lossd_vd a, lossd_vd b)
 {
-    return a < b ? 1.0 : a == b ? 0.5 : 0.0;
+    return dmax(b, a);
 }
 
 /* Per-box extras, in the order of each function's `terms` row. */
 typedef struct {
-    double iou, enclosing_area, rho2, c2, v, alpha;
+    lossd_vd iou, enclosing_area, rho2, c2, v, alpha;
 } box_terms;
 
 /*
- * The loss of box pair (a, b) for `which`; when grad is not NULL, also the
- * gradient with respect to a (xyxy) times `upstream`.
+ * The losses of LOSSD_LANES box pairs (a, b) for `which`; when grad is not
+ * NULL, also the gradients with respect to a (xyxy) times `upstream`.
+ * Branch-free: what torchvision masks is selected lane by lane.
  */
-LOSSD_INLINE double box_pair_loss(int which, box a, box b, double eps, double *grad,
-                                  double upstream, box_terms *terms)
+LOSSD_INLINE lossd_vd box_pair_loss(int which, box_lanes a, box_lanes b, double eps, lossd_vd *grad,
+                                    lossd_vd upstream, box_terms *terms)
 {
+    const lossd_vd zero = lossd_v_set1(0.0);
     /* intersection, as _loss_inter_union: zero (and flat) unless both sides > 0 */
-    double xk1 = fmax(a.x1, b.x1), yk1 = fmax(a.y1, b.y1);
-    double xk2 = fmin(a.x2, b.x2), yk2 = fmin(a.y2, b.y2);
-    bool overlap = (yk2 > yk1) && (xk2 > xk1);
-    double iw = xk2 - xk1, ih = yk2 - yk1;
-    double inter = overlap ? iw * ih : 0.0;
-    double aw = a.x2 - a.x1, ah = a.y2 - a.y1;
-    double bw = b.x2 - b.x1, bh = b.y2 - b.y1;
-    double uni = aw * ah + bw * bh - inter;
+    lossd_vd xk1 = lossd_v_fmax(a.x1, b.x1), yk1 = lossd_v_fmax(a.y1, b.y1);
+    lossd_vd xk2 = lossd_v_fmin(a.x2, b.x2), yk2 = lossd_v_fmin(a.y2, b.y2);
+    lossd_vm overlap = (yk2 > yk1) & (xk2 > xk1);
+    lossd_vd iw = xk2 - xk1, ih = yk2 - yk1;
+    lossd_vd inter = lossd_v_select(overlap, iw * ih, zero);
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
+    lossd_vd bw = b.x2 - b.x1, bh = b.y2 - b.y1;
+    lossd_vd uni = aw * ah + bw * bh - inter;
     double iou_eps = which == BOX_CIOU ? CIOU_INNER_EPS : eps;
-    double den = uni + iou_eps;
-    double iou = inter / den;
-    double loss = 1.0 - iou;
+    lossd_vd den = uni + iou_eps;
+    lossd_vd iou = inter / den;
+    lossd_vd loss = 1.0 - iou;
 
     /* enclosing box */
-    double xc1 = fmin(a.x1, b.x1), yc1 = fmin(a.y1, b.y1);
-    double xc2 = fmax(a.x2, b.x2), yc2 = fmax(a.y2, b.y2);
-    double cw = xc2 - xc1, ch = yc2 - yc1;
+    lossd_vd xc1 = lossd_v_fmin(a.x1, b.x1), yc1 = lossd_v_fmin(a.y1, b.y1);
+    lossd_vd xc2 = lossd_v_fmax(a.x2, b.x2), yc2 = lossd_v_fmax(a.y2, b.y2);
+    lossd_vd cw = xc2 - xc1, ch = yc2 - yc1;
 
-    double area_c = 0, diag2 = 0, c2 = 0, rho2 = 0, v = 0, alpha = 0, dx = 0, dy = 0, datan = 0;
+    lossd_vd area_c = zero, diag2 = zero, c2 = zero, rho2 = zero, v = zero, alpha = zero;
+    lossd_vd dx = zero, dy = zero, datan = zero;
     if (which == BOX_GIOU) {
         area_c = cw * ch;
         loss += (area_c - uni) / (area_c + eps);
@@ -181,7 +202,7 @@ LOSSD_INLINE double box_pair_loss(int which, box a, box b, double eps, double *g
         loss += rho2 / c2;
     }
     if (which == BOX_CIOU) {
-        datan = atan(bw / bh) - atan(aw / ah);
+        datan = lossd_v_atan(bw / bh) - lossd_v_atan(aw / ah);
         v = (4 / (M_PI * M_PI)) * (datan * datan);
         alpha = v / (1 - iou + v + eps); /* a constant for the gradient */
         loss += alpha * v;
@@ -198,39 +219,36 @@ LOSSD_INLINE double box_pair_loss(int which, box a, box b, double eps, double *g
         return loss;
 
     /* d inter / d (x1, y1, x2, y2) of a */
-    double gi[4] = {0, 0, 0, 0};
-    if (overlap) {
-        gi[0] = -ih * dmax(a.x1, b.x1);
-        gi[1] = -iw * dmax(a.y1, b.y1);
-        gi[2] = ih * dmin(a.x2, b.x2);
-        gi[3] = iw * dmin(a.y2, b.y2);
-    }
+    lossd_vd gi[4] = {lossd_v_select(overlap, -ih * dmax(a.x1, b.x1), zero),
+                      lossd_v_select(overlap, -iw * dmax(a.y1, b.y1), zero),
+                      lossd_v_select(overlap, ih * dmin(a.x2, b.x2), zero),
+                      lossd_v_select(overlap, iw * dmin(a.y2, b.y2), zero)};
     /* d union = d area(a) - d inter */
-    double gu[4] = {-ah - gi[0], -aw - gi[1], ah - gi[2], aw - gi[3]};
-    double g[4];
+    lossd_vd gu[4] = {-ah - gi[0], -aw - gi[1], ah - gi[2], aw - gi[3]};
+    lossd_vd g[4];
     for (int j = 0; j < 4; j++)
         g[j] = -(gi[j] / den - iou * gu[j] / den); /* d(1 - iou) */
 
     if (which == BOX_GIOU) {
         /* d (C - U)/(C + eps) = dC (U + eps)/(C + eps)^2 - dU/(C + eps) */
-        double ce = area_c + eps;
-        double gc[4] = {-ch * dmin(a.x1, b.x1), -cw * dmin(a.y1, b.y1), ch * dmax(a.x2, b.x2),
-                        cw * dmax(a.y2, b.y2)};
+        lossd_vd ce = area_c + eps;
+        lossd_vd gc[4] = {-ch * dmin(a.x1, b.x1), -cw * dmin(a.y1, b.y1), ch * dmax(a.x2, b.x2),
+                          cw * dmax(a.y2, b.y2)};
         for (int j = 0; j < 4; j++)
             g[j] += gc[j] * (uni + eps) / (ce * ce) - gu[j] / ce;
     } else if (which == BOX_DIOU || which == BOX_CIOU) {
         /* d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 */
-        double gc2[4] = {-2 * cw * dmin(a.x1, b.x1), -2 * ch * dmin(a.y1, b.y1),
-                         2 * cw * dmax(a.x2, b.x2), 2 * ch * dmax(a.y2, b.y2)};
-        double grho[4] = {dx, dy, dx, dy};
+        lossd_vd gc2[4] = {-2 * cw * dmin(a.x1, b.x1), -2 * ch * dmin(a.y1, b.y1),
+                           2 * cw * dmax(a.x2, b.x2), 2 * ch * dmax(a.y2, b.y2)};
+        lossd_vd grho[4] = {dx, dy, dx, dy};
         for (int j = 0; j < 4; j++)
             g[j] += grho[j] / c2 - rho2 * gc2[j] / (c2 * c2);
     }
     if (which == BOX_CIOU) {
         /* alpha * dv, v = 4/pi^2 (atan(bw/bh) - atan(aw/ah))^2 */
-        double r = aw / ah;
-        double dv_dr = (4 / (M_PI * M_PI)) * 2 * datan * -(1 / (1 + r * r));
-        double dr_dw = 1 / ah, dr_dh = -r / ah;
+        lossd_vd r = aw / ah;
+        lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * datan * -(1 / (1 + r * r));
+        lossd_vd dr_dw = 1 / ah, dr_dh = -r / ah;
         g[0] += alpha * dv_dr * -dr_dw;
         g[1] += alpha * dv_dr * -dr_dh;
         g[2] += alpha * dv_dr * dr_dw;
@@ -241,44 +259,75 @@ LOSSD_INLINE double box_pair_loss(int which, box a, box b, double eps, double *g
     return loss;
 }
 
-LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, const box_terms *t)
+/* Writes and tallies the extras of boxes i..i+n-1. */
+LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n,
+                              const box_terms *t, lossd_vm *bad)
 {
-    double values[LOSSD_MAX_TERMS];
-    size_t n = 0;
-    values[n++] = t->iou;
+    lossd_vd values[LOSSD_MAX_TERMS];
+    size_t count = 0;
+    values[count++] = t->iou;
     if (which == BOX_GIOU)
-        values[n++] = t->enclosing_area;
+        values[count++] = t->enclosing_area;
     if (which == BOX_DIOU || which == BOX_CIOU) {
-        values[n++] = t->rho2;
-        values[n++] = t->c2;
+        values[count++] = t->rho2;
+        values[count++] = t->c2;
     }
     if (which == BOX_CIOU) {
-        values[n++] = t->v;
-        values[n++] = t->alpha;
+        values[count++] = t->v;
+        values[count++] = t->alpha;
     }
-    for (size_t k = 0; k < n; k++)
-        c->terms[k][i] = values[k];
+    for (size_t k = 0; k < count; k++) {
+        lossd_v_store_n(c->terms[k] + i, values[k], n);
+        lossd__tally_nonfinite(bad, values[k], n);
+    }
+}
+
+/* Box pairs i..i+n-1 (n <= LOSSD_LANES); out points at pair i's slot. */
+LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, size_t i, size_t n,
+                                 double *restrict out, double *restrict grad, int which, int format,
+                                 lossd_vm *bad)
+{
+    double eps = lossd__num(c, 1);
+    box_lanes a = box_read(c->operand[0].data + 4 * i, n, format);
+    box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
+    lossd_vd g[4], upstream = grad ? lossd__upstream(c, i, n) : lossd_v_set1(0.0);
+    box_terms terms;
+    lossd_vd loss =
+        box_pair_loss(which, a, b, eps, grad ? g : NULL, upstream, c->terms[0] ? &terms : NULL);
+    loss = c->coef[0] * loss;
+    lossd_v_store_n(out, loss, n);
+    if (!lossd__reduced(c))
+        lossd__tally_nonfinite(bad, loss, n);
+    if (grad)
+        box_grad_write(grad + 4 * i, n, g, format, bad);
+    if (c->terms[0])
+        store_terms(c, which, i, n, &terms, bad);
+}
+
+LOSSD_INLINE void box_loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
+                                double *restrict out, double *restrict grad, int which, int format)
+{
+    lossd_vm bad = {0};
+    size_t i = begin;
+    for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
+        box_loss_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, which, format, &bad);
+    if (i < end)
+        box_loss_lanes(c, i, end - i, out + (i - begin), grad, which, format, &bad);
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
 }
 
 LOSSD_INLINE size_t box_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
                                     int which)
 {
     int format = box_format(c);
-    double eps = lossd__num(c, 1);
-    const double *in = c->operand[0].data, *tg = c->operand[1].data;
-    for (size_t i = begin; i < end; i++) {
-        box a = box_read(in + 4 * i, format), b = box_read(tg + 4 * i, format);
-        double g[4];
-        box_terms terms;
-        double loss =
-            box_pair_loss(which, a, b, eps, c->grad ? g : NULL, c->grad ? lossd__upstream(c, i) : 0,
-                          c->terms[0] ? &terms : NULL);
-        out[i - begin] = c->coef[0] * loss;
-        if (c->grad)
-            box_grad_write(c->grad + 4 * i, g, format);
-        if (c->terms[0])
-            store_terms(c, which, i, &terms);
-    }
+    /* one loop per case, so that the box format and the gradient are decided once */
+    for (int f = FORMAT_XYXY; f <= FORMAT_CXCYWH; f++)
+        if (f == format) {
+            if (c->grad)
+                box_loss_loop(c, begin, end, out, c->grad, which, f);
+            else
+                box_loss_loop(c, begin, end, out, NULL, which, f);
+        }
     return 0;
 }
 
@@ -304,49 +353,76 @@ static size_t ciou_loss_kernel(const lossd_call *c, size_t begin, size_t end, do
 
 /* ------------------------------------------------------------ pairwise */
 
-/* Similarity of boxes1[i] and boxes2[j] as torchvision.ops.box_iou & co. */
-LOSSD_INLINE double box_pair_similarity(int which, box a, box b, double eps)
+/*
+ * Similarity of boxes1[i] and boxes2[j] as torchvision.ops.box_iou & co.
+ * atan_a is atan(w/h) of a (CIoU only), computed once per row.
+ */
+LOSSD_INLINE lossd_vd box_pair_similarity(int which, box_lanes a, lossd_vd atan_a, box_lanes b,
+                                          double eps)
 {
-    double aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
-    double iw = fmax(fmin(a.x2, b.x2) - fmax(a.x1, b.x1), 0.0);
-    double ih = fmax(fmin(a.y2, b.y2) - fmax(a.y1, b.y1), 0.0);
-    double inter = iw * ih;
-    double uni = aw * ah + bw * bh - inter;
-    double iou = inter / uni;
+    const lossd_vd zero = lossd_v_set1(0.0);
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
+    lossd_vd iw = lossd_v_fmax(lossd_v_fmin(a.x2, b.x2) - lossd_v_fmax(a.x1, b.x1), zero);
+    lossd_vd ih = lossd_v_fmax(lossd_v_fmin(a.y2, b.y2) - lossd_v_fmax(a.y1, b.y1), zero);
+    lossd_vd inter = iw * ih;
+    lossd_vd uni = aw * ah + bw * bh - inter;
+    lossd_vd iou = inter / uni;
     if (which == BOX_IOU)
         return iou;
-    double cw = fmax(fmax(a.x2, b.x2) - fmin(a.x1, b.x1), 0.0);
-    double ch = fmax(fmax(a.y2, b.y2) - fmin(a.y1, b.y1), 0.0);
+    lossd_vd cw = lossd_v_fmax(lossd_v_fmax(a.x2, b.x2) - lossd_v_fmin(a.x1, b.x1), zero);
+    lossd_vd ch = lossd_v_fmax(lossd_v_fmax(a.y2, b.y2) - lossd_v_fmin(a.y1, b.y1), zero);
     if (which == BOX_GIOU) {
-        double area_c = cw * ch;
+        lossd_vd area_c = cw * ch;
         return iou - (area_c - uni) / area_c;
     }
-    double c2 = cw * cw + ch * ch + eps;
-    double dx = (a.x1 + a.x2) / 2 - (b.x1 + b.x2) / 2;
-    double dy = (a.y1 + a.y2) / 2 - (b.y1 + b.y2) / 2;
-    double diou = iou - (dx * dx + dy * dy) / c2;
+    lossd_vd c2 = cw * cw + ch * ch + eps;
+    lossd_vd dx = (a.x1 + a.x2) / 2 - (b.x1 + b.x2) / 2;
+    lossd_vd dy = (a.y1 + a.y2) / 2 - (b.y1 + b.y2) / 2;
+    lossd_vd diou = iou - (dx * dx + dy * dy) / c2;
     if (which == BOX_DIOU)
         return diou;
-    double datan = atan(aw / ah) - atan(bw / bh);
-    double v = (4 / (M_PI * M_PI)) * (datan * datan);
-    double alpha = v / (1 - iou + v + eps);
+    lossd_vd datan = atan_a - lossd_v_atan(bw / bh);
+    lossd_vd v = (4 / (M_PI * M_PI)) * (datan * datan);
+    lossd_vd alpha = v / (1 - iou + v + eps);
     return diou - alpha * v;
+}
+
+LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size_t end,
+                                double *restrict out, int which, int format)
+{
+    int eps_index = lossd__param_index(c->fn, "eps");
+    double eps = eps_index < 0 ? 0.0 : lossd__num(c, (size_t)eps_index);
+    size_t m = c->operand[1].rank == 2 ? c->operand[1].shape[0] : 0;
+    const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
+    lossd_vm bad = {0};
+    for (size_t i = begin; i < end; i++) {
+        box_lanes a = box_read_one(b1 + 4 * i, format);
+        lossd_vd atan_a = which == BOX_CIOU ? lossd_v_atan((a.x2 - a.x1) / (a.y2 - a.y1)) : a.x1;
+        double *row = out + (i - begin) * m;
+        size_t j = 0;
+        for (; m - j >= LOSSD_LANES; j += LOSSD_LANES) {
+            box_lanes b = box_read(b2 + 4 * j, LOSSD_LANES, format);
+            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, eps);
+            lossd_v_store(row + j, similarity);
+            lossd__tally_nonfinite(&bad, similarity, LOSSD_LANES);
+        }
+        if (j < m) {
+            box_lanes b = box_read(b2 + 4 * j, m - j, format);
+            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, eps);
+            lossd_v_store_n(row + j, similarity, m - j);
+            lossd__tally_nonfinite(&bad, similarity, m - j);
+        }
+    }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
 }
 
 LOSSD_INLINE size_t pairwise_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
                                     int which)
 {
     int format = box_format(c);
-    int eps_index = lossd__param_index(c->fn, "eps");
-    double eps = eps_index < 0 ? 0.0 : lossd__num(c, (size_t)eps_index);
-    size_t m = c->operand[1].rank == 2 ? c->operand[1].shape[0] : 0;
-    const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
-    for (size_t i = begin; i < end; i++) {
-        box a = box_read(b1 + 4 * i, format);
-        double *row = out + (i - begin) * m;
-        for (size_t j = 0; j < m; j++)
-            row[j] = box_pair_similarity(which, a, box_read(b2 + 4 * j, format), eps);
-    }
+    for (int f = FORMAT_XYXY; f <= FORMAT_CXCYWH; f++)
+        if (f == format)
+            pairwise_rows(c, begin, end, out, which, f);
     return 0;
 }
 

@@ -22,8 +22,6 @@
 
 /* A block holds about this many input elements. */
 #define BLOCK_ELEMENTS 8192
-/* Reduced losses are computed through a stack buffer of this many terms. */
-#define TERM_CHUNK 256
 
 static const double one = 1.0;
 
@@ -322,14 +320,36 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
     return 0;
 }
 
+/*
+ * True if every x[i] is ignore_index or a whole number in [0, n_classes),
+ * with no branch per index. x + 2^52 - 2^52 rounds a number
+ * in [0, 2^52) to a whole one, so it gives x back exactly when x is whole
+ * (a test of floor() without the libm call).
+ */
+static bool all_class_indices(const double *x, size_t n, double n_classes, double ignore_index)
+{
+    const double whole = 0x1p52;
+    if (!(n_classes <= whole))
+        return false; /* the caller's loop decides */
+    /* bitwise, not short-circuit, operators: one branch-free loop the compiler vectorises */
+    bool good = true;
+    for (size_t i = 0; i < n; i++)
+        good &= (x[i] == ignore_index) |
+                ((x[i] >= 0) & (x[i] < n_classes) & ((x[i] + whole) - whole == x[i]));
+    return good;
+}
+
 static int check_class_indices(const lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
     int ignore = lossd__param_index(c->fn, "ignore_index");
     double ignore_index = ignore < 0 ? NAN : lossd__num(c, (size_t)ignore);
+    if (c->n_classes > 0 && all_class_indices(t->data, t->size, (double)c->n_classes, ignore_index))
+        return 0;
+    /* Look for the first bad one; only it pays for its path. */
     for (size_t i = 0; i < t->size; i++) {
         double x = t->data[i];
-        if (x == ignore_index)
+        if (x == ignore_index || (x == floor(x) && x >= 0 && x < (double)c->n_classes))
             continue;
         char path[LOSSD_FIELD_MAX];
         lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
@@ -608,7 +628,8 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
         if ((c->terms[k] = alloc_doubles(c->n_terms, err, "terms")) == NULL)
             return err ? err->code : LOSSD_ENOMEM;
     c->block_sum = alloc_doubles(c->n_blocks, err, "output");
-    c->block_zero = calloc(c->n_blocks ? c->n_blocks : 1, sizeof *c->block_zero);
+    /* block_zero[b]: block b's zero derivatives; [n_blocks + b]: its non-finite results */
+    c->block_zero = calloc(c->n_blocks ? 2 * c->n_blocks : 1, sizeof *c->block_zero);
     if (c->block_sum == NULL || c->block_zero == NULL)
         return lossd__fail(err, LOSSD_ENOMEM, "", "out of memory");
     return 0;
@@ -616,59 +637,32 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
 
 /* ------------------------------------------------------------ running */
 
-static size_t out_per_unit(const lossd_call *c)
-{
-    return c->n_units ? c->output.size / c->n_units : 0;
-}
-
+/* The blocks run in run.c, or its AVX2 twin when the CPU has AVX2 (simd.h). */
 void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block)
 {
-    double chunk[TERM_CHUNK];
-    bool reduced = c->fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE;
-    size_t per_unit = out_per_unit(c);
-    for (size_t b = first_block; b < end_block && b < c->n_blocks; b++) {
-        size_t begin = b * c->block_units;
-        size_t end = begin + c->block_units < c->n_units ? begin + c->block_units : c->n_units;
-        lossd__sum sum = {0, 0};
-        size_t zeros = 0;
-        if (reduced) {
-            for (size_t s = begin; s < end; s += TERM_CHUNK) {
-                size_t e = s + TERM_CHUNK < end ? s + TERM_CHUNK : end;
-                c->fn->kernel(c, s, e, chunk);
-                for (size_t i = 0; i < e - s; i++)
-                    lossd__sum_add(&sum, chunk[i]);
-            }
-        } else {
-            zeros = c->fn->kernel(c, begin, end, c->output_data + begin * per_unit);
-        }
-        c->block_sum[b] = lossd__sum_value(&sum);
-        c->block_zero[b] = zeros;
+#if LOSSD_SIMD_HAVE_AVX2
+    if (lossd__simd_avx2()) {
+        lossd__run_blocks_avx2(c, first_block, end_block);
+        return;
     }
-}
-
-static size_t count_nonfinite(const double *x, size_t n)
-{
-    size_t bad = 0;
-    for (size_t i = 0; x && i < n; i++)
-        bad += !isfinite(x[i]);
-    return bad;
+#endif
+    lossd__run_blocks(c, first_block, end_block);
 }
 
 void lossd_call_finish(lossd_call *c)
 {
     lossd__sum sum = {0, 0};
-    size_t zeros = 0;
+    size_t zeros = 0, nonfinite = 0;
     for (size_t b = 0; b < c->n_blocks; b++) {
         lossd__sum_add(&sum, c->block_sum[b]);
         zeros += c->block_zero[b];
+        nonfinite += c->block_zero[c->n_blocks + b];
     }
-    bool reduced = c->fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE;
+    bool reduced = lossd__reduced(c);
     c->loss = reduced ? lossd__sum_value(&sum) : 0.0;
     c->zero_grad_fraction = c->operand[0].size ? (double)zeros / (double)c->operand[0].size : 0.0;
-    c->n_nonfinite = reduced ? !isfinite(c->loss) : count_nonfinite(c->output.data, c->output.size);
-    c->n_nonfinite += count_nonfinite(c->grad, c->operand[0].size);
-    for (size_t k = 0; k < LOSSD_MAX_TERMS; k++)
-        c->n_nonfinite += count_nonfinite(c->terms[k], c->n_terms);
+    /* The kernels counted their outputs, gradients and terms block by block. */
+    c->n_nonfinite = (reduced && !isfinite(c->loss)) + nonfinite;
 }
 
 int lossd_call_compute(lossd_call *c, lossd_error *err)

@@ -19,7 +19,9 @@
  *   - kl_div: xlogy(t, t) - t x (0 where t == 0), or exp(t) (t - x) with
  *     log_target; batchmean divides by the first dimension;
  *   - sigmoid_focal: alpha = -1 means no alpha weighting; (1 - p_t)^gamma's
- *     derivative is 0 when gamma == 0 (pow backward).
+ *     derivative is 0 when gamma == 0 (pow backward); the power is ATen's
+ *     pow(Tensor, Scalar), a plain square for the default gamma = 2
+ *     (lossd_v_pow_scalar; focal computes its power the same way).
  *
  * Thread-safe: kernels write only their own units' slots.
  */
@@ -35,68 +37,83 @@ enum { FOCAL_ALPHA = 0, FOCAL_GAMMA = 1, FOCAL_IGNORE = 2 }; /* focal, sigmoid_f
 /* ATen's EPSILON in binary_cross_entropy_backward is the float 1e-12f. */
 #define BCE_GRAD_EPSILON ((double)1e-12f)
 
-LOSSD_INLINE double sigmoid(double x)
+LOSSD_INLINE lossd_vd sigmoid(lossd_vd x)
 {
-    return 1 / (1 + exp(-x));
+    return 1 / (1 + lossd_v_exp(-x));
 }
 
 /* ------------------------------------------------------------ pointwise */
 
-LOSSD_INLINE double bce_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+/* max(log(x), -100), ATen's clamp: log(0) = -inf gives -100. */
+LOSSD_INLINE lossd_vd clamped_log(lossd_vd x)
 {
-    double w = lossd__view_at(&c->view[P_WEIGHT], i);
-    *dl = w * ((x - t) / fmax((1 - x) * x, BCE_GRAD_EPSILON));
-    return w * ((t - 1) * fmax(log(1 - x), -100.0) - t * fmax(log(x), -100.0));
+    return lossd_v_fmax(lossd_v_log(x), lossd_v_set1(-100.0));
+}
+
+LOSSD_INLINE lossd_vd bce_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
+{
+    lossd_vd w = lossd__view_lanes(&c->view[P_WEIGHT], i);
+    *dl = w * ((x - t) / lossd_v_fmax((1 - x) * x, lossd_v_set1(BCE_GRAD_EPSILON)));
+    return w * ((t - 1) * clamped_log(1 - x) - t * clamped_log(x));
+}
+
+/* log(exp(-max_val) + exp(-x - max_val)) + max_val, the log-sum-exp of ATen's max_val form. */
+LOSSD_INLINE lossd_vd bce_logits_lse(lossd_vd x, lossd_vd max_val)
+{
+    return lossd_v_log(lossd_v_exp(-max_val) + lossd_v_exp(-x - max_val));
 }
 
 /* BCE on logits without weights, as ATen's max_val form. */
-LOSSD_INLINE double bce_logits_plain(double x, double t)
+LOSSD_INLINE lossd_vd bce_logits_plain(lossd_vd x, lossd_vd t)
 {
-    double max_val = fmax(-x, 0.0);
-    return (1 - t) * x + max_val + log(exp(-max_val) + exp(-x - max_val));
+    lossd_vd max_val = lossd_v_fmax(-x, lossd_v_set1(0.0));
+    return (1 - t) * x + max_val + bce_logits_lse(x, max_val);
 }
 
-LOSSD_INLINE double bce_logits_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+LOSSD_INLINE lossd_vd bce_logits_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+                                      lossd_vd *dl)
 {
-    double w = lossd__view_at(&c->view[P_WEIGHT], i);
+    lossd_vd w = lossd__view_lanes(&c->view[P_WEIGHT], i);
     if (c->params[P_POS_WEIGHT].set) {
-        double pw = lossd__view_at(&c->view[P_POS_WEIGHT], i);
-        double max_val = fmax(-x, 0.0);
-        double log_weight = (pw - 1) * t + 1;
-        double pt = pw * t;
+        lossd_vd pw = lossd__view_lanes(&c->view[P_POS_WEIGHT], i);
+        lossd_vd max_val = lossd_v_fmax(-x, lossd_v_set1(0.0));
+        lossd_vd log_weight = (pw - 1) * t + 1;
+        lossd_vd pt = pw * t;
         *dl = w * ((pt + 1 - t) * sigmoid(x) - pt);
-        return w * ((1 - t) * x + log_weight * (log(exp(-max_val) + exp(-x - max_val)) + max_val));
+        return w * ((1 - t) * x + log_weight * (bce_logits_lse(x, max_val) + max_val));
     }
     *dl = w * (sigmoid(x) - t);
     return w * bce_logits_plain(x, t);
 }
 
-LOSSD_INLINE double kl_div_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+LOSSD_INLINE lossd_vd kl_div_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+                                  lossd_vd *dl)
 {
     (void)i;
     if (lossd__num(c, 0) != 0) { /* log_target */
-        double et = exp(t);
+        lossd_vd et = lossd_v_exp(t);
         *dl = -et;
         return et * (t - x);
     }
     *dl = -t;
-    double xlogy = t == 0 ? 0.0 : t * log(t);
+    lossd_vd xlogy = lossd_v_select(t == 0, lossd_v_set1(0.0), t * lossd_v_log(t));
     return xlogy - t * x;
 }
 
-LOSSD_INLINE double sigmoid_focal_elem(const lossd_call *c, size_t i, double x, double t,
-                                       double *dl)
+LOSSD_INLINE lossd_vd sigmoid_focal_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+                                         lossd_vd *dl)
 {
     (void)i;
     double alpha = lossd__num(c, FOCAL_ALPHA), gamma = lossd__num(c, FOCAL_GAMMA);
-    double p = sigmoid(x);
-    double ce = bce_logits_plain(x, t);
-    double p_t = p * t + (1 - p) * (1 - t);
-    double m = pow(1 - p_t, gamma);
-    double alpha_t = alpha >= 0 ? alpha * t + (1 - alpha) * (1 - t) : 1.0;
+    lossd_vd p = sigmoid(x);
+    lossd_vd ce = bce_logits_plain(x, t);
+    lossd_vd p_t = p * t + (1 - p) * (1 - t);
+    lossd_vd m = lossd_v_pow_scalar(1 - p_t, gamma);
+    lossd_vd alpha_t = alpha >= 0 ? alpha * t + (1 - alpha) * (1 - t) : lossd_v_set1(1.0);
     /* chain rule through p_t(p(x)); pow's derivative is 0 when gamma == 0 */
-    double dm_dpt = gamma == 0 ? 0.0 : -(gamma * pow(1 - p_t, gamma - 1));
-    double dpt_dx = (t + t - 1) * ((1 - p) * p);
+    lossd_vd dm_dpt =
+        gamma == 0 ? lossd_v_set1(0.0) : -(gamma * lossd_v_pow_scalar(1 - p_t, gamma - 1));
+    lossd_vd dpt_dx = (t + t - 1) * ((1 - p) * p);
     *dl = alpha_t * ((p - t) * m + ce * (dm_dpt * dpt_dx));
     return alpha_t * (ce * m);
 }
@@ -164,6 +181,15 @@ static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weig
 {
     lossd__sum s = {0, 0};
     size_t kept = 0;
+    if (!weighted) {
+        /* a sum of ones is exact: the count is the sum */
+        double ignore_index = lossd__num(c, ignore_slot);
+        for (size_t i = 0; i < c->n_terms; i++)
+            kept += c->operand[1].data[i] != ignore_index;
+        *weight_sum = (double)kept;
+        *n_kept = kept;
+        return;
+    }
     for (size_t i = 0; i < c->n_terms; i++) {
         if (ignored(c, i, ignore_slot))
             continue;
@@ -176,7 +202,8 @@ static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weig
 
 /*
  * coef[1]: scale of the NLL part (1 - label_smoothing folded in),
- * coef[2]: scale of the smoothing part (label_smoothing / C folded in).
+ * coef[2]: scale of the smoothing part (label_smoothing / C folded in),
+ * coef[3]: the class weights summed in order (C when unweighted).
  */
 static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
 {
@@ -186,6 +213,12 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
                            "not supported with probability targets");
     double eps = lossd__num(c, CE_SMOOTHING);
     size_t n_rows = c->n_terms;
+    c->coef[3] = (double)c->n_classes;
+    if (c->params[CE_WEIGHT].set) {
+        c->coef[3] = 0;
+        for (size_t k = 0; k < c->n_classes; k++)
+            c->coef[3] += class_weight(c, k);
+    }
     double classes = (double)(c->n_classes ? c->n_classes : 1);
     bool mean = c->reduction == LOSSD_REDUCTION_MEAN && n_rows > 0;
     if (c->prob_target) {
@@ -203,60 +236,105 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-static size_t cross_entropy_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+/*
+ * The class-index targets of rows r..r+n_rows-1, one per lane: *target
+ * as given, *ignored_rows marks ignore_index, index[k] is the class (0
+ * for ignored and missing rows, so that it can always be read),
+ * *x_target is x[row][index] and *w_target its class weight.
+ */
+LOSSD_INLINE void row_targets(const lossd_call *c, size_t ignore_slot, size_t r, size_t n_rows,
+                              lossd_vd *target, size_t index[LOSSD_LANES], lossd_vm *ignored_rows,
+                              lossd_vd *x_target, lossd_vd *w_target)
+{
+    size_t n_cls = c->n_classes;
+    double ignore_index = lossd__num(c, ignore_slot);
+    *target = lossd_v_load_n(c->operand[1].data + r, n_rows);
+    *ignored_rows = *target == ignore_index;
+    for (size_t k = 0; k < LOSSD_LANES; k++) {
+        /* (tests the double, not the mask's lane: GCC 12 fails on the latter at -O3) */
+        index[k] = k < n_rows && (*target)[k] != ignore_index ? (size_t)(*target)[k] : 0;
+        (*x_target)[k] = k < n_rows ? c->operand[0].data[(r + k) * n_cls + index[k]] : 0;
+        (*w_target)[k] = class_weight(c, index[k]);
+    }
+}
+
+/* 1.0 in the lanes whose target is class k (compared as doubles: SSE2 has no 64-bit integer
+ * compare). */
+LOSSD_INLINE lossd_vd is_target(lossd_vd target, size_t k)
+{
+    return lossd_v_ones(target == (double)k);
+}
+
+/* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
+static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, size_t end,
+                                   double *out)
 {
     size_t n_cls = c->n_classes;
     double eps = lossd__num(c, CE_SMOOTHING);
-    bool weighted = c->params[CE_WEIGHT].set;
-    double weight_total = 0;
-    for (size_t k = 0; weighted && k < n_cls; k++)
-        weight_total += class_weight(c, k);
-    if (!weighted)
-        weight_total = (double)n_cls;
-    for (size_t i = begin; i < end; i++) {
-        const double *x = c->operand[0].data + i * n_cls;
-        double *g = c->grad ? c->grad + i * n_cls : NULL;
-        double up = row_upstream(c, i);
-        double max, sum;
-        lossd__softmax_row(x, n_cls, &max, &sum);
-        double logsum = log(sum);
+    double weight_total = c->coef[3];
+    bool reduced = lossd__reduced(c);
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        const double *x = c->operand[0].data + r * n_cls;
+        double *g = c->grad ? c->grad + r * n_cls : NULL;
+        lossd_vd up = c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, rows)
+                                         : lossd_v_set1(1.0); /* row_upstream */
+        lossd_vd max, sum;
+        lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
+        lossd_vd logsum = lossd_v_log(sum);
         if (c->prob_target) {
-            const double *t = c->operand[1].data + i * n_cls;
-            double loss = 0, wt_total = 0;
+            const double *t = c->operand[1].data + r * n_cls;
+            lossd_vd loss = lossd_v_set1(0.0), wt_total = lossd_v_set1(0.0);
             for (size_t k = 0; k < n_cls; k++) {
-                double tk = eps > 0 ? t[k] * (1 - eps) + eps / (double)n_cls : t[k];
-                double wt = class_weight(c, k) * tk;
-                loss -= ((x[k] - max) - logsum) * tk * class_weight(c, k);
+                lossd_vd tk = lossd_v_gather(t + k, n_cls, rows);
+                if (eps > 0)
+                    tk = tk * (1 - eps) + eps / (double)n_cls;
+                lossd_vd wt = class_weight(c, k) * tk;
+                loss -=
+                    ((lossd_v_gather(x + k, n_cls, rows) - max) - logsum) * tk * class_weight(c, k);
                 wt_total += wt;
             }
-            out[i - begin] = c->coef[1] * loss;
+            loss = c->coef[1] * loss;
+            lossd_v_store_n(out + (r - begin), loss, rows);
+            if (!reduced)
+                lossd__tally_nonfinite(&bad, loss, rows);
             for (size_t k = 0; g && k < n_cls; k++) {
-                double tk = eps > 0 ? t[k] * (1 - eps) + eps / (double)n_cls : t[k];
-                double p = exp((x[k] - max) - logsum);
-                g[k] = c->coef[1] * up * (p * wt_total - class_weight(c, k) * tk);
+                lossd_vd tk = lossd_v_gather(t + k, n_cls, rows);
+                if (eps > 0)
+                    tk = tk * (1 - eps) + eps / (double)n_cls;
+                lossd_vd p = lossd_v_exp((lossd_v_gather(x + k, n_cls, rows) - max) - logsum);
+                lossd_vd gk = c->coef[1] * up * (p * wt_total - class_weight(c, k) * tk);
+                lossd_v_scatter(g + k, n_cls, gk, rows);
+                lossd__tally_nonfinite(&bad, gk, rows);
             }
             continue;
         }
-        if (ignored(c, i, CE_IGNORE)) {
-            out[i - begin] = ignored_term(c);
-            if (g)
-                memset(g, 0, n_cls * sizeof *g);
-            continue;
-        }
-        size_t target = (size_t)c->operand[1].data[i];
-        double wt = class_weight(c, target);
-        double nll = -wt * ((x[target] - max) - logsum);
-        double smooth = 0;
+        size_t index[LOSSD_LANES];
+        lossd_vd target;
+        lossd_vm ignored_rows;
+        lossd_vd x_target, wt;
+        row_targets(c, CE_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, &wt);
+        lossd_vd nll = -wt * ((x_target - max) - logsum);
+        lossd_vd smooth = lossd_v_set1(0.0);
         for (size_t k = 0; eps > 0 && k < n_cls; k++)
-            smooth -= ((x[k] - max) - logsum) * class_weight(c, k);
-        out[i - begin] = c->coef[1] * nll + c->coef[2] * smooth;
+            smooth -= ((lossd_v_gather(x + k, n_cls, rows) - max) - logsum) * class_weight(c, k);
+        lossd_vd loss = lossd_v_select(ignored_rows, lossd_v_set1(ignored_term(c)),
+                                       c->coef[1] * nll + c->coef[2] * smooth);
+        lossd_v_store_n(out + (r - begin), loss, rows);
+        if (!reduced)
+            lossd__tally_nonfinite(&bad, loss, rows);
         for (size_t k = 0; g && k < n_cls; k++) {
-            double p = exp((x[k] - max) - logsum);
-            double d_nll = wt * (p - (k == target));
-            double d_smooth = p * weight_total - class_weight(c, k);
-            g[k] = up * (c->coef[1] * d_nll + c->coef[2] * d_smooth);
+            lossd_vd p = lossd_v_exp((lossd_v_gather(x + k, n_cls, rows) - max) - logsum);
+            lossd_vd d_nll = wt * (p - is_target(target, k));
+            lossd_vd d_smooth = p * weight_total - class_weight(c, k);
+            lossd_vd gk = lossd_v_select(ignored_rows, lossd_v_set1(0.0),
+                                         up * (c->coef[1] * d_nll + c->coef[2] * d_smooth));
+            lossd_v_scatter(g + k, n_cls, gk, rows);
+            lossd__tally_nonfinite(&bad, gk, rows);
         }
     }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return 0;
 }
 
@@ -271,23 +349,37 @@ static int nll_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-static size_t nll_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+/* LOSSD_LANES rows at a time: each reads one number of its row. */
+static size_t nll_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
 {
     size_t n_cls = c->n_classes;
-    for (size_t i = begin; i < end; i++) {
-        double *g = c->grad ? c->grad + i * n_cls : NULL;
-        if (g)
-            memset(g, 0, n_cls * sizeof *g);
-        if (ignored(c, i, CE_IGNORE)) {
-            out[i - begin] = ignored_term(c);
+    double *g = c->grad;
+    bool reduced = lossd__reduced(c);
+    lossd_vm bad = {0};
+    if (g) /* one row's gradient is 0 but at its target */
+        memset(g + begin * n_cls, 0, (end - begin) * n_cls * sizeof *g);
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        size_t index[LOSSD_LANES];
+        lossd_vd target, x_target, wt;
+        lossd_vm ignored_rows;
+        row_targets(c, CE_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, &wt);
+        lossd_vd loss = lossd_v_select(ignored_rows, lossd_v_set1(ignored_term(c)),
+                                       c->coef[1] * (-wt * x_target));
+        lossd_v_store_n(out + (r - begin), loss, rows);
+        if (!reduced)
+            lossd__tally_nonfinite(&bad, loss, rows);
+        if (!g)
             continue;
-        }
-        size_t target = (size_t)c->operand[1].data[i];
-        double wt = class_weight(c, target);
-        out[i - begin] = c->coef[1] * (-wt * c->operand[0].data[i * n_cls + target]);
-        if (g)
-            g[target] = c->coef[1] * row_upstream(c, i) * -wt;
+        lossd_vd up = c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, rows)
+                                         : lossd_v_set1(1.0); /* row_upstream */
+        lossd_vd gt = c->coef[1] * up * -wt;
+        lossd__tally_nonfinite_where(&bad, gt, ~ignored_rows & lossd_v_first(rows));
+        for (size_t k = 0; k < rows; k++)
+            if (target[k] != lossd__num(c, CE_IGNORE))
+                g[(r + k) * n_cls + index[k]] = gt[k];
     }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return 0;
 }
 
@@ -304,36 +396,50 @@ static int focal_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-static size_t focal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
 {
     size_t n_cls = c->n_classes;
     double alpha = lossd__num(c, FOCAL_ALPHA), gamma = lossd__num(c, FOCAL_GAMMA);
-    for (size_t i = begin; i < end; i++) {
-        const double *x = c->operand[0].data + i * n_cls;
-        double *g = c->grad ? c->grad + i * n_cls : NULL;
-        if (ignored(c, i, FOCAL_IGNORE)) {
-            out[i - begin] = 0;
-            if (g)
-                memset(g, 0, n_cls * sizeof *g);
-            continue;
-        }
-        size_t target = (size_t)c->operand[1].data[i];
-        double max, sum;
-        lossd__softmax_row(x, n_cls, &max, &sum);
-        double logsum = log(sum);
-        double logp_t = (x[target] - max) - logsum;
-        double p_t = exp(logp_t);
-        double m = pow(1 - p_t, gamma);
-        out[i - begin] = c->coef[0] * (-alpha * m * logp_t);
+    bool reduced = lossd__reduced(c);
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        const double *x = c->operand[0].data + r * n_cls;
+        double *g = c->grad ? c->grad + r * n_cls : NULL;
+        size_t index[LOSSD_LANES];
+        lossd_vd target;
+        lossd_vm ignored_rows;
+        lossd_vd x_target, unused_weight;
+        row_targets(c, FOCAL_IGNORE, r, rows, &target, index, &ignored_rows, &x_target,
+                    &unused_weight);
+        lossd_vd max, sum;
+        lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
+        lossd_vd logsum = lossd_v_log(sum);
+        lossd_vd logp_t = (x_target - max) - logsum;
+        lossd_vd p_t = lossd_v_exp(logp_t);
+        lossd_vd m = lossd_v_pow_scalar(1 - p_t, gamma);
+        lossd_vd loss =
+            lossd_v_select(ignored_rows, lossd_v_set1(0.0), c->coef[0] * (-alpha * m * logp_t));
+        lossd_v_store_n(out + (r - begin), loss, rows);
+        if (!reduced)
+            lossd__tally_nonfinite(&bad, loss, rows);
         if (!g)
             continue;
         /* d/d logp_t of -alpha (1 - p_t)^gamma logp_t, with p_t = exp(logp_t) */
-        double dm_dpt = gamma == 0 ? 0.0 : -(gamma * pow(1 - p_t, gamma - 1));
-        double d_logpt = -alpha * (m + logp_t * dm_dpt * p_t);
-        double up = lossd__upstream(c, i) * d_logpt;
-        for (size_t k = 0; k < n_cls; k++)
-            g[k] = up * ((k == target) - exp((x[k] - max) - logsum));
+        lossd_vd dm_dpt =
+            gamma == 0 ? lossd_v_set1(0.0) : -(gamma * lossd_v_pow_scalar(1 - p_t, gamma - 1));
+        lossd_vd d_logpt = -alpha * (m + logp_t * dm_dpt * p_t);
+        lossd_vd upstream = lossd__upstream(c, r, rows);
+        lossd_vd up = upstream * d_logpt;
+        for (size_t k = 0; k < n_cls; k++) {
+            lossd_vd p = lossd_v_exp((lossd_v_gather(x + k, n_cls, rows) - max) - logsum);
+            lossd_vd gk =
+                lossd_v_select(ignored_rows, lossd_v_set1(0.0), up * (is_target(target, k) - p));
+            lossd_v_scatter(g + k, n_cls, gk, rows);
+            lossd__tally_nonfinite(&bad, gk, rows);
+        }
     }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return 0;
 }
 

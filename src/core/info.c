@@ -19,12 +19,22 @@ enum { SELF_INFORMATION, ENTROPY, CROSS_ENTROPY, KL_DIVERGENCE, JS_DIVERGENCE };
 
 #define ROW_SUM_TOLERANCE 1e-6
 
-static double row_sum(const double *x, size_t n)
+/*
+ * The sums of LOSSD_LANES rows (lane k: row k, rows n apart; n_rows of
+ * them), each compensated and in order: lane k is what lossd__sum gives
+ * for its row.
+ */
+LOSSD_INLINE lossd_vd row_sums(const double *x, size_t n, size_t n_rows)
 {
-    lossd__sum s = {0, 0};
+    lossd__sum_lanes s = {lossd_v_set1(0.0), lossd_v_set1(0.0)};
     for (size_t j = 0; j < n; j++)
-        lossd__sum_add(&s, x[j]);
-    return lossd__sum_value(&s);
+        lossd__sum_lanes_add(&s, lossd_v_gather(x + j, n, n_rows));
+    return lossd__sum_lanes_value(&s);
+}
+
+LOSSD_INLINE bool valid_value(double x, bool normalize)
+{
+    return normalize ? x >= 0 && isfinite(x) : x >= 0 && x <= 1;
 }
 
 /* Value and row-sum checks for each distribution operand. */
@@ -38,9 +48,13 @@ static int info_prepare(lossd_call *c, lossd_error *err)
         const char *name = c->fn->operands[k].name;
         size_t n = lossd__row_len(t), rows = lossd__n_rows(t);
         char path[LOSSD_FIELD_MAX];
-        for (size_t i = 0; i < t->size; i++) {
+        /* every value at once first; only a bad one is looked for, and pays for its path */
+        bool all_valid = true;
+        for (size_t i = 0; i < t->size; i++)
+            all_valid &= valid_value(t->data[i], normalize);
+        for (size_t i = 0; !all_valid && i < t->size; i++) {
             double x = t->data[i];
-            if (normalize ? !(x >= 0 && isfinite(x)) : !(x >= 0 && x <= 1)) {
+            if (!valid_value(x, normalize)) {
                 lossd__path(path, sizeof path, name, t, i, -1);
                 return lossd__fail(err, LOSSD_EINVAL, path,
                                    normalize ? "%.17g is negative or not finite"
@@ -48,17 +62,22 @@ static int info_prepare(lossd_call *c, lossd_error *err)
                                    x);
             }
         }
-        for (size_t r = 0; r < rows; r++) {
-            double s = row_sum(t->data + r * n, n);
-            lossd__path(path, sizeof path, name, t, r * n, t->rank - 1);
-            if (normalize && !(s > 0 && isfinite(s)))
-                return lossd__fail(err, LOSSD_EINVAL, path,
-                                   "sums to %.17g and cannot be normalized", s);
-            if (!normalize && fabs(s - 1) > ROW_SUM_TOLERANCE)
+        for (size_t r = 0; r < rows; r += LOSSD_LANES) {
+            size_t lanes = rows - r < LOSSD_LANES ? rows - r : LOSSD_LANES;
+            lossd_vd sums = row_sums(t->data + r * n, n, lanes);
+            for (size_t l = 0; l < lanes; l++) {
+                double s = sums[l];
+                if (normalize ? s > 0 && isfinite(s) : !(fabs(s - 1) > ROW_SUM_TOLERANCE))
+                    continue;
+                lossd__path(path, sizeof path, name, t, (r + l) * n, t->rank - 1);
+                if (normalize)
+                    return lossd__fail(err, LOSSD_EINVAL, path,
+                                       "sums to %.17g and cannot be normalized", s);
                 return lossd__fail(err, LOSSD_EINVAL, path,
                                    "sums to %.17g, not 1 (within 1e-6); send \"normalize\": "
                                    "true to rescale",
                                    s);
+            }
         }
     }
     double base = lossd__num(c, P_BASE);
@@ -66,61 +85,74 @@ static int info_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-LOSSD_INLINE double in_base(const lossd_call *c, double nats)
+LOSSD_INLINE lossd_vd in_base(const lossd_call *c, lossd_vd nats)
 {
     return c->coef[1] == 0 ? nats : nats / c->coef[1];
 }
 
 /* p log(p / q) with 0 log 0 = 0 and +inf where q == 0 < p. */
-LOSSD_INLINE double kl_term(double p, double q)
+LOSSD_INLINE lossd_vd kl_term(lossd_vd p, lossd_vd q)
 {
-    if (p == 0)
-        return 0;
-    return p * (log(p) - log(q));
+    return lossd_v_select(p == 0, lossd_v_set1(0.0), p * (lossd_v_log(p) - lossd_v_log(q)));
 }
 
-LOSSD_INLINE size_t info_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
+/* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
+LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out,
                                 int which)
 {
     const lossd_tensor *pt = &c->operand[0];
     size_t n = lossd__row_len(pt);
     bool normalize = lossd__num(c, P_NORMALIZE) != 0;
-    for (size_t r = begin; r < end; r++) {
+    const lossd_vd zero = lossd_v_set1(0.0);
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
         const double *p = pt->data + r * n;
         const double *q = which >= CROSS_ENTROPY ? c->operand[1].data + r * n : NULL;
-        double sp = normalize ? row_sum(p, n) : 1.0;
-        double sq = normalize && q ? row_sum(q, n) : 1.0;
+        lossd_vd sp = normalize ? row_sums(p, n, rows) : lossd_v_set1(1.0);
+        lossd_vd sq = normalize && q ? row_sums(q, n, rows) : lossd_v_set1(1.0);
         if (which == SELF_INFORMATION) {
             double *y = out + (r - begin) * n;
-            for (size_t j = 0; j < n; j++)
-                y[j] = in_base(c, -log(normalize ? p[j] / sp : p[j]));
+            for (size_t j = 0; j < n; j++) {
+                lossd_vd pj = lossd_v_gather(p + j, n, rows);
+                lossd_vd surprisal = in_base(c, -lossd_v_log(normalize ? pj / sp : pj));
+                lossd_v_scatter(y + j, n, surprisal, rows);
+                lossd__tally_nonfinite(&bad, surprisal, rows);
+            }
             continue;
         }
-        lossd__sum acc = {0, 0};
+        lossd__sum_lanes acc = {zero, zero};
         for (size_t j = 0; j < n; j++) {
-            double pj = normalize ? p[j] / sp : p[j];
-            double qj = q ? (normalize ? q[j] / sq : q[j]) : 0;
-            double term;
+            lossd_vd pj = lossd_v_gather(p + j, n, rows);
+            lossd_vd qj = q ? lossd_v_gather(q + j, n, rows) : zero;
+            if (normalize) {
+                pj = pj / sp;
+                qj = q ? qj / sq : qj;
+            }
+            lossd_vd term;
             switch (which) {
             case ENTROPY:
-                term = pj == 0 ? 0.0 : -(pj * log(pj));
+                term = lossd_v_select(pj == 0, zero, -(pj * lossd_v_log(pj)));
                 break;
             case CROSS_ENTROPY:
-                term = pj == 0 ? 0.0 : -(pj * log(qj));
+                term = lossd_v_select(pj == 0, zero, -(pj * lossd_v_log(qj)));
                 break;
             case KL_DIVERGENCE:
                 term = kl_term(pj, qj);
                 break;
             default: { /* JS_DIVERGENCE */
-                double m = 0.5 * (pj + qj);
+                lossd_vd m = 0.5 * (pj + qj);
                 term = 0.5 * kl_term(pj, m) + 0.5 * kl_term(qj, m);
                 break;
             }
             }
-            lossd__sum_add(&acc, term);
+            lossd__sum_lanes_add(&acc, term);
         }
-        out[r - begin] = in_base(c, lossd__sum_value(&acc));
+        lossd_vd value = in_base(c, lossd__sum_lanes_value(&acc));
+        lossd_v_store_n(out + (r - begin), value, rows);
+        lossd__tally_nonfinite(&bad, value, rows);
     }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return 0;
 }
 

@@ -4,7 +4,8 @@
  * Each module (regression.c, classification.c, boxes.c, activation.c,
  * info.c) owns its kernels and the registry rows that point at them;
  * registry.c only strings the module tables together. Adding a function
- * is one kernel plus one row in its module.
+ * is one kernel plus one row in its module. Modules are compiled twice,
+ * for the baseline and for AVX2 (simd.h), from this one source.
  *
  * Kernel contract (lossd_function.kernel):
  *   size_t kernel(const lossd_call *c, size_t begin, size_t end, double *out)
@@ -14,12 +15,16 @@
  *     matrices and row-wise functions: out_per_unit values per unit);
  *   - when c->grad is not NULL, it writes the gradient of the input
  *     elements belonging to those units, with the upstream gradient
- *     lossd__upstream(c, term) folded in;
+ *     lossd__upstream(c, term, ...) folded in;
  *   - when c->terms[k] is not NULL, it writes per-term extras at [unit];
+ *   - it reports the NaN and infinite values it wrote (outputs unless the
+ *     loss is reduced, gradients, extras) with lossd__report_nonfinite;
  *   - it returns the number of exactly-zero derivatives it saw
  *     (activations; 0 elsewhere).
  * Kernels run concurrently on disjoint ranges: they write only their own
- * units' slots and never allocate.
+ * units' slots (and their block's counts) and never allocate. They work
+ * LOSSD_LANES elements, rows or boxes at a time, one per vector lane, so
+ * that each lane does what the scalar code would, in the same order.
  *
  * Function prepare hooks (lossd_function.prepare) run after the generic
  * checks in call.c: they add function-specific validation and fill
@@ -29,13 +34,13 @@
 #ifndef LOSSD_CORE_INTERNAL_H
 #define LOSSD_CORE_INTERNAL_H
 
+#include "simd.h" /* first: in an AVX2 twin, everything below is compiled for AVX2 */
+
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <lossd/lossd.h>
-
-#define LOSSD_INLINE static inline __attribute__((always_inline))
 
 /* ---- module tables (registry.c strings them together in this order) ---- */
 
@@ -44,15 +49,32 @@ typedef struct {
     size_t count;
 } lossd__module;
 
-extern const lossd__module lossd__regression_module;
-extern const lossd__module lossd__classification_module;
-extern const lossd__module lossd__box_module;
-extern const lossd__module lossd__pairwise_module;
-extern const lossd__module lossd__activation_module;
-extern const lossd__module lossd__info_module;
+/*
+ * A symbol of a file that is compiled twice (simd.h) gets an _avx2 suffix
+ * in its AVX2 twin: LOSSD__TWIN(lossd__box_module) is lossd__box_module
+ * or lossd__box_module_avx2.
+ */
+#ifdef LOSSD_SIMD_AVX2
+#define LOSSD__TWIN(sym) sym##_avx2
+#else
+#define LOSSD__TWIN(sym) sym
+#endif
+
+extern const lossd__module lossd__regression_module, lossd__regression_module_avx2;
+extern const lossd__module lossd__classification_module, lossd__classification_module_avx2;
+extern const lossd__module lossd__box_module, lossd__box_module_avx2;
+extern const lossd__module lossd__pairwise_module, lossd__pairwise_module_avx2;
+extern const lossd__module lossd__activation_module, lossd__activation_module_avx2;
+extern const lossd__module lossd__info_module, lossd__info_module_avx2;
 
 #define LOSSD__MODULE(sym, table) \
-    const lossd__module sym = {table, sizeof(table) / sizeof(table[0])}
+    const lossd__module LOSSD__TWIN(sym) = {table, sizeof(table) / sizeof(table[0])}
+
+/*
+ * True when this process runs the AVX2 twins: x86-64 built with them, on a
+ * CPU with AVX2 and FMA (registry.c). Any thread.
+ */
+bool lossd__simd_avx2(void);
 
 #define LOSSD__PARAMS(array) (array), (sizeof(array) / sizeof((array)[0]))
 
@@ -101,10 +123,21 @@ char *lossd__path(char *buf, size_t size, const char *name, const lossd_tensor *
 
 /* ---- tensors (tensor.c) ---- */
 
-/* Element i of a broadcast parameter view (an unset view reads 1). */
-LOSSD_INLINE double lossd__view_at(const lossd_param_view *v, size_t i)
+/*
+ * Lane k of a broadcast parameter view at element i + k: data[(i + k) %
+ * period] (an unset view reads 1).
+ */
+LOSSD_INLINE lossd_vd lossd__view_lanes(const lossd_param_view *v, size_t i)
 {
-    return v->period == 1 ? v->data[0] : v->data[i % v->period];
+    if (v->period == 1)
+        return lossd_v_set1(v->data[0]);
+    size_t first = i % v->period;
+    if (v->period - first >= LOSSD_LANES)
+        return lossd_v_load(v->data + first);
+    lossd_vd w;
+    for (size_t k = 0; k < LOSSD_LANES; k++)
+        w[k] = v->data[(first + k) % v->period];
+    return w;
 }
 
 /*
@@ -137,10 +170,11 @@ LOSSD_INLINE size_t lossd__n_rows(const lossd_tensor *t)
 
 /* ---- calls (call.c) ---- */
 
-/* The upstream gradient of loss term i: coef[0] * grad_output[i]. */
-LOSSD_INLINE double lossd__upstream(const lossd_call *c, size_t term)
+/* The upstream gradients of loss terms i..i+n-1 (n <= LOSSD_LANES): coef[0] * grad_output[i]. */
+LOSSD_INLINE lossd_vd lossd__upstream(const lossd_call *c, size_t i, size_t n)
 {
-    return c->grad_output_set ? c->coef[0] * c->grad_output.data[term] : c->coef[0];
+    return c->grad_output_set ? c->coef[0] * lossd_v_load_n(c->grad_output.data + i, n)
+                              : lossd_v_set1(c->coef[0]);
 }
 
 /* A parameter's value (its default unless set), by index into fn->params. */
@@ -155,6 +189,17 @@ LOSSD_INLINE const lossd_tensor *lossd__tensor_param(const lossd_call *c, size_t
     return c->params[i].set ? &c->params[i].tensor : NULL;
 }
 
+/*
+ * Runs blocks [first, end) of a prepared call (run.c; the _avx2 twin is
+ * what lossd_call_run() picks on AVX2 CPUs). Besides each block's kernel
+ * output it writes block_sum[b] (its share of a reduced loss),
+ * block_zero[b] (its zero derivatives) and block_zero[n_blocks + b] (its
+ * non-finite outputs, gradients and terms): call.c allocates block_zero
+ * twice as long as there are blocks.
+ */
+void lossd__run_blocks(const lossd_call *c, size_t first_block, size_t end_block);
+void lossd__run_blocks_avx2(const lossd_call *c, size_t first_block, size_t end_block);
+
 /* Index of the parameter called `name` in c->fn->params, or -1. */
 int lossd__param_index(const lossd_function *fn, const char *name);
 
@@ -164,74 +209,194 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err);
 /* Checks every box of operand k is valid in the call's box_format (boxes.c). */
 int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err);
 
+/* ---- what kernels count ---- */
+
+/*
+ * Kernels count the NaN and infinite values they write - outputs (unless
+ * the loss is reduced: its terms are summed and the sum is checked once),
+ * gradients and per-term extras - while the values are still in
+ * registers, and report the count with lossd__report_nonfinite. A mask
+ * counts -1 per lane: tallies add masks and lossd_v_count() reads them.
+ */
+LOSSD_INLINE bool lossd__reduced(const lossd_call *c)
+{
+    return c->fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE;
+}
+
+/* Adds the NaN and infinite lanes among the first n of v to *bad. */
+LOSSD_INLINE void lossd__tally_nonfinite(lossd_vm *bad, lossd_vd v, size_t n)
+{
+    lossd_vm m = lossd_v_nonfinite(v);
+    *bad += n == LOSSD_LANES ? m : m & lossd_v_first(n);
+}
+
+/* The same for the lanes of v that were written: those set in `written`. */
+LOSSD_INLINE void lossd__tally_nonfinite_where(lossd_vm *bad, lossd_vd v, lossd_vm written)
+{
+    *bad += lossd_v_nonfinite(v) & written;
+}
+
+/*
+ * Adds count to the non-finite results of the block holding unit begin
+ * (block_zero[n_blocks + b], see lossd__run_blocks): whoever runs a block
+ * owns its slot.
+ */
+LOSSD_INLINE void lossd__report_nonfinite(const lossd_call *c, size_t begin, size_t count)
+{
+    c->block_zero[c->n_blocks + begin / c->block_units] += count;
+}
+
 /* ---- pointwise kernels: one loop each, specialised by an inlined element function ---- */
 
 /*
- * A pointwise loss: elem(c, i, x, t, &dl_dx) returns the loss of element i
- * and its derivative. The loop scales values by coef[0], folds the
- * upstream gradient into dl_dx and writes c->grad when asked. Without
- * gradients the derivative is dead code and the compiler drops it.
+ * A pointwise loss: elem(c, i, x, t, &dl_dx) returns the losses of
+ * elements i..i+LOSSD_LANES-1 (simd.h) and their derivatives. Element
+ * functions are branch-free: where PyTorch branches, they compute both
+ * sides and select, so that the loop vectorises. The loop scales values
+ * by coef[0], folds the upstream gradient into dl_dx and writes c->grad
+ * when asked. Without gradients the derivative is dead code and the
+ * compiler drops it.
  */
-typedef double (*lossd__loss_elem)(const lossd_call *c, size_t i, double x, double t, double *dl);
+typedef lossd_vd (*lossd__loss_elem)(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+                                     lossd_vd *dl);
+
+/* Elements i..i+n-1 (n <= LOSSD_LANES) of a pointwise loss; out points at element i's slot. */
+LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, size_t i, size_t n,
+                                    double *restrict out, double *restrict grad,
+                                    const double *grad_output, bool reduced, lossd__loss_elem elem,
+                                    lossd_vm *bad)
+{
+    double scale = c->coef[0];
+    lossd_vd dl, x = lossd_v_load_n(c->operand[0].data + i, n);
+    lossd_vd y = scale * elem(c, i, x, lossd_v_load_n(c->operand[1].data + i, n), &dl);
+    lossd_v_store_n(out, y, n);
+    if (!reduced)
+        lossd__tally_nonfinite(bad, y, n);
+    if (grad) {
+        /* lossd__upstream(c, i, n) * dl, with grad_output decided by the caller's loop */
+        lossd_vd up =
+            grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
+        lossd_vd g = up * dl;
+        lossd_v_store_n(grad + i, g, n);
+        lossd__tally_nonfinite(bad, g, n);
+    }
+}
+
+/*
+ * out and grad are restrict: the stores cannot change the call, so the
+ * compiler keeps its parameters and pointers in registers.
+ */
+LOSSD_INLINE void lossd__loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
+                                   double *restrict out, double *restrict grad,
+                                   const double *grad_output, bool reduced, lossd__loss_elem elem)
+{
+    lossd_vm bad = {0};
+    size_t i = begin;
+    for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
+        lossd__loss_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, grad_output, reduced, elem,
+                          &bad);
+    if (i < end)
+        lossd__loss_lanes(c, i, end - i, out + (i - begin), grad, grad_output, reduced, elem, &bad);
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+}
 
 LOSSD_INLINE size_t lossd__pointwise_loss(const lossd_call *c, size_t begin, size_t end,
                                           double *out, lossd__loss_elem elem)
 {
-    const double *x = c->operand[0].data, *t = c->operand[1].data;
-    double scale = c->coef[0];
-    if (c->grad) {
-        for (size_t i = begin; i < end; i++) {
-            double d;
-            out[i - begin] = scale * elem(c, i, x[i], t[i], &d);
-            c->grad[i] = lossd__upstream(c, i) * d;
-        }
-    } else {
-        for (size_t i = begin; i < end; i++) {
-            double d;
-            out[i - begin] = scale * elem(c, i, x[i], t[i], &d);
-        }
-    }
+    /* One loop per case, so that no element tests grad, grad_output or the reduction. */
+    bool reduced = lossd__reduced(c);
+    if (c->grad == NULL && reduced)
+        lossd__loss_loop(c, begin, end, out, NULL, NULL, true, elem);
+    else if (c->grad == NULL)
+        lossd__loss_loop(c, begin, end, out, NULL, NULL, false, elem);
+    else if (reduced)
+        lossd__loss_loop(c, begin, end, out, c->grad, NULL, true, elem);
+    else if (!c->grad_output_set)
+        lossd__loss_loop(c, begin, end, out, c->grad, NULL, false, elem);
+    else
+        lossd__loss_loop(c, begin, end, out, c->grad, c->grad_output.data, false, elem);
     return 0;
 }
 
 /*
- * A pointwise activation: elem(c, i, x, &dy_dx) returns y and its
- * derivative. Counts exactly-zero derivatives (the "dead units" statistic)
- * and writes grad_output * dy_dx when gradients are asked for.
+ * A pointwise activation: elem(c, i, x, &dy_dx, need_grad) returns y of
+ * elements i..i+LOSSD_LANES-1 and their derivatives. Counts exactly-zero
+ * derivatives (the "dead units" statistic) and writes grad_output * dy_dx
+ * when gradients are asked for. Without them (need_grad false) only the
+ * statistic reads dy_dx: an element function may then return any values
+ * that are 0 exactly where the derivative is, when that is cheaper.
  */
-typedef double (*lossd__act_elem)(const lossd_call *c, size_t i, double x, double *dy);
+typedef lossd_vd (*lossd__act_elem)(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *dy,
+                                    bool need_grad);
+
+/* Elements i..i+n-1 (n <= LOSSD_LANES); tallies zero derivatives and non-finite results. */
+LOSSD_INLINE void lossd__act_lanes(const lossd_call *restrict c, size_t i, size_t n,
+                                   double *restrict out, double *restrict grad,
+                                   const double *grad_output, lossd__act_elem elem, lossd_vm *zeros,
+                                   lossd_vm *bad)
+{
+    lossd_vd d, y = elem(c, i, lossd_v_load_n(c->operand[0].data + i, n), &d, grad != NULL);
+    lossd_v_store_n(out, y, n);
+    lossd__tally_nonfinite(bad, y, n);
+    lossd_vm zero = d == 0.0;
+    *zeros += n == LOSSD_LANES ? zero : zero & lossd_v_first(n); /* not the tail's padding */
+    if (grad) {
+        lossd_vd g = grad_output ? lossd_v_load_n(grad_output + i, n) * d : d;
+        lossd_v_store_n(grad + i, g, n);
+        lossd__tally_nonfinite(bad, g, n);
+    }
+}
+
+LOSSD_INLINE size_t lossd__act_loop(const lossd_call *restrict c, size_t begin, size_t end,
+                                    double *restrict out, double *restrict grad,
+                                    const double *grad_output, lossd__act_elem elem)
+{
+    lossd_vm zeros = {0}, bad = {0};
+    size_t i = begin;
+    for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
+        lossd__act_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, grad_output, elem, &zeros,
+                         &bad);
+    if (i < end)
+        lossd__act_lanes(c, i, end - i, out + (i - begin), grad, grad_output, elem, &zeros, &bad);
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+    return lossd_v_count(zeros);
+}
 
 LOSSD_INLINE size_t lossd__pointwise_activation(const lossd_call *c, size_t begin, size_t end,
                                                 double *out, lossd__act_elem elem)
 {
-    const double *x = c->operand[0].data;
-    const double *go = c->grad_output_set ? c->grad_output.data : NULL;
-    size_t zeros = 0;
-    for (size_t i = begin; i < end; i++) {
-        double d;
-        out[i - begin] = elem(c, i, x[i], &d);
-        zeros += d == 0.0;
-        if (c->grad)
-            c->grad[i] = go ? go[i] * d : d;
-    }
-    return zeros;
+    if (c->grad == NULL)
+        return lossd__act_loop(c, begin, end, out, NULL, NULL, elem);
+    if (!c->grad_output_set)
+        return lossd__act_loop(c, begin, end, out, c->grad, NULL, elem);
+    return lossd__act_loop(c, begin, end, out, c->grad, c->grad_output.data, elem);
 }
 
 /* ---- numerics shared by modules ---- */
 
 /*
- * The pieces of a stable softmax of one row, as ATen computes them:
- * softmax(x)_j = exp(x_j - max) / sum, log_softmax(x)_j = (x_j - max) - log(sum),
- * with sum = sum_k exp(x_k - max).
+ * The pieces of a stable softmax of LOSSD_LANES rows at once (lane k: row
+ * k of x, rows n apart; lanes past n_rows read zeros), as ATen computes
+ * them: softmax(x)_j = exp(x_j - max) / sum, log_softmax(x)_j = (x_j -
+ * max) - log(sum), with sum = sum_k exp(x_k - max). Each lane adds its
+ * row's terms in order. When exps is not NULL, exp(x_j - max) is also
+ * written there (same layout as x, n_rows rows).
  */
-LOSSD_INLINE void lossd__softmax_row(const double *x, size_t n, double *max, double *sum)
+LOSSD_INLINE void lossd__softmax_rows(const double *x, size_t n, size_t n_rows, lossd_vd *max,
+                                      lossd_vd *sum, double *exps)
 {
-    double m = -INFINITY;
-    for (size_t j = 0; j < n; j++)
-        m = x[j] > m ? x[j] : m;
-    double s = 0;
-    for (size_t j = 0; j < n; j++)
-        s += exp(x[j] - m);
+    lossd_vd m = lossd_v_set1(-INFINITY);
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd xj = lossd_v_gather(x + j, n, n_rows);
+        m = lossd_v_select(xj > m, xj, m); /* a NaN never wins: the sum below carries it */
+    }
+    lossd_vd s = lossd_v_set1(0.0);
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd e = lossd_v_exp(lossd_v_gather(x + j, n, n_rows) - m);
+        if (exps)
+            lossd_v_scatter(exps + j, n, e, n_rows);
+        s += e;
+    }
     *max = m;
     *sum = s;
 }
@@ -259,6 +424,24 @@ LOSSD_INLINE double lossd__sum_value(const lossd__sum *s)
 {
     /* Infinite or NaN sums have no meaningful compensation. */
     return isfinite(s->sum) ? s->sum + s->comp : s->sum;
+}
+
+/* The same, one running sum per lane, branch-free: lane k gives what lossd__sum gives. */
+typedef struct {
+    lossd_vd sum, comp;
+} lossd__sum_lanes;
+
+LOSSD_INLINE void lossd__sum_lanes_add(lossd__sum_lanes *s, lossd_vd x)
+{
+    lossd_vd t = s->sum + x;
+    s->comp +=
+        lossd_v_select(lossd_v_abs(s->sum) >= lossd_v_abs(x), (s->sum - t) + x, (x - t) + s->sum);
+    s->sum = t;
+}
+
+LOSSD_INLINE lossd_vd lossd__sum_lanes_value(const lossd__sum_lanes *s)
+{
+    return lossd_v_select(lossd_v_nonfinite(s->sum), s->sum, s->sum + s->comp);
 }
 
 #endif /* LOSSD_CORE_INTERNAL_H */

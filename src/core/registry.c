@@ -14,12 +14,45 @@
 
 #include "internal.h"
 
-static const lossd__module *const modules[] = {
+static const lossd__module *const portable_modules[] = {
     &lossd__regression_module, &lossd__classification_module, &lossd__box_module,
     &lossd__activation_module, &lossd__info_module,           &lossd__pairwise_module,
 };
 
-#define N_MODULES (sizeof modules / sizeof modules[0])
+#define N_MODULES (sizeof portable_modules / sizeof portable_modules[0])
+
+#if LOSSD_SIMD_HAVE_AVX2
+/* The same rows from the AVX2 twins (simd.h), in the same order. */
+static const lossd__module *const avx2_modules[N_MODULES] = {
+    &lossd__regression_module_avx2, &lossd__classification_module_avx2,
+    &lossd__box_module_avx2,        &lossd__activation_module_avx2,
+    &lossd__info_module_avx2,       &lossd__pairwise_module_avx2,
+};
+#endif
+
+bool lossd__simd_avx2(void)
+{
+#if LOSSD_SIMD_HAVE_AVX2
+    /* libgcc reads CPUID once; init is idempotent and needed before constructors ran */
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+/*
+ * The module tables this process serves: one row set for its whole life,
+ * so that a row found once stays the row.
+ */
+static const lossd__module *const *module_set(void)
+{
+#if LOSSD_SIMD_HAVE_AVX2
+    if (lossd__simd_avx2())
+        return avx2_modules;
+#endif
+    return portable_modules;
+}
 
 static const char *const kind_names[LOSSD_KIND_COUNT] = {"loss", "activation", "info", "pairwise"};
 
@@ -30,6 +63,7 @@ const char *lossd_kind_name(lossd_kind kind)
 
 size_t lossd_function_count(void)
 {
+    const lossd__module *const *modules = module_set();
     size_t n = 0;
     for (size_t m = 0; m < N_MODULES; m++)
         n += modules[m]->count;
@@ -38,6 +72,7 @@ size_t lossd_function_count(void)
 
 const lossd_function *lossd_function_at(size_t i)
 {
+    const lossd__module *const *modules = module_set();
     for (size_t m = 0; m < N_MODULES; m++) {
         if (i < modules[m]->count)
             return &modules[m]->functions[i];
@@ -48,6 +83,7 @@ const lossd_function *lossd_function_at(size_t i)
 
 const lossd_function *lossd_function_find(lossd_kind kind, const char *name)
 {
+    const lossd__module *const *modules = module_set();
     for (size_t m = 0; m < N_MODULES; m++)
         for (size_t i = 0; i < modules[m]->count; i++) {
             const lossd_function *fn = &modules[m]->functions[i];

@@ -15,46 +15,43 @@
  */
 #include "internal.h"
 
-LOSSD_INLINE double sgn(double x)
-{
-    return (x > 0) - (x < 0);
-}
-
-LOSSD_INLINE double l1_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+LOSSD_INLINE lossd_vd l1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
 {
     (void)c, (void)i;
-    double d = x - t;
-    *dl = sgn(d);
-    return fabs(d);
+    lossd_vd d = x - t;
+    *dl = lossd_v_sgn(d);
+    return lossd_v_abs(d);
 }
 
-LOSSD_INLINE double mse_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+LOSSD_INLINE lossd_vd mse_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
 {
     (void)c, (void)i;
-    double d = x - t;
+    lossd_vd d = x - t;
     *dl = 2 * d;
     return d * d;
 }
 
-LOSSD_INLINE double smooth_l1_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+LOSSD_INLINE lossd_vd smooth_l1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+                                     lossd_vd *dl)
 {
     (void)i;
-    double beta = lossd__num(c, 0), d = x - t, ad = fabs(d);
+    double beta = lossd__num(c, 0);
+    lossd_vd d = x - t, ad = lossd_v_abs(d);
     /* smooth_l1_backward's order of tests: with beta = 0, d = 0 gives -1 */
-    *dl = d <= -beta ? -1.0 : (d >= beta ? 1.0 : d / beta);
-    return ad < beta ? 0.5 * d * d / beta : ad - 0.5 * beta;
+    *dl = lossd_v_select(d <= -beta, lossd_v_set1(-1.0),
+                         lossd_v_select(d >= beta, lossd_v_set1(1.0), d / beta));
+    return lossd_v_select(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta);
 }
 
-LOSSD_INLINE double huber_elem(const lossd_call *c, size_t i, double x, double t, double *dl)
+LOSSD_INLINE lossd_vd huber_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+                                 lossd_vd *dl)
 {
     (void)i;
-    double delta = lossd__num(c, 0), d = x - t, ad = fabs(d);
-    if (ad < delta) {
-        *dl = d;
-        return 0.5 * d * d;
-    }
-    *dl = delta * sgn(d);
-    return delta * (ad - 0.5 * delta);
+    double delta = lossd__num(c, 0);
+    lossd_vd d = x - t, ad = lossd_v_abs(d);
+    lossd_vm quadratic = ad < delta;
+    *dl = lossd_v_select(quadratic, d, delta * lossd_v_sgn(d));
+    return lossd_v_select(quadratic, 0.5 * d * d, delta * (ad - 0.5 * delta));
 }
 
 static size_t l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)

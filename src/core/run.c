@@ -1,0 +1,90 @@
+/*
+ * run.c - the block runner behind lossd_call_run(): runs a kernel over
+ * blocks and sums each block of a reduced loss; the kernels count the
+ * block's zero derivatives and non-finite results (internal.h).
+ *
+ * Compiled twice, like the kernels (simd.h): run_avx2.c is its AVX2 twin,
+ * and lossd_call_run() picks the one the CPU runs. Either adds a block's
+ * terms in an order that depends on the block layout alone.
+ *
+ * Thread-safe for disjoint block ranges of one call: a block's outputs and
+ * its block_sum / block_zero slots are written by whoever runs it.
+ */
+#include "internal.h"
+
+/* Reduced losses go through a stack buffer of this many terms (a multiple of 2 LOSSD_LANES). */
+#define TERM_CHUNK 1024
+
+/*
+ * A block's share of a reduced loss, summed in 2 LOSSD_LANES lanes, each a
+ * running sum and the sum of its rounding errors. Term j of a block goes
+ * to lane j mod 2 LOSSD_LANES (chunks hold a multiple of that many terms;
+ * the block's last one is padded with zeros), so the order of the
+ * additions depends only on the block layout, never on the threads; and
+ * independent lanes overlap their additions, where one chain would wait
+ * out each addition's latency. The lanes are folded once per block.
+ */
+typedef struct {
+    lossd_vd sum[2], err[2];
+} lane_sums;
+
+/*
+ * s += x, adding the rounding error to *err: Knuth's TwoSum, branch-free.
+ * The error is exact, so it is the one Neumaier's compare-and-subtract
+ * (lossd__sum_add) would find.
+ */
+LOSSD_INLINE void two_sum(lossd_vd *s, lossd_vd *err, lossd_vd x)
+{
+    lossd_vd t = *s + x, z = t - *s;
+    *err += (*s - (t - z)) + (x - z);
+    *s = t;
+}
+
+static void lane_sums_add(lane_sums *ls, const double *terms, size_t n)
+{
+    size_t i = 0;
+    for (; n - i >= 2 * LOSSD_LANES; i += 2 * LOSSD_LANES) {
+        two_sum(&ls->sum[0], &ls->err[0], lossd_v_load(terms + i));
+        two_sum(&ls->sum[1], &ls->err[1], lossd_v_load(terms + i + LOSSD_LANES));
+    }
+    for (size_t k = 0; i < n && k < 2; k++, i += LOSSD_LANES) {
+        size_t m = n - i < LOSSD_LANES ? n - i : LOSSD_LANES;
+        two_sum(&ls->sum[k], &ls->err[k], lossd_v_load_n(terms + i, m)); /* zeros beyond n */
+    }
+}
+
+static double lane_sums_value(const lane_sums *ls)
+{
+    lossd__sum total = {0, 0};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t l = 0; l < LOSSD_LANES; l++) {
+            lossd__sum_add(&total, ls->sum[k][l]);
+            total.comp += ls->err[k][l];
+        }
+    return lossd__sum_value(&total);
+}
+
+void LOSSD__TWIN(lossd__run_blocks)(const lossd_call *c, size_t first_block, size_t end_block)
+{
+    double chunk[TERM_CHUNK];
+    bool reduced = lossd__reduced(c);
+    size_t per_unit = c->n_units ? c->output.size / c->n_units : 0;
+    for (size_t b = first_block; b < end_block && b < c->n_blocks; b++) {
+        size_t begin = b * c->block_units;
+        size_t end = begin + c->block_units < c->n_units ? begin + c->block_units : c->n_units;
+        lane_sums sum = {{{0}, {0}}, {{0}, {0}}};
+        size_t zeros = 0;
+        c->block_zero[c->n_blocks + b] = 0; /* the kernels add their non-finite results */
+        if (reduced) {
+            for (size_t s = begin; s < end; s += TERM_CHUNK) {
+                size_t e = s + TERM_CHUNK < end ? s + TERM_CHUNK : end;
+                c->fn->kernel(c, s, e, chunk);
+                lane_sums_add(&sum, chunk, e - s);
+            }
+        } else {
+            zeros = c->fn->kernel(c, begin, end, c->output_data + begin * per_unit);
+        }
+        c->block_sum[b] = lane_sums_value(&sum);
+        c->block_zero[b] = zeros;
+    }
+}
