@@ -63,23 +63,35 @@ LOSSD_INLINE lossd_vd prelu_elem(const lossd_call *c, size_t i, lossd_vd x, loss
 }
 
 /*
- * ELU family: x <= 0 ? negcoef (exp(x negiptcoef) - 1) : poscoef x (ATen's
- * elu). The derivative takes its own input scale: CELU's differs (below).
- * Both sides are computed and the lane picks one: the exponential of a
- * large positive x overflows harmlessly in a lane that is not kept.
+ * ELU family: x <= 0 ? negcoef (exp(x negiptcoef) - 1) : poscoef x, as
+ * ATen's elu computes it: exp(x) - 1, not expm1(x), which differ near 0
+ * (for x = -1e-10, by 8e-8 relative). The derivative takes its own input
+ * scale (CELU's differs, below); where it equals negiptcoef, the one
+ * exponential serves both. Both sides are computed and the lane picks one:
+ * the exponential of a large positive x overflows harmlessly in a lane
+ * that is not kept. Like ATen, a vector with no x <= 0 skips the exponential.
  */
 LOSSD_INLINE lossd_vd elu_core(lossd_vd x, double negcoef, double poscoef, double negiptcoef,
                                double grad_negiptcoef, lossd_vd *d, bool need_grad)
 {
     lossd_vm negative = x <= 0;
-    lossd_vd y = lossd_v_select(negative, lossd_v_expm1(x * negiptcoef) * negcoef, x * poscoef);
+    if (!lossd_v_any(negative)) {
+        *d = lossd_v_set1(poscoef);
+        return x * poscoef;
+    }
+    lossd_vd e = lossd_v_exp(x * negiptcoef);
+    lossd_vd y = lossd_v_select(negative, (e - 1) * negcoef, x * poscoef);
     double k = grad_negiptcoef * negcoef;
+    if (grad_negiptcoef == negiptcoef) {
+        *d = lossd_v_select(negative, k * e, lossd_v_set1(poscoef));
+        return y;
+    }
     lossd_vd t = x * grad_negiptcoef;
     if (!need_grad) {
         /*
          * Only the zeros of d = k exp(t) count: with exp(t) a normal number
          * in (2^-995, 2^995) and 2^-75 < |k| < 2^900, d cannot round to 0,
-         * so the exponential is needed only near underflow or overflow.
+         * so the second exponential is needed only near underflow or overflow.
          */
         lossd_vm sure = (t > -690) & (t < 690);
         bool moderate = fabs(k) > 0x1p-75 && fabs(k) < 0x1p900;

@@ -782,6 +782,16 @@ def activations(out):
                 [1000.0, 1000.0, -1000.0], [-1000.0, -1000.0, -1000.0]])
     for name in ("softmax", "log_softmax"):
         emit_activation(out, rng, f"{name}/rank2/saturated-rows/grad", name, rows)
+    # Inputs near 0, where exp(x) - 1 and expm1(x), or log(1 + x) and
+    # log1p(x), part ways: the kernels must compute what PyTorch computes
+    # (its ELU family takes exp(x) - 1, for one).
+    near_zero = [-1e-300, -1e-10, -3e-8, -1e-5, -1e-3, 1e-10, 1e-5, 1e-3]
+    rng = Rng(708)
+    for name, params, _ in settings:
+        if name in ("softmax", "log_softmax"):
+            continue
+        tag = name + "".join(f"/{k}={fmt_param(v).split()[-1]}" for k, v in params.items())
+        emit_activation(out, rng, f"{tag}/rank1/near-zero/grad", name, near_zero, params)
 
 
 # --------------------------------------------------------------------------
