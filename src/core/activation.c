@@ -13,9 +13,8 @@
  * CELU's derivative divides by alpha rounded to float, as PyTorch 1.13's
  * backward does (1.0 / alpha.toFloat()); its value uses the double.
  *
- * ELU's forward uses expm1 (ATen's vectorised path; its scalar tail uses
- * exp(x) - 1, so PyTorch itself disagrees with itself by ~1e-7 relative
- * for |x| < 1e-8).
+ * ELU's forward uses exp(x) - 1, as PyTorch 1.13 does, not expm1 (see
+ * elu_core).
  *
  * Thread-safe: kernels write only their own units' slots.
  */
