@@ -9,8 +9,16 @@
 
 #include "arena.h"
 
-/* Chunk sizes grow with the arena, so a large body takes few mappings. */
-#define CHUNK_MIN ((size_t)1 << 20)
+/*
+ * Chunk sizes grow with the arena, so a large body takes few chunks. Small
+ * ones come from malloc's heap, where they are reused without a system
+ * call: mapping and unmapping even one chunk per request cost small
+ * requests most of their throughput (each munmap in a threaded process
+ * interrupts the other CPUs to flush their TLBs). From CHUNK_MAP up they
+ * are mappings of their own, returned to the system on release.
+ */
+#define CHUNK_MIN ((size_t)64 << 10)
+#define CHUNK_MAP ((size_t)1 << 20)
 #define CHUNK_MAX ((size_t)16 << 20)
 /* jansson's structs hold pointers, sizes and doubles: 8 bytes is enough. */
 #define ALIGNMENT 8
@@ -35,10 +43,16 @@ static lossd_arena_chunk *new_chunk(lossd_arena *a, size_t need)
         size = CHUNK_MAX;
     if (size < need + header_size())
         size = need + header_size();
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    madvise(p, size, MADV_HUGEPAGE); /* fewer faults where transparent huge pages are on */
+    void *p;
+    if (size < CHUNK_MAP) {
+        if ((p = malloc(size)) == NULL)
+            return NULL;
+    } else {
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        madvise(p, size, MADV_HUGEPAGE); /* fewer faults where transparent huge pages are on */
+    }
     lossd_arena_chunk *c = p;
     c->next = a->chunks;
     c->size = size;
@@ -103,7 +117,10 @@ void lossd_arena_release(lossd_arena *a)
     lossd_arena_chunk *c = a->chunks;
     while (c) {
         lossd_arena_chunk *next = c->next;
-        munmap(c, c->size);
+        if (c->size < CHUNK_MAP)
+            free(c);
+        else
+            munmap(c, c->size);
         c = next;
     }
     a->chunks = NULL;

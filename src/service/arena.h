@@ -5,11 +5,12 @@
  * of its own: ~900,000 malloc calls and as many frees for a 100,000-box
  * body, with allocator overhead on each. While an arena is *active* on a
  * thread, every jansson allocation that thread makes is carved from the
- * arena's chunks (mmap'd, a few MiB each), and jansson's frees of them do
- * nothing; releasing the arena unmaps its chunks, freeing the whole tree
- * at once. (Keeping released chunks mapped for reuse parsed ~15% faster,
- * but held a large request's tree while its reply was written: the peak
- * memory went from under 10x the body to 13x. docs/performance.md.)
+ * arena's chunks (from 64 KiB, from malloc's heap, up to 16 MiB, mapped
+ * of their own), and jansson's frees of them do nothing; releasing the
+ * arena frees its chunks, the whole tree at once. (Keeping released
+ * chunks mapped for reuse parsed ~15% faster, but held a large request's
+ * tree while its reply was written: the peak memory went from under 10x
+ * the body to 13x. docs/performance.md.)
  *
  * Rules: a tree parsed in an arena is never json_decref'd - the arena is
  * released instead - and nothing allocated by jansson while the arena is
