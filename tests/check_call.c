@@ -412,6 +412,56 @@ START_TEST(nonfinite_results_are_counted)
 }
 END_TEST
 
+START_TEST(nonfinite_results_are_counted_in_every_block)
+{
+    /* Over three blocks (8192 elements each) and a ragged tail, non-finite
+       results at block edges and in the tail are each counted once. */
+    enum { N = 20003 };
+    static double x[N], t[N];
+    const size_t at[] = {0, 8191, 8192, 16384, N - 1};
+    size_t shape[1] = {N};
+    lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
+    lossd_call c;
+    lossd_error err = {0};
+
+    /* relu of NaN is NaN (derivative 0), of infinity infinity (derivative 1) */
+    for (size_t i = 0; i < N; i++)
+        x[i] = (double)(i % 7) - 3;
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++)
+        x[at[k]] = NAN;
+    x[100] = INFINITY;
+    lossd_call_init(&c, must_find(LOSSD_KIND_ACTIVATION, "relu"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    c.want_grad = true;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s: %s", err.field, err.message);
+    ck_assert_uint_eq(c.n_nonfinite, 6); /* five NaN and one infinite output */
+    lossd_call_cleanup(&c);
+
+    /* mse of 1e308 against -1e308: infinite term and gradient 2 (x - t) */
+    for (size_t i = 0; i < N; i++)
+        x[i] = (double)(i % 5), t[i] = 1;
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++)
+        x[at[k]] = 1e308, t[at[k]] = -1e308;
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    c.want_grad = true;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s: %s", err.field, err.message);
+    ck_assert_uint_eq(c.n_nonfinite, 2 * 5);
+    lossd_call_cleanup(&c);
+    /* reduced, the terms are not results: the infinite sum and the gradients are */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    c.want_grad = true;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s: %s", err.field, err.message);
+    ck_assert(isinf(c.loss));
+    ck_assert_uint_eq(c.n_nonfinite, 1 + 5);
+    lossd_call_cleanup(&c);
+}
+END_TEST
+
 START_TEST(missing_and_required)
 {
     lossd_call c;
@@ -450,6 +500,7 @@ static Suite *call_suite(void)
     tcase_add_test(running, mean_matches_sum_over_n);
     tcase_add_test(running, empty_batches);
     tcase_add_test(running, nonfinite_results_are_counted);
+    tcase_add_test(running, nonfinite_results_are_counted_in_every_block);
     suite_add_tcase(s, running);
     return s;
 }

@@ -240,7 +240,8 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
  * The class-index targets of rows r..r+n_rows-1, one per lane: *target
  * as given, *ignored_rows marks ignore_index, index[k] is the class (0
  * for ignored and missing rows, so that it can always be read),
- * *x_target is x[row][index] and *w_target its class weight.
+ * *x_target is x[row][index] and *w_target its class weight (w_target is
+ * NULL for functions without class weights: their parameter slots differ).
  */
 LOSSD_INLINE void row_targets(const lossd_call *c, size_t ignore_slot, size_t r, size_t n_rows,
                               lossd_vd *target, size_t index[LOSSD_LANES], lossd_vm *ignored_rows,
@@ -254,7 +255,8 @@ LOSSD_INLINE void row_targets(const lossd_call *c, size_t ignore_slot, size_t r,
         /* (tests the double, not the mask's lane: GCC 12 fails on the latter at -O3) */
         index[k] = k < n_rows && (*target)[k] != ignore_index ? (size_t)(*target)[k] : 0;
         (*x_target)[k] = k < n_rows ? c->operand[0].data[(r + k) * n_cls + index[k]] : 0;
-        (*w_target)[k] = class_weight(c, index[k]);
+        if (w_target)
+            (*w_target)[k] = class_weight(c, index[k]);
     }
 }
 
@@ -409,9 +411,8 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
         size_t index[LOSSD_LANES];
         lossd_vd target;
         lossd_vm ignored_rows;
-        lossd_vd x_target, unused_weight;
-        row_targets(c, FOCAL_IGNORE, r, rows, &target, index, &ignored_rows, &x_target,
-                    &unused_weight);
+        lossd_vd x_target;
+        row_targets(c, FOCAL_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, NULL);
         lossd_vd max, sum;
         lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
         lossd_vd logsum = lossd_v_log(sum);
