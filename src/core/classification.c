@@ -146,10 +146,10 @@ static int kl_div_prepare(lossd_call *c, lossd_error *err)
 
 /* ------------------------------------------------------------ row-wise (N, C) */
 
-/* The upstream factor of row i without the reduction's scale. */
-LOSSD_INLINE double row_upstream(const lossd_call *c, size_t i)
+/* The upstream factors of rows r..r+n-1 without the reduction's scale. */
+LOSSD_INLINE lossd_vd row_upstream(const lossd_call *c, size_t r, size_t n)
 {
-    return c->grad_output_set ? c->grad_output.data[i] : 1.0;
+    return c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, n) : lossd_v_set1(1.0);
 }
 
 LOSSD_INLINE bool ignored(const lossd_call *c, size_t i, size_t ignore_slot)
@@ -280,8 +280,7 @@ static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, s
         size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
         const double *x = c->operand[0].data + r * n_cls;
         double *g = c->grad ? c->grad + r * n_cls : NULL;
-        lossd_vd up = c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, rows)
-                                         : lossd_v_set1(1.0); /* row_upstream */
+        lossd_vd up = row_upstream(c, r, rows);
         lossd_vd max, sum;
         lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
         lossd_vd logsum = lossd_v_log(sum);
@@ -373,8 +372,7 @@ static size_t nll_kernel(const lossd_call *restrict c, size_t begin, size_t end,
             lossd__tally_nonfinite(&bad, loss, rows);
         if (!g)
             continue;
-        lossd_vd up = c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, rows)
-                                         : lossd_v_set1(1.0); /* row_upstream */
+        lossd_vd up = row_upstream(c, r, rows);
         lossd_vd gt = c->coef[1] * up * -wt;
         lossd__tally_nonfinite_where(&bad, gt, ~ignored_rows & lossd_v_first(rows));
         for (size_t k = 0; k < rows; k++)
