@@ -38,7 +38,7 @@
  * optimised away.
  *
  * Usage: bench_core [--quick] [--filter PATTERN[,PATTERN...]] [--json]
- *                   [--min-ms N] [--cold-heap] [--list]
+ *                   [--min-ms N] [--cold-heap] [--stats] [--list]
  *   PATTERN is a substring of "kind/name" (e.g. "loss/", "iou", "softmax"),
  *   or "=kind/name" for exactly that function.
  *   --json prints one object per line: kind, name, size, mode ("forward" or
@@ -46,6 +46,10 @@
  *   elements, unit, calls, variants (distinct inputs), faults_per_call
  *   (minor page faults per call while timed).
  *   --cold-heap leaves malloc as a fresh process has it (see warm_heap()).
+ *   --stats times calls that also count non-finite results and zero
+ *   derivatives (want_stats, as the service's calls do). By default calls
+ *   compute what PyTorch's functions compute: values, and gradients in
+ *   grad mode.
  *
  * Build (from the top of a built tree, after `make`):
  *   gcc -std=c11 -O2 -Wall -Wextra -Iinclude -o bench/bench_core \
@@ -80,6 +84,7 @@ typedef struct {
     bool json;
     bool list;
     bool cold_heap;     /* skip warm_heap() */
+    bool stats;         /* calls count non-finite results and zero derivatives */
     const char *filter; /* comma-separated patterns, or NULL for all */
     double min_seconds; /* per measurement */
     int min_batches;
@@ -362,7 +367,7 @@ static int set_required_params(lossd_call *c, lossd_error *err)
  * few of the results to *checksum and counts non-finite ones in
  * *nonfinite. Returns 0 or the failing status (err says why).
  */
-static int run_once(const workload *w, size_t variant, bool grad, double *checksum,
+static int run_once(const workload *w, size_t variant, bool grad, bool stats, double *checksum,
                     size_t *nonfinite, lossd_error *err)
 {
     const lossd_tensor *operand = w->operand[variant];
@@ -374,6 +379,7 @@ static int run_once(const workload *w, size_t variant, bool grad, double *checks
     if (rc == 0)
         rc = set_required_params(&c, err);
     c.want_grad = grad;
+    c.want_stats = stats;
     if (rc == 0)
         rc = lossd_call_compute(&c, err);
     if (rc == 0) {
@@ -456,7 +462,7 @@ static int measure(const workload *w, bool grad, const options *opt, double *che
     double warm = opt->quick ? 3e-3 : 10e-3;
     double start = now_seconds(), elapsed;
     do {
-        int rc = run_once(w, variant, grad, checksum, &nonfinite, err);
+        int rc = run_once(w, variant, grad, opt->stats, checksum, &nonfinite, err);
         if (rc < 0)
             return rc;
         variant = (variant + 1) % w->n_variants;
@@ -474,7 +480,7 @@ static int measure(const workload *w, bool grad, const options *opt, double *che
     while (n_batches < MAX_BATCHES && (total < opt->min_seconds || n_batches < opt->min_batches)) {
         double t0 = now_seconds();
         for (size_t i = 0; i < batch; i++) {
-            run_once(w, variant, grad, checksum, &nonfinite, err);
+            run_once(w, variant, grad, opt->stats, checksum, &nonfinite, err);
             variant = (variant + 1) % w->n_variants;
         }
         double t = now_seconds() - t0;
@@ -527,8 +533,12 @@ static void print_table_header(const options *opt)
     printf("liblossd %s kernels, one thread: ns per element, min over batches (median)\n",
            LOSSD_VERSION_STRING);
     printf("each call = init + operands + compute (validate, allocate, run, finish) + cleanup;\n"
+           "%s\n"
            "inputs rotate over >= %d elements; at least %.0f ms and %d batches per figure;\n"
            "on a shared machine expect noise: compare figures from one run only\n\n",
+           opt->stats
+               ? "with statistics (non-finite results, zero derivatives), as the service asks"
+               : "values (and gradients) only, as PyTorch computes them (--stats: with counts)",
            VARIANT_ELEMENTS, opt->min_seconds * 1e3, opt->min_batches);
     printf("%-10s %-17s %8s %-22s %19s %19s\n", "kind", "name", "elements", "per", "forward",
            "forward+grad");
@@ -555,7 +565,7 @@ static void print_table_row(const workload *w, const measurement *fwd, const mea
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_core [--quick] [--filter PATTERN[,PATTERN...]] [--json] "
-               "[--min-ms N] [--cold-heap] [--list]\n"
+               "[--min-ms N] [--cold-heap] [--stats] [--list]\n"
                "  PATTERN: a substring of kind/name, or =kind/name for exactly one function\n");
 }
 
@@ -571,6 +581,8 @@ static int parse_options(int argc, char **argv, options *opt)
             opt->list = true;
         else if (strcmp(argv[i], "--cold-heap") == 0)
             opt->cold_heap = true;
+        else if (strcmp(argv[i], "--stats") == 0)
+            opt->stats = true;
         else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
             opt->filter = argv[++i];
         else if (strcmp(argv[i], "--min-ms") == 0 && i + 1 < argc) {

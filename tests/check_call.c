@@ -462,6 +462,104 @@ START_TEST(nonfinite_results_are_counted_in_every_block)
 }
 END_TEST
 
+/* One evaluation of fn on x (and t), with or without statistics; the caller cleans up. */
+static void compute_with_stats(lossd_call *c, const char *kind_name, const char *name,
+                               lossd_tensor *in, lossd_tensor *tg, bool stats)
+{
+    lossd_error err = {0};
+    lossd_kind kind = strcmp(kind_name, "loss") == 0 ? LOSSD_KIND_LOSS : LOSSD_KIND_ACTIVATION;
+    lossd_call_init(c, must_find(kind, name));
+    ck_assert(c->want_stats); /* on unless turned off */
+    lossd_call_set_operand(c, "input", in, &err);
+    if (kind == LOSSD_KIND_LOSS) {
+        lossd_call_set_operand(c, "target", tg, &err);
+        lossd_call_set_reduction(c, "none", &err);
+    }
+    if (strcmp(name, "celu") == 0) /* its derivative's scale differs from its value's */
+        ck_assert_int_eq(lossd_call_set_number(c, "alpha", 0.3, &err), 0);
+    c->want_grad = true;
+    c->want_stats = stats;
+    ck_assert_msg(lossd_call_compute(c, &err) == 0, "%s: %s: %s", name, err.field, err.message);
+}
+
+START_TEST(statistics_off_change_no_value)
+{
+    /* Without statistics the kernels skip the counts (and a forward pass
+       the derivative): every output and gradient must stay bit for bit
+       the same, and the skipped statistics must not pose as numbers. */
+    enum { N = 1027 }; /* a ragged tail */
+    static double x[N], t[N];
+    size_t shape[1] = {N};
+    lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
+    for (size_t i = 0; i < N; i++) {
+        x[i] = ldexp((double)((i * 7919) % 2001) - 1000.0, -6); /* -15.6 .. 15.6, zeros too */
+        t[i] = (double)(i % 2);
+    }
+    x[3] = NAN;
+    x[500] = INFINITY;
+    x[N - 1] = -INFINITY;
+    static const char *const fns[][2] = {
+        {"activation", "relu"},     {"activation", "leaky_relu"},
+        {"activation", "elu"},      {"activation", "celu"},
+        {"activation", "selu"},     {"activation", "gelu"},
+        {"activation", "silu"},     {"activation", "mish"},
+        {"activation", "sigmoid"},  {"activation", "tanh"},
+        {"activation", "softsign"}, {"activation", "hardtanh"},
+        {"activation", "softplus"}, {"activation", "hardswish"},
+        {"activation", "softmax"},  {"loss", "mse"},
+        {"loss", "smooth_l1"},      {"loss", "bce_with_logits"},
+    };
+    for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+        lossd_call on, off;
+        for (int forward_only = 0; forward_only < 2; forward_only++) {
+            compute_with_stats(&on, fns[f][0], fns[f][1], &in, &tg, true);
+            compute_with_stats(&off, fns[f][0], fns[f][1], &in, &tg, false);
+            if (forward_only) { /* a forward pass alone: the same values again */
+                lossd_call_cleanup(&off);
+                lossd_error err = {0};
+                lossd_call_init(&off, on.fn);
+                lossd_call_set_operand(&off, "input", &in, &err);
+                if (on.fn->kind == LOSSD_KIND_LOSS) {
+                    lossd_call_set_operand(&off, "target", &tg, &err);
+                    lossd_call_set_reduction(&off, "none", &err);
+                }
+                if (strcmp(fns[f][1], "celu") == 0)
+                    lossd_call_set_number(&off, "alpha", 0.3, &err);
+                off.want_stats = false;
+                ck_assert_int_eq(lossd_call_compute(&off, &err), 0);
+            }
+            ck_assert_uint_eq(on.output.size, off.output.size);
+            ck_assert_msg(memcmp(on.output.data, off.output.data,
+                                 on.output.size * sizeof *on.output.data) == 0,
+                          "%s: outputs differ without statistics", fns[f][1]);
+            if (!forward_only)
+                ck_assert_msg(memcmp(on.grad, off.grad, N * sizeof *on.grad) == 0,
+                              "%s: gradients differ without statistics", fns[f][1]);
+            ck_assert_msg(on.n_nonfinite >= 1, "%s: %zu", fns[f][1], on.n_nonfinite); /* the NaN */
+            ck_assert_uint_eq(off.n_nonfinite, 0);
+            if (on.fn->kind == LOSSD_KIND_ACTIVATION) {
+                ck_assert(on.zero_grad_fraction >= 0 && on.zero_grad_fraction <= 1);
+                ck_assert(isnan(off.zero_grad_fraction));
+            }
+            lossd_call_cleanup(&on);
+            lossd_call_cleanup(&off);
+        }
+    }
+
+    /* a reduced loss still says whether it is finite */
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    c.want_stats = false;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert(isnan(c.loss));
+    ck_assert_uint_eq(c.n_nonfinite, 1);
+    lossd_call_cleanup(&c);
+}
+END_TEST
+
 START_TEST(missing_and_required)
 {
     lossd_call c;
@@ -501,6 +599,7 @@ static Suite *call_suite(void)
     tcase_add_test(running, empty_batches);
     tcase_add_test(running, nonfinite_results_are_counted);
     tcase_add_test(running, nonfinite_results_are_counted_in_every_block);
+    tcase_add_test(running, statistics_off_change_no_value);
     suite_add_tcase(s, running);
     return s;
 }

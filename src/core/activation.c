@@ -141,9 +141,9 @@ LOSSD_INLINE lossd_vd gelu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd
         return left * right;
     }
     const double alpha = M_2_SQRTPI * M_SQRT1_2 * 0.5;
-    lossd_vd cdf = 0.5 * (1 + lossd_v_erf(x * M_SQRT1_2));
-    *d = cdf + x * (alpha * lossd_v_exp(-0.5 * x * x));
-    return x * cdf;
+    lossd_vd erf_1 = 1 + lossd_v_erf(x * M_SQRT1_2);
+    *d = 0.5 * erf_1 + x * (alpha * lossd_v_exp(-0.5 * x * x));
+    return x * 0.5 * erf_1; /* ATen's order; the same number, as halving is exact */
 }
 
 LOSSD_INLINE lossd_vd silu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,

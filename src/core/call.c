@@ -30,6 +30,7 @@ void lossd_call_init(lossd_call *c, const lossd_function *fn)
     memset(c, 0, sizeof *c);
     c->fn = fn;
     c->reduction = LOSSD_REDUCTION_MEAN;
+    c->want_stats = true;
     for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++)
         c->params[i].number = fn->params[i].default_number;
     for (size_t i = 0; i < 2; i++) {
@@ -660,6 +661,11 @@ void lossd_call_finish(lossd_call *c)
     }
     bool reduced = lossd__reduced(c);
     c->loss = reduced ? lossd__sum_value(&sum) : 0.0;
+    if (!c->want_stats) { /* the kernels counted nothing */
+        c->zero_grad_fraction = NAN;
+        c->n_nonfinite = reduced && !isfinite(c->loss);
+        return;
+    }
     c->zero_grad_fraction = c->operand[0].size ? (double)zeros / (double)c->operand[0].size : 0.0;
     /* The kernels counted their outputs, gradients and terms block by block. */
     c->n_nonfinite = (reduced && !isfinite(c->loss)) + nonfinite;

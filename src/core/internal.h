@@ -217,6 +217,10 @@ int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err);
  * gradients and per-term extras - while the values are still in
  * registers, and report the count with lossd__report_nonfinite. A mask
  * counts -1 per lane: tallies add masks and lossd_v_count() reads them.
+ * The counts matter only when the caller asked for statistics
+ * (c->want_stats): the pointwise loops below are compiled once with and
+ * once without them; the row-wise and box kernels tally anyway (a few
+ * operations next to a row's exponentials) and report nothing.
  */
 LOSSD_INLINE bool lossd__reduced(const lossd_call *c)
 {
@@ -243,7 +247,8 @@ LOSSD_INLINE void lossd__tally_nonfinite_where(lossd_vm *bad, lossd_vd v, lossd_
  */
 LOSSD_INLINE void lossd__report_nonfinite(const lossd_call *c, size_t begin, size_t count)
 {
-    c->block_zero[c->n_blocks + begin / c->block_units] += count;
+    if (c->want_stats)
+        c->block_zero[c->n_blocks + begin / c->block_units] += count;
 }
 
 /* ---- pointwise kernels: one loop each, specialised by an inlined element function ---- */
@@ -260,17 +265,20 @@ LOSSD_INLINE void lossd__report_nonfinite(const lossd_call *c, size_t begin, siz
 typedef lossd_vd (*lossd__loss_elem)(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
                                      lossd_vd *dl);
 
-/* Elements i..i+n-1 (n <= LOSSD_LANES) of a pointwise loss; out points at element i's slot. */
+/*
+ * Elements i..i+n-1 (n <= LOSSD_LANES) of a pointwise loss; out points at
+ * element i's slot. Non-finite results are tallied only with `stats`.
+ */
 LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, size_t i, size_t n,
                                     double *restrict out, double *restrict grad,
-                                    const double *grad_output, bool reduced, lossd__loss_elem elem,
-                                    lossd_vm *bad)
+                                    const double *grad_output, bool reduced, bool stats,
+                                    lossd__loss_elem elem, lossd_vm *bad)
 {
     double scale = c->coef[0];
     lossd_vd dl, x = lossd_v_load_n(c->operand[0].data + i, n);
     lossd_vd y = scale * elem(c, i, x, lossd_v_load_n(c->operand[1].data + i, n), &dl);
     lossd_v_store_n(out, y, n);
-    if (!reduced)
+    if (stats && !reduced)
         lossd__tally_nonfinite(bad, y, n);
     if (grad) {
         /* lossd__upstream(c, i, n) * dl, with grad_output decided by the caller's loop */
@@ -278,7 +286,8 @@ LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, size_t i, size
             grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
         lossd_vd g = up * dl;
         lossd_v_store_n(grad + i, g, n);
-        lossd__tally_nonfinite(bad, g, n);
+        if (stats)
+            lossd__tally_nonfinite(bad, g, n);
     }
 }
 
@@ -288,88 +297,115 @@ LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, size_t i, size
  */
 LOSSD_INLINE void lossd__loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
                                    double *restrict out, double *restrict grad,
-                                   const double *grad_output, bool reduced, lossd__loss_elem elem)
+                                   const double *grad_output, bool reduced, bool stats,
+                                   lossd__loss_elem elem)
 {
     lossd_vm bad = {0};
     size_t i = begin;
     for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
-        lossd__loss_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, grad_output, reduced, elem,
-                          &bad);
+        lossd__loss_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, grad_output, reduced, stats,
+                          elem, &bad);
     if (i < end)
-        lossd__loss_lanes(c, i, end - i, out + (i - begin), grad, grad_output, reduced, elem, &bad);
-    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+        lossd__loss_lanes(c, i, end - i, out + (i - begin), grad, grad_output, reduced, stats, elem,
+                          &bad);
+    if (stats)
+        lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+}
+
+/* One loss loop per case, so that no element tests grad, grad_output, the reduction or stats. */
+LOSSD_INLINE void lossd__loss_cases(const lossd_call *c, size_t begin, size_t end, double *out,
+                                    bool stats, lossd__loss_elem elem)
+{
+    bool reduced = lossd__reduced(c);
+    if (c->grad == NULL && reduced)
+        lossd__loss_loop(c, begin, end, out, NULL, NULL, true, false, elem); /* nothing to count */
+    else if (c->grad == NULL)
+        lossd__loss_loop(c, begin, end, out, NULL, NULL, false, stats, elem);
+    else if (reduced)
+        lossd__loss_loop(c, begin, end, out, c->grad, NULL, true, stats, elem);
+    else if (!c->grad_output_set)
+        lossd__loss_loop(c, begin, end, out, c->grad, NULL, false, stats, elem);
+    else
+        lossd__loss_loop(c, begin, end, out, c->grad, c->grad_output.data, false, stats, elem);
 }
 
 LOSSD_INLINE size_t lossd__pointwise_loss(const lossd_call *c, size_t begin, size_t end,
                                           double *out, lossd__loss_elem elem)
 {
-    /* One loop per case, so that no element tests grad, grad_output or the reduction. */
-    bool reduced = lossd__reduced(c);
-    if (c->grad == NULL && reduced)
-        lossd__loss_loop(c, begin, end, out, NULL, NULL, true, elem);
-    else if (c->grad == NULL)
-        lossd__loss_loop(c, begin, end, out, NULL, NULL, false, elem);
-    else if (reduced)
-        lossd__loss_loop(c, begin, end, out, c->grad, NULL, true, elem);
-    else if (!c->grad_output_set)
-        lossd__loss_loop(c, begin, end, out, c->grad, NULL, false, elem);
+    if (c->want_stats)
+        lossd__loss_cases(c, begin, end, out, true, elem);
     else
-        lossd__loss_loop(c, begin, end, out, c->grad, c->grad_output.data, false, elem);
+        lossd__loss_cases(c, begin, end, out, false, elem);
     return 0;
 }
 
 /*
  * A pointwise activation: elem(c, i, x, &dy_dx, need_grad) returns y of
- * elements i..i+LOSSD_LANES-1 and their derivatives. Counts exactly-zero
- * derivatives (the "dead units" statistic) and writes grad_output * dy_dx
- * when gradients are asked for. Without them (need_grad false) only the
- * statistic reads dy_dx: an element function may then return any values
- * that are 0 exactly where the derivative is, when that is cheaper.
+ * elements i..i+LOSSD_LANES-1 and their derivatives. With stats, counts
+ * exactly-zero derivatives (the "dead units" statistic) and non-finite
+ * results; writes grad_output * dy_dx when gradients are asked for.
+ * Without gradients (need_grad false) only the statistic reads dy_dx: an
+ * element function may then return any values that are 0 exactly where
+ * the derivative is, when that is cheaper; without the statistic either,
+ * dy_dx is dead and the compiler drops it.
  */
 typedef lossd_vd (*lossd__act_elem)(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *dy,
                                     bool need_grad);
 
-/* Elements i..i+n-1 (n <= LOSSD_LANES); tallies zero derivatives and non-finite results. */
+/* Elements i..i+n-1 (n <= LOSSD_LANES); with stats, tallies zero derivatives and non-finite
+ * results. */
 LOSSD_INLINE void lossd__act_lanes(const lossd_call *restrict c, size_t i, size_t n,
                                    double *restrict out, double *restrict grad,
-                                   const double *grad_output, lossd__act_elem elem, lossd_vm *zeros,
-                                   lossd_vm *bad)
+                                   const double *grad_output, bool stats, lossd__act_elem elem,
+                                   lossd_vm *zeros, lossd_vm *bad)
 {
     lossd_vd d, y = elem(c, i, lossd_v_load_n(c->operand[0].data + i, n), &d, grad != NULL);
     lossd_v_store_n(out, y, n);
-    lossd__tally_nonfinite(bad, y, n);
-    lossd_vm zero = d == 0.0;
-    *zeros += n == LOSSD_LANES ? zero : zero & lossd_v_first(n); /* not the tail's padding */
+    if (stats) {
+        lossd__tally_nonfinite(bad, y, n);
+        lossd_vm zero = d == 0.0;
+        *zeros += n == LOSSD_LANES ? zero : zero & lossd_v_first(n); /* not the tail's padding */
+    }
     if (grad) {
         lossd_vd g = grad_output ? lossd_v_load_n(grad_output + i, n) * d : d;
         lossd_v_store_n(grad + i, g, n);
-        lossd__tally_nonfinite(bad, g, n);
+        if (stats)
+            lossd__tally_nonfinite(bad, g, n);
     }
 }
 
 LOSSD_INLINE size_t lossd__act_loop(const lossd_call *restrict c, size_t begin, size_t end,
                                     double *restrict out, double *restrict grad,
-                                    const double *grad_output, lossd__act_elem elem)
+                                    const double *grad_output, bool stats, lossd__act_elem elem)
 {
     lossd_vm zeros = {0}, bad = {0};
     size_t i = begin;
     for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
-        lossd__act_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, grad_output, elem, &zeros,
-                         &bad);
+        lossd__act_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, grad_output, stats, elem,
+                         &zeros, &bad);
     if (i < end)
-        lossd__act_lanes(c, i, end - i, out + (i - begin), grad, grad_output, elem, &zeros, &bad);
-    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+        lossd__act_lanes(c, i, end - i, out + (i - begin), grad, grad_output, stats, elem, &zeros,
+                         &bad);
+    if (stats)
+        lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return lossd_v_count(zeros);
+}
+
+LOSSD_INLINE size_t lossd__act_cases(const lossd_call *c, size_t begin, size_t end, double *out,
+                                     bool stats, lossd__act_elem elem)
+{
+    if (c->grad == NULL)
+        return lossd__act_loop(c, begin, end, out, NULL, NULL, stats, elem);
+    if (!c->grad_output_set)
+        return lossd__act_loop(c, begin, end, out, c->grad, NULL, stats, elem);
+    return lossd__act_loop(c, begin, end, out, c->grad, c->grad_output.data, stats, elem);
 }
 
 LOSSD_INLINE size_t lossd__pointwise_activation(const lossd_call *c, size_t begin, size_t end,
                                                 double *out, lossd__act_elem elem)
 {
-    if (c->grad == NULL)
-        return lossd__act_loop(c, begin, end, out, NULL, NULL, elem);
-    if (!c->grad_output_set)
-        return lossd__act_loop(c, begin, end, out, c->grad, NULL, elem);
-    return lossd__act_loop(c, begin, end, out, c->grad, c->grad_output.data, elem);
+    return c->want_stats ? lossd__act_cases(c, begin, end, out, true, elem)
+                         : lossd__act_cases(c, begin, end, out, false, elem);
 }
 
 /* ---- numerics shared by modules ---- */

@@ -280,15 +280,23 @@ LOSSD_INLINE lossd_vm lossd_v_nonfinite(lossd_vd x)
 /* ---- vector math: Sleef's AVX2 functions in the AVX2 twin, libm lane by lane elsewhere ---- */
 
 #ifdef LOSSD_SIMD_AVX2
-#define LOSSD__VMATH1(name, sleef)                      \
-    LOSSD_INLINE lossd_vd lossd_v_##name(lossd_vd x)    \
-    {                                                   \
-        return (lossd_vd)sleef##d4_u10avx2((__m256d)x); \
+/*
+ * Sleef's header does not say its functions are pure; declared again here
+ * with attribute const (they read nothing but their arguments and write
+ * nothing), GCC may drop a call whose result is unused - a derivative
+ * nobody asked for - as it drops libm's under -fno-math-errno.
+ */
+#define LOSSD__VMATH1(name, sleef)                             \
+    __m256d sleef##d4_u10avx2(__m256d) __attribute__((const)); \
+    LOSSD_INLINE lossd_vd lossd_v_##name(lossd_vd x)           \
+    {                                                          \
+        return (lossd_vd)sleef##d4_u10avx2((__m256d)x);        \
     }
-#define LOSSD__VMATH2(name, sleef)                                  \
-    LOSSD_INLINE lossd_vd lossd_v_##name(lossd_vd x, lossd_vd y)    \
-    {                                                               \
-        return (lossd_vd)sleef##d4_u10avx2((__m256d)x, (__m256d)y); \
+#define LOSSD__VMATH2(name, sleef)                                      \
+    __m256d sleef##d4_u10avx2(__m256d, __m256d) __attribute__((const)); \
+    LOSSD_INLINE lossd_vd lossd_v_##name(lossd_vd x, lossd_vd y)        \
+    {                                                                   \
+        return (lossd_vd)sleef##d4_u10avx2((__m256d)x, (__m256d)y);     \
     }
 #else
 #define LOSSD__VMATH1(name, sleef)                   \
