@@ -298,6 +298,7 @@ typedef struct lossd_call {
     double *grad;                   /* shaped like operand[0], when want_grad */
     double *terms[LOSSD_MAX_TERMS]; /* per-term extras, when want_terms */
     size_t n_classes;               /* scores: C */
+    size_t n_kept;                  /* class-index targets that are not ignore_index */
     bool prob_target;               /* cross_entropy: the target holds probabilities */
     double coef[4];                 /* per-call constants the kernels read */
     lossd_param_view view[2];       /* broadcast parameter tensors, by parameter order */

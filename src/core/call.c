@@ -307,9 +307,32 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
     return 0;
 }
 
+/* The twin of a whole-operand scan (scan.c) this CPU runs. */
+static bool scan_range(const double *x, size_t n, double lo, double hi)
+{
+#if LOSSD_SIMD_HAVE_AVX2
+    if (lossd__simd_avx2())
+        return lossd__scan_range_avx2(x, n, lo, hi);
+#endif
+    return lossd__scan_range(x, n, lo, hi);
+}
+
+static size_t scan_class_indices(const double *x, size_t n, double n_classes, double ignore_index,
+                                 bool *all_good)
+{
+#if LOSSD_SIMD_HAVE_AVX2
+    if (lossd__simd_avx2())
+        return lossd__scan_class_indices_avx2(x, n, n_classes, ignore_index, all_good);
+#endif
+    return lossd__scan_class_indices(x, n, n_classes, ignore_index, all_good);
+}
+
 int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
+    if (scan_range(t->data, t->size, 0.0, 1.0))
+        return 0;
+    /* Look for the first bad one; only it pays for its path. */
     for (size_t i = 0; i < t->size; i++) {
         double x = t->data[i];
         if (!(x >= 0.0 && x <= 1.0)) {
@@ -321,31 +344,15 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
     return 0;
 }
 
-/*
- * True if every x[i] is ignore_index or a whole number in [0, n_classes),
- * with no branch per index. x + 2^52 - 2^52 rounds a number
- * in [0, 2^52) to a whole one, so it gives x back exactly when x is whole
- * (a test of floor() without the libm call).
- */
-static bool all_class_indices(const double *x, size_t n, double n_classes, double ignore_index)
-{
-    const double whole = 0x1p52;
-    if (!(n_classes <= whole))
-        return false; /* the caller's loop decides */
-    /* bitwise, not short-circuit, operators: one branch-free loop the compiler vectorises */
-    bool good = true;
-    for (size_t i = 0; i < n; i++)
-        good &= (x[i] == ignore_index) |
-                ((x[i] >= 0) & (x[i] < n_classes) & ((x[i] + whole) - whole == x[i]));
-    return good;
-}
-
-static int check_class_indices(const lossd_call *c, size_t k, lossd_error *err)
+/* Class indices; also counts the kept (not ignored) ones into c->n_kept. */
+static int check_class_indices(lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
     int ignore = lossd__param_index(c->fn, "ignore_index");
     double ignore_index = ignore < 0 ? NAN : lossd__num(c, (size_t)ignore);
-    if (c->n_classes > 0 && all_class_indices(t->data, t->size, (double)c->n_classes, ignore_index))
+    bool all_good;
+    c->n_kept = scan_class_indices(t->data, t->size, (double)c->n_classes, ignore_index, &all_good);
+    if (c->n_classes > 0 && all_good)
         return 0;
     /* Look for the first bad one; only it pays for its path. */
     for (size_t i = 0; i < t->size; i++) {

@@ -182,12 +182,9 @@ static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weig
     lossd__sum s = {0, 0};
     size_t kept = 0;
     if (!weighted) {
-        /* a sum of ones is exact: the count is the sum */
-        double ignore_index = lossd__num(c, ignore_slot);
-        for (size_t i = 0; i < c->n_terms; i++)
-            kept += c->operand[1].data[i] != ignore_index;
-        *weight_sum = (double)kept;
-        *n_kept = kept;
+        /* a sum of ones is exact: the count is the sum, and validation counted */
+        *weight_sum = (double)c->n_kept;
+        *n_kept = c->n_kept;
         return;
     }
     for (size_t i = 0; i < c->n_terms; i++) {
@@ -249,14 +246,23 @@ LOSSD_INLINE void row_targets(const lossd_call *c, size_t ignore_slot, size_t r,
 {
     size_t n_cls = c->n_classes;
     double ignore_index = lossd__num(c, ignore_slot);
+    const double *x = c->operand[0].data + r * n_cls;
+    const double *w =
+        w_target && c->params[CE_WEIGHT].set ? c->params[CE_WEIGHT].tensor.data : NULL;
     *target = lossd_v_load_n(c->operand[1].data + r, n_rows);
     *ignored_rows = *target == ignore_index;
+    /*
+     * The classes as integers, all lanes at once: validation made them
+     * whole numbers in [0, 2^52), and adding 2^52 puts such a number in
+     * the low bits of the sum's representation. An ignored row's
+     * ignore_index may be anything: out of range, it reads class 0.
+     */
+    lossd_vm bits = (lossd_vm)(*target + 0x1p52) - (lossd_vm)lossd_v_set1(0x1p52);
     for (size_t k = 0; k < LOSSD_LANES; k++) {
-        /* (tests the double, not the mask's lane: GCC 12 fails on the latter at -O3) */
-        index[k] = k < n_rows && (*target)[k] != ignore_index ? (size_t)(*target)[k] : 0;
-        (*x_target)[k] = k < n_rows ? c->operand[0].data[(r + k) * n_cls + index[k]] : 0;
+        index[k] = k < n_rows && (size_t)bits[k] < n_cls ? (size_t)bits[k] : 0;
+        (*x_target)[k] = k < n_rows ? x[k * n_cls + index[k]] : 0;
         if (w_target)
-            (*w_target)[k] = class_weight(c, index[k]);
+            (*w_target)[k] = w ? w[index[k]] : 1.0;
     }
 }
 
@@ -350,35 +356,45 @@ static int nll_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-/* LOSSD_LANES rows at a time: each reads one number of its row. */
+/* Rows r..r+rows-1 (rows <= LOSSD_LANES), one per lane: each reads one number of its row. */
+LOSSD_INLINE void nll_rows(const lossd_call *restrict c, size_t begin, size_t r, size_t rows,
+                           double *restrict out, double *restrict g, bool reduced, lossd_vm *bad)
+{
+    size_t n_cls = c->n_classes, index[LOSSD_LANES];
+    lossd_vd target, x_target, wt;
+    lossd_vm ignored_rows;
+    row_targets(c, CE_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, &wt);
+    lossd_vd loss = c->coef[1] * (-wt * x_target);
+    /* lane by lane: a select here crashes GCC 12's SSE2 code generation (gimple-isel) */
+    for (size_t k = 0; k < LOSSD_LANES; k++)
+        if (ignored_rows[k])
+            loss[k] = ignored_term(c);
+    lossd_v_store_n(out + (r - begin), loss, rows);
+    if (!reduced)
+        lossd__tally_nonfinite(bad, loss, rows);
+    if (!g)
+        return;
+    lossd_vd up = row_upstream(c, r, rows);
+    lossd_vd gt = c->coef[1] * up * -wt;
+    lossd__tally_nonfinite_where(bad, gt, ~ignored_rows & lossd_v_first(rows));
+    for (size_t k = 0; k < rows; k++)
+        if (target[k] != lossd__num(c, CE_IGNORE))
+            g[(r + k) * n_cls + index[k]] = gt[k];
+}
+
 static size_t nll_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
 {
-    size_t n_cls = c->n_classes;
     double *g = c->grad;
     bool reduced = lossd__reduced(c);
     lossd_vm bad = {0};
     if (g) /* one row's gradient is 0 but at its target */
-        memset(g + begin * n_cls, 0, (end - begin) * n_cls * sizeof *g);
-    for (size_t r = begin; r < end; r += LOSSD_LANES) {
-        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
-        size_t index[LOSSD_LANES];
-        lossd_vd target, x_target, wt;
-        lossd_vm ignored_rows;
-        row_targets(c, CE_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, &wt);
-        lossd_vd loss = lossd_v_select(ignored_rows, lossd_v_set1(ignored_term(c)),
-                                       c->coef[1] * (-wt * x_target));
-        lossd_v_store_n(out + (r - begin), loss, rows);
-        if (!reduced)
-            lossd__tally_nonfinite(&bad, loss, rows);
-        if (!g)
-            continue;
-        lossd_vd up = row_upstream(c, r, rows);
-        lossd_vd gt = c->coef[1] * up * -wt;
-        lossd__tally_nonfinite_where(&bad, gt, ~ignored_rows & lossd_v_first(rows));
-        for (size_t k = 0; k < rows; k++)
-            if (target[k] != lossd__num(c, CE_IGNORE))
-                g[(r + k) * n_cls + index[k]] = gt[k];
-    }
+        memset(g + begin * c->n_classes, 0, (end - begin) * c->n_classes * sizeof *g);
+    size_t r = begin;
+    /* whole groups of rows apart, so that their lane loops unroll */
+    for (; end - r >= LOSSD_LANES; r += LOSSD_LANES)
+        nll_rows(c, begin, r, LOSSD_LANES, out, g, reduced, &bad);
+    if (r < end)
+        nll_rows(c, begin, r, end - r, out, g, reduced, &bad);
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return 0;
 }

@@ -200,6 +200,22 @@ LOSSD_INLINE const lossd_tensor *lossd__tensor_param(const lossd_call *c, size_t
 void lossd__run_blocks(const lossd_call *c, size_t first_block, size_t end_block);
 void lossd__run_blocks_avx2(const lossd_call *c, size_t first_block, size_t end_block);
 
+/*
+ * Whole-operand checks (scan.c; the _avx2 twins on AVX2 CPUs - a file that
+ * is itself compiled twice calls LOSSD__TWIN(name), call.c asks
+ * lossd__simd_avx2()):
+ *   lossd__scan_range: every x[i] in [lo, hi] (a NaN is not);
+ *   lossd__scan_class_indices: *all_good when every x[i] is ignore_index
+ *     or a whole number in [0, n_classes); returns how many are not
+ *     ignore_index.
+ */
+bool lossd__scan_range(const double *x, size_t n, double lo, double hi);
+bool lossd__scan_range_avx2(const double *x, size_t n, double lo, double hi);
+size_t lossd__scan_class_indices(const double *x, size_t n, double n_classes, double ignore_index,
+                                 bool *all_good);
+size_t lossd__scan_class_indices_avx2(const double *x, size_t n, double n_classes,
+                                      double ignore_index, bool *all_good);
+
 /* Index of the parameter called `name` in c->fn->params, or -1. */
 int lossd__param_index(const lossd_function *fn, const char *name);
 

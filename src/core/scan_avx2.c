@@ -1,0 +1,12 @@
+/*
+ * scan_avx2.c - scan.c compiled again for AVX2 (simd.h explains the twins);
+ * empty where the build has no AVX2 twins.
+ */
+#define LOSSD_SIMD_AVX2 1
+#include "simd.h"
+
+#ifdef LOSSD_SIMD_AVX2
+#include "scan.c"
+#else
+typedef int lossd__scan_avx2_unused; /* ISO C wants something in a translation unit */
+#endif
