@@ -37,6 +37,32 @@ LOSSD_INLINE bool valid_value(double x, bool normalize)
     return normalize ? x >= 0 && isfinite(x) : x >= 0 && x <= 1;
 }
 
+/*
+ * The plain sum of one row of n numbers, in vectors (the check needs no
+ * compensation: the tolerance is 1e-6, and a sum of non-negative numbers
+ * is positive or infinite exactly when its compensated sum is).
+ */
+LOSSD_INLINE double plain_row_sum(const double *x, size_t n)
+{
+    lossd_vd a = lossd_v_set1(0.0), b = a;
+    size_t j = 0;
+    for (; n - j >= 2 * LOSSD_LANES; j += 2 * LOSSD_LANES) {
+        a += lossd_v_load(x + j);
+        b += lossd_v_load(x + j + LOSSD_LANES);
+    }
+    if (n - j >= LOSSD_LANES) {
+        a += lossd_v_load(x + j);
+        j += LOSSD_LANES;
+    }
+    if (j < n)
+        b += lossd_v_load_n(x + j, n - j);
+    a += b;
+    double s = 0;
+    for (size_t k = 0; k < LOSSD_LANES; k++)
+        s += a[k];
+    return s;
+}
+
 /* Value and row-sum checks for each distribution operand. */
 static int info_prepare(lossd_call *c, lossd_error *err)
 {
@@ -49,9 +75,8 @@ static int info_prepare(lossd_call *c, lossd_error *err)
         size_t n = lossd__row_len(t), rows = lossd__n_rows(t);
         char path[LOSSD_FIELD_MAX];
         /* every value at once first; only a bad one is looked for, and pays for its path */
-        bool all_valid = true;
-        for (size_t i = 0; i < t->size; i++)
-            all_valid &= valid_value(t->data[i], normalize);
+        bool all_valid =
+            LOSSD__TWIN(lossd__scan_range)(t->data, t->size, 0.0, normalize ? DBL_MAX : 1.0);
         for (size_t i = 0; !all_valid && i < t->size; i++) {
             double x = t->data[i];
             if (!valid_value(x, normalize)) {
@@ -62,22 +87,18 @@ static int info_prepare(lossd_call *c, lossd_error *err)
                                    x);
             }
         }
-        for (size_t r = 0; r < rows; r += LOSSD_LANES) {
-            size_t lanes = rows - r < LOSSD_LANES ? rows - r : LOSSD_LANES;
-            lossd_vd sums = row_sums(t->data + r * n, n, lanes);
-            for (size_t l = 0; l < lanes; l++) {
-                double s = sums[l];
-                if (normalize ? s > 0 && isfinite(s) : !(fabs(s - 1) > ROW_SUM_TOLERANCE))
-                    continue;
-                lossd__path(path, sizeof path, name, t, (r + l) * n, t->rank - 1);
-                if (normalize)
-                    return lossd__fail(err, LOSSD_EINVAL, path,
-                                       "sums to %.17g and cannot be normalized", s);
+        for (size_t r = 0; r < rows; r++) {
+            double s = plain_row_sum(t->data + r * n, n);
+            if (normalize ? s > 0 && isfinite(s) : !(fabs(s - 1) > ROW_SUM_TOLERANCE))
+                continue;
+            lossd__path(path, sizeof path, name, t, r * n, t->rank - 1);
+            if (normalize)
                 return lossd__fail(err, LOSSD_EINVAL, path,
-                                   "sums to %.17g, not 1 (within 1e-6); send \"normalize\": "
-                                   "true to rescale",
-                                   s);
-            }
+                                   "sums to %.17g and cannot be normalized", s);
+            return lossd__fail(err, LOSSD_EINVAL, path,
+                               "sums to %.17g, not 1 (within 1e-6); send \"normalize\": "
+                               "true to rescale",
+                               s);
         }
     }
     double base = lossd__num(c, P_BASE);
@@ -105,6 +126,23 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
     bool normalize = lossd__num(c, P_NORMALIZE) != 0;
     const lossd_vd zero = lossd_v_set1(0.0);
     lossd_vm bad = {0};
+    if (which == SELF_INFORMATION && !normalize) {
+        /* element by element: the rows' layout does not matter */
+        const double *p = pt->data + begin * n;
+        size_t i = 0, count = (end - begin) * n;
+        for (; count - i >= LOSSD_LANES; i += LOSSD_LANES) {
+            lossd_vd surprisal = in_base(c, -lossd_v_log(lossd_v_load(p + i)));
+            lossd_v_store(out + i, surprisal);
+            lossd__tally_nonfinite(&bad, surprisal, LOSSD_LANES);
+        }
+        if (i < count) {
+            lossd_vd surprisal = in_base(c, -lossd_v_log(lossd_v_load_n(p + i, count - i)));
+            lossd_v_store_n(out + i, surprisal, count - i);
+            lossd__tally_nonfinite(&bad, surprisal, count - i);
+        }
+        lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+        return 0;
+    }
     for (size_t r = begin; r < end; r += LOSSD_LANES) {
         size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
         const double *p = pt->data + r * n;

@@ -97,26 +97,42 @@ LOSSD_INLINE void lossd_v_store(double *p, lossd_vd v)
     memcpy(p, &v, sizeof v);
 }
 
-/* Lanes 0..n-1 (n <= LOSSD_LANES) from p[0..n), the others 0: the tail of an array. */
+/*
+ * Lanes 0..n-1 (n <= LOSSD_LANES) from p[0..n), the others 0: the tail of
+ * an array. (Written as a loop, GCC makes the partial case a call to
+ * memcpy, which costs more than a row of ten numbers: the AVX2 twin uses a
+ * masked load, which reads nothing past p[n - 1]; two lanes need at most
+ * one number.)
+ */
 LOSSD_INLINE lossd_vd lossd_v_load_n(const double *p, size_t n)
 {
     if (n == LOSSD_LANES)
         return lossd_v_load(p);
     lossd_vd v = lossd_v_set1(0.0);
-    for (size_t k = 0; k < n; k++)
-        v[k] = p[k];
+#if LOSSD_LANES == 4
+    lossd_vm lane = {0, 1, 2, 3};
+    v = (lossd_vd)_mm256_maskload_pd(p, (__m256i)(lane < (long long)n));
+#else
+    if (n > 0)
+        v[0] = p[0];
+#endif
     return v;
 }
 
-/* Stores lanes 0..n-1 (n <= LOSSD_LANES) to p[0..n). */
+/* Stores lanes 0..n-1 (n <= LOSSD_LANES) to p[0..n); nothing past p[n - 1]. */
 LOSSD_INLINE void lossd_v_store_n(double *p, lossd_vd v, size_t n)
 {
     if (n == LOSSD_LANES) {
         lossd_v_store(p, v);
         return;
     }
-    for (size_t k = 0; k < n; k++)
-        p[k] = v[k];
+#if LOSSD_LANES == 4
+    lossd_vm lane = {0, 1, 2, 3};
+    _mm256_maskstore_pd(p, (__m256i)(lane < (long long)n), (__m256d)v);
+#else
+    if (n > 0)
+        p[0] = v[0];
+#endif
 }
 
 /* Lane k = p[k * stride] for k < n (n <= LOSSD_LANES), 0 beyond: a column of rows. */
