@@ -50,15 +50,21 @@ LOSSD_INLINE lossd_vd prelu_elem(const lossd_call *c, size_t i, lossd_vd x, loss
     (void)need_grad;
     const lossd_param_view *w = &c->view[0];
     lossd_vd wi;
-    if (w->period == 1) {
-        wi = lossd_v_set1(w->data[0]);
-    } else {
-        size_t inner = (size_t)c->coef[1];
-        for (size_t k = 0; k < LOSSD_LANES; k++)
-            wi[k] = w->data[((i + k) / inner) % w->period];
-    }
+    size_t inner = (size_t)c->coef[1];
+    for (size_t k = 0; k < LOSSD_LANES; k++)
+        wi[k] = w->data[((i + k) / inner) % w->period];
     *d = lossd_v_select(x > 0, lossd_v_set1(1.0), wi);
     return lossd_v_select(x > 0, x, wi * x);
+}
+
+/* prelu with one weight for every channel. */
+LOSSD_INLINE lossd_vd prelu1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                  bool need_grad)
+{
+    (void)i, (void)need_grad;
+    double w = c->view[0].data[0];
+    *d = lossd_v_select(x > 0, lossd_v_set1(1.0), lossd_v_set1(w));
+    return lossd_v_select(x > 0, x, x * w);
 }
 
 /*
@@ -114,9 +120,8 @@ LOSSD_INLINE lossd_vd celu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd
                                 bool need_grad)
 {
     (void)i;
-    double alpha = lossd__num(c, 0);
-    /* PyTorch 1.13's celu backward scales by 1.0 / alpha.toFloat(): alpha rounded to float */
-    return elu_core(x, alpha, 1.0, 1.0 / alpha, 1.0 / (double)(float)alpha, d, need_grad);
+    /* 1 / alpha and PyTorch 1.13's backward scale 1.0 / alpha.toFloat() (celu_prepare) */
+    return elu_core(x, lossd__num(c, 0), 1.0, c->coef[1], c->coef[2], d, need_grad);
 }
 
 LOSSD_INLINE lossd_vd selu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
@@ -268,7 +273,12 @@ LOSSD_INLINE lossd_vd softplus_elem(const lossd_call *c, size_t i, lossd_vd x, l
 
 POINTWISE_KERNEL(relu)
 POINTWISE_KERNEL(leaky_relu)
-POINTWISE_KERNEL(prelu)
+static size_t prelu_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    if (c->view[0].period == 1) /* one loop for one weight: no test per vector */
+        return lossd__pointwise_activation(c, begin, end, out, prelu1_elem);
+    return lossd__pointwise_activation(c, begin, end, out, prelu_elem);
+}
 POINTWISE_KERNEL(elu)
 POINTWISE_KERNEL(celu)
 POINTWISE_KERNEL(selu)
@@ -362,6 +372,17 @@ static int prelu_prepare(lossd_call *c, lossd_error *err)
     for (int d = 2; d < x->rank; d++)
         inner *= x->shape[d];
     c->coef[1] = (double)(inner ? inner : 1);
+    (void)err;
+    return 0;
+}
+
+/* The inverse scales, once per call rather than once per vector. */
+static int celu_prepare(lossd_call *c, lossd_error *err)
+{
+    double alpha = lossd__num(c, 0);
+    c->coef[1] = 1.0 / alpha;
+    c->coef[2] =
+        1.0 / (double)(float)alpha; /* alpha rounded to float, as PyTorch 1.13's backward */
     (void)err;
     return 0;
 }
@@ -467,7 +488,7 @@ static const lossd_function activation_functions[] = {
      .params = LOSSD__PARAMS(elu_params)},
     {ACTIVATION(celu, "continuously differentiable ELU",
                 "\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))", "torch.nn.functional.celu"),
-     .params = LOSSD__PARAMS(celu_params)},
+     .params = LOSSD__PARAMS(celu_params), .prepare = celu_prepare},
     {ACTIVATION(selu, "scaled ELU (self-normalising networks)",
                 "\\lambda \\begin{cases} x & x > 0 \\\\ \\alpha (e^x - 1) & x \\le 0 \\end{cases}",
                 "torch.nn.functional.selu")},

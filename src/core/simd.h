@@ -231,10 +231,14 @@ LOSSD_INLINE lossd_vm lossd_v_first(size_t n)
 /* True if any lane of m is set. */
 LOSSD_INLINE bool lossd_v_any(lossd_vm m)
 {
+#if LOSSD_LANES == 4
+    return !_mm256_testz_si256((__m256i)m, (__m256i)m); /* one vptest */
+#else
     long long any = 0;
     for (size_t k = 0; k < LOSSD_LANES; k++)
         any |= m[k];
     return any != 0;
+#endif
 }
 
 /* -(sum of the lanes): the count of lanes set in a mask, or in a sum of masks. */
