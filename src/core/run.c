@@ -12,17 +12,21 @@
  */
 #include "internal.h"
 
-/* Reduced losses go through a stack buffer of this many terms (a multiple of 2 LOSSD_LANES). */
+/* Reduced losses go through a stack buffer of this many terms (a multiple of 4 LOSSD_LANES). */
 #define TERM_CHUNK 1024
 
 /*
  * A block's share of a reduced loss, summed in 2 LOSSD_LANES lanes, each a
- * running sum and the sum of its rounding errors. Term j of a block goes
- * to lane j mod 2 LOSSD_LANES (chunks hold a multiple of that many terms;
- * the block's last one is padded with zeros), so the order of the
- * additions depends only on the block layout, never on the threads; and
- * independent lanes overlap their additions, where one chain would wait
- * out each addition's latency. The lanes are folded once per block.
+ * running sum and the sum of its rounding errors. Terms come in groups of
+ * 4 LOSSD_LANES: lane j of a group's first and second vectors are added,
+ * as are its third and fourth's, and each pair sum joins the running sums
+ * (pair k in lane k) with its rounding error kept. Chunks hold a whole
+ * number of groups and the block's last group is padded with zeros, so
+ * the order of the additions depends only on the block layout, never on
+ * the threads; independent lanes overlap their additions, where one chain
+ * would wait out each addition's latency; and a pair's one plain addition
+ * halves the error-free additions, which cost six operations each. The
+ * lanes are folded once per block.
  */
 typedef struct {
     lossd_vd sum[2], err[2];
@@ -40,16 +44,27 @@ LOSSD_INLINE void two_sum(lossd_vd *s, lossd_vd *err, lossd_vd x)
     *s = t;
 }
 
+#define GROUP (4 * LOSSD_LANES)
+
 static void lane_sums_add(lane_sums *ls, const double *terms, size_t n)
 {
     size_t i = 0;
-    for (; n - i >= 2 * LOSSD_LANES; i += 2 * LOSSD_LANES) {
-        two_sum(&ls->sum[0], &ls->err[0], lossd_v_load(terms + i));
-        two_sum(&ls->sum[1], &ls->err[1], lossd_v_load(terms + i + LOSSD_LANES));
+    for (; n - i >= GROUP; i += GROUP) {
+        lossd_vd a = lossd_v_load(terms + i) + lossd_v_load(terms + i + LOSSD_LANES);
+        lossd_vd b =
+            lossd_v_load(terms + i + 2 * LOSSD_LANES) + lossd_v_load(terms + i + 3 * LOSSD_LANES);
+        two_sum(&ls->sum[0], &ls->err[0], a);
+        two_sum(&ls->sum[1], &ls->err[1], b);
     }
-    for (size_t k = 0; i < n && k < 2; k++, i += LOSSD_LANES) {
-        size_t m = n - i < LOSSD_LANES ? n - i : LOSSD_LANES;
-        two_sum(&ls->sum[k], &ls->err[k], lossd_v_load_n(terms + i, m)); /* zeros beyond n */
+    if (i < n) { /* the block's last group: zeros beyond n */
+        lossd_vd v[4];
+        for (size_t k = 0; k < 4; k++) {
+            size_t at = i + k * LOSSD_LANES;
+            v[k] = at < n ? lossd_v_load_n(terms + at, n - at < LOSSD_LANES ? n - at : LOSSD_LANES)
+                          : lossd_v_set1(0.0);
+        }
+        two_sum(&ls->sum[0], &ls->err[0], v[0] + v[1]);
+        two_sum(&ls->sum[1], &ls->err[1], v[2] + v[3]);
     }
 }
 
