@@ -278,9 +278,9 @@ typedef struct lossd_call {
      * Count non-finite results and zero derivatives (n_nonfinite,
      * zero_grad_fraction below). On after lossd_call_init(); a caller that
      * reads neither may turn it off: the kernels then compute only what
-     * PyTorch's do, which for the cheapest ones is up to ~1.6x less work
-     * (an activation's derivative is no longer computed in a forward pass
-     * just to count its zeros). Off, n_nonfinite only says whether a
+     * PyTorch's do, 1.2-1.3x less time for some (an activation's
+     * derivative is no longer computed in a forward pass just to count its
+     * zeros; docs/performance.md). Off, n_nonfinite only says whether a
      * reduced loss is finite and zero_grad_fraction is NaN.
      */
     bool want_stats;
