@@ -117,6 +117,76 @@ LOSSD_INLINE lossd_vd kl_term(lossd_vd p, lossd_vd q)
     return lossd_v_select(p == 0, lossd_v_set1(0.0), p * (lossd_v_log(p) - lossd_v_log(q)));
 }
 
+/* The summed term of a row-valued measure at p_j, q_j. */
+LOSSD_INLINE lossd_vd info_term(int which, lossd_vd pj, lossd_vd qj)
+{
+    const lossd_vd zero = lossd_v_set1(0.0);
+    switch (which) {
+    case ENTROPY:
+        return lossd_v_select(pj == 0, zero, -(pj * lossd_v_log(pj)));
+    case CROSS_ENTROPY:
+        return lossd_v_select(pj == 0, zero, -(pj * lossd_v_log(qj)));
+    case KL_DIVERGENCE:
+        return kl_term(pj, qj);
+    default: { /* JS_DIVERGENCE */
+        lossd_vd m = 0.5 * (pj + qj);
+        return 0.5 * kl_term(pj, m) + 0.5 * kl_term(qj, m);
+    }
+    }
+}
+
+/* Terms per stack buffer of info_rows_buffered(). */
+#define INFO_CHUNK 1024
+
+/* Rows r..r+rows-1 of buffered terms t (rows n apart) summed in order, one row per lane. */
+LOSSD_INLINE lossd_vd buffered_row_sums(const double *t, size_t n, size_t rows)
+{
+    lossd__sum_lanes acc = {lossd_v_set1(0.0), lossd_v_set1(0.0)};
+    for (size_t j = 0; j < n; j++)
+        lossd__sum_lanes_add(&acc, lossd_v_gather(t + j, n, rows));
+    return lossd__sum_lanes_value(&acc);
+}
+
+/*
+ * A row-valued measure without normalisation, for rows of 1..INFO_CHUNK
+ * numbers: the terms of as many whole rows as fit in a stack buffer,
+ * element by element (contiguous loads for the vector math, not one number
+ * per lane from rows n apart), then each row's sum in order, one row per
+ * lane - the same additions, so the same numbers, as info_kernel's loop.
+ */
+LOSSD_INLINE void info_rows_buffered(const lossd_call *restrict c, size_t begin, size_t end,
+                                     double *out, int which, lossd_vm *bad)
+{
+    double buf[INFO_CHUNK];
+    size_t n = lossd__row_len(&c->operand[0]), per_chunk = INFO_CHUNK / n;
+    const lossd_vd zero = lossd_v_set1(0.0);
+    for (size_t r0 = begin; r0 < end; r0 += per_chunk) {
+        size_t r1 = end - r0 < per_chunk ? end : r0 + per_chunk;
+        const double *p = c->operand[0].data + r0 * n;
+        const double *q = which >= CROSS_ENTROPY ? c->operand[1].data + r0 * n : NULL;
+        size_t count = (r1 - r0) * n, i = 0;
+        for (; count - i >= LOSSD_LANES; i += LOSSD_LANES)
+            lossd_v_store(buf + i,
+                          info_term(which, lossd_v_load(p + i), q ? lossd_v_load(q + i) : zero));
+        if (i < count) { /* zeros pad the tail: every term of (0, 0) is 0 */
+            size_t m = count - i;
+            lossd_vd qi = q ? lossd_v_load_n(q + i, m) : zero;
+            lossd_v_store_n(buf + i, info_term(which, lossd_v_load_n(p + i, m), qi), m);
+        }
+        size_t r = r0;
+        for (; r1 - r >= LOSSD_LANES; r += LOSSD_LANES) { /* whole groups: unrolled gathers */
+            lossd_vd value = in_base(c, buffered_row_sums(buf + (r - r0) * n, n, LOSSD_LANES));
+            lossd_v_store(out + (r - begin), value);
+            lossd__tally_nonfinite(bad, value, LOSSD_LANES);
+        }
+        if (r < r1) {
+            lossd_vd value = in_base(c, buffered_row_sums(buf + (r - r0) * n, n, r1 - r));
+            lossd_v_store_n(out + (r - begin), value, r1 - r);
+            lossd__tally_nonfinite(bad, value, r1 - r);
+        }
+    }
+}
+
 /* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
 LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out,
                                 int which)
@@ -140,6 +210,11 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
             lossd_v_store_n(out + i, surprisal, count - i);
             lossd__tally_nonfinite(&bad, surprisal, count - i);
         }
+        lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+        return 0;
+    }
+    if (which != SELF_INFORMATION && !normalize && n > 0 && n <= INFO_CHUNK) {
+        info_rows_buffered(c, begin, end, out, which, &bad);
         lossd__report_nonfinite(c, begin, lossd_v_count(bad));
         return 0;
     }
@@ -167,24 +242,7 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
                 pj = pj / sp;
                 qj = q ? qj / sq : qj;
             }
-            lossd_vd term;
-            switch (which) {
-            case ENTROPY:
-                term = lossd_v_select(pj == 0, zero, -(pj * lossd_v_log(pj)));
-                break;
-            case CROSS_ENTROPY:
-                term = lossd_v_select(pj == 0, zero, -(pj * lossd_v_log(qj)));
-                break;
-            case KL_DIVERGENCE:
-                term = kl_term(pj, qj);
-                break;
-            default: { /* JS_DIVERGENCE */
-                lossd_vd m = 0.5 * (pj + qj);
-                term = 0.5 * kl_term(pj, m) + 0.5 * kl_term(qj, m);
-                break;
-            }
-            }
-            lossd__sum_lanes_add(&acc, term);
+            lossd__sum_lanes_add(&acc, info_term(which, pj, qj));
         }
         lossd_vd value = in_base(c, lossd__sum_lanes_value(&acc));
         lossd_v_store_n(out + (r - begin), value, rows);
