@@ -38,24 +38,33 @@ LOSSD_INLINE bool valid_value(double x, bool normalize)
 }
 
 /*
- * The plain sum of one row of n numbers, in vectors (the check needs no
- * compensation: the tolerance is 1e-6, and a sum of non-negative numbers
- * is positive or infinite exactly when its compensated sum is).
+ * One row of n numbers in one pass: returns its plain sum, in vectors (the
+ * check needs no compensation: the tolerance is 1e-6, and a sum of
+ * non-negative numbers is positive or infinite exactly when its
+ * compensated sum is), and sets in *bad the lanes that met a value outside
+ * [0, hi] (a NaN among them).
  */
-LOSSD_INLINE double plain_row_sum(const double *x, size_t n)
+LOSSD_INLINE double check_row(const double *x, size_t n, double hi, lossd_vm *bad)
 {
     lossd_vd a = lossd_v_set1(0.0), b = a;
     size_t j = 0;
     for (; n - j >= 2 * LOSSD_LANES; j += 2 * LOSSD_LANES) {
-        a += lossd_v_load(x + j);
-        b += lossd_v_load(x + j + LOSSD_LANES);
+        lossd_vd u = lossd_v_load(x + j), v = lossd_v_load(x + j + LOSSD_LANES);
+        *bad |= ~((u >= 0) & (u <= hi)) | ~((v >= 0) & (v <= hi));
+        a += u;
+        b += v;
     }
-    if (n - j >= LOSSD_LANES) {
-        a += lossd_v_load(x + j);
+    if (j < n) { /* the zeros padding a partial vector are in range */
+        lossd_vd u = lossd_v_load_n(x + j, n - j < LOSSD_LANES ? n - j : LOSSD_LANES);
+        *bad |= ~((u >= 0) & (u <= hi));
+        a += u;
         j += LOSSD_LANES;
     }
-    if (j < n)
-        b += lossd_v_load_n(x + j, n - j);
+    if (j < n) {
+        lossd_vd v = lossd_v_load_n(x + j, n - j);
+        *bad |= ~((v >= 0) & (v <= hi));
+        b += v;
+    }
     a += b;
     double s = 0;
     for (size_t k = 0; k < LOSSD_LANES; k++)
@@ -63,7 +72,11 @@ LOSSD_INLINE double plain_row_sum(const double *x, size_t n)
     return s;
 }
 
-/* Value and row-sum checks for each distribution operand. */
+/*
+ * Value and row-sum checks for each distribution operand, in one pass over
+ * it; a bad value is reported before a bad row, and only the first of
+ * either pays for its path.
+ */
 static int info_prepare(lossd_call *c, lossd_error *err)
 {
     bool normalize = lossd__num(c, P_NORMALIZE) != 0;
@@ -72,12 +85,17 @@ static int info_prepare(lossd_call *c, lossd_error *err)
             continue;
         const lossd_tensor *t = &c->operand[k];
         const char *name = c->fn->operands[k].name;
-        size_t n = lossd__row_len(t), rows = lossd__n_rows(t);
+        size_t n = lossd__row_len(t), rows = lossd__n_rows(t), bad_row = rows;
+        double bad_sum = 0;
+        lossd_vm bad = {0};
         char path[LOSSD_FIELD_MAX];
-        /* every value at once first; only a bad one is looked for, and pays for its path */
-        bool all_valid =
-            LOSSD__TWIN(lossd__scan_range)(t->data, t->size, 0.0, normalize ? DBL_MAX : 1.0);
-        for (size_t i = 0; !all_valid && i < t->size; i++) {
+        for (size_t r = 0; r < rows; r++) {
+            double s = check_row(t->data + r * n, n, normalize ? DBL_MAX : 1.0, &bad);
+            bool ok = normalize ? s > 0 && isfinite(s) : !(fabs(s - 1) > ROW_SUM_TOLERANCE);
+            if (!ok && bad_row == rows)
+                bad_row = r, bad_sum = s;
+        }
+        for (size_t i = 0; lossd_v_any(bad) && i < t->size; i++) {
             double x = t->data[i];
             if (!valid_value(x, normalize)) {
                 lossd__path(path, sizeof path, name, t, i, -1);
@@ -87,19 +105,16 @@ static int info_prepare(lossd_call *c, lossd_error *err)
                                    x);
             }
         }
-        for (size_t r = 0; r < rows; r++) {
-            double s = plain_row_sum(t->data + r * n, n);
-            if (normalize ? s > 0 && isfinite(s) : !(fabs(s - 1) > ROW_SUM_TOLERANCE))
-                continue;
-            lossd__path(path, sizeof path, name, t, r * n, t->rank - 1);
-            if (normalize)
-                return lossd__fail(err, LOSSD_EINVAL, path,
-                                   "sums to %.17g and cannot be normalized", s);
-            return lossd__fail(err, LOSSD_EINVAL, path,
-                               "sums to %.17g, not 1 (within 1e-6); send \"normalize\": "
-                               "true to rescale",
-                               s);
-        }
+        if (bad_row == rows)
+            continue;
+        lossd__path(path, sizeof path, name, t, bad_row * n, t->rank - 1);
+        if (normalize)
+            return lossd__fail(err, LOSSD_EINVAL, path, "sums to %.17g and cannot be normalized",
+                               bad_sum);
+        return lossd__fail(err, LOSSD_EINVAL, path,
+                           "sums to %.17g, not 1 (within 1e-6); send \"normalize\": "
+                           "true to rescale",
+                           bad_sum);
     }
     double base = lossd__num(c, P_BASE);
     c->coef[1] = base == 0 ? 0.0 : log(base); /* 0: natural log, no division */
