@@ -4,6 +4,7 @@
  * infinite divergences and the row-sum rules.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,34 @@ START_TEST(errors)
     expect_error(&b.c, LOSSD_EINVAL, "q[1]");
     bind(&b, "kl_divergence", ok, off, 2, 3, 0, false);
     expect_error(&b.c, LOSSD_EINVAL, "q[1]");
+    /* rows are checked four at a time, the rest one by one: a bad row or value
+       in any lane, any column (whole vectors or the last numbers) and the
+       rest is found, the first one named, and a bad value before a bad row */
+    enum { ROWS = 9, N = 6 };
+    static double many[ROWS * N];
+    for (size_t bad_row = 0; bad_row < ROWS; bad_row++)
+        for (size_t col = 0; col < N; col++) {
+            for (size_t i = 0; i < ROWS * N; i++)
+                many[i] = 1.0 / N;
+            many[bad_row * N + col] += 0.01; /* sums to 1.01 */
+            if (bad_row + 2 < ROWS)
+                many[(bad_row + 2) * N] = 0.5; /* a later bad row: not the one named */
+            char want[32];
+            snprintf(want, sizeof want, "p[%zu]", bad_row);
+            bind(&b, "entropy", many, NULL, ROWS, N, 0, false);
+            expect_error(&b.c, LOSSD_EINVAL, want);
+            for (size_t i = 0; i < ROWS * N; i++)
+                many[i] = 1.0 / N;
+            if (bad_row > 0)
+                many[1] = 0.5; /* an earlier bad row: a bad value is reported first */
+            many[bad_row * N + col] = -0.25;
+            snprintf(want, sizeof want, "p[%zu][%zu]", bad_row, col);
+            bind(&b, "entropy", many, NULL, ROWS, N, 0, false);
+            expect_error(&b.c, LOSSD_EINVAL, want);
+            many[bad_row * N + col] = NAN;
+            bind(&b, "entropy", many, NULL, ROWS, N, 0, true);
+            expect_error(&b.c, LOSSD_EINVAL, want);
+        }
     /* within 1e-6 is accepted */
     double close[3] = {0.5, 0.5, 5e-7};
     bind(&b, "entropy", close, NULL, 1, 3, 0, false);

@@ -41,35 +41,49 @@ LOSSD_INLINE bool valid_value(double x, bool normalize)
  * One row of n numbers in one pass: returns its plain sum, in vectors (the
  * check needs no compensation: the tolerance is 1e-6, and a sum of
  * non-negative numbers is positive or infinite exactly when its
- * compensated sum is), and sets in *bad the lanes that met a value outside
- * [0, hi] (a NaN among them).
+ * compensated sum is), and sets in *bad the lanes, or *tail_bad for the
+ * numbers after the last whole vector, that met a value outside [0, hi]
+ * (a NaN among them).
  */
-LOSSD_INLINE double check_row(const double *x, size_t n, double hi, lossd_vm *bad)
+LOSSD_INLINE double check_row(const double *x, size_t n, double hi, lossd_vm *bad, int *tail_bad)
 {
-    lossd_vd a = lossd_v_set1(0.0), b = a;
+    lossd_vd a = lossd_v_set1(0.0);
     size_t j = 0;
-    for (; n - j >= 2 * LOSSD_LANES; j += 2 * LOSSD_LANES) {
-        lossd_vd u = lossd_v_load(x + j), v = lossd_v_load(x + j + LOSSD_LANES);
-        *bad |= ~((u >= 0) & (u <= hi)) | ~((v >= 0) & (v <= hi));
-        a += u;
-        b += v;
-    }
-    if (j < n) { /* the zeros padding a partial vector are in range */
-        lossd_vd u = lossd_v_load_n(x + j, n - j < LOSSD_LANES ? n - j : LOSSD_LANES);
-        *bad |= ~((u >= 0) & (u <= hi));
-        a += u;
-        j += LOSSD_LANES;
-    }
-    if (j < n) {
-        lossd_vd v = lossd_v_load_n(x + j, n - j);
+    for (; n - j >= LOSSD_LANES; j += LOSSD_LANES) {
+        lossd_vd v = lossd_v_load(x + j);
         *bad |= ~((v >= 0) & (v <= hi));
-        b += v;
+        a += v;
     }
-    a += b;
     double s = 0;
     for (size_t k = 0; k < LOSSD_LANES; k++)
         s += a[k];
+    for (; j < n; j++) { /* a row's last numbers one by one: cheaper than a masked load */
+        *tail_bad |= !(x[j] >= 0) | !(x[j] <= hi);
+        s += x[j];
+    }
     return s;
+}
+
+/* The same for rows 0..LOSSD_LANES-1 of x (rows n apart), their sums in lanes. */
+LOSSD_INLINE lossd_vd check_rows(const double *x, size_t n, double hi, lossd_vm *bad)
+{
+    lossd_vd acc[LOSSD_LANES];
+    for (size_t k = 0; k < LOSSD_LANES; k++)
+        acc[k] = lossd_v_set1(0.0);
+    size_t j = 0;
+    for (; n - j >= LOSSD_LANES; j += LOSSD_LANES)
+        for (size_t k = 0; k < LOSSD_LANES; k++) {
+            lossd_vd v = lossd_v_load(x + k * n + j);
+            *bad |= ~((v >= 0) & (v <= hi));
+            acc[k] += v;
+        }
+    lossd_vd sums = lossd_v_sum_each(acc);
+    for (; j < n; j++) { /* the rows' last numbers, a column at a time */
+        lossd_vd v = lossd_v_gather(x + j, n, LOSSD_LANES);
+        *bad |= ~((v >= 0) & (v <= hi));
+        sums += v;
+    }
+    return sums;
 }
 
 /*
@@ -88,14 +102,25 @@ static int info_prepare(lossd_call *c, lossd_error *err)
         size_t n = lossd__row_len(t), rows = lossd__n_rows(t), bad_row = rows;
         double bad_sum = 0;
         lossd_vm bad = {0};
+        int tail_bad = 0;
         char path[LOSSD_FIELD_MAX];
-        for (size_t r = 0; r < rows; r++) {
-            double s = check_row(t->data + r * n, n, normalize ? DBL_MAX : 1.0, &bad);
+        double hi = normalize ? DBL_MAX : 1.0;
+        size_t r = 0;
+        for (; rows - r >= LOSSD_LANES; r += LOSSD_LANES) { /* a row per lane */
+            lossd_vd sums = check_rows(t->data + r * n, n, hi, &bad);
+            lossd_vm ok = normalize ? (sums > 0) & (sums <= DBL_MAX)
+                                    : ~(lossd_v_abs(sums - 1) > ROW_SUM_TOLERANCE);
+            for (size_t l = 0; bad_row == rows && lossd_v_any(~ok) && l < LOSSD_LANES; l++)
+                if (!ok[l])
+                    bad_row = r + l, bad_sum = sums[l];
+        }
+        for (; r < rows; r++) {
+            double s = check_row(t->data + r * n, n, hi, &bad, &tail_bad);
             bool ok = normalize ? s > 0 && isfinite(s) : !(fabs(s - 1) > ROW_SUM_TOLERANCE);
             if (!ok && bad_row == rows)
                 bad_row = r, bad_sum = s;
         }
-        for (size_t i = 0; lossd_v_any(bad) && i < t->size; i++) {
+        for (size_t i = 0; (tail_bad || lossd_v_any(bad)) && i < t->size; i++) {
             double x = t->data[i];
             if (!valid_value(x, normalize)) {
                 lossd__path(path, sizeof path, name, t, i, -1);
@@ -130,6 +155,30 @@ LOSSD_INLINE lossd_vd in_base(const lossd_call *c, lossd_vd nats)
 LOSSD_INLINE lossd_vd kl_term(lossd_vd p, lossd_vd q)
 {
     return lossd_v_select(p == 0, lossd_v_set1(0.0), p * (lossd_v_log(p) - lossd_v_log(q)));
+}
+
+/*
+ * -log(p) of count numbers, in the base when `based` (else nats), tallying
+ * non-finite results when `stats`: one loop per case (the callers pass
+ * constants), so that no vector tests them.
+ */
+LOSSD_INLINE void surprisals(const lossd_call *restrict c, const double *p, size_t count,
+                             double *restrict out, bool based, bool stats, lossd_vm *bad)
+{
+    size_t i = 0;
+    double ln_base = c->coef[1];
+    for (; count - i >= LOSSD_LANES; i += LOSSD_LANES) {
+        lossd_vd y = -lossd_v_log(lossd_v_load(p + i));
+        y = based ? y / ln_base : y;
+        lossd_v_store(out + i, y);
+        if (stats)
+            lossd__tally_nonfinite(bad, y, LOSSD_LANES);
+    }
+    if (i < count) {
+        lossd_vd y = in_base(c, -lossd_v_log(lossd_v_load_n(p + i, count - i)));
+        lossd_v_store_n(out + i, y, count - i);
+        lossd__tally_nonfinite(bad, y, count - i);
+    }
 }
 
 /* The summed term of a row-valued measure at p_j, q_j. */
@@ -213,18 +262,14 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
     lossd_vm bad = {0};
     if (which == SELF_INFORMATION && !normalize) {
         /* element by element: the rows' layout does not matter */
+        size_t count = (end - begin) * n;
         const double *p = pt->data + begin * n;
-        size_t i = 0, count = (end - begin) * n;
-        for (; count - i >= LOSSD_LANES; i += LOSSD_LANES) {
-            lossd_vd surprisal = in_base(c, -lossd_v_log(lossd_v_load(p + i)));
-            lossd_v_store(out + i, surprisal);
-            lossd__tally_nonfinite(&bad, surprisal, LOSSD_LANES);
-        }
-        if (i < count) {
-            lossd_vd surprisal = in_base(c, -lossd_v_log(lossd_v_load_n(p + i, count - i)));
-            lossd_v_store_n(out + i, surprisal, count - i);
-            lossd__tally_nonfinite(&bad, surprisal, count - i);
-        }
+        if (c->coef[1] == 0 && !c->want_stats)
+            surprisals(c, p, count, out, false, false, &bad);
+        else if (c->coef[1] == 0)
+            surprisals(c, p, count, out, false, true, &bad);
+        else
+            surprisals(c, p, count, out, true, c->want_stats, &bad);
         lossd__report_nonfinite(c, begin, lossd_v_count(bad));
         return 0;
     }

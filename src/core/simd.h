@@ -219,6 +219,30 @@ LOSSD_INLINE void lossd_v_store_columns4(double *p, size_t n, const lossd_vd col
 #endif
 }
 
+/* Lane k = the sum of v[k]'s lanes (pairwise), for LOSSD_LANES vectors v[0..LOSSD_LANES). */
+LOSSD_INLINE lossd_vd lossd_v_sum_each(const lossd_vd v[LOSSD_LANES])
+{
+#if defined(__clang__)
+    lossd_vd s;
+    for (size_t k = 0; k < LOSSD_LANES; k++) {
+        s[k] = 0;
+        for (size_t l = 0; l < LOSSD_LANES; l++)
+            s[k] += v[k][l];
+    }
+    return s;
+#elif LOSSD_LANES == 4
+    lossd_vd t0 = __builtin_shuffle(v[0], v[1], (lossd_vm){0, 4, 2, 6}) +
+                  __builtin_shuffle(v[0], v[1], (lossd_vm){1, 5, 3, 7});
+    lossd_vd t1 = __builtin_shuffle(v[2], v[3], (lossd_vm){0, 4, 2, 6}) +
+                  __builtin_shuffle(v[2], v[3], (lossd_vm){1, 5, 3, 7});
+    return __builtin_shuffle(t0, t1, (lossd_vm){0, 1, 4, 5}) +
+           __builtin_shuffle(t0, t1, (lossd_vm){2, 3, 6, 7});
+#else
+    return __builtin_shuffle(v[0], v[1], (lossd_vm){0, 2}) +
+           __builtin_shuffle(v[0], v[1], (lossd_vm){1, 3});
+#endif
+}
+
 /* The mask of lanes 0..n-1. */
 LOSSD_INLINE lossd_vm lossd_v_first(size_t n)
 {
