@@ -5,6 +5,7 @@
  * determinism, limits and error values.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -555,6 +556,29 @@ START_TEST(statistics_off_change_no_value)
 }
 END_TEST
 
+START_TEST(outputs_start_on_a_cache_line)
+{
+    /* the kernels' vector stores never straddle two lines (call.c, alloc_doubles) */
+    static double x[1001], t[1001];
+    for (size_t n = 1; n <= 1001; n += 125) {
+        size_t shape[1] = {n};
+        lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
+        lossd_call c;
+        lossd_error err = {0};
+        lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+        lossd_call_set_operand(&c, "input", &in, &err);
+        lossd_call_set_operand(&c, "target", &tg, &err);
+        lossd_call_set_reduction(&c, "none", &err);
+        c.want_grad = true;
+        ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+        ck_assert_uint_eq((uintptr_t)c.output.data % 64, 0);
+        ck_assert_uint_eq((uintptr_t)c.grad % 64, 0);
+        c.grad[n - 1] = 1; /* the last number is the caller's to write */
+        lossd_call_cleanup(&c);
+    }
+}
+END_TEST
+
 START_TEST(missing_and_required)
 {
     lossd_call c;
@@ -595,6 +619,7 @@ static Suite *call_suite(void)
     tcase_add_test(running, nonfinite_results_are_counted);
     tcase_add_test(running, nonfinite_results_are_counted_in_every_block);
     tcase_add_test(running, statistics_off_change_no_value);
+    tcase_add_test(running, outputs_start_on_a_cache_line);
     suite_add_tcase(s, running);
     return s;
 }
