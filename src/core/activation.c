@@ -252,17 +252,34 @@ LOSSD_INLINE lossd_vd hardswish_elem(const lossd_call *c, size_t i, lossd_vd x, 
     return x * relu6_of_shifted(x) / 6;
 }
 
+/* unit: beta is 1, so x beta is x and the division by beta (a divider's slow op) is exact to skip.
+ */
+LOSSD_INLINE lossd_vd softplus_core(const lossd_call *c, lossd_vd x, lossd_vd *d, bool need_grad,
+                                    bool unit)
+{
+    double beta = unit ? 1.0 : lossd__num(c, 0), threshold = lossd__num(c, 1);
+    lossd_vd xb = unit ? x : x * beta;
+    lossd_vm linear = xb > threshold;
+    lossd_vd z = lossd_v_exp(xb);
+    /* z / (z + 1) is 0 exactly where z is: no division for the statistic alone */
+    lossd_vd slope = need_grad ? z / (z + 1) : lossd_v_ones(z != 0);
+    *d = lossd_v_select(linear, lossd_v_set1(1.0), slope);
+    lossd_vd soft = unit ? lossd_v_log1p(z) : lossd_v_log1p(z) / beta;
+    return lossd_v_select(linear, x, soft);
+}
+
 LOSSD_INLINE lossd_vd softplus_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
                                     bool need_grad)
 {
     (void)i;
-    double beta = lossd__num(c, 0), threshold = lossd__num(c, 1);
-    lossd_vm linear = x * beta > threshold;
-    lossd_vd z = lossd_v_exp(x * beta);
-    /* z / (z + 1) is 0 exactly where z is: no division for the statistic alone */
-    lossd_vd slope = need_grad ? z / (z + 1) : lossd_v_ones(z != 0);
-    *d = lossd_v_select(linear, lossd_v_set1(1.0), slope);
-    return lossd_v_select(linear, x, lossd_v_log1p(z) / beta);
+    return softplus_core(c, x, d, need_grad, false);
+}
+
+LOSSD_INLINE lossd_vd softplus1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+                                     bool need_grad)
+{
+    (void)i;
+    return softplus_core(c, x, d, need_grad, true);
 }
 
 #define POINTWISE_KERNEL(name)                                                              \
@@ -292,7 +309,12 @@ POINTWISE_KERNEL(relu6)
 POINTWISE_KERNEL(hardtanh)
 POINTWISE_KERNEL(hardsigmoid)
 POINTWISE_KERNEL(hardswish)
-POINTWISE_KERNEL(softplus)
+static size_t softplus_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    if (lossd__num(c, 0) == 1) /* the default beta */
+        return lossd__pointwise_activation(c, begin, end, out, softplus1_elem);
+    return lossd__pointwise_activation(c, begin, end, out, softplus_elem);
+}
 
 /* ------------------------------------------------------------ row-wise */
 

@@ -62,11 +62,18 @@ LOSSD_INLINE lossd_vd huber_elem(const lossd_call *c, size_t i, lossd_vd x, loss
                                  lossd_vd *dl)
 {
     (void)i;
-    double delta = lossd__num(c, 0);
+    double delta = lossd__num(c, 0), half_delta = c->coef[1]; /* 0.5 delta (huber_prepare) */
     lossd_vd d = x - t, ad = lossd_v_abs(d);
     lossd_vm quadratic = ad < delta;
     *dl = lossd_v_select(quadratic, d, delta * lossd_v_sgn(d));
-    return lossd_v_select(quadratic, 0.5 * d * d, delta * (ad - 0.5 * delta));
+    return lossd_v_select(quadratic, 0.5 * d * d, delta * (ad - half_delta));
+}
+
+static int huber_prepare(lossd_call *c, lossd_error *err)
+{
+    c->coef[1] = 0.5 * lossd__num(c, 0); /* once per call, not per vector */
+    (void)err;
+    return 0;
 }
 
 static size_t l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
@@ -150,6 +157,7 @@ static const lossd_function regression_functions[] = {
      .flags = LOSSD_FN_GRAD,
      .operands = SAME_SHAPE_OPERANDS,
      .params = LOSSD__PARAMS(huber_params),
+     .prepare = huber_prepare,
      .kernel = huber_kernel},
 };
 
