@@ -564,13 +564,7 @@ START_TEST(outputs_start_on_a_cache_line)
         size_t shape[1] = {n};
         lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
         lossd_call c;
-        lossd_error err = {0};
-        lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
-        lossd_call_set_operand(&c, "input", &in, &err);
-        lossd_call_set_operand(&c, "target", &tg, &err);
-        lossd_call_set_reduction(&c, "none", &err);
-        c.want_grad = true;
-        ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+        compute_with_stats(&c, "loss", "mse", &in, &tg, true, true); /* unreduced, with grad */
         ck_assert_uint_eq((uintptr_t)c.output.data % 64, 0);
         ck_assert_uint_eq((uintptr_t)c.grad % 64, 0);
         c.grad[n - 1] = 1; /* the last number is the caller's to write */
