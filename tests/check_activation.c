@@ -3,6 +3,7 @@
  * values, vector-Jacobian products and zero-derivative statistics,
  * finite differences, PyTorch's choices at kinks, extremes and errors.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,95 @@ START_TEST(kinks_follow_pytorch)
     ck_assert_double_eq(d[1], 1.0);
     ck_assert_double_eq(y[0], log1p(exp(20.0)));
     ck_assert_double_eq(y[3], log(2.0));
+}
+END_TEST
+
+/*
+ * A double from anywhere: a quarter in [-7, 7], a quarter from any finite
+ * binade, a quarter from the smallest binades (subnormals included), a
+ * quarter within 4096 ulps of -3 or 3.
+ */
+static double any_double(test_rng *r)
+{
+    unsigned long long b = rng_bits(r), sign = b & (1ull << 63), mant = b & ((1ull << 52) - 1);
+    double x;
+    switch (rng_bits(r) & 3) {
+    case 0:
+        return rng_uniform(r, -7, 7);
+    case 1:
+        b = sign | (rng_bits(r) % 2047) << 52 | mant; /* exponent field 0..2046: finite */
+        break;
+    case 2:
+        b = sign | (rng_bits(r) % 64) << 52 | mant;
+        break;
+    default:
+        /* +-3 + k 2^-52, exact: below 3 that is k ulps, above it k / 2 */
+        return ((b >> 62 & 1) ? 3.0 : -3.0) + ((double)(rng_bits(r) % 8193) - 4096) * 0x1p-52;
+    }
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/* The same double (NaN: any NaN): the kernels must round as the formula does, not nearly. */
+static bool same_double(double got, double want)
+{
+    return (isnan(got) && isnan(want)) || memcmp(&got, &want, sizeof got) == 0;
+}
+
+/* PyTorch's hardswish_backward at upstream 1 */
+static double hardswish_slope(double x)
+{
+    return x < -3 ? 0 : x <= 3 ? x / 3 + 0.5 : 1;
+}
+
+/*
+ * hardsigmoid and hardswish divide by 6 (and hardswish's derivative by 3)
+ * as PyTorch does; the AVX2 kernels get hardsigmoid's and the derivative's
+ * quotients without the divider (simd.h, lossd_v_div_const), which must
+ * give the division's double for every input: compared bit for bit over
+ * every binade, hardswish's value too.
+ */
+START_TEST(hard_activations_divide_exactly)
+{
+    enum { N = 1 << 20, SPECIALS = 14 };
+    static const double special[SPECIALS] = {0.0,
+                                             -0.0,
+                                             INFINITY,
+                                             -INFINITY,
+                                             NAN,
+                                             -3,
+                                             3,
+                                             -1.5,
+                                             DBL_MIN,
+                                             -DBL_MIN,
+                                             4.9406564584124654e-324,
+                                             -4.9406564584124654e-324,
+                                             DBL_MAX,
+                                             -DBL_MAX};
+    double *x = malloc(3 * N * sizeof *x), *y = x + N, *d = y + N;
+    ck_assert_ptr_nonnull(x);
+    test_rng r;
+    rng_seed(&r, 1066);
+    for (size_t i = 0; i < N; i++)
+        x[i] = i < SPECIALS ? special[i] : any_double(&r);
+
+    /* one assertion per function: Check's assertions write to a pipe each */
+    size_t i;
+    apply("hardsigmoid", x, N, y, d, NULL, NULL, 0);
+    for (i = 0; i < N && same_double(y[i], fmin(fmax(x[i] + 3, 0), 6) / 6); i++)
+        ;
+    ck_assert_msg(i == N, "hardsigmoid(%a) = %a, the division gives %a", x[i], y[i],
+                  fmin(fmax(x[i] + 3, 0), 6) / 6);
+    apply("hardswish", x, N, y, d, NULL, NULL, 0);
+    for (i = 0; i < N && same_double(y[i], x[i] * fmin(fmax(x[i] + 3, 0), 6) / 6); i++)
+        ;
+    ck_assert_msg(i == N, "hardswish(%a) = %a, the division gives %a", x[i], y[i],
+                  x[i] * fmin(fmax(x[i] + 3, 0), 6) / 6);
+    for (i = 0; i < N && same_double(d[i], hardswish_slope(x[i])); i++)
+        ;
+    ck_assert_msg(i == N, "hardswish'(%a) = %a, the division gives %a", x[i], d[i],
+                  hardswish_slope(x[i]));
+    free(x);
 }
 END_TEST
 
@@ -270,6 +360,7 @@ static Suite *activation_suite(void)
     tcase_add_test(values, golden_values_and_gradients);
     tcase_add_test(values, kinks_follow_pytorch);
     tcase_add_test(values, prelu_channels);
+    tcase_add_test(values, hard_activations_divide_exactly);
     suite_add_tcase(s, values);
     TCase *grads = tcase_create("gradients");
     tcase_add_test(grads, finite_differences);

@@ -34,13 +34,17 @@ void rng_seed(test_rng *r, unsigned long long seed)
     r->state = seed ? seed : 0x9e3779b97f4a7c15ull;
 }
 
-double rng_uniform(test_rng *r, double lo, double hi)
+unsigned long long rng_bits(test_rng *r)
 {
     r->state ^= r->state >> 12;
     r->state ^= r->state << 25;
     r->state ^= r->state >> 27;
-    unsigned long long x = r->state * 2685821657736338717ull;
-    return lo + (hi - lo) * ((double)(x >> 11) / 9007199254740992.0);
+    return r->state * 2685821657736338717ull;
+}
+
+double rng_uniform(test_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)(rng_bits(r) >> 11) / 9007199254740992.0);
 }
 
 const lossd_function *must_find(lossd_kind kind, const char *name)

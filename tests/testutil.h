@@ -40,6 +40,8 @@ typedef struct {
 } test_rng;
 
 void rng_seed(test_rng *r, unsigned long long seed);
+/* 64 random bits. */
+unsigned long long rng_bits(test_rng *r);
 double rng_uniform(test_rng *r, double lo, double hi);
 
 /*

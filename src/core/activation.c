@@ -230,12 +230,13 @@ LOSSD_INLINE lossd_vd relu6_of_shifted(lossd_vd x)
     return lossd_v_fmin(lossd_v_fmax(x + 3, lossd_v_set1(0.0)), lossd_v_set1(6.0));
 }
 
+/* relu6_of_shifted(x) is +0 or at least 2^-51: its sixth is a normal number */
 LOSSD_INLINE lossd_vd hardsigmoid_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
                                        bool need_grad)
 {
     (void)c, (void)i, (void)need_grad;
     *d = lossd_v_select((x > -3) & (x < 3), lossd_v_set1(HARDSIGMOID_SLOPE), lossd_v_set1(0.0));
-    return relu6_of_shifted(x) / 6;
+    return lossd_v_div_const(relu6_of_shifted(x), 6, 1.0 / 6);
 }
 
 LOSSD_INLINE lossd_vd hardswish_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
@@ -244,11 +245,20 @@ LOSSD_INLINE lossd_vd hardswish_elem(const lossd_call *c, size_t i, lossd_vd x, 
     (void)c, (void)i;
     /*
      * x / 3 + 0.5 is 0 only at x = -1.5 (the nearest doubles give +-1 ulp
-     * of -0.5): the statistic alone needs no division.
+     * of -0.5): the statistic alone needs no division. Where x / 3 is not
+     * a normal number its lane is either not selected (|x| > 3, NaN) or
+     * the + 0.5 rounds it away (|x| < 2^-1021), so lossd_v_div_const
+     * serves all lanes.
      */
     *d = need_grad ? lossd_v_select(x < -3, lossd_v_set1(0.0),
-                                    lossd_v_select(x <= 3, x / 3 + 0.5, lossd_v_set1(1.0)))
+                                    lossd_v_select(x <= 3, lossd_v_div_const(x, 3, 1.0 / 3) + 0.5,
+                                                   lossd_v_set1(1.0)))
                    : lossd_v_ones(~((x < -3) | (x == -1.5)));
+    /*
+     * The division stays here: x (x + 3 clamped) is -0 for x <= -3, and
+     * tiny or infinite for tiny or huge x, outside lossd_v_div_const's
+     * domain - guarding the lanes cost more than the divider (measured).
+     */
     return x * relu6_of_shifted(x) / 6;
 }
 

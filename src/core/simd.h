@@ -321,6 +321,35 @@ LOSSD_INLINE lossd_vm lossd_v_nonfinite(lossd_vd x)
     return ~(lossd_v_abs(x) <= DBL_MAX);
 }
 
+/*
+ * a / d for a constant d in [1, 2^50] - the same double the division gives
+ * - where recip_d is the double nearest 1 / d, and a is +0 or a / d is a
+ * normal number (finite, at least DBL_MIN). In the AVX2 twin it is a multiply and two FMAs
+ * instead of the divider, whose throughput (four quotients per 5 cycles
+ * on Zen 3) bounded hardsigmoid and hardswish's derivative, which
+ * PyTorch computes with a division too. By Markstein's theorem (P. Markstein, IBM J. Res. Dev.
+ * 34(1), 1990; Muller et al., Handbook of Floating-Point Arithmetic):
+ * q = a recip_d is within an ulp of a / d, the remainder a - q d is exact
+ * under FMA, and q + (a - q d) recip_d rounded once is a / d correctly
+ * rounded. Outside the precondition it can differ: a -0 gives +0, a tiny
+ * quotient can miss a subnormal midpoint, an infinity gives NaN.
+ * tests/check_activation.c compares its users with the division bit for
+ * bit over every binade.
+ */
+LOSSD_INLINE lossd_vd lossd_v_div_const(lossd_vd a, double d, double recip_d)
+{
+#ifdef LOSSD_SIMD_AVX2
+    /* the twin is compiled without FMA (see the head of this file): spelled out */
+    lossd_vd q = a * recip_d, r = q;
+    __asm__("vfnmadd213pd %3, %2, %0" : "=x"(r) : "0"(r), "x"(lossd_v_set1(d)), "x"(a));
+    __asm__("vfmadd213pd %3, %2, %0" : "=x"(r) : "0"(r), "x"(lossd_v_set1(recip_d)), "x"(q));
+    return r; /* -(q d) + a, then (a - q d) recip_d + q, each rounded once */
+#else
+    (void)recip_d;
+    return a / d;
+#endif
+}
+
 /* ---- vector math: Sleef's AVX2 functions in the AVX2 twin, libm lane by lane elsewhere ---- */
 
 #ifdef LOSSD_SIMD_AVX2
