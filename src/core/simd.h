@@ -322,19 +322,19 @@ LOSSD_INLINE lossd_vm lossd_v_nonfinite(lossd_vd x)
 }
 
 /*
- * a / d for a constant d in [1, 2^50] - the same double the division gives
- * - where recip_d is the double nearest 1 / d, and a is +0 or a / d is a
- * normal number (finite, at least DBL_MIN). In the AVX2 twin it is a multiply and two FMAs
- * instead of the divider, whose throughput (four quotients per 5 cycles
- * on Zen 3) bounded hardsigmoid and hardswish's derivative, which
- * PyTorch computes with a division too. By Markstein's theorem (P. Markstein, IBM J. Res. Dev.
- * 34(1), 1990; Muller et al., Handbook of Floating-Point Arithmetic):
- * q = a recip_d is within an ulp of a / d, the remainder a - q d is exact
- * under FMA, and q + (a - q d) recip_d rounded once is a / d correctly
- * rounded. Outside the precondition it can differ: a -0 gives +0, a tiny
- * quotient can miss a subnormal midpoint, an infinity gives NaN.
- * tests/check_activation.c compares its users with the division bit for
- * bit over every binade.
+ * a / d for a constant d in [1, 2^50] - the same double the division
+ * gives - where recip_d is the double nearest 1 / d, and a is +0 or a / d
+ * is a normal number (finite, at least DBL_MIN). In the AVX2 twin it is a
+ * multiply and two FMAs instead of the divider, whose throughput (four
+ * quotients per 5 cycles on Zen 3) bounded hardsigmoid and hardswish's
+ * derivative, which PyTorch computes with a division too. By Markstein's
+ * theorem (P. Markstein, IBM J. Res. Dev. 34(1), 1990; Muller et al.,
+ * Handbook of Floating-Point Arithmetic): q = a recip_d is within an ulp
+ * of a / d, the remainder a - q d is exact under FMA, and
+ * q + (a - q d) recip_d rounded once is a / d correctly rounded. Outside
+ * the precondition it can differ: a -0 gives +0, a tiny quotient can miss
+ * a subnormal midpoint, an infinity gives NaN. tests/check_activation.c
+ * compares its users with the division bit for bit over every binade.
  */
 LOSSD_INLINE lossd_vd lossd_v_div_const(lossd_vd a, double d, double recip_d)
 {
