@@ -105,10 +105,31 @@ static bool same_double(double got, double want)
     return (isnan(got) && isnan(want)) || memcmp(&got, &want, sizeof got) == 0;
 }
 
-/* PyTorch's hardswish_backward at upstream 1 */
-static double hardswish_slope(double x)
+/* PyTorch's formulas, scalar: hardsigmoid, hardswish, hardswish_backward at upstream 1 */
+static double hardsigmoid_ref(double x)
+{
+    return fmin(fmax(x + 3, 0), 6) / 6;
+}
+
+static double hardswish_ref(double x)
+{
+    return x * fmin(fmax(x + 3, 0), 6) / 6;
+}
+
+static double hardswish_slope_ref(double x)
 {
     return x < -3 ? 0 : x <= 3 ? x / 3 + 0.5 : 1;
+}
+
+/* Asserts got[i] is ref(x[i]), the same double, for i < n; one assertion (Check's write to a
+ * pipe each). */
+static void expect_same_doubles(const char *what, const double *x, const double *got, size_t n,
+                                double (*ref)(double))
+{
+    size_t i = 0;
+    while (i < n && same_double(got[i], ref(x[i])))
+        i++;
+    ck_assert_msg(i == n, "%s(%a) = %a, the division gives %a", what, x[i], got[i], ref(x[i]));
 }
 
 /*
@@ -142,22 +163,11 @@ START_TEST(hard_activations_divide_exactly)
     for (size_t i = 0; i < N; i++)
         x[i] = i < SPECIALS ? special[i] : any_double(&r);
 
-    /* one assertion per function: Check's assertions write to a pipe each */
-    size_t i;
     apply("hardsigmoid", x, N, y, d, NULL, NULL, 0);
-    for (i = 0; i < N && same_double(y[i], fmin(fmax(x[i] + 3, 0), 6) / 6); i++)
-        ;
-    ck_assert_msg(i == N, "hardsigmoid(%a) = %a, the division gives %a", x[i], y[i],
-                  fmin(fmax(x[i] + 3, 0), 6) / 6);
+    expect_same_doubles("hardsigmoid", x, y, N, hardsigmoid_ref);
     apply("hardswish", x, N, y, d, NULL, NULL, 0);
-    for (i = 0; i < N && same_double(y[i], x[i] * fmin(fmax(x[i] + 3, 0), 6) / 6); i++)
-        ;
-    ck_assert_msg(i == N, "hardswish(%a) = %a, the division gives %a", x[i], y[i],
-                  x[i] * fmin(fmax(x[i] + 3, 0), 6) / 6);
-    for (i = 0; i < N && same_double(d[i], hardswish_slope(x[i])); i++)
-        ;
-    ck_assert_msg(i == N, "hardswish'(%a) = %a, the division gives %a", x[i], d[i],
-                  hardswish_slope(x[i]));
+    expect_same_doubles("hardswish", x, y, N, hardswish_ref);
+    expect_same_doubles("hardswish'", x, d, N, hardswish_slope_ref);
     free(x);
 }
 END_TEST
