@@ -307,6 +307,7 @@ START_TEST(metrics_after_requests)
         "lossd_elements_total{function=\"loss/giou\"} 12\n",
         "lossd_queue_depth 0\n",
         "lossd_inflight_requests 0\n",
+        "lossd_open_requests 1\n", /* the scrape itself */
         "lossd_rejected_total{reason=\"overloaded\"} 0\n",
         "lossd_build_info{version=\"" LOSSD_VERSION_STRING "\"} 1\n",
     };
@@ -1154,42 +1155,133 @@ static child spawn_lossd(const char *const *extra)
     return c;
 }
 
-typedef struct {
-    char *body;
-    reply r;
-} inflight_arg;
-
-static void *inflight_client(void *arg_)
+/* Whether a new connection is refused outright (the listener is closed). */
+static bool listener_closed(void)
 {
-    inflight_arg *arg = arg_;
-    arg->r = post("/v1/pairwise/ciou", arg->body);
-    return NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    bool closed = connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 && errno == ECONNREFUSED;
+    close(fd);
+    return closed;
 }
+
+/* The value of /metrics' lossd_open_requests, the scrape itself included. */
+static unsigned open_requests(void)
+{
+    reply m = http(NULL, "/metrics", NULL);
+    ck_assert_int_eq(m.status, 200);
+    const char *at = strstr(m.body, "\nlossd_open_requests ");
+    ck_assert_ptr_nonnull(at);
+    unsigned n = (unsigned)strtoul(at + strlen("\nlossd_open_requests "), NULL, 10);
+    reply_free(&m);
+    return n;
+}
+
+/* Waits (up to 10 s) until n requests besides the scrape are open. */
+static void wait_open(unsigned n)
+{
+    for (int i = 0; i < 1000 && open_requests() < n + 1; i++)
+        usleep(10000);
+    ck_assert_uint_eq(open_requests(), n + 1);
+}
+
+/* Sends a request whole but for its body's last byte: lossd has read its
+   headers and admitted it, and it stays open until release_held(). */
+static int hold_request(const char *path, const char *body)
+{
+    int fd = raw_connect();
+    char head[256];
+    size_t len = strlen(body);
+    int n = snprintf(head, sizeof head,
+                     "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     path, len);
+    ck_assert_int_eq(send(fd, head, (size_t)n, 0), n);
+    for (size_t off = 0; off < len - 1;) {
+        ssize_t sent = send(fd, body + off, len - 1 - off, 0);
+        ck_assert_int_gt(sent, 0);
+        off += (size_t)sent;
+    }
+    return fd;
+}
+
+/* Sends the last byte and reads the reply until lossd closes the connection
+   (as it does while draining). The whole response, NUL-terminated. */
+static char *release_held(int fd, const char *body)
+{
+    ck_assert_int_eq(send(fd, body + strlen(body) - 1, 1, 0), 1);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    for (ssize_t got; (got = recv(fd, out + len, cap - 1 - len, 0)) > 0;) {
+        len += (size_t)got;
+        if (cap - 1 - len < 4096)
+            out = realloc(out, cap *= 2);
+    }
+    out[len] = '\0';
+    close(fd);
+    return out;
+}
+
+/* The JSON body of a whole response, checked to be 200 with Connection: close. */
+static json_t *closing_200(const char *response)
+{
+    ck_assert_msg(strncmp(response, "HTTP/1.1 200 ", 13) == 0, "got: %.200s", response);
+    const char *end = strstr(response, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    ck_assert_msg(strcasestr(response, "\r\nConnection: close\r\n") < end,
+                  "no Connection: close in %.*s", (int)(end - response), response);
+    json_t *j = json_loads(end + 4, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static const char small_body[] = "{\"input\":[3],\"target\":[1]}";
+
+START_TEST(open_request_outlives_the_drain)
+{
+    /* In-process: a request whose headers were read before the drain is
+       answered after it, even though the rest of its body comes later. */
+    int fd = hold_request("/v1/loss/mse", small_body);
+    wait_open(1);
+    lossd_server_drain(server);
+    char *got = release_held(fd, small_body);
+    json_t *j = closing_200(got);
+    ck_assert_double_eq(json_real_value(json_object_get(j, "loss")), 4.0);
+    json_decref(j);
+    free(got);
+    ck_assert(lossd_server_wait_idle(server, 5));
+}
+END_TEST
 
 START_TEST(sigterm_drains)
 {
     child c = spawn_lossd(NULL);
     port = c.port;
-    inflight_arg arg = {heavy_body(HEAVY_N), {0}};
-    pthread_t t;
-    pthread_create(&t, NULL, inflight_client, &arg);
-    /* wait until the request is in flight */
-    for (int i = 0; i < 200; i++) {
-        reply m = http(NULL, "/metrics", NULL);
-        bool busy = m.body && strstr(m.body, "lossd_inflight_requests 1\n");
-        reply_free(&m);
-        if (busy)
-            break;
-        usleep(5000);
-    }
+    /* A large request and a small one are open when the signal comes; their
+       last bytes go out once the listener is closed, so both are parsed and
+       computed during the drain, with no race against the signal. */
+    char *heavy = heavy_body(HEAVY_N);
+    int heavy_fd = hold_request("/v1/pairwise/ciou", heavy);
+    int small_fd = hold_request("/v1/loss/mse", small_body);
+    wait_open(2);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
-    pthread_join(t, NULL);
-    /* the in-flight request got its whole reply */
-    ck_assert_int_eq(arg.r.status, 200);
-    ck_assert_uint_eq(json_array_size(json_object_get(arg.r.json, "matrix")), HEAVY_N);
-    reply_free(&arg.r);
+    bool closed = false;
+    for (int i = 0; i < 1000 && !(closed = listener_closed()); i++)
+        usleep(10000);
+    ck_assert_msg(closed, "the listener is still open 10 s after SIGTERM");
+    char *got = release_held(heavy_fd, heavy);
+    json_t *j = closing_200(got);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "matrix")), HEAVY_N);
+    json_decref(j);
+    free(got);
+    got = release_held(small_fd, small_body);
+    j = closing_200(got);
+    ck_assert_double_eq(json_real_value(json_object_get(j, "loss")), 4.0);
+    json_decref(j);
+    free(got);
     int status;
     ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1197,14 +1289,8 @@ START_TEST(sigterm_drains)
     ck_assert_int_eq(WEXITSTATUS(status), 0);
     double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ck_assert_msg(took < 10, "drain took %.1fs", took);
-    /* and the listener is gone */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c.port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ck_assert_int_ne(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    close(fd);
     close(c.err_fd);
-    free(arg.body);
+    free(heavy);
 }
 END_TEST
 
@@ -1231,12 +1317,7 @@ START_TEST(readiness_turns_during_drain)
     free(r.body);
     curl_easy_cleanup(curl);
     /* and a new connection is refused at once, not left in the listen backlog */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), -1);
-    ck_assert_int_eq(errno, ECONNREFUSED);
-    close(fd);
+    ck_assert(listener_closed());
 }
 END_TEST
 
@@ -1324,6 +1405,7 @@ static Suite *server_suite(void)
     tcase_add_test(endpoints, no_keys_means_open);
     tcase_add_test(endpoints, large_request_uses_the_pool);
     tcase_add_test(endpoints, readiness_turns_during_drain);
+    tcase_add_test(endpoints, open_request_outlives_the_drain);
     suite_add_tcase(s, endpoints);
     return s;
 }

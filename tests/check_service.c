@@ -2684,7 +2684,7 @@ START_TEST(metrics_render)
     lossd_metrics_reject(m, LOSSD_REJECT_UNAUTHORIZED);
     lossd_metrics_reject(m, LOSSD_REJECT_COUNT); /* ignored */
 
-    lossd_gauges gauges = {.queue_depth = 5, .inflight = 7};
+    lossd_gauges gauges = {.queue_depth = 5, .inflight = 7, .open = 9};
     lossd_buf out;
     lossd_buf_init(&out, 0);
     lossd_metrics_render(m, &gauges, &out);
@@ -2763,6 +2763,8 @@ START_TEST(metrics_render)
     ASSERT_LINE(text, "lossd_queue_depth 5");
     ASSERT_LINE(text, "# TYPE lossd_inflight_requests gauge");
     ASSERT_LINE(text, "lossd_inflight_requests 7");
+    ASSERT_LINE(text, "# TYPE lossd_open_requests gauge");
+    ASSERT_LINE(text, "lossd_open_requests 9");
     ASSERT_LINE(text, "lossd_rejected_total{reason=\"overloaded\"} 2");
     ASSERT_LINE(text, "lossd_rejected_total{reason=\"draining\"} 1");
     ASSERT_LINE(text, "lossd_rejected_total{reason=\"too_large\"} 0");
@@ -2820,7 +2822,7 @@ START_TEST(metrics_concurrent)
         pthread_join(threads[i], NULL);
     lossd_buf out;
     lossd_buf_init(&out, 0);
-    lossd_gauges gauges = {0, 0};
+    lossd_gauges gauges = {0, 0, 0};
     lossd_metrics_render(m, &gauges, &out);
     ASSERT_LINE(out.data, "lossd_requests_total{function=\"pairwise/ciou\",code=\"200\"} 40000");
     ASSERT_LINE(out.data, "lossd_request_duration_seconds_count{function=\"pairwise/ciou\"} 40000");

@@ -171,8 +171,11 @@ void lossd_metrics_render(lossd_metrics *m, const lossd_gauges *g, lossd_buf *ou
                      "# HELP lossd_queue_depth Requests waiting for a worker.\n"
                      "# TYPE lossd_queue_depth gauge\nlossd_queue_depth %zu\n"
                      "# HELP lossd_inflight_requests Requests accepted and not yet answered.\n"
-                     "# TYPE lossd_inflight_requests gauge\nlossd_inflight_requests %zu\n",
-                     g->queue_depth, g->inflight);
+                     "# TYPE lossd_inflight_requests gauge\nlossd_inflight_requests %zu\n"
+                     "# HELP lossd_open_requests Requests whose headers were read and whose "
+                     "reply is not yet sent, this scrape included; a drain waits for them.\n"
+                     "# TYPE lossd_open_requests gauge\nlossd_open_requests %zu\n",
+                     g->queue_depth, g->inflight, g->open);
     lossd_buf_puts(out, "# HELP lossd_rejected_total Requests refused before computing, by "
                         "reason.\n# TYPE lossd_rejected_total counter\n");
     for (int r = 0; r < LOSSD_REJECT_COUNT; r++)

@@ -39,7 +39,8 @@ void lossd_metrics_reject(lossd_metrics *m, lossd_reject_reason reason);
 /* Gauges read at render time. */
 typedef struct {
     size_t queue_depth;
-    size_t inflight;
+    size_t inflight; /* compute requests in the pool or being answered */
+    size_t open;     /* every request from its headers to its completion */
 } lossd_gauges;
 
 /* Renders the text exposition format 0.0.4. */

@@ -282,8 +282,8 @@ void lossd_config_usage(FILE *out)
             fprintf(out, "  %-34s [%s; default %s]\n", "", o->env, def);
         }
     }
-    fprintf(out, "\nSIGTERM or SIGINT drains: /readyz turns 503, the listener closes, requests in\n"
-                 "flight finish (up to --drain-timeout), then lossd exits 0.\n"
+    fprintf(out, "\nSIGTERM or SIGINT drains: /readyz turns 503, the listener closes, requests\n"
+                 "already read finish (up to --drain-timeout), then lossd exits 0.\n"
                  "Reference: man lossd, docs/api.md.\n");
 }
 

@@ -340,7 +340,8 @@ static enum MHD_Result serve_get(request *r)
     case LOSSD_ROUTE_METRICS: {
         lossd_buf b;
         lossd_buf_init(&b, 0);
-        lossd_gauges g = {lossd_pool_queued(s->pool), atomic_load(&s->inflight)};
+        lossd_gauges g = {lossd_pool_queued(s->pool), atomic_load(&s->inflight),
+                          atomic_load(&s->active)};
         lossd_metrics_render(s->metrics, &g, &b);
         return queue_buf(r, 200, &b, "text/plain; version=0.0.4; charset=utf-8");
     }
