@@ -170,7 +170,8 @@ void lossd_metrics_render(lossd_metrics *m, const lossd_gauges *g, lossd_buf *ou
     lossd_buf_printf(out,
                      "# HELP lossd_queue_depth Requests waiting for a worker.\n"
                      "# TYPE lossd_queue_depth gauge\nlossd_queue_depth %zu\n"
-                     "# HELP lossd_inflight_requests Requests accepted and not yet answered.\n"
+                     "# HELP lossd_inflight_requests Compute requests handed to the workers "
+                     "(queued or computing) and not yet answered.\n"
                      "# TYPE lossd_inflight_requests gauge\nlossd_inflight_requests %zu\n"
                      "# HELP lossd_open_requests Requests whose headers were read and whose "
                      "reply is not yet sent, this scrape included; a drain waits for them.\n"
