@@ -501,7 +501,7 @@ START_TEST(error_table)
     expect_fault(&r, 400, "invalid_json", NULL);
     reply_free(&r);
     free(body);
-    r = post("/v2/loss/mse", "{}");
+    r = post("/v3/loss/mse", "{}");
     expect_fault(&r, 404, "not_found", NULL);
     reply_free(&r);
     r = post("/v1/loss/msee", "{}");

@@ -32,25 +32,29 @@ static json_t *param_default(const lossd_param_spec *spec)
     return json_null();
 }
 
+json_t *lossd_catalog_param(const lossd_param_spec *spec)
+{
+    char domain[256];
+    lossd_param_domain_text(spec, domain, sizeof domain);
+    json_t *p = json_pack("{s:s, s:s, s:o, s:s, s:s}", "name", spec->name, "type",
+                          lossd_param_type_name(spec->type), "default", param_default(spec),
+                          "domain", domain, "summary", spec->summary);
+    if (p && spec->required)
+        json_object_set_new(p, "required", json_true());
+    return p;
+}
+
 static json_t *describe(const lossd_function *fn)
 {
-    char path[96], domain[256];
+    char path[96];
     snprintf(path, sizeof path, "/v1/%s/%s", lossd_kind_name(fn->kind), fn->name);
     json_t *operands = json_object(), *params = json_array();
     for (size_t k = 0; k < 2; k++)
         if (fn->operands[k].shape != LOSSD_SHAPE_NONE)
             json_object_set_new(operands, fn->operands[k].name,
                                 json_string(fn->operands[k].summary));
-    for (size_t i = 0; i < fn->n_params; i++) {
-        const lossd_param_spec *spec = &fn->params[i];
-        lossd_param_domain_text(spec, domain, sizeof domain);
-        json_t *p = json_pack("{s:s, s:s, s:o, s:s, s:s}", "name", spec->name, "type",
-                              lossd_param_type_name(spec->type), "default", param_default(spec),
-                              "domain", domain, "summary", spec->summary);
-        if (spec->required)
-            json_object_set_new(p, "required", json_true());
-        json_array_append_new(params, p);
-    }
+    for (size_t i = 0; i < fn->n_params; i++)
+        json_array_append_new(params, lossd_catalog_param(&fn->params[i]));
     json_t *entry =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b}", "kind",
                   lossd_kind_name(fn->kind), "name", fn->name, "path", path, "summary", fn->summary,

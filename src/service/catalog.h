@@ -11,8 +11,18 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+#include <lossd/lossd.h>
+
 /* The catalog and the /v1 summary as compact JSON text (caller frees). NULL on failure. */
 char *lossd_catalog_functions_json(void);
 char *lossd_catalog_v1_json(void);
+
+/*
+ * One parameter as the catalog describes it: {"name", "type", "default",
+ * "domain", "summary", "required"?}. A new reference; NULL on failure.
+ * (The /v2 model metadata lists parameters the same way.)
+ */
+json_t *lossd_catalog_param(const lossd_param_spec *spec);
 
 #endif /* LOSSD_SERVICE_CATALOG_H */

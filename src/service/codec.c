@@ -28,6 +28,36 @@
 /* Numbers per formatting task. */
 #define FORMAT_TASK_NUMBERS 16384
 
+int lossd_tensors_count(lossd_tensors *store, size_t n, const char *name, const lossd_limits *lim,
+                        lossd_fault *f)
+{
+    if (n > lim->max_elements - store->elements)
+        return lossd_fault_set(f, LOSSD_FAULT_TOO_LARGE, name,
+                               "the request holds more than %zu numbers (--max-elements)",
+                               lim->max_elements);
+    store->elements += n;
+    return 0;
+}
+
+double *lossd_tensors_alloc(lossd_tensors *store, size_t n, const char *name,
+                            const lossd_limits *lim, lossd_fault *f)
+{
+    if (store->n_data == LOSSD_CODEC_MAX_TENSORS) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name, "too many tensors in one request");
+        return NULL;
+    }
+    if (lossd_tensors_count(store, n, name, lim, f) < 0)
+        return NULL;
+    double *data = malloc((n ? n : 1) * sizeof *data);
+    if (data == NULL) {
+        store->elements -= n;
+        lossd_fault_set(f, LOSSD_FAULT_INTERNAL, name, "out of memory for %zu numbers", n);
+        return NULL;
+    }
+    store->data[store->n_data++] = data;
+    return data;
+}
+
 void lossd_tensors_free(lossd_tensors *store)
 {
     for (size_t i = 0; i < store->n_data; i++)
@@ -212,17 +242,13 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
                                "expected a number or an array of numbers, got %s",
                                json_type_name(v));
     lossd_tensor t;
-    if (lossd_tensor_view(&t, NULL, r.rank, r.shape) < 0 ||
-        t.size > lim->max_elements - store->elements || store->n_data == LOSSD_CODEC_MAX_TENSORS)
+    if (lossd_tensor_view(&t, NULL, r.rank, r.shape) < 0)
         return lossd_fault_set(f, LOSSD_FAULT_TOO_LARGE, name,
                                "the request holds more than %zu numbers (--max-elements)",
                                lim->max_elements);
-    double *data = malloc((t.size ? t.size : 1) * sizeof *data);
+    double *data = lossd_tensors_alloc(store, t.size, name, lim, f);
     if (data == NULL)
-        return lossd_fault_set(f, LOSSD_FAULT_INTERNAL, name, "out of memory for %zu numbers",
-                               t.size);
-    store->data[store->n_data++] = data;
-    store->elements += t.size;
+        return -1;
     r.cursor = data;
     if (read_level(&r, v, 0) < 0)
         return -1;
@@ -284,8 +310,8 @@ static int expect_type(bool ok, const char *field, const char *want, const json_
                            json_type_name(v));
 }
 
-static int bind_param(lossd_call *c, const lossd_param_spec *spec, const json_t *v,
-                      const lossd_limits *lim, lossd_tensors *store, lossd_fault *f)
+int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const json_t *v,
+                           const lossd_limits *lim, lossd_tensors *store, lossd_fault *f)
 {
     lossd_error err = {0};
     int rc = 0;
@@ -374,7 +400,7 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
                                        "unknown field; %s/%s takes: %s", lossd_kind_name(fn->kind),
                                        fn->name, names);
             }
-            if (bind_param(c, spec, v, lim, store, f) < 0)
+            if (lossd_codec_bind_param(c, spec, v, lim, store, f) < 0)
                 return -1;
         }
     }
@@ -475,6 +501,11 @@ static void write_tensor(lossd_buf *out, const double *data, int rank, const siz
         free(parts);
     }
     lossd_buf_append(out, "]", 1);
+}
+
+void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n, const lossd_exec *exec)
+{
+    write_tensor(out, data, 1, &n, exec);
 }
 
 static void write_field(lossd_buf *out, const char *name, const lossd_tensor *shape,

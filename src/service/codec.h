@@ -39,6 +39,21 @@ typedef struct {
 void lossd_tensors_free(lossd_tensors *store);
 
 /*
+ * Counts n more numbers of the request against --max-elements (413
+ * naming `name` past it): for tensors read in place, without a copy.
+ * Returns 0 or -1 with f set.
+ */
+int lossd_tensors_count(lossd_tensors *store, size_t n, const char *name, const lossd_limits *lim,
+                        lossd_fault *f);
+
+/*
+ * Storage for a tensor of n numbers, counted as above and owned by the
+ * store. NULL with f set (413 over the limit, 500 out of memory).
+ */
+double *lossd_tensors_alloc(lossd_tensors *store, size_t n, const char *name,
+                            const lossd_limits *lim, lossd_fault *f);
+
+/*
  * Parses one JSON object from body[0..len) (exactly len bytes, duplicate
  * keys refused, integers read as reals). Nesting deeper than
  * LOSSD_MAX_JSON_DEPTH is refused before jansson recurses. Returns the
@@ -67,6 +82,21 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
  * formatted in parallel through exec (may be NULL).
  */
 void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_buf *out);
+
+/*
+ * Binds one parameter's JSON value (a number, boolean, string, or for
+ * tensor parameters a tensor read into store) to the call, checking its
+ * type and domain. Returns 0 or -1 with f set naming spec->name.
+ */
+int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const json_t *v,
+                           const lossd_limits *lim, lossd_tensors *store, lossd_fault *f);
+
+/*
+ * Appends data[0..n) as one flat JSON array of shortest round-trip numbers
+ * (null where not finite), formatted in parallel through exec when large.
+ */
+void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n,
+                               const lossd_exec *exec);
 
 /* The request fields fn accepts, comma-separated, for "unknown field" messages. */
 void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size);

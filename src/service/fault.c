@@ -112,6 +112,18 @@ static void utf8_clean(char *dst, const char *s, size_t size)
     dst[o] = '\0';
 }
 
+/* Appends body as compact ASCII JSON and releases it; a fixed body when it is NULL. */
+static void write_body(json_t *body, lossd_buf *out)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (text)
+        lossd_buf_puts(out, text);
+    else /* out of memory: a fixed body still tells the client */
+        lossd_buf_puts(out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+    free(text);
+    json_decref(body);
+}
+
 void lossd_fault_write(const lossd_fault *f, lossd_buf *out)
 {
     char message[LOSSD_FAULT_MESSAGE_MAX], field[LOSSD_FIELD_MAX];
@@ -120,12 +132,12 @@ void lossd_fault_write(const lossd_fault *f, lossd_buf *out)
     json_t *error = json_pack("{s:s, s:s}", "code", lossd_fault_code(f->kind), "message", message);
     if (error && field[0])
         json_object_set_new(error, "field", json_string(field));
-    json_t *body = error ? json_pack("{s:o}", "error", error) : NULL;
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    if (text)
-        lossd_buf_puts(out, text);
-    else /* out of memory: a fixed body still tells the client */
-        lossd_buf_puts(out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
-    free(text);
-    json_decref(body);
+    write_body(error ? json_pack("{s:o}", "error", error) : NULL, out);
+}
+
+void lossd_fault_write_v2(const lossd_fault *f, lossd_buf *out)
+{
+    char message[LOSSD_FAULT_MESSAGE_MAX];
+    utf8_clean(message, f->message[0] ? f->message : lossd_fault_code(f->kind), sizeof message);
+    write_body(json_pack("{s:s}", "error", message), out);
 }

@@ -51,4 +51,10 @@ const char *lossd_fault_code(lossd_fault_kind kind);
 /* Writes the contract's error body: {"error": {"code", "message", "field"?}}. */
 void lossd_fault_write(const lossd_fault *f, lossd_buf *out);
 
+/*
+ * Writes the Open Inference Protocol's error body for /v2:
+ * {"error": "<field path>: <message>"}, a string, as its clients expect.
+ */
+void lossd_fault_write_v2(const lossd_fault *f, lossd_buf *out);
+
 #endif /* LOSSD_SERVICE_FAULT_H */

@@ -12,17 +12,41 @@
 #include <string.h>
 
 #include "handler.h"
+#include "v2.h"
 
 /* Below this many numbers read or written, a call runs on one thread. */
 #define PARALLEL_COMPUTE_MIN 65536
 
-void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f)
+void lossd_reply_init(lossd_reply *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    reply->status = 200;
+    lossd_buf_init(&reply->body, 0);
+}
+
+void lossd_reply_cleanup(lossd_reply *reply)
+{
+    lossd_buf_cleanup(&reply->body);
+    if (reply->release)
+        reply->release(reply->owner);
+    free(reply->compressed);
+    reply->release = NULL;
+    reply->owner = NULL;
+    reply->compressed = NULL;
+    reply->n_segments = 0;
+}
+
+void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f, bool v2)
 {
     reply->status = lossd_fault_status(f->kind);
     reply->fault = f->kind;
+    reply->content_type = NULL;
     reply->body.len = 0;
     reply->body.failed = false;
-    lossd_fault_write(f, &reply->body);
+    if (v2)
+        lossd_fault_write_v2(f, &reply->body);
+    else
+        lossd_fault_write(f, &reply->body);
 }
 
 typedef struct {
@@ -37,8 +61,7 @@ static void run_blocks(void *arg, size_t task)
     lossd_call_run(job->call, first, first + job->blocks_per_task);
 }
 
-/* Runs a prepared call's blocks, spread over the pool when it is large. */
-static void compute(const lossd_handler *h, lossd_call *c)
+void lossd_handler_compute(const lossd_handler *h, lossd_call *c)
 {
     size_t width = h->exec ? h->exec->width : 1;
     /* A pairwise matrix is small in and large out: count whichever is larger. */
@@ -89,7 +112,7 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, const j
         } while (!atomic_compare_exchange_weak(output_budget, &left, left - need));
     }
     if (rc == 0) {
-        compute(h, &c);
+        lossd_handler_compute(h, &c);
         /* The reply needs the operands' shapes only: free their numbers first. */
         lossd_tensors_free(&store);
         lossd_codec_write_reply(&c, h->exec, &reply->body);
@@ -98,7 +121,7 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, const j
             lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");
     }
     if (f.kind != LOSSD_FAULT_NONE)
-        lossd_reply_fault(reply, &f);
+        lossd_reply_fault(reply, &f, false);
     lossd_call_cleanup(&c);
     lossd_tensors_free(&store);
 }
@@ -148,7 +171,7 @@ static void batch_job(void *arg, size_t i)
         lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "path",
                         "a job's path must be a function, such as /v1/loss/giou");
     if (f.kind != LOSSD_FAULT_NONE) {
-        lossd_reply_fault(reply, &f);
+        lossd_reply_fault(reply, &f, false);
         return;
     }
     serve_call(b->h, route.fn, body, NULL, &b->output_budget, reply);
@@ -199,7 +222,7 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
         lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
     if (f.kind != LOSSD_FAULT_NONE) {
         lossd_arena_release(tree);
-        lossd_reply_fault(reply, &f);
+        lossd_reply_fault(reply, &f, false);
         return;
     }
     atomic_init(&b.output_budget, h->limits.max_elements);
@@ -220,27 +243,66 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
     reply->status = 200;
     if (lossd_buf_failed(&reply->body)) {
         lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");
-        lossd_reply_fault(reply, &f);
+        lossd_reply_fault(reply, &f, false);
     }
 }
 
-void lossd_handle_body(const lossd_handler *h, const lossd_route *route, char *body, size_t len,
-                       lossd_reply *reply)
+/* A /v1 call or batch: the body is parsed, then released, before anything is computed. */
+static void serve_v1(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
 {
     lossd_fault f = {0};
-    reply->status = 200;
-    reply->fault = LOSSD_FAULT_NONE;
-    reply->elements = 0;
     lossd_arena tree = {0};
-    json_t *root = lossd_codec_load(body ? body : "", len, &tree, &f);
-    free(body); /* parsed: the bytes are not needed any more */
+    lossd_body *body = &req->body;
+    json_t *root = lossd_codec_load(body->data ? body->data : "", body->len, &tree, &f);
+    lossd_body_cleanup(body); /* parsed: the bytes are not needed any more */
     if (root == NULL) {
         lossd_arena_release(&tree);
-        lossd_reply_fault(reply, &f);
+        lossd_reply_fault(reply, &f, false);
         return;
     }
-    if (route->endpoint == LOSSD_ROUTE_BATCH)
+    if (req->route->endpoint == LOSSD_ROUTE_BATCH)
         serve_batch(h, root, &tree, reply);
     else
-        serve_call(h, route->fn, root, &tree, NULL, reply);
+        serve_call(h, req->route->fn, root, &tree, NULL, reply);
+}
+
+/*
+ * Compresses a large reply, header and binary outputs as one stream, and
+ * frees what it was made from. Left as it is when compression fails (the
+ * client gets it uncompressed: it said it takes identity too, or nothing).
+ */
+static void compress_reply(lossd_encoding encoding, lossd_reply *reply)
+{
+    lossd_piece pieces[1 + LOSSD_REPLY_MAX_SEGMENTS];
+    size_t n = 0, total = reply->body.len;
+    pieces[n++] = (lossd_piece){reply->body.data, reply->body.len};
+    for (size_t i = 0; i < reply->n_segments; i++) {
+        pieces[n++] = reply->segments[i];
+        total += reply->segments[i].len;
+    }
+    if (encoding == LOSSD_ENCODING_IDENTITY || total <= LOSSD_COMPRESS_MIN)
+        return;
+    size_t len;
+    void *packed = lossd_compress(encoding, pieces, n, &len);
+    if (packed == NULL)
+        return;
+    reply->compressed = packed;
+    reply->compressed_len = len;
+    reply->encoding = encoding;
+    /* header_len (the JSON header's length) stays: it counts uncompressed bytes */
+    lossd_buf_cleanup(&reply->body);
+    if (reply->release)
+        reply->release(reply->owner);
+    reply->release = NULL;
+    reply->owner = NULL;
+    reply->n_segments = 0;
+}
+
+void lossd_handle(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
+{
+    if (req->route->endpoint == LOSSD_ROUTE_V2_INFER)
+        lossd_v2_infer(h, req->route->fn, &req->body, req->header_len, reply);
+    else
+        serve_v1(h, req, reply);
+    compress_reply(req->accepts, reply);
 }

@@ -41,7 +41,7 @@ struct lossd_metrics {
 /* Row of a route: the fixed endpoints first, then the registry's functions. */
 static size_t row_of(const lossd_route *r)
 {
-    if (r->endpoint == LOSSD_ROUTE_COMPUTE && r->fn) {
+    if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
         for (size_t i = 0; i < lossd_function_count(); i++)
             if (lossd_function_at(i) == r->fn)
                 return LOSSD_ROUTE_COUNT + i;

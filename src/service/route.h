@@ -1,7 +1,8 @@
 /*
  * route.h - from method and path to an endpoint: the fixed service
- * endpoints from one table, and /v1/{kind}/{name} from the core's function
- * registry (no second list of function names exists).
+ * endpoints from one table, and /v1/{kind}/{name} and
+ * /v2/models/{kind}.{name} from the core's function registry (no second
+ * list of function names exists).
  *
  * Thread-safe: reads immutable tables only.
  */
@@ -19,8 +20,14 @@ typedef enum {
     LOSSD_ROUTE_V1,
     LOSSD_ROUTE_FUNCTIONS,
     LOSSD_ROUTE_BATCH,
-    LOSSD_ROUTE_COMPUTE, /* /v1/{kind}/{name}: fn is set */
-    LOSSD_ROUTE_UNKNOWN, /* no such path: metrics label only */
+    LOSSD_ROUTE_COMPUTE,        /* /v1/{kind}/{name}: fn is set */
+    LOSSD_ROUTE_V2,             /* GET /v2: server metadata */
+    LOSSD_ROUTE_V2_LIVE,        /* GET /v2/health/live */
+    LOSSD_ROUTE_V2_READY,       /* GET /v2/health/ready */
+    LOSSD_ROUTE_V2_MODEL,       /* GET /v2/models/{kind.name}[/versions/1]: fn is set */
+    LOSSD_ROUTE_V2_MODEL_READY, /* GET .../ready: fn is set */
+    LOSSD_ROUTE_V2_INFER,       /* POST .../infer: fn is set */
+    LOSSD_ROUTE_UNKNOWN,        /* no such path: metrics label only */
     LOSSD_ROUTE_COUNT
 } lossd_endpoint;
 
@@ -30,6 +37,7 @@ typedef struct {
     bool compute;             /* POST with a JSON body, served by the worker pool */
     bool protected_;          /* under /v1: needs the API key when keys are configured */
     const char *allow;        /* the Allow header for 405 */
+    bool v2;                  /* under /v2: errors in the Open Inference Protocol's form */
 } lossd_route;
 
 /*
@@ -40,7 +48,7 @@ typedef struct {
  */
 int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd_fault *f);
 
-/* A short stable label for metrics and logs: "healthz", "loss/giou", "unknown". */
+/* A short stable label for metrics and logs: "healthz", "loss/giou" (v1 or v2), "unknown". */
 const char *lossd_route_label(const lossd_route *r, char *buf, size_t size);
 
 #endif /* LOSSD_SERVICE_ROUTE_H */

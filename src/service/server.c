@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -39,14 +40,19 @@
 
 #include "auth.h"
 #include "catalog.h"
+#include "compress.h"
 #include "handler.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "reaper.h"
 #include "server.h"
+#include "v2.h"
 
 #define CONNECTION_MEMORY (16 * 1024)
+
+/* Bodies up to this size are served on libmicrohttpd's thread (dispatch). */
+#define INLINE_BODY_MAX 4096
 
 struct lossd_server {
     const lossd_config *cfg;
@@ -56,8 +62,10 @@ struct lossd_server {
     lossd_auth *auth;
     lossd_reaper *reaper; /* request deadlines; NULL with --timeout 0 */
     lossd_handler handler;
-    char *catalog, *v1;
-    size_t catalog_len, v1_len;
+    lossd_handler inline_handler; /* small requests, on libmicrohttpd's thread (dispatch) */
+    char *catalog, *v1, *v2;
+    size_t catalog_len, v1_len, v2_len;
+    char **models; /* GET /v2/models/{m}, one per registry row (lossd_function_at order) */
     unsigned port;
     atomic_bool draining;
     /* the listening socket once draining: MHD's threads may still use it,
@@ -75,10 +83,13 @@ typedef struct request {
     struct MHD_Connection *conn;
     lossd_route route;
     lossd_fault fault; /* a refusal decided before the worker */
-    char *body;
-    size_t body_len, body_cap, bytes_in;
-    size_t reserved; /* of the server's buffered bytes, held for this body */
-    bool computed;   /* the worker's reply is ready */
+    lossd_body body;
+    size_t bytes_in;
+    size_t reserved;          /* of the server's buffered bytes, held for this body */
+    size_t header_len;        /* /v2's Inference-Header-Content-Length, or LOSSD_NO_HEADER_LEN */
+    lossd_inflater *inflater; /* a gzip or deflate body, inflated as it arrives */
+    lossd_encoding accepts;   /* what the reply may be compressed with */
+    bool computed;            /* the worker's reply is ready */
     bool answered;
     bool counted_inflight;
     lossd_reply reply;
@@ -104,17 +115,15 @@ static void free_body(void *body)
     free(body);
 }
 
-/* Queues a reply. `body` is malloc'd and handed over (freed by libmicrohttpd). */
-static enum MHD_Result queue(request *r, int status, char *body, size_t len,
-                             const char *content_type)
+/*
+ * Adds the headers every reply may need, queues resp (which the caller
+ * made) and records what was sent. `len` is the bytes of the body on the
+ * wire, for the access log.
+ */
+static enum MHD_Result queue_response(request *r, int status, struct MHD_Response *resp, size_t len,
+                                      const char *content_type)
 {
     lossd_server *s = r->srv;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (status == 405 && r->route.allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route.allow);
@@ -132,6 +141,45 @@ static enum MHD_Result queue(request *r, int status, char *body, size_t len,
         r->answered = true;
     }
     return rc;
+}
+
+/* Content-Encoding and Vary for a reply compressed with e. */
+static void add_encoding(struct MHD_Response *resp, lossd_encoding e)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (e != LOSSD_ENCODING_IDENTITY)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, lossd_encoding_name(e));
+}
+
+/*
+ * Queues a reply made on this thread. `body` is malloc'd and handed over
+ * (freed by libmicrohttpd). Large bodies are compressed when the client
+ * takes it (they are small here: GET endpoints and errors; computed
+ * replies were compressed by their worker).
+ */
+static enum MHD_Result queue(request *r, int status, char *body, size_t len,
+                             const char *content_type)
+{
+    lossd_encoding e = LOSSD_ENCODING_IDENTITY;
+    if (r->accepts != LOSSD_ENCODING_IDENTITY && len > LOSSD_COMPRESS_MIN) {
+        size_t packed_len;
+        void *packed = lossd_compress(r->accepts, &(lossd_piece){body, len}, 1, &packed_len);
+        if (packed) {
+            free(body);
+            body = packed;
+            len = packed_len;
+            e = r->accepts;
+        }
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    if (len > LOSSD_COMPRESS_MIN || e != LOSSD_ENCODING_IDENTITY)
+        add_encoding(resp, e);
+    return queue_response(r, status, resp, len, content_type);
 }
 
 static enum MHD_Result queue_json(request *r, int status, const char *text, size_t len)
@@ -154,11 +202,87 @@ static enum MHD_Result queue_buf(request *r, int status, lossd_buf *b, const cha
     return queue(r, status, body, len, type);
 }
 
+/* What a reply with binary outputs leaves to libmicrohttpd until it is sent. */
+typedef struct {
+    char *header;
+    void (*release)(void *owner);
+    void *owner;
+} sent_reply;
+
+static void free_sent(void *arg)
+{
+    sent_reply *sent = arg;
+    free(sent->header);
+    sent->release(sent->owner);
+    free(sent);
+}
+
+/*
+ * Queues a worker's reply: compressed, or a JSON header with binary
+ * outputs sent from the call's own arrays (no copy), or a JSON body.
+ */
+static enum MHD_Result queue_reply(request *r, lossd_reply *reply)
+{
+    const char *type = reply->content_type ? reply->content_type : "application/json";
+    char header_len[32] = "";
+    if (reply->header_len)
+        snprintf(header_len, sizeof header_len, "%zu", reply->header_len);
+    struct MHD_Response *resp = NULL;
+    size_t len = 0;
+    if (reply->compressed) {
+        len = reply->compressed_len;
+        resp = MHD_create_response_from_buffer_with_free_callback(len, reply->compressed, free);
+        if (resp)
+            reply->compressed = NULL;
+    } else if (reply->n_segments > 0) {
+        struct MHD_IoVec iov[1 + LOSSD_REPLY_MAX_SEGMENTS];
+        sent_reply *sent = malloc(sizeof *sent);
+        if (sent == NULL)
+            return MHD_NO;
+        size_t header;
+        sent->header = lossd_buf_steal(&reply->body, &header);
+        sent->release = reply->release;
+        sent->owner = reply->owner;
+        iov[0] = (struct MHD_IoVec){sent->header, header};
+        len = header;
+        for (size_t i = 0; i < reply->n_segments; i++) {
+            iov[i + 1] = (struct MHD_IoVec){reply->segments[i].data, reply->segments[i].len};
+            len += reply->segments[i].len;
+        }
+        resp =
+            MHD_create_response_from_iovec(iov, (unsigned)reply->n_segments + 1, free_sent, sent);
+        if (resp == NULL) {
+            free(sent->header);
+            free(sent);
+            return MHD_NO;
+        }
+        reply->release = NULL; /* libmicrohttpd's now: free_sent() */
+        reply->n_segments = 0;
+    } else {
+        char *body = lossd_buf_steal(&reply->body, &len);
+        if (body == NULL)
+            return MHD_NO;
+        resp = MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
+        if (resp == NULL)
+            free(body);
+    }
+    if (resp == NULL)
+        return MHD_NO;
+    if (len > LOSSD_COMPRESS_MIN || reply->compressed_len)
+        add_encoding(resp, reply->encoding);
+    if (header_len[0])
+        MHD_add_response_header(resp, "Inference-Header-Content-Length", header_len);
+    return queue_response(r, reply->status, resp, len, type);
+}
+
 static enum MHD_Result queue_fault(request *r)
 {
     lossd_buf b;
     lossd_buf_init(&b, 0);
-    lossd_fault_write(&r->fault, &b);
+    if (r->route.v2)
+        lossd_fault_write_v2(&r->fault, &b);
+    else
+        lossd_fault_write(&r->fault, &b);
     r->error = lossd_fault_code(r->fault.kind);
     return queue_buf(r, lossd_fault_status(r->fault.kind), &b, "application/json");
 }
@@ -225,10 +349,56 @@ static void refuse_buffered(request *r)
                     r->srv->max_buffered);
 }
 
+/*
+ * Reads /v2's Inference-Header-Content-Length: the length of the JSON
+ * header before the binary tensors (in the uncompressed body). Sets a 400
+ * when it is not a plain decimal, or says more than Content-Length.
+ */
+static void read_header_len(request *r, const char *length, bool encoded)
+{
+    const char *value = header(r, "Inference-Header-Content-Length");
+    if (value == NULL || r->route.endpoint != LOSSD_ROUTE_V2_INFER)
+        return;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno || n > SIZE_MAX - 1) {
+        lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
+                        "Inference-Header-Content-Length must be a whole number of bytes, got "
+                        "\"%.32s\"",
+                        value);
+        return;
+    }
+    if (length && !encoded && n > strtoull(length, NULL, 10)) {
+        lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
+                        "Inference-Header-Content-Length is %llu, more than the body's %s bytes "
+                        "(Content-Length)",
+                        n, length);
+        return;
+    }
+    r->header_len = (size_t)n;
+}
+
+/* Whether a request body of this Content-Type may be served: JSON, or for /v2 raw bytes too. */
+static bool accepted_media_type(request *r, const char *type)
+{
+    if (type == NULL || is_json_media_type(type))
+        return true;
+    static const char octets[] = "application/octet-stream";
+    while (*type == ' ')
+        type++;
+    return r->route.endpoint == LOSSD_ROUTE_V2_INFER &&
+           strncasecmp(type, octets, sizeof octets - 1) == 0 &&
+           (type[sizeof octets - 1] == '\0' || type[sizeof octets - 1] == ';' ||
+            type[sizeof octets - 1] == ' ');
+}
+
 static void admit(request *r)
 {
     lossd_server *s = r->srv;
     const lossd_config *cfg = s->cfg;
+    r->header_len = LOSSD_NO_HEADER_LEN;
+    r->accepts = lossd_encoding_accepted(header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
     if (lossd_route_find(r->method, r->path, &r->route, &r->fault) < 0)
         return;
     if (r->route.protected_ && s->auth &&
@@ -247,16 +417,36 @@ static void admit(request *r)
         return;
     }
     const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *encoding = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (length && encoding) {
+    const char *transfer = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (length && transfer) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
                         "a request must not carry both Content-Length and Transfer-Encoding");
         return;
     }
     const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (type && !is_json_media_type(type)) {
+    if (!accepted_media_type(r, type)) {
+        lossd_fault_set(
+            &r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL, "expected Content-Type: %s, got %.64s",
+            r->route.v2 ? "application/json or application/octet-stream" : "application/json",
+            type);
+        return;
+    }
+    const char *coding = header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    lossd_encoding encoding = lossd_encoding_of(coding);
+    if (encoding == LOSSD_ENCODING_UNSUPPORTED) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL,
-                        "expected Content-Type: application/json, got %.64s", type);
+                        "Content-Encoding %.64s is not supported; send the body as it is, or "
+                        "compressed with gzip or deflate",
+                        coding);
+        return;
+    }
+    read_header_len(r, length, encoding != LOSSD_ENCODING_IDENTITY);
+    if (r->fault.kind != LOSSD_FAULT_NONE)
+        return;
+    lossd_body_init(&r->body, r->header_len == LOSSD_NO_HEADER_LEN ? 0 : r->header_len);
+    if (encoding != LOSSD_ENCODING_IDENTITY &&
+        (r->inflater = lossd_inflater_create(encoding)) == NULL) {
+        lossd_fault_set(&r->fault, LOSSD_FAULT_INTERNAL, NULL, "out of memory for a decoder");
         return;
     }
     if (length) {
@@ -266,10 +456,12 @@ static void admit(request *r)
             lossd_metrics_reject(s->metrics, LOSSD_REJECT_TOO_LARGE);
             lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
                             "the body is %llu bytes, more than %zu (--max-body)", n, cfg->max_body);
-        } else if (*end == '\0' && n > 0 && !reserve(r, (size_t)n)) {
-            refuse_buffered(r); /* before any of the body is read */
-        } else if (*end == '\0' && n > 0 && (r->body = malloc((size_t)n)) != NULL) {
-            r->body_cap = (size_t)n; /* one allocation, no copies as it grows */
+        } else if (*end == '\0' && n > 0 && r->inflater == NULL) {
+            /* One allocation, no copies as it arrives (a compressed body grows as it inflates). */
+            if (!reserve(r, (size_t)n))
+                refuse_buffered(r); /* before any of the body is read */
+            else
+                lossd_body_reserve(&r->body, (size_t)n);
         }
     }
 }
@@ -282,7 +474,29 @@ static bool announces_body(request *r)
            (length != NULL && strtoull(length, NULL, 10) > 0);
 }
 
-/* Appends a body chunk; past --max-body, drops the body and records 413. */
+/* Frees the body as it stands: the request is answered with its fault. */
+static void drop_body(request *r)
+{
+    lossd_body_cleanup(&r->body);
+    lossd_inflater_destroy(r->inflater);
+    r->inflater = NULL;
+}
+
+/* Counts the body's memory against --max-buffered; false (and 503) past it. */
+static bool body_fits_budget(request *r)
+{
+    if (r->body.cap <= r->reserved || reserve(r, r->body.cap - r->reserved))
+        return true;
+    drop_body(r); /* a chunked or inflating body past the budget */
+    refuse_buffered(r);
+    return false;
+}
+
+/*
+ * Appends a body chunk, inflating it first when the body is compressed;
+ * past --max-body (as sent, or as inflated), drops the body and records
+ * 413: a decompression bomb costs at most --max-body of memory.
+ */
 static void receive(request *r, const char *data, size_t size)
 {
     size_t max = r->srv->cfg->max_body;
@@ -290,37 +504,55 @@ static void receive(request *r, const char *data, size_t size)
     if (r->fault.kind != LOSSD_FAULT_NONE)
         return;
     if (r->bytes_in > max) {
-        free(r->body);
-        r->body = NULL;
-        r->body_len = r->body_cap = 0;
+        drop_body(r);
         lossd_metrics_reject(r->srv->metrics, LOSSD_REJECT_TOO_LARGE);
         lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
                         "the body is more than %zu bytes (--max-body)", max);
         return;
     }
-    if (r->body_len + size > r->reserved && !reserve(r, r->body_len + size - r->reserved)) {
-        free(r->body); /* a chunked body past the budget */
-        r->body = NULL;
-        r->body_len = r->body_cap = 0;
-        refuse_buffered(r);
+    if (r->inflater) {
+        const char *why = "";
+        lossd_inflate_status st = lossd_inflater_feed(r->inflater, data, size, &r->body, max, &why);
+        if (!body_fits_budget(r))
+            return;
+        if (st == LOSSD_INFLATE_TOO_LARGE) {
+            drop_body(r);
+            lossd_metrics_reject(r->srv->metrics, LOSSD_REJECT_TOO_LARGE);
+            lossd_fault_set(&r->fault, LOSSD_FAULT_TOO_LARGE, NULL,
+                            "the body inflates to more than %zu bytes (--max-body)", max);
+        } else if (st != LOSSD_INFLATE_OK) {
+            drop_body(r);
+            lossd_fault_set(&r->fault,
+                            st == LOSSD_INFLATE_NOMEM ? LOSSD_FAULT_INTERNAL
+                                                      : LOSSD_FAULT_BAD_REQUEST,
+                            NULL, "Content-Encoding: %s", why);
+        }
         return;
     }
-    if (r->body_len + size > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 4096;
-        while (cap < r->body_len + size)
-            cap *= 2;
-        if (cap > max)
-            cap = max;
-        char *p = realloc(r->body, cap);
-        if (p == NULL) {
+    if (r->body.len + size > r->body.cap) { /* chunked, or more than Content-Length said */
+        size_t room;
+        if (lossd_body_space(&r->body, size, max, &room) == NULL) {
+            drop_body(r);
             lossd_fault_set(&r->fault, LOSSD_FAULT_INTERNAL, NULL, "out of memory for the body");
             return;
         }
-        r->body = p;
-        r->body_cap = cap;
+        if (!body_fits_budget(r))
+            return;
     }
-    memcpy(r->body + r->body_len, data, size);
-    r->body_len += size;
+    lossd_body_append(&r->body, data, size, max);
+}
+
+/* At the end of the body: a compressed body must have ended with its stream. */
+static void received(request *r)
+{
+    const char *why = "";
+    if (r->fault.kind == LOSSD_FAULT_NONE && r->inflater &&
+        lossd_inflater_finish(r->inflater, &why) != LOSSD_INFLATE_OK) {
+        drop_body(r);
+        lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL, "Content-Encoding: %s", why);
+    }
+    lossd_inflater_destroy(r->inflater);
+    r->inflater = NULL;
 }
 
 /* ------------------------------------------------------------ GET endpoints */
@@ -349,6 +581,25 @@ static enum MHD_Result serve_get(request *r)
         return queue_json(r, 200, s->v1, s->v1_len);
     case LOSSD_ROUTE_FUNCTIONS:
         return queue_json(r, 200, s->catalog, s->catalog_len);
+    case LOSSD_ROUTE_V2:
+        return queue_json(r, 200, s->v2, s->v2_len);
+    case LOSSD_ROUTE_V2_LIVE:
+        return queue_json(r, 200, "{\"live\":true}", 13);
+    case LOSSD_ROUTE_V2_READY:
+        if (atomic_load(&s->draining) || lossd_pool_queued(s->pool) >= s->cfg->queue)
+            return queue_json(r, 503, "{\"ready\":false}", 15);
+        return queue_json(r, 200, "{\"ready\":true}", 14);
+    case LOSSD_ROUTE_V2_MODEL:
+        for (size_t i = 0; i < lossd_function_count(); i++)
+            if (lossd_function_at(i) == r->route.fn)
+                return queue_json(r, 200, s->models[i], strlen(s->models[i]));
+        break;
+    case LOSSD_ROUTE_V2_MODEL_READY: {
+        char text[160];
+        int n = snprintf(text, sizeof text, "{\"name\":\"%s.%s\",\"ready\":true}",
+                         lossd_kind_name(r->route.fn->kind), r->route.fn->name);
+        return queue_json(r, 200, text, (size_t)n);
+    }
     default:
         break;
     }
@@ -358,18 +609,32 @@ static enum MHD_Result serve_get(request *r)
 
 /* ------------------------------------------------------------ compute */
 
+/*
+ * Serves a complete request with h: on a worker, or inline on
+ * libmicrohttpd's thread for a small one. The body is handed over.
+ */
+static void serve(request *r, const lossd_handler *h)
+{
+    lossd_request req = {&r->route, r->body, r->header_len, r->accepts};
+    lossd_body_init(&r->body, 0); /* handed over: freed as soon as it is read */
+    lossd_reply_init(&r->reply);
+    lossd_handle(h, &req, &r->reply);
+    release(r); /* the body, and the tree built from it, are gone */
+    r->computed = true;
+}
+
 /* On a worker thread. */
 static void run_job(void *arg)
 {
     request *r = arg;
-    lossd_server *s = r->srv;
-    lossd_buf_init(&r->reply.body, 0);
-    char *body = r->body;
-    r->body = NULL; /* handed over: freed once parsed */
-    lossd_handle_body(&s->handler, &r->route, body, r->body_len, &r->reply);
-    release(r); /* the body, and the tree built from it, are gone */
-    r->computed = true;
+    serve(r, &r->srv->handler);
     MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result answer_computed(request *r)
+{
+    r->error = r->reply.fault == LOSSD_FAULT_NONE ? NULL : lossd_fault_code(r->reply.fault);
+    return queue_reply(r, &r->reply);
 }
 
 /*
@@ -379,14 +644,26 @@ static void run_job(void *arg)
  * pool's lock instead would nest libmicrohttpd's lock in ours, which every
  * worker also takes: measured, that contention cost a third of the
  * small-request throughput.)
+ *
+ * A single call whose body is at most INLINE_BODY_MAX bytes is served
+ * right here instead, on one thread: its parse and math take a few
+ * microseconds, less than the suspend, the queue, a worker's wake-up and
+ * the resume cost (docs/performance.md). Its work is bounded by its size:
+ * the largest reply it can ask for - a pairwise matrix of the boxes that
+ * fit in it - takes well under a millisecond. Batches always go to the
+ * pool: their jobs run in parallel.
  */
 static enum MHD_Result dispatch(request *r)
 {
     lossd_server *s = r->srv;
-    MHD_suspend_connection(r->conn);
     r->counted_inflight = true;
     atomic_fetch_add(&s->inflight, 1);
-    if (lossd_pool_submit(s->pool, run_job, r, r->body_len) == 0)
+    if (r->route.endpoint != LOSSD_ROUTE_BATCH && r->body.len <= INLINE_BODY_MAX) {
+        serve(r, &s->inline_handler);
+        return answer_computed(r);
+    }
+    MHD_suspend_connection(r->conn);
+    if (lossd_pool_submit(s->pool, run_job, r, r->body.len) == 0)
         return MHD_YES;
     r->counted_inflight = false;
     atomic_fetch_sub(&s->inflight, 1);
@@ -395,13 +672,6 @@ static enum MHD_Result dispatch(request *r)
                     "the work queue is full (%zu waiting); retry after a second", s->cfg->queue);
     MHD_resume_connection(r->conn);
     return MHD_YES;
-}
-
-static enum MHD_Result answer_computed(request *r)
-{
-    r->error = r->reply.fault == LOSSD_FAULT_NONE ? NULL : lossd_fault_code(r->reply.fault);
-    enum MHD_Result rc = queue_buf(r, r->reply.status, &r->reply.body, "application/json");
-    return rc;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -500,6 +770,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (r->answered)
         return MHD_YES;
     lossd_watch_request_done(watch_of(conn)); /* the whole request is in */
+    if (!r->computed)
+        received(r);
     if (r->computed)
         return answer_computed(r);
     if (r->fault.kind != LOSSD_FAULT_NONE)
@@ -549,8 +821,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->counted_inflight)
         atomic_fetch_sub(&s->inflight, 1);
     release(r);
-    free(r->body);
-    lossd_buf_cleanup(&r->reply.body);
+    lossd_body_cleanup(&r->body);
+    lossd_inflater_destroy(r->inflater);
+    lossd_reply_cleanup(&r->reply);
     free(r);
     atomic_fetch_sub(&s->active, 1);
 }
@@ -652,6 +925,10 @@ static void server_free(lossd_server *s)
     lossd_auth_destroy(s->auth);
     free(s->catalog);
     free(s->v1);
+    free(s->v2);
+    for (size_t i = 0; s->models && i < lossd_function_count(); i++)
+        free(s->models[i]);
+    free(s->models);
     free(s->tls_cert);
     free(s->tls_key);
     free(s);
@@ -695,7 +972,11 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     s->metrics = lossd_metrics_create();
     s->catalog = lossd_catalog_functions_json();
     s->v1 = lossd_catalog_v1_json();
-    if (!s->pool || !s->metrics || !s->catalog || !s->v1) {
+    s->v2 = lossd_v2_server_json();
+    bool models_ok = (s->models = calloc(lossd_function_count(), sizeof *s->models)) != NULL;
+    for (size_t i = 0; models_ok && i < lossd_function_count(); i++)
+        models_ok = (s->models[i] = lossd_v2_model_json(lossd_function_at(i))) != NULL;
+    if (!s->pool || !s->metrics || !s->catalog || !s->v1 || !s->v2 || !models_ok) {
         fprintf(err, "lossd: out of memory starting the server\n");
         freeaddrinfo(addr);
         server_free(s);
@@ -703,7 +984,9 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     }
     s->catalog_len = strlen(s->catalog);
     s->v1_len = strlen(s->v1);
+    s->v2_len = strlen(s->v2);
     s->handler.limits = (lossd_limits){cfg->max_elements, cfg->max_jobs};
+    s->inline_handler.limits = s->handler.limits; /* and no executor: one thread */
     if (cfg->timeout > 0 &&
         (s->reaper = lossd_reaper_create((double)cfg->timeout, on_reap, s)) == NULL) {
         fprintf(err, "lossd: cannot start the request-deadline thread\n");

@@ -51,11 +51,12 @@ void fuzz_request(const uint8_t *data, size_t size)
     if (lossd_route_find("POST", path, &route, &f) < 0 || !route.compute)
         return;
     size_t len = size - n;
-    char *body = malloc(len ? len : 1);
-    memcpy(body, data + n, len);
-    lossd_reply reply = {0};
-    lossd_buf_init(&reply.body, 0);
-    lossd_handle_body(&handler, &route, body, len, &reply); /* frees body */
+    lossd_request req = {&route, {0}, LOSSD_NO_HEADER_LEN, LOSSD_ENCODING_IDENTITY};
+    lossd_body_init(&req.body, 0);
+    lossd_body_append(&req.body, data + n, len, len);
+    lossd_reply reply;
+    lossd_reply_init(&reply);
+    lossd_handle(&handler, &req, &reply); /* frees the body */
     static const int allowed[] = {200, 400, 404, 405, 413, 422};
     int known = 0;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
@@ -69,7 +70,7 @@ void fuzz_request(const uint8_t *data, size_t size)
         check(json_is_object(json_object_get(parsed, "error")), "an error without an error object",
               reply.body.data);
     json_decref(parsed);
-    lossd_buf_cleanup(&reply.body);
+    lossd_reply_cleanup(&reply);
 }
 
 void fuzz_json(const uint8_t *data, size_t size)

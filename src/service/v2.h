@@ -1,0 +1,53 @@
+/*
+ * v2.h - the Open Inference Protocol (KServe v2 REST) with Triton's binary
+ * tensor data extension: server and model metadata, and inference.
+ *
+ * Every registry function is a model "{kind}.{name}" with one version,
+ * "1". Its inputs are the function's operands, tensor parameters and
+ * grad_output under their v1 names; its outputs are the v1 reply's fields
+ * ("loss", "output", "value", "matrix", "grad", "n", "terms.iou",
+ * "stats.zero_grad_fraction", ...); its scalar parameters travel in the
+ * request's "parameters". All of it is derived from the registry row: no
+ * second list exists.
+ *
+ * A request may be JSON alone, or a JSON header of
+ * Inference-Header-Content-Length bytes followed by raw little-endian
+ * tensors. FP64 tensors are read in place from the request body (which the
+ * server allocates so that they are aligned: body.h); FP32, INT64 and
+ * INT32 are converted once. Binary outputs are sent from the call's own
+ * arrays without a copy (lossd_reply's segments).
+ *
+ * Threading: metadata is built once at start-up (any thread may read it);
+ * inference runs on the worker that owns the request.
+ */
+#ifndef LOSSD_SERVICE_V2_H
+#define LOSSD_SERVICE_V2_H
+
+#include <stddef.h>
+
+#include <lossd/lossd.h>
+
+#include "body.h"
+#include "handler.h"
+
+/* GET /v2: {"name","version","extensions"}. malloc'd; NULL when out of memory. */
+char *lossd_v2_server_json(void);
+
+/*
+ * GET /v2/models/{kind.name}: name, versions, platform, inputs and outputs
+ * (name, datatype, shape with -1 for variable dimensions, plus the
+ * datatypes accepted and whether the input is optional) and the scalar
+ * parameters (name, type, default, domain). malloc'd; NULL when out of memory.
+ */
+char *lossd_v2_model_json(const lossd_function *fn);
+
+/*
+ * POST /v2/models/{kind.name}/infer. Takes over `body` (freed here, as
+ * soon as its tensors are no longer needed); header_len is the request's
+ * Inference-Header-Content-Length or LOSSD_NO_HEADER_LEN. Always fills
+ * reply: 200 with the outputs, or a v2 error body.
+ */
+void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body *body,
+                    size_t header_len, lossd_reply *reply);
+
+#endif /* LOSSD_SERVICE_V2_H */
