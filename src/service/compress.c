@@ -203,15 +203,19 @@ lossd_inflate_status lossd_inflater_feed(lossd_inflater *z, const void *in, size
                 return fail(z, LOSSD_INFLATE_CORRUPT, why, corrupt);
             z->ended = false;
         }
-        if (body->len >= max)
-            return fail(z, LOSSD_INFLATE_TOO_LARGE, why, "the inflated body is too large");
         size_t room;
-        size_t want = max - body->len < INFLATE_STEP ? max - body->len : INFLATE_STEP;
-        char *out = lossd_body_space(body, want, max, &room);
-        if (out == NULL)
-            return fail(z, LOSSD_INFLATE_NOMEM, why, "out of memory inflating the body");
-        if (room > max - body->len)
-            room = max - body->len;
+        char spill[1], *out;
+        if (body->len == max) {
+            /* Full: what is left may only be the stream's trailer. A byte of output is too much. */
+            out = spill;
+            room = sizeof spill;
+        } else {
+            size_t want = max - body->len < INFLATE_STEP ? max - body->len : INFLATE_STEP;
+            if ((out = lossd_body_space(body, want, max, &room)) == NULL)
+                return fail(z, LOSSD_INFLATE_NOMEM, why, "out of memory inflating the body");
+            if (room > max - body->len)
+                room = max - body->len;
+        }
         uInt take = n > UINT_MAX ? UINT_MAX : (uInt)n,
              give = room > UINT_MAX ? UINT_MAX : (uInt)room;
         z->z.next_in = (Bytef *)(uintptr_t)next;
@@ -220,7 +224,10 @@ lossd_inflate_status lossd_inflater_feed(lossd_inflater *z, const void *in, size
         z->z.avail_out = give;
         int rc = inflate(&z->z, Z_NO_FLUSH);
         size_t used = take - z->z.avail_in, made = give - z->z.avail_out;
-        lossd_body_commit(body, made);
+        if (out == spill && made > 0)
+            return fail(z, LOSSD_INFLATE_TOO_LARGE, why, "the inflated body is too large");
+        if (out != spill)
+            lossd_body_commit(body, made);
         if (rc == Z_DATA_ERROR && z->encoding == LOSSD_ENCODING_DEFLATE && !z->started) {
             /* Not the zlib format: a raw deflate stream, as some clients send. */
             if (inflateReset2(&z->z, WINDOW_RAW) != Z_OK)

@@ -589,7 +589,7 @@ static int read_json_data(infer *x, const char *name, const json_t *data, dataty
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, name,
                                "\"data\" must be an array, got %s", type_name(data));
     size_t n = json_array_size(data);
-    bool flat = rank <= 1 || (n == count && (n == 0 || !json_is_array(json_array_get(data, 0))));
+    bool flat = rank <= 1 || n == 0 || !json_is_array(json_array_get(data, 0));
     if (!flat) {
         json_reader r = {x, name, dt, rank, shape, {0}, out};
         return read_nested(&r, data, 0);
