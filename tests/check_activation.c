@@ -366,22 +366,12 @@ END_TEST
 static Suite *activation_suite(void)
 {
     Suite *s = suite_create("activation");
-    TCase *values = tcase_create("values");
-    tcase_add_test(values, golden_values_and_gradients);
-    tcase_add_test(values, kinks_follow_pytorch);
-    tcase_add_test(values, prelu_channels);
-    tcase_add_test(values, hard_activations_divide_exactly);
-    suite_add_tcase(s, values);
-    TCase *grads = tcase_create("gradients");
-    tcase_add_test(grads, finite_differences);
-    suite_add_tcase(s, grads);
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, extremes_stay_finite);
-    tcase_add_test(props, softmax_rows);
-    suite_add_tcase(s, props);
-    TCase *errs = tcase_create("errors");
-    tcase_add_test(errs, errors);
-    suite_add_tcase(s, errs);
+    add_case(s, "values", 0, NULL, NULL,
+             TESTS(golden_values_and_gradients, kinks_follow_pytorch, prelu_channels,
+                   hard_activations_divide_exactly));
+    add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
+    add_case(s, "properties", 0, NULL, NULL, TESTS(extremes_stay_finite, softmax_rows));
+    add_case(s, "errors", 0, NULL, NULL, TESTS(errors));
     return s;
 }
 

@@ -386,28 +386,13 @@ END_TEST
 static Suite *boxes_suite(void)
 {
     Suite *s = suite_create("boxes");
-    TCase *values = tcase_create("values");
-    tcase_add_test(values, golden_box_losses);
-    tcase_add_test(values, golden_pairwise);
-    tcase_add_test(values, pairwise_shape_and_limit);
-    suite_add_tcase(s, values);
-    TCase *grads = tcase_create("gradients");
-    tcase_set_timeout(grads, 60);
-    tcase_add_test(grads, finite_differences);
-    tcase_add_test(grads, ciou_alpha_is_constant);
-    tcase_add_test(grads, max_min_ties_split);
-    suite_add_tcase(s, grads);
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, loss_ranges);
-    tcase_add_test(props, format_invariance);
-    tcase_add_test(props, identical_boxes);
-    tcase_add_test(props, disjoint_and_far);
-    suite_add_tcase(s, props);
-    TCase *errors = tcase_create("errors");
-    tcase_add_test(errors, invalid_boxes);
-    tcase_add_test(errors, bad_shapes);
-    tcase_add_test(errors, bad_params);
-    suite_add_tcase(s, errors);
+    add_case(s, "values", 0, NULL, NULL,
+             TESTS(golden_box_losses, golden_pairwise, pairwise_shape_and_limit));
+    add_case(s, "gradients", 60, NULL, NULL,
+             TESTS(finite_differences, ciou_alpha_is_constant, max_min_ties_split));
+    add_case(s, "properties", 0, NULL, NULL,
+             TESTS(loss_ranges, format_invariance, identical_boxes, disjoint_and_far));
+    add_case(s, "errors", 0, NULL, NULL, TESTS(invalid_boxes, bad_shapes, bad_params));
     return s;
 }
 

@@ -595,26 +595,15 @@ END_TEST
 static Suite *call_suite(void)
 {
     Suite *s = suite_create("call");
-    TCase *registry = tcase_create("registry");
-    tcase_add_test(registry, registry_has_the_contract);
-    tcase_add_test(registry, registry_rows_are_complete);
-    tcase_add_test(registry, catalog_texts);
-    suite_add_tcase(s, registry);
-    TCase *binding = tcase_create("binding");
-    tcase_add_test(binding, parameter_binding_errors);
-    tcase_add_test(binding, tensor_views);
-    tcase_add_test(binding, grad_output_rules);
-    tcase_add_test(binding, missing_and_required);
-    suite_add_tcase(s, binding);
-    TCase *running = tcase_create("running");
-    tcase_add_test(running, blocks_are_deterministic);
-    tcase_add_test(running, mean_matches_sum_over_n);
-    tcase_add_test(running, empty_batches);
-    tcase_add_test(running, nonfinite_results_are_counted);
-    tcase_add_test(running, nonfinite_results_are_counted_in_every_block);
-    tcase_add_test(running, statistics_off_change_no_value);
-    tcase_add_test(running, outputs_start_on_a_cache_line);
-    suite_add_tcase(s, running);
+    add_case(s, "registry", 0, NULL, NULL,
+             TESTS(registry_has_the_contract, registry_rows_are_complete, catalog_texts));
+    add_case(
+        s, "binding", 0, NULL, NULL,
+        TESTS(parameter_binding_errors, tensor_views, grad_output_rules, missing_and_required));
+    add_case(s, "running", 0, NULL, NULL,
+             TESTS(blocks_are_deterministic, mean_matches_sum_over_n, empty_batches,
+                   nonfinite_results_are_counted, nonfinite_results_are_counted_in_every_block,
+                   statistics_off_change_no_value, outputs_start_on_a_cache_line));
     return s;
 }
 

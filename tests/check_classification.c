@@ -393,24 +393,14 @@ END_TEST
 static Suite *classification_suite(void)
 {
     Suite *s = suite_create("classification");
-    TCase *values = tcase_create("values");
-    tcase_add_test(values, golden_values_and_gradients);
-    tcase_add_test(values, bce_clamps_logs);
-    tcase_add_test(values, ignore_index_mean);
-    tcase_add_test(values, weight_broadcasting);
-    suite_add_tcase(s, values);
-    TCase *grads = tcase_create("gradients");
-    tcase_add_test(grads, finite_differences);
-    suite_add_tcase(s, grads);
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, extreme_logits_stay_finite);
-    tcase_add_test(props, cross_entropy_identities);
-    tcase_add_test(props, focal_reduces_to_known_losses);
-    tcase_add_test(props, kl_div_of_identical_is_zero);
-    suite_add_tcase(s, props);
-    TCase *errs = tcase_create("errors");
-    tcase_add_test(errs, validation_errors);
-    suite_add_tcase(s, errs);
+    add_case(s, "values", 0, NULL, NULL,
+             TESTS(golden_values_and_gradients, bce_clamps_logs, ignore_index_mean,
+                   weight_broadcasting));
+    add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
+    add_case(s, "properties", 0, NULL, NULL,
+             TESTS(extreme_logits_stay_finite, cross_entropy_identities,
+                   focal_reduces_to_known_losses, kl_div_of_identical_is_zero));
+    add_case(s, "errors", 0, NULL, NULL, TESTS(validation_errors));
     return s;
 }
 

@@ -234,18 +234,10 @@ END_TEST
 static Suite *info_suite(void)
 {
     Suite *s = suite_create("info");
-    TCase *values_tc = tcase_create("values");
-    tcase_add_test(values_tc, golden_values);
-    tcase_add_test(values_tc, known_values);
-    tcase_add_test(values_tc, divergences);
-    tcase_add_test(values_tc, normalization);
-    suite_add_tcase(s, values_tc);
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, cross_entropy_is_entropy_plus_kl);
-    suite_add_tcase(s, props);
-    TCase *errs = tcase_create("errors");
-    tcase_add_test(errs, errors);
-    suite_add_tcase(s, errs);
+    add_case(s, "values", 0, NULL, NULL,
+             TESTS(golden_values, known_values, divergences, normalization));
+    add_case(s, "properties", 0, NULL, NULL, TESTS(cross_entropy_is_entropy_plus_kl));
+    add_case(s, "errors", 0, NULL, NULL, TESTS(errors));
     return s;
 }
 

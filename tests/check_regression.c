@@ -200,21 +200,12 @@ END_TEST
 static Suite *regression_suite(void)
 {
     Suite *s = suite_create("regression");
-    TCase *values = tcase_create("values");
-    tcase_add_test(values, golden_values_and_gradients);
-    tcase_add_test(values, kinks_follow_pytorch);
-    suite_add_tcase(s, values);
-    TCase *grads = tcase_create("gradients");
-    tcase_add_test(grads, finite_differences);
-    suite_add_tcase(s, grads);
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, smooth_l1_beta_zero_is_l1);
-    tcase_add_test(props, huber_is_scaled_smooth_l1);
-    tcase_add_test(props, identical_inputs_give_zero);
-    suite_add_tcase(s, props);
-    TCase *errs = tcase_create("errors");
-    tcase_add_test(errs, errors);
-    suite_add_tcase(s, errs);
+    add_case(s, "values", 0, NULL, NULL, TESTS(golden_values_and_gradients, kinks_follow_pytorch));
+    add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
+    add_case(
+        s, "properties", 0, NULL, NULL,
+        TESTS(smooth_l1_beta_zero_is_l1, huber_is_scaled_smooth_l1, identical_inputs_give_zero));
+    add_case(s, "errors", 0, NULL, NULL, TESTS(errors));
     return s;
 }
 

@@ -22,7 +22,7 @@
 #include "../src/service/handler.h"
 #include "../src/service/route.h"
 #include "../src/service/v2.h"
-#include "testutil.h"
+#include "serviceutil.h"
 #include "v2client.h"
 
 static const lossd_handler handler = {{100000, 16}, NULL};
@@ -705,26 +705,14 @@ END_TEST
 
 int main(void)
 {
-    json_object_seed(1);
-    lossd_arena_install();
     Suite *s = suite_create("v2");
-    TCase *tc = tcase_create("metadata");
-    tcase_add_test(tc, metadata_follows_the_registry);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("values");
-    tcase_add_test(tc, binary_in_binary_out);
-    tcase_add_test(tc, outputs_as_asked);
-    tcase_add_test(tc, datatypes_are_widened_exactly);
-    tcase_add_test(tc, nonfinite_results);
-    tcase_add_test(tc, nested_and_flat_data);
-    tcase_add_test(tc, alignment_does_not_change_the_numbers);
-    tcase_add_test(tc, empty_batches_and_scalars);
-    tcase_add_test(tc, ids_are_echoed_as_sent);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("errors");
-    tcase_add_test(tc, framing_mismatches_are_400s);
-    tcase_add_test(tc, contract_violations_are_422s);
-    tcase_add_test(tc, limits_hold_for_binary_requests);
-    suite_add_tcase(s, tc);
-    return run_suite(s);
+    add_case(s, "metadata", 0, NULL, NULL, TESTS(metadata_follows_the_registry));
+    add_case(s, "values", 30, NULL, NULL,
+             TESTS(binary_in_binary_out, outputs_as_asked, datatypes_are_widened_exactly,
+                   nonfinite_results, nested_and_flat_data, alignment_does_not_change_the_numbers,
+                   empty_batches_and_scalars, ids_are_echoed_as_sent));
+    add_case(s, "errors", 0, NULL, NULL,
+             TESTS(framing_mismatches_are_400s, contract_violations_are_422s,
+                   limits_hold_for_binary_requests));
+    return run_service_suite(s);
 }

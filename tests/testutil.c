@@ -1,6 +1,7 @@
 /*
- * testutil.c - the golden-vector reader and runner, finite differences and
- * small helpers shared by the core's suites (see testutil.h).
+ * testutil.c - suite registration and small helpers shared by every
+ * suite, the golden-vector reader and runner and finite differences
+ * (see testutil.h).
  *
  * The golden format is documented in tests/data/README.md. The reader is
  * strict: an unknown directive or a malformed tensor fails the test, so a
@@ -27,6 +28,11 @@ bool close_enough(double got, double want, double rtol, double atol)
         return false;
     double diff = fabs(got - want);
     return diff <= atol || diff <= rtol * fmax(fabs(got), fabs(want));
+}
+
+bool same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
 }
 
 void rng_seed(test_rng *r, unsigned long long seed)
@@ -83,6 +89,19 @@ void expect_error(lossd_call *c, int code, const char *field)
                   "with '%s'",
                   err.message, field);
     lossd_call_cleanup(c);
+}
+
+void add_case(Suite *s, const char *name, int timeout, void (*setup)(void), void (*teardown)(void),
+              const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    if (setup || teardown)
+        tcase_add_checked_fixture(tc, setup, teardown);
+    for (size_t i = 0; tests[i]; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
 }
 
 int run_suite(Suite *s)

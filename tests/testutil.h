@@ -1,10 +1,12 @@
 /*
- * testutil.h - what the core's Check suites share: tolerant comparisons,
- * a deterministic random source, the golden-vector runner and the
- * finite-difference gradient check.
+ * testutil.h - what every Check suite shares: suite registration
+ * (add_case, run_suite), tolerant and bitwise comparisons and a
+ * deterministic random source; and for the core's suites, the
+ * golden-vector runner and the finite-difference gradient check.
  *
- * Everything here is single-threaded test code; suites call it from their
- * test functions only.
+ * It needs only the core library (the service's suites add
+ * serviceutil.h and httputil.h). Everything here is single-threaded test
+ * code; suites call it from main() and their test functions only.
  */
 #ifndef LOSSD_TESTS_TESTUTIL_H
 #define LOSSD_TESTS_TESTUTIL_H
@@ -33,6 +35,9 @@ bool close_enough(double got, double want, double rtol, double atol);
 #define ck_assert_close(got, want, rtol, atol, what)                                        \
     ck_assert_msg(close_enough((got), (want), (rtol), (atol)), "%s: got %.17g, want %.17g", \
                   (what), (double)(got), (double)(want))
+
+/* Bitwise equality: tells -0.0 from 0.0, as the contract's round trip must. */
+bool same_bits(double a, double b);
 
 /* xorshift64*: reproducible pseudo-random numbers for property tests. */
 typedef struct {
@@ -78,6 +83,19 @@ void expect_error(lossd_call *c, int code, const char *field);
 
 /* The error the last expect_error() saw. */
 const lossd_error *last_error(void);
+
+/*
+ * Adds to `s` a test case called `name` running `tests` (NULL-terminated:
+ * write it with TESTS()), each within `timeout` seconds (0: Check's
+ * default) and between `setup` and `teardown` when given (a checked
+ * fixture: it runs in the forked test child, so what it starts ends with
+ * the test).
+ */
+void add_case(Suite *s, const char *name, int timeout, void (*setup)(void), void (*teardown)(void),
+              const TTest *const *tests);
+
+/* The test list of add_case: TESTS(first_test, second_test). */
+#define TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
 
 /* Runs a suite and returns main()'s exit status. */
 int run_suite(Suite *s);

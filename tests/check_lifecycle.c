@@ -1,0 +1,291 @@
+/*
+ * check_lifecycle.c - the service's life over real HTTP: draining (an
+ * open request outlives it, readiness turns, the listener closes at
+ * once), and the lossd binary itself (./lossd, started by the test):
+ * SIGTERM drains and exits 0, --healthcheck, and the JSON access log.
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "httputil.h"
+
+typedef struct {
+    pid_t pid;
+    int err_fd; /* the child's stderr */
+    unsigned port;
+} child;
+
+/* Starts ./lossd on a free port; reads the port from its first log line. */
+static child spawn_lossd(const char *const *extra)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        const char *argv[16] = {LOSSD_BINARY, "--listen", "127.0.0.1:0", "--drain-timeout", "10"};
+        int argc = 5;
+        for (int i = 0; extra && extra[i]; i++)
+            argv[argc++] = extra[i];
+        argv[argc] = NULL;
+        execv(LOSSD_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    child c = {pid, pipefd[0], 0};
+    char line[1024];
+    FILE *f = fdopen(dup(c.err_fd), "r");
+    while (fgets(line, sizeof line, f)) {
+        char *at = strstr(line, "listening on 127.0.0.1:");
+        if (at) {
+            c.port = (unsigned)atoi(at + strlen("listening on 127.0.0.1:"));
+            break;
+        }
+    }
+    fclose(f);
+    ck_assert_msg(c.port > 0, "lossd did not say where it listens");
+    return c;
+}
+
+/* Whether a new connection is refused outright (the listener is closed). */
+static bool listener_closed(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port())};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    bool closed = connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 && errno == ECONNREFUSED;
+    close(fd);
+    return closed;
+}
+
+/* The value of /metrics' lossd_open_requests, the scrape itself included. */
+static unsigned open_requests(void)
+{
+    http_reply m = http_get("/metrics");
+    ck_assert_int_eq(m.status, 200);
+    const char *at = strstr(m.body, "\nlossd_open_requests ");
+    ck_assert_ptr_nonnull(at);
+    unsigned n = (unsigned)strtoul(at + strlen("\nlossd_open_requests "), NULL, 10);
+    http_reply_free(&m);
+    return n;
+}
+
+/* Waits (up to 10 s) until n requests besides the scrape are open. A
+   previous scrape may still count for a moment: its completion is
+   reported just after its client has read the reply. */
+static void wait_open(unsigned n)
+{
+    unsigned open = 0;
+    for (int i = 0; i < 1000 && (open = open_requests()) != n + 1; i++)
+        usleep(10000);
+    ck_assert_uint_eq(open, n + 1);
+}
+
+/* Sends a request whole but for its body's last byte: lossd has read its
+   headers and admitted it, and it stays open until release_held(). */
+static int hold_request(const char *path, const char *body)
+{
+    int fd = raw_connect();
+    char head[256];
+    size_t len = strlen(body);
+    int n = snprintf(head, sizeof head,
+                     "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     path, len);
+    ck_assert_int_eq(send(fd, head, (size_t)n, 0), n);
+    for (size_t off = 0; off < len - 1;) {
+        ssize_t sent = send(fd, body + off, len - 1 - off, 0);
+        ck_assert_int_gt(sent, 0);
+        off += (size_t)sent;
+    }
+    return fd;
+}
+
+/* Sends the last byte and reads the reply until lossd closes the connection
+   (as it does while draining). The whole response, NUL-terminated. */
+static char *release_held(int fd, const char *body)
+{
+    ck_assert_int_eq(send(fd, body + strlen(body) - 1, 1, 0), 1);
+    char *response = raw_read(fd, NULL, NULL);
+    close(fd);
+    return response;
+}
+
+/* The JSON body of a whole response, checked to be 200 with Connection: close. */
+static json_t *closing_200(const char *response)
+{
+    ck_assert_msg(strncmp(response, "HTTP/1.1 200 ", 13) == 0, "got: %.200s", response);
+    const char *end = strstr(response, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    const char *connection = strcasestr(response, "\r\nConnection: close\r\n");
+    ck_assert_msg(connection != NULL && connection < end, "no Connection: close in %.*s",
+                  (int)(end - response), response);
+    json_t *j = json_loads(end + 4, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static const char small_body[] = "{\"input\":[3],\"target\":[1]}";
+
+START_TEST(open_request_outlives_the_drain)
+{
+    /* In-process: a request whose headers were read before the drain is
+       answered after it, even though the rest of its body comes later. */
+    int fd = hold_request("/v1/loss/mse", small_body);
+    wait_open(1);
+    lossd_server_drain(http_server());
+    char *got = release_held(fd, small_body);
+    json_t *j = closing_200(got);
+    ck_assert_double_eq(json_real_value(json_object_get(j, "loss")), 4.0);
+    json_decref(j);
+    free(got);
+    ck_assert(lossd_server_wait_idle(http_server(), 5));
+}
+END_TEST
+
+START_TEST(sigterm_drains)
+{
+    child c = spawn_lossd(NULL);
+    http_target(c.port);
+    /* A large request and a small one are open when the signal comes; their
+       last bytes go out once the listener is closed, so both are parsed and
+       computed during the drain, with no race against the signal. */
+    char *heavy = heavy_body(HEAVY_N);
+    int heavy_fd = hold_request("/v1/pairwise/ciou", heavy);
+    int small_fd = hold_request("/v1/loss/mse", small_body);
+    wait_open(2);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+    bool closed = false;
+    for (int i = 0; i < 1000 && !(closed = listener_closed()); i++)
+        usleep(10000);
+    ck_assert_msg(closed, "the listener is still open 10 s after SIGTERM");
+    char *got = release_held(heavy_fd, heavy);
+    json_t *j = closing_200(got);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "matrix")), HEAVY_N);
+    json_decref(j);
+    free(got);
+    got = release_held(small_fd, small_body);
+    j = closing_200(got);
+    ck_assert_double_eq(json_real_value(json_object_get(j, "loss")), 4.0);
+    json_decref(j);
+    free(got);
+    int status;
+    ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(took < 10, "drain took %.1fs", took);
+    close(c.err_fd);
+    free(heavy);
+}
+END_TEST
+
+START_TEST(readiness_turns_during_drain)
+{
+    /* In-process: after drain starts, /readyz answers 503 draining on a
+       keep-alive connection opened before it. */
+    CURL *curl = curl_easy_init();
+    ck_assert_ptr_nonnull(curl);
+    expect_status(http_request_on(curl, NULL, "/readyz", NULL, 0, NULL), 200);
+    lossd_server_drain(http_server());
+    http_reply r = http_request_on(curl, NULL, "/readyz", NULL, 0, NULL);
+    long new_connections = -1;
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &new_connections);
+    ck_assert_int_eq(new_connections, 0); /* the same connection */
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(r.body, "{\"status\":\"draining\"}");
+    http_reply_free(&r);
+    curl_easy_cleanup(curl);
+    /* and a new connection is refused at once, not left in the listen backlog */
+    ck_assert(listener_closed());
+}
+END_TEST
+
+START_TEST(healthcheck_flag)
+{
+    child c = spawn_lossd(NULL);
+    char listen[64], cmd[256];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", c.port);
+    snprintf(cmd, sizeof cmd, "%s --healthcheck --listen %s 2>/dev/null", LOSSD_BINARY, listen);
+    ck_assert_int_eq(system(cmd), 0);
+    kill(c.pid, SIGTERM);
+    int status;
+    waitpid(c.pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* nothing listening any more: the check fails */
+    ck_assert_int_ne(system(cmd), 0);
+    close(c.err_fd);
+}
+END_TEST
+
+START_TEST(access_log_lines)
+{
+    /* One JSON access line per request on stderr, written by the log thread
+       (and flushed on exit): method, path, status, sizes, duration, function. */
+    const char *flags[] = {"--log-format", "json", NULL};
+    child c = spawn_lossd(flags);
+    http_target(c.port);
+    expect_status(http_post("/v1/loss/mse", "{\"input\":[3],\"target\":[1]}"), 200);
+    expect_status(http_post("/v1/loss/mse", "{\"input\":[3]}"), 422);
+    kill(c.pid, SIGTERM);
+    int status;
+    waitpid(c.pid, &status, 0);
+    char log[65536];
+    ssize_t len = read(c.err_fd, log, sizeof log - 1), got;
+    while (len >= 0 && (got = read(c.err_fd, log + len, sizeof log - 1 - (size_t)len)) > 0)
+        len += got;
+    ck_assert_int_gt(len, 0);
+    log[len] = '\0';
+    close(c.err_fd);
+    int ok = 0, bad = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        ck_assert_msg(j != NULL, "not a JSON line: %s", line);
+        const char *path = json_string_value(json_object_get(j, "path"));
+        if (path && strcmp(path, "/v1/loss/mse") == 0) {
+            ck_assert_str_eq(json_string_value(json_object_get(j, "method")), "POST");
+            ck_assert_str_eq(json_string_value(json_object_get(j, "function")), "loss/mse");
+            ck_assert_str_eq(json_string_value(json_object_get(j, "remote")), "127.0.0.1");
+            ck_assert(json_is_number(json_object_get(j, "duration_ms")));
+            long code = (long)json_integer_value(json_object_get(j, "status"));
+            if (code == 200) {
+                ok++;
+                ck_assert_ptr_null(json_object_get(j, "error"));
+            } else {
+                bad++;
+                ck_assert_int_eq(code, 422);
+                ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
+                                 "invalid_argument");
+            }
+        }
+        json_decref(j);
+    }
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(bad, 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("lifecycle");
+    add_case(s, "drain", 60, http_setup, http_stop,
+             TESTS(readiness_turns_during_drain, open_request_outlives_the_drain));
+    add_case(s, "signals", 60, NULL, NULL, TESTS(sigterm_drains));
+    add_case(s, "healthcheck", 30, NULL, NULL, TESTS(healthcheck_flag));
+    add_case(s, "access log", 30, NULL, NULL, TESTS(access_log_lines));
+    return run_http_suite(s);
+}

@@ -1,0 +1,167 @@
+/*
+ * check_route.c - routing (route.c): the fixed endpoints and their
+ * methods, every registered function's path, and the faults for unknown
+ * paths and methods, which list what exists.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../src/service/route.h"
+#include "serviceutil.h"
+
+START_TEST(route_fixed_endpoints)
+{
+    static const struct {
+        const char *path, *method;
+        lossd_endpoint endpoint;
+        bool compute, protected_;
+        const char *label;
+    } routes[] = {
+        {"/healthz", "GET", LOSSD_ROUTE_HEALTHZ, false, false, "healthz"},
+        {"/readyz", "GET", LOSSD_ROUTE_READYZ, false, false, "readyz"},
+        {"/metrics", "GET", LOSSD_ROUTE_METRICS, false, false, "metrics"},
+        {"/v1", "GET", LOSSD_ROUTE_V1, false, true, "v1"},
+        {"/v1/functions", "GET", LOSSD_ROUTE_FUNCTIONS, false, true, "functions"},
+        {"/v1/batch", "POST", LOSSD_ROUTE_BATCH, true, true, "batch"},
+    };
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
+    char label[96];
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            lossd_route r;
+            lossd_fault f = {0};
+            bool ok = strcmp(methods[m], routes[i].method) == 0 ||
+                      (strcmp(routes[i].method, "GET") == 0 && strcmp(methods[m], "HEAD") == 0);
+            int rc = lossd_route_find(methods[m], routes[i].path, &r, &f);
+            ck_assert_msg(rc == (ok ? 0 : -1), "%s %s: %d", methods[m], routes[i].path, rc);
+            ck_assert_int_eq(r.endpoint, routes[i].endpoint);
+            ck_assert_ptr_null(r.fn);
+            ck_assert_str_eq(r.allow, routes[i].method);
+            ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), routes[i].label);
+            if (ok) {
+                ck_assert_int_eq(f.kind, LOSSD_FAULT_NONE);
+                ck_assert(r.compute == routes[i].compute);
+                ck_assert(r.protected_ == routes[i].protected_);
+            } else {
+                expect_fault(&f, LOSSD_FAULT_METHOD, "", methods[m]);
+                ck_assert_int_eq(lossd_fault_status(f.kind), 405);
+                char want[128];
+                snprintf(want, sizeof want, "%s is not allowed on %s; use %s", methods[m],
+                         routes[i].path, routes[i].method);
+                ck_assert_str_eq(f.message, want);
+            }
+        }
+    }
+}
+END_TEST
+
+START_TEST(route_every_function)
+{
+    char path[128], label[96], want[96];
+    for (size_t i = 0; i < lossd_function_count(); i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        snprintf(path, sizeof path, "/v1/%s/%s", lossd_kind_name(fn->kind), fn->name);
+        lossd_route r;
+        lossd_fault f = {0};
+        ck_assert_msg(lossd_route_find("POST", path, &r, &f) == 0, "POST %s: %s", path, f.message);
+        ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_COMPUTE);
+        ck_assert_ptr_eq(r.fn, fn);
+        ck_assert(r.compute && r.protected_);
+        ck_assert_str_eq(r.allow, "POST");
+        snprintf(want, sizeof want, "%s/%s", lossd_kind_name(fn->kind), fn->name);
+        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), want);
+        /* Functions are POST only, HEAD included. */
+        for (int m = 0; m < 3; m++) {
+            const char *method = (const char *[]){"GET", "HEAD", "PUT"}[m];
+            memset(&f, 0, sizeof f);
+            ck_assert_int_eq(lossd_route_find(method, path, &r, &f), -1);
+            expect_fault(&f, LOSSD_FAULT_METHOD, "", "use POST");
+            ck_assert_str_eq(r.allow, "POST");
+            ck_assert_ptr_eq(r.fn, fn);
+            ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_COMPUTE);
+        }
+    }
+    /* Same names in different kinds are different functions. */
+    lossd_route a, b;
+    lossd_fault f = {0};
+    ck_assert_int_eq(lossd_route_find("POST", "/v1/loss/giou", &a, &f), 0);
+    ck_assert_int_eq(lossd_route_find("POST", "/v1/pairwise/giou", &b, &f), 0);
+    ck_assert_ptr_ne(a.fn, b.fn);
+    ck_assert_int_eq(b.fn->kind, LOSSD_KIND_PAIRWISE);
+}
+END_TEST
+
+START_TEST(route_not_found)
+{
+    /* An unknown function lists every function of that kind. */
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++) {
+        char path[64], label[96];
+        snprintf(path, sizeof path, "/v1/%s/nope", lossd_kind_name((lossd_kind)k));
+        lossd_route r;
+        lossd_fault f = {0};
+        ck_assert_int_eq(lossd_route_find("POST", path, &r, &f), -1);
+        expect_fault(&f, LOSSD_FAULT_NOT_FOUND, "", "called \"nope\"");
+        ck_assert_int_eq(lossd_fault_status(f.kind), 404);
+        ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_UNKNOWN);
+        ck_assert_ptr_null(r.fn);
+        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), "unknown");
+        const char *list = strstr(f.message, " functions are: ");
+        ck_assert_ptr_nonnull(list);
+        size_t listed = 0;
+        for (size_t i = 0; i < lossd_function_count(); i++) {
+            const lossd_function *fn = lossd_function_at(i);
+            char name[72];
+            snprintf(name, sizeof name, " %s,", fn->name);
+            bool in_list = strstr(list, name) != NULL;
+            /* The last name ends the message. */
+            size_t tail = strlen(list) - strlen(fn->name);
+            in_list = in_list || (strcmp(list + tail, fn->name) == 0 && list[tail - 1] == ' ');
+            if (fn->kind == (lossd_kind)k) {
+                ck_assert_msg(in_list, "%s: \"%s\" is not listed in: %s", path, fn->name,
+                              f.message);
+                listed++;
+            }
+        }
+        ck_assert_uint_gt(listed, 0);
+    }
+    /* Unknown function names are quoted, cut at 64 bytes. */
+    char path[256] = "/v1/activation/";
+    memset(path + strlen(path), 'z', 100);
+    lossd_route r;
+    lossd_fault f = {0};
+    ck_assert_int_eq(lossd_route_find("POST", path, &r, &f), -1);
+    char quoted[80] = "called \"";
+    memset(quoted + strlen(quoted), 'z', 64);
+    strcat(quoted, "\";");
+    ck_assert_msg(strstr(f.message, quoted) != NULL, "%s", f.message);
+
+    static const char *const paths[] = {
+        "/",           "/nope",          "/v1/",         "/v1/loss",      "/v1/foo/bar",
+        "/healthz/",   "/v1/lossx/mse",  "/V1/loss/mse", "/v1/loss/mse/", "/v1//mse",
+        "v1/loss/mse", "/v1/functions/x"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        memset(&f, 0, sizeof f);
+        ck_assert_msg(lossd_route_find("POST", paths[i], &r, &f) == -1, "%s was found", paths[i]);
+        expect_fault(&f, LOSSD_FAULT_NOT_FOUND, "", NULL);
+        ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_UNKNOWN);
+        ck_assert_ptr_null(r.fn);
+        ck_assert(!r.compute);
+    }
+    memset(&f, 0, sizeof f);
+    lossd_route_find("GET", "/v1/foo/bar", &r, &f);
+    ck_assert_str_eq(f.message,
+                     "no endpoint at /v1/foo/bar; see GET /v1/functions for the catalog");
+    /* /v1/loss/ names no function: the loss names are listed. */
+    memset(&f, 0, sizeof f);
+    lossd_route_find("POST", "/v1/loss/", &r, &f);
+    expect_fault(&f, LOSSD_FAULT_NOT_FOUND, "", "the loss functions are: ");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("route");
+    add_case(s, "route", 10, NULL, NULL,
+             TESTS(route_fixed_endpoints, route_every_function, route_not_found));
+    return run_service_suite(s);
+}
