@@ -23,7 +23,6 @@
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -359,10 +358,8 @@ static void read_header_len(request *r, const char *length, bool encoded)
     const char *value = header(r, "Inference-Header-Content-Length");
     if (value == NULL || r->route.endpoint != LOSSD_ROUTE_V2_INFER)
         return;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno || n > SIZE_MAX - 1) {
+    size_t n;
+    if (lossd_v2_header_len(value, &n) < 0) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
                         "Inference-Header-Content-Length must be a whole number of bytes, got "
                         "\"%.32s\"",
@@ -371,12 +368,12 @@ static void read_header_len(request *r, const char *length, bool encoded)
     }
     if (length && !encoded && n > strtoull(length, NULL, 10)) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
-                        "Inference-Header-Content-Length is %llu, more than the body's %s bytes "
+                        "Inference-Header-Content-Length is %zu, more than the body's %s bytes "
                         "(Content-Length)",
                         n, length);
         return;
     }
-    r->header_len = (size_t)n;
+    r->header_len = n;
 }
 
 /* Whether a request body of this Content-Type may be served: JSON, or for /v2 raw bytes too. */

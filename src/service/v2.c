@@ -190,6 +190,24 @@ static void join_names(char *buf, size_t size, const char *const *names, size_t 
     }
 }
 
+/* ---------------------------------------------------------------- framing */
+
+int lossd_v2_header_len(const char *value, size_t *len)
+{
+    size_t n = 0;
+    if (value == NULL || *value == '\0')
+        return -1;
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (SIZE_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (size_t)(*p - '0');
+    }
+    if (n == LOSSD_NO_HEADER_LEN)
+        return -1;
+    *len = n;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- metadata */
 
 static char *dump(json_t *doc)

@@ -30,6 +30,13 @@
 #include "body.h"
 #include "handler.h"
 
+/*
+ * Reads an Inference-Header-Content-Length value: a plain decimal number
+ * of bytes (no sign, no spaces, no suffix). Returns 0 and sets *len, or
+ * -1 when the value is not one.
+ */
+int lossd_v2_header_len(const char *value, size_t *len);
+
 /* GET /v2: {"name","version","extensions"}. malloc'd; NULL when out of memory. */
 char *lossd_v2_server_json(void);
 

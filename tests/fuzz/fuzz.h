@@ -30,4 +30,17 @@ void fuzz_request(const uint8_t *data, size_t size);
  */
 void fuzz_json(const uint8_t *data, size_t size);
 
+/*
+ * The Open Inference Protocol's framing and header parsing: byte 0 picks a
+ * registered function (its model), byte 1 holds flags (bit 0: the
+ * request has an Inference-Header-Content-Length header; bit 1: the body
+ * is gzip, bit 2: deflate - inflated first, as the server does, under a
+ * small --max-body; bits 3-4: the client's Accept-Encoding), then a line
+ * that is the header's text, then the body. Parses the header value as
+ * the server does, serves the request like a worker and checks the reply:
+ * a status of the contract, a v2 error string, or a JSON header whose
+ * binary_data_size add up to the binary bytes that follow it.
+ */
+void fuzz_v2(const uint8_t *data, size_t size);
+
 #endif /* LOSSD_TESTS_FUZZ_H */
