@@ -122,10 +122,18 @@ void lossd_fault_write(const lossd_fault *f, lossd_buf *out)
         json_object_set_new(error, "field", json_string(field));
     json_t *body = error ? json_pack("{s:o}", "error", error) : NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    size_t len;
     if (text)
         lossd_buf_puts(out, text);
     else /* out of memory: a fixed body still tells the client */
-        lossd_buf_puts(out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+        lossd_buf_append(out, lossd_fault_oom_body(&len), len);
     free(text);
     json_decref(body);
+}
+
+const char *lossd_fault_oom_body(size_t *len)
+{
+    static const char body[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    *len = sizeof body - 1;
+    return body;
 }

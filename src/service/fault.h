@@ -51,4 +51,12 @@ const char *lossd_fault_code(lossd_fault_kind kind);
 /* Writes the contract's error body: {"error": {"code", "message", "field"?}}. */
 void lossd_fault_write(const lossd_fault *f, lossd_buf *out);
 
+/*
+ * The error body of last resort, for when memory ran out writing a reply:
+ * {"error":{"code":"internal","message":"out of memory"}}, whose status is
+ * lossd_fault_status(LOSSD_FAULT_INTERNAL). Static storage: nothing to
+ * allocate or free. *len gets its length.
+ */
+const char *lossd_fault_oom_body(size_t *len);
+
 #endif /* LOSSD_SERVICE_FAULT_H */

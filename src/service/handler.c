@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../debug.h"
 #include "handler.h"
 
 /* Below this many numbers read or written, a call runs on one thread. */
@@ -18,10 +19,10 @@
 
 void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f)
 {
+    LOSSD_ASSERT(reply != NULL && f != NULL && f->kind != LOSSD_FAULT_NONE);
     reply->status = lossd_fault_status(f->kind);
     reply->fault = f->kind;
-    reply->body.len = 0;
-    reply->body.failed = false;
+    lossd_buf_reset(&reply->body);
     lossd_fault_write(f, &reply->body);
 }
 
@@ -210,7 +211,8 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
     for (size_t i = 0; i < n_jobs; i++) {
         lossd_buf_printf(&reply->body, "%s{\"status\":%d,\"body\":", i ? "," : "",
                          b.replies[i].status);
-        lossd_buf_append(&reply->body, b.replies[i].body.data, b.replies[i].body.len);
+        lossd_buf_append(&reply->body, lossd_buf_data(&b.replies[i].body),
+                         lossd_buf_len(&b.replies[i].body));
         lossd_buf_puts(&reply->body, "}");
         reply->elements += b.replies[i].elements;
         lossd_buf_cleanup(&b.replies[i].body);
@@ -227,6 +229,10 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
 void lossd_handle_body(const lossd_handler *h, const lossd_route *route, char *body, size_t len,
                        lossd_reply *reply)
 {
+    LOSSD_ASSERT(h != NULL && route != NULL && reply != NULL);
+    LOSSD_ASSERT(body != NULL || len == 0);
+    LOSSD_ASSERT(route->endpoint == LOSSD_ROUTE_BATCH ||
+                 (route->endpoint == LOSSD_ROUTE_COMPUTE && route->fn != NULL));
     lossd_fault f = {0};
     reply->status = 200;
     reply->fault = LOSSD_FAULT_NONE;

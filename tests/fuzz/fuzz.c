@@ -60,14 +60,14 @@ void fuzz_request(const uint8_t *data, size_t size)
     int known = 0;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         known |= reply.status == allowed[i];
-    check(known, "a status outside the contract", reply.body.data);
+    check(known, "a status outside the contract", lossd_buf_data(&reply.body));
     json_error_t err;
-    json_t *parsed = json_loadb(reply.body.data, reply.body.len, 0, &err);
+    json_t *parsed = json_loadb(lossd_buf_data(&reply.body), lossd_buf_len(&reply.body), 0, &err);
     check(parsed != NULL && json_is_object(parsed), "a reply that is not a JSON object",
-          reply.body.data);
+          lossd_buf_data(&reply.body));
     if (reply.status != 200)
         check(json_is_object(json_object_get(parsed, "error")), "an error without an error object",
-              reply.body.data);
+              lossd_buf_data(&reply.body));
     json_decref(parsed);
     lossd_buf_cleanup(&reply.body);
 }
