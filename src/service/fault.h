@@ -1,8 +1,8 @@
 /*
  * fault.h - what went wrong with a request, as a value: the contract's
- * error kinds (API.md's error table), the offending field and a message.
- * The table in fault.c maps each kind to its HTTP status and code; nothing
- * else in the service spells a status number for an error.
+ * error kinds (docs/api.md's error table), the offending field and a
+ * message. The table in fault.c maps each kind to its HTTP status and
+ * code; nothing else in the service spells a status number for an error.
  */
 #ifndef LOSSD_SERVICE_FAULT_H
 #define LOSSD_SERVICE_FAULT_H

@@ -2,11 +2,12 @@
  * pool.c - the worker pool (see pool.h).
  *
  * Request jobs wait in a ring buffer of fixed capacity. Parallel-for
- * ("shared") work is kept apart from it: the thread that calls
- * lossd_pool_parallel_for() posts a shared task on a short list, claims
- * indices itself with an atomic counter, and idle workers that see the
- * list claim indices too. Workers prefer shared work to new requests, so
- * a large request finishes sooner rather than more requests starting.
+ * ("shared") work is kept apart from it: the thread that runs the pool's
+ * parallel_for (lossd_exec_for() on lossd_pool_exec()) posts a shared
+ * task on a short list, claims indices itself with an atomic counter, and
+ * idle workers that see the list claim indices too. Workers prefer
+ * shared work to new requests, so a large request finishes sooner rather
+ * than more requests starting.
  * The caller never waits for a helper that has not started: it waits only
  * for helpers that are already inside the task, which always finish.
  * Nested parallel-fors (a batch job computing a large call) work the same
