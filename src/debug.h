@@ -10,7 +10,8 @@
  * is an error value (lossd_error, lossd_fault), in every build.
  *
  * Shared by the core library and the service; include it from .c files
- * only (it is not installed). Any thread.
+ * and internal headers only (buf.h's inline functions use it), never from
+ * an installed one. Any thread.
  */
 #ifndef LOSSD_DEBUG_H
 #define LOSSD_DEBUG_H

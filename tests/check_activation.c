@@ -366,7 +366,7 @@ END_TEST
 static Suite *activation_suite(void)
 {
     Suite *s = suite_create("activation");
-    add_case(s, "values", 0, NULL, NULL,
+    add_case(s, "values", 30, NULL, NULL,
              TESTS(golden_values_and_gradients, kinks_follow_pytorch, prelu_channels,
                    hard_activations_divide_exactly));
     add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));

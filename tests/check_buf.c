@@ -70,8 +70,8 @@ START_TEST(dtoa_fixed_values)
     lossd_buf_puts(&b, ",");
     lossd_buf_number(&b, -0.0);
     ck_assert(!lossd_buf_failed(&b));
-    ck_assert_str_eq(b.data, "0.1,null,-0.0");
-    ck_assert_uint_eq(b.len, strlen("0.1,null,-0.0"));
+    ck_assert_str_eq(lossd_buf_data(&b), "0.1,null,-0.0");
+    ck_assert_uint_eq(lossd_buf_len(&b), strlen("0.1,null,-0.0"));
     lossd_buf_cleanup(&b);
 }
 END_TEST
@@ -174,7 +174,7 @@ START_TEST(buf_grows_limits_and_steals)
 {
     lossd_buf b;
     lossd_buf_init(&b, 0);
-    ck_assert_ptr_null(b.data);
+    ck_assert_ptr_null(lossd_buf_data(&b));
     /* Growth: 10000 appends of varying lengths keep every byte in order. */
     size_t expected_len = 0;
     for (int i = 0; i < 10000; i++) {
@@ -184,13 +184,12 @@ START_TEST(buf_grows_limits_and_steals)
         expected_len += (size_t)n;
     }
     ck_assert(!lossd_buf_failed(&b));
-    ck_assert_uint_eq(b.len, expected_len);
-    ck_assert_uint_gt(b.cap, b.len);
-    ck_assert_int_eq(b.data[b.len], '\0');
-    ck_assert_int_eq(strncmp(b.data, "0;1;2;3;", 8), 0);
-    ck_assert_str_eq(b.data + b.len - 5, "9999;");
+    ck_assert_uint_eq(lossd_buf_len(&b), expected_len);
+    ck_assert_int_eq(lossd_buf_data(&b)[lossd_buf_len(&b)], '\0');
+    ck_assert_int_eq(strncmp(lossd_buf_data(&b), "0;1;2;3;", 8), 0);
+    ck_assert_str_eq(lossd_buf_data(&b) + lossd_buf_len(&b) - 5, "9999;");
     lossd_buf_printf(&b, "[%d-%s-%.1f]", 42, "x", 2.5);
-    ck_assert_str_eq(b.data + expected_len, "[42-x-2.5]");
+    ck_assert_str_eq(lossd_buf_data(&b) + expected_len, "[42-x-2.5]");
 
     /* Steal hands over the bytes and leaves the buffer empty and reusable. */
     size_t len = 0;
@@ -198,11 +197,11 @@ START_TEST(buf_grows_limits_and_steals)
     ck_assert_ptr_nonnull(data);
     ck_assert_uint_eq(len, expected_len + strlen("[42-x-2.5]"));
     ck_assert_uint_eq(strlen(data), len);
-    ck_assert_ptr_null(b.data);
-    ck_assert_uint_eq(b.len, 0);
+    ck_assert_ptr_null(lossd_buf_data(&b));
+    ck_assert_uint_eq(lossd_buf_len(&b), 0);
     free(data);
     lossd_buf_puts(&b, "again");
-    ck_assert_str_eq(b.data, "again");
+    ck_assert_str_eq(lossd_buf_data(&b), "again");
     lossd_buf_cleanup(&b);
 
     /* max: exactly max bytes fit; one more fails and freezes the buffer. */
@@ -210,10 +209,10 @@ START_TEST(buf_grows_limits_and_steals)
     lossd_buf_puts(&b, "12345");
     lossd_buf_puts(&b, "67890");
     ck_assert(!lossd_buf_failed(&b));
-    ck_assert_str_eq(b.data, "1234567890");
+    ck_assert_str_eq(lossd_buf_data(&b), "1234567890");
     lossd_buf_puts(&b, "x");
     ck_assert(lossd_buf_failed(&b));
-    ck_assert_str_eq(b.data, "1234567890");
+    ck_assert_str_eq(lossd_buf_data(&b), "1234567890");
     ck_assert(!lossd_buf_reserve(&b, 0));
     ck_assert_ptr_null(lossd_buf_steal(&b, &len));
     lossd_buf_cleanup(&b);
@@ -224,10 +223,70 @@ START_TEST(buf_grows_limits_and_steals)
     lossd_buf_printf(&b, "%s", "defghijkl");
     ck_assert(lossd_buf_failed(&b));
     lossd_buf_puts(&b, "d");
-    ck_assert_str_eq(b.data, "abc");
-    ck_assert_uint_eq(b.len, 3);
+    ck_assert_str_eq(lossd_buf_data(&b), "abc");
+    ck_assert_uint_eq(lossd_buf_len(&b), 3);
     lossd_buf_cleanup(&b);
     ck_assert(!lossd_buf_failed(&b)); /* cleanup resets */
+}
+END_TEST
+
+START_TEST(buf_prepare_commit_reset_fail)
+{
+    /* In place: prepare room, write part of it, commit what was written. */
+    lossd_buf b;
+    lossd_buf_init(&b, 0);
+    char *p = lossd_buf_prepare(&b, 64);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, "1.5,2.5", 7); /* no NUL: commit writes it */
+    lossd_buf_commit(&b, 7);
+    ck_assert_str_eq(lossd_buf_data(&b), "1.5,2.5");
+    ck_assert_uint_eq(lossd_buf_len(&b), 7);
+    /* Room that needs growth keeps what came before, and starts after it. */
+    p = lossd_buf_prepare(&b, 100000);
+    ck_assert_ptr_eq(p, lossd_buf_data(&b) + 7);
+    memset(p, '9', 100000);
+    lossd_buf_commit(&b, 3);
+    ck_assert_str_eq(lossd_buf_data(&b), "1.5,2.5999");
+    lossd_buf_commit(&b, 0);
+    ck_assert_uint_eq(lossd_buf_len(&b), 10);
+
+    /* fail: as an allocation failure - appends are ignored, no room is given. */
+    lossd_buf_fail(&b);
+    ck_assert(lossd_buf_failed(&b));
+    lossd_buf_puts(&b, "x");
+    lossd_buf_number(&b, 1.0);
+    ck_assert_str_eq(lossd_buf_data(&b), "1.5,2.5999");
+    ck_assert_ptr_null(lossd_buf_prepare(&b, 1));
+
+    /* reset: empty and writable again, in the same memory. */
+    const char *memory = lossd_buf_data(&b);
+    lossd_buf_reset(&b);
+    ck_assert(!lossd_buf_failed(&b));
+    ck_assert_uint_eq(lossd_buf_len(&b), 0);
+    ck_assert_ptr_eq(lossd_buf_data(&b), memory);
+    ck_assert_str_eq(lossd_buf_data(&b), "");
+    lossd_buf_puts(&b, "{}");
+    ck_assert_str_eq(lossd_buf_data(&b), "{}");
+    lossd_buf_cleanup(&b);
+
+    /* The limit holds for prepared room as for appends, and survives reset. */
+    lossd_buf_init(&b, 8);
+    ck_assert_ptr_nonnull(lossd_buf_prepare(&b, 8));
+    ck_assert_ptr_null(lossd_buf_prepare(&b, 9));
+    ck_assert(lossd_buf_failed(&b));
+    lossd_buf_reset(&b);
+    lossd_buf_puts(&b, "12345678");
+    ck_assert(!lossd_buf_failed(&b));
+    lossd_buf_puts(&b, "9");
+    ck_assert(lossd_buf_failed(&b));
+    ck_assert_str_eq(lossd_buf_data(&b), "12345678");
+    lossd_buf_cleanup(&b);
+
+    /* Memory without content is an empty string, never stale bytes. */
+    lossd_buf_init(&b, 0);
+    ck_assert(lossd_buf_reserve(&b, 32));
+    ck_assert_str_eq(lossd_buf_data(&b), "");
+    lossd_buf_cleanup(&b);
 }
 END_TEST
 
@@ -263,6 +322,6 @@ int main(void)
     Suite *s = suite_create("buf");
     add_case(s, "dtoa/buf", 60, NULL, NULL,
              TESTS(dtoa_fixed_values, dtoa_round_trips, buf_grows_limits_and_steals,
-                   buf_steal_empty_is_terminated));
+                   buf_prepare_commit_reset_fail, buf_steal_empty_is_terminated));
     return run_service_suite(s);
 }

@@ -11,7 +11,7 @@
 
 #include "testutil.h"
 
-/* Every name in API.md's tables. */
+/* Every function name docs/api.md documents. */
 static const char *const api_losses[] = {"l1",
                                          "mse",
                                          "smooth_l1",

@@ -155,7 +155,7 @@ START_TEST(load_into_an_arena)
     lossd_buf_puts(&body, "]}");
     lossd_arena arena = {0};
     lossd_fault f = {0};
-    json_t *root = lossd_codec_load(body.data, body.len, &arena, &f);
+    json_t *root = lossd_codec_load(lossd_buf_data(&body), lossd_buf_len(&body), &arena, &f);
     ck_assert_msg(root != NULL, "%s", f.message);
     ck_assert_uint_gt(arena.bytes, (size_t)1 << 20);
     ck_assert(json_is_true(json_object_get(root, "grad")));
@@ -588,13 +588,13 @@ START_TEST(bind_element_limit)
     for (int i = 0; i < 10; i++)
         lossd_buf_printf(&text, "%s[0, 0, %d, 1]", i ? ", " : "", i + 1);
     lossd_buf_puts(&text, "]}");
-    ck_assert_int_eq(bind_body(&b, LOSSD_KIND_PAIRWISE, "iou", text.data, 80), 0);
+    ck_assert_int_eq(bind_body(&b, LOSSD_KIND_PAIRWISE, "iou", lossd_buf_data(&text), 80), 0);
     lossd_error err = {0};
     ck_assert_int_eq(lossd_call_prepare(&b.call, &err), LOSSD_ETOOBIG);
     lossd_fault_from_error(&b.fault, &err);
     expect_fault(&b.fault, LOSSD_FAULT_TOO_LARGE, "boxes2", "the reply would hold 100 numbers");
     binding_cleanup(&b);
-    ck_assert_int_eq(bind_body(&b, LOSSD_KIND_PAIRWISE, "iou", text.data, 100), 0);
+    ck_assert_int_eq(bind_body(&b, LOSSD_KIND_PAIRWISE, "iou", lossd_buf_data(&text), 100), 0);
     ck_assert_int_eq(lossd_call_compute(&b.call, &err), 0);
     ck_assert_uint_eq(b.call.output.size, 100);
     binding_cleanup(&b);

@@ -51,7 +51,7 @@ static json_t *fault_body(const lossd_fault *f)
     lossd_buf_init(&b, 0);
     lossd_fault_write(f, &b);
     ck_assert(!lossd_buf_failed(&b));
-    json_t *body = parse_json(b.data);
+    json_t *body = parse_json(lossd_buf_data(&b));
     lossd_buf_cleanup(&b);
     ck_assert(json_is_object(body));
     ck_assert_uint_eq(json_object_size(body), 1);
@@ -100,6 +100,19 @@ START_TEST(fault_write_bodies)
     ck_assert_str_eq(string_at(json_object_get(body, "error"), "message"),
                      "a\"b: tab\there \\ \"q\" \x01");
     ck_assert_str_eq(string_at(json_object_get(body, "error"), "field"), "a\"b");
+    json_decref(body);
+
+    /* The body of last resort: the contract's shape for 500 internal, from static storage. */
+    size_t len = 0;
+    const char *oom = lossd_fault_oom_body(&len);
+    ck_assert_uint_eq(len, strlen(oom));
+    ck_assert_ptr_eq(lossd_fault_oom_body(&len), oom);
+    body = parse_json(oom);
+    error = json_object_get(body, "error");
+    ck_assert_uint_eq(json_object_size(body), 1);
+    ck_assert_uint_eq(json_object_size(error), 2);
+    ck_assert_str_eq(string_at(error, "code"), lossd_fault_code(LOSSD_FAULT_INTERNAL));
+    ck_assert_str_eq(string_at(error, "message"), "out of memory");
     json_decref(body);
 }
 END_TEST

@@ -62,8 +62,8 @@ START_TEST(metrics_render)
     lossd_buf_init(&out, 0);
     lossd_metrics_render(m, &gauges, &out);
     ck_assert(!lossd_buf_failed(&out));
-    const char *text = out.data;
-    ck_assert_int_eq(text[out.len - 1], '\n');
+    const char *text = lossd_buf_data(&out);
+    ck_assert_int_eq(text[lossd_buf_len(&out) - 1], '\n');
 
     ASSERT_LINE(text, "# TYPE lossd_requests_total counter");
     ck_assert(!has_line(text, "lossd_requests_total{function=\"loss/giou\",code=\"200\"} 4"));
@@ -197,11 +197,13 @@ START_TEST(metrics_concurrent)
     lossd_buf_init(&out, 0);
     lossd_gauges gauges = {0, 0, 0};
     lossd_metrics_render(m, &gauges, &out);
-    ASSERT_LINE(out.data, "lossd_requests_total{function=\"pairwise/ciou\",code=\"200\"} 40000");
-    ASSERT_LINE(out.data, "lossd_request_duration_seconds_count{function=\"pairwise/ciou\"} 40000");
-    ASSERT_LINE(out.data, "lossd_elements_total{function=\"pairwise/ciou\"} 80000");
-    ASSERT_LINE(out.data, "lossd_rejected_total{reason=\"too_large\"} 40000");
-    ASSERT_LINE(out.data, "lossd_queue_depth 0");
+    ASSERT_LINE(lossd_buf_data(&out),
+                "lossd_requests_total{function=\"pairwise/ciou\",code=\"200\"} 40000");
+    ASSERT_LINE(lossd_buf_data(&out),
+                "lossd_request_duration_seconds_count{function=\"pairwise/ciou\"} 40000");
+    ASSERT_LINE(lossd_buf_data(&out), "lossd_elements_total{function=\"pairwise/ciou\"} 80000");
+    ASSERT_LINE(lossd_buf_data(&out), "lossd_rejected_total{reason=\"too_large\"} 40000");
+    ASSERT_LINE(lossd_buf_data(&out), "lossd_queue_depth 0");
     lossd_buf_cleanup(&out);
     lossd_metrics_destroy(m);
 }

@@ -55,7 +55,7 @@ START_TEST(options_defaults)
     ck_assert_int_eq(action, LOSSD_ACTION_SERVE);
     lossd_config_defaults(&defaults);
     ck_assert_int_eq(memcmp(&cfg, &defaults, sizeof cfg), 0);
-    /* API.md's defaults. */
+    /* docs/api.md's defaults (its table of options). */
     ck_assert_str_eq(cfg.listen, "127.0.0.1:8080");
     ck_assert_uint_eq(cfg.max_body, 64u * 1024 * 1024);
     ck_assert_uint_eq(cfg.max_elements, 16777216);

@@ -285,7 +285,7 @@ static void parallel_case(const lossd_exec *exec, counting_exec *ce, int rank, c
     lossd_buf_puts(&body, "}");
 
     binding b;
-    bind_ok(&b, LOSSD_KIND_ACTIVATION, "hardtanh", body.data);
+    bind_ok(&b, LOSSD_KIND_ACTIVATION, "hardtanh", lossd_buf_data(&body));
     lossd_buf_cleanup(&body);
     expect_tensor(&b.call.operand[0], rank, shape, data);
     lossd_error err = {0};
@@ -301,12 +301,13 @@ static void parallel_case(const lossd_exec *exec, counting_exec *ce, int rank, c
     ck_assert(!lossd_buf_failed(&sequential) && !lossd_buf_failed(&parallel));
     /* Output and grad are both large: two parallel-fors, or none. */
     ck_assert_uint_eq(calls, expect_parallel ? 2 : 0);
-    ck_assert_uint_eq(parallel.len, sequential.len);
-    ck_assert_msg(memcmp(parallel.data, sequential.data, sequential.len) == 0,
+    ck_assert_uint_eq(lossd_buf_len(&parallel), lossd_buf_len(&sequential));
+    ck_assert_msg(memcmp(lossd_buf_data(&parallel), lossd_buf_data(&sequential),
+                         lossd_buf_len(&sequential)) == 0,
                   "parallel and sequential replies differ (rank %d, %zu numbers)", rank, size);
 
     /* And the text is right: every output number is the input, every derivative 1. */
-    json_t *reply = parse_json(sequential.data);
+    json_t *reply = parse_json(lossd_buf_data(&sequential));
     const json_t *out = json_object_get(reply, "output"), *grad = json_object_get(reply, "grad");
     size_t flat = 0;
     for (size_t i = 0; i < size; i++) {

@@ -14,7 +14,7 @@ START_TEST(route_fixed_endpoints)
     static const struct {
         const char *path, *method;
         lossd_endpoint endpoint;
-        bool compute, protected_;
+        bool compute, needs_key;
         const char *label;
     } routes[] = {
         {"/healthz", "GET", LOSSD_ROUTE_HEALTHZ, false, false, "healthz"},
@@ -41,7 +41,7 @@ START_TEST(route_fixed_endpoints)
             if (ok) {
                 ck_assert_int_eq(f.kind, LOSSD_FAULT_NONE);
                 ck_assert(r.compute == routes[i].compute);
-                ck_assert(r.protected_ == routes[i].protected_);
+                ck_assert(r.needs_key == routes[i].needs_key);
             } else {
                 expect_fault(&f, LOSSD_FAULT_METHOD, "", methods[m]);
                 ck_assert_int_eq(lossd_fault_status(f.kind), 405);
@@ -66,7 +66,7 @@ START_TEST(route_every_function)
         ck_assert_msg(lossd_route_find("POST", path, &r, &f) == 0, "POST %s: %s", path, f.message);
         ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_COMPUTE);
         ck_assert_ptr_eq(r.fn, fn);
-        ck_assert(r.compute && r.protected_);
+        ck_assert(r.compute && r.needs_key);
         ck_assert_str_eq(r.allow, "POST");
         snprintf(want, sizeof want, "%s/%s", lossd_kind_name(fn->kind), fn->name);
         ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), want);

@@ -64,12 +64,12 @@ static wire serve_at(const char *path, const char *body, size_t len, size_t head
     wire w = {.status = reply.status,
               .header_len = reply.header_len,
               .content_type = reply.content_type ? reply.content_type : "application/json"};
-    size_t total = reply.body.len;
+    size_t total = lossd_buf_len(&reply.body);
     for (size_t i = 0; i < reply.n_segments; i++)
         total += reply.segments[i].len;
     w.bytes = malloc(total + 1);
-    memcpy(w.bytes, reply.body.data, reply.body.len);
-    w.len = reply.body.len;
+    memcpy(w.bytes, lossd_buf_data(&reply.body), lossd_buf_len(&reply.body));
+    w.len = lossd_buf_len(&reply.body);
     for (size_t i = 0; i < reply.n_segments; i++) {
         memcpy(w.bytes + w.len, reply.segments[i].data, reply.segments[i].len);
         w.len += reply.segments[i].len;

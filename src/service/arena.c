@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "../debug.h"
 #include "arena.h"
 
 /*
@@ -103,17 +104,21 @@ void lossd_arena_install(void)
 
 void lossd_arena_begin(lossd_arena *a)
 {
+    LOSSD_ASSERT(a != NULL);
+    LOSSD_ASSERT(active == NULL); /* one active arena per thread: no nesting */
     active = a;
 }
 
 void lossd_arena_end(lossd_arena *a)
 {
+    LOSSD_ASSERT(a != NULL && active == a);
     if (active == a)
         active = NULL;
 }
 
 void lossd_arena_release(lossd_arena *a)
 {
+    LOSSD_ASSERT(a != NULL && active != a); /* lossd_arena_end() first */
     lossd_arena_chunk *c = a->chunks;
     while (c) {
         lossd_arena_chunk *next = c->next;

@@ -12,6 +12,7 @@
 
 void lossd_buf_init(lossd_buf *b, size_t max)
 {
+    LOSSD_ASSERT(b != NULL);
     memset(b, 0, sizeof *b);
     b->max = max;
 }
@@ -24,6 +25,8 @@ void lossd_buf_cleanup(lossd_buf *b)
 
 bool lossd_buf_reserve(lossd_buf *b, size_t extra)
 {
+    LOSSD_ASSERT(b != NULL);
+    LOSSD_ASSERT(b->data == NULL ? b->len == 0 && b->cap == 0 : b->len < b->cap);
     if (b->failed)
         return false;
     size_t need = b->len + extra + 1; /* room for the terminating NUL */
@@ -41,13 +44,30 @@ bool lossd_buf_reserve(lossd_buf *b, size_t extra)
         b->failed = true;
         return false;
     }
+    p[b->len] = '\0'; /* also the first time: the bytes are always a string */
     b->data = p;
     b->cap = cap;
     return true;
 }
 
+void lossd_buf_fail(lossd_buf *b)
+{
+    LOSSD_ASSERT(b != NULL);
+    b->failed = true;
+}
+
+void lossd_buf_reset(lossd_buf *b)
+{
+    LOSSD_ASSERT(b != NULL);
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
 void lossd_buf_append(lossd_buf *b, const void *data, size_t len)
 {
+    LOSSD_ASSERT(data != NULL || len == 0);
     if (!lossd_buf_reserve(b, len))
         return;
     memcpy(b->data + b->len, data, len);
@@ -76,14 +96,14 @@ void lossd_buf_printf(lossd_buf *b, const char *fmt, ...)
 
 void lossd_buf_number(lossd_buf *b, double x)
 {
-    if (!lossd_buf_reserve(b, LOSSD_DTOA_MAX))
-        return;
-    b->len += lossd_dtoa(x, b->data + b->len);
-    b->data[b->len] = '\0';
+    char *p = lossd_buf_prepare(b, LOSSD_DTOA_MAX);
+    if (p)
+        lossd_buf_commit(b, lossd_dtoa(x, p));
 }
 
 char *lossd_buf_steal(lossd_buf *b, size_t *len)
 {
+    LOSSD_ASSERT(len != NULL);
     if (!lossd_buf_reserve(b, 0))
         return NULL;
     b->data[b->len] = '\0'; /* also when nothing was ever appended */

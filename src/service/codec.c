@@ -412,16 +412,16 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
 /* Appends numbers data[0..n) as "a,b,c" (no brackets). */
 static void write_run(lossd_buf *out, const double *data, size_t n)
 {
-    if (n == 0 || !lossd_buf_reserve(out, n * (LOSSD_DTOA_MAX + 1)))
+    char *start = n ? lossd_buf_prepare(out, n * (LOSSD_DTOA_MAX + 1)) : NULL;
+    if (start == NULL)
         return;
-    char *p = out->data + out->len;
+    char *p = start;
     for (size_t i = 0; i < n; i++) {
         if (i)
             *p++ = ',';
         p += lossd_dtoa(data[i], p);
     }
-    out->len = (size_t)(p - out->data);
-    out->data[out->len] = '\0';
+    lossd_buf_commit(out, (size_t)(p - start));
 }
 
 /* Appends rows [begin, end) of a tensor (each a sub-tensor along axis 0), comma-separated. */
@@ -458,6 +458,7 @@ static void format_task(void *arg, size_t i)
     size_t begin = i * job->rows_per_task;
     size_t end =
         begin + job->rows_per_task < job->n_rows ? begin + job->rows_per_task : job->n_rows;
+    lossd_buf_init(&job->parts[i], 0);
     write_rows(&job->parts[i], job->data, job->rank, job->shape, begin, end);
 }
 
@@ -481,21 +482,21 @@ static void write_tensor(lossd_buf *out, const double *data, int rank, const siz
     } else {
         lossd_buf *parts = calloc(n_tasks, sizeof *parts);
         if (parts == NULL) {
-            out->failed = true;
+            lossd_buf_fail(out);
             return;
         }
         format_job job = {data, rank, shape, rows_per_task, n_rows, parts};
         lossd_exec_for(exec, n_tasks, format_task, &job);
         size_t total = n_tasks + 1; /* the commas and the closing bracket */
         for (size_t i = 0; i < n_tasks; i++)
-            total += parts[i].len;
+            total += lossd_buf_len(&parts[i]);
         lossd_buf_reserve(out, total); /* one exact allocation, not doubling */
         for (size_t i = 0; i < n_tasks; i++) {
             if (i)
                 lossd_buf_append(out, ",", 1);
             if (lossd_buf_failed(&parts[i]))
-                out->failed = true;
-            lossd_buf_append(out, parts[i].data, parts[i].len);
+                lossd_buf_fail(out);
+            lossd_buf_append(out, lossd_buf_data(&parts[i]), lossd_buf_len(&parts[i]));
             lossd_buf_cleanup(&parts[i]);
         }
         free(parts);

@@ -116,10 +116,13 @@ static void utf8_clean(char *dst, const char *s, size_t size)
 static void write_body(json_t *body, lossd_buf *out)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    size_t len;
     if (text)
         lossd_buf_puts(out, text);
-    else /* out of memory: a fixed body still tells the client */
-        lossd_buf_puts(out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+    else { /* out of memory: a fixed body still tells the client */
+        const char *oom = lossd_fault_oom_body(&len);
+        lossd_buf_append(out, oom, len);
+    }
     free(text);
     json_decref(body);
 }
@@ -140,4 +143,11 @@ void lossd_fault_write_v2(const lossd_fault *f, lossd_buf *out)
     char message[LOSSD_FAULT_MESSAGE_MAX];
     utf8_clean(message, f->message[0] ? f->message : lossd_fault_code(f->kind), sizeof message);
     write_body(json_pack("{s:s}", "error", message), out);
+}
+
+const char *lossd_fault_oom_body(size_t *len)
+{
+    static const char body[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    *len = sizeof body - 1;
+    return body;
 }

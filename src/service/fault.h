@@ -1,8 +1,8 @@
 /*
  * fault.h - what went wrong with a request, as a value: the contract's
- * error kinds (API.md's error table), the offending field and a message.
- * The table in fault.c maps each kind to its HTTP status and code; nothing
- * else in the service spells a status number for an error.
+ * error kinds (docs/api.md's error table), the offending field and a
+ * message. The table in fault.c maps each kind to its HTTP status and
+ * code; nothing else in the service spells a status number for an error.
  */
 #ifndef LOSSD_SERVICE_FAULT_H
 #define LOSSD_SERVICE_FAULT_H
@@ -56,5 +56,13 @@ void lossd_fault_write(const lossd_fault *f, lossd_buf *out);
  * {"error": "<field path>: <message>"}, a string, as its clients expect.
  */
 void lossd_fault_write_v2(const lossd_fault *f, lossd_buf *out);
+
+/*
+ * The error body of last resort, for when memory ran out writing a reply:
+ * {"error":{"code":"internal","message":"out of memory"}}, whose status is
+ * lossd_fault_status(LOSSD_FAULT_INTERNAL). Static storage: nothing to
+ * allocate or free. *len gets its length.
+ */
+const char *lossd_fault_oom_body(size_t *len);
 
 #endif /* LOSSD_SERVICE_FAULT_H */

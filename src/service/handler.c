@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../debug.h"
 #include "handler.h"
 #include "v2.h"
 
@@ -38,11 +39,11 @@ void lossd_reply_cleanup(lossd_reply *reply)
 
 void lossd_reply_fault(lossd_reply *reply, const lossd_fault *f, bool v2)
 {
+    LOSSD_ASSERT(reply != NULL && f != NULL && f->kind != LOSSD_FAULT_NONE);
     reply->status = lossd_fault_status(f->kind);
     reply->fault = f->kind;
     reply->content_type = NULL;
-    reply->body.len = 0;
-    reply->body.failed = false;
+    lossd_buf_reset(&reply->body);
     if (v2)
         lossd_fault_write_v2(f, &reply->body);
     else
@@ -233,7 +234,8 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
     for (size_t i = 0; i < n_jobs; i++) {
         lossd_buf_printf(&reply->body, "%s{\"status\":%d,\"body\":", i ? "," : "",
                          b.replies[i].status);
-        lossd_buf_append(&reply->body, b.replies[i].body.data, b.replies[i].body.len);
+        lossd_buf_append(&reply->body, lossd_buf_data(&b.replies[i].body),
+                         lossd_buf_len(&b.replies[i].body));
         lossd_buf_puts(&reply->body, "}");
         reply->elements += b.replies[i].elements;
         lossd_buf_cleanup(&b.replies[i].body);
@@ -250,6 +252,8 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
 /* A /v1 call or batch: the body is parsed, then released, before anything is computed. */
 static void serve_v1(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
 {
+    LOSSD_ASSERT(req->route->endpoint == LOSSD_ROUTE_BATCH ||
+                 (req->route->endpoint == LOSSD_ROUTE_COMPUTE && req->route->fn != NULL));
     lossd_fault f = {0};
     lossd_arena tree = {0};
     lossd_body *body = &req->body;
@@ -274,8 +278,8 @@ static void serve_v1(const lossd_handler *h, lossd_request *req, lossd_reply *re
 static void compress_reply(lossd_encoding encoding, lossd_reply *reply)
 {
     lossd_piece pieces[1 + LOSSD_REPLY_MAX_SEGMENTS];
-    size_t n = 0, total = reply->body.len;
-    pieces[n++] = (lossd_piece){reply->body.data, reply->body.len};
+    size_t n = 0, total = lossd_buf_len(&reply->body);
+    pieces[n++] = (lossd_piece){lossd_buf_data(&reply->body), lossd_buf_len(&reply->body)};
     for (size_t i = 0; i < reply->n_segments; i++) {
         pieces[n++] = reply->segments[i];
         total += reply->segments[i].len;
@@ -300,6 +304,8 @@ static void compress_reply(lossd_encoding encoding, lossd_reply *reply)
 
 void lossd_handle(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
 {
+    LOSSD_ASSERT(h != NULL && req != NULL && req->route != NULL && reply != NULL);
+    LOSSD_ASSERT(req->body.data != NULL || req->body.len == 0);
     if (req->route->endpoint == LOSSD_ROUTE_V2_INFER)
         lossd_v2_infer(h, req->route->fn, &req->body, req->header_len, reply);
     else

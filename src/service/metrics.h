@@ -1,7 +1,7 @@
 /*
- * metrics.h - the Prometheus metrics of API.md: requests by function and
- * status code, request durations by function, elements computed, queue
- * depth, in-flight requests, rejections by reason and build info.
+ * metrics.h - the Prometheus metrics of docs/api.md: requests by function
+ * and status code, request durations by function, elements computed,
+ * queue depth, in-flight requests, rejections by reason and build info.
  *
  * Series are fixed at start-up from the route table and the function
  * registry, so recording is a few atomic additions with no lock and no

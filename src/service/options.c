@@ -1,5 +1,5 @@
 /*
- * options.c - options from flags and the environment (see config.h).
+ * options.c - options from flags and the environment (see options.h).
  */
 #include <ctype.h>
 #include <errno.h>

@@ -2,11 +2,12 @@
  * pool.c - the worker pool (see pool.h).
  *
  * Request jobs wait in a ring buffer of fixed capacity. Parallel-for
- * ("shared") work is kept apart from it: the thread that calls
- * lossd_pool_parallel_for() posts a shared task on a short list, claims
- * indices itself with an atomic counter, and idle workers that see the
- * list claim indices too. Workers prefer shared work to new requests, so
- * a large request finishes sooner rather than more requests starting.
+ * ("shared") work is kept apart from it: the thread that runs the pool's
+ * parallel_for (lossd_exec_for() on lossd_pool_exec()) posts a shared
+ * task on a short list, claims indices itself with an atomic counter, and
+ * idle workers that see the list claim indices too. Workers prefer
+ * shared work to new requests, so a large request finishes sooner rather
+ * than more requests starting.
  * The caller never waits for a helper that has not started: it waits only
  * for helpers that are already inside the task, which always finish.
  * Nested parallel-fors (a batch job computing a large call) work the same
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../debug.h"
 #include "pool.h"
 
 typedef struct shared_task {
@@ -170,6 +172,7 @@ static void *worker_main(void *arg)
 
 static void parallel_for(void *impl, size_t n, lossd_task_fn fn, void *arg)
 {
+    LOSSD_ASSERT(impl != NULL && (fn != NULL || n == 0));
     lossd_pool *p = impl;
     shared_task t = {.fn = fn, .arg = arg, .n = n, .listed = true};
     atomic_init(&t.next, 0);
@@ -225,6 +228,7 @@ lossd_pool *lossd_pool_create(size_t n_workers, size_t capacity)
 
 int lossd_pool_submit(lossd_pool *p, lossd_job_fn fn, void *arg, size_t cost)
 {
+    LOSSD_ASSERT(p != NULL && fn != NULL);
     pthread_mutex_lock(&p->lock);
     if (p->stopping || p->count == p->capacity) {
         pthread_mutex_unlock(&p->lock);
@@ -242,6 +246,7 @@ int lossd_pool_submit(lossd_pool *p, lossd_job_fn fn, void *arg, size_t cost)
 
 size_t lossd_pool_queued(lossd_pool *p)
 {
+    LOSSD_ASSERT(p != NULL);
     pthread_mutex_lock(&p->lock);
     size_t n = p->count;
     pthread_mutex_unlock(&p->lock);
@@ -250,6 +255,7 @@ size_t lossd_pool_queued(lossd_pool *p)
 
 size_t lossd_pool_running(lossd_pool *p)
 {
+    LOSSD_ASSERT(p != NULL);
     pthread_mutex_lock(&p->lock);
     size_t n = p->running;
     pthread_mutex_unlock(&p->lock);
@@ -258,6 +264,7 @@ size_t lossd_pool_running(lossd_pool *p)
 
 const lossd_exec *lossd_pool_exec(lossd_pool *p)
 {
+    LOSSD_ASSERT(p != NULL);
     return &p->exec;
 }
 

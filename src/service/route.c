@@ -10,7 +10,7 @@ static const struct {
     const char *path;
     const char *method;
     lossd_endpoint endpoint;
-    bool compute, protected_;
+    bool compute, needs_key;
 } fixed_routes[] = {
     {"/healthz", "GET", LOSSD_ROUTE_HEALTHZ, false, false},
     {"/readyz", "GET", LOSSD_ROUTE_READYZ, false, false},
@@ -92,7 +92,7 @@ static int find_model(const char *method, const char *rest, lossd_route *r, loss
         len = sizeof model - 1;
     memcpy(model, rest, len);
     model[len] = '\0';
-    r->protected_ = true;
+    r->needs_key = true;
     const char *dot = strchr(model, '.');
     int kind = -1;
     for (int k = 0; dot && k < LOSSD_KIND_COUNT; k++)
@@ -133,7 +133,7 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
             continue;
         r->endpoint = fixed_routes[i].endpoint;
         r->compute = fixed_routes[i].compute;
-        r->protected_ = fixed_routes[i].protected_;
+        r->needs_key = fixed_routes[i].needs_key;
         r->allow = fixed_routes[i].method;
         r->v2 = strncmp(path, "/v2", 3) == 0;
         if (!method_is(method, fixed_routes[i].method))
@@ -148,7 +148,7 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
             const char *kind = lossd_kind_name((lossd_kind)k);
             if (strlen(kind) != (size_t)(slash - rest) || strncmp(rest, kind, strlen(kind)) != 0)
                 continue;
-            r->protected_ = true;
+            r->needs_key = true;
             const lossd_function *fn = lossd_function_find((lossd_kind)k, slash + 1);
             if (fn == NULL) {
                 char names[512];

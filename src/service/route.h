@@ -35,7 +35,7 @@ typedef struct {
     lossd_endpoint endpoint;
     const lossd_function *fn; /* LOSSD_ROUTE_COMPUTE */
     bool compute;             /* POST with a JSON body, served by the worker pool */
-    bool protected_;          /* under /v1: needs the API key when keys are configured */
+    bool needs_key;           /* under /v1: needs the API key when keys are configured */
     const char *allow;        /* the Allow header for 405 */
     bool v2;                  /* under /v2: errors in the Open Inference Protocol's form */
 } lossd_route;

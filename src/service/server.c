@@ -37,6 +37,7 @@
 
 #include <microhttpd.h>
 
+#include "../debug.h"
 #include "auth.h"
 #include "catalog.h"
 #include "compress.h"
@@ -194,10 +195,10 @@ static enum MHD_Result queue_buf(request *r, int status, lossd_buf *b, const cha
 {
     size_t len = 0;
     char *body = lossd_buf_steal(b, &len);
-    if (body == NULL)
-        return queue_json(
-            r, 500, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
-            strlen("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}"));
+    if (body == NULL) {
+        const char *oom = lossd_fault_oom_body(&len);
+        return queue_json(r, lossd_fault_status(LOSSD_FAULT_INTERNAL), oom, len);
+    }
     return queue(r, status, body, len, type);
 }
 
@@ -398,7 +399,7 @@ static void admit(request *r)
     r->accepts = lossd_encoding_accepted(header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
     if (lossd_route_find(r->method, r->path, &r->route, &r->fault) < 0)
         return;
-    if (r->route.protected_ && s->auth &&
+    if (r->route.needs_key && s->auth &&
         !lossd_auth_check(s->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION))) {
         lossd_metrics_reject(s->metrics, LOSSD_REJECT_UNAUTHORIZED);
         lossd_fault_set(&r->fault, LOSSD_FAULT_UNAUTHORIZED, NULL,
@@ -931,30 +932,35 @@ static void server_free(lossd_server *s)
     free(s);
 }
 
+/*
+ * Every failure below releases what was made so far through the one exit
+ * at the end (redis's aeCreateEventLoop): server_free() takes a partly
+ * built server.
+ */
 lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
 {
+    LOSSD_ASSERT(cfg != NULL && err != NULL);
+    lossd_server *s = NULL;
+    struct addrinfo *addr = NULL;
     char host[256], port_text[16];
     unsigned port;
     if (lossd_config_listen(cfg, host, sizeof host, &port) < 0) {
         fprintf(err, "lossd: bad --listen %s\n", cfg->listen);
-        return NULL;
+        goto fail;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *addr = NULL;
     snprintf(port_text, sizeof port_text, "%u", port);
     int gai = getaddrinfo(host, port_text, &hints, &addr);
     if (gai != 0) {
         fprintf(err, "lossd: --listen %s: %s\n", cfg->listen, gai_strerror(gai));
-        return NULL;
+        addr = NULL;
+        goto fail;
     }
 
-    lossd_server *s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        freeaddrinfo(addr);
-        return NULL;
-    }
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        goto fail;
     s->cfg = cfg;
     s->quiesced = MHD_INVALID_SOCKET;
     atomic_init(&s->draining, false);
@@ -975,9 +981,7 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         models_ok = (s->models[i] = lossd_v2_model_json(lossd_function_at(i))) != NULL;
     if (!s->pool || !s->metrics || !s->catalog || !s->v1 || !s->v2 || !models_ok) {
         fprintf(err, "lossd: out of memory starting the server\n");
-        freeaddrinfo(addr);
-        server_free(s);
-        return NULL;
+        goto fail;
     }
     s->catalog_len = strlen(s->catalog);
     s->v1_len = strlen(s->v1);
@@ -987,16 +991,11 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     if (cfg->timeout > 0 &&
         (s->reaper = lossd_reaper_create((double)cfg->timeout, on_reap, s)) == NULL) {
         fprintf(err, "lossd: cannot start the request-deadline thread\n");
-        freeaddrinfo(addr);
-        server_free(s);
-        return NULL;
+        goto fail;
     }
     s->handler.exec = lossd_pool_exec(s->pool);
-    if (cfg->api_key_file[0] && (s->auth = lossd_auth_load(cfg->api_key_file, err)) == NULL) {
-        freeaddrinfo(addr);
-        server_free(s);
-        return NULL;
-    }
+    if (cfg->api_key_file[0] && (s->auth = lossd_auth_load(cfg->api_key_file, err)) == NULL)
+        goto fail;
 
     ensure_fd_limit(cfg->max_connections);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
@@ -1007,17 +1006,12 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     if (tls) {
         if (!lossd_server_tls_available()) {
             fprintf(err, "lossd: --tls-cert given, but this libmicrohttpd was built without TLS\n");
-            freeaddrinfo(addr);
-            server_free(s);
-            return NULL;
+            goto fail;
         }
         s->tls_cert = read_file(cfg->tls_cert, err);
         s->tls_key = read_file(cfg->tls_key, err);
-        if (!s->tls_cert || !s->tls_key) {
-            freeaddrinfo(addr);
-            server_free(s);
-            return NULL;
-        }
+        if (!s->tls_cert || !s->tls_key)
+            goto fail;
         flags |= MHD_USE_TLS;
     }
     struct MHD_OptionItem opts[16];
@@ -1048,10 +1042,10 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY,
                                  opts, MHD_OPTION_END);
     freeaddrinfo(addr);
+    addr = NULL;
     if (s->daemon == NULL) {
         fprintf(err, "lossd: cannot serve on %s (address in use, or not allowed?)\n", cfg->listen);
-        server_free(s);
-        return NULL;
+        goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : port;
@@ -1060,15 +1054,24 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
               io_threads == 1 ? "" : "s",
               tls ? "on" : (lossd_server_tls_available() ? "available, off" : "not available"));
     return s;
+
+fail:
+    if (addr)
+        freeaddrinfo(addr);
+    if (s)
+        server_free(s);
+    return NULL;
 }
 
 unsigned lossd_server_port(const lossd_server *s)
 {
+    LOSSD_ASSERT(s != NULL);
     return s->port;
 }
 
 void lossd_server_drain(lossd_server *s)
 {
+    LOSSD_ASSERT(s != NULL);
     if (atomic_exchange(&s->draining, true))
         return;
     /* New connections are refused from now on: shutdown() makes the kernel
@@ -1082,6 +1085,7 @@ void lossd_server_drain(lossd_server *s)
 
 bool lossd_server_wait_idle(lossd_server *s, double seconds)
 {
+    LOSSD_ASSERT(s != NULL && seconds >= 0);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (atomic_load(&s->active) > 0) {
@@ -1095,5 +1099,6 @@ bool lossd_server_wait_idle(lossd_server *s, double seconds)
 
 void lossd_server_stop(lossd_server *s)
 {
+    LOSSD_ASSERT(s != NULL);
     server_free(s);
 }

@@ -1100,7 +1100,7 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
     } else if (reply->n_segments > 0) {
         reply->status = 200;
         reply->content_type = "application/octet-stream";
-        reply->header_len = reply->body.len;
+        reply->header_len = lossd_buf_len(&reply->body);
         reply->owner = res;
         reply->release = result_release;
     } else {

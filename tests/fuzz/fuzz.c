@@ -63,14 +63,14 @@ void fuzz_request(const uint8_t *data, size_t size)
     int known = 0;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         known |= reply.status == allowed[i];
-    check(known, "a status outside the contract", reply.body.data);
+    check(known, "a status outside the contract", lossd_buf_data(&reply.body));
     json_error_t err;
-    json_t *parsed = json_loadb(reply.body.data, reply.body.len, 0, &err);
+    json_t *parsed = json_loadb(lossd_buf_data(&reply.body), lossd_buf_len(&reply.body), 0, &err);
     check(parsed != NULL && json_is_object(parsed), "a reply that is not a JSON object",
-          reply.body.data);
+          lossd_buf_data(&reply.body));
     if (reply.status != 200)
         check(json_is_object(json_object_get(parsed, "error")), "an error without an error object",
-              reply.body.data);
+              lossd_buf_data(&reply.body));
     json_decref(parsed);
     lossd_reply_cleanup(&reply);
 }
@@ -122,26 +122,28 @@ static bool inflated(lossd_body *body, lossd_encoding e, const uint8_t *in, size
 /* Checks a 200's framing: a JSON header, then exactly the binary bytes it announces. */
 static void check_v2_reply(const lossd_reply *reply)
 {
-    size_t binary = 0, header = reply->header_len ? reply->header_len : reply->body.len;
+    size_t binary = 0, header = reply->header_len ? reply->header_len : lossd_buf_len(&reply->body);
     for (size_t i = 0; i < reply->n_segments; i++)
         binary += reply->segments[i].len;
-    check(header == reply->body.len, "a header length that is not the header's", reply->body.data);
+    check(header == lossd_buf_len(&reply->body), "a header length that is not the header's",
+          lossd_buf_data(&reply->body));
     json_error_t err;
-    json_t *root = json_loadb(reply->body.data, reply->body.len, 0, &err);
-    check(json_is_object(root), "a reply header that is not a JSON object", reply->body.data);
+    json_t *root = json_loadb(lossd_buf_data(&reply->body), lossd_buf_len(&reply->body), 0, &err);
+    check(json_is_object(root), "a reply header that is not a JSON object",
+          lossd_buf_data(&reply->body));
     size_t announced = 0, i;
     json_t *o;
     json_array_foreach(json_object_get(root, "outputs"), i, o)
     {
         json_t *size = json_object_get(json_object_get(o, "parameters"), "binary_data_size");
         check(size == NULL || json_is_integer(size), "a binary_data_size that is not a number",
-              reply->body.data);
+              lossd_buf_data(&reply->body));
         if (size)
             announced += (size_t)json_integer_value(size);
     }
-    check(announced == binary, "binary sizes that do not add up", reply->body.data);
+    check(announced == binary, "binary sizes that do not add up", lossd_buf_data(&reply->body));
     check((binary > 0) == (reply->header_len > 0), "binary outputs without a header length",
-          reply->body.data);
+          lossd_buf_data(&reply->body));
     json_decref(root);
 }
 
@@ -190,15 +192,16 @@ void fuzz_v2(const uint8_t *data, size_t size)
     int known = 0;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         known |= reply.status == allowed[i];
-    check(known, "a status outside the contract", reply.body.data);
+    check(known, "a status outside the contract", lossd_buf_data(&reply.body));
     if (reply.compressed) { /* read it back as the client would */
         check(reply.compressed_len > 0, "an empty compressed reply", NULL);
     } else if (reply.status == 200) {
         check_v2_reply(&reply);
     } else {
-        json_t *parsed = json_loadb(reply.body.data, reply.body.len, 0, NULL);
+        json_t *parsed =
+            json_loadb(lossd_buf_data(&reply.body), lossd_buf_len(&reply.body), 0, NULL);
         check(json_is_string(json_object_get(parsed, "error")), "a v2 error that is not a string",
-              reply.body.data);
+              lossd_buf_data(&reply.body));
         json_decref(parsed);
     }
     lossd_reply_cleanup(&reply);
