@@ -6,13 +6,21 @@ python3-fastapi, python3-uvicorn, python3-torch, python3-torchvision).
 
 POST /v1/loss/{giou,ciou} takes {"input", "target", "reduction"?, "grad"?}
 and answers {"loss", "n", "grad"?} like lossd, computed in float64 with
-torchvision's losses and autograd.
+torchvision's losses and autograd. POST /v2/models/loss.{giou,ciou}/infer
+takes the Open Inference Protocol's binary framing (a JSON header of
+Inference-Header-Content-Length bytes, then the raw FP64 tensors) and
+answers "loss" and "grad" as binary outputs, as lossd does: NumPy reads
+the bytes without a copy, torch computes, the reply is the raw arrays.
 """
+
+import json
+
+import numpy as np
 
 import torch
 import torchvision.ops as ops
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 torch.set_num_threads(2)
 app = FastAPI()
@@ -38,3 +46,30 @@ async def loss(name: str, request: Request):
         value.backward()
         reply["grad"] = x.grad.tolist()
     return JSONResponse(reply)
+
+
+@app.post("/v2/models/{model}/infer")
+async def infer(model: str, request: Request):
+    fn = LOSSES.get(model.removeprefix("loss."))
+    if fn is None:
+        raise HTTPException(404, f"no model {model}")
+    body = await request.body()
+    header_len = int(request.headers["Inference-Header-Content-Length"])
+    header = json.loads(body[:header_len])
+    tensors, offset = {}, header_len
+    for spec in header["inputs"]:
+        size = spec["parameters"]["binary_data_size"]
+        array = np.frombuffer(body, dtype="<f8", count=size // 8, offset=offset)
+        tensors[spec["name"]] = torch.from_numpy(array.reshape(spec["shape"]))
+        offset += size
+    x = tensors["input"].clone().requires_grad_(True)
+    value = fn(x.reshape(-1, 4), tensors["target"].reshape(-1, 4), reduction="mean")
+    value.backward()
+    outputs = [("loss", value.detach().reshape(1)), ("grad", x.grad)]
+    raw = [t.numpy().astype("<f8", copy=False).tobytes() for _, t in outputs]
+    reply = {"model_name": model, "outputs": [
+        {"name": name, "datatype": "FP64", "shape": list(t.shape),
+         "parameters": {"binary_data_size": len(r)}} for (name, t), r in zip(outputs, raw)]}
+    head = json.dumps(reply).encode()
+    return Response(head + b"".join(raw), media_type="application/octet-stream",
+                    headers={"Inference-Header-Content-Length": str(len(head))})
