@@ -1784,10 +1784,10 @@ START_TEST(route_not_found)
     strcat(quoted, "\";");
     ck_assert_msg(strstr(f.message, quoted) != NULL, "%s", f.message);
 
-    static const char *const paths[] = {
-        "/",           "/nope",          "/v1/",         "/v1/loss",      "/v1/foo/bar",
-        "/healthz/",   "/v1/lossx/mse",  "/V1/loss/mse", "/v1/loss/mse/", "/v1//mse",
-        "v1/loss/mse", "/v1/functions/x"};
+    static const char *const paths[] = {"/index.html",   "/nope",        "/v1/",
+                                        "/v1/loss",      "/v1/foo/bar",  "/healthz/",
+                                        "/v1/lossx/mse", "/V1/loss/mse", "/v1/loss/mse/",
+                                        "/v1//mse",      "v1/loss/mse",  "/v1/functions/x"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         memset(&f, 0, sizeof f);
         ck_assert_msg(lossd_route_find("POST", paths[i], &r, &f) == -1, "%s was found", paths[i]);
@@ -2998,7 +2998,7 @@ START_TEST(catalog_details)
     text = lossd_catalog_v1_json();
     ck_assert_ptr_nonnull(text);
     doc = parse(text);
-    ck_assert_uint_eq(json_object_size(doc), 3);
+    ck_assert_uint_eq(json_object_size(doc), 4); /* name, version, functions, links */
     ck_assert_str_eq(string_at(doc, "name"), "lossd");
     ck_assert_str_eq(string_at(doc, "version"), LOSSD_VERSION_STRING);
     ck_assert(json_is_integer(json_object_get(doc, "functions")));

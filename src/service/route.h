@@ -1,7 +1,8 @@
 /*
  * route.h - from method and path to an endpoint: the fixed service
- * endpoints from one table, and /v1/{kind}/{name} from the core's function
- * registry (no second list of function names exists).
+ * endpoints from one table, /v1/{kind}/{name} and
+ * /v1/functions/{kind}/{name} from the core's function registry (no second
+ * list of function names exists), and the files built in (web.h).
  *
  * Thread-safe: reads immutable tables only.
  */
@@ -19,17 +20,22 @@ typedef enum {
     LOSSD_ROUTE_V1,
     LOSSD_ROUTE_FUNCTIONS,
     LOSSD_ROUTE_BATCH,
-    LOSSD_ROUTE_COMPUTE, /* /v1/{kind}/{name}: fn is set */
-    LOSSD_ROUTE_UNKNOWN, /* no such path: metrics label only */
+    LOSSD_ROUTE_COMPUTE,  /* /v1/{kind}/{name}: fn is set */
+    LOSSD_ROUTE_FUNCTION, /* GET /v1/functions/{kind}/{name}: fn is set */
+    LOSSD_ROUTE_WEB,      /* a file built into the binary (web.h): asset is set */
+    LOSSD_ROUTE_UNKNOWN,  /* no such path: metrics label only */
     LOSSD_ROUTE_COUNT
 } lossd_endpoint;
 
+struct lossd_asset;
+
 typedef struct {
     lossd_endpoint endpoint;
-    const lossd_function *fn; /* LOSSD_ROUTE_COMPUTE */
-    bool compute;             /* POST with a JSON body, served by the worker pool */
-    bool protected_;          /* under /v1: needs the API key when keys are configured */
-    const char *allow;        /* the Allow header for 405 */
+    const lossd_function *fn;        /* LOSSD_ROUTE_COMPUTE, LOSSD_ROUTE_FUNCTION */
+    const struct lossd_asset *asset; /* LOSSD_ROUTE_WEB */
+    bool compute;                    /* POST with a JSON body, served by the worker pool */
+    bool protected_;                 /* under /v1: needs the API key when keys are configured */
+    const char *allow;               /* the Allow header for 405 */
 } lossd_route;
 
 /*

@@ -45,6 +45,7 @@
 #include "pool.h"
 #include "reaper.h"
 #include "server.h"
+#include "web.h"
 
 #define CONNECTION_MEMORY (16 * 1024)
 
@@ -81,6 +82,7 @@ typedef struct request {
     bool computed;   /* the worker's reply is ready */
     bool answered;
     bool counted_inflight;
+    bool preflight; /* a CORS preflight: answered 204 (web.h) */
     lossd_reply reply;
     struct timespec start;
     int status;
@@ -104,18 +106,19 @@ static void free_body(void *body)
     free(body);
 }
 
-/* Queues a reply. `body` is malloc'd and handed over (freed by libmicrohttpd). */
-static enum MHD_Result queue(request *r, int status, char *body, size_t len,
-                             const char *content_type)
+/* Adds the headers every reply may need, queues `resp` (len bytes) and lets go of it. */
+static enum MHD_Result respond(request *r, int status, struct MHD_Response *resp, size_t len,
+                               const char *content_type)
 {
     lossd_server *s = r->srv;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    lossd_header web[LOSSD_WEB_HEADERS_MAX];
+    size_t n_web = lossd_web_headers(
+        s->cfg, &r->route, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin"),
+        r->preflight, web);
+    for (size_t i = 0; i < n_web; i++)
+        MHD_add_response_header(resp, web[i].name, web[i].value);
     if (status == 405 && r->route.allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route.allow);
     if (status == 401)
@@ -132,6 +135,19 @@ static enum MHD_Result queue(request *r, int status, char *body, size_t len,
         r->answered = true;
     }
     return rc;
+}
+
+/* Queues a reply. `body` is malloc'd and handed over (freed by libmicrohttpd); NULL when empty. */
+static enum MHD_Result queue(request *r, int status, char *body, size_t len,
+                             const char *content_type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    return respond(r, status, resp, len, content_type);
 }
 
 static enum MHD_Result queue_json(request *r, int status, const char *text, size_t len)
@@ -229,7 +245,10 @@ static void admit(request *r)
 {
     lossd_server *s = r->srv;
     const lossd_config *cfg = s->cfg;
-    if (lossd_route_find(r->method, r->path, &r->route, &r->fault) < 0)
+    int found = lossd_route_find(r->method, r->path, &r->route, &r->fault);
+    int web = lossd_web_admit(cfg, r->method, found, &r->route, &r->fault);
+    r->preflight = web == 1;
+    if (web != 0)
         return;
     if (r->route.protected_ && s->auth &&
         !lossd_auth_check(s->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION))) {
@@ -349,6 +368,21 @@ static enum MHD_Result serve_get(request *r)
         return queue_json(r, 200, s->v1, s->v1_len);
     case LOSSD_ROUTE_FUNCTIONS:
         return queue_json(r, 200, s->catalog, s->catalog_len);
+    case LOSSD_ROUTE_FUNCTION: {
+        char *entry = lossd_catalog_function_json(r->route.fn);
+        if (entry)
+            return queue(r, 200, entry, strlen(entry), "application/json");
+        lossd_fault_set(&r->fault, LOSSD_FAULT_INTERNAL, NULL, "no catalog entry for %s",
+                        r->route.fn->name);
+        return queue_fault(r);
+    }
+    case LOSSD_ROUTE_WEB: {
+        /* Built into the binary: served from where it lies, never copied. */
+        const lossd_asset *a = r->route.asset;
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+        return resp ? respond(r, 200, resp, a->size, a->content_type) : MHD_NO;
+    }
     default:
         break;
     }
@@ -504,6 +538,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return answer_computed(r);
     if (r->fault.kind != LOSSD_FAULT_NONE)
         return queue_fault(r);
+    if (r->preflight)
+        return queue(r, 204, NULL, 0, NULL);
     if (!r->route.compute)
         return serve_get(r);
     return dispatch(r);
