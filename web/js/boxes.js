@@ -138,8 +138,8 @@ function buildShapes() {
     svg('marker', { id: 'arrowhead', viewBox: '0 0 10 10', refX: 8, refY: 5, markerUnits: 'userSpaceOnUse',
       markerWidth: 0.45, markerHeight: 0.45, orient: 'auto' },
     svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })));
-  overlay = svg('g', { 'aria-hidden': 'true' });
-  arrowLayer = svg('g', { 'aria-hidden': 'true' });
+  overlay = svg('g', { 'aria-hidden': 'true', class: 'overlay' });
+  arrowLayer = svg('g', { 'aria-hidden': 'true', class: 'overlay' });
   svgRoot.append(defs, grid, overlay);
   for (const which of ['target', 'pred']) {
     const label = which === 'pred' ? 'predicted box' : 'target box';
