@@ -350,11 +350,11 @@ test('with --api-key-file: the page asks for the key, then works', async () => {
 
 // ------------------------------------------------------------ screenshots
 
-async function shoot(page, name, full) {
+async function shoot(page, name, screen) {
   mkdirSync(SHOTS, { recursive: true });
   const file = join(SHOTS, `playground-${name}.png`);
-  if (full) {
-    await page.screenshot({ path: file, fullPage: true });
+  if (screen) {
+    await page.screenshot({ path: file }); // what the screen shows
   } else {
     const view = await page.$('[role="tabpanel"]:not([hidden])');
     await view.screenshot({ path: file });

@@ -194,7 +194,7 @@ function renderOverlay() {
     svg('rect', { class: 'enclosing', x: c[0], y: c[1], width: c[2] - c[0], height: c[3] - c[1] }),
     svg('line', { class: 'diag', x1: c[0], y1: c[1], x2: c[2], y2: c[3] }),
     svg('line', { class: 'rho', x1: pc[0], y1: pc[1], x2: tc[0], y2: tc[1] }),
-    svg('text', { class: 'label label-c', x: c[0] + 0.1, y: c[1] - 0.12, text: `C: |C| = ${short(giou.enclosing_area[0])}, c² = ${short(diou.c2[0])}` }),
+    svg('text', { class: 'label label-c', x: c[0] + 0.1, y: c[3] - 0.15, text: `C: |C| = ${short(giou.enclosing_area[0])}, c² = ${short(diou.c2[0])}` }),
     svg('text', { class: 'label label-rho', x: (pc[0] + tc[0]) / 2 + 0.15, y: (pc[1] + tc[1]) / 2, text: `ρ² = ${short(diou.rho2[0])}` }),
   );
   const g = state.replies[state.arrows].grad[0];
