@@ -717,51 +717,35 @@ START_TEST(options)
 }
 END_TEST
 
+/* A TCase of the given tests, each on a server started by `setup` (none when NULL). */
+static void add_case(Suite *s, const char *name, void (*setup_fn)(void), const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+    if (setup_fn)
+        tcase_add_checked_fixture(tc, setup_fn, teardown);
+    for (size_t i = 0; tests[i]; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+}
+
 static Suite *web_suite(void)
 {
     Suite *s = suite_create("web");
-    TCase *tc = tcase_create("page");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, page_is_served_with_a_strict_policy);
-    tcase_add_test(tc, every_file_is_served_as_built);
-    tcase_add_test(tc, web_methods);
-    tcase_add_test(tc, openapi_is_the_checked_file);
-    tcase_add_test(tc, v1_links_to_the_web);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("catalog entry");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, every_entry_has_an_example_that_computes);
-    tcase_add_test(tc, entry_errors);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("api keys");
-    tcase_add_checked_fixture(tc, setup_keys, teardown);
-    tcase_add_test(tc, keys_guard_v1_but_not_the_page);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("playground off");
-    tcase_add_checked_fixture(tc, setup_off, teardown);
-    tcase_add_test(tc, playground_off_is_404);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("cors");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, no_cors_without_the_option);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("cors list");
-    tcase_add_checked_fixture(tc, setup_cors, teardown);
-    tcase_add_test(tc, preflight_from_a_listed_origin);
-    tcase_add_test(tc, replies_name_only_allowed_origins);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("cors any");
-    tcase_add_checked_fixture(tc, setup_cors_any, teardown);
-    tcase_add_test(tc, any_origin_and_keys);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("options");
-    tcase_add_test(tc, options);
-    suite_add_tcase(s, tc);
+    add_case(s, "page", setup,
+             (const TTest *const[]){page_is_served_with_a_strict_policy,
+                                    every_file_is_served_as_built, web_methods,
+                                    openapi_is_the_checked_file, v1_links_to_the_web, NULL});
+    add_case(s, "catalog entry", setup,
+             (const TTest *const[]){every_entry_has_an_example_that_computes, entry_errors, NULL});
+    add_case(s, "api keys", setup_keys,
+             (const TTest *const[]){keys_guard_v1_but_not_the_page, NULL});
+    add_case(s, "playground off", setup_off, (const TTest *const[]){playground_off_is_404, NULL});
+    add_case(s, "cors", setup, (const TTest *const[]){no_cors_without_the_option, NULL});
+    add_case(s, "cors list", setup_cors,
+             (const TTest *const[]){preflight_from_a_listed_origin,
+                                    replies_name_only_allowed_origins, NULL});
+    add_case(s, "cors any", setup_cors_any, (const TTest *const[]){any_origin_and_keys, NULL});
+    add_case(s, "options", NULL, (const TTest *const[]){options, NULL});
     return s;
 }
 
