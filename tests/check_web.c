@@ -16,6 +16,7 @@
 #include <check.h>
 #include <lossd/lossd.h>
 
+#include "../src/service/arena.h"
 #include "../src/service/log.h"
 #include "../src/service/options.h"
 #include "../src/service/route.h"
@@ -751,6 +752,8 @@ static Suite *web_suite(void)
 
 int main(void)
 {
+    json_object_seed(0);
+    lossd_arena_install(); /* as main() does: request trees go to arenas */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     SRunner *runner = srunner_create(web_suite());
     srunner_run_all(runner, CK_NORMAL);
