@@ -173,7 +173,7 @@ START_TEST(catalog_details)
     text = lossd_catalog_v1_json();
     ck_assert_ptr_nonnull(text);
     doc = parse_json(text);
-    ck_assert_uint_eq(json_object_size(doc), 3);
+    ck_assert_uint_eq(json_object_size(doc), 4); /* name, version, functions, links */
     ck_assert_str_eq(string_at(doc, "name"), "lossd");
     ck_assert_str_eq(string_at(doc, "version"), LOSSD_VERSION_STRING);
     ck_assert(json_is_integer(json_object_get(doc, "functions")));

@@ -135,10 +135,10 @@ START_TEST(route_not_found)
     strcat(quoted, "\";");
     ck_assert_msg(strstr(f.message, quoted) != NULL, "%s", f.message);
 
-    static const char *const paths[] = {
-        "/",           "/nope",          "/v1/",         "/v1/loss",      "/v1/foo/bar",
-        "/healthz/",   "/v1/lossx/mse",  "/V1/loss/mse", "/v1/loss/mse/", "/v1//mse",
-        "v1/loss/mse", "/v1/functions/x"};
+    static const char *const paths[] = {"/index.html",   "/nope",        "/v1/",
+                                        "/v1/loss",      "/v1/foo/bar",  "/healthz/",
+                                        "/v1/lossx/mse", "/V1/loss/mse", "/v1/loss/mse/",
+                                        "/v1//mse",      "v1/loss/mse",  "/v1/functions/x"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         memset(&f, 0, sizeof f);
         ck_assert_msg(lossd_route_find("POST", paths[i], &r, &f) == -1, "%s was found", paths[i]);

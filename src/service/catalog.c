@@ -1,5 +1,6 @@
 /*
- * catalog.c - the /v1/functions catalog from the registry (see catalog.h).
+ * catalog.c - the /v1/functions catalog and its single entries, with an
+ * example request each, from the registry (see catalog.h).
  * Written with jansson: it is built once and small.
  */
 #include <stdio.h>
@@ -75,6 +76,88 @@ static json_t *describe(const lossd_function *fn)
     return entry;
 }
 
+/*
+ * Example operands, by the operand's shape rule and value rule: small,
+ * valid for every function whose rules they match, so that an example
+ * request computes (tests/check_web.c posts every function's example).
+ * The second operand's LIKE_INPUT rows follow the first operand's row.
+ */
+static const struct {
+    lossd_shape_rule shape;
+    lossd_value_rule values;
+    lossd_shape_rule first; /* LIKE_INPUT: the first operand's rule; else LOSSD_SHAPE_NONE */
+    const char *json;
+} example_operands[] = {
+    {LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[-1.5, -0.25, 0.0, 0.75, 2.0]"},
+    {LOSSD_SHAPE_ANY, LOSSD_VALUES_PROBABILITY, LOSSD_SHAPE_NONE, "[0.1, 0.3, 0.5, 0.7, 0.9]"},
+    /* in [0, 1]: kl_div's target is a probability (unless log_target) */
+    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, LOSSD_SHAPE_ANY, "[0.0, 0.25, 0.5, 0.5, 1.0]"},
+    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY, LOSSD_SHAPE_ANY,
+     "[0.0, 1.0, 0.5, 1.0, 0.0]"},
+    {LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[[2.0, 0.5, -1.0], [0.1, 0.2, 1.5]]"},
+    {LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[0, 2]"},
+    {LOSSD_SHAPE_CLASS_OR_PROB, LOSSD_VALUES_PROBABILITY, LOSSD_SHAPE_NONE, "[0, 2]"},
+    {LOSSD_SHAPE_BOXES, LOSSD_VALUES_BOX, LOSSD_SHAPE_NONE,
+     "[[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]]"},
+    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_BOX, LOSSD_SHAPE_BOXES,
+     "[[0.0, 0.0, 1.0, 2.0], [2.0, 0.0, 4.0, 3.0]]"},
+    {LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, LOSSD_SHAPE_NONE,
+     "[[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]]"},
+    {LOSSD_SHAPE_DISTRIBUTIONS, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[0.5, 0.25, 0.25]"},
+    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, LOSSD_SHAPE_DISTRIBUTIONS, "[0.25, 0.25, 0.5]"},
+};
+
+/* The example value of operand k, or NULL when no row matches (a new rule needs a row). */
+static json_t *example_operand(const lossd_function *fn, size_t k)
+{
+    const lossd_operand_spec *op = &fn->operands[k];
+    lossd_shape_rule first = k == 0 ? LOSSD_SHAPE_NONE : fn->operands[0].shape;
+    for (size_t i = 0; i < sizeof example_operands / sizeof example_operands[0]; i++) {
+        if (example_operands[i].shape != op->shape || example_operands[i].values != op->values)
+            continue;
+        if (op->shape == LOSSD_SHAPE_LIKE_INPUT && example_operands[i].first != first)
+            continue;
+        return json_loads(example_operands[i].json, 0, NULL);
+    }
+    return NULL;
+}
+
+/* A parameter's example value: its default, or for a required tensor a single number. */
+static json_t *example_param(const lossd_param_spec *spec)
+{
+    if (spec->type == LOSSD_PARAM_TENSOR)
+        return spec->required ? json_real(0.25) : NULL;
+    return param_default(spec);
+}
+
+/*
+ * A request body that computes: the operands from the table above, the
+ * loss reduction, and every parameter with its default (so that a form
+ * built from it shows them all); optional tensor parameters are left out.
+ */
+static json_t *example(const lossd_function *fn)
+{
+    json_t *body = json_object();
+    for (size_t k = 0; body && k < 2; k++) {
+        if (fn->operands[k].shape == LOSSD_SHAPE_NONE)
+            continue;
+        json_t *value = example_operand(fn, k);
+        if (value == NULL) {
+            json_decref(body);
+            return NULL;
+        }
+        json_object_set_new(body, fn->operands[k].name, value);
+    }
+    if (body && fn->kind == LOSSD_KIND_LOSS)
+        json_object_set_new(body, "reduction", json_string("mean"));
+    for (size_t i = 0; body && i < fn->n_params; i++) {
+        json_t *value = example_param(&fn->params[i]);
+        if (value)
+            json_object_set_new(body, fn->params[i].name, value);
+    }
+    return body;
+}
+
 static char *dump(json_t *doc)
 {
     /* Defaults are short decimals: 15 digits print them as written (1e-7, not 9.99...e-8). */
@@ -94,8 +177,23 @@ char *lossd_catalog_functions_json(void)
     return dump(json_pack("{s:o, s:i}", "functions", list, "count", (int)lossd_function_count()));
 }
 
+char *lossd_catalog_function_json(const lossd_function *fn)
+{
+    json_t *entry = describe(fn), *body = example(fn);
+    if (entry == NULL || body == NULL) {
+        json_decref(entry);
+        json_decref(body);
+        return NULL;
+    }
+    json_object_set_new(entry, "example", body);
+    return dump(entry);
+}
+
 char *lossd_catalog_v1_json(void)
 {
-    return dump(json_pack("{s:s, s:s, s:i}", "name", "lossd", "version", LOSSD_VERSION_STRING,
-                          "functions", (int)lossd_function_count()));
+    json_t *links = json_pack("{s:s, s:s, s:s, s:s, s:s}", "functions", "/v1/functions", "function",
+                              "/v1/functions/{kind}/{name}", "openapi", "/openapi.yaml",
+                              "openapi_json", "/openapi.json", "playground", "/");
+    return dump(json_pack("{s:s, s:s, s:i, s:o}", "name", "lossd", "version", LOSSD_VERSION_STRING,
+                          "functions", (int)lossd_function_count(), "links", links));
 }

@@ -1,5 +1,5 @@
 /*
- * catalog.h - GET /v1 and GET /v1/functions, built once from the function
+ * catalog.h - GET /v1, GET /v1/functions and its entries, built from the function
  * registry: kind, name, path, summary, LaTeX formula, reference, operand
  * shapes, parameters (name, type, default, domain, summary), reductions,
  * per-term extras and whether gradients are available.
@@ -14,7 +14,11 @@
 #include <jansson.h>
 #include <lossd/lossd.h>
 
-/* The catalog and the /v1 summary as compact JSON text (caller frees). NULL on failure. */
+/*
+ * The catalog and the /v1 summary (with links to the catalog, the OpenAPI
+ * document and the playground) as compact JSON text (caller frees). NULL
+ * on failure.
+ */
 char *lossd_catalog_functions_json(void);
 char *lossd_catalog_v1_json(void);
 
@@ -24,5 +28,13 @@ char *lossd_catalog_v1_json(void);
  * (The /v2 model metadata lists parameters the same way.)
  */
 json_t *lossd_catalog_param(const lossd_param_spec *spec);
+
+/*
+ * GET /v1/functions/{kind}/{name}: fn's catalog entry plus "example", a
+ * request body that computes (operands fitting its shape and value rules,
+ * every parameter at its default). Compact JSON text (caller frees); NULL
+ * on failure, or when fn has an operand rule with no example yet.
+ */
+char *lossd_catalog_function_json(const lossd_function *fn);
 
 #endif /* LOSSD_SERVICE_CATALOG_H */

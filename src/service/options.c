@@ -10,8 +10,17 @@
 #include <strings.h>
 
 #include "options.h"
+#include "web.h"
 
-typedef enum { OPT_STRING, OPT_COUNT, OPT_SIZE, OPT_SECONDS, OPT_LOG_FORMAT, OPT_ACTION } opt_type;
+typedef enum {
+    OPT_STRING,
+    OPT_COUNT,
+    OPT_SIZE,
+    OPT_SECONDS,
+    OPT_LOG_FORMAT,
+    OPT_SWITCH, /* on or off, into a bool */
+    OPT_ACTION
+} opt_type;
 
 typedef struct {
     const char *flag; /* without the leading -- */
@@ -60,6 +69,10 @@ static const option options[] = {
      "PEM private key for --tls-cert"},
     {"log-format", "LOSSD_LOG_FORMAT", OPT_LOG_FORMAT, FIELD(log_format), 0, "text|json|off",
      "one access-log line per request on stderr"},
+    {"playground", "LOSSD_PLAYGROUND", OPT_SWITCH, FIELD(playground), 0, "on|off",
+     "serve the playground page at / (off: / is 404)"},
+    {"cors-origin", "LOSSD_CORS_ORIGIN", OPT_STRING, FIELD(cors_origin), 0, "LIST",
+     "origins whose pages may call lossd (comma-separated, or *): CORS headers and preflights"},
     {"healthcheck", NULL, OPT_ACTION, 0, 0, LOSSD_ACTION_HEALTHCHECK, NULL,
      "GET /healthz on the configured address; exit 0 if it answers 200"},
     {"version", NULL, OPT_ACTION, 0, 0, LOSSD_ACTION_VERSION, NULL, "print the version and exit"},
@@ -83,6 +96,7 @@ void lossd_config_defaults(lossd_config *cfg)
     cfg->max_connections_per_ip = 0;
     cfg->drain_timeout = 10;
     cfg->log_format = LOSSD_LOG_TEXT;
+    cfg->playground = true;
 }
 
 /* Parses a whole number with an optional K/M/G (binary) suffix for sizes. */
@@ -151,6 +165,13 @@ static int set_option(lossd_config *cfg, const option *o, const char *value, con
         fprintf(err, "lossd: %s: expected text, json or off, got \"%s\"\n", source, value);
         return -1;
     }
+    case OPT_SWITCH:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            fprintf(err, "lossd: %s: expected on or off, got \"%s\"\n", source, value);
+            return -1;
+        }
+        *(bool *)(void *)field = strcmp(value, "on") == 0;
+        return 0;
     case OPT_ACTION:
         break;
     }
@@ -181,6 +202,11 @@ static int validate(const lossd_config *cfg, FILE *err)
         }
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
         fprintf(err, "lossd: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    char why[256];
+    if (cfg->cors_origin[0] && !lossd_web_origins_valid(cfg->cors_origin, why, sizeof why)) {
+        fprintf(err, "lossd: --cors-origin: %s\n", why);
         return -1;
     }
     return 0;
@@ -257,6 +283,9 @@ static void default_text(const lossd_config *d, const option *o, char *buf, size
         return;
     case OPT_LOG_FORMAT:
         snprintf(buf, size, "text");
+        return;
+    case OPT_SWITCH:
+        snprintf(buf, size, "%s", *(const bool *)(const void *)field ? "on" : "off");
         return;
     case OPT_ACTION:
         break;

@@ -40,6 +40,8 @@ typedef struct {
     char tls_cert[LOSSD_PATH_MAX];
     char tls_key[LOSSD_PATH_MAX];
     lossd_log_format log_format;
+    bool playground;        /* serve the playground at / (web.h) */
+    char cors_origin[1024]; /* origins allowed cross-origin: "a,b", "*", or "" for none */
 } lossd_config;
 
 /* Fills cfg with the defaults. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "web.h"
 
 static const struct {
     const char *path;
@@ -140,9 +141,11 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
             return method_fault(r, fixed_routes[i].method, method, path, f);
         return 0;
     }
-    static const char prefix[] = "/v1/";
-    if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
-        const char *rest = path + sizeof prefix - 1;
+    static const char prefix[] = "/v1/", entry[] = "/v1/functions/";
+    /* GET /v1/functions/{kind}/{name} is one catalog entry; POST /v1/{kind}/{name} computes. */
+    bool catalog_entry = strncmp(path, entry, sizeof entry - 1) == 0;
+    if (catalog_entry || strncmp(path, prefix, sizeof prefix - 1) == 0) {
+        const char *rest = path + (catalog_entry ? sizeof entry : sizeof prefix) - 1;
         const char *slash = strchr(rest, '/');
         for (int k = 0; slash && k < LOSSD_KIND_COUNT; k++) {
             const char *kind = lossd_kind_name((lossd_kind)k);
@@ -157,12 +160,12 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
                                        "no %s function called \"%.64s\"; the %s functions are: %s",
                                        kind, slash + 1, kind, names);
             }
-            r->endpoint = LOSSD_ROUTE_COMPUTE;
+            r->endpoint = catalog_entry ? LOSSD_ROUTE_FUNCTION : LOSSD_ROUTE_COMPUTE;
             r->fn = fn;
-            r->compute = true;
-            r->allow = "POST";
-            if (strcmp(method, "POST") != 0)
-                return method_fault(r, "POST", method, path, f);
+            r->compute = !catalog_entry;
+            r->allow = catalog_entry ? "GET" : "POST";
+            if (!method_is(method, r->allow))
+                return method_fault(r, r->allow, method, path, f);
             return 0;
         }
     }
@@ -172,6 +175,13 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
         if (strncmp(path, models, sizeof models - 1) == 0)
             return find_model(method, path + sizeof models - 1, r, f);
     }
+    if ((r->asset = lossd_web_asset_find(path)) != NULL) {
+        r->endpoint = LOSSD_ROUTE_WEB;
+        r->allow = "GET";
+        if (!method_is(method, "GET"))
+            return method_fault(r, "GET", method, path, f);
+        return 0;
+    }
     return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
                            "no endpoint at %.100s; see GET /v1/functions for the catalog", path);
 }
@@ -179,8 +189,9 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
 const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
 {
     static const char *const labels[LOSSD_ROUTE_COUNT] = {
-        "healthz", "readyz",  "metrics",  "v1",       "functions",      "batch", "compute",
-        "v2",      "v2_live", "v2_ready", "v2_model", "v2_model_ready", "infer", "unknown"};
+        "healthz",  "readyz",         "metrics", "v1",     "functions", "batch",
+        "compute",  "function",       "web",     "v2",     "v2_live",   "v2_ready",
+        "v2_model", "v2_model_ready", "infer",   "unknown"};
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
         snprintf(buf, size, "%s/%s", lossd_kind_name(r->fn->kind), r->fn->name);
         return buf;

@@ -1,8 +1,8 @@
 /*
  * route.h - from method and path to an endpoint: the fixed service
- * endpoints from one table, and /v1/{kind}/{name} and
- * /v2/models/{kind}.{name} from the core's function registry (no second
- * list of function names exists).
+ * endpoints from one table, /v1/{kind}/{name}, /v1/functions/{kind}/{name}
+ * and /v2/models/{kind}.{name} from the core's function registry (no
+ * second list of function names exists), and the files built in (web.h).
  *
  * Thread-safe: reads immutable tables only.
  */
@@ -21,6 +21,8 @@ typedef enum {
     LOSSD_ROUTE_FUNCTIONS,
     LOSSD_ROUTE_BATCH,
     LOSSD_ROUTE_COMPUTE,        /* /v1/{kind}/{name}: fn is set */
+    LOSSD_ROUTE_FUNCTION,       /* GET /v1/functions/{kind}/{name}: fn is set */
+    LOSSD_ROUTE_WEB,            /* a file built into the binary (web.h): asset is set */
     LOSSD_ROUTE_V2,             /* GET /v2: server metadata */
     LOSSD_ROUTE_V2_LIVE,        /* GET /v2/health/live */
     LOSSD_ROUTE_V2_READY,       /* GET /v2/health/ready */
@@ -31,13 +33,16 @@ typedef enum {
     LOSSD_ROUTE_COUNT
 } lossd_endpoint;
 
+struct lossd_asset;
+
 typedef struct {
     lossd_endpoint endpoint;
-    const lossd_function *fn; /* LOSSD_ROUTE_COMPUTE */
-    bool compute;             /* POST with a JSON body, served by the worker pool */
-    bool needs_key;           /* under /v1: needs the API key when keys are configured */
-    const char *allow;        /* the Allow header for 405 */
-    bool v2;                  /* under /v2: errors in the Open Inference Protocol's form */
+    const lossd_function *fn;        /* COMPUTE, FUNCTION and the V2_MODEL* routes */
+    const struct lossd_asset *asset; /* LOSSD_ROUTE_WEB */
+    bool compute;                    /* POST with a body, served by the worker pool */
+    bool needs_key;    /* under /v1 and /v2/models: needs the API key when keys are configured */
+    const char *allow; /* the Allow header for 405 */
+    bool v2;           /* under /v2: errors in the Open Inference Protocol's form */
 } lossd_route;
 
 /*

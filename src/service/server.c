@@ -48,6 +48,7 @@
 #include "reaper.h"
 #include "server.h"
 #include "v2.h"
+#include "web.h"
 
 #define CONNECTION_MEMORY (16 * 1024)
 
@@ -92,6 +93,7 @@ typedef struct request {
     bool computed;            /* the worker's reply is ready */
     bool answered;
     bool counted_inflight;
+    bool preflight; /* a CORS preflight: answered 204 (web.h) */
     lossd_reply reply;
     struct timespec start;
     int status;
@@ -115,16 +117,19 @@ static void free_body(void *body)
     free(body);
 }
 
-/*
- * Adds the headers every reply may need, queues resp (which the caller
- * made) and records what was sent. `len` is the bytes of the body on the
- * wire, for the access log.
- */
-static enum MHD_Result queue_response(request *r, int status, struct MHD_Response *resp, size_t len,
-                                      const char *content_type)
+/* Adds the headers every reply may need, queues `resp` (len bytes) and lets go of it. */
+static enum MHD_Result respond(request *r, int status, struct MHD_Response *resp, size_t len,
+                               const char *content_type)
 {
     lossd_server *s = r->srv;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    lossd_header web[LOSSD_WEB_HEADERS_MAX];
+    size_t n_web = lossd_web_headers(
+        s->cfg, &r->route, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin"),
+        r->preflight, web);
+    for (size_t i = 0; i < n_web; i++)
+        MHD_add_response_header(resp, web[i].name, web[i].value);
     if (status == 405 && r->route.allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route.allow);
     if (status == 401)
@@ -179,7 +184,7 @@ static enum MHD_Result queue(request *r, int status, char *body, size_t len,
     }
     if (len > LOSSD_COMPRESS_MIN || e != LOSSD_ENCODING_IDENTITY)
         add_encoding(resp, e);
-    return queue_response(r, status, resp, len, content_type);
+    return respond(r, status, resp, len, content_type);
 }
 
 static enum MHD_Result queue_json(request *r, int status, const char *text, size_t len)
@@ -272,7 +277,7 @@ static enum MHD_Result queue_reply(request *r, lossd_reply *reply)
         add_encoding(resp, reply->encoding);
     if (header_len[0])
         MHD_add_response_header(resp, "Inference-Header-Content-Length", header_len);
-    return queue_response(r, reply->status, resp, len, type);
+    return respond(r, reply->status, resp, len, type);
 }
 
 static enum MHD_Result queue_fault(request *r)
@@ -397,7 +402,10 @@ static void admit(request *r)
     const lossd_config *cfg = s->cfg;
     r->header_len = LOSSD_NO_HEADER_LEN;
     r->accepts = lossd_encoding_accepted(header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
-    if (lossd_route_find(r->method, r->path, &r->route, &r->fault) < 0)
+    int found = lossd_route_find(r->method, r->path, &r->route, &r->fault);
+    int web = lossd_web_admit(cfg, r->method, found, &r->route, &r->fault);
+    r->preflight = web == 1;
+    if (web != 0)
         return;
     if (r->route.needs_key && s->auth &&
         !lossd_auth_check(s->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION))) {
@@ -598,6 +606,21 @@ static enum MHD_Result serve_get(request *r)
                          lossd_kind_name(r->route.fn->kind), r->route.fn->name);
         return queue_json(r, 200, text, (size_t)n);
     }
+    case LOSSD_ROUTE_FUNCTION: {
+        char *entry = lossd_catalog_function_json(r->route.fn);
+        if (entry)
+            return queue(r, 200, entry, strlen(entry), "application/json");
+        lossd_fault_set(&r->fault, LOSSD_FAULT_INTERNAL, NULL, "no catalog entry for %s",
+                        r->route.fn->name);
+        return queue_fault(r);
+    }
+    case LOSSD_ROUTE_WEB: {
+        /* Built into the binary: served from where it lies, never copied. */
+        const lossd_asset *a = r->route.asset;
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+        return resp ? respond(r, 200, resp, a->size, a->content_type) : MHD_NO;
+    }
     default:
         break;
     }
@@ -774,6 +797,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return answer_computed(r);
     if (r->fault.kind != LOSSD_FAULT_NONE)
         return queue_fault(r);
+    if (r->preflight)
+        return queue(r, 204, NULL, 0, NULL);
     if (!r->route.compute)
         return serve_get(r);
     return dispatch(r);

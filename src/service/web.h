@@ -1,0 +1,81 @@
+/*
+ * web.h - what lossd serves to browsers: the playground's files and the
+ * OpenAPI document (compiled into the binary at build time by
+ * scripts/embed-assets, nothing read from disk or fetched at run time),
+ * the headers that go with them (a strict Content-Security-Policy), and
+ * CORS for pages of other origins (--cors-origin).
+ *
+ * Knows nothing of libmicrohttpd: the server asks which headers a reply
+ * gets and adds them itself.
+ *
+ * Threading: the asset table is immutable, and the decisions read only
+ * the configuration (read-only once the server starts): any thread.
+ */
+#ifndef LOSSD_SERVICE_WEB_H
+#define LOSSD_SERVICE_WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fault.h"
+#include "options.h"
+#include "route.h"
+
+/* One file served as it is. The generated src/service/web_assets.c holds the table. */
+typedef struct lossd_asset {
+    const char *path;         /* URL path: "/", "/app.js", "/openapi.yaml" */
+    const char *content_type; /* "text/html; charset=utf-8", "font/woff2", ... */
+    const unsigned char *data;
+    size_t size;
+    bool playground; /* part of the page: --playground off hides it */
+} lossd_asset;
+
+extern const lossd_asset lossd_web_assets[];
+extern const size_t lossd_web_asset_count;
+
+/* The asset served at `path` (exact match), or NULL. */
+const lossd_asset *lossd_web_asset_find(const char *path);
+
+/*
+ * Whether a --cors-origin value is well formed: "*", or a comma-separated
+ * list of origins "scheme://host[:port]" (no path, no trailing slash).
+ * On failure writes the reason to `why`.
+ */
+bool lossd_web_origins_valid(const char *list, char *why, size_t why_size);
+
+/*
+ * Decides what the web layer does with a routed request, after
+ * lossd_route_find() (whose result `found` and fault `f` it takes):
+ *   1  a CORS preflight (OPTIONS on a known path, with --cors-origin):
+ *      answer 204 with lossd_web_headers(); f is cleared;
+ *   0  go on as routed;
+ *  -1  refused: f is set (the playground's files are 404 with
+ *      --playground off, and their route becomes LOSSD_ROUTE_UNKNOWN),
+ *      or was already set by the router.
+ * A preflight is answered before the API key is checked: browsers never
+ * send credentials with one.
+ */
+int lossd_web_admit(const lossd_config *cfg, const char *method, int found, lossd_route *route,
+                    lossd_fault *f);
+
+typedef struct {
+    const char *name, *value;
+} lossd_header;
+
+#define LOSSD_WEB_HEADERS_MAX 10
+
+/*
+ * The headers a reply gets from the web layer, written into out (at most
+ * LOSSD_WEB_HEADERS_MAX); returns how many. `origin` is the request's
+ * Origin header or NULL; values may point into it, so they are valid for
+ * as long as it is. Web assets get the Content-Security-Policy and
+ * nosniff; with --cors-origin, a reply to an allowed Origin gets
+ * Access-Control-Allow-Origin and Vary: Origin, and a preflight also the
+ * allowed methods and headers and how long to cache them. Without the
+ * option, no CORS header is ever added.
+ */
+size_t lossd_web_headers(const lossd_config *cfg, const lossd_route *route, const char *origin,
+                         bool preflight, lossd_header out[LOSSD_WEB_HEADERS_MAX]);
+
+#endif /* LOSSD_SERVICE_WEB_H */

@@ -1,0 +1,363 @@
+// playground.mjs - the playground in a real browser: Debian's chromium,
+// headless, driven by puppeteer-core, against a real ./lossd on a free
+// port. Run by tests/browser/run (which installs the npm packages into a
+// cache folder outside the tree); node's own test runner reports.
+//
+//   node playground.mjs --lossd PATH [--screenshots DIR]
+//
+// What a person would do, checked against lossd's own answers: load the
+// page (no request to another origin, no console error, so no CSP
+// violation either), drag the predicted box with the mouse and compare
+// every number shown with what the API returns for those coordinates, to
+// the last digit; descend from two disjoint boxes (IoU's box stays put,
+// GIoU's moves); switch every view; axe-core finds no serious or critical
+// accessibility violation; the same at a phone's size; the key field works
+// against a lossd with --api-key-file.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import puppeteer from 'puppeteer-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const LOSSD = opt('--lossd');
+const SHOTS = opt('--screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WAIT = { timeout: 20000 };
+
+// ------------------------------------------------------------ lossd and chromium
+
+function startLossd(extra = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(LOSSD, ['--listen', '127.0.0.1:0', '--log-format', 'off', ...extra],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let text = '';
+    proc.stderr.on('data', (chunk) => {
+      text += chunk;
+      const m = text.match(/listening on 127\.0\.0\.1:(\d+)/);
+      if (m) resolve({ proc, base: `http://127.0.0.1:${m[1]}` });
+    });
+    proc.on('exit', (code) => reject(new Error(`lossd exited (${code}): ${text}`)));
+  });
+}
+
+async function api(base, path, body, key) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  const resp = await fetch(base + path, { method: 'POST', headers, body: JSON.stringify(body) });
+  assert.equal(resp.status, 200, `${path}: ${await resp.clone().text()}`);
+  return resp.json();
+}
+
+let lossd;
+let browser;
+const profile = mkdtempSync(join(tmpdir(), 'lossd-chromium-'));
+
+before(async () => {
+  lossd = await startLossd();
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: profile,
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (lossd) lossd.proc.kill('SIGTERM');
+  rmSync(profile, { recursive: true, force: true });
+});
+
+// A page with every request and console error recorded.
+async function open(base, viewport, hash = '') {
+  const page = await browser.newPage();
+  await page.setViewport(viewport);
+  const seen = { requests: [], errors: [] };
+  page.on('request', (r) => seen.requests.push(r.url()));
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => seen.errors.push(String(e)));
+  page.on('requestfailed', (r) => seen.errors.push(`request failed: ${r.url()}`));
+  await page.goto(`${base}/${hash}`, { waitUntil: 'networkidle0' });
+  return { page, seen };
+}
+
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+
+function onlySameOrigin(seen, base) {
+  const foreign = seen.requests.filter((u) => new URL(u).origin !== base);
+  assert.deepEqual(foreign, [], 'requests to another origin');
+}
+
+// The boxes the table shows numbers for, once they are the ones in the inputs.
+async function settledBoxes(page) {
+  await page.waitForFunction(() => {
+    const t = document.getElementById('box-table').dataset.boxes;
+    if (!t) return false;
+    const read = (w) => ['x1', 'y1', 'x2', 'y2'].map((c) => Number(document.getElementById(`${w}-${c}`).value));
+    return t === JSON.stringify([read('pred'), read('target')]);
+  }, WAIT);
+  return JSON.parse(await page.$eval('#box-table', (t) => t.dataset.boxes));
+}
+
+// Every number in the Boxes table equals lossd's reply for those boxes, as text.
+async function checkBoxNumbers(page, base, pred, target) {
+  const shown = await page.$$eval('#box-table tbody tr', (rows) => rows.map((r) => ({
+    loss: r.dataset.loss,
+    value: r.querySelector('.v-loss').textContent,
+    terms: r.querySelector('.terms').textContent,
+    grad: [...r.querySelectorAll('.v-grad')].map((g) => g.textContent),
+  })));
+  assert.deepEqual(shown.map((r) => r.loss), ['iou', 'giou', 'diou', 'ciou']);
+  const LABEL = { iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α' };
+  for (const row of shown) {
+    const reply = await api(base, `/v1/loss/${row.loss}`, { input: [pred], target: [target], grad: true, terms: true });
+    assert.equal(row.value, String(reply.loss), `${row.loss} loss`);
+    assert.deepEqual(row.grad, reply.grad[0].map(String), `${row.loss} gradient`);
+    const terms = Object.entries(reply.terms).map(([k, v]) => `${LABEL[k]} = ${String(v[0])}`).join(', ');
+    assert.equal(row.terms, terms, `${row.loss} terms`);
+  }
+  return shown;
+}
+
+async function drag(page, selector, dx, dy) {
+  const box = await (await page.$(selector)).boundingBox();
+  const x = box.x + box.width / 2;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(x + (dx * i) / 10, y + (dy * i) / 10);
+  await page.mouse.up();
+}
+
+async function axe(page, label) {
+  await page.evaluate(AXE); // CDP evaluation: not an inline script, so the CSP still holds
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  for (const v of violations) console.log(`# axe ${label}: ${v.impact} ${v.id} (${v.nodes}): ${v.help} ${v.targets.join(' | ')}`);
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `${label}: serious or critical accessibility violations`);
+}
+
+const VIEWS = ['boxes', 'curves', 'dists', 'api'];
+
+async function showView(page, name) {
+  await page.click(`#tab-${name}`);
+  await page.waitForFunction((n) => document.body.dataset.view === n || (n === 'boxes' && !document.getElementById('view-boxes').hidden), WAIT, name);
+  const hidden = await page.$$eval('[role="tabpanel"]', (ps) => Object.fromEntries(ps.map((p) => [p.id, p.hidden])));
+  for (const v of VIEWS) assert.equal(hidden[`view-${v}`], v !== name, `view-${v} hidden`);
+  const ready = {
+    boxes: () => document.querySelectorAll('#box-table tbody tr').length === 4,
+    curves: () => document.querySelectorAll('#curve-stats tbody tr').length > 0,
+    dists: () => document.querySelectorAll('#dist-table tbody tr').length === 5,
+    api: () => document.querySelector('#fn-formula .katex') !== null,
+  }[name];
+  await page.waitForFunction(ready, WAIT);
+}
+
+// ------------------------------------------------------------ the tests
+
+test('the page loads from lossd alone, without errors', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  await settledBoxes(page);
+  onlySameOrigin(seen, lossd.base);
+  assert.ok(seen.requests.some((u) => u.endsWith('/vendor/chart.min.js')));
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('dragging the predicted box: every number equals the API reply for those coordinates', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  const [pred0, target] = await settledBoxes(page);
+  await drag(page, 'rect.box.pred', 70, 35);
+  const [pred, target1] = await settledBoxes(page);
+  assert.deepEqual(target1, target);
+  assert.ok(pred[0] > pred0[0] && pred[1] > pred0[1], `moved from ${pred0} to ${pred}`);
+  assert.ok(Math.abs(pred[2] - pred[0] - (pred0[2] - pred0[0])) < 0.011, 'a move keeps the size');
+  await checkBoxNumbers(page, lossd.base, pred, target);
+
+  // A corner handle resizes: x1, y1 stay.
+  await drag(page, 'circle.handle.pred.se', 40, 25);
+  const [resized] = await settledBoxes(page);
+  assert.deepEqual(resized.slice(0, 2), pred.slice(0, 2));
+  assert.ok(resized[2] > pred[2] && resized[3] > pred[3], `resized ${pred} to ${resized}`);
+  await checkBoxNumbers(page, lossd.base, resized, target);
+
+  // The keyboard moves a focused box by 0.1.
+  await page.$eval('rect.box.pred', (e) => e.focus());
+  await page.keyboard.press('ArrowLeft');
+  const [keyed] = await settledBoxes(page);
+  assert.equal(keyed[0], Math.round((resized[0] - 0.1) * 100) / 100);
+  await checkBoxNumbers(page, lossd.base, keyed, target);
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('descend from disjoint boxes: IoU stays put, GIoU, DIoU and CIoU move', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  await settledBoxes(page);
+  await page.click('#disjoint');
+  const [pred, target] = await settledBoxes(page);
+  const shown = await checkBoxNumbers(page, lossd.base, pred, target);
+  assert.equal(shown[0].value, '1', 'disjoint boxes: IoU loss 1');
+  assert.deepEqual(shown[0].grad, ['0', '0', '0', '0'], 'IoU: no gradient');
+  await page.$eval('#descend-steps', (i) => { i.value = '30'; });
+  await page.click('#descend');
+  await page.waitForSelector('#trajectories figure[data-loss="ciou"]', WAIT);
+  const figs = await page.$$eval('#trajectories figure', (fs) => Object.fromEntries(fs.map((f) =>
+    [f.dataset.loss, { start: JSON.parse(f.dataset.start), final: JSON.parse(f.dataset.final), moved: f.dataset.moved }])));
+  assert.deepEqual(figs.iou.start, pred);
+  assert.deepEqual(figs.iou.final, pred, 'IoU loss does not move disjoint boxes');
+  assert.equal(figs.iou.moved, 'false');
+  for (const n of ['giou', 'diou', 'ciou']) {
+    assert.equal(figs[n].moved, 'true', `${n} moves`);
+    // towards the target, which lies to the right and below
+    assert.ok(figs[n].final[2] > pred[2] && figs[n].final[3] > pred[3], `${n}: ${figs[n].final}`);
+  }
+  // The first step's GIoU box is what lossd's gradient gives.
+  const reply = await api(lossd.base, '/v1/loss/giou', { input: [pred], target: [target], grad: true });
+  assert.ok(reply.grad[0].some((g) => g !== 0));
+  assert.deepEqual(seen.errors, []);
+  if (SHOTS) await shoot(page, 'boxes');
+  await page.close();
+});
+
+test('every view works, and axe-core finds no serious or critical violation', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  await settledBoxes(page);
+  await axe(page, 'boxes');
+  for (const v of ['curves', 'dists', 'api', 'boxes']) {
+    await showView(page, v);
+    if (v !== 'boxes') await axe(page, v);
+  }
+
+  // Curves: ReLU's zero-gradient share is the activation reply's statistic.
+  await showView(page, 'curves');
+  await page.click('input[name="family"][value="activation"]');
+  await page.waitForSelector('#curve-stats tbody tr[data-fn="ReLU"]', WAIT);
+  const cells = await page.$$eval('#curve-stats tbody tr[data-fn="ReLU"] td', (tds) => tds.map((t) => t.textContent));
+  const xs = Array.from({ length: 241 }, (_, i) => -4 + (8 * i) / 240);
+  const relu = await api(lossd.base, '/v1/activation/relu', { input: xs, grad: true });
+  assert.equal(cells[2], String(relu.stats.zero_grad_fraction));
+  if (SHOTS) await shoot(page, 'curves');
+  await page.click('input[name="family"][value="focal"]');
+  await page.waitForSelector('#curve-stats tbody tr[data-fn="focal γ = 2"]', WAIT);
+  await axe(page, 'curves (focal)');
+
+  // Distributions: the numbers are lossd's, in nats and in bits.
+  await showView(page, 'dists');
+  const p = [0.1, 0.2, 0.4, 0.2, 0.1];
+  const q = [0.3, 0.25, 0.2, 0.15, 0.1];
+  for (const base of ['e', 2]) {
+    if (base === 2) {
+      await page.click('input[name="base"][value="2"]');
+      await page.waitForFunction(() => document.querySelector('#dist-table tbody th').textContent.includes('bits'), WAIT);
+    }
+    const shown = await page.$$eval('#dist-table tbody tr', (rs) => Object.fromEntries(rs.map((r) => [r.dataset.measure + (r.querySelector('th').textContent.startsWith('H(q)') ? '_q' : ''), r.querySelector('td').textContent])));
+    const ask = async (fn, body) => String((await api(lossd.base, `/v1/info/${fn}`, { ...body, normalize: true, base })).value);
+    assert.equal(shown.entropy, await ask('entropy', { p }));
+    assert.equal(shown.entropy_q, await ask('entropy', { p: q }));
+    assert.equal(shown.cross_entropy, await ask('cross_entropy', { p, q }));
+    assert.equal(shown.kl_divergence, await ask('kl_divergence', { p, q }));
+    assert.equal(shown.js_divergence, await ask('js_divergence', { p, q }));
+  }
+  if (SHOTS) await shoot(page, 'distributions');
+
+  // API explorer: a formula typeset, a request sent, and its curl command gives the same reply.
+  await showView(page, 'api');
+  await page.click('#fn-list button[data-fn="loss/ciou"]');
+  await page.waitForFunction(() => document.getElementById('fn-title').textContent === 'loss/ciou', WAIT);
+  await page.waitForSelector('#fn-formula .katex', WAIT);
+  await page.click('#field-grad');
+  await page.click('#fn-send');
+  await page.waitForFunction(() => document.getElementById('fn-reply').dataset.status === '200', WAIT);
+  const reply = await page.$eval('#fn-reply', (e) => e.textContent);
+  const curl = await page.$eval('#fn-curl', (e) => e.textContent);
+  assert.ok(curl.startsWith(`curl -s ${lossd.base}/v1/loss/ciou -H 'Content-Type: application/json' -d '`), curl);
+  const viaCurl = execFileSync('bash', ['-c', curl], { encoding: 'utf8' });
+  assert.equal(`HTTP 200\n${viaCurl}`, reply);
+  assert.ok(JSON.parse(viaCurl).grad, 'the reply carries the gradient asked for');
+  await axe(page, 'api explorer');
+  if (SHOTS) await shoot(page, 'api');
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('a phone-sized screen: no sideways scrolling, every view usable and accessible', async () => {
+  const { page, seen } = await open(lossd.base, PHONE);
+  await settledBoxes(page);
+  for (const v of VIEWS) {
+    await showView(page, v);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${v}: the page is ${overflow} px wider than the screen`);
+    await axe(page, `phone ${v}`);
+  }
+  // Touch-sized drag works too (pointer events from the mouse at this size).
+  await showView(page, 'boxes');
+  const [pred0] = await settledBoxes(page);
+  await drag(page, 'rect.box.pred', 20, 10);
+  const [pred, target] = await settledBoxes(page);
+  assert.notDeepEqual(pred, pred0);
+  await checkBoxNumbers(page, lossd.base, pred, target);
+  if (SHOTS) await shoot(page, 'phone', true);
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('with --api-key-file: the page asks for the key, then works', async () => {
+  const keyFile = join(profile, 'keys');
+  writeFileSync(keyFile, 'playground-key\n');
+  const guarded = await startLossd(['--api-key-file', keyFile]);
+  try {
+    const { page, seen } = await open(guarded.base, DESKTOP);
+    await page.waitForFunction(() => document.getElementById('status').textContent.includes('API key'), WAIT);
+    assert.equal(await page.$eval('#key-box', (d) => d.open), true);
+    await page.type('#api-key', 'playground-key');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#key-form button[type="submit"]')]);
+    const [pred, target] = await settledBoxes(page);
+    const reply = await api(guarded.base, '/v1/loss/giou', { input: [pred], target: [target], grad: true, terms: true }, 'playground-key');
+    const shown = await page.$eval('#box-table tr[data-loss="giou"] .v-loss', (e) => e.textContent);
+    assert.equal(shown, String(reply.loss));
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('lossd.apiKey')), 'playground-key');
+    onlySameOrigin(seen, guarded.base);
+    // Only the 401s of the first load, which the page answered by asking for the key.
+    assert.deepEqual(seen.errors.filter((e) => !e.includes('401')), []);
+    await page.close();
+  } finally {
+    guarded.proc.kill('SIGTERM');
+  }
+});
+
+// ------------------------------------------------------------ screenshots
+
+async function shoot(page, name, screen) {
+  mkdirSync(SHOTS, { recursive: true });
+  const file = join(SHOTS, `playground-${name}.png`);
+  if (screen) {
+    await page.screenshot({ path: file }); // what the screen shows
+  } else {
+    const view = await page.$('[role="tabpanel"]:not([hidden])');
+    await view.screenshot({ path: file });
+  }
+  console.log(`# wrote ${file}`);
+}

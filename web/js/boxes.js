@@ -1,0 +1,365 @@
+// boxes.js - the Boxes view: two boxes to drag, the four box losses with
+// their terms and gradients, and gradient descent with each loss.
+//
+// API calls: POST /v1/batch with one job per loss,
+//   {"path": "/v1/loss/{iou,giou,diou,ciou}",
+//    "body": {"input": [pred], "target": [target], "grad": true, "terms": true}}
+// on every change, and for "Descend" one such batch per step (without terms),
+// each job from its own loss's current box. The page only draws: the
+// enclosing box and the centres are geometry for the picture; every number
+// shown comes from a reply.
+import { batch, ok } from './api.js';
+import { $, el, svg, num, serial, status, lineChart, series } from './ui.js';
+
+const LOSSES = ['iou', 'giou', 'diou', 'ciou'];
+const NAMES = { iou: 'IoU', giou: 'GIoU', diou: 'DIoU', ciou: 'CIoU' };
+const TERMS = { iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α' };
+const WIDTH = 16;
+const HEIGHT = 10;
+const MIN_SIZE = 0.1;
+const ARROW_SCALE = 6; // picture units per unit of gradient
+const COORDS = ['x1', 'y1', 'x2', 'y2'];
+
+const state = {
+  pred: [2, 2, 6.5, 5.5],
+  target: [4.5, 3.5, 10, 8],
+  arrows: 'giou',
+  replies: null, // {loss name: reply body} for state.shown
+  shown: null, // the boxes those replies are for
+};
+
+// Coordinates are kept to hundredths, so that what is shown is what is sent.
+const round2 = (v) => Math.round(v * 100) / 100;
+
+let svgRoot;
+let overlay;
+let arrowLayer;
+const shapes = { pred: {}, target: {} };
+
+function boxRequest(name, withTerms) {
+  return {
+    path: `/v1/loss/${name}`,
+    body: { input: [state.pred], target: [state.target], grad: true, terms: withTerms },
+  };
+}
+
+const refresh = serial(async () => {
+  const boxes = { pred: state.pred.slice(), target: state.target.slice() };
+  const results = await batch(LOSSES.map((n) => boxRequest(n, true)));
+  state.replies = {};
+  LOSSES.forEach((n, i) => {
+    state.replies[n] = ok(results[i], `/v1/loss/${n}`);
+  });
+  state.shown = boxes;
+  renderNumbers();
+  renderOverlay();
+});
+
+// ------------------------------------------------------------ the picture
+
+function toWorld(ev) {
+  const pt = svgRoot.createSVGPoint();
+  pt.x = ev.clientX;
+  pt.y = ev.clientY;
+  const p = pt.matrixTransform(svgRoot.getScreenCTM().inverse());
+  return { x: p.x, y: p.y };
+}
+
+function setBox(which, box) {
+  state[which] = box.map(round2);
+  COORDS.forEach((c, k) => {
+    $(`${which}-${c}`).value = String(state[which][k]);
+  });
+  placeShapes();
+  refresh();
+}
+
+function startDrag(ev, which, corner) {
+  if (ev.button !== 0) return;
+  ev.preventDefault();
+  const target = ev.currentTarget;
+  target.setPointerCapture(ev.pointerId);
+  const p0 = toWorld(ev);
+  const b0 = state[which].slice();
+  const move = (e) => {
+    const p = toWorld(e);
+    const dx = p.x - p0.x;
+    const dy = p.y - p0.y;
+    const b = b0.slice();
+    if (!corner) {
+      b[0] += dx;
+      b[2] += dx;
+      b[1] += dy;
+      b[3] += dy;
+    } else {
+      if (corner.includes('w')) b[0] = Math.min(b0[0] + dx, b0[2] - MIN_SIZE);
+      if (corner.includes('e')) b[2] = Math.max(b0[2] + dx, b0[0] + MIN_SIZE);
+      if (corner.includes('n')) b[1] = Math.min(b0[1] + dy, b0[3] - MIN_SIZE);
+      if (corner.includes('s')) b[3] = Math.max(b0[3] + dy, b0[1] + MIN_SIZE);
+    }
+    setBox(which, b);
+  };
+  const up = () => {
+    target.removeEventListener('pointermove', move);
+    target.removeEventListener('pointerup', up);
+    target.removeEventListener('pointercancel', up);
+  };
+  target.addEventListener('pointermove', move);
+  target.addEventListener('pointerup', up);
+  target.addEventListener('pointercancel', up);
+}
+
+// Arrow keys move a focused box by 0.1; with Shift they move its x2/y2 corner.
+function onKey(ev, which) {
+  const step = { ArrowLeft: [-0.1, 0], ArrowRight: [0.1, 0], ArrowUp: [0, -0.1], ArrowDown: [0, 0.1] }[ev.key];
+  if (!step) return;
+  ev.preventDefault();
+  const b = state[which].slice();
+  if (ev.shiftKey) {
+    b[2] = Math.max(b[2] + step[0], b[0] + MIN_SIZE);
+    b[3] = Math.max(b[3] + step[1], b[1] + MIN_SIZE);
+  } else {
+    b[0] += step[0];
+    b[2] += step[0];
+    b[1] += step[1];
+    b[3] += step[1];
+  }
+  setBox(which, b);
+}
+
+const CORNERS = { nw: [0, 1], ne: [2, 1], sw: [0, 3], se: [2, 3] };
+
+function buildShapes() {
+  svgRoot = $('box-svg');
+  const grid = svg('g', { class: 'grid' });
+  for (let x = 1; x < WIDTH; x++) grid.append(svg('line', { x1: x, y1: 0, x2: x, y2: HEIGHT }));
+  for (let y = 1; y < HEIGHT; y++) grid.append(svg('line', { x1: 0, y1: y, x2: WIDTH, y2: y }));
+  const defs = svg('defs', {},
+    svg('marker', { id: 'arrowhead', viewBox: '0 0 10 10', refX: 8, refY: 5, markerUnits: 'userSpaceOnUse',
+      markerWidth: 0.45, markerHeight: 0.45, orient: 'auto' },
+    svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })));
+  overlay = svg('g', { 'aria-hidden': 'true', class: 'overlay' });
+  arrowLayer = svg('g', { 'aria-hidden': 'true', class: 'overlay' });
+  svgRoot.append(defs, grid, overlay);
+  for (const which of ['target', 'pred']) {
+    const label = which === 'pred' ? 'predicted box' : 'target box';
+    const rect = svg('rect', {
+      class: `box ${which}`, tabindex: 0, role: 'button', 'aria-roledescription': 'draggable box',
+      'aria-label': `${label}: drag to move, arrow keys move, Shift and arrow keys resize`,
+      'data-box': which,
+    });
+    rect.addEventListener('pointerdown', (e) => startDrag(e, which, null));
+    rect.addEventListener('keydown', (e) => onKey(e, which));
+    shapes[which].rect = rect;
+    svgRoot.append(rect);
+    for (const corner of Object.keys(CORNERS)) {
+      const h = svg('circle', { class: `handle ${which} ${corner}`, r: 0.16, 'data-corner': `${which}-${corner}` });
+      h.addEventListener('pointerdown', (e) => startDrag(e, which, corner));
+      shapes[which][corner] = h;
+      svgRoot.append(h);
+    }
+  }
+  svgRoot.append(arrowLayer);
+}
+
+function placeShapes() {
+  for (const which of ['target', 'pred']) {
+    const [x1, y1, x2, y2] = state[which];
+    const s = shapes[which];
+    s.rect.setAttribute('x', x1);
+    s.rect.setAttribute('y', y1);
+    s.rect.setAttribute('width', Math.max(x2 - x1, 0));
+    s.rect.setAttribute('height', Math.max(y2 - y1, 0));
+    for (const [corner, [i, j]] of Object.entries(CORNERS)) {
+      s[corner].setAttribute('cx', state[which][i]);
+      s[corner].setAttribute('cy', state[which][j]);
+    }
+  }
+}
+
+const short = (v) => (v === null ? 'null' : Number(v).toPrecision(4));
+
+// C, ρ and c as lines; their values (from the DIoU reply) as labels.
+function renderOverlay() {
+  overlay.replaceChildren();
+  arrowLayer.replaceChildren();
+  if (!state.replies) return;
+  const [p, t] = [state.shown.pred, state.shown.target];
+  const c = [Math.min(p[0], t[0]), Math.min(p[1], t[1]), Math.max(p[2], t[2]), Math.max(p[3], t[3])];
+  const centre = (b) => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
+  const [pc, tc] = [centre(p), centre(t)];
+  const giou = state.replies.giou.terms;
+  const diou = state.replies.diou.terms;
+  overlay.append(
+    svg('rect', { class: 'enclosing', x: c[0], y: c[1], width: c[2] - c[0], height: c[3] - c[1] }),
+    svg('line', { class: 'diag', x1: c[0], y1: c[1], x2: c[2], y2: c[3] }),
+    svg('line', { class: 'rho', x1: pc[0], y1: pc[1], x2: tc[0], y2: tc[1] }),
+    svg('text', { class: 'label label-c', x: c[0] + 0.1, y: c[3] - 0.15, text: `C: |C| = ${short(giou.enclosing_area[0])}, c² = ${short(diou.c2[0])}` }),
+    svg('text', { class: 'label label-rho', x: (pc[0] + tc[0]) / 2 + 0.15, y: (pc[1] + tc[1]) / 2, text: `ρ² = ${short(diou.rho2[0])}` }),
+  );
+  const g = state.replies[state.arrows].grad[0];
+  if (g.every((v) => v === 0)) {
+    arrowLayer.append(svg('text', { class: 'label', x: p[0], y: p[3] + 0.45, text: `${NAMES[state.arrows]}: zero gradient` }));
+    return;
+  }
+  const arrow = (x, y, gx, gy) => {
+    let dx = -gx * ARROW_SCALE;
+    let dy = -gy * ARROW_SCALE;
+    const len = Math.hypot(dx, dy);
+    if (len > 4) {
+      dx *= 4 / len;
+      dy *= 4 / len;
+    }
+    if (len > 1e-9) arrowLayer.append(svg('line', { class: 'arrow', x1: x, y1: y, x2: x + dx, y2: y + dy, 'marker-end': 'url(#arrowhead)' }));
+  };
+  arrow(p[0], p[1], g[0], g[1]);
+  arrow(p[2], p[3], g[2], g[3]);
+}
+
+// ------------------------------------------------------------ the numbers
+
+function renderNumbers() {
+  const body = $('box-table').tBodies[0];
+  body.replaceChildren();
+  for (const n of LOSSES) {
+    const r = state.replies[n];
+    const terms = Object.entries(r.terms || {}).map(([k, v]) => `${TERMS[k] || k} = ${num(v[0])}`).join(', ');
+    const row = el('tr', { 'data-loss': n },
+      el('th', { scope: 'row', text: NAMES[n] }),
+      el('td', { class: 'v-loss', text: num(r.loss) }),
+      el('td', { class: 'terms', text: terms }));
+    row.append(el('td', { class: 'grads' }, ...r.grad[0].map((v, k) =>
+      el('span', { class: 'v-grad', 'data-index': k, text: num(v) }))));
+    body.append(row);
+  }
+  // What the numbers are for: the browser test reads it to ask lossd itself.
+  $('box-table').dataset.boxes = JSON.stringify([state.shown.pred, state.shown.target]);
+}
+
+function buildInputs() {
+  const host = $('box-inputs');
+  for (const which of ['pred', 'target']) {
+    const name = which === 'pred' ? 'predicted' : 'target';
+    const row = el('div', { class: 'box-row' }, el('span', { class: `${which}-text`, text: name }));
+    COORDS.forEach((c, k) => {
+      const input = el('input', { id: `${which}-${c}`, type: 'number', step: '0.1', 'aria-label': `${name} ${c}`,
+        value: String(state[which][k]) });
+      input.addEventListener('change', () => {
+        const v = Number(input.value);
+        if (!Number.isFinite(v)) return;
+        const b = state[which].slice();
+        b[k] = v;
+        // An inverted box is lossd's to refuse: the reply's error is shown.
+        setBox(which, b);
+      });
+      row.append(input);
+    });
+    host.append(row);
+  }
+  const choice = $('arrow-choice');
+  for (const n of LOSSES) {
+    const input = el('input', { type: 'radio', name: 'arrows', value: n, checked: n === state.arrows });
+    input.addEventListener('change', () => {
+      state.arrows = n;
+      renderOverlay();
+    });
+    choice.append(el('label', {}, input, ` ${NAMES[n]}`));
+  }
+}
+
+// ------------------------------------------------------------ descent
+
+let lossChart = null;
+
+function miniPicture(n, path, start) {
+  const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img',
+    'aria-label': `${NAMES[n]} trajectory of the predicted box` });
+  const t = state.target;
+  const last = path[path.length - 1];
+  root.append(
+    svg('rect', { class: 'box target', x: t[0], y: t[1], width: t[2] - t[0], height: t[3] - t[1] }),
+    svg('rect', { class: 'start', x: start[0], y: start[1], width: start[2] - start[0], height: start[3] - start[1] }),
+    svg('polyline', { class: `traj ${n}`, points: path.map((b) => `${(b[0] + b[2]) / 2},${(b[1] + b[3]) / 2}`).join(' ') }),
+  );
+  if (last[2] >= last[0] && last[3] >= last[1])
+    root.append(svg('rect', { class: 'final', x: last[0], y: last[1], width: last[2] - last[0], height: last[3] - last[1] }));
+  return root;
+}
+
+async function descend(steps, rate) {
+  const start = state.pred.slice();
+  const boxes = {};
+  const paths = {};
+  const losses = {};
+  const stopped = {};
+  for (const n of LOSSES) {
+    boxes[n] = start.slice();
+    paths[n] = [start.slice()];
+    losses[n] = [];
+  }
+  for (let step = 0; step <= steps; step++) {
+    const active = LOSSES.filter((n) => !stopped[n]);
+    if (!active.length) break;
+    const results = await batch(active.map((n) => ({
+      path: `/v1/loss/${n}`, body: { input: [boxes[n]], target: [state.target], grad: true } })));
+    active.forEach((n, i) => {
+      const r = results[i];
+      if (r.status !== 200) {
+        stopped[n] = `stopped at step ${step}: ${r.body.error.message}`;
+        return;
+      }
+      losses[n].push({ x: step, y: r.body.loss });
+      if (step === steps) return; // the last request only scores the final box
+      const g = r.body.grad[0];
+      boxes[n] = boxes[n].map((v, k) => v - rate * g[k]);
+      paths[n].push(boxes[n]);
+    });
+    if (step % 20 === 0) status(`descending: step ${step} of ${steps}`);
+  }
+  const host = $('trajectories');
+  host.replaceChildren();
+  for (const n of LOSSES) {
+    const first = losses[n][0];
+    const final = losses[n][losses[n].length - 1];
+    const last = paths[n][paths[n].length - 1];
+    const moved = last.some((v, k) => v !== start[k]);
+    const fig = el('figure', { 'data-loss': n, 'data-start': JSON.stringify(start), 'data-final': JSON.stringify(last),
+      'data-moved': String(moved) },
+    miniPicture(n, paths[n], start),
+    el('figcaption', {},
+      el('span', { class: 'name', text: NAMES[n] }),
+      `: loss ${first ? num(first.y) : '-'} → ${final ? num(final.y) : '-'}; `,
+      moved ? `the box moved to [${last.map((v) => v.toFixed(3)).join(', ')}]` : 'the box did not move (zero gradient)',
+      stopped[n] ? el('span', { class: 'hint', text: ` (${stopped[n]})` }) : null));
+    host.append(fig);
+  }
+  if (!lossChart) lossChart = lineChart($('descend-chart'), 'step', 'loss');
+  lossChart.data.datasets = LOSSES.map((n, i) => series(NAMES[n], losses[n], i));
+  lossChart.update();
+  status(`descended ${steps} steps with rate ${rate}`);
+}
+
+export function initBoxes() {
+  buildShapes();
+  buildInputs();
+  placeShapes();
+  $('descend-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const steps = Math.max(1, Math.min(500, Math.floor(Number($('descend-steps').value) || 1)));
+    const rate = Number($('descend-lr').value);
+    const button = $('descend');
+    button.disabled = true;
+    try {
+      await descend(steps, rate);
+    } catch (e) {
+      status(e.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('disjoint').addEventListener('click', () => {
+    setBox('target', [9, 5, 13, 9]);
+    setBox('pred', [1, 1, 4, 3.5]);
+  });
+  refresh();
+}

@@ -1,0 +1,110 @@
+// ui.js - small DOM helpers shared by the views. Numbers are shown exactly
+// as lossd sent them: JavaScript's shortest round-trip form of the double
+// parsed from the reply, the same digits lossd printed.
+
+export function $(id) {
+  return document.getElementById(id);
+}
+
+// el('tag', {attr: value, ...}, child, ...); text children are text nodes.
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'text') node.textContent = v;
+    else if (k === 'class') node.className = v;
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+export function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null) continue;
+    if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+// A reply's number as text: every digit lossd sent; null is a non-finite result.
+export function num(v) {
+  if (v === null || v === undefined) return 'null (non-finite)';
+  return String(v);
+}
+
+let statusTimer = null;
+export function status(text, isError) {
+  const s = $('status');
+  s.textContent = text;
+  s.classList.toggle('error', Boolean(isError));
+  clearTimeout(statusTimer);
+  if (text && !isError) statusTimer = setTimeout(() => { s.textContent = ''; }, 4000);
+}
+
+export function showError(e) {
+  status(e && e.message ? e.message : String(e), true);
+}
+
+// Runs fn at most once at a time; calls made meanwhile collapse into one more run.
+export function serial(fn) {
+  let running = false;
+  let again = false;
+  const run = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await fn();
+      } while (again);
+    } catch (e) {
+      showError(e);
+    } finally {
+      running = false;
+    }
+  };
+  return run;
+}
+
+// The chart colours, one per series, readable on white.
+export const COLORS = ['#1d4ed8', '#c2410c', '#047857', '#7c3aed', '#b91c1c', '#0e7490', '#a16207', '#4b5563'];
+
+// A Chart.js line chart of {x, y} series; returns the chart.
+export function lineChart(canvas, xTitle, yTitle) {
+  return new window.Chart(canvas, {
+    type: 'line',
+    data: { datasets: [] },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      parsing: false,
+      normalized: true,
+      interaction: { mode: 'nearest', intersect: false },
+      elements: { point: { radius: 0 }, line: { borderWidth: 2, tension: 0 } },
+      scales: {
+        x: { type: 'linear', title: { display: true, text: xTitle } },
+        y: { type: 'linear', title: { display: true, text: yTitle } },
+      },
+      plugins: { legend: { position: 'bottom' } },
+    },
+  });
+}
+
+export function series(label, points, i, dashed) {
+  return {
+    label,
+    data: points,
+    borderColor: COLORS[i % COLORS.length],
+    backgroundColor: COLORS[i % COLORS.length],
+    borderDash: dashed ? [6, 4] : undefined,
+    spanGaps: false,
+  };
+}
