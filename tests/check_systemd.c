@@ -165,22 +165,42 @@ static const char *line_value(const char *message, const char *prefix)
     return NULL;
 }
 
-START_TEST(ready_then_stopping)
+/*
+ * Starts ./lossd on port 0 and reads its first message, which must be
+ * READY=1 with where it serves; the port it bound goes to *port.
+ */
+static pid_t spawn_until_ready(const notify_socket *n, unsigned *port)
 {
-    notify_socket n = notify_open();
-    pid_t pid = spawn_lossd(n.path, "127.0.0.1:0");
-
-    /* The first message: READY=1, and where it serves (the port bound for :0). */
+    pid_t pid = spawn_lossd(n->path, "127.0.0.1:0");
     char message[512];
-    next_message(&n, message, sizeof message);
+    next_message(n, message, sizeof message);
     ck_assert_msg(line_value(message, "READY=1") != NULL, "first message: %s", message);
     const char *status = line_value(message, "STATUS=serving on 127.0.0.1:");
     ck_assert_msg(status != NULL, "no serving status in: %s", message);
-    unsigned port = (unsigned)strtoul(status, NULL, 10);
-    ck_assert_uint_gt(port, 0);
+    *port = (unsigned)strtoul(status, NULL, 10);
+    ck_assert_uint_gt(*port, 0);
     ck_assert_ptr_nonnull(strstr(status, " (http)"));
+    return pid;
+}
 
-    /* At that moment it answers: alive and ready. */
+/* Sends sig (called name) and reads STOPPING=1 with the drain's STATUS= line. */
+static void stop_with(const notify_socket *n, pid_t pid, int sig, const char *name)
+{
+    ck_assert_int_eq(kill(pid, sig), 0);
+    char message[512], status[64];
+    next_message(n, message, sizeof message);
+    ck_assert_msg(line_value(message, "STOPPING=1") != NULL, "after %s: %s", name, message);
+    snprintf(status, sizeof status, "STATUS=%s: draining for up to 10 s", name);
+    ck_assert_msg(line_value(message, status) != NULL, "after %s: %s", name, message);
+}
+
+START_TEST(ready_then_stopping)
+{
+    notify_socket n = notify_open();
+    unsigned port;
+    pid_t pid = spawn_until_ready(&n, &port);
+
+    /* At the moment it says READY=1 it answers: alive and ready. */
     body b;
     ck_assert_int_eq(http_get(port, "/healthz", &b), 200);
     ck_assert_str_eq(b.data, "{\"status\":\"ok\"}");
@@ -188,11 +208,8 @@ START_TEST(ready_then_stopping)
     no_message(&n); /* nothing else while it serves */
 
     /* SIGTERM: STOPPING=1 as the drain starts, then the end of the drain. */
-    ck_assert_int_eq(kill(pid, SIGTERM), 0);
-    next_message(&n, message, sizeof message);
-    ck_assert_msg(line_value(message, "STOPPING=1") != NULL, "after SIGTERM: %s", message);
-    ck_assert_msg(line_value(message, "STATUS=SIGTERM: draining for up to 10 s") != NULL,
-                  "after SIGTERM: %s", message);
+    stop_with(&n, pid, SIGTERM, "SIGTERM");
+    char message[512];
     next_message(&n, message, sizeof message);
     ck_assert_str_eq(message, "STATUS=drained: stopping");
     ck_assert_int_eq(exit_status(pid), 0);
@@ -204,15 +221,9 @@ END_TEST
 START_TEST(sigint_also_says_stopping)
 {
     notify_socket n = notify_open();
-    pid_t pid = spawn_lossd(n.path, "127.0.0.1:0");
-    char message[512];
-    next_message(&n, message, sizeof message);
-    ck_assert_msg(line_value(message, "READY=1") != NULL, "first message: %s", message);
-    ck_assert_int_eq(kill(pid, SIGINT), 0);
-    next_message(&n, message, sizeof message);
-    ck_assert_msg(line_value(message, "STOPPING=1") != NULL, "after SIGINT: %s", message);
-    ck_assert_msg(line_value(message, "STATUS=SIGINT: draining") != NULL, "after SIGINT: %s",
-                  message);
+    unsigned port;
+    pid_t pid = spawn_until_ready(&n, &port);
+    stop_with(&n, pid, SIGINT, "SIGINT");
     ck_assert_int_eq(exit_status(pid), 0);
     notify_close(&n);
 }
