@@ -3,7 +3,9 @@
  * wait for SIGTERM or SIGINT, drain, stop.
  *
  * The signals are blocked before any thread starts, so every thread
- * inherits the mask and only sigwait() here ever sees them.
+ * inherits the mask and only sigwait() here ever sees them. The service
+ * manager hears READY=1 once the server answers and STOPPING=1 when the
+ * drain starts (notify.h).
  */
 #include <malloc.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include "service/arena.h"
 #include "service/healthcheck.h"
 #include "service/log.h"
+#include "service/notify.h"
 #include "service/server.h"
 
 int main(int argc, char **argv)
@@ -61,17 +64,21 @@ int main(int argc, char **argv)
     lossd_server *server = lossd_server_start(&cfg, stderr);
     if (server == NULL)
         return 1;
+    lossd_notify_ready(&cfg, lossd_server_port(server));
     int sig = 0;
     sigwait(&stop, &sig);
-    lossd_log("info", "%s: draining for up to %zu s", sig == SIGINT ? "SIGINT" : "SIGTERM",
-              cfg.drain_timeout);
+    const char *signal_name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    lossd_log("info", "%s: draining for up to %zu s", signal_name, cfg.drain_timeout);
+    lossd_notify("STOPPING=1", "%s: draining for up to %zu s", signal_name, cfg.drain_timeout);
     lossd_server_drain(server);
     if (!lossd_server_wait_idle(server, (double)cfg.drain_timeout)) {
         /* Stopping libmicrohttpd with a connection suspended would abort: leave at once. */
         lossd_log("warning", "drain timeout: exiting with requests still in flight");
+        lossd_notify(NULL, "drain timeout: exiting with requests still in flight");
         lossd_log_shutdown();
         _exit(0);
     }
+    lossd_notify(NULL, "drained: stopping");
     lossd_server_stop(server);
     lossd_log("info", "stopped");
     lossd_log_shutdown();
