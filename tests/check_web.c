@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <check.h>
 #include <lossd/lossd.h>
 
 #include "../src/service/arena.h"
+#include "../src/service/compress.h"
 #include "../src/service/log.h"
 #include "../src/service/options.h"
 #include "../src/service/route.h"
@@ -220,7 +222,13 @@ static void expect_no_cors(const reply *r)
 {
     ck_assert_msg(strcasestr(r->headers, "Access-Control-") == NULL, "CORS headers:\n%s",
                   r->headers);
-    ck_assert_msg(strcasestr(r->headers, "Vary:") == NULL, "Vary header:\n%s", r->headers);
+    /* Vary names Accept-Encoding on the built-in files (gzip'd or not), never Origin. */
+    for (const char *line = strcasestr(r->headers, "\nVary:"); line;
+         line = strcasestr(line + 1, "\nVary:")) {
+        char value[256];
+        snprintf(value, sizeof value, "%.*s", (int)strcspn(line + 6, "\r\n"), line + 6);
+        ck_assert_msg(strcasestr(value, "Origin") == NULL, "Vary:%s in:\n%s", value, r->headers);
+    }
 }
 
 static void expect_error(const reply *r, long status, const char *code)
@@ -340,6 +348,84 @@ START_TEST(every_file_is_served_as_built)
     ck_assert_ptr_null(lossd_web_asset_find("/index.html"));
     ck_assert_ptr_null(lossd_web_asset_find("/js/"));
     ck_assert_ptr_null(lossd_web_asset_find("/js/../openapi.yaml"));
+}
+END_TEST
+
+/* A gzip body inflated with zlib (caller frees); fails the test unless it is one whole stream. */
+static unsigned char *gunzip(const char *body, size_t len, size_t *out_len)
+{
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK); /* gzip only */
+    size_t cap = 1 << 22;
+    unsigned char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    z.next_in = (Bytef *)body;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    ck_assert_uint_eq(z.avail_in, 0);
+    *out_len = cap - z.avail_out;
+    inflateEnd(&z);
+    return out;
+}
+
+/*
+ * Files over LOSSD_COMPRESS_MIN, fonts aside (WOFF2 is compressed
+ * already), are built in gzip'd too and sent so to a client that takes
+ * gzip: the bytes inflate to the file exactly. Any other client gets the
+ * file itself; both forms say Vary: Accept-Encoding.
+ */
+START_TEST(large_files_come_gzipped_when_asked)
+{
+    size_t packed = 0;
+    for (size_t i = 0; i < lossd_web_asset_count; i++) {
+        const lossd_asset *a = &lossd_web_assets[i];
+        bool compressible =
+            a->size > LOSSD_COMPRESS_MIN && strcmp(a->content_type, "font/woff2") != 0;
+        ck_assert_msg((a->gzip != NULL) == compressible, "%s (%zu bytes, %s): %s gzip form",
+                      a->path, a->size, a->content_type, a->gzip ? "a" : "no");
+        char coding[64];
+        const char *const gzip[] = {"Accept-Encoding: gzip, deflate, br", NULL};
+        reply r = http(NULL, a->path, NULL, gzip);
+        ck_assert_int_eq(r.status, 200);
+        expect_header(&r, "Content-Type", a->content_type);
+        if (compressible) {
+            expect_header(&r, "Content-Encoding", "gzip");
+            expect_header(&r, "Vary", "Accept-Encoding");
+            size_t len;
+            unsigned char *plain = gunzip(r.body, r.len, &len);
+            ck_assert_msg(len == a->size && memcmp(plain, a->data, len) == 0,
+                          "%s: inflates to %zu bytes, not the %zu of the file", a->path, len,
+                          a->size);
+            ck_assert_uint_lt(r.len, a->size);
+            free(plain);
+            packed++;
+        } else {
+            ck_assert_ptr_null(header_value(&r, "Content-Encoding", coding, sizeof coding));
+            ck_assert(r.len == a->size && memcmp(r.body, a->data, a->size) == 0);
+        }
+        reply_free(&r);
+        /* Not asked, refused, or only deflate (nothing is compressed per request): the file. */
+        static const char *const others[] = {NULL, "Accept-Encoding: gzip;q=0",
+                                             "Accept-Encoding: deflate",
+                                             "Accept-Encoding: identity"};
+        for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+            const char *const h[] = {others[k], NULL};
+            r = http(NULL, a->path, NULL, h);
+            ck_assert_int_eq(r.status, 200);
+            ck_assert_msg(header_value(&r, "Content-Encoding", coding, sizeof coding) == NULL,
+                          "%s with %s: Content-Encoding %s", a->path,
+                          others[k] ? others[k] : "nothing", coding);
+            ck_assert_msg(r.len == a->size && memcmp(r.body, a->data, a->size) == 0,
+                          "%s with %s: %zu bytes, not the file's %zu", a->path,
+                          others[k] ? others[k] : "nothing", r.len, a->size);
+            if (compressible)
+                expect_header(&r, "Vary", "Accept-Encoding");
+            reply_free(&r);
+        }
+    }
+    ck_assert_uint_ge(packed, 10); /* the page, its scripts and styles, the libraries, OpenAPI */
 }
 END_TEST
 
@@ -734,7 +820,8 @@ static Suite *web_suite(void)
     Suite *s = suite_create("web");
     add_case(s, "page", setup,
              (const TTest *const[]){page_is_served_with_a_strict_policy,
-                                    every_file_is_served_as_built, web_methods,
+                                    every_file_is_served_as_built,
+                                    large_files_come_gzipped_when_asked, web_methods,
                                     openapi_is_the_checked_file, v1_links_to_the_web, NULL});
     add_case(s, "catalog entry", setup,
              (const TTest *const[]){every_entry_has_an_example_that_computes, entry_errors, NULL});

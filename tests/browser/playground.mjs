@@ -85,8 +85,13 @@ after(async () => {
 async function open(base, viewport, hash = '') {
   const page = await browser.newPage();
   await page.setViewport(viewport);
-  const seen = { requests: [], errors: [] };
+  const seen = { requests: [], responses: [], errors: [], wire: 0 };
   page.on('request', (r) => seen.requests.push(r.url()));
+  page.on('response', (r) => seen.responses.push(r));
+  // The bytes each response took on the wire, headers included (what a first load costs).
+  const cdp = await page.createCDPSession();
+  await cdp.send('Network.enable');
+  cdp.on('Network.loadingFinished', (e) => { seen.wire += e.encodedDataLength; });
   page.on('console', (m) => {
     if (m.type() === 'error') seen.errors.push(m.text());
   });
@@ -181,6 +186,22 @@ test('the page loads from lossd alone, without errors', async () => {
   onlySameOrigin(seen, lossd.base);
   assert.ok(seen.requests.some((u) => u.endsWith('/vendor/chart.min.js')));
   assert.deepEqual(seen.errors, []);
+  // Every file over 1 KiB but a font came gzip'd (compressed when lossd was built), as
+  // chromium accepts gzip; the page ran from them.
+  let files = 0;
+  let packed = 0;
+  for (const r of seen.responses.filter((x) => x.request().method() === 'GET')) {
+    const size = (await r.buffer()).length;
+    const coding = r.headers()['content-encoding'];
+    files += size;
+    if (size > 1024 && !r.headers()['content-type'].startsWith('font/')) {
+      assert.equal(coding, 'gzip', `${r.url()}: ${size} bytes`);
+      assert.match(r.headers().vary, /Accept-Encoding/);
+      packed++;
+    }
+  }
+  assert.ok(packed >= 10, `${packed} files came gzip'd`);
+  console.log(`# first load: ${seen.responses.length} responses, ${seen.wire} bytes on the wire, ${files} bytes of files`);
   await page.close();
 });
 
