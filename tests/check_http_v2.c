@@ -276,22 +276,6 @@ static unsigned char *pack(const void *body, size_t len, int window, size_t *out
     return out;
 }
 
-static char *unpack(const char *body, size_t len, size_t *out_len)
-{
-    z_stream z = {0};
-    ck_assert_int_eq(inflateInit2(&z, 15 + 32), Z_OK); /* gzip or zlib, by their headers */
-    size_t cap = 1 << 24;
-    char *out = malloc(cap);
-    z.next_in = (Bytef *)body;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)out;
-    z.avail_out = (uInt)cap;
-    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = cap - z.avail_out;
-    inflateEnd(&z);
-    return out;
-}
-
 /* A v1 body of n boxes with gradient: a reply of some kilobytes. */
 static char *boxes_json(size_t n)
 {
@@ -340,7 +324,7 @@ START_TEST(compressed_requests_and_replies)
         ck_assert_str_eq(http_header(&r, "Vary"), "Accept-Encoding");
         ck_assert_uint_lt(r.len, plain.len / 2);
         size_t out_len;
-        char *out = unpack(r.body, r.len, &out_len);
+        char *out = http_inflated(&r, &out_len);
         ck_assert_uint_eq(out_len, plain.len);
         ck_assert(memcmp(out, plain.body, plain.len) == 0);
         free(out);
@@ -358,7 +342,7 @@ START_TEST(compressed_requests_and_replies)
     r = http_request("GET", "/v1/functions", NULL, 0, accept_gzip);
     ck_assert_str_eq(http_header(&r, "Content-Encoding"), "gzip");
     size_t out_len;
-    char *out = unpack(r.body, r.len, &out_len);
+    char *out = http_inflated(&r, &out_len);
     json_t *catalog = json_loadb(out, out_len, 0, NULL);
     ck_assert_uint_eq(json_array_size(json_object_get(catalog, "functions")),
                       lossd_function_count());
@@ -400,7 +384,7 @@ START_TEST(compressed_v2_both_ways)
     ck_assert_str_eq(http_header(&r, "Inference-Header-Content-Length"),
                      http_header(&plain, "Inference-Header-Content-Length"));
     size_t out_len;
-    char *unpacked = unpack(r.body, r.len, &out_len);
+    char *unpacked = http_inflated(&r, &out_len);
     ck_assert_uint_eq(out_len, plain.len);
     ck_assert(memcmp(unpacked, plain.body, plain.len) == 0);
     free(unpacked);

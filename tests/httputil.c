@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../src/service/log.h"
 #include "httputil.h"
@@ -211,6 +212,44 @@ const char *http_header(const http_reply *r, const char *name)
         }
     }
     return NULL;
+}
+
+const char *http_header_line(const http_reply *r, const char *prev)
+{
+    size_t at = prev ? (size_t)(prev - r->headers_) + strlen(prev) + 1 : 0;
+    return at < r->headers_len_ ? r->headers_ + at : NULL;
+}
+
+char *http_inflated(const http_reply *r, size_t *len)
+{
+    const char *coding = http_header(r, "Content-Encoding");
+    ck_assert_msg(coding && (strcmp(coding, "gzip") == 0 || strcmp(coding, "deflate") == 0),
+                  "Content-Encoding %s", coding ? coding : "(none)");
+    z_stream z = {0};
+    ck_assert_int_eq(inflateInit2(&z, coding[0] == 'g' ? 15 + 16 : 15), Z_OK);
+    size_t cap = 4 * r->len + 4096, at = 0;
+    char *out = malloc(cap + 1);
+    ck_assert_ptr_nonnull(out);
+    z.next_in = (Bytef *)r->body;
+    z.avail_in = (uInt)r->len;
+    int rc;
+    do {
+        if (at == cap) {
+            out = realloc(out, (cap *= 2) + 1);
+            ck_assert_ptr_nonnull(out);
+        }
+        z.next_out = (Bytef *)out + at;
+        z.avail_out = (uInt)(cap - at);
+        rc = inflate(&z, Z_NO_FLUSH);
+        at = cap - z.avail_out;
+    } while (rc == Z_OK);
+    ck_assert_msg(rc == Z_STREAM_END && z.avail_in == 0,
+                  "a %s body of %zu bytes: zlib says %d with %u bytes left", coding, r->len, rc,
+                  z.avail_in);
+    inflateEnd(&z);
+    out[at] = '\0';
+    *len = at;
+    return out;
 }
 
 void http_reply_free(http_reply *r)

@@ -94,6 +94,20 @@ http_reply http_post(const char *path, const char *json);
  * http_reply_free().
  */
 const char *http_header(const http_reply *r, const char *name);
+/*
+ * The reply's header lines one at a time, as received ("Name: value"; the
+ * status line first): NULL gives the first, a line the one after it, and
+ * NULL comes after the last. For headers that repeat (Vary) or a family of
+ * them (Access-Control-*). Valid until http_reply_free().
+ */
+const char *http_header_line(const http_reply *r, const char *prev);
+/*
+ * The body of a reply that says Content-Encoding: gzip or deflate (the
+ * zlib format), inflated with zlib: malloc'd and NUL-terminated, its
+ * length in *len (caller frees). Fails the test unless the body is one
+ * whole stream in the coding the reply names, with nothing after it.
+ */
+char *http_inflated(const http_reply *r, size_t *len);
 void http_reply_free(http_reply *r);
 
 /* Expects r to have `status` (showing its body when not) and frees it:

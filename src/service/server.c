@@ -615,11 +615,18 @@ static enum MHD_Result serve_get(request *r)
         return queue_fault(r);
     }
     case LOSSD_ROUTE_WEB: {
-        /* Built into the binary: served from where it lies, never copied. */
+        /* Built into the binary, gzip'd at build time: served from where it lies, never copied. */
         const lossd_asset *a = r->route.asset;
+        size_t size;
+        lossd_encoding e;
+        const unsigned char *data = lossd_web_asset_body(a, r->accepts, &size, &e);
         struct MHD_Response *resp =
-            MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-        return resp ? respond(r, 200, resp, a->size, a->content_type) : MHD_NO;
+            MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            return MHD_NO;
+        if (a->gzip)
+            add_encoding(resp, e); /* Vary on both forms: caches keep them apart */
+        return respond(r, 200, resp, size, a->content_type);
     }
     default:
         break;

@@ -34,6 +34,19 @@ const lossd_asset *lossd_web_asset_find(const char *path)
     return NULL;
 }
 
+const unsigned char *lossd_web_asset_body(const lossd_asset *a, lossd_encoding accepts,
+                                          size_t *size, lossd_encoding *encoding)
+{
+    if (a->gzip && accepts == LOSSD_ENCODING_GZIP) {
+        *size = a->gzip_size;
+        *encoding = LOSSD_ENCODING_GZIP;
+        return a->gzip;
+    }
+    *size = a->size;
+    *encoding = LOSSD_ENCODING_IDENTITY;
+    return a->data;
+}
+
 /* ------------------------------------------------------------ origins */
 
 /* Calls visit(item, len, arg) on each comma-separated item, trimmed; stops when it returns true. */

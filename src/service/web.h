@@ -18,16 +18,23 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "compress.h"
 #include "fault.h"
 #include "options.h"
 #include "route.h"
 
-/* One file served as it is. The generated src/service/web_assets.c holds the table. */
+/*
+ * One file served as it is. The generated src/service/web_assets.c holds
+ * the table: each file, and, for one larger than LOSSD_COMPRESS_MIN that is
+ * not compressed already (fonts are), the same file gzip'd at build time.
+ */
 typedef struct lossd_asset {
     const char *path;         /* URL path: "/", "/app.js", "/openapi.yaml" */
     const char *content_type; /* "text/html; charset=utf-8", "font/woff2", ... */
     const unsigned char *data;
     size_t size;
+    const unsigned char *gzip; /* the file gzip'd (gzip -9 -n), or NULL */
+    size_t gzip_size;
     bool playground; /* part of the page: --playground off hides it */
 } lossd_asset;
 
@@ -36,6 +43,17 @@ extern const size_t lossd_web_asset_count;
 
 /* The asset served at `path` (exact match), or NULL. */
 const lossd_asset *lossd_web_asset_find(const char *path);
+
+/*
+ * The bytes to send of asset `a` to a client whose Accept-Encoding allows
+ * `accepts` (lossd_encoding_accepted): the gzip form when the asset has
+ * one and the client takes gzip, else the file itself (a client that takes
+ * only deflate gets the file: nothing is compressed per request). Sets
+ * *size and *encoding (LOSSD_ENCODING_GZIP or _IDENTITY). The bytes are
+ * the table's own: never freed, valid for the life of the process.
+ */
+const unsigned char *lossd_web_asset_body(const lossd_asset *a, lossd_encoding accepts,
+                                          size_t *size, lossd_encoding *encoding);
 
 /*
  * Whether a --cors-origin value is well formed: "*", or a comma-separated

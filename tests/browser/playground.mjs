@@ -10,7 +10,8 @@
 // violation either), drag the predicted box with the mouse and compare
 // every number shown with what the API returns for those coordinates, to
 // the last digit; descend from two disjoint boxes (IoU's box stays put,
-// GIoU's moves); switch every view; axe-core finds no serious or critical
+// GIoU's moves); switch every view; the explorer's /v2 request gives the
+// doubles of its /v1 reply; axe-core finds no serious or critical
 // accessibility violation; the same at a phone's size; the key field works
 // against a lossd with --api-key-file.
 import { test, after, before } from 'node:test';
@@ -84,8 +85,13 @@ after(async () => {
 async function open(base, viewport, hash = '') {
   const page = await browser.newPage();
   await page.setViewport(viewport);
-  const seen = { requests: [], errors: [] };
+  const seen = { requests: [], responses: [], errors: [], wire: 0 };
   page.on('request', (r) => seen.requests.push(r.url()));
+  page.on('response', (r) => seen.responses.push(r));
+  // The bytes each response took on the wire, headers included (what a first load costs).
+  const cdp = await page.createCDPSession();
+  await cdp.send('Network.enable');
+  cdp.on('Network.loadingFinished', (e) => { seen.wire += e.encodedDataLength; });
   page.on('console', (m) => {
     if (m.type() === 'error') seen.errors.push(m.text());
   });
@@ -180,6 +186,22 @@ test('the page loads from lossd alone, without errors', async () => {
   onlySameOrigin(seen, lossd.base);
   assert.ok(seen.requests.some((u) => u.endsWith('/vendor/chart.min.js')));
   assert.deepEqual(seen.errors, []);
+  // Every file over 1 KiB but a font came gzip'd (compressed when lossd was built), as
+  // chromium accepts gzip; the page ran from them.
+  let files = 0;
+  let packed = 0;
+  for (const r of seen.responses.filter((x) => x.request().method() === 'GET')) {
+    const size = (await r.buffer()).length;
+    const coding = r.headers()['content-encoding'];
+    files += size;
+    if (size > 1024 && !r.headers()['content-type'].startsWith('font/')) {
+      assert.equal(coding, 'gzip', `${r.url()}: ${size} bytes`);
+      assert.match(r.headers().vary, /Accept-Encoding/);
+      packed++;
+    }
+  }
+  assert.ok(packed >= 10, `${packed} files came gzip'd`);
+  console.log(`# first load: ${seen.responses.length} responses, ${seen.wire} bytes on the wire, ${files} bytes of files`);
   await page.close();
 });
 
@@ -295,8 +317,106 @@ test('every view works, and axe-core finds no serious or critical violation', as
   const viaCurl = execFileSync('bash', ['-c', curl], { encoding: 'utf8' });
   assert.equal(`HTTP 200\n${viaCurl}`, reply);
   assert.ok(JSON.parse(viaCurl).grad, 'the reply carries the gradient asked for');
+  await page.click('#fn-v2-send');
+  await page.waitForFunction(() => document.getElementById('fn-v2-reply').dataset.status === '200', WAIT);
   await axe(page, 'api explorer');
   if (SHOTS) await shoot(page, 'api');
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+// `curl -s URL -H 'Content-Type: application/json' [-H "Authorization: ..."] -d 'BODY'`
+// as the explorer shows it: the URL and the body, unquoted.
+function parseCurl(curl) {
+  const m = curl.match(/^curl -s (\S+) -H 'Content-Type: application\/json'(?: -H "[^"]*")? -d '(.*)'$/s);
+  assert.ok(m, `not a curl command: ${curl}`);
+  return { url: m[1], body: m[2].replace(/'\\''/g, "'") };
+}
+
+// The explorer's /v1 request for the selected function, sent from the form;
+// then its /v2 request, as the page shows it, sent by the test with fetch
+// from the page's origin: every output holds the doubles of the /v1 reply's
+// field of that name ("terms.iou" is reply.terms.iou), bit for bit.
+async function checkV2(page, base, model, expected) {
+  await page.click('#fn-send');
+  await page.waitForFunction(() => document.getElementById('fn-reply').dataset.status === '200', WAIT);
+  const v1 = JSON.parse((await page.$eval('#fn-reply', (e) => e.textContent)).replace(/^HTTP 200\n/, ''));
+  assert.equal(await page.$eval('#fn-v2', (e) => e.hidden), false, 'the v2 block is shown');
+  const curl = await page.$eval('#fn-v2-curl', (e) => e.textContent);
+  const { url, body } = parseCurl(curl);
+  assert.equal(url, `${base}/v2/models/${model}/infer`);
+  const request = JSON.parse(body);
+  assert.deepEqual(request.outputs.map((o) => o.name), expected.outputs, 'the outputs the /v1 request asked for');
+  assert.deepEqual(Object.fromEntries(request.inputs.map((t) => [t.name, t.datatype])), expected.datatypes);
+  assert.deepEqual(request.parameters, expected.parameters);
+
+  const sent = await page.evaluate(async (path, text) => {
+    const resp = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: text });
+    return { status: resp.status, text: await resp.text() };
+  }, new URL(url).pathname, body);
+  assert.equal(sent.status, 200, sent.text);
+  const v2 = JSON.parse(sent.text);
+  assert.equal(v2.model_name, model);
+  assert.deepEqual(v2.outputs.map((o) => o.name), expected.outputs);
+  for (const out of v2.outputs) {
+    const field = out.name.split('.').reduce((v, k) => v[k], v1);
+    assert.notEqual(field, undefined, `${out.name} is in the /v1 reply`);
+    assert.deepEqual(out.data, [field].flat(Infinity), `${model} ${out.name}: the same doubles over /v1 and /v2`);
+  }
+  // The command as shown runs in a shell, and the page's own button sends the same request.
+  assert.equal(execFileSync('bash', ['-c', curl], { encoding: 'utf8' }), sent.text);
+  await page.click('#fn-v2-send');
+  await page.waitForFunction(() => document.getElementById('fn-v2-reply').dataset.status, WAIT);
+  assert.equal(await page.$eval('#fn-v2-reply', (e) => e.textContent), `HTTP 200\n${sent.text}`);
+
+  // tritonclient's snippet names the same model, tensors, outputs and parameters.
+  const python = await page.$eval('#fn-v2-python', (e) => e.textContent);
+  for (const t of request.inputs) {
+    assert.ok(python.includes(`httpclient.InferInput(${JSON.stringify(t.name)}, ${JSON.stringify(t.shape).replace(/,/g, ', ')}, "${t.datatype}")`), python);
+  }
+  assert.ok(python.includes(`names = ${JSON.stringify(expected.outputs).replace(/,/g, ', ')}`), python);
+  assert.ok(python.includes(`client.infer("${model}", inputs, outputs=outputs`), python);
+  // tritonclient is not in Debian: the snippet is parsed as Python, not run.
+  execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: python });
+  return { v1, v2 };
+}
+
+test('the explorer shows the same request over /v2, and it gives the same doubles', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#api');
+  await page.waitForSelector('#fn-formula .katex', WAIT);
+
+  // A box loss with its gradient and terms.
+  await page.click('#fn-list button[data-fn="loss/ciou"]');
+  await page.waitForFunction(() => document.getElementById('fn-title').textContent === 'loss/ciou', WAIT);
+  await page.click('#field-grad');
+  await page.click('#field-terms');
+  const ciou = await checkV2(page, lossd.base, 'loss.ciou', {
+    outputs: ['loss', 'n', 'grad', 'terms.iou', 'terms.rho2', 'terms.c2', 'terms.v', 'terms.alpha'],
+    datatypes: { input: 'FP64', target: 'FP64' },
+    parameters: { reduction: 'mean', box_format: 'xyxy', eps: 1e-7 },
+  });
+  assert.equal(ciou.v2.outputs.find((o) => o.name === 'grad').shape.join(), '2,4');
+
+  // cross_entropy with class indices (INT64 over /v2), unreduced, with label smoothing.
+  await page.click('#fn-list button[data-fn="loss/cross_entropy"]');
+  await page.waitForFunction(() => document.getElementById('fn-title').textContent === 'loss/cross_entropy', WAIT);
+  await page.select('#field-reduction', 'none');
+  await page.click('#field-label_smoothing', { clickCount: 3 });
+  await page.keyboard.type('0.1');
+  await page.click('#field-grad');
+  const ce = await checkV2(page, lossd.base, 'loss.cross_entropy', {
+    outputs: ['loss', 'n', 'grad'],
+    datatypes: { input: 'FP64', target: 'INT64' },
+    parameters: { reduction: 'none', ignore_index: -100, label_smoothing: 0.1 },
+  });
+  assert.equal(ce.v1.loss.length, 2, 'reduction none: one loss per sample');
+
+  // Unchecking grad drops the "grad" output from the /v2 request as from the /v1 one.
+  await page.click('#field-grad');
+  const { body } = parseCurl(await page.$eval('#fn-v2-curl', (e) => e.textContent));
+  assert.deepEqual(JSON.parse(body).outputs.map((o) => o.name), ['loss', 'n']);
+  await axe(page, 'api explorer with v2');
   onlySameOrigin(seen, lossd.base);
   assert.deepEqual(seen.errors, []);
   await page.close();
