@@ -376,8 +376,8 @@ START_TEST(datatypes_are_widened_exactly)
         }
     }
     /* class indices where v1 takes them only */
-    v2_input bad[] = {{"input", "INT64", 1, {3}, classes, false},
-                      {"target", "FP64", 1, {3}, classes, false}};
+    static const double three[] = {1, 0, 2};
+    v2_input bad[] = {{"input", "INT64", 1, {3}, three, false}};
     v2_request req = v2_frame(bad, 1, NULL, 0, NULL, NULL);
     wire w = serve("activation.relu", &req);
     expect_v2_error(&w, 400, "input: datatype INT64 is not accepted");
