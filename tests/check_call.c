@@ -74,7 +74,7 @@ START_TEST(registry_rows_are_complete)
     for (size_t i = 0; i < lossd_function_count(); i++) {
         const lossd_function *fn = lossd_function_at(i);
         ck_assert_ptr_nonnull(fn);
-        ck_assert_msg(fn->name && fn->summary && fn->formula && fn->reference && fn->kernel,
+        ck_assert_msg(fn->name && fn->summary && fn->formula && fn->reference && fn->impl,
                       "row %zu (%s) is incomplete", i, fn->name);
         ck_assert_msg(strchr(fn->summary, '\n') == NULL, "%s: summary is not one line", fn->name);
         ck_assert_uint_le(fn->n_params, LOSSD_MAX_PARAMS);
