@@ -1,7 +1,8 @@
 /*
- * check_activation.c - the activations (src/core/activation.c): PyTorch's
- * values, vector-Jacobian products and zero-derivative statistics,
- * finite differences, PyTorch's choices at kinks, extremes and errors.
+ * check_activation.c - the activations (src/core/activation.c): finite
+ * differences, PyTorch's choices at kinks, extremes and errors. PyTorch's
+ * own values, vector-Jacobian products and zero-derivative statistics are
+ * the golden vectors (check_golden.c).
  */
 #include <float.h>
 #include <math.h>
@@ -9,13 +10,6 @@
 #include <string.h>
 
 #include "testutil.h"
-
-START_TEST(golden_values_and_gradients)
-{
-    size_t ran = golden_run_file("golden_activation.txt", LOSSD_KIND_ACTIVATION, NULL);
-    ck_assert_msg(ran >= 60, "only %zu activation golden cases", ran);
-}
-END_TEST
 
 /* Applies an activation to x[0..n) with gradients; params as name/value pairs. */
 static void apply(const char *name, const double *x, size_t n, double *y, double *dy,
@@ -367,7 +361,6 @@ static Suite *activation_suite(void)
 {
     Suite *s = suite_create("activation");
     TCase *values = tcase_create("values");
-    tcase_add_test(values, golden_values_and_gradients);
     tcase_add_test(values, kinks_follow_pytorch);
     tcase_add_test(values, prelu_channels);
     tcase_add_test(values, hard_activations_divide_exactly);

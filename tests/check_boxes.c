@@ -1,7 +1,8 @@
 /*
  * check_boxes.c - the box losses and pairwise matrices (src/core/boxes.c):
- * torchvision's values and gradients, finite differences, geometric
- * properties and every validation error.
+ * finite differences, geometric properties and every validation error.
+ * torchvision's own values and gradients are the golden vectors
+ * (check_golden.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -13,20 +14,6 @@ static const char *const box_losses[] = {"iou", "giou", "diou", "ciou", NULL};
 static const char *const formats[] = {"xyxy", "xywh", "cxcywh"};
 
 /* ------------------------------------------------------------ values */
-
-START_TEST(golden_box_losses)
-{
-    size_t ran = golden_run_file("golden_loss.txt", LOSSD_KIND_LOSS, box_losses);
-    ck_assert_msg(ran >= 40, "only %zu box-loss golden cases", ran);
-}
-END_TEST
-
-START_TEST(golden_pairwise)
-{
-    size_t ran = golden_run_file("golden_pairwise.txt", LOSSD_KIND_PAIRWISE, NULL);
-    ck_assert_msg(ran >= 12, "only %zu pairwise golden cases", ran);
-}
-END_TEST
 
 /* Computes one box loss of (n, 4) boxes with reduction none into out. */
 static void box_loss(const char *name, const char *format, const double *in, const double *tg,
@@ -387,8 +374,6 @@ static Suite *boxes_suite(void)
 {
     Suite *s = suite_create("boxes");
     TCase *values = tcase_create("values");
-    tcase_add_test(values, golden_box_losses);
-    tcase_add_test(values, golden_pairwise);
     tcase_add_test(values, pairwise_shape_and_limit);
     suite_add_tcase(s, values);
     TCase *grads = tcase_create("gradients");

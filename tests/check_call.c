@@ -11,7 +11,12 @@
 
 #include "testutil.h"
 
-/* Every name in API.md's tables. */
+/*
+ * The functions the v1 contract (shared/API.md's tables) promises. A new
+ * function needs no entry here - the registry is the list, and the golden
+ * and docs checks follow it; this only catches a promised function that
+ * disappears or is renamed.
+ */
 static const char *const api_losses[] = {"l1",
                                          "mse",
                                          "smooth_l1",
@@ -61,11 +66,11 @@ START_TEST(registry_has_the_contract)
         }
         total += count(lists[k]);
     }
-    /* Nothing registered that the contract does not name. */
-    ck_assert_uint_eq(lossd_function_count(), total);
+    ck_assert_uint_ge(lossd_function_count(), total);
     ck_assert_ptr_null(lossd_function_find(LOSSD_KIND_LOSS, "relu"));
     ck_assert_ptr_null(lossd_function_find(LOSSD_KIND_ACTIVATION, "nope"));
-    ck_assert_ptr_null(lossd_function_at(total));
+    ck_assert_ptr_nonnull(lossd_function_at(lossd_function_count() - 1));
+    ck_assert_ptr_null(lossd_function_at(lossd_function_count()));
 }
 END_TEST
 
