@@ -320,12 +320,12 @@ typedef struct lossd_call {
     /*
      * private: the kernels' per-call state (constants, parameter views,
      * per-block sums and counts), allocated by prepare, freed by cleanup,
-     * NULL before prepare. A pointer rather than an inline private section:
-     * the kernels read it once per block (they keep what they need in
-     * registers; callgrind counts the same instructions per element as with
-     * the fields inline, docs/internals.md), it is one allocation as the
-     * per-block arrays were, and what the kernels need can change without
-     * changing the size or layout of lossd_call.
+     * NULL before prepare. A pointer rather than libuv's inline private
+     * section: the kernels read it once per block, not per element (they
+     * copy their constants into registers; docs/internals.md has the
+     * instruction counts), a small call allocates no more than before (the
+     * per-block arrays used to take two allocations), and what the kernels
+     * need can change without changing the size or layout of lossd_call.
      */
     struct lossd__call_state *state;
 } lossd_call;

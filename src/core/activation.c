@@ -330,20 +330,22 @@ LOSSD_INLINE lossd_vd softplus1_elem(const void *consts, size_t i, lossd_vd x, l
     return softplus_core(consts, x, d, need_grad, true);
 }
 
+/* A kernel over name##_elem, given its copy of the constants (lossd__pointwise_loss). */
 #define POINTWISE_KERNEL(name)                                                              \
     static size_t name##_kernel(const lossd_call *c, size_t begin, size_t end, double *out) \
     {                                                                                       \
-        return lossd__pointwise_activation(c, begin, end, out, name##_elem);                \
+        activation_consts k = *LOSSD__CONSTS(c, activation_consts);                         \
+        return lossd__pointwise_activation(c, &k, begin, end, out, name##_elem);            \
     }
 
 POINTWISE_KERNEL(relu)
 POINTWISE_KERNEL(leaky_relu)
 static size_t prelu_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    if (LOSSD__CONSTS(c, activation_consts)->prelu.weight.period ==
-        1) /* one weight: no test per vector */
-        return lossd__pointwise_activation(c, begin, end, out, prelu1_elem);
-    return lossd__pointwise_activation(c, begin, end, out, prelu_elem);
+    activation_consts k = *LOSSD__CONSTS(c, activation_consts);
+    if (k.prelu.weight.period == 1) /* one loop for one weight: no test per vector */
+        return lossd__pointwise_activation(c, &k, begin, end, out, prelu1_elem);
+    return lossd__pointwise_activation(c, &k, begin, end, out, prelu_elem);
 }
 POINTWISE_KERNEL(elu)
 POINTWISE_KERNEL(celu)
@@ -351,8 +353,8 @@ POINTWISE_KERNEL(selu)
 static size_t gelu_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     if (LOSSD__CONSTS(c, activation_consts)->gelu.approximate == GELU_TANH)
-        return lossd__pointwise_activation(c, begin, end, out, gelu_tanh_elem);
-    return lossd__pointwise_activation(c, begin, end, out, gelu_elem);
+        return lossd__pointwise_activation(c, NULL, begin, end, out, gelu_tanh_elem);
+    return lossd__pointwise_activation(c, NULL, begin, end, out, gelu_elem);
 }
 POINTWISE_KERNEL(silu)
 POINTWISE_KERNEL(mish)
@@ -365,9 +367,10 @@ POINTWISE_KERNEL(hardsigmoid)
 POINTWISE_KERNEL(hardswish)
 static size_t softplus_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    if (LOSSD__CONSTS(c, activation_consts)->softplus.beta == 1) /* the default */
-        return lossd__pointwise_activation(c, begin, end, out, softplus1_elem);
-    return lossd__pointwise_activation(c, begin, end, out, softplus_elem);
+    activation_consts k = *LOSSD__CONSTS(c, activation_consts);
+    if (k.softplus.beta == 1) /* the default */
+        return lossd__pointwise_activation(c, &k, begin, end, out, softplus1_elem);
+    return lossd__pointwise_activation(c, &k, begin, end, out, softplus_elem);
 }
 
 /* ------------------------------------------------------------ row-wise */

@@ -148,24 +148,28 @@ LOSSD_INLINE lossd_vd sigmoid_focal_elem(const void *consts, size_t i, lossd_vd 
 
 static size_t bce_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, bce_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, bce_elem);
 }
 
 static size_t bce_logits_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    if (LOSSD__CONSTS(c, classification_consts)->has_pos_weight)
-        return lossd__pointwise_loss(c, begin, end, out, bce_logits_pos_elem);
-    return lossd__pointwise_loss(c, begin, end, out, bce_logits_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    if (k.has_pos_weight)
+        return lossd__pointwise_loss(c, &k, begin, end, out, bce_logits_pos_elem);
+    return lossd__pointwise_loss(c, &k, begin, end, out, bce_logits_elem);
 }
 
 static size_t kl_div_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, kl_div_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, kl_div_elem);
 }
 
 static size_t sigmoid_focal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, sigmoid_focal_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, sigmoid_focal_elem);
 }
 
 static int bce_prepare(lossd_call *c, lossd_error *err)
@@ -176,13 +180,13 @@ static int bce_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
+/* bce's weight, and pos_weight. */
 static int bce_logits_prepare(lossd_call *c, lossd_error *err)
 {
     classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
-    k->weight = lossd__param_view_of(c, "weight");
+    bce_prepare(c, err);
     k->pos_weight = lossd__param_view_of(c, "pos_weight");
     k->has_pos_weight = lossd__param_given(c, "pos_weight");
-    (void)err;
     return 0;
 }
 
@@ -502,11 +506,16 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
         lossd_vd logp_t = (x_target - max) - logsum;
         lossd_vd p_t = lossd_v_exp(logp_t);
         lossd_vd m = lossd_v_pow_scalar(1 - p_t, gamma);
+#ifdef LOSSD_SIMD_AVX2
+        lossd_vd loss =
+            lossd_v_select(ignored_rows, lossd_v_set1(0.0), scale * (-alpha * m * logp_t));
+#else
+        /* lane by lane, as nll_rows: this select crashes GCC 12's SSE2 code generation */
         lossd_vd loss = scale * (-alpha * m * logp_t);
-        /* lane by lane, as nll_rows: a select here crashes GCC 12's SSE2 code generation */
         for (size_t l = 0; l < LOSSD_LANES; l++)
             if (ignored_rows[l])
                 loss[l] = 0.0;
+#endif
         lossd_v_store_n(out + (r - begin), loss, rows);
         if (!reduced)
             lossd__tally_nonfinite(&bad, loss, rows);

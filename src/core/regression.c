@@ -44,19 +44,36 @@ LOSSD_INLINE lossd_vd mse_elem(const void *consts, size_t i, lossd_vd x, lossd_v
     return d * d;
 }
 
-LOSSD_INLINE lossd_vd smooth_l1_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                     lossd_vd *dl)
+/*
+ * smooth_l1 with the quadratic 0.5 d^2 / beta computed as `quadratic`
+ * says: a product by half_inv_beta = 0.5 / beta, or (beta tiny, huge or
+ * 0) the division. The kernel picks one per call.
+ */
+LOSSD_INLINE lossd_vd smooth_l1_core(const void *consts, lossd_vd x, lossd_vd t, lossd_vd *dl,
+                                     bool product)
 {
-    (void)i;
     const regression_consts *k = LOSSD__CONSTS_OF(consts, regression_consts);
     double beta = k->smooth_l1.beta, half_inv_beta = k->smooth_l1.half_inv_beta;
     lossd_vd d = x - t, ad = lossd_v_abs(d);
     /* smooth_l1_backward's order of tests: with beta = 0, d = 0 gives -1 */
     *dl = lossd_v_select(d <= -beta, lossd_v_set1(-1.0),
                          lossd_v_select(d >= beta, lossd_v_set1(1.0), d / beta));
-    /* 0.5 d^2 / beta, the division as a product where 0.5 / beta is a normal number */
-    lossd_vd quadratic = half_inv_beta != 0 ? d * d * half_inv_beta : 0.5 * d * d / beta;
+    lossd_vd quadratic = product ? d * d * half_inv_beta : 0.5 * d * d / beta;
     return lossd_v_select(ad < beta, quadratic, ad - 0.5 * beta);
+}
+
+LOSSD_INLINE lossd_vd smooth_l1_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
+                                     lossd_vd *dl)
+{
+    (void)i;
+    return smooth_l1_core(consts, x, t, dl, true);
+}
+
+LOSSD_INLINE lossd_vd smooth_l1_div_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
+                                         lossd_vd *dl)
+{
+    (void)i;
+    return smooth_l1_core(consts, x, t, dl, false);
 }
 
 /*
@@ -96,22 +113,26 @@ static int huber_prepare(lossd_call *c, lossd_error *err)
 
 static size_t l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, l1_elem);
+    return lossd__pointwise_loss(c, NULL, begin, end, out, l1_elem);
 }
 
 static size_t mse_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, mse_elem);
+    return lossd__pointwise_loss(c, NULL, begin, end, out, mse_elem);
 }
 
 static size_t smooth_l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, smooth_l1_elem);
+    regression_consts k = *LOSSD__CONSTS(c, regression_consts);
+    if (k.smooth_l1.half_inv_beta == 0)
+        return lossd__pointwise_loss(c, &k, begin, end, out, smooth_l1_div_elem);
+    return lossd__pointwise_loss(c, &k, begin, end, out, smooth_l1_elem);
 }
 
 static size_t huber_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, huber_elem);
+    regression_consts k = *LOSSD__CONSTS(c, regression_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, huber_elem);
 }
 
 static const lossd_param_spec smooth_l1_params[] = {
