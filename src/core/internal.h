@@ -17,7 +17,7 @@
  *     unit);
  *   - when c->grad is not NULL, it writes the gradient of the input
  *     elements belonging to those units, with the upstream gradient
- *     lossd__upstream(c, term, ...) folded in;
+ *     lossd__upstream(c, term_scale, term, ...) folded in;
  *   - when c->terms[k] is not NULL, it writes per-term extras at [unit];
  *   - it reports the NaN and infinite values it wrote (outputs unless the
  *     loss is reduced, gradients, extras) with lossd__report_nonfinite;
@@ -294,7 +294,7 @@ LOSSD_INLINE lossd_vd lossd__upstream(const lossd_call *c, double scale, size_t 
  *   lossd__param_bool, lossd__param_choice (index into spec->choices);
  *   lossd__param_given: whether the caller set it (tensors: given at all);
  *   lossd__param_tensor: a tensor parameter, or NULL when not given;
- *   lossd__param_view: how to read a tensor parameter broadcast over the
+ *   lossd__param_view_of: how to read a tensor parameter broadcast over the
  *     input (call.c checked its shape; an unset one reads 1).
  */
 double lossd__param_number(const lossd_call *c, const char *name);
