@@ -1,7 +1,8 @@
 /*
- * check_activation.c - the activations (src/core/activation.c): PyTorch's
- * values, vector-Jacobian products and zero-derivative statistics,
- * finite differences, PyTorch's choices at kinks, extremes and errors.
+ * check_activation.c - the activations (src/core/activation.c): finite
+ * differences, PyTorch's choices at kinks, extremes and errors. PyTorch's
+ * own values, vector-Jacobian products and zero-derivative statistics are
+ * the golden vectors (check_golden.c).
  */
 #include <float.h>
 #include <math.h>
@@ -9,13 +10,6 @@
 #include <string.h>
 
 #include "testutil.h"
-
-START_TEST(golden_values_and_gradients)
-{
-    size_t ran = golden_run_file("golden_activation.txt", LOSSD_KIND_ACTIVATION, NULL);
-    ck_assert_msg(ran >= 60, "only %zu activation golden cases", ran);
-}
-END_TEST
 
 /* Applies an activation to x[0..n) with gradients; params as name/value pairs. */
 static void apply(const char *name, const double *x, size_t n, double *y, double *dy,
@@ -367,8 +361,7 @@ static Suite *activation_suite(void)
 {
     Suite *s = suite_create("activation");
     add_case(s, "values", 30, NULL, NULL,
-             TESTS(golden_values_and_gradients, kinks_follow_pytorch, prelu_channels,
-                   hard_activations_divide_exactly));
+             TESTS(kinks_follow_pytorch, prelu_channels, hard_activations_divide_exactly));
     add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
     add_case(s, "properties", 0, NULL, NULL, TESTS(extremes_stay_finite, softmax_rows));
     add_case(s, "errors", 0, NULL, NULL, TESTS(errors));

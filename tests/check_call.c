@@ -11,7 +11,12 @@
 
 #include "testutil.h"
 
-/* Every function name docs/api.md documents. */
+/*
+ * The functions the v1 contract (shared/API.md's tables) promises. A new
+ * function needs no entry here - the registry is the list, and the golden
+ * and docs checks follow it; this only catches a promised function that
+ * disappears or is renamed.
+ */
 static const char *const api_losses[] = {"l1",
                                          "mse",
                                          "smooth_l1",
@@ -61,11 +66,11 @@ START_TEST(registry_has_the_contract)
         }
         total += count(lists[k]);
     }
-    /* Nothing registered that the contract does not name. */
-    ck_assert_uint_eq(lossd_function_count(), total);
+    ck_assert_uint_ge(lossd_function_count(), total);
     ck_assert_ptr_null(lossd_function_find(LOSSD_KIND_LOSS, "relu"));
     ck_assert_ptr_null(lossd_function_find(LOSSD_KIND_ACTIVATION, "nope"));
-    ck_assert_ptr_null(lossd_function_at(total));
+    ck_assert_ptr_nonnull(lossd_function_at(lossd_function_count() - 1));
+    ck_assert_ptr_null(lossd_function_at(lossd_function_count()));
 }
 END_TEST
 
@@ -74,7 +79,7 @@ START_TEST(registry_rows_are_complete)
     for (size_t i = 0; i < lossd_function_count(); i++) {
         const lossd_function *fn = lossd_function_at(i);
         ck_assert_ptr_nonnull(fn);
-        ck_assert_msg(fn->name && fn->summary && fn->formula && fn->reference && fn->kernel,
+        ck_assert_msg(fn->name && fn->summary && fn->formula && fn->reference && fn->impl,
                       "row %zu (%s) is incomplete", i, fn->name);
         ck_assert_msg(strchr(fn->summary, '\n') == NULL, "%s: summary is not one line", fn->name);
         ck_assert_uint_le(fn->n_params, LOSSD_MAX_PARAMS);

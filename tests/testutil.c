@@ -8,6 +8,7 @@
  * generator change cannot silently skip expectations.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,10 +288,30 @@ static void compare_tensor(const char *label, const char *what, const double *go
                       "%s: %s[%zu]: got %.17g, want %.17g", label, what, i, got[i], want->data[i]);
 }
 
-static void run_case(const golden_case *gc)
+/* Marks in *cov what a case exercised of its function (see golden_coverage). */
+static void cover(golden_coverage *cov, const golden_case *gc, const lossd_call *c)
+{
+    const lossd_function *fn = c->fn;
+    cov->cases++;
+    cov->reductions |= 1u << c->reduction;
+    cov->grad |= gc->has_grad;
+    cov->grad_output |= gc->has_grad_output;
+    for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++) {
+        cov->param_set[i] |= c->params[i].set;
+        if (fn->params[i].type == LOSSD_PARAM_CHOICE)
+            cov->values_seen[i] |= 1u << c->params[i].choice;
+        else if (fn->params[i].type == LOSSD_PARAM_BOOL)
+            cov->values_seen[i] |= 1u << (c->params[i].number != 0);
+    }
+    for (size_t k = 0; k < gc->n_terms; k++)
+        for (size_t j = 0; lossd_call_term_name(c, j); j++)
+            if (strcmp(lossd_call_term_name(c, j), gc->terms_expect[k].name) == 0)
+                cov->term_seen[j] = true;
+}
+
+static void run_case(const golden_case *gc, const lossd_function *fn, golden_coverage *cov)
 {
     const char *label = gc->label;
-    const lossd_function *fn = must_find(kind_of(gc->kind), gc->fname);
     lossd_call c;
     lossd_error err = {0};
     lossd_call_init(&c, fn);
@@ -320,6 +341,7 @@ static void run_case(const golden_case *gc)
         c.grad_output = gc->grad_output.t;
         c.grad_output_set = true;
     }
+    cover(cov, gc, &c);
     int rc = lossd_call_compute(&c, &err);
     ck_assert_msg(rc == 0, "%s: compute failed: %s", label, err.message);
 
@@ -352,62 +374,156 @@ static void run_case(const golden_case *gc)
     lossd_call_cleanup(&c);
 }
 
-static bool wanted(const golden_case *gc, lossd_kind kind, const char *const *names)
+const char *golden_file_of(lossd_kind kind)
 {
-    if (kind_of(gc->kind) != kind)
-        return false;
-    for (size_t i = 0; names && names[i]; i++)
-        if (strcmp(names[i], gc->fname) == 0)
-            return true;
-    return names == NULL;
+    static char names[LOSSD_KIND_COUNT][32];
+    ck_assert_int_lt(kind, LOSSD_KIND_COUNT);
+    snprintf(names[kind], sizeof names[kind], "golden_%s.txt", lossd_kind_name(kind));
+    return names[kind];
 }
 
-size_t golden_run_file(const char *file, lossd_kind kind, const char *const *names)
+/* Reads a whole line, however long, into *line (grown as needed); false at the end. */
+static bool read_line(FILE *f, char **line, size_t *cap)
 {
+    if (!fgets(*line, (int)*cap, f))
+        return false;
+    size_t len = strlen(*line);
+    while (len == *cap - 1 && (*line)[len - 1] != '\n') { /* a long line: grow */
+        *cap *= 2;
+        *line = realloc(*line, *cap);
+        ck_assert_ptr_nonnull(*line);
+        if (!fgets(*line + len, (int)(*cap - len), f))
+            break;
+        len = strlen(*line);
+    }
+    while (len && ((*line)[len - 1] == '\n' || (*line)[len - 1] == '\r'))
+        (*line)[--len] = '\0';
+    return true;
+}
+
+/*
+ * Walks the golden file of `kind`. With fn, runs the cases of fn (others
+ * are skipped after their `function` line, unparsed) and fills *cov;
+ * without, checks that every case names a registered function of `kind`.
+ * Returns how many cases it ran or checked.
+ */
+static size_t golden_walk(lossd_kind kind, const lossd_function *fn, golden_coverage *cov)
+{
+    const char *file = golden_file_of(kind);
     char path[512];
     snprintf(path, sizeof path, "%s/%s", TEST_DATA_DIR, file);
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t cap = 1 << 16, ran = 0;
+    size_t cap = 1 << 16, count = 0;
     char *line = malloc(cap);
+    ck_assert_ptr_nonnull(line);
     golden_case *gc = calloc(1, sizeof *gc);
-    bool in_case = false;
-    while (fgets(line, (int)cap, f)) {
-        size_t len = strlen(line);
-        while (len == cap - 1 && line[len - 1] != '\n') { /* a long line: grow */
-            cap *= 2;
-            line = realloc(line, cap);
-            ck_assert_ptr_nonnull(line);
-            if (!fgets(line + len, (int)(cap - len), f))
-                break;
-            len = strlen(line);
-        }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (len == 0 || line[0] == '#')
+    ck_assert_ptr_nonnull(gc);
+    enum { OUTSIDE, IN_CASE, SKIPPING } where = OUTSIDE;
+    while (read_line(f, &line, &cap)) {
+        if (line[0] == '\0' || line[0] == '#')
             continue;
         if (strncmp(line, "case ", 5) == 0) {
-            ck_assert_msg(!in_case, "%s: case inside case", gc->label);
-            in_case = true;
+            ck_assert_msg(where == OUTSIDE, "%s: case inside case", gc->label);
+            where = IN_CASE;
             snprintf(gc->label, sizeof gc->label, "%s", line + 5);
         } else if (strcmp(line, "end") == 0) {
-            ck_assert_msg(in_case, "end without case");
-            if (wanted(gc, kind, names)) {
-                run_case(gc);
-                ran++;
+            ck_assert_msg(where != OUTSIDE, "%s: end without case", file);
+            if (where == IN_CASE) {
+                ck_assert_msg(gc->fname[0], "%s: %s: no function line", file, gc->label);
+                if (fn)
+                    run_case(gc, fn, cov);
+                count++;
             }
             case_free(gc);
-            in_case = false;
+            where = OUTSIDE;
+        } else if (where == SKIPPING) {
+            continue;
         } else {
-            ck_assert_msg(in_case, "directive outside a case: %s", line);
-            parse_line(gc, line);
+            ck_assert_msg(where == IN_CASE, "%s: directive outside a case: %s", file, line);
+            bool function_line = strncmp(line, "function ", 9) == 0;
+            parse_line(gc, line); /* (it cuts the line into words) */
+            if (!function_line)
+                continue;
+            ck_assert_msg(kind_of(gc->kind) == kind, "%s: %s: a %s function in the %s file", file,
+                          gc->label, gc->kind, lossd_kind_name(kind));
+            if (fn == NULL)
+                ck_assert_msg(lossd_function_find(kind, gc->fname) != NULL,
+                              "%s: %s: no %s function called %s is registered", file, gc->label,
+                              gc->kind, gc->fname);
+            else if (strcmp(gc->fname, fn->name) != 0)
+                where = SKIPPING;
         }
     }
     fclose(f);
     free(line);
     free(gc);
-    ck_assert_msg(!in_case, "%s: unterminated case", file);
-    return ran;
+    ck_assert_msg(where == OUTSIDE, "%s: unterminated case", file);
+    return count;
+}
+
+size_t golden_run_function(const lossd_function *fn, golden_coverage *cov)
+{
+    memset(cov, 0, sizeof *cov);
+    return golden_walk(fn->kind, fn, cov);
+}
+
+size_t golden_check_names(lossd_kind kind)
+{
+    return golden_walk(kind, NULL, NULL);
+}
+
+/* Appends ", what" to a list of what is missing. */
+static void missing(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void missing(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used + 2 >= size)
+        return;
+    if (used)
+        used += (size_t)snprintf(buf + used, size - used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, size - used, fmt, ap);
+    va_end(ap);
+}
+
+void golden_require_coverage(const lossd_function *fn, const golden_coverage *cov)
+{
+    static const char *const reduction_names[] = {"mean", "sum", "none", "batchmean"};
+    char gaps[1024] = "";
+    if (fn->kind == LOSSD_KIND_LOSS) {
+        int n_reductions = fn->flags & LOSSD_FN_BATCHMEAN ? 4 : 3;
+        for (int r = 0; r < n_reductions; r++)
+            if (!(cov->reductions & (1u << r)))
+                missing(gaps, sizeof gaps, "reduction %s", reduction_names[r]);
+    }
+    if ((fn->flags & LOSSD_FN_GRAD) && !cov->grad)
+        missing(gaps, sizeof gaps, "an expected gradient");
+    if ((fn->flags & LOSSD_FN_GRAD) && !cov->grad_output)
+        missing(gaps, sizeof gaps, "a grad_output");
+    for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++) {
+        const lossd_param_spec *spec = &fn->params[i];
+        if (!cov->param_set[i])
+            missing(gaps, sizeof gaps, "parameter %s set", spec->name);
+        if (spec->type == LOSSD_PARAM_CHOICE)
+            for (unsigned k = 0; spec->choices[k]; k++)
+                if (!(cov->values_seen[i] & (1u << k)))
+                    missing(gaps, sizeof gaps, "%s \"%s\"", spec->name, spec->choices[k]);
+        if (spec->type == LOSSD_PARAM_BOOL)
+            for (unsigned v = 0; v < 2; v++)
+                if (!(cov->values_seen[i] & (1u << v)))
+                    missing(gaps, sizeof gaps, "%s %s", spec->name, v ? "true" : "false");
+    }
+    for (size_t j = 0; (fn->flags & LOSSD_FN_TERMS) && j < LOSSD_MAX_TERMS && fn->terms[j]; j++)
+        if (!cov->term_seen[j])
+            missing(gaps, sizeof gaps, "an expected term %s", fn->terms[j]);
+    ck_assert_msg(gaps[0] == '\0',
+                  "%s/%s: the golden cases in tests/data/%s miss: %s. Add cases to "
+                  "tests/data/gen_golden.py and regenerate (tests/data/README.md)",
+                  lossd_kind_name(fn->kind), fn->name, golden_file_of(fn->kind), gaps);
 }
 
 /* ------------------------------------------------------------ finite differences */

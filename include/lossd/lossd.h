@@ -9,20 +9,36 @@
  * Three pieces:
  *
  *   - the registry: one read-only table row (lossd_function) per function,
- *     with its parameters, operand shapes, formula and kernels. It is what
- *     the service routes, validates and publishes its catalog from.
+ *     with its parameters, operand shapes and formula. It is what the
+ *     service routes, validates and publishes its catalog from.
  *   - the call: a caller-owned lossd_call that binds a function to borrowed
  *     operands and parameter values, is validated by lossd_call_prepare(),
- *     run over ranges of work units (possibly by many threads), and combined
+ *     run over ranges of blocks (possibly by many threads), and combined
  *     by lossd_call_finish().
  *   - errors as values: every failing function returns a negative
  *     lossd_status and fills a lossd_error with a field path
  *     ("target[3][2]") and a message.
  *
+ * Only what is declared here is the API. Each struct says which of its
+ * fields the caller sets (in), which the library sets for the caller to
+ * read (out, read-only), and which are private: a pointer to the
+ * library's own state, whose layout is not part of the ABI
+ * (src/core/internal.h).
+ *
+ * ABI: the shared library is versioned with libtool's current:revision:age
+ * (LOSSD_LT_VERSION in configure.ac; soname liblossd.so.<current - age>).
+ * lossd_call and lossd_function are allocated or read by callers, so their
+ * size and the offsets of their public fields are part of the ABI; the
+ * private state behind them is not. Interface 1 (liblossd.so.1, lossd
+ * 0.1.0) moved the kernels, the per-call scratch (constants, parameter
+ * views, per-block counts) and the internal lossd_param_view out of this
+ * header: code written against interface 0 that used only the functions
+ * and the fields still declared here recompiles unchanged.
+ *
  * Threading: the registry is immutable and may be read from any thread.
  * A lossd_call is owned by one thread at a time, except that
  * lossd_call_run() may be called concurrently on one prepared call for
- * disjoint unit ranges.
+ * disjoint block ranges.
  */
 #ifndef LOSSD_LOSSD_H
 #define LOSSD_LOSSD_H
@@ -177,28 +193,27 @@ typedef struct {
 #define LOSSD_FN_TERMS     0x04u /* per-term extras (box losses' "terms") */
 
 struct lossd_call;
+struct lossd__impl; /* private: a function's kernel and hooks (src/core/internal.h) */
 typedef struct lossd_function lossd_function;
 
 /*
- * One registry row. The kernels are internal to the library (their
- * signatures live in src/core/internal.h); callers only use the
- * descriptive fields and pass the row to lossd_call_init().
+ * One registry row, read-only: what the catalog publishes. Callers read
+ * the descriptive fields and pass the row to lossd_call_init().
  */
 struct lossd_function {
     lossd_kind kind;
     const char *name;
-    const char *summary;   /* one line */
-    const char *formula;   /* LaTeX */
-    const char *reference; /* what it matches, e.g. "torch.nn.functional.l1_loss" */
-    unsigned flags;
+    const char *summary;            /* one line */
+    const char *formula;            /* LaTeX */
+    const char *reference;          /* what it matches, e.g. "torch.nn.functional.l1_loss" */
+    unsigned flags;                 /* LOSSD_FN_* */
     lossd_operand_spec operands[2]; /* input/target, p/q, boxes1/boxes2 */
     const lossd_param_spec *params;
     size_t n_params;
     const char *const *terms; /* LOSSD_FN_TERMS: NULL-terminated names */
 
-    /* internal: see src/core/internal.h */
-    int (*prepare)(struct lossd_call *c, lossd_error *err);
-    size_t (*kernel)(const struct lossd_call *c, size_t begin, size_t end, double *out);
+    /* private: the kernel and its hooks; never read or called outside the library */
+    const struct lossd__impl *impl;
 };
 
 /* The number of registered functions, and the i-th (0 <= i < count). Any thread. */
@@ -247,30 +262,31 @@ typedef struct {
     lossd_tensor tensor; /* TENSOR (borrowed) */
 } lossd_value;
 
-/* Internal: how a kernel reads a broadcast parameter tensor. */
-typedef struct {
-    const double *data;
-    size_t period; /* element i reads data[i % period] */
-} lossd_param_view;
+struct lossd__call_state; /* private: see lossd_call.state */
 
 /*
  * One evaluation. Caller-owned storage: lossd_call_init() it, set operands
  * and parameters, lossd_call_prepare() it, run it, lossd_call_finish() it,
- * read the outputs, lossd_call_cleanup() it. Fields marked (out) are owned
- * by the call and freed by lossd_call_cleanup(); the rest are the caller's.
+ * read the outputs, lossd_call_cleanup() it. lossd_call_compute() does
+ * prepare, run and finish in one go.
  *
- * Work is cut into blocks of block_units consecutive work units (rows of a
+ * Fields marked (in) are the caller's: set directly or through the
+ * setters below, before prepare. Fields marked (out) are set by the
+ * library and only read by the caller; the arrays they point to are owned
+ * by the call and freed by lossd_call_cleanup(). `state` is private.
+ *
+ * Work is cut into n_blocks blocks of consecutive work units (rows of a
  * matrix, loss terms, elements). A reduction sums each block on its own and
  * then the blocks in order, so the result is bit-for-bit the same however
  * the blocks are shared among threads.
  */
 typedef struct lossd_call {
-    const lossd_function *fn;
+    const lossd_function *fn; /* (in, by lossd_call_init) */
 
-    /* operands (borrowed): input/target, p/q, boxes1/boxes2 */
+    /* (in) operands (borrowed): input/target, p/q, boxes1/boxes2 */
     lossd_tensor operand[2];
     bool operand_set[2];
-    lossd_value params[LOSSD_MAX_PARAMS];
+    lossd_value params[LOSSD_MAX_PARAMS]; /* by index into fn->params */
     lossd_reduction reduction;
     bool want_grad;
     bool want_terms;
@@ -288,28 +304,30 @@ typedef struct lossd_call {
     bool grad_output_set;
     size_t max_output; /* prepare refuses outputs of more elements (0: no limit) */
 
-    /* set by prepare (out) */
-    size_t n_units;     /* work units */
-    size_t block_units; /* units per block */
-    size_t n_blocks;
+    /* (out) set by prepare */
+    size_t n_blocks;                /* blocks for lossd_call_run() */
     size_t n_terms;                 /* losses: loss terms; others: output elements */
     lossd_tensor output;            /* unreduced loss, activation output, info values, matrix */
-    double *output_data;            /* the storage behind output.data */
     double *grad;                   /* shaped like operand[0], when want_grad */
     double *terms[LOSSD_MAX_TERMS]; /* per-term extras, when want_terms */
-    size_t n_classes;               /* scores: C */
-    size_t n_kept;                  /* class-index targets that are not ignore_index */
-    bool prob_target;               /* cross_entropy: the target holds probabilities */
-    double coef[4];                 /* per-call constants the kernels read */
-    lossd_param_view view[2];       /* broadcast parameter tensors, by parameter order */
-    double *block_sum;              /* per-block share of a reduced loss */
-    size_t *block_zero;             /* per-block count of exactly-zero derivatives */
-    double *expanded[2];            /* materialised broadcasts behind view[] */
+    bool prob_target;               /* cross_entropy: the target was read as probabilities */
 
-    /* set by finish (out) */
+    /* (out) set by finish */
     double loss;               /* losses: the reduced value (reduction != none) */
     size_t n_nonfinite;        /* outputs, terms and gradients that are NaN or infinite */
     double zero_grad_fraction; /* activations; NaN without want_stats */
+
+    /*
+     * private: the kernels' per-call state (constants, parameter views,
+     * per-block sums and counts), allocated by prepare, freed by cleanup,
+     * NULL before prepare. A pointer rather than libuv's inline private
+     * section: the kernels read it once per block, not per element (they
+     * copy their constants into registers; docs/internals.md has the
+     * instruction counts), a small call allocates no more than before (the
+     * per-block arrays used to take two allocations), and what the kernels
+     * need can change without changing the size or layout of lossd_call.
+     */
+    struct lossd__call_state *state;
 } lossd_call;
 
 /* Binds `fn` to a fresh call: no operands, defaults for every parameter. */
@@ -345,8 +363,11 @@ int lossd_call_set_reduction(lossd_call *c, const char *name, lossd_error *err);
 int lossd_call_prepare(lossd_call *c, lossd_error *err);
 
 /*
- * Computes blocks [first, end) of a prepared call (0 <= first <= end <=
- * n_blocks). Thread-safe for disjoint block ranges of the same call.
+ * Computes blocks [first_block, end_block) of a prepared call, first_block
+ * <= end_block and first_block <= n_blocks; an end_block past n_blocks
+ * stops at n_blocks (a caller may cut the blocks into equal tasks and let
+ * the last run short). Thread-safe for disjoint block ranges of the same
+ * call.
  */
 void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block);
 

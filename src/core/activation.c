@@ -26,43 +26,72 @@
 
 enum { GELU_NONE, GELU_TANH };
 
-LOSSD_INLINE lossd_vd relu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+/*
+ * Per-call constants (LOSSD__CONSTS), one member per function that has
+ * any, resolved from the parameters by the prepare hooks below.
+ */
+typedef union {
+    struct {
+        double negative_slope;
+    } leaky_relu;
+    struct {
+        lossd__param_view weight;
+        size_t inner; /* elements per channel: the product of the axes after axis 1 */
+    } prelu;
+    struct {
+        double alpha;
+        double inv_alpha;      /* celu: 1 / alpha, the forward's input scale */
+        double grad_inv_alpha; /* celu: 1 / (float)alpha, PyTorch 1.13's backward scale */
+    } elu;                     /* elu, celu */
+    struct {
+        int approximate; /* GELU_NONE, GELU_TANH */
+    } gelu;
+    struct {
+        double min_val, max_val;
+    } hardtanh;
+    struct {
+        double beta, threshold;
+    } softplus;
+} activation_consts;
+
+LOSSD_INLINE lossd_vd relu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
-    (void)c, (void)i, (void)need_grad;
+    (void)consts, (void)i, (void)need_grad;
     *d = lossd_v_ones(x > 0);
     return lossd_v_select(x < 0, lossd_v_set1(0.0), x); /* NaN and -0 pass through */
 }
 
-LOSSD_INLINE lossd_vd leaky_relu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd leaky_relu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                       bool need_grad)
 {
     (void)i, (void)need_grad;
-    double slope = lossd__num(c, 0);
+    double slope = LOSSD__CONSTS_OF(consts, activation_consts)->leaky_relu.negative_slope;
     *d = lossd_v_select(x > 0, lossd_v_set1(1.0), lossd_v_set1(slope));
     return lossd_v_select(x > 0, x, x * slope);
 }
 
-/* prelu: weight[channel], the channel being axis 1 (coef[1] = inner size). */
-LOSSD_INLINE lossd_vd prelu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+/* prelu: weight[channel], the channel being axis 1. */
+LOSSD_INLINE lossd_vd prelu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                  bool need_grad)
 {
     (void)need_grad;
-    const lossd_param_view *w = &c->view[0];
+    const activation_consts *k = LOSSD__CONSTS_OF(consts, activation_consts);
+    const lossd__param_view *w = &k->prelu.weight;
     lossd_vd wi;
-    size_t inner = (size_t)c->coef[1];
-    for (size_t k = 0; k < LOSSD_LANES; k++)
-        wi[k] = w->data[((i + k) / inner) % w->period];
+    size_t inner = k->prelu.inner;
+    for (size_t l = 0; l < LOSSD_LANES; l++)
+        wi[l] = w->data[((i + l) / inner) % w->period];
     *d = lossd_v_select(x > 0, lossd_v_set1(1.0), wi);
     return lossd_v_select(x > 0, x, wi * x);
 }
 
 /* prelu with one weight for every channel. */
-LOSSD_INLINE lossd_vd prelu1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd prelu1_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                   bool need_grad)
 {
     (void)i, (void)need_grad;
-    double w = c->view[0].data[0];
+    double w = LOSSD__CONSTS_OF(consts, activation_consts)->prelu.weight.data[0];
     *d = lossd_v_select(x > 0, lossd_v_set1(1.0), lossd_v_set1(w));
     return lossd_v_select(x > 0, x, x * w);
 }
@@ -109,82 +138,89 @@ LOSSD_INLINE lossd_vd elu_core(lossd_vd x, double negcoef, double poscoef, doubl
     return y;
 }
 
-LOSSD_INLINE lossd_vd elu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd elu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                bool need_grad)
 {
     (void)i;
-    return elu_core(x, lossd__num(c, 0), 1.0, 1.0, 1.0, d, need_grad);
+    return elu_core(x, LOSSD__CONSTS_OF(consts, activation_consts)->elu.alpha, 1.0, 1.0, 1.0, d,
+                    need_grad);
 }
 
-LOSSD_INLINE lossd_vd celu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd celu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
     (void)i;
-    /* 1 / alpha and PyTorch 1.13's backward scale 1.0 / alpha.toFloat() (celu_prepare) */
-    return elu_core(x, lossd__num(c, 0), 1.0, c->coef[1], c->coef[2], d, need_grad);
+    const activation_consts *k = LOSSD__CONSTS_OF(consts, activation_consts);
+    return elu_core(x, k->elu.alpha, 1.0, k->elu.inv_alpha, k->elu.grad_inv_alpha, d, need_grad);
 }
 
-LOSSD_INLINE lossd_vd selu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd selu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
-    (void)c, (void)i;
+    (void)consts, (void)i;
     return elu_core(x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, 1.0, d, need_grad);
 }
 
-LOSSD_INLINE lossd_vd gelu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+/* gelu with approximate "tanh" */
+LOSSD_INLINE lossd_vd gelu_tanh_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
+                                     bool need_grad)
+{
+    (void)consts, (void)i, (void)need_grad;
+    const double beta = M_SQRT2 * M_2_SQRTPI * 0.5, kappa = 0.044715;
+    lossd_vd x_sq = x * x, inner = beta * (x + kappa * x_sq * x);
+    lossd_vd tanh_inner = lossd_v_tanh(inner);
+    lossd_vd left = 0.5 * x, right = 1 + tanh_inner;
+    lossd_vd right_derivative =
+        left * (1 - tanh_inner * tanh_inner) * beta * (1 + 3 * kappa * x_sq);
+    *d = 0.5 * right + right_derivative;
+    return left * right;
+}
+
+/* gelu with approximate "none": the erf form */
+LOSSD_INLINE lossd_vd gelu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
-    (void)i, (void)need_grad;
-    if (c->params[0].choice == GELU_TANH) {
-        const double beta = M_SQRT2 * M_2_SQRTPI * 0.5, kappa = 0.044715;
-        lossd_vd x_sq = x * x, inner = beta * (x + kappa * x_sq * x);
-        lossd_vd tanh_inner = lossd_v_tanh(inner);
-        lossd_vd left = 0.5 * x, right = 1 + tanh_inner;
-        lossd_vd right_derivative =
-            left * (1 - tanh_inner * tanh_inner) * beta * (1 + 3 * kappa * x_sq);
-        *d = 0.5 * right + right_derivative;
-        return left * right;
-    }
+    (void)consts, (void)i, (void)need_grad;
     const double alpha = M_2_SQRTPI * M_SQRT1_2 * 0.5;
     lossd_vd erf_1 = 1 + lossd_v_erf(x * M_SQRT1_2);
     *d = 0.5 * erf_1 + x * (alpha * lossd_v_exp(-0.5 * x * x));
     return x * 0.5 * erf_1; /* ATen's order; the same number, as halving is exact */
 }
 
-LOSSD_INLINE lossd_vd silu_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd silu_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
-    (void)c, (void)i, (void)need_grad;
+    (void)consts, (void)i, (void)need_grad;
     lossd_vd e = lossd_v_exp(-x);
     lossd_vd s = 1 / (1 + e);
     *d = s * (1 + x * (1 - s));
     return x / (1 + e);
 }
 
-LOSSD_INLINE lossd_vd mish_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd mish_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
-    (void)c, (void)i, (void)need_grad;
+    (void)consts, (void)i, (void)need_grad;
     lossd_vd s = 1 / (1 + lossd_v_exp(-x));
     lossd_vd tsp = lossd_v_tanh(lossd_v_log1p(lossd_v_exp(x)));
     *d = tsp + x * s * (1 - tsp * tsp);
     return x * tsp;
 }
 
-LOSSD_INLINE lossd_vd sigmoid_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd sigmoid_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                    bool need_grad)
 {
-    (void)c, (void)i;
+    (void)consts, (void)i;
     lossd_vd den = 1 + lossd_v_exp(-x), y = 1 / den;
     /* (1 - y) y is 0 exactly where y is 1 or 0: where den is 1 or infinite */
     *d = need_grad ? (1 - y) * y : lossd_v_ones(~((den == 1) | (den == INFINITY)));
     return y;
 }
 
-LOSSD_INLINE lossd_vd tanh_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd tanh_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                 bool need_grad)
 {
-    (void)c, (void)i;
+    (void)consts, (void)i;
     lossd_vd y = lossd_v_tanh(x);
     /* 1 - y^2 is 0 exactly where |y| is 1 (below 1, y^2 rounds below 1 too) */
     *d = need_grad ? 1 - y * y : lossd_v_ones(lossd_v_abs(y) != 1);
@@ -192,10 +228,10 @@ LOSSD_INLINE lossd_vd tanh_elem(const lossd_call *c, size_t i, lossd_vd x, lossd
 }
 
 /* F.softsign is x / (|x| + 1) in Python; this is autograd's derivative of it. */
-LOSSD_INLINE lossd_vd softsign_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd softsign_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                     bool need_grad)
 {
-    (void)c, (void)i, (void)need_grad;
+    (void)consts, (void)i, (void)need_grad;
     lossd_vd den = lossd_v_abs(x) + 1;
     *d = 1 / den - x * lossd_v_sgn(x) / (den * den);
     return x / den;
@@ -207,18 +243,19 @@ LOSSD_INLINE lossd_vd clamp_elem(lossd_vd x, double lo, double hi, lossd_vd *d)
     return lossd_v_select(x < lo, lossd_v_set1(lo), lossd_v_select(x > hi, lossd_v_set1(hi), x));
 }
 
-LOSSD_INLINE lossd_vd relu6_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd relu6_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                  bool need_grad)
 {
-    (void)c, (void)i, (void)need_grad;
+    (void)consts, (void)i, (void)need_grad;
     return clamp_elem(x, 0.0, 6.0, d);
 }
 
-LOSSD_INLINE lossd_vd hardtanh_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd hardtanh_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                     bool need_grad)
 {
     (void)i, (void)need_grad;
-    return clamp_elem(x, lossd__num(c, 0), lossd__num(c, 1), d);
+    const activation_consts *k = LOSSD__CONSTS_OF(consts, activation_consts);
+    return clamp_elem(x, k->hardtanh.min_val, k->hardtanh.max_val, d);
 }
 
 /* hardsigmoid_backward multiplies by ATen's one_sixth, the float 1.0f / 6.0f. */
@@ -231,18 +268,18 @@ LOSSD_INLINE lossd_vd relu6_of_shifted(lossd_vd x)
 }
 
 /* relu6_of_shifted(x) is +0 or at least 2^-51: its sixth is a normal number */
-LOSSD_INLINE lossd_vd hardsigmoid_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd hardsigmoid_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                        bool need_grad)
 {
-    (void)c, (void)i, (void)need_grad;
+    (void)consts, (void)i, (void)need_grad;
     *d = lossd_v_select((x > -3) & (x < 3), lossd_v_set1(HARDSIGMOID_SLOPE), lossd_v_set1(0.0));
     return lossd_v_div_const(relu6_of_shifted(x), 6, 1.0 / 6);
 }
 
-LOSSD_INLINE lossd_vd hardswish_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd hardswish_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                      bool need_grad)
 {
-    (void)c, (void)i;
+    (void)consts, (void)i;
     /*
      * x / 3 + 0.5 is 0 only at x = -1.5 (the nearest doubles give +-1 ulp
      * of -0.5): the statistic alone needs no division. Where x / 3 is not
@@ -264,10 +301,11 @@ LOSSD_INLINE lossd_vd hardswish_elem(const lossd_call *c, size_t i, lossd_vd x, 
 
 /* unit: beta is 1, so x beta is x and the division by beta (a divider's slow op) is exact to skip.
  */
-LOSSD_INLINE lossd_vd softplus_core(const lossd_call *c, lossd_vd x, lossd_vd *d, bool need_grad,
+LOSSD_INLINE lossd_vd softplus_core(const void *consts, lossd_vd x, lossd_vd *d, bool need_grad,
                                     bool unit)
 {
-    double beta = unit ? 1.0 : lossd__num(c, 0), threshold = lossd__num(c, 1);
+    const activation_consts *k = LOSSD__CONSTS_OF(consts, activation_consts);
+    double beta = unit ? 1.0 : k->softplus.beta, threshold = k->softplus.threshold;
     lossd_vd xb = unit ? x : x * beta;
     lossd_vm linear = xb > threshold;
     lossd_vd z = lossd_v_exp(xb);
@@ -278,38 +316,46 @@ LOSSD_INLINE lossd_vd softplus_core(const lossd_call *c, lossd_vd x, lossd_vd *d
     return lossd_v_select(linear, x, soft);
 }
 
-LOSSD_INLINE lossd_vd softplus_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd softplus_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                     bool need_grad)
 {
     (void)i;
-    return softplus_core(c, x, d, need_grad, false);
+    return softplus_core(consts, x, d, need_grad, false);
 }
 
-LOSSD_INLINE lossd_vd softplus1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd *d,
+LOSSD_INLINE lossd_vd softplus1_elem(const void *consts, size_t i, lossd_vd x, lossd_vd *d,
                                      bool need_grad)
 {
     (void)i;
-    return softplus_core(c, x, d, need_grad, true);
+    return softplus_core(consts, x, d, need_grad, true);
 }
 
+/* A kernel over name##_elem, given its copy of the constants (lossd__pointwise_loss). */
 #define POINTWISE_KERNEL(name)                                                              \
     static size_t name##_kernel(const lossd_call *c, size_t begin, size_t end, double *out) \
     {                                                                                       \
-        return lossd__pointwise_activation(c, begin, end, out, name##_elem);                \
+        activation_consts k = *LOSSD__CONSTS(c, activation_consts);                         \
+        return lossd__pointwise_activation(c, &k, begin, end, out, name##_elem);            \
     }
 
 POINTWISE_KERNEL(relu)
 POINTWISE_KERNEL(leaky_relu)
 static size_t prelu_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    if (c->view[0].period == 1) /* one loop for one weight: no test per vector */
-        return lossd__pointwise_activation(c, begin, end, out, prelu1_elem);
-    return lossd__pointwise_activation(c, begin, end, out, prelu_elem);
+    activation_consts k = *LOSSD__CONSTS(c, activation_consts);
+    if (k.prelu.weight.period == 1) /* one loop for one weight: no test per vector */
+        return lossd__pointwise_activation(c, &k, begin, end, out, prelu1_elem);
+    return lossd__pointwise_activation(c, &k, begin, end, out, prelu_elem);
 }
 POINTWISE_KERNEL(elu)
 POINTWISE_KERNEL(celu)
 POINTWISE_KERNEL(selu)
-POINTWISE_KERNEL(gelu)
+static size_t gelu_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    if (LOSSD__CONSTS(c, activation_consts)->gelu.approximate == GELU_TANH)
+        return lossd__pointwise_activation(c, NULL, begin, end, out, gelu_tanh_elem);
+    return lossd__pointwise_activation(c, NULL, begin, end, out, gelu_elem);
+}
 POINTWISE_KERNEL(silu)
 POINTWISE_KERNEL(mish)
 POINTWISE_KERNEL(sigmoid)
@@ -321,9 +367,10 @@ POINTWISE_KERNEL(hardsigmoid)
 POINTWISE_KERNEL(hardswish)
 static size_t softplus_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    if (lossd__num(c, 0) == 1) /* the default beta */
-        return lossd__pointwise_activation(c, begin, end, out, softplus1_elem);
-    return lossd__pointwise_activation(c, begin, end, out, softplus_elem);
+    activation_consts k = *LOSSD__CONSTS(c, activation_consts);
+    if (k.softplus.beta == 1) /* the default */
+        return lossd__pointwise_activation(c, &k, begin, end, out, softplus1_elem);
+    return lossd__pointwise_activation(c, &k, begin, end, out, softplus_elem);
 }
 
 /* ------------------------------------------------------------ row-wise */
@@ -397,13 +444,31 @@ static size_t log_softmax_kernel(const lossd_call *c, size_t begin, size_t end, 
 
 /* ------------------------------------------------------------ prepare hooks */
 
+static int leaky_relu_prepare(lossd_call *c, lossd_error *err)
+{
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
+    k->leaky_relu.negative_slope = lossd__param_number(c, "negative_slope");
+    (void)err;
+    return 0;
+}
+
 static int prelu_prepare(lossd_call *c, lossd_error *err)
 {
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
     const lossd_tensor *x = &c->operand[0];
     size_t inner = 1;
     for (int d = 2; d < x->rank; d++)
         inner *= x->shape[d];
-    c->coef[1] = (double)(inner ? inner : 1);
+    k->prelu.weight = lossd__param_view_of(c, "weight");
+    k->prelu.inner = inner ? inner : 1;
+    (void)err;
+    return 0;
+}
+
+static int elu_prepare(lossd_call *c, lossd_error *err)
+{
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
+    k->elu.alpha = lossd__param_number(c, "alpha");
     (void)err;
     return 0;
 }
@@ -411,19 +476,39 @@ static int prelu_prepare(lossd_call *c, lossd_error *err)
 /* The inverse scales, once per call rather than once per vector. */
 static int celu_prepare(lossd_call *c, lossd_error *err)
 {
-    double alpha = lossd__num(c, 0);
-    c->coef[1] = 1.0 / alpha;
-    c->coef[2] =
-        1.0 / (double)(float)alpha; /* alpha rounded to float, as PyTorch 1.13's backward */
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
+    double alpha = k->elu.alpha = lossd__param_number(c, "alpha");
+    k->elu.inv_alpha = 1.0 / alpha;
+    k->elu.grad_inv_alpha = 1.0 / (double)(float)alpha; /* as PyTorch 1.13's backward */
+    (void)err;
+    return 0;
+}
+
+static int gelu_prepare(lossd_call *c, lossd_error *err)
+{
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
+    k->gelu.approximate = lossd__param_choice(c, "approximate");
     (void)err;
     return 0;
 }
 
 static int hardtanh_prepare(lossd_call *c, lossd_error *err)
 {
-    if (lossd__num(c, 0) > lossd__num(c, 1))
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
+    double min_val = k->hardtanh.min_val = lossd__param_number(c, "min_val");
+    double max_val = k->hardtanh.max_val = lossd__param_number(c, "max_val");
+    if (min_val > max_val)
         return lossd__fail(err, LOSSD_EINVAL, "max_val", "must be >= min_val (%.17g), got %.17g",
-                           lossd__num(c, 0), lossd__num(c, 1));
+                           min_val, max_val);
+    return 0;
+}
+
+static int softplus_prepare(lossd_call *c, lossd_error *err)
+{
+    activation_consts *k = LOSSD__CONSTS_SET(c, activation_consts);
+    k->softplus.beta = lossd__param_number(c, "beta");
+    k->softplus.threshold = lossd__param_number(c, "threshold");
+    (void)err;
     return 0;
 }
 
@@ -496,60 +581,76 @@ static const lossd_param_spec softplus_params[] = {
      .domain = LOSSD__ANY},
 };
 
-#define ACTIVATION_ROW(fname, fsummary, fformula, fref, fflags)                              \
+/* A row's public half; .impl follows (LOSSD__IMPL). */
+#define ACTIVATION(fname, fsummary, fformula, fref)                                          \
     .kind = LOSSD_KIND_ACTIVATION, .name = #fname, .summary = fsummary, .formula = fformula, \
-    .reference = fref, .flags = fflags,                                                      \
+    .reference = fref, .flags = LOSSD_FN_GRAD,                                               \
     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "any shape"},                  \
-                 {NULL, LOSSD_SHAPE_NONE, LOSSD_VALUES_ANY, NULL}},                          \
-    .kernel = fname##_kernel
-
-#define ACTIVATION(fname, fsummary, fformula, fref) \
-    ACTIVATION_ROW(fname, fsummary, fformula, fref, LOSSD_FN_GRAD)
+                 {NULL, LOSSD_SHAPE_NONE, LOSSD_VALUES_ANY, NULL}}
 
 static const lossd_function activation_functions[] = {
-    {ACTIVATION(relu, "rectified linear unit", "\\max(0, x)", "torch.nn.functional.relu")},
+    {ACTIVATION(relu, "rectified linear unit", "\\max(0, x)", "torch.nn.functional.relu"),
+     .impl = LOSSD__IMPL(.kernel = relu_kernel)},
     {ACTIVATION(leaky_relu, "ReLU with a small slope for negative inputs",
                 "\\max(0, x) + s \\min(0, x)", "torch.nn.functional.leaky_relu"),
-     .params = LOSSD__PARAMS(leaky_relu_params)},
+     .params = LOSSD__PARAMS(leaky_relu_params),
+     .impl = LOSSD__IMPL(.prepare = leaky_relu_prepare, .kernel = leaky_relu_kernel)},
     {ACTIVATION(prelu, "leaky ReLU with a given slope per channel", "\\max(0, x) + w_c \\min(0, x)",
                 "torch.nn.functional.prelu"),
-     .params = LOSSD__PARAMS(prelu_params), .prepare = prelu_prepare},
+     .params = LOSSD__PARAMS(prelu_params),
+     .impl = LOSSD__IMPL(.prepare = prelu_prepare, .kernel = prelu_kernel)},
     {ACTIVATION(elu, "exponential linear unit",
                 "\\begin{cases} x & x > 0 \\\\ \\alpha (e^x - 1) & x \\le 0 \\end{cases}",
                 "torch.nn.functional.elu"),
-     .params = LOSSD__PARAMS(elu_params)},
+     .params = LOSSD__PARAMS(elu_params),
+     .impl = LOSSD__IMPL(.prepare = elu_prepare, .kernel = elu_kernel)},
     {ACTIVATION(celu, "continuously differentiable ELU",
                 "\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))", "torch.nn.functional.celu"),
-     .params = LOSSD__PARAMS(celu_params), .prepare = celu_prepare},
+     .params = LOSSD__PARAMS(celu_params),
+     .impl = LOSSD__IMPL(.prepare = celu_prepare, .kernel = celu_kernel)},
     {ACTIVATION(selu, "scaled ELU (self-normalising networks)",
                 "\\lambda \\begin{cases} x & x > 0 \\\\ \\alpha (e^x - 1) & x \\le 0 \\end{cases}",
-                "torch.nn.functional.selu")},
+                "torch.nn.functional.selu"),
+     .impl = LOSSD__IMPL(.kernel = selu_kernel)},
     {ACTIVATION(gelu, "Gaussian error linear unit", "x \\Phi(x)", "torch.nn.functional.gelu"),
-     .params = LOSSD__PARAMS(gelu_params)},
+     .params = LOSSD__PARAMS(gelu_params),
+     .impl = LOSSD__IMPL(.prepare = gelu_prepare, .kernel = gelu_kernel)},
     {ACTIVATION(silu, "sigmoid-weighted linear unit (swish)", "x \\sigma(x)",
-                "torch.nn.functional.silu")},
+                "torch.nn.functional.silu"),
+     .impl = LOSSD__IMPL(.kernel = silu_kernel)},
     {ACTIVATION(mish, "self-regularised non-monotonic activation", "x \\tanh(\\log(1 + e^x))",
-                "torch.nn.functional.mish")},
+                "torch.nn.functional.mish"),
+     .impl = LOSSD__IMPL(.kernel = mish_kernel)},
     {ACTIVATION(sigmoid, "logistic sigmoid", "\\frac{1}{1 + e^{-x}}",
-                "torch.nn.functional.sigmoid")},
-    {ACTIVATION(tanh, "hyperbolic tangent", "\\tanh x", "torch.nn.functional.tanh")},
+                "torch.nn.functional.sigmoid"),
+     .impl = LOSSD__IMPL(.kernel = sigmoid_kernel)},
+    {ACTIVATION(tanh, "hyperbolic tangent", "\\tanh x", "torch.nn.functional.tanh"),
+     .impl = LOSSD__IMPL(.kernel = tanh_kernel)},
     {ACTIVATION(softsign, "x over one plus its magnitude", "\\frac{x}{1 + |x|}",
-                "torch.nn.functional.softsign")},
-    {ACTIVATION(relu6, "ReLU capped at 6", "\\min(\\max(0, x), 6)", "torch.nn.functional.relu6")},
+                "torch.nn.functional.softsign"),
+     .impl = LOSSD__IMPL(.kernel = softsign_kernel)},
+    {ACTIVATION(relu6, "ReLU capped at 6", "\\min(\\max(0, x), 6)", "torch.nn.functional.relu6"),
+     .impl = LOSSD__IMPL(.kernel = relu6_kernel)},
     {ACTIVATION(hardsigmoid, "piecewise-linear sigmoid", "\\frac{\\min(\\max(x + 3, 0), 6)}{6}",
-                "torch.nn.functional.hardsigmoid")},
+                "torch.nn.functional.hardsigmoid"),
+     .impl = LOSSD__IMPL(.kernel = hardsigmoid_kernel)},
     {ACTIVATION(hardswish, "piecewise-quadratic swish", "x \\frac{\\min(\\max(x + 3, 0), 6)}{6}",
-                "torch.nn.functional.hardswish")},
+                "torch.nn.functional.hardswish"),
+     .impl = LOSSD__IMPL(.kernel = hardswish_kernel)},
     {ACTIVATION(hardtanh, "clamp to [min_val, max_val]", "\\min(\\max(x, a), b)",
                 "torch.nn.functional.hardtanh"),
-     .params = LOSSD__PARAMS(hardtanh_params), .prepare = hardtanh_prepare},
+     .params = LOSSD__PARAMS(hardtanh_params),
+     .impl = LOSSD__IMPL(.prepare = hardtanh_prepare, .kernel = hardtanh_kernel)},
     {ACTIVATION(softplus, "smooth approximation of ReLU",
                 "\\frac{1}{\\beta} \\log(1 + e^{\\beta x})", "torch.nn.functional.softplus"),
-     .params = LOSSD__PARAMS(softplus_params)},
-    {ACTIVATION_ROW(softmax, "softmax along the last axis", "\\frac{e^{x_j}}{\\sum_k e^{x_k}}",
-                    "torch.nn.functional.softmax (dim=-1)", LOSSD_FN_GRAD | LOSSD__FN_ROWWISE)},
-    {ACTIVATION_ROW(log_softmax, "log-softmax along the last axis", "x_j - \\log \\sum_k e^{x_k}",
-                    "torch.nn.functional.log_softmax (dim=-1)", LOSSD_FN_GRAD | LOSSD__FN_ROWWISE)},
+     .params = LOSSD__PARAMS(softplus_params),
+     .impl = LOSSD__IMPL(.prepare = softplus_prepare, .kernel = softplus_kernel)},
+    {ACTIVATION(softmax, "softmax along the last axis", "\\frac{e^{x_j}}{\\sum_k e^{x_k}}",
+                "torch.nn.functional.softmax (dim=-1)"),
+     .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE, .kernel = softmax_kernel)},
+    {ACTIVATION(log_softmax, "log-softmax along the last axis", "x_j - \\log \\sum_k e^{x_k}",
+                "torch.nn.functional.log_softmax (dim=-1)"),
+     .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE, .kernel = log_softmax_kernel)},
 };
 
 LOSSD__MODULE(lossd__activation_module, activation_functions);

@@ -42,10 +42,22 @@ typedef struct {
     lossd_vd x1, y1, x2, y2;
 } box_lanes;
 
-static int box_format(const lossd_call *c)
+/*
+ * Per-call constants (LOSSD__CONSTS) of box losses and matrices, resolved
+ * from the parameters by box_prepare.
+ */
+typedef struct {
+    int format; /* FORMAT_* */
+    double eps; /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
+} box_consts;
+
+static int box_prepare(lossd_call *c, lossd_error *err)
 {
-    int i = lossd__param_index(c->fn, "box_format");
-    return i < 0 ? FORMAT_XYXY : c->params[i].choice;
+    box_consts *k = LOSSD__CONSTS_SET(c, box_consts);
+    k->format = lossd__param_choice(c, "box_format");
+    k->eps = lossd__param_number_or(c, "eps", 0.0);
+    (void)err;
+    return 0;
 }
 
 /* Converts four coordinate vectors from `format` to xyxy, as torchvision does. */
@@ -106,7 +118,7 @@ LOSSD_INLINE void box_grad_write(double *out, size_t n, const lossd_vd g[4], int
 int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
-    int format = box_format(c);
+    int format = lossd__param_choice(c, "box_format");
     const char *name = c->fn->operands[k].name;
     for (size_t i = 0; i + 4 <= t->size; i += 4) {
         const double *p = t->data + i;
@@ -282,19 +294,21 @@ LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n
     }
 }
 
-/* Box pairs i..i+n-1 (n <= LOSSD_LANES); out points at pair i's slot. */
-LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, size_t i, size_t n,
-                                 double *restrict out, double *restrict grad, int which, int format,
-                                 lossd_vm *bad)
+/*
+ * Box pairs i..i+n-1 (n <= LOSSD_LANES); out points at pair i's slot.
+ * eps and scale (the call's term_scale) are read once per kernel.
+ */
+LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, double eps, double scale, size_t i,
+                                 size_t n, double *restrict out, double *restrict grad, int which,
+                                 int format, lossd_vm *bad)
 {
-    double eps = lossd__num(c, 1);
     box_lanes a = box_read(c->operand[0].data + 4 * i, n, format);
     box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
-    lossd_vd g[4], upstream = grad ? lossd__upstream(c, i, n) : lossd_v_set1(0.0);
+    lossd_vd g[4], upstream = grad ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
     box_terms terms;
     lossd_vd loss =
         box_pair_loss(which, a, b, eps, grad ? g : NULL, upstream, c->terms[0] ? &terms : NULL);
-    loss = c->coef[0] * loss;
+    loss = scale * loss;
     lossd_v_store_n(out, loss, n);
     if (!lossd__reduced(c))
         lossd__tally_nonfinite(bad, loss, n);
@@ -307,19 +321,20 @@ LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, size_t i, size_t 
 LOSSD_INLINE void box_loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
                                 double *restrict out, double *restrict grad, int which, int format)
 {
+    double eps = LOSSD__CONSTS(c, box_consts)->eps, scale = c->state->term_scale;
     lossd_vm bad = {0};
     size_t i = begin;
     for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
-        box_loss_lanes(c, i, LOSSD_LANES, out + (i - begin), grad, which, format, &bad);
+        box_loss_lanes(c, eps, scale, i, LOSSD_LANES, out + (i - begin), grad, which, format, &bad);
     if (i < end)
-        box_loss_lanes(c, i, end - i, out + (i - begin), grad, which, format, &bad);
+        box_loss_lanes(c, eps, scale, i, end - i, out + (i - begin), grad, which, format, &bad);
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
 }
 
 LOSSD_INLINE size_t box_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
                                     int which)
 {
-    int format = box_format(c);
+    int format = LOSSD__CONSTS(c, box_consts)->format;
     /* one loop per case, so that the box format and the gradient are decided once */
     for (int f = FORMAT_XYXY; f <= FORMAT_CXCYWH; f++)
         if (f == format) {
@@ -390,8 +405,7 @@ LOSSD_INLINE lossd_vd box_pair_similarity(int which, box_lanes a, lossd_vd atan_
 LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size_t end,
                                 double *restrict out, int which, int format)
 {
-    int eps_index = lossd__param_index(c->fn, "eps");
-    double eps = eps_index < 0 ? 0.0 : lossd__num(c, (size_t)eps_index);
+    double eps = LOSSD__CONSTS(c, box_consts)->eps;
     size_t m = c->operand[1].rank == 2 ? c->operand[1].shape[0] : 0;
     const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
     lossd_vm bad = {0};
@@ -419,7 +433,7 @@ LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size
 LOSSD_INLINE size_t pairwise_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
                                     int which)
 {
-    int format = box_format(c);
+    int format = LOSSD__CONSTS(c, box_consts)->format;
     for (int f = FORMAT_XYXY; f <= FORMAT_CXCYWH; f++)
         if (f == format)
             pairwise_rows(c, begin, end, out, which, f);
@@ -493,7 +507,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
      .terms = iou_terms,
-     .kernel = iou_loss_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = iou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "giou",
      .summary = "Generalized IoU loss (Rezatofighi et al. 2019)",
@@ -503,7 +517,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
      .terms = giou_terms,
-     .kernel = giou_loss_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = giou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "diou",
      .summary = "Distance IoU loss (Zheng et al. 2020)",
@@ -513,7 +527,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
      .terms = diou_terms,
-     .kernel = diou_loss_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = diou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "ciou",
      .summary = "Complete IoU loss (Zheng et al. 2020); alpha is a constant in the gradient",
@@ -525,7 +539,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
      .terms = ciou_terms,
-     .kernel = ciou_loss_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_loss_kernel)},
 };
 
 LOSSD__MODULE(lossd__box_module, box_functions);
@@ -546,7 +560,7 @@ static const lossd_function pairwise_functions[] = {
      .reference = "torchvision.ops.box_iou",
      .operands = PAIRWISE_OPERANDS,
      .params = LOSSD__PARAMS(box_format_only),
-     .kernel = iou_matrix_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = iou_matrix_kernel)},
     {.kind = LOSSD_KIND_PAIRWISE,
      .name = "giou",
      .summary = "pairwise generalized IoU, an (N,M) matrix",
@@ -554,7 +568,7 @@ static const lossd_function pairwise_functions[] = {
      .reference = "torchvision.ops.generalized_box_iou",
      .operands = PAIRWISE_OPERANDS,
      .params = LOSSD__PARAMS(box_format_only),
-     .kernel = giou_matrix_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = giou_matrix_kernel)},
     {.kind = LOSSD_KIND_PAIRWISE,
      .name = "diou",
      .summary = "pairwise distance IoU, an (N,M) matrix",
@@ -562,7 +576,7 @@ static const lossd_function pairwise_functions[] = {
      .reference = "torchvision.ops.distance_box_iou",
      .operands = PAIRWISE_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
-     .kernel = diou_matrix_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = diou_matrix_kernel)},
     {.kind = LOSSD_KIND_PAIRWISE,
      .name = "ciou",
      .summary = "pairwise complete IoU, an (N,M) matrix",
@@ -570,7 +584,7 @@ static const lossd_function pairwise_functions[] = {
      .reference = "torchvision.ops.complete_box_iou",
      .operands = PAIRWISE_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
-     .kernel = ciou_matrix_kernel},
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_matrix_kernel)},
 };
 
 LOSSD__MODULE(lossd__pairwise_module, pairwise_functions);

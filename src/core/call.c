@@ -9,15 +9,20 @@
  * reductions, grad/grad_output consistency. A function's own prepare hook
  * adds only what is particular to it.
  *
+ * The call's private state (lossd__call_state, internal.h) is allocated
+ * first thing in lossd_call_prepare(): the checks write into it (the
+ * number of classes, the parameter views) as they go.
+ *
  * Threading: a call belongs to one thread, except lossd_call_run(), which
  * may run concurrently on disjoint block ranges (it writes only those
- * blocks' outputs and block_sum/block_zero slots).
+ * blocks' outputs and their slots of the per-block arrays).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../debug.h"
 #include "internal.h"
 
 /* A block holds about this many input elements. */
@@ -27,22 +32,22 @@ static const double one = 1.0;
 
 void lossd_call_init(lossd_call *c, const lossd_function *fn)
 {
+    LOSSD_ASSERT(c != NULL && fn != NULL && fn->impl != NULL);
+    LOSSD_ASSERT(fn->n_params <= LOSSD_MAX_PARAMS);
     memset(c, 0, sizeof *c);
     c->fn = fn;
     c->reduction = LOSSD_REDUCTION_MEAN;
     c->want_stats = true;
     for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++)
         c->params[i].number = fn->params[i].default_number;
-    for (size_t i = 0; i < 2; i++) {
-        c->view[i].data = &one;
-        c->view[i].period = 1;
-    }
 }
 
 /* ------------------------------------------------------------ setters */
 
 int lossd_call_set_operand(lossd_call *c, const char *name, const lossd_tensor *t, lossd_error *err)
 {
+    LOSSD_ASSERT(c->state == NULL); /* bound before prepare */
+    LOSSD_ASSERT(name != NULL && t != NULL);
     for (size_t k = 0; k < 2; k++) {
         const lossd_operand_spec *op = &c->fn->operands[k];
         if (op->shape != LOSSD_SHAPE_NONE && strcmp(op->name, name) == 0) {
@@ -56,6 +61,8 @@ int lossd_call_set_operand(lossd_call *c, const char *name, const lossd_tensor *
 
 static int find_param(lossd_call *c, const char *name, lossd_error *err)
 {
+    LOSSD_ASSERT(c->state == NULL); /* bound before prepare */
+    LOSSD_ASSERT(name != NULL);
     int i = lossd__param_index(c->fn, name);
     if (i < 0)
         return lossd__fail(err, LOSSD_ENOENT, name, "%s has no parameter called %s", c->fn->name,
@@ -190,6 +197,7 @@ int lossd_call_set_tensor(lossd_call *c, const char *name, const lossd_tensor *t
 int lossd_call_set_reduction(lossd_call *c, const char *name, lossd_error *err)
 {
     static const char *const names[] = {"mean", "sum", "none", "batchmean"};
+    LOSSD_ASSERT(c->state == NULL && name != NULL);
     bool batchmean = c->fn->flags & LOSSD_FN_BATCHMEAN;
     if (c->fn->kind != LOSSD_KIND_LOSS)
         return lossd__fail(err, LOSSD_ENOENT, "reduction", "only losses take a reduction");
@@ -249,12 +257,12 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
         return 0;
     case LOSSD_SHAPE_SCORES:
         if (is_empty_list(t)) {
-            c->n_classes = 0;
+            c->state->n_classes = 0;
             return 0;
         }
         if ((t->rank != 1 && t->rank != 2) || t->shape[t->rank - 1] == 0)
             return shape_error(c, k, "scores of shape (N, C) or (C) with C >= 1", err);
-        c->n_classes = t->shape[t->rank - 1];
+        c->state->n_classes = t->shape[t->rank - 1];
         return 0;
     case LOSSD_SHAPE_CLASS_OR_PROB:
         if (lossd__same_shape(t, input) && !is_empty_list(input)) {
@@ -344,29 +352,31 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
     return 0;
 }
 
-/* Class indices; also counts the kept (not ignored) ones into c->n_kept. */
+/* Class indices; also counts the kept (not ignored) ones into the state's n_kept. */
 static int check_class_indices(lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
-    int ignore = lossd__param_index(c->fn, "ignore_index");
-    double ignore_index = ignore < 0 ? NAN : lossd__num(c, (size_t)ignore);
+    size_t n_classes = c->state->n_classes;
+    bool has_ignore = lossd__param_index(c->fn, "ignore_index") >= 0;
+    double ignore_index = lossd__param_number_or(c, "ignore_index", NAN);
     bool all_good;
-    c->n_kept = scan_class_indices(t->data, t->size, (double)c->n_classes, ignore_index, &all_good);
-    if (c->n_classes > 0 && all_good)
+    c->state->n_kept =
+        scan_class_indices(t->data, t->size, (double)n_classes, ignore_index, &all_good);
+    if (n_classes > 0 && all_good)
         return 0;
     /* Look for the first bad one; only it pays for its path. */
     for (size_t i = 0; i < t->size; i++) {
         double x = t->data[i];
-        if (x == ignore_index || (x == floor(x) && x >= 0 && x < (double)c->n_classes))
+        if (x == ignore_index || (x == floor(x) && x >= 0 && x < (double)n_classes))
             continue;
         char path[LOSSD_FIELD_MAX];
         lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
         if (x != floor(x) || !isfinite(x))
             return lossd__fail(err, LOSSD_EINVAL, path, "%.17g is not a class index", x);
-        if (x < 0 || x >= (double)c->n_classes)
+        if (x < 0 || x >= (double)n_classes)
             return lossd__fail(err, LOSSD_EINVAL, path,
-                               "class index %.17g is out of range [0, %zu)%s", x, c->n_classes,
-                               ignore < 0 ? "" : " and is not ignore_index");
+                               "class index %.17g is out of range [0, %zu)%s", x, n_classes,
+                               has_ignore ? " and is not ignore_index" : "");
     }
     return 0;
 }
@@ -388,27 +398,30 @@ static int check_values(lossd_call *c, size_t k, lossd_error *err)
     return 0;
 }
 
+/*
+ * Checks the shapes and values of the tensor parameters that were given,
+ * and sets the state's view of each tensor parameter (an unset one reads 1).
+ */
 static int check_tensor_params(lossd_call *c, lossd_error *err)
 {
     const lossd_tensor *input = &c->operand[0];
-    size_t n_views = 0;
     for (size_t i = 0; i < c->fn->n_params; i++) {
         const lossd_param_spec *spec = &c->fn->params[i];
-        if (spec->type != LOSSD_PARAM_TENSOR)
-            continue;
-        size_t slot = n_views++;
-        if (!c->params[i].set)
+        lossd__param_view *view = &c->state->views[i];
+        view->data = &one;
+        view->period = 1;
+        if (spec->type != LOSSD_PARAM_TENSOR || !c->params[i].set)
             continue;
         const lossd_tensor *w = &c->params[i].tensor;
         char have[96];
         switch (spec->shape) {
         case LOSSD_PSHAPE_CLASSES:
-            if (w->rank != 1 || w->shape[0] != c->n_classes)
+            if (w->rank != 1 || w->shape[0] != c->state->n_classes)
                 return lossd__fail(err, LOSSD_EINVAL, spec->name,
                                    "expected one weight per class, shape (%zu), got %s",
-                                   c->n_classes, lossd__shape_text(have, sizeof have, w));
-            c->view[slot].data = w->data;
-            c->view[slot].period = w->size;
+                                   c->state->n_classes, lossd__shape_text(have, sizeof have, w));
+            view->data = w->data;
+            view->period = w->size;
             break;
         case LOSSD_PSHAPE_CHANNELS: {
             size_t channels = input->rank >= 2 ? input->shape[1] : 1;
@@ -419,12 +432,12 @@ static int check_tensor_params(lossd_call *c, lossd_error *err)
                     err, LOSSD_EINVAL, spec->name,
                     "expected a number or one weight per channel, shape (%zu), got %s", channels,
                     lossd__shape_text(have, sizeof have, w));
-            c->view[slot].data = w->data;
-            c->view[slot].period = w->size;
+            view->data = w->data;
+            view->period = w->size;
             break;
         }
         case LOSSD_PSHAPE_BROADCAST: {
-            int rc = lossd__broadcast(&c->view[slot], w, input, NULL, spec->name, err);
+            int rc = lossd__broadcast(view, w, input, NULL, spec->name, err);
             if (rc < 0)
                 return rc;
             if (rc == 1) {
@@ -432,8 +445,8 @@ static int check_tensor_params(lossd_call *c, lossd_error *err)
                 double *expanded = malloc((input->size ? input->size : 1) * sizeof *expanded);
                 if (expanded == NULL)
                     return lossd__fail(err, LOSSD_ENOMEM, spec->name, "out of memory");
-                c->expanded[slot] = expanded;
-                lossd__broadcast(&c->view[slot], w, input, expanded, spec->name, err);
+                c->state->expanded[i] = expanded;
+                lossd__broadcast(view, w, input, expanded, spec->name, err);
             }
             break;
         }
@@ -505,18 +518,24 @@ static bool mul_size(size_t a, size_t b, size_t *out)
     return true;
 }
 
-/* Sizes the work and the output for each kind of function. */
-static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *out_per_unit,
-                size_t *elems_per_unit, lossd_error *err)
+/*
+ * Sizes the work and the output for each kind of function: the state's
+ * n_units and out_per_unit (what run.c cuts into blocks and where each
+ * unit's outputs start), the call's n_terms and output shape, and
+ * *elems_per_unit, the input elements a unit costs (what sizes a block).
+ */
+static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_per_unit,
+                lossd_error *err)
 {
+    lossd__call_state *s = c->state;
     const lossd_tensor *a = &c->operand[0], *b = &c->operand[1];
     c->output = *a;
     c->output.data = NULL;
     switch (c->fn->kind) {
     case LOSSD_KIND_LOSS:
-        c->n_units = c->n_terms = terms_shape->size;
+        s->n_units = c->n_terms = terms_shape->size;
         c->output = *terms_shape;
-        *out_per_unit = 1;
+        s->out_per_unit = 1;
         *elems_per_unit = c->n_terms ? a->size / c->n_terms : 1;
         if (c->fn->operands[0].shape == LOSSD_SHAPE_BOXES)
             *elems_per_unit = 16; /* a box pair costs about as much as 16 elements */
@@ -524,17 +543,17 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *out_per_
     case LOSSD_KIND_ACTIVATION:
     case LOSSD_KIND_INFO:
         c->n_terms = a->size;
-        if (c->fn->flags & LOSSD__FN_ROWWISE) {
-            c->n_units = lossd__n_rows(a);
-            *out_per_unit = *elems_per_unit = lossd__row_len(a);
+        if (c->fn->impl->flags & LOSSD__FN_ROWWISE) {
+            s->n_units = lossd__n_rows(a);
+            s->out_per_unit = *elems_per_unit = lossd__row_len(a);
         } else {
-            c->n_units = a->size;
-            *out_per_unit = *elems_per_unit = 1;
+            s->n_units = a->size;
+            s->out_per_unit = *elems_per_unit = 1;
         }
-        if (c->fn->flags & LOSSD__FN_ROW_OUTPUT) {
+        if (c->fn->impl->flags & LOSSD__FN_ROW_OUTPUT) {
             c->output.rank = a->rank - 1;
-            c->output.size = c->n_terms = c->n_units;
-            *out_per_unit = 1;
+            c->output.size = c->n_terms = s->n_units;
+            s->out_per_unit = 1;
         }
         return 0;
     case LOSSD_KIND_PAIRWISE: {
@@ -545,9 +564,9 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *out_per_
         if (!mul_size(n, m, &c->output.size))
             return lossd__fail(err, LOSSD_ETOOBIG, "boxes2", "an %zu x %zu matrix is too large", n,
                                m);
-        c->n_units = n;
+        s->n_units = n;
         c->n_terms = c->output.size;
-        *out_per_unit = m;
+        s->out_per_unit = m;
         *elems_per_unit = m ? 4 * m : 1;
         return 0;
     }
@@ -603,6 +622,8 @@ static void free_doubles(void *p)
 
 int lossd_call_prepare(lossd_call *c, lossd_error *err)
 {
+    LOSSD_ASSERT(c != NULL && c->fn != NULL);
+    LOSSD_ASSERT(c->state == NULL); /* once per lossd_call_init() */
     const lossd_function *fn = c->fn;
     int rc;
 
@@ -612,6 +633,16 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
     for (size_t i = 0; i < fn->n_params; i++)
         if (fn->params[i].required && !c->params[i].set)
             return lossd__fail(err, LOSSD_EMISSING, fn->params[i].name, "required");
+    /*
+     * malloc and two memsets, not calloc: glibc's calloc bypasses its
+     * per-thread cache, ~100 instructions more a call (measured). (GCC
+     * turns malloc and one memset of the whole block into calloc.)
+     */
+    lossd__call_state *s = c->state = malloc(sizeof *s);
+    if (s == NULL)
+        return lossd__fail(err, LOSSD_ENOMEM, "", "out of memory");
+    memset(s, 0, offsetof(lossd__call_state, consts));
+    memset(s->consts, 0, sizeof s->consts);
     for (size_t k = 0; k < 2; k++)
         if ((rc = check_operand_shape(c, k, err)) < 0)
             return rc;
@@ -629,48 +660,55 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
         if (fn->operands[k].shape != LOSSD_SHAPE_NONE && (rc = check_values(c, k, err)) < 0)
             return rc;
 
-    size_t out_per_unit = 1, elems_per_unit = 1;
-    if ((rc = plan(c, &terms_shape, &out_per_unit, &elems_per_unit, err)) < 0)
+    size_t elems_per_unit = 1;
+    if ((rc = plan(c, &terms_shape, &elems_per_unit, err)) < 0)
         return rc;
     if (c->max_output && c->output.size > c->max_output)
         return lossd__fail(err, LOSSD_ETOOBIG, operand_name(c, fn->operands[1].shape ? 1 : 0),
                            "the reply would hold %zu numbers, more than the limit of %zu",
                            c->output.size, c->max_output);
-    c->block_units = BLOCK_ELEMENTS / (elems_per_unit ? elems_per_unit : 1);
-    if (c->block_units == 0)
-        c->block_units = 1;
-    c->n_blocks = (c->n_units + c->block_units - 1) / c->block_units;
+    s->block_units = BLOCK_ELEMENTS / (elems_per_unit ? elems_per_unit : 1);
+    if (s->block_units == 0)
+        s->block_units = 1;
+    c->n_blocks = (s->n_units + s->block_units - 1) / s->block_units;
 
     /* The scale of one loss term; prepare hooks may refine it. */
-    c->coef[0] = 1.0;
+    s->term_scale = 1.0;
     if (fn->kind == LOSSD_KIND_LOSS) {
         if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0)
-            c->coef[0] = 1.0 / (double)c->n_terms;
+            s->term_scale = 1.0 / (double)c->n_terms;
         /* batchmean divides by the first dimension; a scalar has none (F.kl_div: the sum) */
         if (c->reduction == LOSSD_REDUCTION_BATCHMEAN && c->operand[0].rank > 0 &&
             c->operand[0].shape[0] > 0)
-            c->coef[0] = 1.0 / (double)c->operand[0].shape[0];
+            s->term_scale = 1.0 / (double)c->operand[0].shape[0];
     }
-    if (fn->prepare && (rc = fn->prepare(c, err)) < 0)
+    if (fn->impl->prepare && (rc = fn->impl->prepare(c, err)) < 0)
         return rc;
 
     bool has_output = fn->kind != LOSSD_KIND_LOSS || c->reduction == LOSSD_REDUCTION_NONE;
     if (has_output) {
-        if ((c->output_data = alloc_doubles(c->output.size, err, "output")) == NULL)
+        if ((s->output_data = alloc_doubles(c->output.size, err, "output")) == NULL)
             return err ? err->code : LOSSD_ENOMEM;
-        c->output.data = c->output_data;
+        c->output.data = s->output_data;
     }
-    (void)out_per_unit;
     if (c->want_grad && (c->grad = alloc_doubles(c->operand[0].size, err, "grad")) == NULL)
         return err ? err->code : LOSSD_ENOMEM;
     for (size_t k = 0; c->want_terms && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
         if ((c->terms[k] = alloc_doubles(c->n_terms, err, "terms")) == NULL)
             return err ? err->code : LOSSD_ENOMEM;
-    c->block_sum = alloc_doubles(c->n_blocks, err, "output");
-    /* block_zero[b]: block b's zero derivatives; [n_blocks + b]: its non-finite results */
-    c->block_zero = calloc(c->n_blocks ? 2 * c->n_blocks : 1, sizeof *c->block_zero);
-    if (c->block_sum == NULL || c->block_zero == NULL)
-        return lossd__fail(err, LOSSD_ENOMEM, "", "out of memory");
+    /* The three per-block arrays, zeroed (finish reads every slot): inline, or one allocation. */
+    if (c->n_blocks <= LOSSD__INLINE_BLOCKS) {
+        s->block_sum = s->inline_blocks.sum;
+        s->block_zeros = s->inline_blocks.zeros;
+        s->block_nonfinite = s->inline_blocks.nonfinite;
+    } else {
+        s->block_sum = calloc(c->n_blocks, sizeof(double) + 2 * sizeof(size_t));
+        if (s->block_sum == NULL)
+            return lossd__fail(err, LOSSD_ENOMEM, "", "out of memory");
+        s->block_zeros = (size_t *)(void *)(s->block_sum + c->n_blocks);
+        s->block_nonfinite = s->block_zeros + c->n_blocks;
+    }
+    s->prepared = true;
     return 0;
 }
 
@@ -679,6 +717,8 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
 /* The blocks run in run.c, or its AVX2 twin when the CPU has AVX2 (simd.h). */
 void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block)
 {
+    LOSSD_ASSERT(c->state != NULL && c->state->prepared);
+    LOSSD_ASSERT(first_block <= end_block && first_block <= c->n_blocks);
 #if LOSSD_SIMD_HAVE_AVX2
     if (lossd__simd_avx2()) {
         lossd__run_blocks_avx2(c, first_block, end_block);
@@ -690,12 +730,14 @@ void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block)
 
 void lossd_call_finish(lossd_call *c)
 {
+    LOSSD_ASSERT(c->state != NULL && c->state->prepared);
+    const lossd__call_state *s = c->state;
     lossd__sum sum = {0, 0};
     size_t zeros = 0, nonfinite = 0;
     for (size_t b = 0; b < c->n_blocks; b++) {
-        lossd__sum_add(&sum, c->block_sum[b]);
-        zeros += c->block_zero[b];
-        nonfinite += c->block_zero[c->n_blocks + b];
+        lossd__sum_add(&sum, s->block_sum[b]);
+        zeros += s->block_zeros[b];
+        nonfinite += s->block_nonfinite[b];
     }
     bool reduced = lossd__reduced(c);
     c->loss = reduced ? lossd__sum_value(&sum) : 0.0;
@@ -721,19 +763,83 @@ int lossd_call_compute(lossd_call *c, lossd_error *err)
 
 void lossd_call_cleanup(lossd_call *c)
 {
-    free_doubles(c->output_data);
+    LOSSD_ASSERT(c != NULL);
+    lossd__call_state *s = c->state;
+    if (s) {
+        free_doubles(s->output_data);
+        for (size_t i = 0; i < c->fn->n_params && i < LOSSD_MAX_PARAMS; i++)
+            free(s->expanded[i]);
+        if (s->block_sum != s->inline_blocks.sum)
+            free(s->block_sum); /* and the other per-block arrays */
+        free(s);
+    }
     free_doubles(c->grad);
     for (size_t k = 0; k < LOSSD_MAX_TERMS; k++)
         free_doubles(c->terms[k]);
-    free_doubles(c->block_sum);
-    free(c->block_zero);
-    free(c->expanded[0]);
-    free(c->expanded[1]);
-    c->output_data = NULL;
+    c->state = NULL;
     c->output.data = NULL;
     c->grad = NULL;
-    c->block_sum = NULL;
-    c->block_zero = NULL;
-    c->expanded[0] = c->expanded[1] = NULL;
     memset(c->terms, 0, sizeof c->terms);
+}
+
+/* ------------------------------------------------------------ parameters, for prepare hooks */
+
+#define TYPE_BIT(type) (1u << (type))
+#define NUMERIC_TYPES                                                                            \
+    (TYPE_BIT(LOSSD_PARAM_NUMBER) | TYPE_BIT(LOSSD_PARAM_INTEGER) | TYPE_BIT(LOSSD_PARAM_BOOL) | \
+     TYPE_BIT(LOSSD_PARAM_LOG_BASE))
+
+/* The index of parameter `name`, which the function must have, with one of `types`; else -1. */
+static int param_slot(const lossd_call *c, const char *name, unsigned types)
+{
+    int i = lossd__param_index(c->fn, name);
+    LOSSD_ASSERT(i >= 0);
+    if (i < 0)
+        return -1;
+    LOSSD_ASSERT(types & TYPE_BIT(c->fn->params[i].type));
+    return types & TYPE_BIT(c->fn->params[i].type) ? i : -1;
+}
+
+double lossd__param_number(const lossd_call *c, const char *name)
+{
+    int i = param_slot(c, name, NUMERIC_TYPES);
+    return i < 0 ? 0.0 : c->params[i].number;
+}
+
+double lossd__param_number_or(const lossd_call *c, const char *name, double absent)
+{
+    return lossd__param_index(c->fn, name) < 0 ? absent : lossd__param_number(c, name);
+}
+
+bool lossd__param_bool(const lossd_call *c, const char *name)
+{
+    int i = param_slot(c, name, TYPE_BIT(LOSSD_PARAM_BOOL));
+    return i >= 0 && c->params[i].number != 0;
+}
+
+int lossd__param_choice(const lossd_call *c, const char *name)
+{
+    int i = param_slot(c, name, TYPE_BIT(LOSSD_PARAM_CHOICE));
+    return i < 0 ? 0 : c->params[i].choice;
+}
+
+bool lossd__param_given(const lossd_call *c, const char *name)
+{
+    int i = param_slot(c, name, ~0u);
+    return i >= 0 && c->params[i].set;
+}
+
+const lossd_tensor *lossd__param_tensor(const lossd_call *c, const char *name)
+{
+    int i = param_slot(c, name, TYPE_BIT(LOSSD_PARAM_TENSOR));
+    return i >= 0 && c->params[i].set ? &c->params[i].tensor : NULL;
+}
+
+lossd__param_view lossd__param_view_of(const lossd_call *c, const char *name)
+{
+    int i = param_slot(c, name, TYPE_BIT(LOSSD_PARAM_TENSOR));
+    LOSSD_ASSERT(c->state != NULL); /* views are set while preparing */
+    if (i < 0)
+        return (lossd__param_view){&one, 1};
+    return c->state->views[i];
 }

@@ -29,10 +29,31 @@
 
 #include "internal.h"
 
-/* Parameter slots, in the order of each row's params. */
-enum { P_WEIGHT = 0, P_POS_WEIGHT = 1 };                     /* bce, bce_with_logits */
-enum { CE_WEIGHT = 0, CE_IGNORE = 1, CE_SMOOTHING = 2 };     /* cross_entropy, nll */
-enum { FOCAL_ALPHA = 0, FOCAL_GAMMA = 1, FOCAL_IGNORE = 2 }; /* focal, sigmoid_focal */
+/*
+ * Per-call constants (LOSSD__CONSTS), resolved from the parameters by the
+ * prepare hooks: the element-wise losses' part first, then what the
+ * row-wise ones (cross_entropy, nll, focal) share.
+ */
+typedef struct {
+    /* bce, bce_with_logits: rescaling weights broadcast over input (unset: 1) */
+    lossd__param_view weight, pos_weight;
+    bool has_pos_weight;
+    bool log_target;     /* kl_div */
+    double alpha, gamma; /* sigmoid_focal, focal */
+
+    /* rows of class scores */
+    const double *class_weight; /* one weight per class, or NULL: every class weighs 1 */
+    double ignore_index;
+    double label_smoothing; /* cross_entropy */
+    /*
+     * cross_entropy and nll: the scale of the NLL part, with 1 - label_smoothing
+     * and the mean's division by the kept targets' total weight folded in
+     * (probability targets: of the whole term, 1/N under mean)
+     */
+    double nll_scale;
+    double smooth_scale; /* cross_entropy: label_smoothing / C, divided like nll_scale */
+    double weight_total; /* cross_entropy: the class weights summed in order (C unweighted) */
+} classification_consts;
 
 /* ATen's EPSILON in binary_cross_entropy_backward is the float 1e-12f. */
 #define BCE_GRAD_EPSILON ((double)1e-12f)
@@ -50,9 +71,9 @@ LOSSD_INLINE lossd_vd clamped_log(lossd_vd x)
     return lossd_v_fmax(lossd_v_log(x), lossd_v_set1(-100.0));
 }
 
-LOSSD_INLINE lossd_vd bce_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
+LOSSD_INLINE lossd_vd bce_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
 {
-    lossd_vd w = lossd__view_lanes(&c->view[P_WEIGHT], i);
+    lossd_vd w = lossd__view_lanes(&LOSSD__CONSTS_OF(consts, classification_consts)->weight, i);
     *dl = w * ((x - t) / lossd_v_fmax((1 - x) * x, lossd_v_set1(BCE_GRAD_EPSILON)));
     return w * ((t - 1) * clamped_log(1 - x) - t * clamped_log(x));
 }
@@ -70,27 +91,33 @@ LOSSD_INLINE lossd_vd bce_logits_plain(lossd_vd x, lossd_vd t)
     return (1 - t) * x + max_val + bce_logits_lse(x, max_val);
 }
 
-LOSSD_INLINE lossd_vd bce_logits_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+LOSSD_INLINE lossd_vd bce_logits_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
                                       lossd_vd *dl)
 {
-    lossd_vd w = lossd__view_lanes(&c->view[P_WEIGHT], i);
-    if (c->params[P_POS_WEIGHT].set) {
-        lossd_vd pw = lossd__view_lanes(&c->view[P_POS_WEIGHT], i);
-        lossd_vd max_val = lossd_v_fmax(-x, lossd_v_set1(0.0));
-        lossd_vd log_weight = (pw - 1) * t + 1;
-        lossd_vd pt = pw * t;
-        *dl = w * ((pt + 1 - t) * sigmoid(x) - pt);
-        return w * ((1 - t) * x + log_weight * (bce_logits_lse(x, max_val) + max_val));
-    }
+    lossd_vd w = lossd__view_lanes(&LOSSD__CONSTS_OF(consts, classification_consts)->weight, i);
     *dl = w * (sigmoid(x) - t);
     return w * bce_logits_plain(x, t);
 }
 
-LOSSD_INLINE lossd_vd kl_div_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+/* With pos_weight p: log_weight = (p - 1) t + 1 multiplies the log-sum-exp term. */
+LOSSD_INLINE lossd_vd bce_logits_pos_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
+                                          lossd_vd *dl)
+{
+    const classification_consts *k = LOSSD__CONSTS_OF(consts, classification_consts);
+    lossd_vd w = lossd__view_lanes(&k->weight, i);
+    lossd_vd pw = lossd__view_lanes(&k->pos_weight, i);
+    lossd_vd max_val = lossd_v_fmax(-x, lossd_v_set1(0.0));
+    lossd_vd log_weight = (pw - 1) * t + 1;
+    lossd_vd pt = pw * t;
+    *dl = w * ((pt + 1 - t) * sigmoid(x) - pt);
+    return w * ((1 - t) * x + log_weight * (bce_logits_lse(x, max_val) + max_val));
+}
+
+LOSSD_INLINE lossd_vd kl_div_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
                                   lossd_vd *dl)
 {
     (void)i;
-    if (lossd__num(c, 0) != 0) { /* log_target */
+    if (LOSSD__CONSTS_OF(consts, classification_consts)->log_target) {
         lossd_vd et = lossd_v_exp(t);
         *dl = -et;
         return et * (t - x);
@@ -100,11 +127,12 @@ LOSSD_INLINE lossd_vd kl_div_elem(const lossd_call *c, size_t i, lossd_vd x, los
     return xlogy - t * x;
 }
 
-LOSSD_INLINE lossd_vd sigmoid_focal_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
+LOSSD_INLINE lossd_vd sigmoid_focal_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
                                          lossd_vd *dl)
 {
     (void)i;
-    double alpha = lossd__num(c, FOCAL_ALPHA), gamma = lossd__num(c, FOCAL_GAMMA);
+    const classification_consts *k = LOSSD__CONSTS_OF(consts, classification_consts);
+    double alpha = k->alpha, gamma = k->gamma;
     lossd_vd p = sigmoid(x);
     lossd_vd ce = bce_logits_plain(x, t);
     lossd_vd p_t = p * t + (1 - p) * (1 - t);
@@ -120,28 +148,63 @@ LOSSD_INLINE lossd_vd sigmoid_focal_elem(const lossd_call *c, size_t i, lossd_vd
 
 static size_t bce_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, bce_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, bce_elem);
 }
 
 static size_t bce_logits_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, bce_logits_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    if (k.has_pos_weight)
+        return lossd__pointwise_loss(c, &k, begin, end, out, bce_logits_pos_elem);
+    return lossd__pointwise_loss(c, &k, begin, end, out, bce_logits_elem);
 }
 
 static size_t kl_div_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, kl_div_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, kl_div_elem);
 }
 
 static size_t sigmoid_focal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, sigmoid_focal_elem);
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, sigmoid_focal_elem);
+}
+
+static int bce_prepare(lossd_call *c, lossd_error *err)
+{
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    k->weight = lossd__param_view_of(c, "weight");
+    (void)err;
+    return 0;
+}
+
+/* bce's weight, and pos_weight. */
+static int bce_logits_prepare(lossd_call *c, lossd_error *err)
+{
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    bce_prepare(c, err);
+    k->pos_weight = lossd__param_view_of(c, "pos_weight");
+    k->has_pos_weight = lossd__param_given(c, "pos_weight");
+    return 0;
 }
 
 static int kl_div_prepare(lossd_call *c, lossd_error *err)
 {
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    k->log_target = lossd__param_bool(c, "log_target");
     /* Probabilities only when the target is not given in log space. */
-    return lossd__num(c, 0) != 0 ? 0 : lossd__check_probabilities(c, 1, err);
+    return k->log_target ? 0 : lossd__check_probabilities(c, 1, err);
+}
+
+static int sigmoid_focal_prepare(lossd_call *c, lossd_error *err)
+{
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    k->alpha = lossd__param_number(c, "alpha");
+    k->gamma = lossd__param_number(c, "gamma");
+    (void)err;
+    return 0;
 }
 
 /* ------------------------------------------------------------ row-wise (N, C) */
@@ -152,84 +215,87 @@ LOSSD_INLINE lossd_vd row_upstream(const lossd_call *c, size_t r, size_t n)
     return c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, n) : lossd_v_set1(1.0);
 }
 
-LOSSD_INLINE bool ignored(const lossd_call *c, size_t i, size_t ignore_slot)
-{
-    return c->operand[1].data[i] == lossd__num(c, ignore_slot);
-}
-
 /*
  * An ignored row's share of the reduction: 0 scaled like the kept rows, so
  * that a mean over a total weight of 0 is 0 * (1/0) = NaN, as PyTorch's 0/0.
  */
-LOSSD_INLINE double ignored_term(const lossd_call *c)
+LOSSD_INLINE double ignored_term(const classification_consts *k)
 {
-    return c->coef[1] * 0.0;
+    return k->nll_scale * 0.0;
 }
 
-/* Class weight w[k]: 1 without a weight tensor. */
-LOSSD_INLINE double class_weight(const lossd_call *c, size_t k)
+/* Class weight w[j]: 1 without a weight tensor. */
+LOSSD_INLINE double class_weight(const classification_consts *k, size_t j)
 {
-    return c->params[CE_WEIGHT].set ? c->params[CE_WEIGHT].tensor.data[k] : 1.0;
+    return k->class_weight ? k->class_weight[j] : 1.0;
+}
+
+/* What every row-wise loss resolves: its class weights (if any) and ignore_index. */
+static classification_consts *rows_prepare(lossd_call *c)
+{
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    const lossd_tensor *w =
+        lossd__param_index(c->fn, "weight") < 0 ? NULL : lossd__param_tensor(c, "weight");
+    k->class_weight = w ? w->data : NULL;
+    k->ignore_index = lossd__param_number(c, "ignore_index");
+    return k;
 }
 
 /*
  * Sum of w[target] over non-ignored targets (the mean's denominator of
  * nll and class-index cross_entropy), and the count of non-ignored rows.
  */
-static void target_weight_sum(const lossd_call *c, size_t ignore_slot, bool weighted,
+static void target_weight_sum(const lossd_call *c, const classification_consts *k,
                               double *weight_sum, size_t *n_kept)
 {
     lossd__sum s = {0, 0};
     size_t kept = 0;
-    if (!weighted) {
+    if (k->class_weight == NULL) {
         /* a sum of ones is exact: the count is the sum, and validation counted */
-        *weight_sum = (double)c->n_kept;
-        *n_kept = c->n_kept;
+        *weight_sum = (double)c->state->n_kept;
+        *n_kept = c->state->n_kept;
         return;
     }
     for (size_t i = 0; i < c->n_terms; i++) {
-        if (ignored(c, i, ignore_slot))
+        double target = c->operand[1].data[i];
+        if (target == k->ignore_index)
             continue;
         kept++;
-        lossd__sum_add(&s, weighted ? class_weight(c, (size_t)c->operand[1].data[i]) : 1.0);
+        lossd__sum_add(&s, class_weight(k, (size_t)target));
     }
     *weight_sum = lossd__sum_value(&s);
     *n_kept = kept;
 }
 
-/*
- * coef[1]: scale of the NLL part (1 - label_smoothing folded in),
- * coef[2]: scale of the smoothing part (label_smoothing / C folded in),
- * coef[3]: the class weights summed in order (C when unweighted).
- */
 static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
 {
+    classification_consts *k = rows_prepare(c);
     /* PyTorch refuses ignore_index >= 0 "for floating point target" (negative ones do nothing) */
-    if (c->prob_target && lossd__num(c, CE_IGNORE) >= 0)
+    if (c->prob_target && k->ignore_index >= 0)
         return lossd__fail(err, LOSSD_EINVAL, "ignore_index",
                            "not supported with probability targets");
-    double eps = lossd__num(c, CE_SMOOTHING);
-    size_t n_rows = c->n_terms;
-    c->coef[3] = (double)c->n_classes;
-    if (c->params[CE_WEIGHT].set) {
-        c->coef[3] = 0;
-        for (size_t k = 0; k < c->n_classes; k++)
-            c->coef[3] += class_weight(c, k);
+    double eps = k->label_smoothing = lossd__param_number(c, "label_smoothing");
+    size_t n_rows = c->n_terms, n_classes = c->state->n_classes;
+    k->weight_total = (double)n_classes;
+    if (k->class_weight) {
+        k->weight_total = 0;
+        for (size_t j = 0; j < n_classes; j++)
+            k->weight_total += class_weight(k, j);
     }
-    double classes = (double)(c->n_classes ? c->n_classes : 1);
+    double classes = (double)(n_classes ? n_classes : 1);
     bool mean = c->reduction == LOSSD_REDUCTION_MEAN && n_rows > 0;
     if (c->prob_target) {
-        c->coef[1] = mean ? 1.0 / (double)n_rows : 1.0;
-        c->coef[2] = 0;
+        k->nll_scale = mean ? 1.0 / (double)n_rows : 1.0;
+        k->smooth_scale = 0;
         return 0;
     }
     double weight_sum = 1;
     size_t kept;
     if (mean)
-        target_weight_sum(c, CE_IGNORE, c->params[CE_WEIGHT].set, &weight_sum, &kept);
+        target_weight_sum(c, k, &weight_sum, &kept);
     /* Both parts of the mean divide by the kept targets' total weight. */
-    c->coef[1] = (1 - eps) / (mean ? weight_sum : 1.0);
-    c->coef[2] = eps / classes / (mean ? weight_sum : 1.0);
+    k->nll_scale = (1 - eps) / (mean ? weight_sum : 1.0);
+    k->smooth_scale = eps / classes / (mean ? weight_sum : 1.0);
     return 0;
 }
 
@@ -238,19 +304,17 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
  * as given, *ignored_rows marks ignore_index, index[k] is the class (0
  * for ignored and missing rows, so that it can always be read),
  * *x_target is x[row][index] and *w_target its class weight (w_target is
- * NULL for functions without class weights: their parameter slots differ).
+ * NULL for functions without class weights: no look-up).
  */
-LOSSD_INLINE void row_targets(const lossd_call *c, size_t ignore_slot, size_t r, size_t n_rows,
-                              lossd_vd *target, size_t index[LOSSD_LANES], lossd_vm *ignored_rows,
-                              lossd_vd *x_target, lossd_vd *w_target)
+LOSSD_INLINE void row_targets(const lossd_call *c, const classification_consts *k, size_t r,
+                              size_t n_rows, lossd_vd *target, size_t index[LOSSD_LANES],
+                              lossd_vm *ignored_rows, lossd_vd *x_target, lossd_vd *w_target)
 {
-    size_t n_cls = c->n_classes;
-    double ignore_index = lossd__num(c, ignore_slot);
+    size_t n_cls = c->state->n_classes;
     const double *x = c->operand[0].data + r * n_cls;
-    const double *w =
-        w_target && c->params[CE_WEIGHT].set ? c->params[CE_WEIGHT].tensor.data : NULL;
+    const double *w = w_target ? k->class_weight : NULL;
     *target = lossd_v_load_n(c->operand[1].data + r, n_rows);
-    *ignored_rows = *target == ignore_index;
+    *ignored_rows = *target == k->ignore_index;
     /*
      * The classes as integers, all lanes at once: validation made them
      * whole numbers in [0, 2^52), and adding 2^52 puts such a number in
@@ -258,28 +322,29 @@ LOSSD_INLINE void row_targets(const lossd_call *c, size_t ignore_slot, size_t r,
      * ignore_index may be anything: out of range, it reads class 0.
      */
     lossd_vm bits = (lossd_vm)(*target + 0x1p52) - (lossd_vm)lossd_v_set1(0x1p52);
-    for (size_t k = 0; k < LOSSD_LANES; k++) {
-        index[k] = k < n_rows && (size_t)bits[k] < n_cls ? (size_t)bits[k] : 0;
-        (*x_target)[k] = k < n_rows ? x[k * n_cls + index[k]] : 0;
+    for (size_t l = 0; l < LOSSD_LANES; l++) {
+        index[l] = l < n_rows && (size_t)bits[l] < n_cls ? (size_t)bits[l] : 0;
+        (*x_target)[l] = l < n_rows ? x[l * n_cls + index[l]] : 0;
         if (w_target)
-            (*w_target)[k] = w ? w[index[k]] : 1.0;
+            (*w_target)[l] = w ? w[index[l]] : 1.0;
     }
 }
 
-/* 1.0 in the lanes whose target is class k (compared as doubles: SSE2 has no 64-bit integer
+/* 1.0 in the lanes whose target is class j (compared as doubles: SSE2 has no 64-bit integer
  * compare). */
-LOSSD_INLINE lossd_vd is_target(lossd_vd target, size_t k)
+LOSSD_INLINE lossd_vd is_target(lossd_vd target, size_t j)
 {
-    return lossd_v_ones(target == (double)k);
+    return lossd_v_ones(target == (double)j);
 }
 
 /* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
 static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, size_t end,
                                    double *out)
 {
-    size_t n_cls = c->n_classes;
-    double eps = lossd__num(c, CE_SMOOTHING);
-    double weight_total = c->coef[3];
+    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
+    size_t n_cls = c->state->n_classes;
+    double eps = k->label_smoothing, weight_total = k->weight_total;
+    double nll_scale = k->nll_scale, smooth_scale = k->smooth_scale;
     bool reduced = lossd__reduced(c);
     lossd_vm bad = {0};
     for (size_t r = begin; r < end; r += LOSSD_LANES) {
@@ -293,27 +358,27 @@ static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, s
         if (c->prob_target) {
             const double *t = c->operand[1].data + r * n_cls;
             lossd_vd loss = lossd_v_set1(0.0), wt_total = lossd_v_set1(0.0);
-            for (size_t k = 0; k < n_cls; k++) {
-                lossd_vd tk = lossd_v_gather(t + k, n_cls, rows);
+            for (size_t j = 0; j < n_cls; j++) {
+                lossd_vd tj = lossd_v_gather(t + j, n_cls, rows);
                 if (eps > 0)
-                    tk = tk * (1 - eps) + eps / (double)n_cls;
-                lossd_vd wt = class_weight(c, k) * tk;
+                    tj = tj * (1 - eps) + eps / (double)n_cls;
+                lossd_vd wt = class_weight(k, j) * tj;
                 loss -=
-                    ((lossd_v_gather(x + k, n_cls, rows) - max) - logsum) * tk * class_weight(c, k);
+                    ((lossd_v_gather(x + j, n_cls, rows) - max) - logsum) * tj * class_weight(k, j);
                 wt_total += wt;
             }
-            loss = c->coef[1] * loss;
+            loss = nll_scale * loss;
             lossd_v_store_n(out + (r - begin), loss, rows);
             if (!reduced)
                 lossd__tally_nonfinite(&bad, loss, rows);
-            for (size_t k = 0; g && k < n_cls; k++) {
-                lossd_vd tk = lossd_v_gather(t + k, n_cls, rows);
+            for (size_t j = 0; g && j < n_cls; j++) {
+                lossd_vd tj = lossd_v_gather(t + j, n_cls, rows);
                 if (eps > 0)
-                    tk = tk * (1 - eps) + eps / (double)n_cls;
-                lossd_vd p = lossd_v_exp((lossd_v_gather(x + k, n_cls, rows) - max) - logsum);
-                lossd_vd gk = c->coef[1] * up * (p * wt_total - class_weight(c, k) * tk);
-                lossd_v_scatter(g + k, n_cls, gk, rows);
-                lossd__tally_nonfinite(&bad, gk, rows);
+                    tj = tj * (1 - eps) + eps / (double)n_cls;
+                lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
+                lossd_vd gj = nll_scale * up * (p * wt_total - class_weight(k, j) * tj);
+                lossd_v_scatter(g + j, n_cls, gj, rows);
+                lossd__tally_nonfinite(&bad, gj, rows);
             }
             continue;
         }
@@ -321,24 +386,24 @@ static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, s
         lossd_vd target;
         lossd_vm ignored_rows;
         lossd_vd x_target, wt;
-        row_targets(c, CE_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, &wt);
+        row_targets(c, k, r, rows, &target, index, &ignored_rows, &x_target, &wt);
         lossd_vd nll = -wt * ((x_target - max) - logsum);
         lossd_vd smooth = lossd_v_set1(0.0);
-        for (size_t k = 0; eps > 0 && k < n_cls; k++)
-            smooth -= ((lossd_v_gather(x + k, n_cls, rows) - max) - logsum) * class_weight(c, k);
-        lossd_vd loss = lossd_v_select(ignored_rows, lossd_v_set1(ignored_term(c)),
-                                       c->coef[1] * nll + c->coef[2] * smooth);
+        for (size_t j = 0; eps > 0 && j < n_cls; j++)
+            smooth -= ((lossd_v_gather(x + j, n_cls, rows) - max) - logsum) * class_weight(k, j);
+        lossd_vd loss = lossd_v_select(ignored_rows, lossd_v_set1(ignored_term(k)),
+                                       nll_scale * nll + smooth_scale * smooth);
         lossd_v_store_n(out + (r - begin), loss, rows);
         if (!reduced)
             lossd__tally_nonfinite(&bad, loss, rows);
-        for (size_t k = 0; g && k < n_cls; k++) {
-            lossd_vd p = lossd_v_exp((lossd_v_gather(x + k, n_cls, rows) - max) - logsum);
-            lossd_vd d_nll = wt * (p - is_target(target, k));
-            lossd_vd d_smooth = p * weight_total - class_weight(c, k);
-            lossd_vd gk = lossd_v_select(ignored_rows, lossd_v_set1(0.0),
-                                         up * (c->coef[1] * d_nll + c->coef[2] * d_smooth));
-            lossd_v_scatter(g + k, n_cls, gk, rows);
-            lossd__tally_nonfinite(&bad, gk, rows);
+        for (size_t j = 0; g && j < n_cls; j++) {
+            lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
+            lossd_vd d_nll = wt * (p - is_target(target, j));
+            lossd_vd d_smooth = p * weight_total - class_weight(k, j);
+            lossd_vd gj = lossd_v_select(ignored_rows, lossd_v_set1(0.0),
+                                         up * (nll_scale * d_nll + smooth_scale * d_smooth));
+            lossd_v_scatter(g + j, n_cls, gj, rows);
+            lossd__tally_nonfinite(&bad, gj, rows);
         }
     }
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
@@ -348,53 +413,57 @@ static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, s
 static int nll_prepare(lossd_call *c, lossd_error *err)
 {
     (void)err;
+    classification_consts *k = rows_prepare(c);
     double weight_sum = 1;
     size_t kept;
     if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0)
-        target_weight_sum(c, CE_IGNORE, c->params[CE_WEIGHT].set, &weight_sum, &kept);
-    c->coef[1] = 1.0 / weight_sum;
+        target_weight_sum(c, k, &weight_sum, &kept);
+    k->nll_scale = 1.0 / weight_sum;
     return 0;
 }
 
 /* Rows r..r+rows-1 (rows <= LOSSD_LANES), one per lane: each reads one number of its row. */
-LOSSD_INLINE void nll_rows(const lossd_call *restrict c, size_t begin, size_t r, size_t rows,
-                           double *restrict out, double *restrict g, bool reduced, lossd_vm *bad)
+LOSSD_INLINE void nll_rows(const lossd_call *restrict c, const classification_consts *restrict k,
+                           size_t begin, size_t r, size_t rows, double *restrict out,
+                           double *restrict g, bool reduced, lossd_vm *bad)
 {
-    size_t n_cls = c->n_classes, index[LOSSD_LANES];
+    size_t n_cls = c->state->n_classes, index[LOSSD_LANES];
     lossd_vd target, x_target, wt;
     lossd_vm ignored_rows;
-    row_targets(c, CE_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, &wt);
-    lossd_vd loss = c->coef[1] * (-wt * x_target);
+    row_targets(c, k, r, rows, &target, index, &ignored_rows, &x_target, &wt);
+    lossd_vd loss = k->nll_scale * (-wt * x_target);
     /* lane by lane: a select here crashes GCC 12's SSE2 code generation (gimple-isel) */
-    for (size_t k = 0; k < LOSSD_LANES; k++)
-        if (ignored_rows[k])
-            loss[k] = ignored_term(c);
+    for (size_t l = 0; l < LOSSD_LANES; l++)
+        if (ignored_rows[l])
+            loss[l] = ignored_term(k);
     lossd_v_store_n(out + (r - begin), loss, rows);
     if (!reduced)
         lossd__tally_nonfinite(bad, loss, rows);
     if (!g)
         return;
     lossd_vd up = row_upstream(c, r, rows);
-    lossd_vd gt = c->coef[1] * up * -wt;
+    lossd_vd gt = k->nll_scale * up * -wt;
     lossd__tally_nonfinite_where(bad, gt, ~ignored_rows & lossd_v_first(rows));
-    for (size_t k = 0; k < rows; k++)
-        if (target[k] != lossd__num(c, CE_IGNORE))
-            g[(r + k) * n_cls + index[k]] = gt[k];
+    for (size_t l = 0; l < rows; l++)
+        if (target[l] != k->ignore_index)
+            g[(r + l) * n_cls + index[l]] = gt[l];
 }
 
 static size_t nll_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
 {
+    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
+    size_t n_cls = c->state->n_classes;
     double *g = c->grad;
     bool reduced = lossd__reduced(c);
     lossd_vm bad = {0};
     if (g) /* one row's gradient is 0 but at its target */
-        memset(g + begin * c->n_classes, 0, (end - begin) * c->n_classes * sizeof *g);
+        memset(g + begin * n_cls, 0, (end - begin) * n_cls * sizeof *g);
     size_t r = begin;
     /* whole groups of rows apart, so that their lane loops unroll */
     for (; end - r >= LOSSD_LANES; r += LOSSD_LANES)
-        nll_rows(c, begin, r, LOSSD_LANES, out, g, reduced, &bad);
+        nll_rows(c, k, begin, r, LOSSD_LANES, out, g, reduced, &bad);
     if (r < end)
-        nll_rows(c, begin, r, end - r, out, g, reduced, &bad);
+        nll_rows(c, k, begin, r, end - r, out, g, reduced, &bad);
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return 0;
 }
@@ -403,19 +472,23 @@ static size_t nll_kernel(const lossd_call *restrict c, size_t begin, size_t end,
 static int focal_prepare(lossd_call *c, lossd_error *err)
 {
     (void)err;
+    classification_consts *k = rows_prepare(c);
+    k->alpha = lossd__param_number(c, "alpha");
+    k->gamma = lossd__param_number(c, "gamma");
     double kept_sum;
     size_t kept = 0;
     if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0) {
-        target_weight_sum(c, FOCAL_IGNORE, false, &kept_sum, &kept);
-        c->coef[0] = kept ? 1.0 / (double)kept : 0.0;
+        target_weight_sum(c, k, &kept_sum, &kept);
+        c->state->term_scale = kept ? 1.0 / (double)kept : 0.0;
     }
     return 0;
 }
 
 static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
 {
-    size_t n_cls = c->n_classes;
-    double alpha = lossd__num(c, FOCAL_ALPHA), gamma = lossd__num(c, FOCAL_GAMMA);
+    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
+    size_t n_cls = c->state->n_classes;
+    double alpha = k->alpha, gamma = k->gamma, scale = c->state->term_scale;
     bool reduced = lossd__reduced(c);
     lossd_vm bad = {0};
     for (size_t r = begin; r < end; r += LOSSD_LANES) {
@@ -426,15 +499,23 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
         lossd_vd target;
         lossd_vm ignored_rows;
         lossd_vd x_target;
-        row_targets(c, FOCAL_IGNORE, r, rows, &target, index, &ignored_rows, &x_target, NULL);
+        row_targets(c, k, r, rows, &target, index, &ignored_rows, &x_target, NULL);
         lossd_vd max, sum;
         lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
         lossd_vd logsum = lossd_v_log(sum);
         lossd_vd logp_t = (x_target - max) - logsum;
         lossd_vd p_t = lossd_v_exp(logp_t);
         lossd_vd m = lossd_v_pow_scalar(1 - p_t, gamma);
+#ifdef LOSSD_SIMD_AVX2
         lossd_vd loss =
-            lossd_v_select(ignored_rows, lossd_v_set1(0.0), c->coef[0] * (-alpha * m * logp_t));
+            lossd_v_select(ignored_rows, lossd_v_set1(0.0), scale * (-alpha * m * logp_t));
+#else
+        /* lane by lane, as nll_rows: this select crashes GCC 12's SSE2 code generation */
+        lossd_vd loss = scale * (-alpha * m * logp_t);
+        for (size_t l = 0; l < LOSSD_LANES; l++)
+            if (ignored_rows[l])
+                loss[l] = 0.0;
+#endif
         lossd_v_store_n(out + (r - begin), loss, rows);
         if (!reduced)
             lossd__tally_nonfinite(&bad, loss, rows);
@@ -444,14 +525,14 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
         lossd_vd dm_dpt =
             gamma == 0 ? lossd_v_set1(0.0) : -(gamma * lossd_v_pow_scalar(1 - p_t, gamma - 1));
         lossd_vd d_logpt = -alpha * (m + logp_t * dm_dpt * p_t);
-        lossd_vd upstream = lossd__upstream(c, r, rows);
+        lossd_vd upstream = lossd__upstream(c, scale, r, rows);
         lossd_vd up = upstream * d_logpt;
-        for (size_t k = 0; k < n_cls; k++) {
-            lossd_vd p = lossd_v_exp((lossd_v_gather(x + k, n_cls, rows) - max) - logsum);
-            lossd_vd gk =
-                lossd_v_select(ignored_rows, lossd_v_set1(0.0), up * (is_target(target, k) - p));
-            lossd_v_scatter(g + k, n_cls, gk, rows);
-            lossd__tally_nonfinite(&bad, gk, rows);
+        for (size_t j = 0; j < n_cls; j++) {
+            lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
+            lossd_vd gj =
+                lossd_v_select(ignored_rows, lossd_v_set1(0.0), up * (is_target(target, j) - p));
+            lossd_v_scatter(g + j, n_cls, gj, rows);
+            lossd__tally_nonfinite(&bad, gj, rows);
         }
     }
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
@@ -548,7 +629,7 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
                    "probabilities in [0,1], same shape"}},
      .params = LOSSD__PARAMS(bce_params),
-     .kernel = bce_kernel},
+     .impl = LOSSD__IMPL(.prepare = bce_prepare, .kernel = bce_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "bce_with_logits",
      .summary = "binary cross-entropy on logits, numerically stable",
@@ -560,7 +641,7 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
                    "probabilities in [0,1], same shape"}},
      .params = LOSSD__PARAMS(bce_logits_params),
-     .kernel = bce_logits_kernel},
+     .impl = LOSSD__IMPL(.prepare = bce_logits_prepare, .kernel = bce_logits_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "cross_entropy",
      .summary = "softmax cross-entropy with class-index or probability targets",
@@ -571,8 +652,7 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_CLASS_OR_PROB, LOSSD_VALUES_PROBABILITY,
                    "class indices (N) or (), or probabilities shaped like input"}},
      .params = LOSSD__PARAMS(cross_entropy_params),
-     .prepare = cross_entropy_prepare,
-     .kernel = cross_entropy_kernel},
+     .impl = LOSSD__IMPL(.prepare = cross_entropy_prepare, .kernel = cross_entropy_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "nll",
      .summary = "negative log-likelihood of log-probabilities",
@@ -582,8 +662,7 @@ static const lossd_function classification_functions[] = {
      .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "log-probabilities (N,C) or (C)"},
                   {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
      .params = LOSSD__PARAMS(nll_params),
-     .prepare = nll_prepare,
-     .kernel = nll_kernel},
+     .impl = LOSSD__IMPL(.prepare = nll_prepare, .kernel = nll_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "kl_div",
      .summary = "Kullback-Leibler divergence of a target from log-probabilities",
@@ -594,8 +673,7 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY,
                    "probabilities (log-probabilities with log_target), same shape"}},
      .params = LOSSD__PARAMS(kl_div_params),
-     .prepare = kl_div_prepare,
-     .kernel = kl_div_kernel},
+     .impl = LOSSD__IMPL(.prepare = kl_div_prepare, .kernel = kl_div_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "sigmoid_focal",
      .summary = "RetinaNet's focal loss on logits (Lin et al. 2017)",
@@ -606,7 +684,7 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
                    "labels in [0,1], same shape"}},
      .params = LOSSD__PARAMS(sigmoid_focal_params),
-     .kernel = sigmoid_focal_kernel},
+     .impl = LOSSD__IMPL(.prepare = sigmoid_focal_prepare, .kernel = sigmoid_focal_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "focal",
      .summary = "softmax focal loss over class-index targets (Lin et al. 2017)",
@@ -617,8 +695,7 @@ static const lossd_function classification_functions[] = {
      .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
                   {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
      .params = LOSSD__PARAMS(focal_params),
-     .prepare = focal_prepare,
-     .kernel = focal_kernel},
+     .impl = LOSSD__IMPL(.prepare = focal_prepare, .kernel = focal_kernel)},
 };
 
 LOSSD__MODULE(lossd__classification_module, classification_functions);

@@ -13,7 +13,11 @@
 
 #include "internal.h"
 
-enum { P_BASE = 0, P_NORMALIZE = 1 };
+/* Per-call constants (LOSSD__CONSTS), resolved from the parameters by info_prepare. */
+typedef struct {
+    double ln_base; /* log(base), or 0 for base e: no division */
+    bool normalize;
+} info_consts;
 
 enum { SELF_INFORMATION, ENTROPY, CROSS_ENTROPY, KL_DIVERGENCE, JS_DIVERGENCE };
 
@@ -93,7 +97,10 @@ LOSSD_INLINE lossd_vd check_rows(const double *x, size_t n, double hi, lossd_vm 
  */
 static int info_prepare(lossd_call *c, lossd_error *err)
 {
-    bool normalize = lossd__num(c, P_NORMALIZE) != 0;
+    info_consts *info = LOSSD__CONSTS_SET(c, info_consts);
+    bool normalize = info->normalize = lossd__param_bool(c, "normalize");
+    double base = lossd__param_number(c, "base"); /* 0: "e" */
+    info->ln_base = base == 0 ? 0.0 : log(base);
     for (size_t k = 0; k < 2; k++) {
         if (c->fn->operands[k].shape == LOSSD_SHAPE_NONE)
             continue;
@@ -141,14 +148,13 @@ static int info_prepare(lossd_call *c, lossd_error *err)
                            "true to rescale",
                            bad_sum);
     }
-    double base = lossd__num(c, P_BASE);
-    c->coef[1] = base == 0 ? 0.0 : log(base); /* 0: natural log, no division */
     return 0;
 }
 
-LOSSD_INLINE lossd_vd in_base(const lossd_call *c, lossd_vd nats)
+/* Nats in the call's base: ln_base is info_consts' (0: base e), read once per kernel. */
+LOSSD_INLINE lossd_vd in_base(double ln_base, lossd_vd nats)
 {
-    return c->coef[1] == 0 ? nats : nats / c->coef[1];
+    return ln_base == 0 ? nats : nats / ln_base;
 }
 
 /* p log(p / q) with 0 log 0 = 0 and +inf where q == 0 < p. */
@@ -162,11 +168,10 @@ LOSSD_INLINE lossd_vd kl_term(lossd_vd p, lossd_vd q)
  * non-finite results when `stats`: one loop per case (the callers pass
  * constants), so that no vector tests them.
  */
-LOSSD_INLINE void surprisals(const lossd_call *restrict c, const double *p, size_t count,
-                             double *restrict out, bool based, bool stats, lossd_vm *bad)
+LOSSD_INLINE void surprisals(double ln_base, const double *p, size_t count, double *restrict out,
+                             bool based, bool stats, lossd_vm *bad)
 {
     size_t i = 0;
-    double ln_base = c->coef[1];
     for (; count - i >= LOSSD_LANES; i += LOSSD_LANES) {
         lossd_vd y = -lossd_v_log(lossd_v_load(p + i));
         y = based ? y / ln_base : y;
@@ -175,7 +180,7 @@ LOSSD_INLINE void surprisals(const lossd_call *restrict c, const double *p, size
             lossd__tally_nonfinite(bad, y, LOSSD_LANES);
     }
     if (i < count) {
-        lossd_vd y = in_base(c, -lossd_v_log(lossd_v_load_n(p + i, count - i)));
+        lossd_vd y = in_base(ln_base, -lossd_v_log(lossd_v_load_n(p + i, count - i)));
         lossd_v_store_n(out + i, y, count - i);
         lossd__tally_nonfinite(bad, y, count - i);
     }
@@ -218,8 +223,8 @@ LOSSD_INLINE lossd_vd buffered_row_sums(const double *t, size_t n, size_t rows)
  * per lane from rows n apart), then each row's sum in order, one row per
  * lane - the same additions, so the same numbers, as info_kernel's loop.
  */
-LOSSD_INLINE void info_rows_buffered(const lossd_call *restrict c, size_t begin, size_t end,
-                                     double *out, int which, lossd_vm *bad)
+LOSSD_INLINE void info_rows_buffered(const lossd_call *restrict c, double ln_base, size_t begin,
+                                     size_t end, double *out, int which, lossd_vm *bad)
 {
     double buf[INFO_CHUNK];
     size_t n = lossd__row_len(&c->operand[0]), per_chunk = INFO_CHUNK / n;
@@ -239,12 +244,13 @@ LOSSD_INLINE void info_rows_buffered(const lossd_call *restrict c, size_t begin,
         }
         size_t r = r0;
         for (; r1 - r >= LOSSD_LANES; r += LOSSD_LANES) { /* whole groups: unrolled gathers */
-            lossd_vd value = in_base(c, buffered_row_sums(buf + (r - r0) * n, n, LOSSD_LANES));
+            lossd_vd value =
+                in_base(ln_base, buffered_row_sums(buf + (r - r0) * n, n, LOSSD_LANES));
             lossd_v_store(out + (r - begin), value);
             lossd__tally_nonfinite(bad, value, LOSSD_LANES);
         }
         if (r < r1) {
-            lossd_vd value = in_base(c, buffered_row_sums(buf + (r - r0) * n, n, r1 - r));
+            lossd_vd value = in_base(ln_base, buffered_row_sums(buf + (r - r0) * n, n, r1 - r));
             lossd_v_store_n(out + (r - begin), value, r1 - r);
             lossd__tally_nonfinite(bad, value, r1 - r);
         }
@@ -257,24 +263,26 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
 {
     const lossd_tensor *pt = &c->operand[0];
     size_t n = lossd__row_len(pt);
-    bool normalize = lossd__num(c, P_NORMALIZE) != 0;
+    const info_consts *info = LOSSD__CONSTS(c, info_consts);
+    bool normalize = info->normalize;
+    double ln_base = info->ln_base;
     const lossd_vd zero = lossd_v_set1(0.0);
     lossd_vm bad = {0};
     if (which == SELF_INFORMATION && !normalize) {
         /* element by element: the rows' layout does not matter */
         size_t count = (end - begin) * n;
         const double *p = pt->data + begin * n;
-        if (c->coef[1] == 0 && !c->want_stats)
-            surprisals(c, p, count, out, false, false, &bad);
-        else if (c->coef[1] == 0)
-            surprisals(c, p, count, out, false, true, &bad);
+        if (ln_base == 0 && !c->want_stats)
+            surprisals(ln_base, p, count, out, false, false, &bad);
+        else if (ln_base == 0)
+            surprisals(ln_base, p, count, out, false, true, &bad);
         else
-            surprisals(c, p, count, out, true, c->want_stats, &bad);
+            surprisals(ln_base, p, count, out, true, c->want_stats, &bad);
         lossd__report_nonfinite(c, begin, lossd_v_count(bad));
         return 0;
     }
     if (which != SELF_INFORMATION && !normalize && n > 0 && n <= INFO_CHUNK) {
-        info_rows_buffered(c, begin, end, out, which, &bad);
+        info_rows_buffered(c, ln_base, begin, end, out, which, &bad);
         lossd__report_nonfinite(c, begin, lossd_v_count(bad));
         return 0;
     }
@@ -288,7 +296,7 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
             double *y = out + (r - begin) * n;
             for (size_t j = 0; j < n; j++) {
                 lossd_vd pj = lossd_v_gather(p + j, n, rows);
-                lossd_vd surprisal = in_base(c, -lossd_v_log(normalize ? pj / sp : pj));
+                lossd_vd surprisal = in_base(ln_base, -lossd_v_log(normalize ? pj / sp : pj));
                 lossd_v_scatter(y + j, n, surprisal, rows);
                 lossd__tally_nonfinite(&bad, surprisal, rows);
             }
@@ -304,7 +312,7 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
             }
             lossd__sum_lanes_add(&acc, info_term(which, pj, qj));
         }
-        lossd_vd value = in_base(c, lossd__sum_lanes_value(&acc));
+        lossd_vd value = in_base(ln_base, lossd__sum_lanes_value(&acc));
         lossd_v_store_n(out + (r - begin), value, rows);
         lossd__tally_nonfinite(&bad, value, rows);
     }
@@ -361,11 +369,12 @@ static const lossd_param_spec info_params[] = {
         NULL, LOSSD_SHAPE_NONE, LOSSD_VALUES_ANY, NULL \
     }
 
-#define INFO(fname, fsummary, fformula, fflags, q_operand)                             \
-    .kind = LOSSD_KIND_INFO, .name = #fname, .summary = fsummary, .formula = fformula, \
-    .reference = "information theory (Shannon 1948; Kullback-Leibler 1951; Lin 1991)", \
-    .flags = LOSSD__FN_ROWWISE | (fflags), .operands = {P_OPERAND, q_operand},         \
-    .params = LOSSD__PARAMS(info_params), .prepare = info_prepare, .kernel = fname##_kernel
+#define INFO(fname, fsummary, fformula, fflags, q_operand)                              \
+    .kind = LOSSD_KIND_INFO, .name = #fname, .summary = fsummary, .formula = fformula,  \
+    .reference = "information theory (Shannon 1948; Kullback-Leibler 1951; Lin 1991)",  \
+    .operands = {P_OPERAND, q_operand}, .params = LOSSD__PARAMS(info_params),           \
+    .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE | (fflags), .prepare = info_prepare, \
+                        .kernel = fname##_kernel)
 
 static const lossd_function info_functions[] = {
     {INFO(self_information, "surprisal of each outcome", "I(x) = -\\log P(x)", 0, NO_OPERAND)},

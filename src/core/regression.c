@@ -15,54 +15,87 @@
  */
 #include "internal.h"
 
-LOSSD_INLINE lossd_vd l1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
+/* Per-call constants (LOSSD__CONSTS), resolved from the parameters by the prepare hooks. */
+typedef union {
+    struct {
+        double beta;
+        /* 0.5 / beta when that and 1 / beta are normal numbers, else 0: divide */
+        double half_inv_beta;
+    } smooth_l1;
+    struct {
+        double delta;
+        double half_delta; /* 0.5 delta, once per call rather than per vector */
+    } huber;
+} regression_consts;
+
+LOSSD_INLINE lossd_vd l1_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
 {
-    (void)c, (void)i;
+    (void)consts, (void)i;
     lossd_vd d = x - t;
     *dl = lossd_v_sgn(d);
     return lossd_v_abs(d);
 }
 
-LOSSD_INLINE lossd_vd mse_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
+LOSSD_INLINE lossd_vd mse_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
 {
-    (void)c, (void)i;
+    (void)consts, (void)i;
     lossd_vd d = x - t;
     *dl = 2 * d;
     return d * d;
 }
 
-LOSSD_INLINE lossd_vd smooth_l1_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
-                                     lossd_vd *dl)
+/*
+ * smooth_l1 with the quadratic 0.5 d^2 / beta computed as `quadratic`
+ * says: a product by half_inv_beta = 0.5 / beta, or (beta tiny, huge or
+ * 0) the division. The kernel picks one per call.
+ */
+LOSSD_INLINE lossd_vd smooth_l1_core(const void *consts, lossd_vd x, lossd_vd t, lossd_vd *dl,
+                                     bool product)
 {
-    (void)i;
-    double beta = lossd__num(c, 0);
+    const regression_consts *k = LOSSD__CONSTS_OF(consts, regression_consts);
+    double beta = k->smooth_l1.beta, half_inv_beta = k->smooth_l1.half_inv_beta;
     lossd_vd d = x - t, ad = lossd_v_abs(d);
     /* smooth_l1_backward's order of tests: with beta = 0, d = 0 gives -1 */
     *dl = lossd_v_select(d <= -beta, lossd_v_set1(-1.0),
                          lossd_v_select(d >= beta, lossd_v_set1(1.0), d / beta));
-    /* 0.5 d^2 / beta, the division as a product where 0.5 / beta is a normal number */
-    lossd_vd quadratic = c->coef[1] != 0 ? d * d * c->coef[1] : 0.5 * d * d / beta;
+    lossd_vd quadratic = product ? d * d * half_inv_beta : 0.5 * d * d / beta;
     return lossd_v_select(ad < beta, quadratic, ad - 0.5 * beta);
 }
 
+LOSSD_INLINE lossd_vd smooth_l1_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
+                                     lossd_vd *dl)
+{
+    (void)i;
+    return smooth_l1_core(consts, x, t, dl, true);
+}
+
+LOSSD_INLINE lossd_vd smooth_l1_div_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
+                                         lossd_vd *dl)
+{
+    (void)i;
+    return smooth_l1_core(consts, x, t, dl, false);
+}
+
 /*
- * coef[1] = 0.5 / beta when that and 1 / beta are normal numbers (a
- * product then rounds within 2 ulp of ATen's division; a divider is 4x
- * slower than a multiplier), else 0: divide.
+ * 0.5 / beta only when that and 1 / beta are normal numbers: a product
+ * then rounds within 2 ulp of ATen's division (a divider is 4x slower
+ * than a multiplier).
  */
 static int smooth_l1_prepare(lossd_call *c, lossd_error *err)
 {
-    double beta = lossd__num(c, 0);
-    c->coef[1] = beta > 0x1p-1000 && beta < 0x1p1000 ? 0.5 / beta : 0.0;
+    regression_consts *k = LOSSD__CONSTS_SET(c, regression_consts);
+    double beta = lossd__param_number(c, "beta");
+    k->smooth_l1.beta = beta;
+    k->smooth_l1.half_inv_beta = beta > 0x1p-1000 && beta < 0x1p1000 ? 0.5 / beta : 0.0;
     (void)err;
     return 0;
 }
 
-LOSSD_INLINE lossd_vd huber_elem(const lossd_call *c, size_t i, lossd_vd x, lossd_vd t,
-                                 lossd_vd *dl)
+LOSSD_INLINE lossd_vd huber_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
 {
     (void)i;
-    double delta = lossd__num(c, 0), half_delta = c->coef[1]; /* 0.5 delta (huber_prepare) */
+    const regression_consts *k = LOSSD__CONSTS_OF(consts, regression_consts);
+    double delta = k->huber.delta, half_delta = k->huber.half_delta;
     lossd_vd d = x - t, ad = lossd_v_abs(d);
     lossd_vm quadratic = ad < delta;
     *dl = lossd_v_select(quadratic, d, delta * lossd_v_sgn(d));
@@ -71,29 +104,35 @@ LOSSD_INLINE lossd_vd huber_elem(const lossd_call *c, size_t i, lossd_vd x, loss
 
 static int huber_prepare(lossd_call *c, lossd_error *err)
 {
-    c->coef[1] = 0.5 * lossd__num(c, 0); /* once per call, not per vector */
+    regression_consts *k = LOSSD__CONSTS_SET(c, regression_consts);
+    k->huber.delta = lossd__param_number(c, "delta");
+    k->huber.half_delta = 0.5 * k->huber.delta;
     (void)err;
     return 0;
 }
 
 static size_t l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, l1_elem);
+    return lossd__pointwise_loss(c, NULL, begin, end, out, l1_elem);
 }
 
 static size_t mse_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, mse_elem);
+    return lossd__pointwise_loss(c, NULL, begin, end, out, mse_elem);
 }
 
 static size_t smooth_l1_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, smooth_l1_elem);
+    regression_consts k = *LOSSD__CONSTS(c, regression_consts);
+    if (k.smooth_l1.half_inv_beta == 0)
+        return lossd__pointwise_loss(c, &k, begin, end, out, smooth_l1_div_elem);
+    return lossd__pointwise_loss(c, &k, begin, end, out, smooth_l1_elem);
 }
 
 static size_t huber_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return lossd__pointwise_loss(c, begin, end, out, huber_elem);
+    regression_consts k = *LOSSD__CONSTS(c, regression_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, huber_elem);
 }
 
 static const lossd_param_spec smooth_l1_params[] = {
@@ -128,7 +167,7 @@ static const lossd_function regression_functions[] = {
      .reference = "torch.nn.functional.l1_loss",
      .flags = LOSSD_FN_GRAD,
      .operands = SAME_SHAPE_OPERANDS,
-     .kernel = l1_kernel},
+     .impl = LOSSD__IMPL(.kernel = l1_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "mse",
      .summary = "mean squared error",
@@ -136,7 +175,7 @@ static const lossd_function regression_functions[] = {
      .reference = "torch.nn.functional.mse_loss",
      .flags = LOSSD_FN_GRAD,
      .operands = SAME_SHAPE_OPERANDS,
-     .kernel = mse_kernel},
+     .impl = LOSSD__IMPL(.kernel = mse_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "smooth_l1",
      .summary = "quadratic near zero, linear beyond beta (Fast R-CNN)",
@@ -146,8 +185,7 @@ static const lossd_function regression_functions[] = {
      .flags = LOSSD_FN_GRAD,
      .operands = SAME_SHAPE_OPERANDS,
      .params = LOSSD__PARAMS(smooth_l1_params),
-     .prepare = smooth_l1_prepare,
-     .kernel = smooth_l1_kernel},
+     .impl = LOSSD__IMPL(.prepare = smooth_l1_prepare, .kernel = smooth_l1_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "huber",
      .summary = "quadratic near zero, linear with slope delta beyond delta",
@@ -157,8 +195,7 @@ static const lossd_function regression_functions[] = {
      .flags = LOSSD_FN_GRAD,
      .operands = SAME_SHAPE_OPERANDS,
      .params = LOSSD__PARAMS(huber_params),
-     .prepare = huber_prepare,
-     .kernel = huber_kernel},
+     .impl = LOSSD__IMPL(.prepare = huber_prepare, .kernel = huber_kernel)},
 };
 
 LOSSD__MODULE(lossd__regression_module, regression_functions);

@@ -8,7 +8,7 @@
  * terms in an order that depends on the block layout alone.
  *
  * Thread-safe for disjoint block ranges of one call: a block's outputs and
- * its block_sum / block_zero slots are written by whoever runs it.
+ * its slots of the state's per-block arrays are written by whoever runs it.
  */
 #include "internal.h"
 
@@ -82,24 +82,25 @@ static double lane_sums_value(const lane_sums *ls)
 void LOSSD__TWIN(lossd__run_blocks)(const lossd_call *c, size_t first_block, size_t end_block)
 {
     double chunk[TERM_CHUNK];
+    const lossd__call_state *s = c->state;
+    lossd__kernel kernel = c->fn->impl->kernel;
     bool reduced = lossd__reduced(c);
-    size_t per_unit = c->n_units ? c->output.size / c->n_units : 0;
     for (size_t b = first_block; b < end_block && b < c->n_blocks; b++) {
-        size_t begin = b * c->block_units;
-        size_t end = begin + c->block_units < c->n_units ? begin + c->block_units : c->n_units;
+        size_t begin = b * s->block_units;
+        size_t end = begin + s->block_units < s->n_units ? begin + s->block_units : s->n_units;
         lane_sums sum = {{{0}, {0}}, {{0}, {0}}};
         size_t zeros = 0;
-        c->block_zero[c->n_blocks + b] = 0; /* the kernels add their non-finite results */
+        s->block_nonfinite[b] = 0; /* the kernels add their non-finite results */
         if (reduced) {
-            for (size_t s = begin; s < end; s += TERM_CHUNK) {
-                size_t e = s + TERM_CHUNK < end ? s + TERM_CHUNK : end;
-                c->fn->kernel(c, s, e, chunk);
-                lane_sums_add(&sum, chunk, e - s);
+            for (size_t at = begin; at < end; at += TERM_CHUNK) {
+                size_t stop = at + TERM_CHUNK < end ? at + TERM_CHUNK : end;
+                kernel(c, at, stop, chunk);
+                lane_sums_add(&sum, chunk, stop - at);
             }
         } else {
-            zeros = c->fn->kernel(c, begin, end, c->output_data + begin * per_unit);
+            zeros = kernel(c, begin, end, s->output_data + begin * s->out_per_unit);
         }
-        c->block_sum[b] = lane_sums_value(&sum);
-        c->block_zero[b] = zeros;
+        s->block_sum[b] = lane_sums_value(&sum);
+        s->block_zeros[b] = zeros;
     }
 }

@@ -47,7 +47,7 @@ char *lossd__shape_text(char *buf, size_t size, const lossd_tensor *t)
     return buf;
 }
 
-int lossd__broadcast(lossd_param_view *out, const lossd_tensor *w, const lossd_tensor *to,
+int lossd__broadcast(lossd__param_view *out, const lossd_tensor *w, const lossd_tensor *to,
                      double *expanded, const char *field, lossd_error *err)
 {
     char have[96], want[96];
