@@ -15,9 +15,13 @@ static const char *const formats[] = {"xyxy", "xywh", "cxcywh"};
 
 /* ------------------------------------------------------------ values */
 
-/* Computes one box loss of (n, 4) boxes with reduction none into out. */
-static void box_loss(const char *name, const char *format, const double *in, const double *tg,
-                     size_t n, double *out, double *grad)
+/*
+ * Computes one box loss of (n, 4) boxes with reduction none into out (and
+ * the gradient into grad when not NULL); a parameter `param` = value when
+ * param is not NULL.
+ */
+static void box_loss_with(const char *name, const char *format, const char *param, double value,
+                          const double *in, const double *tg, size_t n, double *out, double *grad)
 {
     size_t shape[2] = {n, 4};
     lossd_tensor a = tensor_of(in, 2, shape), b = tensor_of(tg, 2, shape);
@@ -28,12 +32,20 @@ static void box_loss(const char *name, const char *format, const double *in, con
     ck_assert_int_eq(lossd_call_set_operand(&c, "target", &b, &err), 0);
     ck_assert_int_eq(lossd_call_set_choice(&c, "box_format", format, &err), 0);
     ck_assert_int_eq(lossd_call_set_reduction(&c, "none", &err), 0);
+    if (param)
+        ck_assert_msg(lossd_call_set_number(&c, param, value, &err) == 0, "%s", err.message);
     c.want_grad = grad != NULL;
     ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
     memcpy(out, c.output.data, n * sizeof *out);
     if (grad)
         memcpy(grad, c.grad, 4 * n * sizeof *grad);
     lossd_call_cleanup(&c);
+}
+
+static void box_loss(const char *name, const char *format, const double *in, const double *tg,
+                     size_t n, double *out, double *grad)
+{
+    box_loss_with(name, format, NULL, 0, in, tg, n, out, grad);
 }
 
 /* Random valid xyxy boxes, some overlapping, some disjoint. */
@@ -209,13 +221,128 @@ START_TEST(max_min_ties_split)
 }
 END_TEST
 
-/* ------------------------------------------------------------ gradients */
+/* ------------------------------------------------------------ Alpha-IoU */
+
+/* Box pairs with every edge the losses have (xyxy): identical, disjoint, nested, touching, ties
+   in x1 and y2, zero width, partial overlap, then random ones. */
+enum { EDGE_PAIRS = 7, ALPHA_PAIRS = 40 };
+static const double edge_pred[4 * EDGE_PAIRS] = {
+    1, 1, 3, 4, 0, 0, 1, 1, 0, 0, 10, 10, 0, 0, 2, 2, 0, 0, 2, 2, 1, 1, 1, 3, 0.5, 0.25, 2.75, 3.5};
+static const double edge_target[4 * EDGE_PAIRS] = {
+    1, 1, 3, 4, 2, 2, 3.5, 4, 2, 3, 5, 7, 2, 0, 4, 2, 0, 1, 3, 2, 0, 0, 2, 2, 1.25, 0.75, 3, 2};
+
+static void alpha_pairs(double *a, double *b)
+{
+    test_rng r;
+    rng_seed(&r, 41);
+    memcpy(a, edge_pred, sizeof edge_pred);
+    memcpy(b, edge_target, sizeof edge_target);
+    random_boxes(&r, a + 4 * EDGE_PAIRS, ALPHA_PAIRS - EDGE_PAIRS);
+    random_boxes(&r, b + 4 * EDGE_PAIRS, ALPHA_PAIRS - EDGE_PAIRS);
+}
+
+/* Computes `name` on n boxes with every output: grad, terms, and grad_output with none. */
+static void full_call(lossd_call *c, const char *name, const lossd_tensor *a, const lossd_tensor *b,
+                      const char *format, const char *reduction, const lossd_tensor *grad_output,
+                      const char *param, double value)
+{
+    lossd_error err = {0};
+    lossd_call_init(c, must_find(LOSSD_KIND_LOSS, name));
+    ck_assert_int_eq(lossd_call_set_operand(c, "input", a, &err), 0);
+    ck_assert_int_eq(lossd_call_set_operand(c, "target", b, &err), 0);
+    ck_assert_int_eq(lossd_call_set_choice(c, "box_format", format, &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(c, reduction, &err), 0);
+    if (param)
+        ck_assert_msg(lossd_call_set_number(c, param, value, &err) == 0, "%s", err.message);
+    c->want_grad = c->want_terms = true;
+    if (strcmp(reduction, "none") == 0) {
+        c->grad_output = *grad_output;
+        c->grad_output_set = true;
+    }
+    ck_assert_msg(lossd_call_compute(c, &err) == 0, "%s", err.message);
+}
+
+/* Every double two calls gave - loss, output, gradient, terms - is the same, bit for bit. */
+static void expect_same_bits(const lossd_call *x, const lossd_call *y, const char *what)
+{
+    ck_assert_msg(same_bits(x->loss, y->loss), "%s: loss %.17g vs %.17g", what, x->loss, y->loss);
+    if (x->output.data)
+        ck_assert_msg(memcmp(x->output.data, y->output.data, x->output.size * sizeof(double)) == 0,
+                      "%s: outputs differ", what);
+    ck_assert_msg(memcmp(x->grad, y->grad, x->operand[0].size * sizeof(double)) == 0,
+                  "%s: gradients differ", what);
+    for (size_t k = 0; k < LOSSD_MAX_TERMS && x->terms[k]; k++)
+        ck_assert_msg(memcmp(x->terms[k], y->terms[k], x->n_terms * sizeof(double)) == 0,
+                      "%s: term %s differs", what, lossd_call_term_name(x, k));
+}
+
+START_TEST(alpha_one_is_the_torchvision_loss)
+{
+    /* alpha = 1 takes no power at all: the same doubles as a call without alpha, which the
+       golden cases hold to torchvision - for every loss, format, reduction and output. */
+    double a[4 * ALPHA_PAIRS], b[4 * ALPHA_PAIRS], fa[4 * ALPHA_PAIRS], fb[4 * ALPHA_PAIRS];
+    double up[ALPHA_PAIRS];
+    alpha_pairs(a, b);
+    test_rng r;
+    rng_seed(&r, 42);
+    for (size_t i = 0; i < ALPHA_PAIRS; i++)
+        up[i] = rng_uniform(&r, -2, 2);
+    size_t shape[2] = {ALPHA_PAIRS, 4}, n[1] = {ALPHA_PAIRS};
+    lossd_tensor go = tensor_of(up, 1, n);
+    const char *reductions[] = {"mean", "sum", "none"};
+    for (int f = 0; f < 4; f++)
+        for (int k = 0; k < 3; k++)
+            for (int red = 0; red < 3; red++) {
+                to_format(a, fa, ALPHA_PAIRS, formats[k]);
+                to_format(b, fb, ALPHA_PAIRS, formats[k]);
+                lossd_tensor ta = tensor_of(fa, 2, shape), tb = tensor_of(fb, 2, shape);
+                lossd_call plain, one;
+                full_call(&plain, box_losses[f], &ta, &tb, formats[k], reductions[red], &go, NULL,
+                          0);
+                full_call(&one, box_losses[f], &ta, &tb, formats[k], reductions[red], &go, "alpha",
+                          1.0);
+                expect_same_bits(&plain, &one, box_losses[f]);
+                lossd_call_cleanup(&plain);
+                lossd_call_cleanup(&one);
+            }
+}
+END_TEST
+
+START_TEST(alpha_powers_the_iou)
+{
+    /* iou: 1 - IoU^alpha with IoU = 1 - (the alpha = 1 loss); alpha just above 1 is
+       continuous with alpha = 1, values and gradients. */
+    double a[4 * ALPHA_PAIRS], b[4 * ALPHA_PAIRS];
+    double one[ALPHA_PAIRS], three[ALPHA_PAIRS], near[ALPHA_PAIRS];
+    double g_one[4 * ALPHA_PAIRS], g_near[4 * ALPHA_PAIRS];
+    alpha_pairs(a, b);
+    box_loss("iou", "xyxy", a, b, ALPHA_PAIRS, one, NULL);
+    box_loss_with("iou", "xyxy", "alpha", 3.0, a, b, ALPHA_PAIRS, three, NULL);
+    for (size_t i = 0; i < ALPHA_PAIRS; i++) {
+        double iou = 1 - one[i];
+        ck_assert_close(three[i], 1 - iou * iou * iou, 1e-12, 1e-15, "iou, alpha 3");
+    }
+    /* (Not at the edge pairs: there a penalty is 0, and d P^alpha / dP = 0 for any alpha > 1
+       where it is 1 at alpha = 1 - nested boxes lose GIoU's penalty gradient.) */
+    for (int f = 0; f < 4; f++) {
+        box_loss(box_losses[f], "xyxy", a, b, ALPHA_PAIRS, one, g_one);
+        box_loss_with(box_losses[f], "xyxy", "alpha", 1 + 1e-9, a, b, ALPHA_PAIRS, near, g_near);
+        for (size_t i = EDGE_PAIRS; i < ALPHA_PAIRS; i++) {
+            ck_assert_close(near[i], one[i], 1e-6, 1e-8, box_losses[f]);
+            for (size_t j = 4 * i; j < 4 * i + 4; j++)
+                ck_assert_close(g_near[j], g_one[j], 1e-6, 1e-8, box_losses[f]);
+        }
+    }
+}
+END_TEST
 
 typedef struct {
     const char *format;
     const double *target;
     size_t n;
     const char *reduction;
+    const char *param; /* a number parameter to set, or NULL */
+    double value;
 } box_ctx;
 
 static void configure_box(lossd_call *c, void *ctx_)
@@ -228,7 +355,38 @@ static void configure_box(lossd_call *c, void *ctx_)
     ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
     ck_assert_int_eq(lossd_call_set_choice(c, "box_format", ctx->format, &err), 0);
     ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
+    if (ctx->param)
+        ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
 }
+
+START_TEST(alpha_finite_differences)
+{
+    /* iou, giou and diou with powers (ciou's beta is held constant: not a derivative);
+       random boxes, so no tie sits on a kink. */
+    enum { N = 16 };
+    test_rng r;
+    rng_seed(&r, 43);
+    double a[4 * N], b[4 * N];
+    random_boxes(&r, a, N);
+    random_boxes(&r, b, N);
+    for (int i = 0; i < N / 2; i++) { /* overlapping: a shifted copy */
+        double dx = rng_uniform(&r, -0.3, 0.3), dy = rng_uniform(&r, -0.3, 0.3);
+        for (int j = 0; j < 4; j++)
+            b[4 * i + j] = a[4 * i + j] + (j % 2 ? dy : dx);
+    }
+    size_t shape[2] = {N, 4};
+    const double alphas[] = {1.5, 2.0, 3.0};
+    for (int f = 0; f < 3; f++)
+        for (int k = 0; k < 3; k++) {
+            box_ctx ctx = {"xyxy", b, N, k == 1 ? "sum" : "mean", "alpha", alphas[k]};
+            lossd_tensor input = tensor_of(a, 2, shape);
+            fd_check(must_find(LOSSD_KIND_LOSS, box_losses[f]), &input, a, configure_box, &ctx,
+                     1e-5, 1e-8);
+        }
+}
+END_TEST
+
+/* ------------------------------------------------------------ gradients */
 
 START_TEST(finite_differences)
 {
@@ -244,7 +402,7 @@ START_TEST(finite_differences)
         for (int k = 0; k < 3; k++) {
             to_format(xyxy_a, a, N, formats[k]);
             to_format(xyxy_b, b, N, formats[k]);
-            box_ctx ctx = {formats[k], b, N, reductions[k % 2]};
+            box_ctx ctx = {formats[k], b, N, reductions[k % 2], NULL, 0};
             lossd_tensor input = tensor_of(a, 2, shape);
             if (strcmp(box_losses[f], "ciou") == 0)
                 continue; /* alpha is held constant: see ciou_alpha_is_constant */
@@ -337,6 +495,16 @@ START_TEST(bad_params)
     memset(&err, 0, sizeof err);
     ck_assert_int_eq(lossd_call_set_number(&c, "box_format", 1, &err), LOSSD_ETYPE);
     memset(&err, 0, sizeof err);
+    /* Alpha-IoU's power is >= 1, and only the four losses take it. */
+    ck_assert_int_eq(lossd_call_set_number(&c, "alpha", 0.999, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "alpha");
+    ck_assert_ptr_nonnull(strstr(err.message, ">= 1"));
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "alpha", 1.0, &err), 0);
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "ciou"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "alpha", 2.0, &err), LOSSD_ENOENT);
+    ck_assert_str_eq(err.field, "alpha");
+    memset(&err, 0, sizeof err);
     /* iou/giou matrices take no eps (torchvision's have none). */
     lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "giou"));
     ck_assert_int_eq(lossd_call_set_number(&c, "eps", 1e-7, &err), LOSSD_ENOENT);
@@ -375,7 +543,10 @@ static Suite *boxes_suite(void)
     Suite *s = suite_create("boxes");
     add_case(s, "values", 0, NULL, NULL, TESTS(pairwise_shape_and_limit));
     add_case(s, "gradients", 60, NULL, NULL,
-             TESTS(finite_differences, ciou_alpha_is_constant, max_min_ties_split));
+             TESTS(finite_differences, ciou_alpha_is_constant, max_min_ties_split,
+                   alpha_finite_differences));
+    add_case(s, "alpha", 0, NULL, NULL,
+             TESTS(alpha_one_is_the_torchvision_loss, alpha_powers_the_iou));
     add_case(s, "properties", 0, NULL, NULL,
              TESTS(loss_ranges, format_invariance, identical_boxes, disjoint_and_far));
     add_case(s, "errors", 0, NULL, NULL, TESTS(invalid_boxes, bad_shapes, bad_params));

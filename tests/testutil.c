@@ -129,6 +129,7 @@ typedef struct {
     char kind[32], fname[64];
     char reduction[16];
     bool grad, terms;
+    double value_rtol, grad_rtol; /* the runner's, or the case's looser `tolerance` */
     /* params */
     size_t n_params;
     struct {
@@ -217,6 +218,14 @@ static void parse_line(golden_case *gc, char *line)
         snprintf(gc->fname, sizeof gc->fname, "%s", next_word(&p));
     } else if (strcmp(key, "reduction") == 0) {
         snprintf(gc->reduction, sizeof gc->reduction, "%s", next_word(&p));
+    } else if (strcmp(key, "tolerance") == 0) {
+        /* A case may loosen the runner's tolerances, never past LOSSES-NEXT.md's. */
+        gc->value_rtol = strtod(next_word(&p), NULL);
+        gc->grad_rtol = strtod(next_word(&p), NULL);
+        ck_assert_msg(gc->value_rtol >= VALUE_RTOL && gc->value_rtol <= NEXT_VALUE_RTOL &&
+                          gc->grad_rtol >= GRAD_RTOL && gc->grad_rtol <= NEXT_GRAD_RTOL,
+                      "%s: tolerance %g %g is outside [%g, %g] and [%g, %g]", label, gc->value_rtol,
+                      gc->grad_rtol, VALUE_RTOL, NEXT_VALUE_RTOL, GRAD_RTOL, NEXT_GRAD_RTOL);
     } else if (strcmp(key, "grad") == 0) {
         gc->grad = atoi(next_word(&p)) != 0;
     } else if (strcmp(key, "terms") == 0) {
@@ -346,7 +355,7 @@ static void run_case(const golden_case *gc, const lossd_function *fn, golden_cov
     ck_assert_msg(rc == 0, "%s: compute failed: %s", label, err.message);
 
     if (gc->has_loss)
-        ck_assert_msg(close_enough(c.loss, gc->loss, VALUE_RTOL, VALUE_ATOL),
+        ck_assert_msg(close_enough(c.loss, gc->loss, gc->value_rtol, VALUE_ATOL),
                       "%s: loss: got %.17g, want %.17g", label, c.loss, gc->loss);
     if (gc->has_n)
         ck_assert_msg((double)c.n_terms == gc->n, "%s: n: got %zu, want %g", label, c.n_terms,
@@ -354,21 +363,21 @@ static void run_case(const golden_case *gc, const lossd_function *fn, golden_cov
     if (gc->has_output) {
         ck_assert_msg(c.output.size == gc->output.t.size, "%s: output has %zu values, want %zu",
                       label, c.output.size, gc->output.t.size);
-        compare_tensor(label, "output", c.output.data, &gc->output.t, VALUE_RTOL, VALUE_ATOL);
+        compare_tensor(label, "output", c.output.data, &gc->output.t, gc->value_rtol, VALUE_ATOL);
     }
     if (gc->has_grad)
-        compare_tensor(label, "grad", c.grad, &gc->grad_expect.t, GRAD_RTOL, GRAD_ATOL);
+        compare_tensor(label, "grad", c.grad, &gc->grad_expect.t, gc->grad_rtol, GRAD_ATOL);
     for (size_t k = 0; k < gc->n_terms; k++) {
         const double *got = NULL;
         for (size_t j = 0; lossd_call_term_name(&c, j); j++)
             if (strcmp(lossd_call_term_name(&c, j), gc->terms_expect[k].name) == 0)
                 got = c.terms[j];
-        compare_tensor(label, gc->terms_expect[k].name, got, &gc->terms_expect[k].t, VALUE_RTOL,
+        compare_tensor(label, gc->terms_expect[k].name, got, &gc->terms_expect[k].t, gc->value_rtol,
                        VALUE_ATOL);
     }
     if (gc->has_zero)
         ck_assert_msg(
-            close_enough(c.zero_grad_fraction, gc->zero_grad_fraction, VALUE_RTOL, VALUE_ATOL),
+            close_enough(c.zero_grad_fraction, gc->zero_grad_fraction, gc->value_rtol, VALUE_ATOL),
             "%s: zero_grad_fraction: got %.17g, want %.17g", label, c.zero_grad_fraction,
             gc->zero_grad_fraction);
     lossd_call_cleanup(&c);
@@ -427,6 +436,8 @@ static size_t golden_walk(lossd_kind kind, const lossd_function *fn, golden_cove
             ck_assert_msg(where == OUTSIDE, "%s: case inside case", gc->label);
             where = IN_CASE;
             snprintf(gc->label, sizeof gc->label, "%s", line + 5);
+            gc->value_rtol = VALUE_RTOL;
+            gc->grad_rtol = GRAD_RTOL;
         } else if (strcmp(line, "end") == 0) {
             ck_assert_msg(where != OUTSIDE, "%s: end without case", file);
             if (where == IN_CASE) {

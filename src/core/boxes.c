@@ -47,8 +47,9 @@ typedef struct {
  * from the parameters by box_prepare.
  */
 typedef struct {
-    int format; /* FORMAT_* */
-    double eps; /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
+    int format;   /* FORMAT_* */
+    double eps;   /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
+    double alpha; /* Alpha-IoU's power (iou, giou, diou, ciou); 1 for the rows without it */
 } box_consts;
 
 static int box_prepare(lossd_call *c, lossd_error *err)
@@ -56,6 +57,7 @@ static int box_prepare(lossd_call *c, lossd_error *err)
     box_consts *k = LOSSD__CONSTS_SET(c, box_consts);
     k->format = lossd__param_choice(c, "box_format");
     k->eps = lossd__param_number_or(c, "eps", 0.0);
+    k->alpha = lossd__param_number_or(c, "alpha", 1.0);
     (void)err;
     return 0;
 }
@@ -169,16 +171,35 @@ LOSSD_INLINE lossd_vd dmin(lossd_vd a, lossd_vd b)
 
 /* Per-box extras, in the order of each function's `terms` row. */
 typedef struct {
-    lossd_vd iou, enclosing_area, rho2, c2, v, alpha;
+    lossd_vd iou, enclosing_area, rho2, c2, v, beta;
 } box_terms;
+
+/*
+ * x^alpha for x >= 0 and alpha > 1, as pow(x, alpha) - what PyTorch's
+ * x ** alpha computes - and its derivative alpha x^(alpha - 1) in *d,
+ * which is 0 at x = 0 (alpha > 1) and NaN where x is.
+ */
+LOSSD_INLINE lossd_vd power_alpha(lossd_vd x, double alpha, lossd_vd *d)
+{
+    lossd_vd p = lossd_v_pow_scalar(x, alpha);
+    *d = lossd_v_select(x == 0.0, lossd_v_set1(0.0), alpha * (p / x));
+    return p;
+}
 
 /*
  * The losses of LOSSD_LANES box pairs (a, b) for `which`; when grad is not
  * NULL, also the gradients with respect to a (xyxy) times `upstream`.
  * Branch-free: what torchvision masks is selected lane by lane.
+ *
+ * powered (a constant: the kernels decide alpha != 1 once) gives
+ * Alpha-IoU's forms (LOSSES-NEXT.md): IoU^alpha, the GIoU penalty
+ * max(P, 0)^alpha, (rho^2)^alpha / ((c^2)^alpha + eps) and CIoU's
+ * (beta v)^alpha; without it the code is today's torchvision arithmetic,
+ * untouched, so that alpha = 1 is the torchvision loss bit for bit.
  */
-LOSSD_INLINE lossd_vd box_pair_loss(int which, box_lanes a, box_lanes b, double eps, lossd_vd *grad,
-                                    lossd_vd upstream, box_terms *terms)
+LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_lanes b, double eps,
+                                    double alpha, lossd_vd *grad, lossd_vd upstream,
+                                    box_terms *terms)
 {
     const lossd_vd zero = lossd_v_set1(0.0);
     /* intersection, as _loss_inter_union: zero (and flat) unless both sides > 0 */
@@ -194,30 +215,47 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, box_lanes a, box_lanes b, double 
     lossd_vd den = uni + iou_eps;
     lossd_vd iou = inter / den;
     lossd_vd loss = 1.0 - iou;
+    lossd_vd d_iou = zero, iou_a = zero; /* powered: d IoU^alpha / d IoU and IoU^alpha */
+    if (powered) {
+        iou_a = power_alpha(iou, alpha, &d_iou);
+        loss = 1.0 - iou_a;
+    }
 
     /* enclosing box */
     lossd_vd xc1 = lossd_v_fmin(a.x1, b.x1), yc1 = lossd_v_fmin(a.y1, b.y1);
     lossd_vd xc2 = lossd_v_fmax(a.x2, b.x2), yc2 = lossd_v_fmax(a.y2, b.y2);
     lossd_vd cw = xc2 - xc1, ch = yc2 - yc1;
 
-    lossd_vd area_c = zero, diag2 = zero, c2 = zero, rho2 = zero, v = zero, alpha = zero;
+    lossd_vd area_c = zero, diag2 = zero, c2 = zero, rho2 = zero, v = zero, beta = zero;
     lossd_vd dx = zero, dy = zero, datan = zero;
+    lossd_vd d_pen = zero, d_rho = zero, d_diag = zero, pen_rho = zero, d_bv = zero;
     if (which == BOX_GIOU) {
         area_c = cw * ch;
-        loss += (area_c - uni) / (area_c + eps);
+        lossd_vd penalty = (area_c - uni) / (area_c + eps);
+        if (powered) /* P can be -1e-17 for nested boxes: a power of it would be NaN */
+            loss = 1.0 -
+                   (iou_a - power_alpha(lossd_v_select(penalty < 0, zero, penalty), alpha, &d_pen));
+        else
+            loss += penalty;
     } else if (which == BOX_DIOU || which == BOX_CIOU) {
         diag2 = cw * cw + ch * ch;
-        c2 = diag2 + iou_eps;
         dx = (a.x2 + a.x1) / 2 - (b.x1 + b.x2) / 2;
         dy = (a.y2 + a.y1) / 2 - (b.y1 + b.y2) / 2;
         rho2 = dx * dx + dy * dy;
-        loss += rho2 / c2;
+        if (powered) {
+            pen_rho = power_alpha(rho2, alpha, &d_rho);
+            c2 = power_alpha(diag2, alpha, &d_diag) + iou_eps;
+        } else {
+            pen_rho = rho2;
+            c2 = diag2 + iou_eps;
+        }
+        loss += pen_rho / c2;
     }
     if (which == BOX_CIOU) {
         datan = lossd_v_atan(bw / bh) - lossd_v_atan(aw / ah);
         v = (4 / (M_PI * M_PI)) * (datan * datan);
-        alpha = v / (1 - iou + v + eps); /* a constant for the gradient */
-        loss += alpha * v;
+        beta = v / (1 - iou + v + eps); /* torchvision's alpha: a constant for the gradient */
+        loss += powered ? power_alpha(beta * v, alpha, &d_bv) : beta * v;
     }
     if (terms) {
         terms->iou = iou;
@@ -225,7 +263,7 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, box_lanes a, box_lanes b, double 
         terms->rho2 = rho2;
         terms->c2 = diag2;
         terms->v = v;
-        terms->alpha = alpha;
+        terms->beta = beta;
     }
     if (grad == NULL)
         return loss;
@@ -240,31 +278,42 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, box_lanes a, box_lanes b, double 
     lossd_vd g[4];
     for (int j = 0; j < 4; j++)
         g[j] = -(gi[j] / den - iou * gu[j] / den); /* d(1 - iou) */
+    if (powered)
+        for (int j = 0; j < 4; j++)
+            g[j] *= d_iou; /* d(1 - iou^alpha) */
 
     if (which == BOX_GIOU) {
         /* d (C - U)/(C + eps) = dC (U + eps)/(C + eps)^2 - dU/(C + eps) */
         lossd_vd ce = area_c + eps;
         lossd_vd gc[4] = {-ch * dmin(a.x1, b.x1), -cw * dmin(a.y1, b.y1), ch * dmax(a.x2, b.x2),
                           cw * dmax(a.y2, b.y2)};
-        for (int j = 0; j < 4; j++)
-            g[j] += gc[j] * (uni + eps) / (ce * ce) - gu[j] / ce;
+        for (int j = 0; j < 4; j++) {
+            lossd_vd d_penalty = gc[j] * (uni + eps) / (ce * ce) - gu[j] / ce;
+            g[j] += powered ? d_pen * d_penalty : d_penalty;
+        }
     } else if (which == BOX_DIOU || which == BOX_CIOU) {
-        /* d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 */
+        /* d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 (powered: of rho2^alpha and diag2^alpha) */
         lossd_vd gc2[4] = {-2 * cw * dmin(a.x1, b.x1), -2 * ch * dmin(a.y1, b.y1),
                            2 * cw * dmax(a.x2, b.x2), 2 * ch * dmax(a.y2, b.y2)};
         lossd_vd grho[4] = {dx, dy, dx, dy};
+        if (powered)
+            for (int j = 0; j < 4; j++) {
+                grho[j] *= d_rho;
+                gc2[j] *= d_diag;
+            }
         for (int j = 0; j < 4; j++)
-            g[j] += grho[j] / c2 - rho2 * gc2[j] / (c2 * c2);
+            g[j] += grho[j] / c2 - pen_rho * gc2[j] / (c2 * c2);
     }
     if (which == BOX_CIOU) {
-        /* alpha * dv, v = 4/pi^2 (atan(bw/bh) - atan(aw/ah))^2 */
+        /* beta * dv, v = 4/pi^2 (atan(bw/bh) - atan(aw/ah))^2; powered: (beta v)^alpha */
         lossd_vd r = aw / ah;
         lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * datan * -(1 / (1 + r * r));
         lossd_vd dr_dw = 1 / ah, dr_dh = -r / ah;
-        g[0] += alpha * dv_dr * -dr_dw;
-        g[1] += alpha * dv_dr * -dr_dh;
-        g[2] += alpha * dv_dr * dr_dw;
-        g[3] += alpha * dv_dr * dr_dh;
+        lossd_vd k = powered ? d_bv * beta : beta;
+        g[0] += k * dv_dr * -dr_dw;
+        g[1] += k * dv_dr * -dr_dh;
+        g[2] += k * dv_dr * dr_dw;
+        g[3] += k * dv_dr * dr_dh;
     }
     for (int j = 0; j < 4; j++)
         grad[j] = upstream * g[j];
@@ -286,7 +335,7 @@ LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n
     }
     if (which == BOX_CIOU) {
         values[count++] = t->v;
-        values[count++] = t->alpha;
+        values[count++] = t->beta;
     }
     for (size_t k = 0; k < count; k++) {
         lossd_v_store_n(c->terms[k] + i, values[k], n);
@@ -296,18 +345,19 @@ LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n
 
 /*
  * Box pairs i..i+n-1 (n <= LOSSD_LANES); out points at pair i's slot.
- * eps and scale (the call's term_scale) are read once per kernel.
+ * k (the kernel's copy of the constants) and scale (the call's
+ * term_scale) are read once per kernel.
  */
-LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, double eps, double scale, size_t i,
-                                 size_t n, double *restrict out, double *restrict grad, int which,
-                                 int format, lossd_vm *bad)
+LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, const box_consts *k, double scale,
+                                 size_t i, size_t n, double *restrict out, double *restrict grad,
+                                 int which, bool powered, int format, lossd_vm *bad)
 {
     box_lanes a = box_read(c->operand[0].data + 4 * i, n, format);
     box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
     lossd_vd g[4], upstream = grad ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
     box_terms terms;
-    lossd_vd loss =
-        box_pair_loss(which, a, b, eps, grad ? g : NULL, upstream, c->terms[0] ? &terms : NULL);
+    lossd_vd loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream,
+                                  c->terms[0] ? &terms : NULL);
     loss = scale * loss;
     lossd_v_store_n(out, loss, n);
     if (!lossd__reduced(c))
@@ -319,29 +369,44 @@ LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, double eps, doubl
 }
 
 LOSSD_INLINE void box_loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
-                                double *restrict out, double *restrict grad, int which, int format)
+                                double *restrict out, double *restrict grad, int which,
+                                bool powered, int format)
 {
-    double eps = LOSSD__CONSTS(c, box_consts)->eps, scale = c->state->term_scale;
+    box_consts k = *LOSSD__CONSTS(c, box_consts);
+    double scale = c->state->term_scale;
     lossd_vm bad = {0};
     size_t i = begin;
     for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
-        box_loss_lanes(c, eps, scale, i, LOSSD_LANES, out + (i - begin), grad, which, format, &bad);
+        box_loss_lanes(c, &k, scale, i, LOSSD_LANES, out + (i - begin), grad, which, powered,
+                       format, &bad);
     if (i < end)
-        box_loss_lanes(c, eps, scale, i, end - i, out + (i - begin), grad, which, format, &bad);
+        box_loss_lanes(c, &k, scale, i, end - i, out + (i - begin), grad, which, powered, format,
+                       &bad);
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+}
+
+LOSSD_INLINE void box_loss_cases(const lossd_call *c, size_t begin, size_t end, double *out,
+                                 int which, bool powered, int format)
+{
+    if (c->grad)
+        box_loss_loop(c, begin, end, out, c->grad, which, powered, format);
+    else
+        box_loss_loop(c, begin, end, out, NULL, which, powered, format);
 }
 
 LOSSD_INLINE size_t box_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
                                     int which)
 {
-    int format = LOSSD__CONSTS(c, box_consts)->format;
-    /* one loop per case, so that the box format and the gradient are decided once */
+    const box_consts *k = LOSSD__CONSTS(c, box_consts);
+    /* Alpha-IoU's powers only where alpha != 1: alpha = 1 runs today's loops, unchanged */
+    bool powered = which <= BOX_CIOU && k->alpha != 1.0;
+    /* one loop per case, so that the box format, the gradient and the power are decided once */
     for (int f = FORMAT_XYXY; f <= FORMAT_CXCYWH; f++)
-        if (f == format) {
-            if (c->grad)
-                box_loss_loop(c, begin, end, out, c->grad, which, f);
+        if (f == k->format) {
+            if (powered)
+                box_loss_cases(c, begin, end, out, which, true, f);
             else
-                box_loss_loop(c, begin, end, out, NULL, which, f);
+                box_loss_cases(c, begin, end, out, which, false, f);
         }
     return 0;
 }
@@ -462,25 +527,34 @@ static size_t ciou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, 
 
 /* ------------------------------------------------------------ registry rows */
 
-static const lossd_param_spec box_loss_params[] = {
-    {.name = "box_format",
-     .type = LOSSD_PARAM_CHOICE,
-     .summary = "how the 4 numbers of a box are laid out",
-     .choices = box_formats},
-    {.name = "eps",
+#define BOX_FORMAT_SPEC                                                              \
+    {                                                                                \
+        .name = "box_format", .type = LOSSD_PARAM_CHOICE,                            \
+        .summary = "how the 4 numbers of a box are laid out", .choices = box_formats \
+    }
+#define BOX_EPS_SPEC(what)                                                                  \
+    {                                                                                       \
+        .name = "eps", .type = LOSSD_PARAM_NUMBER, .summary = what, .default_number = 1e-7, \
+        .domain = LOSSD__NONNEG                                                             \
+    }
+#define DENOMINATOR_EPS "added to denominators to avoid division by zero"
+
+/* The diou and ciou matrices and eiou. */
+static const lossd_param_spec box_loss_params[] = {BOX_FORMAT_SPEC, BOX_EPS_SPEC(DENOMINATOR_EPS)};
+
+/* iou, giou, diou and ciou losses: with Alpha-IoU's power (the matrices take none). */
+static const lossd_param_spec alpha_iou_params[] = {
+    BOX_FORMAT_SPEC,
+    BOX_EPS_SPEC(DENOMINATOR_EPS),
+    {.name = "alpha",
      .type = LOSSD_PARAM_NUMBER,
-     .summary = "added to denominators to avoid division by zero",
-     .default_number = 1e-7,
-     .domain = LOSSD__NONNEG},
+     .summary = "Alpha-IoU's power on the IoU and each penalty (1: the torchvision loss)",
+     .default_number = 1.0,
+     .domain = {1, INFINITY, false, false, false, 0, false, 0}},
 };
 
 /* iou and giou matrices take no eps: torchvision's box_iou and generalized_box_iou have none. */
-static const lossd_param_spec box_format_only[] = {
-    {.name = "box_format",
-     .type = LOSSD_PARAM_CHOICE,
-     .summary = "how the 4 numbers of a box are laid out",
-     .choices = box_formats},
-};
+static const lossd_param_spec box_format_only[] = {BOX_FORMAT_SPEC};
 
 static const char *const iou_terms[] = {"iou", NULL};
 static const char *const giou_terms[] = {"iou", "enclosing_area", NULL};
@@ -505,7 +579,7 @@ static const lossd_function box_functions[] = {
      .reference = "1 - I/(U+eps) with torchvision.ops._utils._loss_inter_union",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
-     .params = LOSSD__PARAMS(box_loss_params),
+     .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = iou_terms,
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = iou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -515,7 +589,7 @@ static const lossd_function box_functions[] = {
      .reference = "torchvision.ops.generalized_box_iou_loss",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
-     .params = LOSSD__PARAMS(box_loss_params),
+     .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = giou_terms,
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = giou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -525,7 +599,7 @@ static const lossd_function box_functions[] = {
      .reference = "torchvision.ops.distance_box_iou_loss",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
-     .params = LOSSD__PARAMS(box_loss_params),
+     .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = diou_terms,
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = diou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -537,7 +611,7 @@ static const lossd_function box_functions[] = {
      .reference = "torchvision.ops.complete_box_iou_loss",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
-     .params = LOSSD__PARAMS(box_loss_params),
+     .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = ciou_terms,
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_loss_kernel)},
 };

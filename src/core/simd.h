@@ -395,6 +395,8 @@ LOSSD__VMATH1(log1p, Sleef_log1p)
 LOSSD__VMATH1(tanh, Sleef_tanh)
 LOSSD__VMATH1(erf, Sleef_erf)
 LOSSD__VMATH1(atan, Sleef_atan)
+LOSSD__VMATH1(asin, Sleef_asin)
+LOSSD__VMATH1(cos, Sleef_cos)
 LOSSD__VMATH2(pow, Sleef_pow)
 
 LOSSD_INLINE lossd_vd lossd_v_sqrt(lossd_vd x)

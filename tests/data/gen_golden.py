@@ -39,6 +39,9 @@ from torchvision.ops._utils import _loss_inter_union
 
 F64 = torch.float64
 REDUCTIONS = ("mean", "sum", "none")
+# The tolerances of shared/LOSSES-NEXT.md (values, gradients, relative) for the
+# functions it defines, written into their cases; the others keep the runner's.
+NEXT_TOLERANCE = (1e-10, 1e-8)
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
 # kl_div(reduction="mean") warns that it is not the mathematical KL mean; we
@@ -91,10 +94,12 @@ class GoldenFile:
         self.blocks = []
 
     def case(self, label, name, *, reduction=None, grad=None, terms=False,
-             params=None, operands=(), grad_output=None, expects=()):
+             params=None, operands=(), grad_output=None, expects=(), tolerance=None):
         assert label not in self.labels, f"duplicate case label: {label}"
         self.labels.add(label)
         lines = [f"case {label}", f"function {self.kind} {name}"]
+        if tolerance is not None:
+            lines.append("tolerance " + " ".join(fmt_number(t) for t in tolerance))
         if reduction is not None:
             lines.append(f"reduction {reduction}")
         if grad is not None:
@@ -200,13 +205,98 @@ BOX_LOSSES = {
 }
 
 
+def alpha_iou_loss(name, b1, b2, alpha, eps=1e-7, inner_eps=None):
+    """Alpha-IoU (He et al. 2021) as LOSSES-NEXT.md writes it, unreduced:
+    torchvision's arithmetic with IoU^alpha, max(P, 0)^alpha,
+    (rho^2)^alpha / ((c^2)^alpha + e) and (beta v)^alpha, beta from the plain
+    IoU under no_grad. e is eps, except for ciou, whose IoU and c^2 use
+    torchvision's fixed 1e-7 (inner_eps overrides it: the repo check below)."""
+    e = inner_eps if inner_eps is not None else 1e-7 if name == "ciou" else eps
+    inter, union = _loss_inter_union(b1, b2)
+    iou = inter / (union + e)
+    if name == "iou":
+        return 1 - iou ** alpha
+    x1, y1, x2, y2 = b1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
+    xc1, yc1 = torch.min(x1, x1g), torch.min(y1, y1g)
+    xc2, yc2 = torch.max(x2, x2g), torch.max(y2, y2g)
+    if name == "giou":
+        area_c = (xc2 - xc1) * (yc2 - yc1)
+        penalty = (area_c - union) / (area_c + eps)
+        return 1 - (iou ** alpha - penalty.clamp(min=0) ** alpha)
+    diagonal2 = ((xc2 - xc1) ** 2) + ((yc2 - yc1) ** 2)
+    x_p, y_p = (x2 + x1) / 2, (y2 + y1) / 2
+    x_g, y_g = (x1g + x2g) / 2, (y1g + y2g) / 2
+    rho2 = ((x_p - x_g) ** 2) + ((y_p - y_g) ** 2)
+    loss = 1 - iou ** alpha + rho2 ** alpha / (diagonal2 ** alpha + e)
+    if name == "diou":
+        return loss
+    w_pred, h_pred, w_gt, h_gt = x2 - x1, y2 - y1, x2g - x1g, y2g - y1g
+    v = (4 / (torch.pi ** 2)) * torch.pow(torch.atan(w_gt / h_gt) - torch.atan(w_pred / h_pred), 2)
+    with torch.no_grad():
+        beta = v / (1 - iou + v + eps)
+    return loss + (beta * v) ** alpha
+
+
+def repo_alpha_iou(name, box1, box2, alpha, eps):
+    """Jacobi93/Alpha-IoU utils/general.py bbox_alpha_iou at 39d439e78608
+    (x1y1x2y2=True), as the loss 1 - its value: eps inside each power."""
+    b1_x1, b1_y1, b1_x2, b1_y2 = box1.unbind(dim=-1)
+    b2_x1, b2_y1, b2_x2, b2_y2 = box2.unbind(dim=-1)
+    inter = (torch.min(b1_x2, b2_x2) - torch.max(b1_x1, b2_x1)).clamp(0) * \
+        (torch.min(b1_y2, b2_y2) - torch.max(b1_y1, b2_y1)).clamp(0)
+    w1, h1 = b1_x2 - b1_x1, b1_y2 - b1_y1 + eps
+    w2, h2 = b2_x2 - b2_x1, b2_y2 - b2_y1 + eps
+    union = w1 * h1 + w2 * h2 - inter + eps
+    iou = torch.pow(inter / union + eps, alpha)
+    if name == "iou":
+        return 1 - iou
+    cw = torch.max(b1_x2, b2_x2) - torch.min(b1_x1, b2_x1)
+    ch = torch.max(b1_y2, b2_y2) - torch.min(b1_y1, b2_y1)
+    if name == "giou":
+        c_area = torch.max(cw * ch + eps, union)
+        return 1 - (iou - torch.pow((c_area - union) / c_area + eps, alpha))
+    c2 = (cw ** 2 + ch ** 2) ** alpha + eps
+    rho_x = torch.abs(b2_x1 + b2_x2 - b1_x1 - b1_x2)
+    rho_y = torch.abs(b2_y1 + b2_y2 - b1_y1 - b1_y2)
+    rho2 = ((rho_x ** 2 + rho_y ** 2) / 4) ** alpha
+    if name == "diou":
+        return 1 - (iou - rho2 / c2)
+    v = (4 / math.pi ** 2) * torch.pow(torch.atan(w2 / h2) - torch.atan(w1 / h1), 2)
+    with torch.no_grad():
+        alpha_ciou = v / ((1 + eps) - inter / union + v)
+    return 1 - (iou - (rho2 / c2 + torch.pow(v * alpha_ciou + eps, alpha)))
+
+
+def check_alpha_against_repo():
+    """LOSSES-NEXT.md: with both eps 0, the contract's Alpha-IoU is the
+    repo's bbox_alpha_iou (only the eps placement differs). Asserted here on
+    overlapping, nested and disjoint random boxes, values and gradients."""
+    rng = Rng(6070)
+    b1 = random_boxes(rng, 40)
+    b2 = random_boxes(rng, 40)
+    b2[:20] = b1[:20] + rng.uniform(20, 4, lo=-0.3, hi=0.3)
+    for name in BOX_LOSSES:
+        for alpha in (1.5, 2.0, 3.0):
+            mine = b1.clone().requires_grad_(True)
+            theirs = b1.clone().requires_grad_(True)
+            ours = alpha_iou_loss(name, mine, b2, alpha, eps=0.0, inner_eps=0.0)
+            repo = repo_alpha_iou(name, theirs, b2, alpha, eps=0.0)
+            ours.sum().backward()
+            repo.sum().backward()
+            assert torch.allclose(ours, repo, rtol=1e-12, atol=1e-15), (name, alpha)
+            assert torch.allclose(mine.grad, theirs.grad, rtol=1e-10, atol=1e-13), (name, alpha)
+
+
 def box_loss(name):
-    def fn(x, t, reduction, box_format="xyxy", eps=1e-7):
+    def fn(x, t, reduction, box_format="xyxy", eps=1e-7, alpha=1.0):
         # The conversion is part of the graph: gradients are w.r.t. the boxes
         # in the format the request uses.
         x = box_convert(x, box_format, "xyxy")
         t = box_convert(t, box_format, "xyxy")
-        return BOX_LOSSES[name](x, t, reduction=reduction, eps=eps)
+        if alpha == 1.0:  # no power at all: the torchvision loss itself
+            return BOX_LOSSES[name](x, t, reduction=reduction, eps=eps)
+        return reduce_loss(alpha_iou_loss(name, x, t, alpha, eps), reduction)
     return fn
 
 
@@ -231,8 +321,9 @@ LOSSES = {
 }
 
 
-def box_terms(name, x, t, box_format="xyxy", eps=1e-7):
-    """Per-box intermediate quantities reported with `"terms": true`."""
+def box_terms(name, x, t, box_format="xyxy", eps=1e-7, alpha=1.0):
+    """Per-box intermediate quantities reported with `"terms": true` (before
+    any Alpha-IoU power)."""
     with torch.no_grad():
         b1 = box_convert(x, box_format, "xyxy")
         b2 = box_convert(t, box_format, "xyxy")
@@ -297,7 +388,7 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False):
+              grad=True, terms=False, tolerance=None):
     """One loss case. reduction=None omits the line (lossd's default, mean)."""
     params = params or {}
     fn = LOSSES[name]
@@ -325,7 +416,7 @@ def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
             expects.append((f"term {tname}", value))
     out.case(label, name, reduction=reduction, grad=grad, terms=terms, params=params,
              operands=[("input", x), ("target", t)], grad_output=grad_output,
-             expects=expects)
+             expects=expects, tolerance=tolerance)
 
 
 def emit_empty_losses(out, name, params=None):
@@ -717,6 +808,46 @@ def box_losses(out):
                   terms=(red == "none"))
 
 
+def alpha_box_losses(out):
+    """Alpha-IoU: `alpha` on iou, giou, diou and ciou. alpha = 1 is the
+    torchvision loss (the runner's own tolerances); other powers are
+    LOSSES-NEXT.md's forms, to its tolerances. 2 and 3 are products in
+    PyTorch (pow_tensor_scalar), 1.5 and 2.5 calls of pow."""
+    check_alpha_against_repo()
+    rng = Rng(607)
+    fixed1 = f64([a for a, _ in BOX_PAIRS])
+    fixed2 = f64([b for _, b in BOX_PAIRS])
+    rand1, rand2 = random_boxes(rng, 6), random_boxes(rng, 6)
+    rand2[:2] = rand1[:2] + rng.uniform(2, 4, lo=-0.2, hi=0.2)  # overlapping pairs
+    nxt = NEXT_TOLERANCE
+    for name in BOX_LOSSES:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"{name}/alpha=1/fixed/{red}/grad", name, fixed1, fixed2, red,
+                      {"alpha": 1.0}, terms=(red == "none"))
+        for alpha in (2.0, 3.0, 1.5, 2.5):
+            for fmt in BOX_FORMATS:
+                params = {"box_format": fmt, "alpha": alpha}
+                emit_loss(out, rng, f"{name}/alpha={alpha}/{fmt}/fixed/terms/none/grad", name,
+                          to_format(fixed1, fmt), to_format(fixed2, fmt), "none", params,
+                          terms=True, tolerance=nxt)
+            for red in ("mean", "sum"):
+                emit_loss(out, rng, f"{name}/alpha={alpha}/random/{red}/grad", name, rand1, rand2,
+                          red, {"alpha": alpha}, tolerance=nxt)
+        for eps in (0.0, 0.1):
+            emit_loss(out, rng, f"{name}/alpha=3/eps={eps}/fixed/terms/none/grad", name, fixed1,
+                      fixed2, "none", {"alpha": 3.0, "eps": eps}, terms=True, tolerance=nxt)
+        emit_loss(out, rng, f"{name}/alpha=2.5/single-box/mean/grad", name, fixed1[6], fixed2[6],
+                  "mean", {"alpha": 2.5}, tolerance=nxt)
+        emit_loss(out, rng, f"{name}/alpha=1.0001/random-50/mean/grad", name,
+                  random_boxes(rng, 50), random_boxes(rng, 50), "mean", {"alpha": 1.0001},
+                  tolerance=nxt)
+        emit_loss(out, rng, f"{name}/alpha=2.5/random/none/nograd", name, rand1, rand2, "none",
+                  {"alpha": 2.5}, grad=False, tolerance=nxt)
+        emit_loss(out, rng, f"{name}/alpha=2/eps=0/identical-zero-area/none/grad", name,
+                  f64([[1.0, 1.0, 1.0, 3.0]]), f64([[1.0, 1.0, 1.0, 3.0]]), "none",
+                  {"eps": 0.0, "alpha": 2.0}, tolerance=nxt)
+
+
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
@@ -963,7 +1094,7 @@ def main(argv):
     torch.manual_seed(0)
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
-                 sigmoid_focal_losses, box_losses],
+                 sigmoid_focal_losses, box_losses, alpha_box_losses],
         "activation": [activations],
         "info": [information],
         "pairwise": [pairwise],
