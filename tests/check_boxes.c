@@ -11,6 +11,8 @@
 #include "testutil.h"
 
 static const char *const box_losses[] = {"iou", "giou", "diou", "ciou", NULL};
+/* The box losses of shared/LOSSES-NEXT.md. */
+static const char *const next_losses[] = {"siou", NULL};
 static const char *const formats[] = {"xyxy", "xywh", "cxcywh"};
 
 /* ------------------------------------------------------------ values */
@@ -101,10 +103,10 @@ START_TEST(loss_ranges)
 }
 END_TEST
 
-START_TEST(format_invariance)
+/* The same boxes in any format give the same loss, and gradients that are the chain rule of
+   the conversion. */
+static void expect_format_invariance(const char *name)
 {
-    /* The same boxes in any format give the same loss, and gradients that
-       are the chain rule of the conversion. */
     enum { N = 64 };
     test_rng r;
     rng_seed(&r, 11);
@@ -112,25 +114,31 @@ START_TEST(format_invariance)
     double ref[N], out[N], ref_grad[4 * N], grad[4 * N];
     random_boxes(&r, xyxy_a, N);
     random_boxes(&r, xyxy_b, N);
-    for (int f = 0; box_losses[f]; f++) {
-        box_loss(box_losses[f], "xyxy", xyxy_a, xyxy_b, N, ref, ref_grad);
-        for (int k = 1; k < 3; k++) {
-            to_format(xyxy_a, fa, N, formats[k]);
-            to_format(xyxy_b, fb, N, formats[k]);
-            box_loss(box_losses[f], formats[k], fa, fb, N, out, grad);
-            for (size_t i = 0; i < N; i++) {
-                ck_assert_close(out[i], ref[i], 1e-12, 1e-14, box_losses[f]);
-                const double *g = ref_grad + 4 * i;
-                double want[4] = {g[0] + g[2], g[1] + g[3], g[2], g[3]};
-                if (k == 2) {
-                    want[2] = 0.5 * (g[2] - g[0]);
-                    want[3] = 0.5 * (g[3] - g[1]);
-                }
-                for (int j = 0; j < 4; j++)
-                    ck_assert_close(grad[4 * i + j], want[j], 1e-9, 1e-12, formats[k]);
+    box_loss(name, "xyxy", xyxy_a, xyxy_b, N, ref, ref_grad);
+    for (int k = 1; k < 3; k++) {
+        to_format(xyxy_a, fa, N, formats[k]);
+        to_format(xyxy_b, fb, N, formats[k]);
+        box_loss(name, formats[k], fa, fb, N, out, grad);
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_close(out[i], ref[i], 1e-12, 1e-14, name);
+            const double *g = ref_grad + 4 * i;
+            double want[4] = {g[0] + g[2], g[1] + g[3], g[2], g[3]};
+            if (k == 2) {
+                want[2] = 0.5 * (g[2] - g[0]);
+                want[3] = 0.5 * (g[3] - g[1]);
             }
+            for (int j = 0; j < 4; j++)
+                ck_assert_close(grad[4 * i + j], want[j], 1e-9, 1e-12, formats[k]);
         }
     }
+}
+
+START_TEST(format_invariance)
+{
+    for (int f = 0; box_losses[f]; f++)
+        expect_format_invariance(box_losses[f]);
+    for (int f = 0; next_losses[f]; f++)
+        expect_format_invariance(next_losses[f]);
 }
 END_TEST
 
@@ -343,6 +351,8 @@ typedef struct {
     const char *reduction;
     const char *param; /* a number parameter to set, or NULL */
     double value;
+    const char *flag; /* a boolean parameter to set, or NULL */
+    bool on;
 } box_ctx;
 
 static void configure_box(lossd_call *c, void *ctx_)
@@ -357,6 +367,8 @@ static void configure_box(lossd_call *c, void *ctx_)
     ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
     if (ctx->param)
         ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
+    if (ctx->flag)
+        ck_assert_int_eq(lossd_call_set_bool(c, ctx->flag, ctx->on, &err), 0);
 }
 
 START_TEST(alpha_finite_differences)
@@ -378,7 +390,7 @@ START_TEST(alpha_finite_differences)
     const double alphas[] = {1.5, 2.0, 3.0};
     for (int f = 0; f < 3; f++)
         for (int k = 0; k < 3; k++) {
-            box_ctx ctx = {"xyxy", b, N, k == 1 ? "sum" : "mean", "alpha", alphas[k]};
+            box_ctx ctx = {"xyxy", b, N, k == 1 ? "sum" : "mean", "alpha", alphas[k], NULL, false};
             lossd_tensor input = tensor_of(a, 2, shape);
             fd_check(must_find(LOSSD_KIND_LOSS, box_losses[f]), &input, a, configure_box, &ctx,
                      1e-5, 1e-8);
@@ -402,13 +414,115 @@ START_TEST(finite_differences)
         for (int k = 0; k < 3; k++) {
             to_format(xyxy_a, a, N, formats[k]);
             to_format(xyxy_b, b, N, formats[k]);
-            box_ctx ctx = {formats[k], b, N, reductions[k % 2], NULL, 0};
+            box_ctx ctx = {formats[k], b, N, reductions[k % 2], NULL, 0, NULL, false};
             lossd_tensor input = tensor_of(a, 2, shape);
             if (strcmp(box_losses[f], "ciou") == 0)
                 continue; /* alpha is held constant: see ciou_alpha_is_constant */
             fd_check(must_find(LOSSD_KIND_LOSS, box_losses[f]), &input, a, configure_box, &ctx,
                      1e-5, 1e-8);
         }
+}
+END_TEST
+
+/* ------------------------------------------------------------ siou, eiou, nwd */
+
+/* n random pairs, the first half overlapping (a target shifted by up to 0.3). */
+static void next_pairs(test_rng *r, double *a, double *b, size_t n)
+{
+    random_boxes(r, a, n);
+    random_boxes(r, b, n);
+    for (size_t i = 0; i < n / 2; i++) {
+        double dx = rng_uniform(r, -0.3, 0.3), dy = rng_uniform(r, -0.3, 0.3);
+        for (int j = 0; j < 4; j++)
+            b[4 * i + j] = a[4 * i + j] + (j % 2 ? dy : dx);
+    }
+}
+
+START_TEST(next_finite_differences)
+{
+    /* Each new loss with each value of its own parameter, in every format: the analytic
+       gradient is the derivative (random pairs sit on no kink). */
+    enum { N = 16 };
+    test_rng r;
+    rng_seed(&r, 51);
+    double xyxy_a[4 * N], xyxy_b[4 * N], a[4 * N], b[4 * N];
+    next_pairs(&r, xyxy_a, xyxy_b, N);
+    size_t shape[2] = {N, 4};
+    const struct {
+        const char *name, *param;
+        double value;
+        const char *flag;
+        bool on;
+    } settings[] = {
+        {"siou", NULL, 0, "neg_gamma", true},
+        {"siou", NULL, 0, "neg_gamma", false},
+        {"siou", "eps", 0.05, NULL, false},
+    };
+    for (size_t s = 0; s < sizeof settings / sizeof settings[0]; s++)
+        for (int k = 0; k < 3; k++) {
+            to_format(xyxy_a, a, N, formats[k]);
+            to_format(xyxy_b, b, N, formats[k]);
+            box_ctx ctx = {formats[k],
+                           b,
+                           N,
+                           k == 1 ? "sum" : "mean",
+                           settings[s].param,
+                           settings[s].value,
+                           settings[s].flag,
+                           settings[s].on};
+            lossd_tensor input = tensor_of(a, 2, shape);
+            fd_check(must_find(LOSSD_KIND_LOSS, settings[s].name), &input, a, configure_box, &ctx,
+                     1e-5, 1e-8);
+        }
+}
+END_TEST
+
+/* siou of one pair with neg_gamma, into *loss and grad[4]; the terms into terms[4]. */
+static void siou_one(const double *a, const double *b, bool neg_gamma, double *loss, double *grad,
+                     double *terms)
+{
+    size_t shape[1] = {4};
+    lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "siou"));
+    ck_assert_int_eq(lossd_call_set_operand(&c, "input", &ta, &err), 0);
+    ck_assert_int_eq(lossd_call_set_operand(&c, "target", &tb, &err), 0);
+    ck_assert_int_eq(lossd_call_set_bool(&c, "neg_gamma", neg_gamma, &err), 0);
+    c.want_grad = c.want_terms = true;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
+    *loss = c.loss;
+    memcpy(grad, c.grad, 4 * sizeof *grad);
+    for (int k = 0; k < 4; k++)
+        terms[k] = c.terms[k][0];
+    lossd_call_cleanup(&c);
+}
+
+START_TEST(siou_gamma_and_far_pairs)
+{
+    /* Far apart, the paper's SIoU (neg_gamma) is above 1 and pulls the box in; mmdetection's
+       default rewards the distance: SIoU > 1, clamped to a loss of 0 with no gradient. */
+    double a[] = {0, 0, 1, 1}, far[] = {50, 50, 51, 52}, loss, grad[4], terms[4];
+    siou_one(a, far, true, &loss, grad, terms);
+    ck_assert_msg(loss > 1 && loss <= 2, "paper's siou far apart = %.17g", loss);
+    /* d loss / d centre = grad of the corners summed: negative, towards the target */
+    ck_assert_msg(grad[0] + grad[2] < 0 && grad[1] + grad[3] < 0, "the centre moves away: %g %g",
+                  grad[0] + grad[2], grad[1] + grad[3]);
+    ck_assert_msg(terms[2] > 0 && terms[2] <= 2, "distance cost %.17g", terms[2]);
+    siou_one(a, far, false, &loss, grad, terms);
+    ck_assert_double_eq(loss, 0.0);
+    for (int j = 0; j < 4; j++)
+        ck_assert_msg(grad[j] == 0, "mmdet's default far apart: grad[%d] = %g", j, grad[j]);
+    ck_assert_msg(terms[2] < -1, "rewarded distance: the cost is %.17g", terms[2]);
+
+    /* The angle cost: 0 with the centres on an axis (up to eps), 1 at 45 degrees; the shape
+       cost 0 for equal sizes. */
+    double right[] = {3, 0, 4, 1}, diagonal[] = {2, 2, 3, 3};
+    siou_one(a, right, true, &loss, grad, terms);
+    ck_assert_msg(fabs(terms[1]) < 1e-6, "angle cost on the x axis = %.17g", terms[1]);
+    ck_assert_double_eq(terms[3], 0.0);
+    siou_one(a, diagonal, true, &loss, grad, terms);
+    ck_assert_msg(fabs(terms[1] - 1) < 1e-12, "angle cost at 45 degrees = %.17g", terms[1]);
 }
 END_TEST
 
@@ -505,6 +619,15 @@ START_TEST(bad_params)
     ck_assert_int_eq(lossd_call_set_number(&c, "alpha", 2.0, &err), LOSSD_ENOENT);
     ck_assert_str_eq(err.field, "alpha");
     memset(&err, 0, sizeof err);
+    /* siou's neg_gamma is a boolean. */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "siou"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "neg_gamma", 1, &err), LOSSD_ETYPE);
+    ck_assert_str_eq(err.field, "neg_gamma");
+    ck_assert_ptr_nonnull(strstr(err.message, "true or false"));
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "eps", -1, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "eps");
+    memset(&err, 0, sizeof err);
     /* iou/giou matrices take no eps (torchvision's have none). */
     lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "giou"));
     ck_assert_int_eq(lossd_call_set_number(&c, "eps", 1e-7, &err), LOSSD_ENOENT);
@@ -545,6 +668,7 @@ static Suite *boxes_suite(void)
     add_case(s, "gradients", 60, NULL, NULL,
              TESTS(finite_differences, ciou_alpha_is_constant, max_min_ties_split,
                    alpha_finite_differences));
+    add_case(s, "next", 60, NULL, NULL, TESTS(next_finite_differences, siou_gamma_and_far_pairs));
     add_case(s, "alpha", 0, NULL, NULL,
              TESTS(alpha_one_is_the_torchvision_loss, alpha_powers_the_iou));
     add_case(s, "properties", 0, NULL, NULL,

@@ -331,7 +331,9 @@ START_TEST(bind_field_names)
     } cases[] = {
         {LOSSD_KIND_LOSS, "mse", "input, target, reduction, grad, grad_output"},
         {LOSSD_KIND_LOSS, "giou",
-         "input, target, reduction, grad, grad_output, terms, box_format, eps"},
+         "input, target, reduction, grad, grad_output, terms, box_format, eps, alpha"},
+        {LOSSD_KIND_LOSS, "siou",
+         "input, target, reduction, grad, grad_output, terms, box_format, eps, neg_gamma"},
         {LOSSD_KIND_LOSS, "cross_entropy",
          "input, target, reduction, grad, grad_output, weight, ignore_index, label_smoothing"},
         {LOSSD_KIND_ACTIVATION, "relu", "input, grad, grad_output"},

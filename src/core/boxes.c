@@ -30,7 +30,7 @@
 #include "internal.h"
 
 enum { FORMAT_XYXY, FORMAT_XYWH, FORMAT_CXCYWH };
-enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU };
+enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU, BOX_SIOU };
 
 /* The eps torchvision's CIoU always uses inside its DIoU term. */
 #define CIOU_INNER_EPS 1e-7
@@ -47,9 +47,10 @@ typedef struct {
  * from the parameters by box_prepare.
  */
 typedef struct {
-    int format;   /* FORMAT_* */
-    double eps;   /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
-    double alpha; /* Alpha-IoU's power (iou, giou, diou, ciou); 1 for the rows without it */
+    int format;        /* FORMAT_* */
+    double eps;        /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
+    double alpha;      /* Alpha-IoU's power (iou, giou, diou, ciou); 1 for the rows without it */
+    double gamma_sign; /* siou: gamma = gamma_sign (Lambda - 2); 1 with neg_gamma, else -1 */
 } box_consts;
 
 static int box_prepare(lossd_call *c, lossd_error *err)
@@ -58,6 +59,8 @@ static int box_prepare(lossd_call *c, lossd_error *err)
     k->format = lossd__param_choice(c, "box_format");
     k->eps = lossd__param_number_or(c, "eps", 0.0);
     k->alpha = lossd__param_number_or(c, "alpha", 1.0);
+    /* 2 - Lambda is -(Lambda - 2) exactly: one expression for both signs */
+    k->gamma_sign = lossd__param_number_or(c, "neg_gamma", 1.0) != 0 ? 1.0 : -1.0;
     (void)err;
     return 0;
 }
@@ -172,6 +175,7 @@ LOSSD_INLINE lossd_vd dmin(lossd_vd a, lossd_vd b)
 /* Per-box extras, in the order of each function's `terms` row. */
 typedef struct {
     lossd_vd iou, enclosing_area, rho2, c2, v, beta;
+    lossd_vd angle_cost, distance_cost, shape_cost; /* siou */
 } box_terms;
 
 /*
@@ -320,6 +324,112 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
     return loss;
 }
 
+/*
+ * SIoU (Gevorgyan 2022) of LOSSD_LANES box pairs, in the arithmetic of
+ * mmdetection's siou_loss (PR #10290, from YOLOv6; LOSSES-NEXT.md), and
+ * its gradient with respect to a times upstream when grad is not NULL.
+ * Unlike torchvision's losses, the overlap is clamped at 0 (its gradient
+ * passes where a side is >= 0, as clamp's does), the enclosing box's sides
+ * at eps. gamma_sign is box_consts' (neg_gamma).
+ */
+LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, double gamma_sign,
+                                     lossd_vd *grad, lossd_vd upstream, box_terms *terms)
+{
+    const lossd_vd zero = lossd_v_set1(0.0), eps_v = lossd_v_set1(eps);
+    /* IoU = overlap / ((A + Ag - overlap) + eps) */
+    lossd_vd iw_raw = lossd_v_fmin(a.x2, b.x2) - lossd_v_fmax(a.x1, b.x1);
+    lossd_vd ih_raw = lossd_v_fmin(a.y2, b.y2) - lossd_v_fmax(a.y1, b.y1);
+    lossd_vm pass_w = iw_raw >= 0, pass_h = ih_raw >= 0;
+    lossd_vd iw = lossd_v_select(pass_w, iw_raw, zero), ih = lossd_v_select(pass_h, ih_raw, zero);
+    lossd_vd overlap = iw * ih;
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
+    lossd_vd uni = aw * ah + bw * bh - overlap + eps;
+    lossd_vd iou = overlap / uni;
+    /* the enclosing box, its sides clamped at eps */
+    lossd_vd cw_raw = lossd_v_fmax(a.x2, b.x2) - lossd_v_fmin(a.x1, b.x1);
+    lossd_vd ch_raw = lossd_v_fmax(a.y2, b.y2) - lossd_v_fmin(a.y1, b.y1);
+    lossd_vm pass_cw = cw_raw >= eps, pass_ch = ch_raw >= eps;
+    lossd_vd cw = lossd_v_select(pass_cw, cw_raw, eps_v),
+             ch = lossd_v_select(pass_ch, ch_raw, eps_v);
+    /* angle cost: Lambda = cos(2 asin(sin_alpha) - pi/2) of the centres' offset */
+    lossd_vd sx = (b.x1 + b.x2 - a.x1 - a.x2) * 0.5 + eps;
+    lossd_vd sy = (b.y1 + b.y2 - a.y1 - a.y2) * 0.5 + eps;
+    lossd_vd sigma = lossd_v_sqrt(sx * sx + sy * sy);
+    lossd_vd s1 = lossd_v_abs(sx) / sigma, s2 = lossd_v_abs(sy) / sigma;
+    lossd_vm steep = s1 > M_SQRT1_2; /* then sin_alpha is s2: the angle to the nearer axis */
+    lossd_vd sin_alpha = lossd_v_select(steep, s2, s1);
+    lossd_vd angle = lossd_v_cos(lossd_v_asin(sin_alpha) * 2 - M_PI / 2);
+    /* distance cost: 2 - exp(gamma rho_x) - exp(gamma rho_y) */
+    lossd_vd qx = sx / cw, qy = sy / ch;
+    lossd_vd rho_x = qx * qx, rho_y = qy * qy;
+    lossd_vd gamma = gamma_sign * (angle - 2);
+    lossd_vd ex = lossd_v_exp(gamma * rho_x), ey = lossd_v_exp(gamma * rho_y);
+    lossd_vd distance = 2 - ex - ey;
+    /* shape cost: (1 - e^-omega_w)^4 + (1 - e^-omega_h)^4, eps on the heights only */
+    lossd_vd h1 = ah + eps, h2 = bh + eps;
+    lossd_vd mw = lossd_v_fmax(aw, bw), mh = lossd_v_fmax(h1, h2);
+    lossd_vd dw = aw - bw, dh = h1 - h2;
+    lossd_vd omega_w = lossd_v_abs(dw) / mw, omega_h = lossd_v_abs(dh) / mh;
+    lossd_vd e_w = lossd_v_exp(-omega_w), e_h = lossd_v_exp(-omega_h);
+    lossd_vd tw = 1 - e_w, th = 1 - e_h;
+    lossd_vd tw2 = tw * tw, th2 = th * th; /* t^4 as (t^2)^2: within an ulp of pow(t, 4) */
+    lossd_vd shape = tw2 * tw2 + th2 * th2;
+    /* 1 - clamp(siou, -1, 1); a NaN stays NaN, as clamp leaves it */
+    lossd_vd siou = iou - 0.5 * (distance + shape);
+    lossd_vm inside = (siou >= -1) & (siou <= 1);
+    lossd_vd clamped = lossd_v_select(siou > 1, lossd_v_set1(1.0),
+                                      lossd_v_select(siou < -1, lossd_v_set1(-1.0), siou));
+    lossd_vd loss = 1 - clamped;
+    if (terms) {
+        terms->iou = iou;
+        terms->angle_cost = angle;
+        terms->distance_cost = distance;
+        terms->shape_cost = shape;
+    }
+    if (grad == NULL)
+        return loss;
+
+    /* d iou: d overlap through the clamps and the max/min of the intersection */
+    lossd_vd gov[4] = {lossd_v_select(pass_w, -ih * dmax(a.x1, b.x1), zero),
+                       lossd_v_select(pass_h, -iw * dmax(a.y1, b.y1), zero),
+                       lossd_v_select(pass_w, ih * dmin(a.x2, b.x2), zero),
+                       lossd_v_select(pass_h, iw * dmin(a.y2, b.y2), zero)};
+    lossd_vd garea[4] = {-ah, -aw, ah, aw};
+    /* d sin_alpha / d(sx, sy): sin_alpha = |u| / sigma, u the chosen offset, v the other */
+    lossd_vd u = lossd_v_select(steep, sy, sx), v = lossd_v_select(steep, sx, sy);
+    lossd_vd sigma3 = sigma * sigma * sigma;
+    lossd_vd d_u = lossd_v_sgn(u) * (v * v) / sigma3, d_v = -lossd_v_abs(u) * v / sigma3;
+    lossd_vd dsin_dsx = lossd_v_select(steep, d_v, d_u), dsin_dsy = lossd_v_select(steep, d_u, d_v);
+    /* d Lambda / d sin_alpha = -sin(2 asin(s) - pi/2) * 2 / sqrt(1 - s^2), -sin(...) = 1 - 2 s^2 */
+    lossd_vd dangle =
+        (1 - 2 * (sin_alpha * sin_alpha)) * 2 / lossd_v_sqrt(1 - sin_alpha * sin_alpha);
+    /* d distance through gamma (d gamma = gamma_sign d Lambda) and through rho_x, rho_y */
+    lossd_vd through_gamma = -gamma_sign * dangle * (ex * rho_x + ey * rho_y);
+    lossd_vd dd_dsx = through_gamma * dsin_dsx - gamma * ex * 2 * qx / cw;
+    lossd_vd dd_dsy = through_gamma * dsin_dsy - gamma * ey * 2 * qy / ch;
+    lossd_vd dd_dcw = 2 * gamma * ex * rho_x / cw, dd_dch = 2 * gamma * ey * rho_y / ch;
+    /* d cw, d ch through their clamps; d sx = d sy = -1/2 for both corners */
+    lossd_vd gcw[2] = {lossd_v_select(pass_cw, -dmin(a.x1, b.x1), zero),
+                       lossd_v_select(pass_cw, dmax(a.x2, b.x2), zero)};
+    lossd_vd gch[2] = {lossd_v_select(pass_ch, -dmin(a.y1, b.y1), zero),
+                       lossd_v_select(pass_ch, dmax(a.y2, b.y2), zero)};
+    lossd_vd gdist[4] = {-0.5 * dd_dsx + dd_dcw * gcw[0], -0.5 * dd_dsy + dd_dch * gch[0],
+                         -0.5 * dd_dsx + dd_dcw * gcw[1], -0.5 * dd_dsy + dd_dch * gch[1]};
+    /* d shape / d w1, d h1: 4 t^3 e^-omega d omega, omega = |d| / max */
+    lossd_vd ds_dw =
+        4 * (tw2 * tw) * e_w * (lossd_v_sgn(dw) / mw - lossd_v_abs(dw) * dmax(aw, bw) / (mw * mw));
+    lossd_vd ds_dh =
+        4 * (th2 * th) * e_h * (lossd_v_sgn(dh) / mh - lossd_v_abs(dh) * dmax(h1, h2) / (mh * mh));
+    lossd_vd gshape[4] = {-ds_dw, -ds_dh, ds_dw, ds_dh};
+    /* d loss = -[inside] d siou: clamp passes its gradient where -1 <= siou <= 1 */
+    lossd_vd k = lossd_v_select(inside, -upstream, zero);
+    for (int j = 0; j < 4; j++) {
+        lossd_vd diou = gov[j] / uni - iou * (garea[j] - gov[j]) / uni;
+        grad[j] = k * (diou - 0.5 * (gdist[j] + gshape[j]));
+    }
+    return loss;
+}
+
 /* Writes and tallies the extras of boxes i..i+n-1. */
 LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n,
                               const box_terms *t, lossd_vm *bad)
@@ -327,6 +437,11 @@ LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n
     lossd_vd values[LOSSD_MAX_TERMS];
     size_t count = 0;
     values[count++] = t->iou;
+    if (which == BOX_SIOU) {
+        values[count++] = t->angle_cost;
+        values[count++] = t->distance_cost;
+        values[count++] = t->shape_cost;
+    }
     if (which == BOX_GIOU)
         values[count++] = t->enclosing_area;
     if (which == BOX_DIOU || which == BOX_CIOU) {
@@ -355,9 +470,11 @@ LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, const box_consts 
     box_lanes a = box_read(c->operand[0].data + 4 * i, n, format);
     box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
     lossd_vd g[4], upstream = grad ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
-    box_terms terms;
-    lossd_vd loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream,
-                                  c->terms[0] ? &terms : NULL);
+    box_terms terms, *t = c->terms[0] ? &terms : NULL;
+    lossd_vd loss =
+        which == BOX_SIOU
+            ? siou_pair_loss(a, b, k->eps, k->gamma_sign, grad ? g : NULL, upstream, t)
+            : box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream, t);
     loss = scale * loss;
     lossd_v_store_n(out, loss, n);
     if (!lossd__reduced(c))
@@ -429,6 +546,11 @@ static size_t diou_loss_kernel(const lossd_call *c, size_t begin, size_t end, do
 static size_t ciou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     return box_loss_kernel(c, begin, end, out, BOX_CIOU);
+}
+
+static size_t siou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return box_loss_kernel(c, begin, end, out, BOX_SIOU);
 }
 
 /* ------------------------------------------------------------ pairwise */
@@ -553,6 +675,17 @@ static const lossd_param_spec alpha_iou_params[] = {
      .domain = {1, INFINITY, false, false, false, 0, false, 0}},
 };
 
+static const lossd_param_spec siou_params[] = {
+    BOX_FORMAT_SPEC,
+    BOX_EPS_SPEC("added to the union, the heights and the centres' offsets; the enclosing box's "
+                 "sides are at least eps"),
+    {.name = "neg_gamma",
+     .type = LOSSD_PARAM_BOOL,
+     .summary = "the paper's distance cost, gamma = Lambda - 2 (false: mmdetection's default, "
+                "gamma = 2 - Lambda)",
+     .default_number = 1.0},
+};
+
 /* iou and giou matrices take no eps: torchvision's box_iou and generalized_box_iou have none. */
 static const lossd_param_spec box_format_only[] = {BOX_FORMAT_SPEC};
 
@@ -560,6 +693,7 @@ static const char *const iou_terms[] = {"iou", NULL};
 static const char *const giou_terms[] = {"iou", "enclosing_area", NULL};
 static const char *const diou_terms[] = {"iou", "rho2", "c2", NULL};
 static const char *const ciou_terms[] = {"iou", "rho2", "c2", "v", "alpha", NULL};
+static const char *const siou_terms[] = {"iou", "angle_cost", "distance_cost", "shape_cost", NULL};
 
 #define BOX_OPERANDS                                                                       \
     {                                                                                      \
@@ -614,6 +748,18 @@ static const lossd_function box_functions[] = {
      .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = ciou_terms,
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_loss_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "siou",
+     .summary = "SIoU loss (Gevorgyan 2022): IoU with angle, distance and shape costs",
+     .formula = "1 - \\mathrm{clamp}\\left(\\mathrm{IoU} - \\tfrac12(\\Delta + \\Omega), -1, "
+                "1\\right),\\ \\Delta = \\sum_{t=x,y} (1 - e^{\\gamma \\rho_t}),\\ "
+                "\\gamma = \\Lambda - 2,\\ \\Omega = \\sum_{t=w,h} (1 - e^{-\\omega_t})^4",
+     .reference = "mmdet.models.losses.iou_loss.siou_loss (mmdetection 3.x, from YOLOv6)",
+     .flags = BOX_LOSS_FLAGS,
+     .operands = BOX_OPERANDS,
+     .params = LOSSD__PARAMS(siou_params),
+     .terms = siou_terms,
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = siou_loss_kernel)},
 };
 
 LOSSD__MODULE(lossd__box_module, box_functions);

@@ -300,6 +300,64 @@ def box_loss(name):
     return fn
 
 
+def siou_parts(pred, target, eps=1e-7, neg_gamma=True):
+    """SIoU as LOSSES-NEXT.md defines it: mmdetection's siou_loss (mmdet 3.x,
+    mmdet/models/losses/iou_loss.py, PR #10290, ported from YOLOv6) line by
+    line, on (..., 4) xyxy boxes. Returns the unreduced loss and the costs
+    lossd reports as terms."""
+    lt = torch.max(pred[..., :2], target[..., :2])
+    rb = torch.min(pred[..., 2:], target[..., 2:])
+    wh = (rb - lt).clamp(min=0)
+    overlap = wh[..., 0] * wh[..., 1]
+    ap = (pred[..., 2] - pred[..., 0]) * (pred[..., 3] - pred[..., 1])
+    ag = (target[..., 2] - target[..., 0]) * (target[..., 3] - target[..., 1])
+    union = ap + ag - overlap + eps
+    ious = overlap / union
+    enclose_x1y1 = torch.min(pred[..., :2], target[..., :2])
+    enclose_x2y2 = torch.max(pred[..., 2:], target[..., 2:])
+    enclose_wh = (enclose_x2y2 - enclose_x1y1).clamp(min=eps)
+    cw, ch = enclose_wh[..., 0], enclose_wh[..., 1]
+    b1_x1, b1_y1, b1_x2, b1_y2 = pred.unbind(dim=-1)
+    b2_x1, b2_y1, b2_x2, b2_y2 = target.unbind(dim=-1)
+    w1, h1 = b1_x2 - b1_x1, b1_y2 - b1_y1 + eps
+    w2, h2 = b2_x2 - b2_x1, b2_y2 - b2_y1 + eps
+    s_cw = (b2_x1 + b2_x2 - b1_x1 - b1_x2) * 0.5 + eps
+    s_ch = (b2_y1 + b2_y2 - b1_y1 - b1_y2) * 0.5 + eps
+    sigma = torch.pow(s_cw ** 2 + s_ch ** 2, 0.5)
+    sin_alpha_1 = torch.abs(s_cw) / sigma
+    sin_alpha_2 = torch.abs(s_ch) / sigma
+    threshold = pow(2, 0.5) / 2
+    sin_alpha = torch.where(sin_alpha_1 > threshold, sin_alpha_2, sin_alpha_1)
+    angle_cost = torch.cos(torch.asin(sin_alpha) * 2 - math.pi / 2)
+    rho_x = (s_cw / cw) ** 2
+    rho_y = (s_ch / ch) ** 2
+    gamma = angle_cost - 2 if neg_gamma else 2 - angle_cost
+    distance_cost = 2 - torch.exp(gamma * rho_x) - torch.exp(gamma * rho_y)
+    omiga_w = torch.abs(w1 - w2) / torch.max(w1, w2)
+    omiga_h = torch.abs(h1 - h2) / torch.max(h1, h2)
+    shape_cost = torch.pow(1 - torch.exp(-1 * omiga_w), 4) + \
+        torch.pow(1 - torch.exp(-1 * omiga_h), 4)
+    sious = ious - 0.5 * (distance_cost + shape_cost)
+    loss = 1 - sious.clamp(min=-1.0, max=1.0)
+    return {"loss": loss, "iou": ious, "angle_cost": angle_cost,
+            "distance_cost": distance_cost, "shape_cost": shape_cost}
+
+
+# Box losses of LOSSES-NEXT.md: name -> parts(xyxy pred, xyxy target, **params),
+# a dict of the unreduced loss and the per-box terms lossd reports.
+NEXT_BOX_LOSSES = {
+    "siou": siou_parts,
+}
+
+
+def next_box_loss(name):
+    def fn(x, t, reduction, box_format="xyxy", **params):
+        x = box_convert(x, box_format, "xyxy")
+        t = box_convert(t, box_format, "xyxy")
+        return reduce_loss(NEXT_BOX_LOSSES[name](x, t, **params)["loss"], reduction)
+    return fn
+
+
 LOSSES = {
     "l1": lambda x, t, r: F.l1_loss(x, t, reduction=r),
     "mse": lambda x, t, r: F.mse_loss(x, t, reduction=r),
@@ -318,12 +376,18 @@ LOSSES = {
         sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction=r),
     "focal": focal_loss,
     **{name: box_loss(name) for name in BOX_LOSSES},
+    **{name: next_box_loss(name) for name in NEXT_BOX_LOSSES},
 }
 
 
-def box_terms(name, x, t, box_format="xyxy", eps=1e-7, alpha=1.0):
+def box_terms(name, x, t, box_format="xyxy", eps=1e-7, alpha=1.0, **params):
     """Per-box intermediate quantities reported with `"terms": true` (before
     any Alpha-IoU power)."""
+    if name in NEXT_BOX_LOSSES:
+        with torch.no_grad():
+            parts = NEXT_BOX_LOSSES[name](box_convert(x, box_format, "xyxy"),
+                                          box_convert(t, box_format, "xyxy"), eps=eps, **params)
+        return {k: v for k, v in parts.items() if k != "loss"}
     with torch.no_grad():
         b1 = box_convert(x, box_format, "xyxy")
         b2 = box_convert(t, box_format, "xyxy")
@@ -848,6 +912,83 @@ def alpha_box_losses(out):
                   {"eps": 0.0, "alpha": 2.0}, tolerance=nxt)
 
 
+def next_box_cases(out, rng, name, variants):
+    """The cases every box loss of LOSSES-NEXT.md gets, to its tolerances:
+    the fixed edge pairs (identical, disjoint, nested, touching, ties, zero
+    width, partial) in every format and reduction with terms, random pairs,
+    eps 0 and 0.1, a single box, identical zero-area boxes, no gradient, an
+    empty batch; then each (tag, params) of `variants` (the loss's own
+    parameters) on the fixed and the random pairs."""
+    nxt = NEXT_TOLERANCE
+    fixed1 = f64([a for a, _ in BOX_PAIRS])
+    fixed2 = f64([b for _, b in BOX_PAIRS])
+    rand1, rand2 = random_boxes(rng, 6), random_boxes(rng, 6)
+    rand2[:2] = rand1[:2] + rng.uniform(2, 4, lo=-0.2, hi=0.2)  # overlapping pairs
+    for fmt in BOX_FORMATS:
+        b1, b2 = to_format(fixed1, fmt), to_format(fixed2, fmt)
+        params = {"box_format": fmt}
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"{name}/{fmt}/fixed/{red}/grad", name, b1, b2, red, params,
+                      terms=(red == "none"), tolerance=nxt)
+        emit_loss(out, rng, f"{name}/{fmt}/random/sum/grad", name, to_format(rand1, fmt),
+                  to_format(rand2, fmt), "sum", params, tolerance=nxt)
+    for eps in (0.1, 0.0):
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"{name}/eps={eps}/random/{red}/grad", name, rand1, rand2, red,
+                      {"eps": eps}, tolerance=nxt)
+        emit_loss(out, rng, f"{name}/eps={eps}/fixed/terms/none/grad", name, fixed1, fixed2,
+                  "none", {"eps": eps}, terms=True, tolerance=nxt)
+    for tag, params in variants:
+        emit_loss(out, rng, f"{name}/{tag}/fixed/terms/none/grad", name, fixed1, fixed2, "none",
+                  params, terms=True, tolerance=nxt)
+        for red in ("mean", "sum"):
+            emit_loss(out, rng, f"{name}/{tag}/random/{red}/grad", name, rand1, rand2, red,
+                      params, tolerance=nxt)
+        emit_loss(out, rng, f"{name}/{tag}/cxcywh+eps=0.1/fixed/terms/none/grad", name,
+                  to_format(fixed1, "cxcywh"), to_format(fixed2, "cxcywh"), "none",
+                  {"box_format": "cxcywh", "eps": 0.1, **params}, terms=True, tolerance=nxt)
+    emit_loss(out, rng, f"{name}/default-params/single-box/default-reduction/grad", name,
+              fixed1[6], fixed2[6], None, tolerance=nxt)
+    emit_loss(out, rng, f"{name}/single-box/terms/none/grad", name, fixed1[2], fixed2[2], "none",
+              terms=True, tolerance=nxt)
+    emit_loss(out, rng, f"{name}/random-50/mean/grad", name, random_boxes(rng, 50),
+              random_boxes(rng, 50), "mean", tolerance=nxt)
+    emit_loss(out, rng, f"{name}/random/none/nograd", name, rand1, rand2, "none", grad=False,
+              tolerance=nxt)
+    emit_loss(out, rng, f"{name}/random/mean/terms/nograd", name, rand1, rand2, "mean",
+              grad=False, terms=True, tolerance=nxt)
+    for eps in (1e-7, 0.0):
+        emit_loss(out, rng, f"{name}/eps={eps}/identical-zero-area/none/grad", name,
+                  f64([[1.0, 1.0, 1.0, 3.0], [2.0, 2.0, 2.0, 2.0]]),
+                  f64([[1.0, 1.0, 1.0, 3.0], [2.0, 2.0, 2.0, 2.0]]), "none", {"eps": eps},
+                  terms=True, tolerance=nxt)
+    emit_empty_losses(out, name)
+    return fixed1, fixed2, rand1, rand2
+
+
+# Far apart, and nearly so: mmdetection's default SIoU (neg_gamma false)
+# rewards centre distance and clamps these to a loss of 0, gradient 0.
+FAR_PAIRS = [
+    ([0.0, 0.0, 1.0, 1.0], [50.0, 50.0, 51.0, 52.0]),
+    ([0.0, 0.0, 1.0, 1.0], [3.0, 0.5, 4.0, 1.5]),
+    ([0.0, 0.0, 2.0, 1.0], [0.5, 40.0, 1.5, 41.0]),
+]
+
+
+def siou_losses(out):
+    """SIoU, neg_gamma both ways; far-apart pairs with either."""
+    rng = Rng(611)
+    next_box_cases(out, rng, "siou", [("neg_gamma=true", {"neg_gamma": True}),
+                                      ("neg_gamma=false", {"neg_gamma": False})])
+    far1 = f64([a for a, _ in FAR_PAIRS])
+    far2 = f64([b for _, b in FAR_PAIRS])
+    for neg in (True, False):
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"siou/far-apart/neg_gamma={str(neg).lower()}/{red}/grad", "siou",
+                      far1, far2, red, {"neg_gamma": neg}, terms=(red == "none"),
+                      tolerance=NEXT_TOLERANCE)
+
+
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
@@ -1094,7 +1235,7 @@ def main(argv):
     torch.manual_seed(0)
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
-                 sigmoid_focal_losses, box_losses, alpha_box_losses],
+                 sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses],
         "activation": [activations],
         "info": [information],
         "pairwise": [pairwise],
