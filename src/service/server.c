@@ -40,8 +40,10 @@
 #include "../debug.h"
 #include "auth.h"
 #include "catalog.h"
+#include "client.h"
 #include "compress.h"
 #include "handler.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -76,6 +78,7 @@ struct lossd_server {
     atomic_size_t buffered; /* bytes of request bodies held, uploading, queued or parsing */
     size_t max_buffered;
     char *tls_cert, *tls_key;
+    lossd_trust trust; /* --trusted-proxy */
 };
 
 typedef struct request {
@@ -840,28 +843,6 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 
 /* ------------------------------------------------------------ lifecycle */
 
-static char *read_file(const char *path, FILE *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(err, "lossd: cannot read %s\n", path);
-        return NULL;
-    }
-    lossd_buf b;
-    lossd_buf_init(&b, 1 << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        lossd_buf_append(&b, chunk, n);
-    fclose(f);
-    size_t len;
-    char *text = lossd_buf_failed(&b) ? NULL : lossd_buf_steal(&b, &len);
-    lossd_buf_cleanup(&b);
-    if (text == NULL)
-        fprintf(err, "lossd: %s is too large or unreadable\n", path);
-    return text;
-}
-
 /*
  * Every connection is a file descriptor: make sure the process may open
  * --max-connections of them (plus listeners, epoll, eventfds, logs), raising
@@ -941,24 +922,9 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
 {
     LOSSD_ASSERT(cfg != NULL && err != NULL);
     lossd_server *s = NULL;
-    struct addrinfo *addr = NULL;
-    char host[256], port_text[16];
-    unsigned port;
-    if (lossd_config_listen(cfg, host, sizeof host, &port) < 0) {
-        fprintf(err, "lossd: bad --listen %s\n", cfg->listen);
-        goto fail;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    snprintf(port_text, sizeof port_text, "%u", port);
-    int gai = getaddrinfo(host, port_text, &hints, &addr);
-    if (gai != 0) {
-        fprintf(err, "lossd: --listen %s: %s\n", cfg->listen, gai_strerror(gai));
-        addr = NULL;
-        goto fail;
-    }
-
+    lossd_listener listener;
+    if (lossd_listener_open(cfg, &listener, err) < 0)
+        return NULL;
     if ((s = calloc(1, sizeof *s)) == NULL)
         goto fail;
     s->cfg = cfg;
@@ -971,6 +937,19 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     size_t workers = cfg->workers ? cfg->workers : cpu_count();
     /* Two I/O threads measured best even on two cores (docs/performance.md). */
     size_t io_threads = cfg->io_threads ? cfg->io_threads : (cpu_count() > 1 ? 2 : 1);
+    char why[256];
+    if (cfg->trusted_proxy[0] &&
+        lossd_trust_parse(&s->trust, cfg->trusted_proxy, why, sizeof why) < 0) {
+        fprintf(err, "lossd: --trusted-proxy: %s\n", why);
+        goto fail;
+    }
+    bool tls = cfg->tls_cert[0] != '\0';
+    if (tls && !lossd_server_tls_available()) {
+        fprintf(err, "lossd: --tls-cert given, but this libmicrohttpd was built without TLS\n");
+        goto fail;
+    }
+    if (tls && lossd_listener_tls(cfg, &s->tls_cert, &s->tls_key, err) < 0)
+        goto fail;
     s->pool = lossd_pool_create(workers, cfg->queue);
     s->metrics = lossd_metrics_create();
     s->catalog = lossd_catalog_functions_json();
@@ -980,7 +959,8 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     for (size_t i = 0; models_ok && i < lossd_function_count(); i++)
         models_ok = (s->models[i] = lossd_v2_model_json(lossd_function_at(i))) != NULL;
     if (!s->pool || !s->metrics || !s->catalog || !s->v1 || !s->v2 || !models_ok) {
-        fprintf(err, "lossd: out of memory starting the server\n");
+        fprintf(err, "lossd: out of memory starting the server (%zu workers, queue %zu)\n", workers,
+                cfg->queue);
         goto fail;
     }
     s->catalog_len = strlen(s->catalog);
@@ -1000,24 +980,14 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     ensure_fd_limit(cfg->max_connections);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (addr->ai_family == AF_INET6)
+    if (listener.v6)
         flags |= MHD_USE_IPv6;
-    bool tls = cfg->tls_cert[0] != '\0';
-    if (tls) {
-        if (!lossd_server_tls_available()) {
-            fprintf(err, "lossd: --tls-cert given, but this libmicrohttpd was built without TLS\n");
-            goto fail;
-        }
-        s->tls_cert = read_file(cfg->tls_cert, err);
-        s->tls_key = read_file(cfg->tls_key, err);
-        if (!s->tls_cert || !s->tls_key)
-            goto fail;
+    if (tls)
         flags |= MHD_USE_TLS;
-    }
     struct MHD_OptionItem opts[16];
     size_t n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, addr->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listener.fd, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
     opts[n++] =
@@ -1039,27 +1009,32 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY,
-                                 opts, MHD_OPTION_END);
-    freeaddrinfo(addr);
-    addr = NULL;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
     if (s->daemon == NULL) {
-        fprintf(err, "lossd: cannot serve on %s (address in use, or not allowed?)\n", cfg->listen);
+        fprintf(err, "lossd: libmicrohttpd could not start on %s (its message is above)\n",
+                listener.shown);
         goto fail;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : port;
-    lossd_log("info", "listening on %s:%u (%s; %zu workers, queue %zu, %zu I/O thread%s; TLS %s)",
-              host, s->port, tls ? "https" : "http", workers, cfg->queue, io_threads,
-              io_threads == 1 ? "" : "s",
+    s->port = listener.port;
+    listener.fd = -1; /* libmicrohttpd's now: closed by MHD_stop_daemon() */
+    if (cfg->max_connections_per_ip && s->trust.n)
+        lossd_log("warning",
+                  "--max-connections-per-ip %zu also counts each trusted proxy's connections: "
+                  "libmicrohttpd applies it when it accepts a connection, before any "
+                  "X-Forwarded-For is read; limit clients at the proxy",
+                  cfg->max_connections_per_ip);
+    lossd_log("info", "listening on %s (%s; %s; %zu workers, queue %zu, %zu I/O thread%s; TLS %s)",
+              listener.shown,
+              listener.dual_stack ? "IPv4 and IPv6" : (listener.v6 ? "IPv6" : "IPv4"),
+              tls ? "https" : "http", workers, cfg->queue, io_threads, io_threads == 1 ? "" : "s",
               tls ? "on" : (lossd_server_tls_available() ? "available, off" : "not available"));
     return s;
 
 fail:
-    if (addr)
-        freeaddrinfo(addr);
     if (s)
         server_free(s);
+    lossd_listener_close(&listener);
     return NULL;
 }
 
