@@ -166,6 +166,12 @@ static void batch_job(void *arg, size_t i)
         }
     }
     lossd_route route;
+    const char *query = f.kind == LOSSD_FAULT_NONE ? strchr(json_string_value(path), '?') : NULL;
+    if (query) /* as on the compute endpoints: parameters never hide in a query string */
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "path",
+                        "a job's path takes no query string, got %.64s; send parameters in "
+                        "the job's body",
+                        query);
     if (f.kind == LOSSD_FAULT_NONE &&
         lossd_route_find("POST", json_string_value(path), &route, &f) == 0 &&
         route.endpoint != LOSSD_ROUTE_COMPUTE)

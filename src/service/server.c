@@ -100,6 +100,8 @@ typedef struct request {
     int status;
     size_t bytes_out;
     const char *error;
+    const char *request_id; /* the client's X-Request-Id, or generated_id */
+    char generated_id[LOSSD_REQUEST_ID_GENERATED];
     char method[16];
     char path[512];
 } request;
@@ -128,6 +130,7 @@ static enum MHD_Result queue_response(request *r, int status, struct MHD_Respons
 {
     lossd_server *s = r->srv;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (status == 405 && r->route.allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route.allow);
     if (status == 401)
@@ -394,6 +397,43 @@ static bool accepted_media_type(request *r, const char *type)
             type[sizeof octets - 1] == ' ');
 }
 
+/* The first query argument, for refuse_query's message. */
+typedef struct {
+    const char *key, *value;
+} query_arg;
+
+static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    query_arg *arg = cls;
+    arg->key = key;
+    arg->value = value;
+    return MHD_NO; /* the first is enough */
+}
+
+/*
+ * Compute endpoints take no query string: POST /v1/loss/mse?reduction=sum
+ * must not answer the mean. libmicrohttpd has taken the query off the
+ * path and parsed it into arguments; any argument is a 422 naming the
+ * field "query" (the same on /v2, in its error form). GET endpoints take
+ * no input, and ignore one (a cache-buster such as ?_=1 is harmless).
+ */
+static int refuse_query(request *r)
+{
+    query_arg arg = {NULL, NULL};
+    int n = MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    if (n <= 0)
+        return 0;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, first_arg, &arg);
+    return lossd_fault_set(&r->fault, LOSSD_FAULT_INVALID_ARGUMENT, "query",
+                           "%s takes no query string, got ?%.64s%s%.64s%s; send parameters in "
+                           "the JSON body",
+                           r->route.v2 ? "an inference endpoint" : "a compute endpoint",
+                           arg.key ? arg.key : "", arg.value ? "=" : "", arg.value ? arg.value : "",
+                           n > 1 ? "&..." : "");
+}
+
 static void admit(request *r)
 {
     lossd_server *s = r->srv;
@@ -441,6 +481,8 @@ static void admit(request *r)
                         coding);
         return;
     }
+    if (refuse_query(r) < 0)
+        return;
     read_header_len(r, length, encoding != LOSSD_ENCODING_IDENTITY);
     if (r->fault.kind != LOSSD_FAULT_NONE)
         return;
@@ -696,6 +738,10 @@ static request *request_create(lossd_server *s, struct MHD_Connection *conn, con
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     copy_text(r->method, sizeof r->method, method);
     copy_text(r->path, sizeof r->path, url);
+    /* The client's id when it is fit to echo and log, else one of ours: never refused. */
+    r->request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (!lossd_request_id_valid(r->request_id))
+        r->request_id = lossd_request_id_generate(r->generated_id);
     atomic_fetch_add(&s->active, 1);
     return r;
 }
@@ -755,17 +801,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        /*
+         * libmicrohttpd 0.9.75 cannot answer in the middle of a body (a
+         * reply may be queued only before the body or after it), so a
+         * refused body - one past --max-body that was chunked, or that
+         * inflates past it - is read to its end and dropped as it comes,
+         * then answered (413) on the final call. Clients expect that: most
+         * read no reply before they have sent their body, and a server
+         * that closes on them mid-body leaves them with a reset, not an
+         * answer. What bounds an endless body is --timeout: the reaper
+         * cuts off a request that takes longer to arrive.
+         */
         receive(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        /*
-         * libmicrohttpd 0.9.75 cannot answer in the middle of a body, so an
-         * oversized chunked body is read on and dropped, then answered 413
-         * at its end - unless it runs on past a second --max-body (at most
-         * 16 MiB more): then the connection is closed.
-         */
-        size_t max = s->cfg->max_body, slack = max < ((size_t)16 << 20) ? max : (size_t)16 << 20;
-        if (r->fault.kind != LOSSD_FAULT_NONE && r->bytes_in > max + slack)
-            return MHD_NO;
         return MHD_YES;
     }
     if (r->answered)
@@ -782,6 +830,55 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return dispatch(r);
 }
 
+/* Collects the X-Forwarded-For headers, in order (a proxy may add its own line). */
+typedef struct {
+    const char *values[8];
+    size_t n;
+} forwarded_for;
+
+static enum MHD_Result add_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    forwarded_for *f = cls;
+    if (value && strcasecmp(key, "X-Forwarded-For") == 0 &&
+        f->n < sizeof f->values / sizeof f->values[0])
+        f->values[f->n++] = value;
+    return MHD_YES;
+}
+
+/*
+ * Writes the access line of a finished request. The client is the TCP
+ * peer, or behind a --trusted-proxy peer the address its X-Forwarded-For
+ * names (client.h); the headers are still there (libmicrohttpd frees them
+ * after NOTIFY_COMPLETED).
+ */
+static void log_access(request *r, int status, double seconds)
+{
+    lossd_server *s = r->srv;
+    char client[LOSSD_ADDRESS_MAX], label[96];
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = info ? info->client_addr : NULL;
+    forwarded_for f = {{NULL}, 0};
+    if (s->trust.n && lossd_trust_contains(&s->trust, peer))
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_forwarded, &f);
+    lossd_client_address(&s->trust, peer, f.values, f.n, client);
+    lossd_access line = {.remote = client,
+                         .method = r->method,
+                         .path = r->path,
+                         .status = status,
+                         .bytes_in = r->bytes_in,
+                         .bytes_out = r->bytes_out,
+                         .seconds = seconds,
+                         .function = lossd_route_label(&r->route, label, sizeof label),
+                         .error = r->error,
+                         .request_id = r->request_id,
+                         .user_agent = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                                   MHD_HTTP_HEADER_USER_AGENT)};
+    lossd_log_access(&line);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
@@ -791,20 +888,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     *con_cls = NULL;
-    char remote[INET6_ADDRSTRLEN + 8] = "-", label[96];
-    const union MHD_ConnectionInfo *info =
-        s->cfg->log_format == LOSSD_LOG_OFF
-            ? NULL
-            : MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info && info->client_addr) {
-        const struct sockaddr *sa = info->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, remote,
-                      sizeof remote);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote,
-                      sizeof remote);
-    }
     double seconds = seconds_since(&r->start);
     int status = r->answered ? r->status : 0; /* 0: the client went away unanswered */
     if (!r->answered && code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
@@ -812,13 +895,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else if (!r->answered && r->error == NULL)
         r->error = "aborted";
     lossd_metrics_request(s->metrics, &r->route, status, seconds, r->reply.elements);
-    if (s->cfg->log_format != LOSSD_LOG_OFF) {
-        lossd_access line = {
-            remote,      r->method,    r->path, status,
-            r->bytes_in, r->bytes_out, seconds, lossd_route_label(&r->route, label, sizeof label),
-            r->error};
-        lossd_log_access(&line);
-    }
+    if (s->cfg->log_format != LOSSD_LOG_OFF)
+        log_access(r, status, seconds);
     if (r->counted_inflight)
         atomic_fetch_sub(&s->inflight, 1);
     release(r);
