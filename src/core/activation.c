@@ -422,8 +422,8 @@ static int celu_prepare(lossd_call *c, lossd_error *err)
 static int hardtanh_prepare(lossd_call *c, lossd_error *err)
 {
     if (lossd__num(c, 0) > lossd__num(c, 1))
-        return lossd__fail(err, LOSSD_EINVAL, "max_val", "must be >= min_val (%.17g), got %.17g",
-                           lossd__num(c, 0), lossd__num(c, 1));
+        return lossd__fail(err, LOSSD_EINVAL, "max_val", "must be >= min_val (%s), got %s",
+                           LOSSD__SHORTEST(lossd__num(c, 0)), LOSSD__SHORTEST(lossd__num(c, 1)));
     return 0;
 }
 

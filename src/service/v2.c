@@ -31,6 +31,7 @@
 #include "../debug.h"
 #include "arena.h"
 #include "catalog.h"
+#include "dtoa.h"
 #include "v2.h"
 
 /* ---------------------------------------------------------------- datatypes */
@@ -538,7 +539,8 @@ static int json_element(infer *x, const json_t *v, datatype dt, const char *path
         float narrow = (float)d;
         if (isinf(narrow))
             return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path,
-                                   "%.17g is not representable as FP32", d);
+                                   "%s is not representable as FP32",
+                                   lossd_dtoa_text(d, (char[LOSSD_DTOA_MAX + 1]){0}));
         d = narrow;
         break;
     }
@@ -546,7 +548,8 @@ static int json_element(infer *x, const json_t *v, datatype dt, const char *path
     case DT_INT32: {
         double limit = dt == DT_INT64 ? 9223372036854775808.0 : 2147483648.0;
         if (d != floor(d) || d < -limit || d >= limit)
-            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "%.17g is not an %s", d,
+            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "%s is not an %s",
+                                   lossd_dtoa_text(d, (char[LOSSD_DTOA_MAX + 1]){0}),
                                    datatypes[dt].name);
         break;
     }
