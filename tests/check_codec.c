@@ -92,11 +92,19 @@ START_TEST(load_rejects)
         const char *fragment;
     } cases[] = {
         {"{\"a\": 1, \"a\": 2}", "duplicate object key"},
-        {"[1, 2]", "one JSON object"},
-        {"3", "'[' or '{' expected"},
-        {"\"x\"", "'[' or '{' expected"},
-        {"null", "'[' or '{' expected"},
-        {"", "(line 1, column 0)"},
+        /* not an object: says what it is */
+        {"[1, 2]", "the body must be a JSON object {...}, got an array"},
+        {"3", "the body must be a JSON object {...}, got a number"},
+        {"\"x\"", "the body must be a JSON object {...}, got a string"},
+        {"null", "the body must be a JSON object {...}, got null"},
+        {" true ", "got a boolean"},
+        /* nothing there: says so */
+        {"", "the body is empty; send a JSON object"},
+        {" \r\n\t", "the body is empty; send a JSON object"},
+        {"\xEF\xBB\xBF", "the body is empty"},
+        /* \u0000: in lossd's words, not jansson's flag names (JSON_ALLOW_NUL) */
+        {"{\"a\": \"x\\u0000y\"}", "a string holds \\u0000, which lossd does not take (line 1"},
+        {"{\"a\\u0000\": 1}", "a string holds \\u0000"},
         {"{\"a\": 1} {}", "end of file expected"},
         {"{\"a\": NaN}", "invalid token"},
         {"{\"a\": \"\xC3\"}", "unable to decode"},
@@ -118,6 +126,33 @@ START_TEST(load_rejects)
     ck_assert_ptr_null(lossd_codec_load(body, strlen(body), NULL, &f));
     ck_assert_str_eq(f.message, want);
     ck_assert(strstr(f.message, "(line 3, column ") != NULL);
+
+    /* No message names one of jansson's flags. */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&f, 0, sizeof f);
+        lossd_codec_load(cases[i].body, strlen(cases[i].body), NULL, &f);
+        ck_assert_msg(strstr(f.message, "JSON_") == NULL, "%s", f.message);
+    }
+}
+END_TEST
+
+START_TEST(load_skips_a_byte_order_mark)
+{
+    /* A UTF-8 byte-order mark before the object is not part of the JSON. */
+    const char *body = "\xEF\xBB\xBF{\"input\": [1]}";
+    lossd_fault f = {0};
+    json_t *root = lossd_codec_load(body, strlen(body), NULL, &f);
+    ck_assert_msg(root != NULL, "%s", f.message);
+    ck_assert_int_eq(json_array_size(json_object_get(root, "input")), 1);
+    json_decref(root);
+    /* only at the start, and only once */
+    static const char *const bad[] = {"\xEF\xBB\xBF\xEF\xBB\xBF{}", " \xEF\xBB\xBF{}",
+                                      "{}\xEF\xBB\xBF"};
+    for (size_t i = 0; i < 3; i++) {
+        memset(&f, 0, sizeof f);
+        ck_assert_ptr_null(lossd_codec_load(bad[i], strlen(bad[i]), NULL, &f));
+        ck_assert_int_eq(f.kind, LOSSD_FAULT_INVALID_JSON);
+    }
 }
 END_TEST
 
@@ -674,7 +709,8 @@ int main(void)
     Suite *s = suite_create("codec");
     add_case(s, "codec-load", 10, NULL, NULL,
              TESTS(load_depth_limit, load_brackets_in_strings, load_rejects,
-                   load_reads_len_bytes_and_integers_as_reals, load_into_an_arena));
+                   load_reads_len_bytes_and_integers_as_reals, load_into_an_arena,
+                   load_skips_a_byte_order_mark));
     add_case(s, "codec-bind", 10, NULL, NULL,
              TESTS(bind_every_field_kind, bind_field_names, bind_unknown_fields, bind_wrong_types,
                    bind_ragged_and_mixed_tensors, bind_ranks_empty_and_scalars, bind_element_limit,

@@ -191,11 +191,113 @@ START_TEST(request_ids_are_generated)
 }
 END_TEST
 
+/* ------------------------------------------------------------ not quite right */
+
+START_TEST(not_found_says_what_was_meant)
+{
+    http_reply r = http_post("/v1/loss/relu", "{\"input\":[1]}");
+    expect_error_saying(&r, 404, "not_found", NULL, "relu is an activation: /v1/activation/relu");
+    http_reply_free(&r);
+    r = http_post("/v1/loss/smooth-l1", "{}");
+    expect_error_saying(&r, 404, "not_found", NULL, "did you mean /v1/loss/smooth_l1?");
+    http_reply_free(&r);
+    r = http_post("/v1/loss/mse/", "{}");
+    expect_error_saying(&r, 404, "not_found", NULL, "did you mean /v1/loss/mse?");
+    http_reply_free(&r);
+    r = http_post("/v2/models/loss.relu/infer", "{}");
+    expect_v2_error(&r, 404, "relu is an activation: /v2/models/activation.relu/infer");
+    http_reply_free(&r);
+    r = http_get("/v2/models/Loss.Smooth-L1");
+    expect_v2_error(&r, 404, "did you mean /v2/models/loss.smooth_l1?");
+    http_reply_free(&r);
+    /* in a batch too */
+    r = http_post("/v1/batch", "{\"jobs\":[{\"path\":\"/v1/loss/relu\",\"body\":{}}]}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "relu is an activation: /v1/activation/relu"));
+    http_reply_free(&r);
+}
+END_TEST
+
+START_TEST(bodies_that_are_not_objects)
+{
+    const char *empty_json[] = {"Content-Type: application/json", NULL};
+    http_reply r = http_request("POST", "/v1/loss/mse", "", 0, empty_json);
+    expect_error_saying(&r, 400, "invalid_json", NULL,
+                        "the body is empty; send a JSON object, such as {\"input\": [...]}");
+    http_reply_free(&r);
+    r = http_post("/v1/loss/mse", "[1,2]");
+    expect_error_saying(&r, 400, "invalid_json", NULL,
+                        "the body must be a JSON object {...}, got an array");
+    http_reply_free(&r);
+    r = http_post("/v1/loss/mse", "\"input\"");
+    expect_error_saying(&r, 400, "invalid_json", NULL, "got a string");
+    http_reply_free(&r);
+    r = http_post("/v2/models/loss.mse/infer", "  ");
+    expect_v2_error(&r, 400, "the body is empty");
+    http_reply_free(&r);
+    r = http_post("/v1/loss/mse", "{\"input\":\"a\\u0000\"}");
+    expect_error_saying(&r, 400, "invalid_json", NULL, "a string holds \\u0000");
+    ck_assert_ptr_null(strstr(r.body, "JSON_"));
+    http_reply_free(&r);
+
+    /* A UTF-8 byte-order mark before the object is skipped, on /v1 and /v2. */
+    r = http_post("/v1/loss/mse", "\xEF\xBB\xBF{\"input\":[1,2],\"target\":[0,0]}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"loss\":2.5,\"n\":2}");
+    http_reply_free(&r);
+    r = http_post("/v2/models/activation.relu/infer",
+                  "\xEF\xBB\xBF{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+                  "\"FP64\",\"data\":[-1]}],\"outputs\":[{\"name\":\"output\"}]}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    http_reply_free(&r);
+}
+END_TEST
+
+START_TEST(json_media_types)
+{
+    /* +json types are JSON (RFC 6839); a problem report is not a request. */
+    const char *ok = "{\"input\":[1],\"target\":[0]}";
+    static const char *const json_types[] = {
+        "Content-Type: application/vnd.api+json",
+        "Content-Type: application/merge-patch+json; charset=utf-8",
+        "Content-Type: Application/LD+JSON",
+    };
+    for (size_t i = 0; i < sizeof json_types / sizeof json_types[0]; i++) {
+        const char *headers[] = {json_types[i], NULL};
+        http_reply r = http_request(NULL, "/v1/loss/mse", ok, strlen(ok), headers);
+        ck_assert_msg(r.status == 200, "%s: %ld %s", json_types[i], r.status, r.body);
+        ck_assert_str_eq(r.body, "{\"loss\":1.0,\"n\":1}");
+        http_reply_free(&r);
+    }
+    static const char *const not_json[] = {
+        "Content-Type: application/problem+json", "Content-Type: application/+json",
+        "Content-Type: text/x+json", "Content-Type: application/jsonl"};
+    for (size_t i = 0; i < sizeof not_json / sizeof not_json[0]; i++) {
+        const char *headers[] = {not_json[i], NULL};
+        http_reply r = http_request(NULL, "/v1/loss/mse", ok, strlen(ok), headers);
+        expect_http_error(&r, 415, "unsupported_media_type", NULL);
+        http_reply_free(&r);
+    }
+    const char *problem[] = {"Content-Type: application/problem+json", NULL};
+    http_reply r = http_request(NULL, "/v1/loss/mse", ok, strlen(ok), problem);
+    ck_assert_ptr_nonnull(strstr(error_message(&r), "describes an error, not a request"));
+    http_reply_free(&r);
+    const char *vnd[] = {"Content-Type: application/vnd.api+json", NULL};
+    const char *v2 = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP64\","
+                     "\"data\":[2]}]}";
+    r = http_request(NULL, "/v2/models/activation.relu/infer", v2, strlen(v2), vnd);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    http_reply_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http requests");
     add_case(s, "query strings", 30, http_setup, http_stop, TESTS(query_strings_are_refused));
     add_case(s, "request ids", 30, start_small, http_stop,
              TESTS(request_ids_are_echoed, request_ids_are_generated));
+    add_case(s, "not quite right", 30, http_setup, http_stop,
+             TESTS(not_found_says_what_was_meant, bodies_that_are_not_objects, json_media_types));
     return run_http_suite(s);
 }

@@ -68,7 +68,12 @@ START_TEST(v2_endpoints)
     r = http_get("/v2/models/loss.ciouu");
     expect_v2_error(&r, 404, "no model called \"loss.ciouu\"; the loss models are");
     http_reply_free(&r);
-    r = http_get("/v2/models/ciou");
+    r = http_get("/v2/models/ciou"); /* no kind: the models of that name */
+    expect_v2_error(&r, 404,
+                    "ciou is a loss: /v2/models/loss.ciou, and a pairwise box matrix: "
+                    "/v2/models/pairwise.ciou");
+    http_reply_free(&r);
+    r = http_get("/v2/models/nothing");
     expect_v2_error(&r, 404, "models are named {kind}.{name}");
     http_reply_free(&r);
     r = http_get("/v2/models/loss.ciou/versions/2");

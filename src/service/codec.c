@@ -101,8 +101,36 @@ static int nesting_depth(const char *body, size_t len, int limit, size_t *where)
     return deepest;
 }
 
+static const char *json_type_name(const json_t *v);
+
+/* What a parse error says, in lossd's words where jansson's would name its own flags. */
+static void parse_fault(const json_error_t *error, lossd_fault *f)
+{
+    enum json_error_code code = json_error_code(error);
+    if (code == json_error_null_character || code == json_error_null_byte_in_key)
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "a string holds \\u0000, which lossd does not take (line %d, column %d)",
+                        error->line, error->column);
+    else
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "%s (line %d, column %d)", error->text,
+                        error->line, error->column);
+}
+
 json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f)
 {
+    /* A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON. */
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        body += 3;
+        len -= 3;
+    }
+    size_t blank = 0;
+    while (blank < len && strchr(" \t\r\n", body[blank]) && body[blank] != '\0')
+        blank++;
+    if (blank == len) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "the body is empty; send a JSON object, such as {\"input\": [...]}");
+        return NULL;
+    }
     size_t where = 0;
     if (nesting_depth(body, len, LOSSD_MAX_JSON_DEPTH, &where) > LOSSD_MAX_JSON_DEPTH) {
         lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
@@ -114,16 +142,18 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd
     json_error_t error;
     if (arena)
         lossd_arena_begin(arena);
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &error);
+    /* Any value, so that a number or a string is told apart from broken JSON. */
+    json_t *root = json_loadb(
+        body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &error);
     if (arena)
         lossd_arena_end(arena);
     if (root == NULL) {
-        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "%s (line %d, column %d)", error.text,
-                        error.line, error.column);
+        parse_fault(&error, f);
         return NULL;
     }
     if (!json_is_object(root)) {
-        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "the body must be one JSON object");
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "the body must be a JSON object {...}, got %s", json_type_name(root));
         if (arena == NULL)
             json_decref(root);
         return NULL;

@@ -302,13 +302,17 @@ static const char *header(request *r, const char *name)
 
 /*
  * Whether a Content-Type may carry a JSON body: application/json, with
- * parameters, in any case. application/x-www-form-urlencoded is read as
- * JSON too: it is what `curl -d` sends unless told otherwise, and the
- * simplest client must work. Every other type is refused with 415.
+ * parameters, in any case, and the structured-syntax types built on it
+ * (application/vnd.api+json, RFC 6839) - except application/problem+json,
+ * which describes an error (RFC 9457), never a request. application/x-www-
+ * form-urlencoded is read as JSON too: it is what `curl -d` sends unless
+ * told otherwise, and the simplest client must work. Every other type is
+ * refused with 415.
  */
 static bool is_json_media_type(const char *value)
 {
     static const char *const accepted[] = {"application/json", "application/x-www-form-urlencoded"};
+    static const char application[] = "application/", suffix[] = "+json";
     while (*value == ' ')
         value++;
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
@@ -319,7 +323,13 @@ static bool is_json_media_type(const char *value)
         if (next == '\0' || next == ';' || next == ' ')
             return true;
     }
-    return false;
+    if (strncasecmp(value, application, sizeof application - 1) != 0)
+        return false;
+    const char *subtype = value + sizeof application - 1;
+    size_t len = strcspn(subtype, "; ");
+    return len > sizeof suffix - 1 &&
+           strncasecmp(subtype + len - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0 &&
+           !(len == 12 && strncasecmp(subtype, "problem+json", 12) == 0);
 }
 
 /*
@@ -467,9 +477,11 @@ static void admit(request *r)
     const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!accepted_media_type(r, type)) {
         lossd_fault_set(
-            &r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL, "expected Content-Type: %s, got %.64s",
-            r->route.v2 ? "application/json or application/octet-stream" : "application/json",
-            type);
+            &r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL, "expected Content-Type: %s, got %.64s%s",
+            r->route.v2 ? "application/json or application/octet-stream" : "application/json", type,
+            strncasecmp(type, "application/problem+json", 24) == 0
+                ? " (a problem report describes an error, not a request)"
+                : "");
         return;
     }
     const char *coding = header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
