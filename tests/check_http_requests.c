@@ -291,6 +291,41 @@ START_TEST(json_media_types)
 }
 END_TEST
 
+/* ------------------------------------------------------------ null */
+
+START_TEST(null_is_the_default)
+{
+    /* null for an optional parameter is its default on /v1, as on /v2 (None, undefined). */
+    http_reply plain = http_post("/v1/loss/smooth_l1", "{\"input\":[0.1,2],\"target\":[0,0]}");
+    http_reply nulls =
+        http_post("/v1/loss/smooth_l1", "{\"input\":[0.1,2],\"target\":[0,0],\"beta\":null,"
+                                        "\"reduction\":null,\"grad\":null,\"grad_output\":null}");
+    ck_assert_int_eq(plain.status, 200);
+    ck_assert_msg(nulls.status == 200, "%s", nulls.body);
+    ck_assert_str_eq(nulls.body, plain.body);
+    http_reply v2 = http_post("/v2/models/loss.smooth_l1/infer",
+                              "{\"parameters\":{\"beta\":null,\"reduction\":null},\"inputs\":["
+                              "{\"name\":\"input\",\"shape\":[2],\"datatype\":\"FP64\","
+                              "\"data\":[0.1,2]},{\"name\":\"target\",\"shape\":[2],"
+                              "\"datatype\":\"FP64\",\"data\":[0,0]}],\"outputs\":[{\"name\":"
+                              "\"loss\"}]}");
+    ck_assert_msg(v2.status == 200, "%s", v2.body);
+    json_t *loss = json_object_get(json_array_get(json_object_get(v2.json, "outputs"), 0), "data");
+    ck_assert(same_bits(json_real_value(json_array_get(loss, 0)),
+                        json_real_value(json_object_get(plain.json, "loss"))));
+    http_reply_free(&plain);
+    http_reply_free(&nulls);
+    http_reply_free(&v2);
+    /* a required operand is still required; a field nobody takes is still a typo */
+    http_reply r = http_post("/v1/loss/mse", "{\"input\":null,\"target\":[1]}");
+    expect_http_error(&r, 422, "invalid_argument", "input");
+    http_reply_free(&r);
+    r = http_post("/v1/loss/mse", "{\"input\":[1],\"target\":[1],\"betta\":null}");
+    expect_http_error(&r, 422, "invalid_argument", "betta");
+    http_reply_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http requests");
@@ -298,6 +333,7 @@ int main(void)
     add_case(s, "request ids", 30, start_small, http_stop,
              TESTS(request_ids_are_echoed, request_ids_are_generated));
     add_case(s, "not quite right", 30, http_setup, http_stop,
-             TESTS(not_found_says_what_was_meant, bodies_that_are_not_objects, json_media_types));
+             TESTS(not_found_says_what_was_meant, bodies_that_are_not_objects, json_media_types,
+                   null_is_the_default));
     return run_http_suite(s);
 }

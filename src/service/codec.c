@@ -331,6 +331,19 @@ void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size)
 #undef ADD
 }
 
+/*
+ * Whether `key` is a field fn takes that may be left out: reduction, grad,
+ * grad_output, terms and every parameter (a parameter without a default
+ * left out is then missing, as when absent). Operands may not.
+ */
+static bool is_optional(const lossd_function *fn, const char *key)
+{
+    for (int id = 0; id < FIELD_COUNT; id++)
+        if (takes_field(fn, (field_id)id) && strcmp(key, field_names[id]) == 0)
+            return true;
+    return lossd_function_param(fn, key) != NULL;
+}
+
 static int expect_type(bool ok, const char *field, const char *want, const json_t *v,
                        lossd_fault *f)
 {
@@ -395,6 +408,8 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
     json_object_foreach((json_t *)obj, key, v)
     {
         lossd_tensor t;
+        if (json_is_null(v) && is_optional(fn, key))
+            continue; /* null is the default, as Python's None and JS's undefined */
         if (fn->operands[0].shape != LOSSD_SHAPE_NONE && strcmp(key, fn->operands[0].name) == 0) {
             if (read_tensor(v, key, lim, store, &t, f) < 0)
                 return -1;
