@@ -326,6 +326,63 @@ START_TEST(null_is_the_default)
 }
 END_TEST
 
+/* ------------------------------------------------------------ batch ids, metrics */
+
+START_TEST(batch_jobs_carry_ids)
+{
+    /* A job's "id" comes back in its result, whatever became of the job. */
+    http_reply r =
+        http_post("/v1/batch",
+                  "{\"jobs\":[{\"id\":\"box-7\",\"path\":\"/v1/loss/mse\",\"body\":{\"input\":[1],"
+                  "\"target\":[0]}},{\"path\":\"/v1/loss/mse\",\"body\":{\"input\":[1]},\"id\":"
+                  "\"caf\\u00e9 \\\"2\\\"\"},{\"path\":\"/v1/loss/mse\",\"body\":{\"input\":[1],"
+                  "\"target\":[0]}},{\"id\":3,\"path\":\"/v1/loss/mse\",\"body\":{}},{\"id\":null,"
+                  "\"path\":\"/v1/loss/relu\",\"body\":{}}]}");
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    json_t *results = json_object_get(r.json, "results");
+    ck_assert_uint_eq(json_array_size(results), 5);
+    json_t *a = json_array_get(results, 0), *b = json_array_get(results, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "id")), "box-7");
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "status")), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(b, "id")), "caf\xc3\xa9 \"2\"");
+    ck_assert_int_eq(json_integer_value(json_object_get(b, "status")), 422);
+    ck_assert_ptr_null(json_object_get(json_array_get(results, 2), "id")); /* none sent */
+    /* an id that is not a string fails its job, naming it; null is no id */
+    json_t *c = json_array_get(results, 3), *d = json_array_get(results, 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "status")), 422);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(c, "body"), "error"), "message")),
+                     "id: expected a string, got a number");
+    ck_assert_ptr_null(json_object_get(c, "id"));
+    ck_assert_ptr_null(json_object_get(d, "id"));
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "status")), 404);
+    /* the reply keeps the order id, status, body */
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "{\"results\":[{\"id\":\"box-7\",\"status\":200,\"body\":"));
+    http_reply_free(&r);
+    r = http_post("/v1/batch",
+                  "{\"jobs\":[{\"path\":\"/v1/loss/mse\",\"body\":{},\"ids\":\"x\"}]}");
+    ck_assert_ptr_nonnull(strstr(r.body, "ids: unknown field; a job takes: path, body, id"));
+    http_reply_free(&r);
+}
+END_TEST
+
+START_TEST(metrics_of_the_process)
+{
+    http_reply r = http_get("/metrics");
+    ck_assert_int_eq(r.status, 200);
+    static const char *const names[] = {"\nprocess_cpu_seconds_total ",
+                                        "\nprocess_resident_memory_bytes ",
+                                        "\nprocess_virtual_memory_bytes ",
+                                        "\nprocess_open_fds ",
+                                        "\nprocess_max_fds ",
+                                        "\nprocess_start_time_seconds "};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_msg(strstr(r.body, names[i]) != NULL, "no%s", names[i]);
+    http_reply_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http requests");
@@ -335,5 +392,7 @@ int main(void)
     add_case(s, "not quite right", 30, http_setup, http_stop,
              TESTS(not_found_says_what_was_meant, bodies_that_are_not_objects, json_media_types,
                    null_is_the_default));
+    add_case(s, "batch ids and metrics", 30, http_setup, http_stop,
+             TESTS(batch_jobs_carry_ids, metrics_of_the_process));
     return run_http_suite(s);
 }

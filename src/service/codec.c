@@ -101,7 +101,26 @@ static int nesting_depth(const char *body, size_t len, int limit, size_t *where)
     return deepest;
 }
 
-static const char *json_type_name(const json_t *v);
+const char *lossd_codec_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "a value";
+}
 
 /* What a parse error says, in lossd's words where jansson's would name its own flags. */
 static void parse_fault(const json_error_t *error, lossd_fault *f)
@@ -153,7 +172,8 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd
     }
     if (!json_is_object(root)) {
         lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
-                        "the body must be a JSON object {...}, got %s", json_type_name(root));
+                        "the body must be a JSON object {...}, got %s",
+                        lossd_codec_type_name(root));
         if (arena == NULL)
             json_decref(root);
         return NULL;
@@ -162,27 +182,6 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd
 }
 
 /* ------------------------------------------------------------ tensors */
-
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a value";
-}
 
 /* Writes name[i0][i1]... for the first `depth` indices. */
 static void index_path(char *buf, size_t size, const char *name, const size_t *idx, int depth)
@@ -208,7 +207,7 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
         if (!json_is_number(v)) {
             index_path(path, sizeof path, r->name, r->idx, depth);
             return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                                   "expected a number, got %s", json_type_name(v));
+                                   "expected a number, got %s", lossd_codec_type_name(v));
         }
         *r->cursor++ = json_number_value(v);
         return 0;
@@ -217,7 +216,7 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
         index_path(path, sizeof path, r->name, r->idx, depth);
         return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
                                "expected an array of %zu, got %s (tensors must be rectangular)",
-                               r->shape[depth], json_type_name(v));
+                               r->shape[depth], lossd_codec_type_name(v));
     }
     size_t n = json_array_size(v);
     if (n != r->shape[depth]) {
@@ -233,7 +232,7 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
                 r->idx[depth] = i;
                 index_path(path, sizeof path, r->name, r->idx, depth + 1);
                 return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                                       "expected a number, got %s", json_type_name(x));
+                                       "expected a number, got %s", lossd_codec_type_name(x));
             }
             *r->cursor++ = json_number_value(x);
         }
@@ -270,7 +269,7 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
     if (!json_is_array(v) && !json_is_number(v))
         return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name,
                                "expected a number or an array of numbers, got %s",
-                               json_type_name(v));
+                               lossd_codec_type_name(v));
     lossd_tensor t;
     if (lossd_tensor_view(&t, NULL, r.rank, r.shape) < 0)
         return lossd_fault_set(f, LOSSD_FAULT_TOO_LARGE, name,
@@ -350,7 +349,7 @@ static int expect_type(bool ok, const char *field, const char *want, const json_
     if (ok)
         return 0;
     return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, field, "expected %s, got %s", want,
-                           json_type_name(v));
+                           lossd_codec_type_name(v));
 }
 
 int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const json_t *v,
@@ -401,7 +400,8 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
     c->max_output = lim->max_elements;
     if (!json_is_object(obj))
         return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, NULL,
-                               "the request must be a JSON object, got %s", json_type_name(obj));
+                               "the request must be a JSON object, got %s",
+                               lossd_codec_type_name(obj));
     const char *key;
     const json_t *v;
     lossd_error err = {0};
