@@ -55,16 +55,16 @@ int lossd__fail(lossd_error *err, int code, const char *field, const char *fmt, 
 
 const char *lossd__shortest(double x, char *buf)
 {
-    if (!isfinite(x)) {
-        snprintf(buf, LOSSD__SHORTEST_MAX, "%g", x);
-        return buf;
-    }
-    for (int digits = 1; digits < 17; digits++) { /* an error path: a few tries are cheap */
-        snprintf(buf, LOSSD__SHORTEST_MAX, "%.*g", digits, x);
-        if (strtod(buf, NULL) == x)
-            return buf;
-    }
-    snprintf(buf, LOSSD__SHORTEST_MAX, "%.17g", x);
+    char text[LOSSD__SHORTEST_MAX];
+    int digits = 17;
+    if (isfinite(x)) /* an error path: a few tries are cheap */
+        for (digits = 1; digits < 17; digits++) {
+            snprintf(text, sizeof text, "%.*g", digits, x);
+            if (strtod(text, NULL) == x)
+                break;
+        }
+    snprintf(text, sizeof text, "%.*g", digits, x);
+    memcpy(buf, text, sizeof text);
     return buf;
 }
 
