@@ -326,9 +326,19 @@ START_TEST(access_log_behind_a_proxy)
                                "X-Request-Id: via-proxy", "User-Agent: proxied/2", NULL};
     expect_status(http_request(NULL, "/healthz", NULL, 0, forwarded), 200);
     expect_status(http_get("/readyz"), 200);
+    /* many header lines: the last ones count, which the nearest proxies wrote */
+    const char *many[12] = {"X-Request-Id: many-lines"};
+    char lines[10][64];
+    for (int i = 0; i < 10; i++) {
+        snprintf(lines[i], sizeof lines[i], "X-Forwarded-For: %s",
+                 i < 9 ? "6.6.6.6" : "198.51.100.9, 192.0.2.11");
+        many[i + 1] = lines[i];
+    }
+    expect_status(http_request(NULL, "/v1", NULL, 0, many), 200);
     char *log = stop_and_read_log(&c);
     ck_assert_msg(strstr(log, " 198.51.100.7 \"GET /healthz\" 200 0 15 ") != NULL, "%s", log);
     ck_assert_msg(strstr(log, "ms healthz - via-proxy \"proxied/2\"\n") != NULL, "%s", log);
+    ck_assert_msg(strstr(log, " 198.51.100.9 \"GET /v1\" 200 ") != NULL, "%s", log);
     /* no header: the proxy itself, with its port */
     char *readyz = strstr(log, "\"GET /readyz\"");
     ck_assert_ptr_nonnull(readyz);

@@ -842,7 +842,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return dispatch(r);
 }
 
-/* Collects the X-Forwarded-For headers, in order (a proxy may add its own line). */
+/*
+ * Collects the X-Forwarded-For headers, in order (a proxy may add its own
+ * line); of more than fit, the last ones, which the nearest proxies wrote.
+ */
 typedef struct {
     const char *values[8];
     size_t n;
@@ -853,9 +856,14 @@ static enum MHD_Result add_forwarded(void *cls, enum MHD_ValueKind kind, const c
 {
     (void)kind;
     forwarded_for *f = cls;
-    if (value && strcasecmp(key, "X-Forwarded-For") == 0 &&
-        f->n < sizeof f->values / sizeof f->values[0])
-        f->values[f->n++] = value;
+    size_t max = sizeof f->values / sizeof f->values[0];
+    if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    if (f->n == max) {
+        memmove(f->values, f->values + 1, (max - 1) * sizeof f->values[0]);
+        f->n--;
+    }
+    f->values[f->n++] = value;
     return MHD_YES;
 }
 
