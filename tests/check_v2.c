@@ -392,13 +392,13 @@ START_TEST(datatypes_are_widened_exactly)
     w = serve_json("loss.nll",
                    "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":\"FP64\","
                    "\"data\":[-1,-2]},{\"name\":\"target\",\"shape\":[1],\"datatype\":"
-                   "\"INT64\",\"data\":[0.5]}]}");
-    expect_v2_error(&w, 400, "target[0]: 0.5 is not an INT64");
+                   "\"INT64\",\"data\":[0.30824]}]}");
+    expect_v2_error(&w, 400, "target[0]: 0.30824 is not an INT64"); /* as sent, not %.17g */
     wire_free(&w);
     w = serve_json(
         "activation.relu",
         "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1e300]}]}");
-    expect_v2_error(&w, 400, "not representable as FP32");
+    expect_v2_error(&w, 400, "input[0]: 1e+300 is not representable as FP32");
     wire_free(&w);
 }
 END_TEST

@@ -31,6 +31,7 @@
 #include "../debug.h"
 #include "arena.h"
 #include "catalog.h"
+#include "dtoa.h"
 #include "v2.h"
 
 /* ---------------------------------------------------------------- datatypes */
@@ -340,27 +341,6 @@ typedef struct {
     lossd_fault f;
 } infer;
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a value";
-}
-
 /* A 422: the request breaks the function's contract. */
 __attribute__((format(printf, 3, 4))) static int invalid(infer *x, const char *field,
                                                          const char *fmt, ...)
@@ -392,13 +372,15 @@ static int read_parameters(infer *x, const json_t *params)
     json_t *v;
     char field[LOSSD_FIELD_MAX];
     if (!json_is_object(params))
-        return invalid(x, "parameters", "expected an object, got %s", type_name(params));
+        return invalid(x, "parameters", "expected an object, got %s",
+                       lossd_codec_type_name(params));
     json_object_foreach((json_t *)params, key, v)
     {
         snprintf(field, sizeof field, "parameters.%s", key);
         if (strcmp(key, "binary_data_output") == 0) {
             if (!json_is_boolean(v))
-                return invalid(x, field, "expected true or false, got %s", type_name(v));
+                return invalid(x, field, "expected true or false, got %s",
+                               lossd_codec_type_name(v));
             x->binary_default = json_is_true(v);
             continue;
         }
@@ -407,7 +389,7 @@ static int read_parameters(infer *x, const json_t *params)
         if (strcmp(key, "reduction") == 0 && x->fn->kind == LOSSD_KIND_LOSS) {
             lossd_error err = {0};
             if (v && !json_is_string(v))
-                return invalid(x, field, "expected a string, got %s", type_name(v));
+                return invalid(x, field, "expected a string, got %s", lossd_codec_type_name(v));
             if (v && lossd_call_set_reduction(c, json_string_value(v), &err) < 0)
                 return lossd_fault_from_error(&x->f, &err);
             continue;
@@ -458,14 +440,15 @@ static int read_outputs(infer *x, const json_t *outputs)
         return 0;
     }
     if (!json_is_array(outputs))
-        return invalid(x, "outputs", "expected an array, got %s", type_name(outputs));
+        return invalid(x, "outputs", "expected an array, got %s", lossd_codec_type_name(outputs));
     size_t i;
     json_t *o;
     json_array_foreach(outputs, i, o)
     {
         snprintf(field, sizeof field, "outputs[%zu]", i);
         if (!json_is_object(o))
-            return invalid(x, field, "expected an object {\"name\": ...}, got %s", type_name(o));
+            return invalid(x, field, "expected an object {\"name\": ...}, got %s",
+                           lossd_codec_type_name(o));
         const char *key;
         json_t *v, *name = NULL, *params = NULL;
         json_object_foreach(o, key, v)
@@ -482,7 +465,7 @@ static int read_outputs(infer *x, const json_t *outputs)
         snprintf(field, sizeof field, "outputs[%zu].name", i);
         if (!json_is_string(name))
             return invalid(x, field, name ? "expected a string, got %s" : "required%s",
-                           name ? type_name(name) : "");
+                           name ? lossd_codec_type_name(name) : "");
         const model_output *out = NULL;
         for (size_t k = 0; k < x->n_outputs && !out; k++)
             if (strcmp(x->outputs[k].name, json_string_value(name)) == 0)
@@ -505,7 +488,8 @@ static int read_outputs(infer *x, const json_t *outputs)
         if (params) {
             snprintf(field, sizeof field, "outputs[%zu].parameters", i);
             if (!json_is_object(params))
-                return invalid(x, field, "expected an object, got %s", type_name(params));
+                return invalid(x, field, "expected an object, got %s",
+                               lossd_codec_type_name(params));
             json_object_foreach(params, key, v)
             {
                 snprintf(field, sizeof field, "outputs[%zu].parameters.%s", i, key);
@@ -513,7 +497,8 @@ static int read_outputs(infer *x, const json_t *outputs)
                     return invalid(x, field, "unknown parameter; an output takes: %s",
                                    "binary_data");
                 if (!json_is_boolean(v))
-                    return invalid(x, field, "expected true or false, got %s", type_name(v));
+                    return invalid(x, field, "expected true or false, got %s",
+                                   lossd_codec_type_name(v));
                 binary = json_is_true(v);
             }
         }
@@ -529,7 +514,7 @@ static int json_element(infer *x, const json_t *v, datatype dt, const char *path
 {
     if (!json_is_number(v))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "expected a number, got %s",
-                               type_name(v));
+                               lossd_codec_type_name(v));
     double d = json_number_value(v);
     switch (dt) {
     case DT_FP64:
@@ -538,7 +523,8 @@ static int json_element(infer *x, const json_t *v, datatype dt, const char *path
         float narrow = (float)d;
         if (isinf(narrow))
             return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path,
-                                   "%.17g is not representable as FP32", d);
+                                   "%s is not representable as FP32",
+                                   lossd_dtoa_text(d, (char[LOSSD_DTOA_MAX + 1]){0}));
         d = narrow;
         break;
     }
@@ -546,7 +532,8 @@ static int json_element(infer *x, const json_t *v, datatype dt, const char *path
     case DT_INT32: {
         double limit = dt == DT_INT64 ? 9223372036854775808.0 : 2147483648.0;
         if (d != floor(d) || d < -limit || d >= limit)
-            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "%.17g is not an %s", d,
+            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "%s is not an %s",
+                                   lossd_dtoa_text(d, (char[LOSSD_DTOA_MAX + 1]){0}),
                                    datatypes[dt].name);
         break;
     }
@@ -587,7 +574,7 @@ static int read_nested(json_reader *r, const json_t *v, int depth)
         return lossd_fault_set(&r->x->f, LOSSD_FAULT_BAD_REQUEST, path,
                                "\"data\" does not follow the shape %s: expected an array of %zu, "
                                "got %s of %zu",
-                               shape, r->shape[depth], type_name(v),
+                               shape, r->shape[depth], lossd_codec_type_name(v),
                                json_is_array(v) ? json_array_size(v) : 1);
     }
     for (size_t i = 0; i < r->shape[depth]; i++) {
@@ -605,7 +592,7 @@ static int read_json_data(infer *x, const char *name, const json_t *data, dataty
     char path[LOSSD_FIELD_MAX];
     if (!json_is_array(data))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, name,
-                               "\"data\" must be an array, got %s", type_name(data));
+                               "\"data\" must be an array, got %s", lossd_codec_type_name(data));
     size_t n = json_array_size(data);
     bool flat = rank <= 1 || n == 0 || !json_is_array(json_array_get(data, 0));
     if (!flat) {
@@ -726,7 +713,7 @@ static int read_shape(infer *x, const char *name, size_t index, const json_t *v,
     if (!json_is_array(v))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, field,
                                v ? "expected an array of whole numbers, got %s" : "required%s",
-                               v ? type_name(v) : "");
+                               v ? lossd_codec_type_name(v) : "");
     size_t rank = json_array_size(v);
     if (rank > LOSSD_MAX_RANK)
         return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
@@ -756,7 +743,7 @@ static int read_input(infer *x, size_t index, const json_t *o)
     if (!json_is_object(o))
         return invalid(x, field,
                        "expected an object {\"name\", \"shape\", \"datatype\", ...}, got %s",
-                       type_name(o));
+                       lossd_codec_type_name(o));
     const char *key;
     json_t *v, *name_v = NULL, *shape_v = NULL, *type_v = NULL, *params = NULL, *data = NULL;
     json_object_foreach((json_t *)o, key, v)
@@ -780,7 +767,7 @@ static int read_input(infer *x, size_t index, const json_t *o)
     snprintf(field, sizeof field, "inputs[%zu].name", index);
     if (!json_is_string(name_v))
         return invalid(x, field, name_v ? "expected a string, got %s" : "required%s",
-                       name_v ? type_name(name_v) : "");
+                       name_v ? lossd_codec_type_name(name_v) : "");
     const char *name = json_string_value(name_v);
     size_t slot = 0;
     while (slot < x->n_inputs && strcmp(x->inputs[slot].name, name) != 0)
@@ -805,7 +792,7 @@ static int read_input(infer *x, size_t index, const json_t *o)
     if (!json_is_string(type_v))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, field,
                                type_v ? "expected a string, got %s" : "required%s",
-                               type_v ? type_name(type_v) : "");
+                               type_v ? lossd_codec_type_name(type_v) : "");
     int dt = datatype_of(json_string_value(type_v));
     if (dt < 0 || (!in->class_index && (dt == DT_INT64 || dt == DT_INT32)))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, name,
@@ -823,7 +810,7 @@ static int read_input(infer *x, size_t index, const json_t *o)
     if (params) {
         snprintf(field, sizeof field, "inputs[%zu].parameters", index);
         if (!json_is_object(params))
-            return invalid(x, field, "expected an object, got %s", type_name(params));
+            return invalid(x, field, "expected an object, got %s", lossd_codec_type_name(params));
         json_object_foreach(params, key, v)
         {
             snprintf(field, sizeof field, "inputs[%zu].parameters.%s", index, key);
@@ -886,7 +873,7 @@ static int read_inputs(infer *x, const json_t *inputs)
     if (!json_is_array(inputs))
         return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, "inputs",
                                inputs ? "expected an array of inputs, got %s" : "required%s",
-                               inputs ? type_name(inputs) : "");
+                               inputs ? lossd_codec_type_name(inputs) : "");
     size_t i;
     json_t *o;
     json_array_foreach(inputs, i, o)
@@ -917,7 +904,7 @@ static int read_request(infer *x, const json_t *root, const char *model, const c
     {
         if (strcmp(key, "id") == 0) {
             if (!json_is_string(v))
-                return invalid(x, "id", "expected a string, got %s", type_name(v));
+                return invalid(x, "id", "expected a string, got %s", lossd_codec_type_name(v));
             *id = json_string_value(v);
         } else if (strcmp(key, "parameters") == 0) {
             params = v;
