@@ -557,7 +557,9 @@ void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n, con
 static void write_field(lossd_buf *out, const char *name, const lossd_tensor *shape,
                         const double *data, const lossd_exec *exec)
 {
-    lossd_buf_printf(out, ",\"%s\":", name);
+    lossd_buf_puts(out, ",\"");
+    lossd_buf_puts(out, name);
+    lossd_buf_puts(out, "\":");
     write_tensor(out, data, shape->rank, shape->shape, exec);
 }
 
@@ -571,13 +573,16 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
             write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
         else
             lossd_buf_number(out, c->loss);
-        lossd_buf_printf(out, ",\"n\":%zu", c->n_terms);
+        lossd_buf_puts(out, ",\"n\":");
+        lossd_buf_uint(out, c->n_terms);
         if (c->grad)
             write_field(out, "grad", &c->operand[0], c->grad, exec);
         if (c->want_terms) {
             lossd_buf_puts(out, ",\"terms\":{");
             for (size_t k = 0; lossd_call_term_name(c, k); k++) {
-                lossd_buf_printf(out, "%s\"%s\":", k ? "," : "", lossd_call_term_name(c, k));
+                lossd_buf_puts(out, k ? ",\"" : "\"");
+                lossd_buf_puts(out, lossd_call_term_name(c, k));
+                lossd_buf_puts(out, "\":");
                 write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
             }
             lossd_buf_puts(out, "}");
@@ -588,7 +593,9 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
         write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
         if (c->grad)
             write_field(out, "grad", &c->operand[0], c->grad, exec);
-        lossd_buf_printf(out, ",\"stats\":{\"n\":%zu,\"zero_grad_fraction\":", c->n_terms);
+        lossd_buf_puts(out, ",\"stats\":{\"n\":");
+        lossd_buf_uint(out, c->n_terms);
+        lossd_buf_puts(out, ",\"zero_grad_fraction\":");
         lossd_buf_number(out, c->zero_grad_fraction);
         lossd_buf_puts(out, "}");
         break;
@@ -603,7 +610,9 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
     case LOSSD_KIND_COUNT:
         break;
     }
-    if (c->n_nonfinite)
-        lossd_buf_printf(out, ",\"nonfinite\":%zu", c->n_nonfinite);
+    if (c->n_nonfinite) {
+        lossd_buf_puts(out, ",\"nonfinite\":");
+        lossd_buf_uint(out, c->n_nonfinite);
+    }
     lossd_buf_puts(out, "}");
 }

@@ -329,7 +329,16 @@ const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
         "compute",  "function",       "web",     "v2",     "v2_live",   "v2_ready",
         "v2_model", "v2_model_ready", "infer",   "unknown"};
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
-        snprintf(buf, size, "%s/%s", lossd_kind_name(r->fn->kind), r->fn->name);
+        /* kind/name, copied rather than printed: every request's log line asks */
+        const char *kind = lossd_kind_name(r->fn->kind), *name = r->fn->name;
+        size_t k = strlen(kind), n = strlen(name);
+        if (k + 1 + n >= size) {
+            snprintf(buf, size, "%s/%s", kind, name); /* cut to fit */
+            return buf;
+        }
+        memcpy(buf, kind, k);
+        buf[k] = '/';
+        memcpy(buf + k + 1, name, n + 1);
         return buf;
     }
     return (unsigned)r->endpoint < LOSSD_ROUTE_COUNT ? labels[r->endpoint] : "unknown";

@@ -235,9 +235,9 @@ static void free_sent(void *arg)
 static enum MHD_Result queue_reply(request *r, lossd_reply *reply)
 {
     const char *type = reply->content_type ? reply->content_type : "application/json";
-    char header_len[32] = "";
+    char header_len[LOSSD_UTOA_MAX + 1] = "";
     if (reply->header_len)
-        snprintf(header_len, sizeof header_len, "%zu", reply->header_len);
+        header_len[lossd_utoa(reply->header_len, header_len)] = '\0';
     struct MHD_Response *resp = NULL;
     size_t len = 0;
     if (reply->compressed) {
