@@ -55,6 +55,13 @@ START_TEST(route_fixed_endpoints)
 }
 END_TEST
 
+/* The label of fn's routes: kind/name. */
+static const char *want_label(const lossd_function *fn, char *buf)
+{
+    snprintf(buf, 96, "%s/%s", lossd_kind_name(fn->kind), fn->name);
+    return buf;
+}
+
 START_TEST(route_every_function)
 {
     char path[128], label[96], want[96];
@@ -66,10 +73,18 @@ START_TEST(route_every_function)
         ck_assert_msg(lossd_route_find("POST", path, &r, &f) == 0, "POST %s: %s", path, f.message);
         ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_COMPUTE);
         ck_assert_ptr_eq(r.fn, fn);
+        ck_assert_uint_eq(r.fn_index, i); /* the metrics' row */
         ck_assert(r.compute && r.needs_key);
+        /* and the same function over /v2 */
+        snprintf(path, sizeof path, "/v2/models/%s.%s/infer", lossd_kind_name(fn->kind), fn->name);
+        lossd_route v2;
+        ck_assert_msg(lossd_route_find("POST", path, &v2, &f) == 0, "POST %s: %s", path, f.message);
+        ck_assert_ptr_eq(v2.fn, fn);
+        ck_assert_uint_eq(v2.fn_index, i);
+        ck_assert_str_eq(lossd_route_label(&v2, label, sizeof label), want_label(fn, want));
+        snprintf(path, sizeof path, "/v1/%s/%s", lossd_kind_name(fn->kind), fn->name);
         ck_assert_str_eq(r.allow, "POST");
-        snprintf(want, sizeof want, "%s/%s", lossd_kind_name(fn->kind), fn->name);
-        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), want);
+        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), want_label(fn, want));
         /* Functions are POST only, HEAD included. */
         for (int m = 0; m < 3; m++) {
             const char *method = (const char *[]){"GET", "HEAD", "PUT"}[m];

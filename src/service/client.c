@@ -181,9 +181,23 @@ bool lossd_trust_contains(const lossd_trust *t, const struct sockaddr *sa)
 static size_t write_address(const address *a, bool bracketed, char *buf)
 {
     size_t n = 0;
-    if (a->v6 && bracketed)
+    if (!a->v6) { /* dotted quads by hand: glibc's inet_ntop prints them with sprintf */
+        for (int i = 0; i < 4; i++) {
+            unsigned b = a->bytes[i];
+            if (i)
+                buf[n++] = '.';
+            if (b >= 100)
+                buf[n++] = (char)('0' + b / 100);
+            if (b >= 10)
+                buf[n++] = (char)('0' + b / 10 % 10);
+            buf[n++] = (char)('0' + b % 10);
+        }
+        buf[n] = '\0';
+        return n;
+    }
+    if (bracketed)
         buf[n++] = '[';
-    inet_ntop(a->v6 ? AF_INET6 : AF_INET, a->bytes, buf + n, INET6_ADDRSTRLEN);
+    inet_ntop(AF_INET6, a->bytes, buf + n, INET6_ADDRSTRLEN);
     n += strlen(buf + n);
     if (a->v6 && bracketed)
         buf[n++] = ']';

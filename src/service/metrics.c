@@ -19,6 +19,7 @@
 
 #include <lossd/lossd.h>
 
+#include "../debug.h"
 #include "metrics.h"
 
 static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 415, 422, 500, 503};
@@ -49,9 +50,8 @@ struct lossd_metrics {
 static size_t row_of(const lossd_route *r)
 {
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
-        for (size_t i = 0; i < lossd_function_count(); i++)
-            if (lossd_function_at(i) == r->fn)
-                return LOSSD_ROUTE_COUNT + i;
+        LOSSD_ASSERT(lossd_function_at(r->fn_index) == r->fn);
+        return LOSSD_ROUTE_COUNT + r->fn_index;
     }
     return (unsigned)r->endpoint < LOSSD_ROUTE_COUNT ? (size_t)r->endpoint : LOSSD_ROUTE_UNKNOWN;
 }

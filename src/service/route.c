@@ -194,6 +194,22 @@ __attribute__((format(printf, 5, 6))) static int not_found(lossd_fault *f, const
 }
 
 /*
+ * The function of that kind and name, and its place in the registry (the
+ * metrics' row), or NULL.
+ */
+static const lossd_function *function_named(lossd_kind kind, const char *name, size_t *index)
+{
+    for (size_t i = 0, n = lossd_function_count(); i < n; i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        if (fn->kind == kind && strcmp(fn->name, name) == 0) {
+            *index = i;
+            return fn;
+        }
+    }
+    return NULL;
+}
+
+/*
  * /v2/models/{kind}.{name}[/versions/1][/ready|/infer]: `rest` is what
  * follows /v2/models/ in `path`. The model is found in the registry; its
  * only version is 1.
@@ -237,7 +253,8 @@ static int find_model(const char *method, const char *path, const char *rest, lo
                          "models are named {kind}.{name}, such as loss.ciou, with kind loss, "
                          "activation, info or pairwise (GET /v1/functions lists them)",
                          "no model called \"%s\"", model);
-    const lossd_function *fn = lossd_function_find((lossd_kind)kind, dot + 1);
+    size_t index = 0;
+    const lossd_function *fn = function_named((lossd_kind)kind, dot + 1, &index);
     if (fn == NULL) {
         char names[512], otherwise[640];
         kind_names((lossd_kind)kind, names, sizeof names);
@@ -247,6 +264,7 @@ static int find_model(const char *method, const char *path, const char *rest, lo
     }
     r->endpoint = endpoint;
     r->fn = fn;
+    r->fn_index = index;
     r->compute = endpoint == LOSSD_ROUTE_V2_INFER;
     r->allow = r->compute ? "POST" : "GET";
     if (!method_is(method, r->allow))
@@ -283,7 +301,8 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
             if (strlen(kind) != (size_t)(slash - rest) || strncmp(rest, kind, strlen(kind)) != 0)
                 continue;
             r->needs_key = true;
-            const lossd_function *fn = lossd_function_find((lossd_kind)k, slash + 1);
+            size_t index = 0;
+            const lossd_function *fn = function_named((lossd_kind)k, slash + 1, &index);
             if (fn == NULL) {
                 char names[512], otherwise[600];
                 kind_names((lossd_kind)k, names, sizeof names);
@@ -293,6 +312,7 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
             }
             r->endpoint = catalog_entry ? LOSSD_ROUTE_FUNCTION : LOSSD_ROUTE_COMPUTE;
             r->fn = fn;
+            r->fn_index = index;
             r->compute = !catalog_entry;
             r->allow = catalog_entry ? "GET" : "POST";
             if (!method_is(method, r->allow))

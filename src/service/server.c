@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,17 @@ struct lossd_server {
     lossd_trust trust; /* --trusted-proxy */
 };
 
+/*
+ * The request headers lossd reads, collected in one pass over the request's
+ * headers when it begins: a lookup by name walks them all each time, and
+ * a request asked for a dozen. The values are libmicrohttpd's, valid until
+ * the request completes. NULL when absent.
+ */
+typedef struct {
+    const char *content_length, *transfer_encoding, *content_type, *content_encoding;
+    const char *accept_encoding, *authorization, *header_len, *request_id, *user_agent, *origin;
+} request_headers;
+
 typedef struct request {
     lossd_server *srv;
     struct MHD_Connection *conn;
@@ -102,7 +114,8 @@ typedef struct request {
     int status;
     size_t bytes_out;
     const char *error;
-    const char *request_id; /* the client's X-Request-Id, or generated_id */
+    request_headers headers; /* the ones lossd reads, found in one pass (collect_headers) */
+    const char *request_id;  /* the client's X-Request-Id, or generated_id */
     char generated_id[LOSSD_REQUEST_ID_GENERATED];
     char method[16];
     char path[512];
@@ -130,9 +143,7 @@ static enum MHD_Result respond(request *r, int status, struct MHD_Response *resp
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     lossd_header web[LOSSD_WEB_HEADERS_MAX];
-    size_t n_web = lossd_web_headers(
-        s->cfg, &r->route, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin"),
-        r->preflight, web);
+    size_t n_web = lossd_web_headers(s->cfg, &r->route, r->headers.origin, r->preflight, web);
     for (size_t i = 0; i < n_web; i++)
         MHD_add_response_header(resp, web[i].name, web[i].value);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
@@ -300,9 +311,38 @@ static enum MHD_Result queue_fault(request *r)
 
 /* ------------------------------------------------------------ admission */
 
-static const char *header(request *r, const char *name)
+/* Files one header into the request_headers: by length first, then the name itself. */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                      const char *value)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    (void)kind;
+    request_headers *h = cls;
+    static const struct {
+        const char *name;
+        size_t offset;
+    } wanted[] = {
+        {MHD_HTTP_HEADER_CONTENT_LENGTH, offsetof(request_headers, content_length)},
+        {MHD_HTTP_HEADER_TRANSFER_ENCODING, offsetof(request_headers, transfer_encoding)},
+        {MHD_HTTP_HEADER_CONTENT_TYPE, offsetof(request_headers, content_type)},
+        {MHD_HTTP_HEADER_CONTENT_ENCODING, offsetof(request_headers, content_encoding)},
+        {MHD_HTTP_HEADER_ACCEPT_ENCODING, offsetof(request_headers, accept_encoding)},
+        {MHD_HTTP_HEADER_AUTHORIZATION, offsetof(request_headers, authorization)},
+        {"Inference-Header-Content-Length", offsetof(request_headers, header_len)},
+        {"X-Request-Id", offsetof(request_headers, request_id)},
+        {MHD_HTTP_HEADER_USER_AGENT, offsetof(request_headers, user_agent)},
+        {"Origin", offsetof(request_headers, origin)},
+    };
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+        const char **slot = (const char **)(void *)((char *)h + wanted[i].offset);
+        /* the first of a repeated header, as libmicrohttpd's own lookup answers */
+        if (*slot == NULL && strlen(wanted[i].name) == len &&
+            strcasecmp(wanted[i].name, name) == 0) {
+            *slot = value;
+            break;
+        }
+    }
+    return MHD_YES;
 }
 
 /*
@@ -377,7 +417,7 @@ static void refuse_buffered(request *r)
  */
 static void read_header_len(request *r, const char *length, bool encoded)
 {
-    const char *value = header(r, "Inference-Header-Content-Length");
+    const char *value = r->headers.header_len;
     if (value == NULL || r->route.endpoint != LOSSD_ROUTE_V2_INFER)
         return;
     size_t n;
@@ -454,14 +494,13 @@ static void admit(request *r)
     lossd_server *s = r->srv;
     const lossd_config *cfg = s->cfg;
     r->header_len = LOSSD_NO_HEADER_LEN;
-    r->accepts = lossd_encoding_accepted(header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    r->accepts = lossd_encoding_accepted(r->headers.accept_encoding);
     int found = lossd_route_find(r->method, r->path, &r->route, &r->fault);
     int web = lossd_web_admit(cfg, r->method, found, &r->route, &r->fault);
     r->preflight = web == 1;
     if (web != 0)
         return;
-    if (r->route.needs_key && s->auth &&
-        !lossd_auth_check(s->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION))) {
+    if (r->route.needs_key && s->auth && !lossd_auth_check(s->auth, r->headers.authorization)) {
         lossd_metrics_reject(s->metrics, LOSSD_REJECT_UNAUTHORIZED);
         lossd_fault_set(&r->fault, LOSSD_FAULT_UNAUTHORIZED, NULL,
                         "a valid API key is required: send Authorization: Bearer KEY");
@@ -475,14 +514,14 @@ static void admit(request *r)
                         "the server is shutting down; retry on another instance");
         return;
     }
-    const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *transfer = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *length = r->headers.content_length;
+    const char *transfer = r->headers.transfer_encoding;
     if (length && transfer) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
                         "a request must not carry both Content-Length and Transfer-Encoding");
         return;
     }
-    const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *type = r->headers.content_type;
     if (!accepted_media_type(r, type)) {
         lossd_fault_set(
             &r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL, "expected Content-Type: %s, got %.64s%s",
@@ -492,7 +531,7 @@ static void admit(request *r)
                 : "");
         return;
     }
-    const char *coding = header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    const char *coding = r->headers.content_encoding;
     lossd_encoding encoding = lossd_encoding_of(coding);
     if (encoding == LOSSD_ENCODING_UNSUPPORTED) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL,
@@ -532,8 +571,8 @@ static void admit(request *r)
 /* Whether the request says a body follows (Content-Length > 0, or chunked). */
 static bool announces_body(request *r)
 {
-    const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+    const char *length = r->headers.content_length;
+    return r->headers.transfer_encoding != NULL ||
            (length != NULL && strtoull(length, NULL, 10) > 0);
 }
 
@@ -781,7 +820,8 @@ static request *request_create(lossd_server *s, struct MHD_Connection *conn, con
     copy_text(r->method, sizeof r->method, method);
     copy_text(r->path, sizeof r->path, url);
     /* The client's id when it is fit to echo and log, else one of ours: never refused. */
-    r->request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &r->headers);
+    r->request_id = r->headers.request_id;
     if (!lossd_request_id_valid(r->request_id))
         r->request_id = lossd_request_id_generate(r->generated_id);
     atomic_fetch_add(&s->active, 1);
@@ -926,8 +966,7 @@ static void log_access(request *r, int status, double seconds)
                          .function = lossd_route_label(&r->route, label, sizeof label),
                          .error = r->error,
                          .request_id = r->request_id,
-                         .user_agent = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                                   MHD_HTTP_HEADER_USER_AGENT)};
+                         .user_agent = r->headers.user_agent};
     lossd_log_access(&line);
 }
 
