@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +313,122 @@ char *lossd_v2_model_json(const lossd_function *fn)
                           params));
 }
 
+/* ---------------------------------------------------------------- parsed headers */
+
+/*
+ * A client that sends binary tensors of the same shapes sends the same
+ * JSON header, byte for byte, every time: tritonclient builds it from the
+ * inputs' names, shapes and datatypes, which a training loop or an
+ * evaluation job repeats. Parsing it again costs more than everything
+ * else a small request does (jansson reads ~200 instructions a byte), so
+ * each thread keeps the trees of its last few such headers, keyed by the
+ * model and the exact bytes, and reads a repeated header from its tree.
+ * Only headers without numbers in them ("data") are kept - those rarely
+ * repeat - and only small ones; the tree is read exactly as a freshly
+ * parsed one is, so a cached request is validated like any other.
+ *
+ * Threading: each thread has its own cache (a pthread key, freed when the
+ * thread ends); nothing is shared.
+ */
+#define HEADER_CACHE_ENTRIES 4
+#define HEADER_CACHE_MAX     2048 /* bytes of header; larger ones are parsed every time */
+
+typedef struct {
+    const lossd_function *fn;
+    uint64_t hash;
+    size_t len;
+    char *text;   /* the header's bytes */
+    json_t *tree; /* parsed outside any arena (malloc'd); read only */
+    uint64_t used;
+} cached_header;
+
+typedef struct {
+    cached_header entry[HEADER_CACHE_ENTRIES];
+    uint64_t clock;
+} header_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_ready;
+
+static void cache_drop(cached_header *e)
+{
+    free(e->text);
+    json_decref(e->tree);
+    memset(e, 0, sizeof *e);
+}
+
+static void cache_destroy(void *arg)
+{
+    header_cache *cache = arg;
+    for (size_t i = 0; i < HEADER_CACHE_ENTRIES; i++)
+        cache_drop(&cache->entry[i]);
+    free(cache);
+}
+
+static void cache_init(void)
+{
+    cache_ready = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+/* This thread's cache, created on first use; NULL when out of memory. */
+static header_cache *thread_cache(void)
+{
+    pthread_once(&cache_once, cache_init);
+    if (!cache_ready)
+        return NULL;
+    header_cache *cache = pthread_getspecific(cache_key);
+    if (cache == NULL && (cache = calloc(1, sizeof *cache)) != NULL &&
+        pthread_setspecific(cache_key, cache) != 0) {
+        free(cache);
+        cache = NULL;
+    }
+    return cache;
+}
+
+/* FNV-1a: cheap, and good enough to tell a handful of headers apart (bytes are compared too). */
+static uint64_t header_hash(const char *text, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    return h;
+}
+
+static json_t *cache_find(header_cache *cache, const lossd_function *fn, const char *text,
+                          size_t len, uint64_t hash)
+{
+    for (size_t i = 0; i < HEADER_CACHE_ENTRIES; i++) {
+        cached_header *e = &cache->entry[i];
+        if (e->tree && e->fn == fn && e->hash == hash && e->len == len &&
+            memcmp(e->text, text, len) == 0) {
+            e->used = ++cache->clock;
+            return e->tree;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps a copy of the header and of its tree, in place of the least recently used one. */
+static void cache_put(header_cache *cache, const lossd_function *fn, const char *text, size_t len,
+                      uint64_t hash, const json_t *tree)
+{
+    cached_header *e = &cache->entry[0];
+    for (size_t i = 1; i < HEADER_CACHE_ENTRIES; i++)
+        if (cache->entry[i].used < e->used)
+            e = &cache->entry[i];
+    cache_drop(e);
+    json_t *copy = json_deep_copy(tree); /* no arena is active here: plain malloc */
+    char *bytes = malloc(len ? len : 1);
+    if (copy == NULL || bytes == NULL) {
+        json_decref(copy);
+        free(bytes);
+        return;
+    }
+    memcpy(bytes, text, len);
+    *e = (cached_header){fn, hash, len, bytes, copy, ++cache->clock};
+}
+
 /* ---------------------------------------------------------------- inference */
 
 /* What a reply's binary outputs point into, freed once the reply is sent. */
@@ -348,6 +465,7 @@ typedef struct {
     const char *binary;  /* the bytes after the JSON header */
     size_t binary_len, binary_used;
     bool has_header_len; /* the request carried Inference-Header-Content-Length */
+    bool json_data;      /* an input carried its numbers in the header ("data") */
     result *res;
     lossd_fault f;
 } infer;
@@ -844,6 +962,7 @@ static int read_input(infer *x, size_t index, const json_t *o)
     if (binary) {
         values = read_binary_data(x, name, index, (datatype)dt, count, binary_size);
     } else {
+        x->json_data = true;
         double *out = lossd_tensors_alloc(&x->res->store, count, name, &x->h->limits, &x->f);
         if (out && read_json_data(x, name, data, (datatype)dt, shape, rank, count, out) < 0)
             out = NULL;
@@ -1081,11 +1200,21 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
     x->binary_len = body->len - json_len;
 
     json_t *root = NULL;
-    if (x->f.kind == LOSSD_FAULT_NONE)
+    header_cache *cache = NULL;
+    uint64_t hash = 0;
+    if (x->f.kind == LOSSD_FAULT_NONE && x->has_header_len && json_len <= HEADER_CACHE_MAX &&
+        (cache = thread_cache()) != NULL) {
+        hash = header_hash(body->data, json_len);
+        root = cache_find(cache, fn, body->data, json_len, hash);
+    }
+    bool from_cache = root != NULL;
+    if (root == NULL && x->f.kind == LOSSD_FAULT_NONE)
         root = lossd_codec_load(body->data ? body->data : "", json_len, &tree, &x->f);
     const char *id_in_tree = NULL;
-    if (root && read_request(x, root, &id_in_tree) == 0 && id_in_tree &&
-        (id = strdup(id_in_tree)) == NULL)
+    bool read = root && read_request(x, root, &id_in_tree) == 0;
+    if (read && cache && !from_cache && !x->json_data)
+        cache_put(cache, fn, body->data, json_len, hash, root);
+    if (read && id_in_tree && (id = strdup(id_in_tree)) == NULL)
         lossd_fault_set(&x->f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
     lossd_arena_release(&tree); /* what the call needs was copied or is in the body */
     reply->elements += res->store.elements;
