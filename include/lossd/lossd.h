@@ -168,8 +168,8 @@ typedef enum {
     LOSSD_SHAPE_SCORES,        /* (N,C) or (C), C >= 1 */
     LOSSD_SHAPE_CLASS_INDEX,   /* (N) for (N,C) scores, () for (C) */
     LOSSD_SHAPE_CLASS_OR_PROB, /* CLASS_INDEX, or LIKE_INPUT holding probabilities */
-    LOSSD_SHAPE_BOXES,         /* (N,4) or (4) */
-    LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0 */
+    LOSSD_SHAPE_BOXES,         /* (..., 4): boxes with any leading dimensions */
+    LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0, or one box (4) */
     LOSSD_SHAPE_DISTRIBUTIONS, /* (K) or (N,K), K >= 1 */
 } lossd_shape_rule;
 

@@ -1,10 +1,13 @@
 /*
- * boxes.c - bounding-box losses (IoU, GIoU, DIoU, CIoU) with gradients,
- * and the pairwise similarity matrices, as torchvision computes them.
+ * boxes.c - bounding-box losses (IoU, GIoU, DIoU, CIoU, EIoU, SIoU, NWD)
+ * with gradients, and the pairwise similarity matrices, as torchvision
+ * computes them (the newer ones as shared/LOSSES-NEXT.md defines them).
  *
- * One box-pair routine computes every quantity the four losses share
- * (intersection, union, enclosing box, centre distance, aspect term) and
- * their gradients; the kernels are that routine specialised by a constant.
+ * One box-pair routine computes every quantity the torchvision-style
+ * losses share (intersection, union, enclosing box, centre distance,
+ * aspect term, EIoU's side gaps) and their gradients; SIoU and NWD, which
+ * share little with them, have a pair routine each. The kernels are those
+ * routines specialised by a constant.
  * Box formats are converted once on the way in and gradients pulled back
  * once on the way out.
  *
@@ -30,7 +33,7 @@
 #include "internal.h"
 
 enum { FORMAT_XYXY, FORMAT_XYWH, FORMAT_CXCYWH };
-enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU, BOX_SIOU };
+enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU, BOX_SIOU, BOX_EIOU, BOX_NWD };
 
 /* The eps torchvision's CIoU always uses inside its DIoU term. */
 #define CIOU_INNER_EPS 1e-7
@@ -51,6 +54,7 @@ typedef struct {
     double eps;        /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
     double alpha;      /* Alpha-IoU's power (iou, giou, diou, ciou); 1 for the rows without it */
     double gamma_sign; /* siou: gamma = gamma_sign (Lambda - 2); 1 with neg_gamma, else -1 */
+    double constant;   /* nwd: the normalising constant C of exp(-sqrt(W^2) / C) */
 } box_consts;
 
 static int box_prepare(lossd_call *c, lossd_error *err)
@@ -61,6 +65,7 @@ static int box_prepare(lossd_call *c, lossd_error *err)
     k->alpha = lossd__param_number_or(c, "alpha", 1.0);
     /* 2 - Lambda is -(Lambda - 2) exactly: one expression for both signs */
     k->gamma_sign = lossd__param_number_or(c, "neg_gamma", 1.0) != 0 ? 1.0 : -1.0;
+    k->constant = lossd__param_number_or(c, "constant", 12.8);
     (void)err;
     return 0;
 }
@@ -176,6 +181,8 @@ LOSSD_INLINE lossd_vd dmin(lossd_vd a, lossd_vd b)
 typedef struct {
     lossd_vd iou, enclosing_area, rho2, c2, v, beta;
     lossd_vd angle_cost, distance_cost, shape_cost; /* siou */
+    lossd_vd width_term, height_term;               /* eiou */
+    lossd_vd w2;                                    /* nwd */
 } box_terms;
 
 /*
@@ -215,7 +222,7 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
     lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
     lossd_vd bw = b.x2 - b.x1, bh = b.y2 - b.y1;
     lossd_vd uni = aw * ah + bw * bh - inter;
-    double iou_eps = which == BOX_CIOU ? CIOU_INNER_EPS : eps;
+    double iou_eps = which == BOX_CIOU ? CIOU_INNER_EPS : eps; /* eiou: eps, as diou */
     lossd_vd den = uni + iou_eps;
     lossd_vd iou = inter / den;
     lossd_vd loss = 1.0 - iou;
@@ -241,7 +248,7 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
                    (iou_a - power_alpha(lossd_v_select(penalty < 0, zero, penalty), alpha, &d_pen));
         else
             loss += penalty;
-    } else if (which == BOX_DIOU || which == BOX_CIOU) {
+    } else if (which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU) {
         diag2 = cw * cw + ch * ch;
         dx = (a.x2 + a.x1) / 2 - (b.x1 + b.x2) / 2;
         dy = (a.y2 + a.y1) / 2 - (b.y1 + b.y2) / 2;
@@ -261,6 +268,18 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
         beta = v / (1 - iou + v + eps); /* torchvision's alpha: a constant for the gradient */
         loss += powered ? power_alpha(beta * v, alpha, &d_bv) : beta * v;
     }
+    /* EIoU: the width and height gaps over the enclosing box's sides, summed after DIoU's term */
+    lossd_vd dw = zero, dh = zero, cw2 = zero, ch2 = zero, width_term = zero, height_term = zero;
+    if (which == BOX_EIOU) {
+        dw = aw - bw;
+        dh = ah - bh;
+        cw2 = cw * cw + eps;
+        ch2 = ch * ch + eps;
+        width_term = dw * dw / cw2;
+        height_term = dh * dh / ch2;
+        loss += width_term;
+        loss += height_term;
+    }
     if (terms) {
         terms->iou = iou;
         terms->enclosing_area = area_c;
@@ -268,6 +287,8 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
         terms->c2 = diag2;
         terms->v = v;
         terms->beta = beta;
+        terms->width_term = width_term;
+        terms->height_term = height_term;
     }
     if (grad == NULL)
         return loss;
@@ -295,7 +316,7 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
             lossd_vd d_penalty = gc[j] * (uni + eps) / (ce * ce) - gu[j] / ce;
             g[j] += powered ? d_pen * d_penalty : d_penalty;
         }
-    } else if (which == BOX_DIOU || which == BOX_CIOU) {
+    } else if (which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU) {
         /* d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 (powered: of rho2^alpha and diag2^alpha) */
         lossd_vd gc2[4] = {-2 * cw * dmin(a.x1, b.x1), -2 * ch * dmin(a.y1, b.y1),
                            2 * cw * dmax(a.x2, b.x2), 2 * ch * dmax(a.y2, b.y2)};
@@ -318,6 +339,16 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
         g[1] += k * dv_dr * -dr_dh;
         g[2] += k * dv_dr * dr_dw;
         g[3] += k * dv_dr * dr_dh;
+    }
+    if (which == BOX_EIOU) {
+        /* d dw^2/(cw^2 + eps) = 2 dw d(w) / (cw^2 + eps) - (width term) 2 cw d(cw) / (cw^2 + eps)
+         */
+        lossd_vd d_side_w = 2 * dw / cw2, d_cw = -2 * cw * width_term / cw2;
+        lossd_vd d_side_h = 2 * dh / ch2, d_ch = -2 * ch * height_term / ch2;
+        g[0] += -d_side_w - d_cw * dmin(a.x1, b.x1);
+        g[1] += -d_side_h - d_ch * dmin(a.y1, b.y1);
+        g[2] += d_side_w + d_cw * dmax(a.x2, b.x2);
+        g[3] += d_side_h + d_ch * dmax(a.y2, b.y2);
     }
     for (int j = 0; j < 4; j++)
         grad[j] = upstream * g[j];
@@ -430,13 +461,62 @@ LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, doubl
     return loss;
 }
 
+/*
+ * NWD's squared 2-Wasserstein distance W^2 between the Gaussians of box
+ * pairs (a, b) in the NWD repo's arithmetic (LOSSES-NEXT.md): eps inside
+ * the centre distance and on each side. When d is not NULL, also
+ * d W^2 / d (x1, y1, x2, y2) of a.
+ */
+LOSSD_INLINE lossd_vd nwd_w2(box_lanes a, box_lanes b, double eps, lossd_vd d[4])
+{
+    lossd_vd dx = (a.x1 + a.x2) / 2 - (b.x1 + b.x2) / 2;
+    lossd_vd dy = (a.y1 + a.y2) / 2 - (b.y1 + b.y2) / 2;
+    lossd_vd dw = (a.x2 - a.x1 + eps) - (b.x2 - b.x1 + eps);
+    lossd_vd dh = (a.y2 - a.y1 + eps) - (b.y2 - b.y1 + eps);
+    if (d) {
+        /* each corner moves its centre by 1/2 and its side by -1 or +1 */
+        d[0] = dx - 0.5 * dw;
+        d[1] = dy - 0.5 * dh;
+        d[2] = dx + 0.5 * dw;
+        d[3] = dy + 0.5 * dh;
+    }
+    return (dx * dx + dy * dy + eps) + (dw * dw + dh * dh) / 4;
+}
+
+/*
+ * The NWD loss 1 - exp(-sqrt(W^2) / constant) of LOSSD_LANES box pairs and
+ * its gradient with respect to a times upstream when grad is not NULL.
+ * With eps = 0, identical boxes have W^2 = 0: sqrt's infinite slope times
+ * a zero d W^2 is NaN, as autograd has it.
+ */
+LOSSD_INLINE lossd_vd nwd_pair_loss(box_lanes a, box_lanes b, double eps, double constant,
+                                    lossd_vd *grad, lossd_vd upstream, box_terms *terms)
+{
+    lossd_vd d[4];
+    lossd_vd w2 = nwd_w2(a, b, eps, grad ? d : NULL);
+    lossd_vd dist = lossd_v_sqrt(w2);
+    lossd_vd similarity = lossd_v_exp(-dist / constant);
+    if (terms)
+        terms->w2 = w2;
+    if (grad) {
+        /* d(1 - e^(-s/C)) / d W^2 = e^(-s/C) / C / (2 s) */
+        lossd_vd k = upstream * (similarity / constant / (2 * dist));
+        for (int j = 0; j < 4; j++)
+            grad[j] = k * d[j];
+    }
+    return 1 - similarity;
+}
+
 /* Writes and tallies the extras of boxes i..i+n-1. */
 LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n,
                               const box_terms *t, lossd_vm *bad)
 {
     lossd_vd values[LOSSD_MAX_TERMS];
     size_t count = 0;
-    values[count++] = t->iou;
+    if (which == BOX_NWD)
+        values[count++] = t->w2;
+    else
+        values[count++] = t->iou;
     if (which == BOX_SIOU) {
         values[count++] = t->angle_cost;
         values[count++] = t->distance_cost;
@@ -444,13 +524,17 @@ LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n
     }
     if (which == BOX_GIOU)
         values[count++] = t->enclosing_area;
-    if (which == BOX_DIOU || which == BOX_CIOU) {
+    if (which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU) {
         values[count++] = t->rho2;
         values[count++] = t->c2;
     }
     if (which == BOX_CIOU) {
         values[count++] = t->v;
         values[count++] = t->beta;
+    }
+    if (which == BOX_EIOU) {
+        values[count++] = t->width_term;
+        values[count++] = t->height_term;
     }
     for (size_t k = 0; k < count; k++) {
         lossd_v_store_n(c->terms[k] + i, values[k], n);
@@ -471,10 +555,13 @@ LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, const box_consts 
     box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
     lossd_vd g[4], upstream = grad ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
     box_terms terms, *t = c->terms[0] ? &terms : NULL;
-    lossd_vd loss =
-        which == BOX_SIOU
-            ? siou_pair_loss(a, b, k->eps, k->gamma_sign, grad ? g : NULL, upstream, t)
-            : box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream, t);
+    lossd_vd loss;
+    if (which == BOX_SIOU)
+        loss = siou_pair_loss(a, b, k->eps, k->gamma_sign, grad ? g : NULL, upstream, t);
+    else if (which == BOX_NWD)
+        loss = nwd_pair_loss(a, b, k->eps, k->constant, grad ? g : NULL, upstream, t);
+    else
+        loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream, t);
     loss = scale * loss;
     lossd_v_store_n(out, loss, n);
     if (!lossd__reduced(c))
@@ -553,16 +640,30 @@ static size_t siou_loss_kernel(const lossd_call *c, size_t begin, size_t end, do
     return box_loss_kernel(c, begin, end, out, BOX_SIOU);
 }
 
+static size_t eiou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return box_loss_kernel(c, begin, end, out, BOX_EIOU);
+}
+
+static size_t nwd_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return box_loss_kernel(c, begin, end, out, BOX_NWD);
+}
+
 /* ------------------------------------------------------------ pairwise */
 
 /*
- * Similarity of boxes1[i] and boxes2[j] as torchvision.ops.box_iou & co.
- * atan_a is atan(w/h) of a (CIoU only), computed once per row.
+ * Similarity of boxes1[i] and boxes2[j] as torchvision.ops.box_iou & co.,
+ * and NWD's exp(-sqrt(W^2) / constant). atan_a is atan(w/h) of a (CIoU
+ * only), computed once per row.
  */
 LOSSD_INLINE lossd_vd box_pair_similarity(int which, box_lanes a, lossd_vd atan_a, box_lanes b,
-                                          double eps)
+                                          const box_consts *k)
 {
     const lossd_vd zero = lossd_v_set1(0.0);
+    double eps = k->eps;
+    if (which == BOX_NWD)
+        return lossd_v_exp(-lossd_v_sqrt(nwd_w2(a, b, eps, NULL)) / k->constant);
     lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
     lossd_vd iw = lossd_v_fmax(lossd_v_fmin(a.x2, b.x2) - lossd_v_fmax(a.x1, b.x1), zero);
     lossd_vd ih = lossd_v_fmax(lossd_v_fmin(a.y2, b.y2) - lossd_v_fmax(a.y1, b.y1), zero);
@@ -592,8 +693,8 @@ LOSSD_INLINE lossd_vd box_pair_similarity(int which, box_lanes a, lossd_vd atan_
 LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size_t end,
                                 double *restrict out, int which, int format)
 {
-    double eps = LOSSD__CONSTS(c, box_consts)->eps;
-    size_t m = c->operand[1].rank == 2 ? c->operand[1].shape[0] : 0;
+    box_consts k = *LOSSD__CONSTS(c, box_consts);
+    size_t m = c->operand[1].size / 4; /* (M,4), one box (4) or [] */
     const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
     lossd_vm bad = {0};
     for (size_t i = begin; i < end; i++) {
@@ -603,13 +704,13 @@ LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size
         size_t j = 0;
         for (; m - j >= LOSSD_LANES; j += LOSSD_LANES) {
             box_lanes b = box_read(b2 + 4 * j, LOSSD_LANES, format);
-            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, eps);
+            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, &k);
             lossd_v_store(row + j, similarity);
             lossd__tally_nonfinite(&bad, similarity, LOSSD_LANES);
         }
         if (j < m) {
             box_lanes b = box_read(b2 + 4 * j, m - j, format);
-            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, eps);
+            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, &k);
             lossd_v_store_n(row + j, similarity, m - j);
             lossd__tally_nonfinite(&bad, similarity, m - j);
         }
@@ -645,6 +746,11 @@ static size_t diou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, 
 static size_t ciou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     return pairwise_kernel(c, begin, end, out, BOX_CIOU);
+}
+
+static size_t nwd_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return pairwise_kernel(c, begin, end, out, BOX_NWD);
 }
 
 /* ------------------------------------------------------------ registry rows */
@@ -686,6 +792,18 @@ static const lossd_param_spec siou_params[] = {
      .default_number = 1.0},
 };
 
+/* nwd's loss and matrix. */
+static const lossd_param_spec nwd_params[] = {
+    BOX_FORMAT_SPEC,
+    BOX_EPS_SPEC("added to the squared centre distance and to each box's width and height"),
+    {.name = "constant",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the normalising constant C of exp(-sqrt(W^2) / C), about the dataset's average "
+                "object size",
+     .default_number = 12.8,
+     .domain = LOSSD__POSITIVE},
+};
+
 /* iou and giou matrices take no eps: torchvision's box_iou and generalized_box_iou have none. */
 static const lossd_param_spec box_format_only[] = {BOX_FORMAT_SPEC};
 
@@ -694,10 +812,12 @@ static const char *const giou_terms[] = {"iou", "enclosing_area", NULL};
 static const char *const diou_terms[] = {"iou", "rho2", "c2", NULL};
 static const char *const ciou_terms[] = {"iou", "rho2", "c2", "v", "alpha", NULL};
 static const char *const siou_terms[] = {"iou", "angle_cost", "distance_cost", "shape_cost", NULL};
+static const char *const eiou_terms[] = {"iou", "rho2", "c2", "width_term", "height_term", NULL};
+static const char *const nwd_terms[] = {"w2", NULL};
 
 #define BOX_OPERANDS                                                                       \
     {                                                                                      \
-        {"input", LOSSD_SHAPE_BOXES, LOSSD_VALUES_BOX, "predicted boxes (N,4) or (4)"},    \
+        {"input", LOSSD_SHAPE_BOXES, LOSSD_VALUES_BOX, "predicted boxes (..., 4)"},        \
         {                                                                                  \
             "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_BOX, "target boxes, same shape" \
         }                                                                                  \
@@ -760,16 +880,42 @@ static const lossd_function box_functions[] = {
      .params = LOSSD__PARAMS(siou_params),
      .terms = siou_terms,
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = siou_loss_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "eiou",
+     .summary = "Efficient IoU loss (Zhang et al. 2021): DIoU plus the width and height gaps",
+     .formula =
+         "1 - \\mathrm{IoU} + \\frac{\\rho^2}{c^2 + \\epsilon} + \\frac{(w - w^{gt})^2}{w_c^2 + "
+         "\\epsilon} + \\frac{(h - h^{gt})^2}{h_c^2 + \\epsilon}",
+     .reference = "Efficient-IoU (arXiv 2101.08158) with torchvision.ops.distance_box_iou_loss's "
+                  "eps placement",
+     .flags = BOX_LOSS_FLAGS,
+     .operands = BOX_OPERANDS,
+     .params = LOSSD__PARAMS(box_loss_params),
+     .terms = eiou_terms,
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = eiou_loss_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "nwd",
+     .summary = "Normalized Gaussian Wasserstein Distance loss (Wang et al. 2021), for tiny "
+                "objects",
+     .formula = "1 - \\exp\\left(-\\frac{\\sqrt{W_2^2}}{C}\\right),\\ W_2^2 = \\lVert c - "
+                "c^{gt} \\rVert^2 + \\epsilon + \\tfrac14\\left((w - w^{gt})^2 + (h - "
+                "h^{gt})^2\\right)",
+     .reference = "jwwangchn/NWD mmdet/models/losses/iou_loss.py wasserstein_loss, mode 'exp'",
+     .flags = BOX_LOSS_FLAGS,
+     .operands = BOX_OPERANDS,
+     .params = LOSSD__PARAMS(nwd_params),
+     .terms = nwd_terms,
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = nwd_loss_kernel)},
 };
 
 LOSSD__MODULE(lossd__box_module, box_functions);
 
-#define PAIRWISE_OPERANDS                                                   \
-    {                                                                       \
-        {"boxes1", LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, "boxes (N,4)"},  \
-        {                                                                   \
-            "boxes2", LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, "boxes (M,4)" \
-        }                                                                   \
+#define PAIRWISE_OPERANDS                                                                   \
+    {                                                                                       \
+        {"boxes1", LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, "boxes (N,4), or one box (4)"},  \
+        {                                                                                   \
+            "boxes2", LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, "boxes (M,4), or one box (4)" \
+        }                                                                                   \
     }
 
 static const lossd_function pairwise_functions[] = {
@@ -805,6 +951,14 @@ static const lossd_function pairwise_functions[] = {
      .operands = PAIRWISE_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
      .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_matrix_kernel)},
+    {.kind = LOSSD_KIND_PAIRWISE,
+     .name = "nwd",
+     .summary = "pairwise normalized Gaussian Wasserstein distance, an (N,M) matrix",
+     .formula = "\\exp\\left(-\\sqrt{W_2^2(A_i, B_j)} / C\\right)",
+     .reference = "exp(-sqrt(W^2)/constant) of jwwangchn/NWD's wasserstein_loss",
+     .operands = PAIRWISE_OPERANDS,
+     .params = LOSSD__PARAMS(nwd_params),
+     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = nwd_matrix_kernel)},
 };
 
 LOSSD__MODULE(lossd__pairwise_module, pairwise_functions);

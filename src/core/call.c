@@ -293,21 +293,22 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
                          : "");
         return shape_error(c, k, want, err);
     }
-    case LOSSD_SHAPE_BOXES:
-        if (is_empty_list(t) || (t->rank == 1 && t->shape[0] == 4) ||
-            (t->rank == 2 && t->shape[1] == 4))
+    case LOSSD_SHAPE_BOXES: /* (..., 4), as torchvision's box losses take them */
+        if (is_empty_list(t) || (t->rank >= 1 && t->shape[t->rank - 1] == 4))
+            return 0;
+        if (t->rank >= 2)
+            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
+                               "expected boxes of 4 numbers, got %zu per box",
+                               t->shape[t->rank - 1]);
+        return shape_error(c, k, "boxes of shape (..., 4)", err);
+    case LOSSD_SHAPE_BOX_LIST: /* a single (4) box is a list of one */
+        if (is_empty_list(t) || (t->rank == 2 && t->shape[1] == 4) ||
+            (t->rank == 1 && t->shape[0] == 4))
             return 0;
         if (t->rank == 2)
             return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
                                "expected boxes of 4 numbers, got %zu per box", t->shape[1]);
-        return shape_error(c, k, "boxes of shape (N, 4) or (4)", err);
-    case LOSSD_SHAPE_BOX_LIST:
-        if (is_empty_list(t) || (t->rank == 2 && t->shape[1] == 4))
-            return 0;
-        if (t->rank == 2)
-            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
-                               "expected boxes of 4 numbers, got %zu per box", t->shape[1]);
-        return shape_error(c, k, "a list of boxes of shape (N, 4)", err);
+        return shape_error(c, k, "a list of boxes of shape (N, 4), or one box (4)", err);
     case LOSSD_SHAPE_DISTRIBUTIONS:
         if ((t->rank == 1 || t->rank == 2) && t->shape[t->rank - 1] > 0)
             return 0;
@@ -475,9 +476,11 @@ static void loss_terms_shape(lossd_call *c, lossd_tensor *out)
     out->data = NULL;
     if (rule == LOSSD_SHAPE_SCORES || rule == LOSSD_SHAPE_BOXES) {
         if (is_empty_list(input))
-            return; /* (0): an empty batch */
-        out->rank = input->rank - 1;
-        out->size = out->rank ? out->shape[0] : 1;
+            return;                  /* (0): an empty batch */
+        out->rank = input->rank - 1; /* boxes: every leading dimension */
+        out->size = 1;
+        for (int k = 0; k < out->rank; k++)
+            out->size *= out->shape[k];
     }
 }
 
@@ -560,7 +563,7 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         }
         return 0;
     case LOSSD_KIND_PAIRWISE: {
-        size_t n = a->rank == 2 ? a->shape[0] : 0, m = b->rank == 2 ? b->shape[0] : 0;
+        size_t n = a->size / 4, m = b->size / 4; /* (N,4), one box (4) or [] */
         c->output.rank = 2;
         c->output.shape[0] = n;
         c->output.shape[1] = m;

@@ -343,10 +343,58 @@ def siou_parts(pred, target, eps=1e-7, neg_gamma=True):
             "distance_cost": distance_cost, "shape_cost": shape_cost}
 
 
+def eiou_parts(pred, target, eps=1e-7):
+    """Efficient-IoU (Zhang et al. 2021) as LOSSES-NEXT.md defines it:
+    torchvision 0.14's distance_box_iou_loss arithmetic (_diou_iou_loss)
+    plus the width and height gaps over the enclosing box's sides, summed
+    left to right."""
+    intsct, union = _loss_inter_union(pred, target)
+    iou = intsct / (union + eps)
+    x1, y1, x2, y2 = pred.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = target.unbind(dim=-1)
+    xc1, yc1 = torch.min(x1, x1g), torch.min(y1, y1g)
+    xc2, yc2 = torch.max(x2, x2g), torch.max(y2, y2g)
+    cw, ch = xc2 - xc1, yc2 - yc1
+    diagonal_distance_squared = (cw ** 2) + (ch ** 2) + eps
+    x_p, y_p = (x2 + x1) / 2, (y2 + y1) / 2
+    x_g, y_g = (x1g + x2g) / 2, (y1g + y2g) / 2
+    centers_distance_squared = ((x_p - x_g) ** 2) + ((y_p - y_g) ** 2)
+    width_term = ((x2 - x1) - (x2g - x1g)) ** 2 / (cw ** 2 + eps)
+    height_term = ((y2 - y1) - (y2g - y1g)) ** 2 / (ch ** 2 + eps)
+    loss = 1 - iou + centers_distance_squared / diagonal_distance_squared + width_term \
+        + height_term
+    return {"loss": loss, "iou": iou, "rho2": centers_distance_squared,
+            "c2": (cw ** 2) + (ch ** 2), "width_term": width_term, "height_term": height_term}
+
+
+def nwd_w2(pred, target, eps=1e-7):
+    """W^2 of jwwangchn/NWD's wasserstein_loss (mmdet/models/losses/iou_loss.py,
+    repo HEAD 9775ac2d2435), line by line, on (..., 4) xyxy boxes that
+    broadcast against each other."""
+    center1 = (pred[..., :2] + pred[..., 2:]) / 2
+    center2 = (target[..., :2] + target[..., 2:]) / 2
+    whs = center1[..., :2] - center2[..., :2]
+    center_distance = whs[..., 0] * whs[..., 0] + whs[..., 1] * whs[..., 1] + eps
+    w1 = pred[..., 2] - pred[..., 0] + eps
+    h1 = pred[..., 3] - pred[..., 1] + eps
+    w2 = target[..., 2] - target[..., 0] + eps
+    h2 = target[..., 3] - target[..., 1] + eps
+    wh_distance = ((w1 - w2) ** 2 + (h1 - h2) ** 2) / 4
+    return center_distance + wh_distance
+
+
+def nwd_parts(pred, target, eps=1e-7, constant=12.8):
+    """NWD loss, the repo's mode 'exp': 1 - exp(-sqrt(W^2) / constant)."""
+    w2 = nwd_w2(pred, target, eps)
+    return {"loss": 1 - torch.exp(-torch.sqrt(w2) / constant), "w2": w2}
+
+
 # Box losses of LOSSES-NEXT.md: name -> parts(xyxy pred, xyxy target, **params),
 # a dict of the unreduced loss and the per-box terms lossd reports.
 NEXT_BOX_LOSSES = {
     "siou": siou_parts,
+    "eiou": eiou_parts,
+    "nwd": nwd_parts,
 }
 
 
@@ -989,6 +1037,49 @@ def siou_losses(out):
                       tolerance=NEXT_TOLERANCE)
 
 
+def eiou_losses(out):
+    """EIoU: the shared box cases, and far-apart pairs."""
+    rng = Rng(612)
+    next_box_cases(out, rng, "eiou", [])
+    far1 = f64([a for a, _ in FAR_PAIRS])
+    far2 = f64([b for _, b in FAR_PAIRS])
+    emit_loss(out, rng, "eiou/far-apart/none/grad", "eiou", far1, far2, "none", terms=True,
+              tolerance=NEXT_TOLERANCE)
+
+
+def nwd_losses(out):
+    """NWD: the shared box cases, constant at its edges and in every format,
+    far-apart pairs."""
+    rng = Rng(613)
+    next_box_cases(out, rng, "nwd", [("constant=12.8", {"constant": 12.8}),
+                                     ("constant=1", {"constant": 1.0}),
+                                     ("constant=0.001", {"constant": 0.001}),
+                                     ("constant=1000", {"constant": 1000.0})])
+    far1 = f64([a for a, _ in FAR_PAIRS])
+    far2 = f64([b for _, b in FAR_PAIRS])
+    for red in REDUCTIONS:
+        emit_loss(out, rng, f"nwd/far-apart/{red}/grad", "nwd", far1, far2, red,
+                  terms=(red == "none"), tolerance=NEXT_TOLERANCE)
+
+
+def batched_box_losses(out):
+    """Issue 12: (..., 4) boxes, as torchvision's losses take them - a
+    (2, 3, 4) batch and a (1, 2, 1, 4) one, every reduction, terms - for
+    each box loss."""
+    rng = Rng(614)
+    b1, b2 = random_boxes(rng, 6), random_boxes(rng, 6)
+    b2[:3] = b1[:3] + rng.uniform(3, 4, lo=-0.3, hi=0.3)  # overlapping pairs
+    for name in list(BOX_LOSSES) + list(NEXT_BOX_LOSSES):
+        tol = NEXT_TOLERANCE if name in NEXT_BOX_LOSSES else None
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"{name}/batched-2x3/{red}/grad", name, b1.reshape(2, 3, 4),
+                      b2.reshape(2, 3, 4), red, terms=(red == "none"), tolerance=tol)
+        emit_loss(out, rng, f"{name}/batched-1x2x1/cxcywh/none/grad", name,
+                  to_format(b1[:2], "cxcywh").reshape(1, 2, 1, 4),
+                  to_format(b2[:2], "cxcywh").reshape(1, 2, 1, 4), "none",
+                  {"box_format": "cxcywh"}, terms=True, tolerance=tol)
+
+
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
@@ -1189,6 +1280,52 @@ PAIRWISE = {
 }
 
 
+def nwd_matrix(b1, b2, eps=1e-7, constant=12.8):
+    """pairwise/nwd: exp(-sqrt(W^2) / constant) of every pair, NWD's
+    similarity (what its label assigners compute)."""
+    return torch.exp(-torch.sqrt(nwd_w2(b1[:, None, :], b2[None, :, :], eps)) / constant)
+
+
+def next_pairwise(out):
+    """pairwise/nwd in every format, eps and constant at their edges; and
+    issue 12's single (4) box on either side of every matrix (one row or
+    one column, as a (1, 4) list)."""
+    rng = Rng(910)
+    boxes1 = f64([[1.0, 1.0, 3.0, 4.0], [0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 1.0, 3.0]])
+    boxes2 = f64([[1.0, 1.0, 3.0, 4.0], [2.0, 0.0, 4.0, 2.0], [0.0, 1.0, 3.0, 2.0],
+                  [5.0, 5.0, 7.5, 6.0], [-1.0, -1.0, 10.0, 10.0], [50.0, 60.0, 51.0, 61.0]])
+    rand1, rand2 = random_boxes(rng, 6), random_boxes(rng, 9)
+    for fmt in BOX_FORMATS:
+        for params in ({}, {"eps": 0.0}, {"eps": 0.1, "constant": 1.0},
+                       {"constant": 12.8}, {"constant": 0.5}):
+            tag = "/".join(f"{k}={v}" for k, v in params.items()) or "defaults"
+            for dtag, b1, b2 in (("fixed-3x6", boxes1, boxes2), ("random-6x9", rand1, rand2)):
+                value = nwd_matrix(b1, b2, **params)
+                out.case(f"nwd/{fmt}/{tag}/{dtag}", "nwd", params={"box_format": fmt, **params},
+                         operands=[("boxes1", to_format(b1, fmt)), ("boxes2", to_format(b2, fmt))],
+                         expects=[("output", value)], tolerance=NEXT_TOLERANCE)
+    zero_area = f64([[1.0, 1.0, 1.0, 3.0]])
+    for eps in (1e-7, 0.0):
+        out.case(f"nwd/eps={eps}/identical-zero-area", "nwd", params={"eps": eps},
+                 operands=[("boxes1", zero_area), ("boxes2", zero_area)],
+                 expects=[("output", nwd_matrix(zero_area, zero_area, eps))],
+                 tolerance=NEXT_TOLERANCE)
+    out.case("nwd/empty", "nwd", operands=[("boxes1", torch.zeros(0, dtype=F64)),
+                                           ("boxes2", boxes2)],
+             expects=[("output", torch.zeros(0, 6, dtype=F64))])
+    for name, fn in list(PAIRWISE.items()) + [("nwd", nwd_matrix)]:
+        tol = NEXT_TOLERANCE if name == "nwd" else None
+        one = boxes1[1]
+        out.case(f"{name}/single-box-1", name, operands=[("boxes1", one), ("boxes2", boxes2)],
+                 expects=[("output", fn(one[None, :], boxes2))], tolerance=tol)
+        out.case(f"{name}/single-box-2/xywh", name, params={"box_format": "xywh"},
+                 operands=[("boxes1", to_format(rand1, "xywh")),
+                           ("boxes2", to_format(one, "xywh"))],
+                 expects=[("output", fn(rand1, one[None, :]))], tolerance=tol)
+        out.case(f"{name}/single-box-both", name, operands=[("boxes1", one), ("boxes2", one)],
+                 expects=[("output", fn(one[None, :], one[None, :]))], tolerance=tol)
+
+
 def pairwise(out):
     rng = Rng(909)
     boxes1 = f64([[1.0, 1.0, 3.0, 4.0], [0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 1.0, 3.0]])
@@ -1235,10 +1372,11 @@ def main(argv):
     torch.manual_seed(0)
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
-                 sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses],
+                 sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
+                 nwd_losses, batched_box_losses],
         "activation": [activations],
         "info": [information],
-        "pairwise": [pairwise],
+        "pairwise": [pairwise, next_pairwise],
     }
     for kind, generators in families.items():
         out = GoldenFile(folder, kind)
