@@ -12,7 +12,7 @@
 
 static const char *const box_losses[] = {"iou", "giou", "diou", "ciou", NULL};
 /* The box losses of shared/LOSSES-NEXT.md. */
-static const char *const next_losses[] = {"siou", NULL};
+static const char *const next_losses[] = {"siou", "eiou", "nwd", NULL};
 static const char *const formats[] = {"xyxy", "xywh", "cxcywh"};
 
 /* ------------------------------------------------------------ values */
@@ -454,9 +454,10 @@ START_TEST(next_finite_differences)
         const char *flag;
         bool on;
     } settings[] = {
-        {"siou", NULL, 0, "neg_gamma", true},
-        {"siou", NULL, 0, "neg_gamma", false},
-        {"siou", "eps", 0.05, NULL, false},
+        {"siou", NULL, 0, "neg_gamma", true},  {"siou", NULL, 0, "neg_gamma", false},
+        {"siou", "eps", 0.05, NULL, false},    {"eiou", NULL, 0, NULL, false},
+        {"eiou", "eps", 0.05, NULL, false},    {"nwd", NULL, 0, NULL, false},
+        {"nwd", "constant", 1.0, NULL, false}, {"nwd", "eps", 0.05, NULL, false},
     };
     for (size_t s = 0; s < sizeof settings / sizeof settings[0]; s++)
         for (int k = 0; k < 3; k++) {
@@ -526,6 +527,131 @@ START_TEST(siou_gamma_and_far_pairs)
 }
 END_TEST
 
+/* One loss of one pair (a (4) box each) with reduction none: its value, and its terms. */
+static double one_pair(const char *name, const double *a, const double *b, double *terms)
+{
+    size_t shape[1] = {4};
+    lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, name));
+    ck_assert_int_eq(lossd_call_set_operand(&c, "input", &ta, &err), 0);
+    ck_assert_int_eq(lossd_call_set_operand(&c, "target", &tb, &err), 0);
+    ck_assert_int_eq(lossd_call_set_reduction(&c, "none", &err), 0);
+    c.want_terms = true;
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(c.output.rank, 0);
+    double loss = c.output.data[0];
+    for (size_t k = 0; lossd_call_term_name(&c, k); k++)
+        terms[k] = c.terms[k][0];
+    lossd_call_cleanup(&c);
+    return loss;
+}
+
+START_TEST(eiou_is_diou_plus_the_side_gaps)
+{
+    /* EIoU = DIoU + (w - wg)^2/(cw^2 + eps) + (h - hg)^2/(ch^2 + eps); equal sizes: DIoU. */
+    double a[] = {0, 0, 2, 1}, b[] = {1, 0.5, 2, 3.5}, same[] = {0.5, 0.25, 2.5, 1.25};
+    double t_diou[3], t_eiou[5];
+    double diou = one_pair("diou", a, b, t_diou), eiou = one_pair("eiou", a, b, t_eiou);
+    /* cw = 2, ch = 3.5: (2 - 1)^2 / (4 + 1e-7), (1 - 3)^2 / (12.25 + 1e-7) */
+    ck_assert_close(t_eiou[3], 1 / (4 + 1e-7), 1e-15, 0, "width_term");
+    ck_assert_close(t_eiou[4], 4 / (12.25 + 1e-7), 1e-15, 0, "height_term");
+    ck_assert_close(eiou, diou + t_eiou[3] + t_eiou[4], 1e-15, 0, "eiou");
+    for (int k = 0; k < 3; k++)
+        ck_assert_double_eq(t_eiou[k], t_diou[k]);
+    ck_assert_double_eq(one_pair("eiou", a, same, t_eiou), one_pair("diou", a, same, t_diou));
+    ck_assert_double_eq(t_eiou[3], 0.0);
+    ck_assert_double_eq(t_eiou[4], 0.0);
+}
+END_TEST
+
+START_TEST(nwd_values_and_matrix)
+{
+    /* Identical boxes: W^2 = eps, so the loss is 1 - exp(-sqrt(1e-7) / 12.8), not 0. */
+    double a[] = {1, 2, 4, 3}, b[] = {2, 0, 5, 4}, w2;
+    ck_assert_close(one_pair("nwd", a, a, &w2), 1 - exp(-sqrt(1e-7) / 12.8), 1e-15, 0, "nwd");
+    ck_assert_double_eq(w2, 1e-7);
+    /* centres (2.5, 2.5) and (3.5, 2): 1 + 0.25 + eps; sides 3 x 1 and 3 x 4: 9 / 4 */
+    double loss = one_pair("nwd", a, b, &w2);
+    ck_assert_close(w2, 1.25 + 1e-7 + 2.25, 1e-15, 0, "w2");
+    ck_assert_close(loss, 1 - exp(-sqrt(w2) / 12.8), 1e-15, 0, "nwd");
+    /* pairwise/nwd is 1 - the loss of each pair, in its (N,M) place; one (4) box is a row */
+    size_t s1[1] = {4}, s2[2] = {2, 4};
+    double both[] = {1, 2, 4, 3, 2, 0, 5, 4};
+    lossd_tensor ta = tensor_of(a, 1, s1), tb = tensor_of(both, 2, s2);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "nwd"));
+    ck_assert_int_eq(lossd_call_set_operand(&c, "boxes1", &ta, &err), 0);
+    ck_assert_int_eq(lossd_call_set_operand(&c, "boxes2", &tb, &err), 0);
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert_int_eq(c.output.rank, 2);
+    ck_assert_uint_eq(c.output.shape[0], 1);
+    ck_assert_uint_eq(c.output.shape[1], 2);
+    ck_assert_close(c.output.data[0], exp(-sqrt(1e-7) / 12.8), 1e-15, 0, "nwd[0][0]");
+    ck_assert_close(c.output.data[1], 1 - loss, 1e-14, 0, "nwd[0][1]");
+    lossd_call_cleanup(&c);
+}
+END_TEST
+
+START_TEST(batched_boxes)
+{
+    /* (2, 3, 4) boxes: a (2, 3) unreduced loss equal to the (6, 4) one, gradient (2, 3, 4) */
+    enum { N = 6 };
+    test_rng r;
+    rng_seed(&r, 61);
+    double a[4 * N], b[4 * N], flat[N], flat_grad[4 * N], go[N];
+    next_pairs(&r, a, b, N);
+    for (int i = 0; i < N; i++)
+        go[i] = 1;
+    size_t s3[3] = {2, 3, 4}, sgo[2] = {2, 3}, sbad[2] = {3, 2};
+    for (int f = 0; f < 2; f++) {
+        const char *name = f ? "nwd" : "ciou";
+        box_loss(name, "xyxy", a, b, N, flat, flat_grad);
+        lossd_tensor ta = tensor_of(a, 3, s3), tb = tensor_of(b, 3, s3), tg = tensor_of(go, 2, sgo);
+        lossd_call c;
+        lossd_error err = {0};
+        lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, name));
+        ck_assert_int_eq(lossd_call_set_operand(&c, "input", &ta, &err), 0);
+        ck_assert_int_eq(lossd_call_set_operand(&c, "target", &tb, &err), 0);
+        ck_assert_int_eq(lossd_call_set_reduction(&c, "none", &err), 0);
+        c.grad_output = tg;
+        c.grad_output_set = true;
+        c.want_grad = c.want_terms = true;
+        ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
+        ck_assert_int_eq(c.output.rank, 2);
+        ck_assert_uint_eq(c.output.shape[0], 2);
+        ck_assert_uint_eq(c.output.shape[1], 3);
+        ck_assert_uint_eq(c.n_terms, N);
+        for (int i = 0; i < N; i++)
+            ck_assert_double_eq(c.output.data[i], flat[i]);
+        for (int i = 0; i < 4 * N; i++)
+            ck_assert_double_eq(c.grad[i], flat_grad[i]);
+        lossd_call_cleanup(&c);
+        /* grad_output shaped like the (2, 3) loss, not (3, 2) */
+        lossd_tensor wrong = tensor_of(go, 2, sbad);
+        lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, name));
+        lossd_call_set_operand(&c, "input", &ta, &err);
+        lossd_call_set_operand(&c, "target", &tb, &err);
+        lossd_call_set_reduction(&c, "none", &err);
+        c.grad_output = wrong;
+        c.grad_output_set = true;
+        c.want_grad = true;
+        expect_error(&c, LOSSD_EINVAL, "grad_output");
+    }
+    /* an invalid box is named by its full path */
+    b[4 * 4 + 2] = b[4 * 4] - 1; /* box (1, 1): x2 < x1 */
+    lossd_tensor ta = tensor_of(a, 3, s3), tb = tensor_of(b, 3, s3);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "siou"));
+    lossd_call_set_operand(&c, "input", &ta, &err);
+    lossd_call_set_operand(&c, "target", &tb, &err);
+    expect_error(&c, LOSSD_EINVAL, "target[1][1]");
+}
+END_TEST
+
 /* ------------------------------------------------------------ errors */
 
 static void bind_boxes(lossd_call *c, const char *name, const double *in, const double *tg,
@@ -561,6 +687,13 @@ START_TEST(invalid_boxes)
     /* The same numbers are valid boxes in xyxy: x2 = -1 < x1 = 0 is not. */
     bind_boxes(&c, "iou", neg_w, good, 4, "xyxy");
     expect_error(&c, LOSSD_EINVAL, "input[1]");
+    /* the new losses validate as the others */
+    bind_boxes(&c, "siou", good, bad_x, 4, NULL);
+    expect_error(&c, LOSSD_EINVAL, "target[3]");
+    bind_boxes(&c, "eiou", bad_y, good, 4, NULL);
+    expect_error(&c, LOSSD_EINVAL, "input[1]");
+    bind_boxes(&c, "nwd", neg_w, good, 4, "cxcywh");
+    expect_error(&c, LOSSD_EINVAL, "input[1]");
 }
 END_TEST
 
@@ -591,6 +724,25 @@ START_TEST(bad_shapes)
     lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "diou"));
     lossd_call_set_operand(&c, "boxes1", &boxes3, &err);
     lossd_call_set_operand(&c, "boxes2", &three, &err);
+    expect_error(&c, LOSSD_EINVAL, "boxes2");
+    /* (..., 3) with leading dimensions: the count per box is named */
+    size_t s33[3] = {1, 4, 3};
+    lossd_tensor batched3 = tensor_of(v, 3, s33);
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "eiou"));
+    lossd_call_set_operand(&c, "input", &batched3, &err);
+    lossd_call_set_operand(&c, "target", &batched3, &err);
+    expect_error(&c, LOSSD_EINVAL, "input");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "got 3 per box"));
+    /* pairwise: one (4) box, but not (5) nor (1, 3, 4) */
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "nwd"));
+    lossd_call_set_operand(&c, "boxes1", &flat5, &err);
+    lossd_call_set_operand(&c, "boxes2", &boxes3, &err);
+    expect_error(&c, LOSSD_EINVAL, "boxes1");
+    size_t s134[3] = {1, 3, 4};
+    lossd_tensor rank3 = tensor_of(v, 3, s134);
+    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "iou"));
+    lossd_call_set_operand(&c, "boxes1", &boxes3, &err);
+    lossd_call_set_operand(&c, "boxes2", &rank3, &err);
     expect_error(&c, LOSSD_EINVAL, "boxes2");
 }
 END_TEST
@@ -628,6 +780,29 @@ START_TEST(bad_params)
     ck_assert_int_eq(lossd_call_set_number(&c, "eps", -1, &err), LOSSD_EINVAL);
     ck_assert_str_eq(err.field, "eps");
     memset(&err, 0, sizeof err);
+    /* eiou: eps >= 0, and no alpha; nwd: constant > 0, for the loss and the matrix */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "eiou"));
+    ck_assert_int_eq(lossd_call_set_number(&c, "eps", -1e-9, &err), LOSSD_EINVAL);
+    ck_assert_str_eq(err.field, "eps");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(lossd_call_set_number(&c, "alpha", 2, &err), LOSSD_ENOENT);
+    ck_assert_str_eq(err.field, "alpha");
+    memset(&err, 0, sizeof err);
+    for (int kind = 0; kind < 2; kind++) {
+        lossd_call_init(&c, must_find(kind ? LOSSD_KIND_PAIRWISE : LOSSD_KIND_LOSS, "nwd"));
+        const double bad[] = {0, -12.8, NAN, INFINITY};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            ck_assert_int_eq(lossd_call_set_number(&c, "constant", bad[i], &err), LOSSD_EINVAL);
+            ck_assert_str_eq(err.field, "constant");
+            memset(&err, 0, sizeof err);
+        }
+        ck_assert_int_eq(lossd_call_set_number(&c, "eps", -1, &err), LOSSD_EINVAL);
+        ck_assert_str_eq(err.field, "eps");
+        memset(&err, 0, sizeof err);
+        ck_assert_int_eq(lossd_call_set_bool(&c, "constant", true, &err), LOSSD_ETYPE);
+        memset(&err, 0, sizeof err);
+        ck_assert_int_eq(lossd_call_set_number(&c, "constant", 1e-300, &err), 0);
+    }
     /* iou/giou matrices take no eps (torchvision's have none). */
     lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "giou"));
     ck_assert_int_eq(lossd_call_set_number(&c, "eps", 1e-7, &err), LOSSD_ENOENT);
@@ -668,7 +843,9 @@ static Suite *boxes_suite(void)
     add_case(s, "gradients", 60, NULL, NULL,
              TESTS(finite_differences, ciou_alpha_is_constant, max_min_ties_split,
                    alpha_finite_differences));
-    add_case(s, "next", 60, NULL, NULL, TESTS(next_finite_differences, siou_gamma_and_far_pairs));
+    add_case(s, "next", 60, NULL, NULL,
+             TESTS(next_finite_differences, siou_gamma_and_far_pairs,
+                   eiou_is_diou_plus_the_side_gaps, nwd_values_and_matrix, batched_boxes));
     add_case(s, "alpha", 0, NULL, NULL,
              TESTS(alpha_one_is_the_torchvision_loss, alpha_powers_the_iou));
     add_case(s, "properties", 0, NULL, NULL,
