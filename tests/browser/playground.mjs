@@ -120,6 +120,13 @@ async function settledBoxes(page) {
   return JSON.parse(await page.$eval('#box-table', (t) => t.dataset.boxes));
 }
 
+// The box losses the catalog lists (kind loss, a box_format, a gradient and terms), in its order.
+async function boxLosses(base) {
+  const reply = await fetch(`${base}/v1/functions`).then((r) => r.json());
+  return reply.functions.filter((f) => f.kind === 'loss' && f.grad && Array.isArray(f.terms) &&
+    f.params.some((p) => p.name === 'box_format')).map((f) => f.name);
+}
+
 // Every number in the Boxes table equals lossd's reply for those boxes, as text.
 async function checkBoxNumbers(page, base, pred, target) {
   const shown = await page.$$eval('#box-table tbody tr', (rows) => rows.map((r) => ({
@@ -128,13 +135,19 @@ async function checkBoxNumbers(page, base, pred, target) {
     terms: r.querySelector('.terms').textContent,
     grad: [...r.querySelectorAll('.v-grad')].map((g) => g.textContent),
   })));
-  assert.deepEqual(shown.map((r) => r.loss), ['iou', 'giou', 'diou', 'ciou']);
-  const LABEL = { iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α' };
+  // every box loss of the catalog, the new ones included, with no list in the page
+  const names = await boxLosses(base);
+  assert.deepEqual(shown.map((r) => r.loss), names);
+  for (const n of ['iou', 'giou', 'diou', 'ciou', 'siou', 'eiou', 'nwd']) assert.ok(names.includes(n), n);
+  const LABEL = {
+    iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α',
+    angle_cost: 'Λ', distance_cost: 'Δ', shape_cost: 'Ω', width_term: 'Δw²/(cw²+ε)', height_term: 'Δh²/(ch²+ε)', w2: 'W²',
+  };
   for (const row of shown) {
     const reply = await api(base, `/v1/loss/${row.loss}`, { input: [pred], target: [target], grad: true, terms: true });
     assert.equal(row.value, String(reply.loss), `${row.loss} loss`);
     assert.deepEqual(row.grad, reply.grad[0].map(String), `${row.loss} gradient`);
-    const terms = Object.entries(reply.terms).map(([k, v]) => `${LABEL[k]} = ${String(v[0])}`).join(', ');
+    const terms = Object.entries(reply.terms).map(([k, v]) => `${LABEL[k] || k} = ${String(v[0])}`).join(', ');
     assert.equal(row.terms, terms, `${row.loss} terms`);
   }
   return shown;
@@ -170,7 +183,7 @@ async function showView(page, name) {
   const hidden = await page.$$eval('[role="tabpanel"]', (ps) => Object.fromEntries(ps.map((p) => [p.id, p.hidden])));
   for (const v of VIEWS) assert.equal(hidden[`view-${v}`], v !== name, `view-${v} hidden`);
   const ready = {
-    boxes: () => document.querySelectorAll('#box-table tbody tr').length === 4,
+    boxes: () => document.querySelectorAll('#box-table tbody tr').length >= 7,
     curves: () => document.querySelectorAll('#curve-stats tbody tr').length > 0,
     dists: () => document.querySelectorAll('#dist-table tbody tr').length === 5,
     api: () => document.querySelector('#fn-formula .katex') !== null,
@@ -394,7 +407,7 @@ test('the explorer shows the same request over /v2, and it gives the same double
   const ciou = await checkV2(page, lossd.base, 'loss.ciou', {
     outputs: ['loss', 'n', 'grad', 'terms.iou', 'terms.rho2', 'terms.c2', 'terms.v', 'terms.alpha'],
     datatypes: { input: 'FP64', target: 'FP64' },
-    parameters: { reduction: 'mean', box_format: 'xyxy', eps: 1e-7 },
+    parameters: { reduction: 'mean', box_format: 'xyxy', eps: 1e-7, alpha: 1 },
   });
   assert.equal(ciou.v2.outputs.find((o) => o.name === 'grad').shape.join(), '2,4');
 

@@ -1,19 +1,29 @@
-// boxes.js - the Boxes view: two boxes to drag, the four box losses with
-// their terms and gradients, and gradient descent with each loss.
+// boxes.js - the Boxes view: two boxes to drag, every box loss with its
+// terms and gradient, and gradient descent with each loss.
+//
+// The box losses are the catalog's (GET /v1/functions, once): every loss
+// that takes a box_format and has a gradient and per-box terms, in registry
+// order - a box loss added to lossd shows up here with no change to the page.
 //
 // API calls: POST /v1/batch with one job per loss,
-//   {"path": "/v1/loss/{iou,giou,diou,ciou}",
+//   {"path": "/v1/loss/{name}",
 //    "body": {"input": [pred], "target": [target], "grad": true, "terms": true}}
 // on every change, and for "Descend" one such batch per step (without terms),
 // each job from its own loss's current box. The page only draws: the
 // enclosing box and the centres are geometry for the picture; every number
 // shown comes from a reply.
-import { batch, ok } from './api.js';
+import { batch, get, ok } from './api.js';
 import { $, el, svg, num, serial, status, lineChart, series } from './ui.js';
 
-const LOSSES = ['iou', 'giou', 'diou', 'ciou'];
-const NAMES = { iou: 'IoU', giou: 'GIoU', diou: 'DIoU', ciou: 'CIoU' };
-const TERMS = { iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α' };
+// Labels of the terms the page knows; any other term is shown by its own name.
+const TERMS = {
+  iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α',
+  angle_cost: 'Λ', distance_cost: 'Δ', shape_cost: 'Ω', width_term: 'Δw²/(cw²+ε)', height_term: 'Δh²/(ch²+ε)', w2: 'W²',
+};
+// 'giou' -> 'GIoU', 'nwd' -> 'NWD'
+const displayName = (n) => (n.endsWith('iou') ? `${n.slice(0, -3).toUpperCase()}IoU` : n.toUpperCase());
+const isBoxLoss = (f) => f.kind === 'loss' && f.grad && Array.isArray(f.terms) &&
+  f.params.some((p) => p.name === 'box_format');
 const WIDTH = 16;
 const HEIGHT = 10;
 const MIN_SIZE = 0.1;
@@ -35,6 +45,17 @@ let svgRoot;
 let overlay;
 let arrowLayer;
 const shapes = { pred: {}, target: {} };
+let LOSSES = null; // the box losses' names, once the catalog has answered
+
+// The box losses from the catalog, asked once it answers (it may need the API key first).
+async function boxLosses() {
+  if (!LOSSES) {
+    const reply = await get('/v1/functions');
+    LOSSES = reply.functions.filter(isBoxLoss).map((f) => f.name);
+    buildArrowChoice();
+  }
+  return LOSSES;
+}
 
 function boxRequest(name, withTerms) {
   return {
@@ -45,9 +66,10 @@ function boxRequest(name, withTerms) {
 
 const refresh = serial(async () => {
   const boxes = { pred: state.pred.slice(), target: state.target.slice() };
-  const results = await batch(LOSSES.map((n) => boxRequest(n, true)));
+  const losses = await boxLosses();
+  const results = await batch(losses.map((n) => boxRequest(n, true)));
   state.replies = {};
-  LOSSES.forEach((n, i) => {
+  losses.forEach((n, i) => {
     state.replies[n] = ok(results[i], `/v1/loss/${n}`);
   });
   state.shown = boxes;
@@ -188,18 +210,22 @@ function renderOverlay() {
   const c = [Math.min(p[0], t[0]), Math.min(p[1], t[1]), Math.max(p[2], t[2]), Math.max(p[3], t[3])];
   const centre = (b) => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
   const [pc, tc] = [centre(p), centre(t)];
-  const giou = state.replies.giou.terms;
-  const diou = state.replies.diou.terms;
   overlay.append(
     svg('rect', { class: 'enclosing', x: c[0], y: c[1], width: c[2] - c[0], height: c[3] - c[1] }),
     svg('line', { class: 'diag', x1: c[0], y1: c[1], x2: c[2], y2: c[3] }),
     svg('line', { class: 'rho', x1: pc[0], y1: pc[1], x2: tc[0], y2: tc[1] }),
-    svg('text', { class: 'label label-c', x: c[0] + 0.1, y: c[3] - 0.15, text: `C: |C| = ${short(giou.enclosing_area[0])}, c² = ${short(diou.c2[0])}` }),
-    svg('text', { class: 'label label-rho', x: (pc[0] + tc[0]) / 2 + 0.15, y: (pc[1] + tc[1]) / 2, text: `ρ² = ${short(diou.rho2[0])}` }),
   );
+  const giou = state.replies.giou && state.replies.giou.terms;
+  const diou = state.replies.diou && state.replies.diou.terms;
+  if (giou && diou) {
+    overlay.append(
+      svg('text', { class: 'label label-c', x: c[0] + 0.1, y: c[3] - 0.15, text: `C: |C| = ${short(giou.enclosing_area[0])}, c² = ${short(diou.c2[0])}` }),
+      svg('text', { class: 'label label-rho', x: (pc[0] + tc[0]) / 2 + 0.15, y: (pc[1] + tc[1]) / 2, text: `ρ² = ${short(diou.rho2[0])}` }),
+    );
+  }
   const g = state.replies[state.arrows].grad[0];
   if (g.every((v) => v === 0)) {
-    arrowLayer.append(svg('text', { class: 'label', x: p[0], y: p[3] + 0.45, text: `${NAMES[state.arrows]}: zero gradient` }));
+    arrowLayer.append(svg('text', { class: 'label', x: p[0], y: p[3] + 0.45, text: `${displayName(state.arrows)}: zero gradient` }));
     return;
   }
   const arrow = (x, y, gx, gy) => {
@@ -225,7 +251,7 @@ function renderNumbers() {
     const r = state.replies[n];
     const terms = Object.entries(r.terms || {}).map(([k, v]) => `${TERMS[k] || k} = ${num(v[0])}`).join(', ');
     const row = el('tr', { 'data-loss': n },
-      el('th', { scope: 'row', text: NAMES[n] }),
+      el('th', { scope: 'row', text: displayName(n) }),
       el('td', { class: 'v-loss', text: num(r.loss) }),
       el('td', { class: 'terms', text: terms }));
     row.append(el('td', { class: 'grads' }, ...r.grad[0].map((v, k) =>
@@ -256,14 +282,20 @@ function buildInputs() {
     });
     host.append(row);
   }
+}
+
+// One radio button per box loss: the loss whose gradient the arrows show.
+function buildArrowChoice() {
   const choice = $('arrow-choice');
+  choice.replaceChildren();
+  if (!LOSSES.includes(state.arrows)) state.arrows = LOSSES[0];
   for (const n of LOSSES) {
     const input = el('input', { type: 'radio', name: 'arrows', value: n, checked: n === state.arrows });
     input.addEventListener('change', () => {
       state.arrows = n;
       renderOverlay();
     });
-    choice.append(el('label', {}, input, ` ${NAMES[n]}`));
+    choice.append(el('label', {}, input, ` ${displayName(n)}`));
   }
 }
 
@@ -273,7 +305,7 @@ let lossChart = null;
 
 function miniPicture(n, path, start) {
   const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img',
-    'aria-label': `${NAMES[n]} trajectory of the predicted box` });
+    'aria-label': `${displayName(n)} trajectory of the predicted box` });
   const t = state.target;
   const last = path[path.length - 1];
   root.append(
@@ -287,18 +319,19 @@ function miniPicture(n, path, start) {
 }
 
 async function descend(steps, rate) {
+  const names = await boxLosses();
   const start = state.pred.slice();
   const boxes = {};
   const paths = {};
   const losses = {};
   const stopped = {};
-  for (const n of LOSSES) {
+  for (const n of names) {
     boxes[n] = start.slice();
     paths[n] = [start.slice()];
     losses[n] = [];
   }
   for (let step = 0; step <= steps; step++) {
-    const active = LOSSES.filter((n) => !stopped[n]);
+    const active = names.filter((n) => !stopped[n]);
     if (!active.length) break;
     const results = await batch(active.map((n) => ({
       path: `/v1/loss/${n}`, body: { input: [boxes[n]], target: [state.target], grad: true } })));
@@ -318,7 +351,7 @@ async function descend(steps, rate) {
   }
   const host = $('trajectories');
   host.replaceChildren();
-  for (const n of LOSSES) {
+  for (const n of names) {
     const first = losses[n][0];
     const final = losses[n][losses[n].length - 1];
     const last = paths[n][paths[n].length - 1];
@@ -327,19 +360,19 @@ async function descend(steps, rate) {
       'data-moved': String(moved) },
     miniPicture(n, paths[n], start),
     el('figcaption', {},
-      el('span', { class: 'name', text: NAMES[n] }),
+      el('span', { class: 'name', text: displayName(n) }),
       `: loss ${first ? num(first.y) : '-'} → ${final ? num(final.y) : '-'}; `,
       moved ? `the box moved to [${last.map((v) => v.toFixed(3)).join(', ')}]` : 'the box did not move (zero gradient)',
       stopped[n] ? el('span', { class: 'hint', text: ` (${stopped[n]})` }) : null));
     host.append(fig);
   }
   if (!lossChart) lossChart = lineChart($('descend-chart'), 'step', 'loss');
-  lossChart.data.datasets = LOSSES.map((n, i) => series(NAMES[n], losses[n], i));
+  lossChart.data.datasets = names.map((n, i) => series(displayName(n), losses[n], i));
   lossChart.update();
   status(`descended ${steps} steps with rate ${rate}`);
 }
 
-export function initBoxes() {
+export async function initBoxes() {
   buildShapes();
   buildInputs();
   placeShapes();

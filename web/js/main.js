@@ -77,7 +77,7 @@ function initKey() {
 initKey();
 initTabs();
 started.add('boxes');
-initBoxes();
+initBoxes().catch(showError);
 const first = location.hash.slice(1);
 if (VIEWS[first] && first !== 'boxes') show(first, false).catch(showError);
 document.body.dataset.ready = 'true';
