@@ -60,6 +60,13 @@ import torchvision  # noqa: E402
 import torchvision.ops as tvops  # noqa: E402
 from torchvision.ops._utils import _loss_inter_union  # noqa: E402
 
+# The box losses of shared/LOSSES-NEXT.md have no PyTorch library function:
+# their references are the golden generator's, the very formulas lossd's
+# golden vectors come from (tests/data/gen_golden.py; shipped in the tarball).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from gen_golden import eiou_parts, nwd_parts, nwd_w2, siou_parts  # noqa: E402
+
 torch.set_num_threads(1)
 try:
     torch.set_num_interop_threads(1)
@@ -162,6 +169,15 @@ def iou_loss(b1, b2, eps=1e-7):
     return (1 - inter / (union + eps)).mean()
 
 
+def next_box_loss(parts):
+    """A LOSSES-NEXT.md box loss with its defaults, reduction mean."""
+    return lambda a, b: parts(a, b)["loss"].mean()
+
+
+def nwd_matrix(b1, b2, eps=1e-7, constant=12.8):
+    return torch.exp(-torch.sqrt(nwd_w2(b1[:, None, :], b2[None, :, :], eps)) / constant)
+
+
 def softmax_focal(x, t, alpha=0.25, gamma=2.0):
     """-alpha (1 - p_t)^gamma log p_t over softmax, mean over rows (no ignored targets)."""
     logp_t = F.log_softmax(x, dim=-1).gather(1, t.unsqueeze(1)).squeeze(1)
@@ -217,6 +233,9 @@ WORKLOADS = {
     ("loss", "ciou"): {
         "build": boxes, "grad": True,
         "fn": lambda a, b: tvops.complete_box_iou_loss(a, b, reduction="mean", eps=1e-7)},
+    ("loss", "siou"): {"build": boxes, "grad": True, "fn": next_box_loss(siou_parts)},
+    ("loss", "eiou"): {"build": boxes, "grad": True, "fn": next_box_loss(eiou_parts)},
+    ("loss", "nwd"): {"build": boxes, "grad": True, "fn": next_box_loss(nwd_parts)},
     ("activation", "relu"): activation(F.relu),
     ("activation", "leaky_relu"): activation(lambda x: F.leaky_relu(x, 0.01)),
     ("activation", "prelu"): activation(lambda x: F.prelu(x, PRELU_WEIGHT)),
@@ -264,6 +283,7 @@ WORKLOADS = {
     ("pairwise", "ciou"): {
         "build": pairwise, "fn": lambda a, b: tvops.complete_box_iou(a, b, eps=1e-7),
         "grad": False},
+    ("pairwise", "nwd"): {"build": pairwise, "fn": nwd_matrix, "grad": False},
 }
 
 # ---------------------------------------------------------------- timing
