@@ -478,57 +478,13 @@ START_TEST(next_finite_differences)
 }
 END_TEST
 
-/* siou of one pair with neg_gamma, into *loss and grad[4]; the terms into terms[4]. */
-static void siou_one(const double *a, const double *b, bool neg_gamma, double *loss, double *grad,
-                     double *terms)
-{
-    size_t shape[1] = {4};
-    lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
-    lossd_call c;
-    lossd_error err = {0};
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "siou"));
-    ck_assert_int_eq(lossd_call_set_operand(&c, "input", &ta, &err), 0);
-    ck_assert_int_eq(lossd_call_set_operand(&c, "target", &tb, &err), 0);
-    ck_assert_int_eq(lossd_call_set_bool(&c, "neg_gamma", neg_gamma, &err), 0);
-    c.want_grad = c.want_terms = true;
-    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
-    *loss = c.loss;
-    memcpy(grad, c.grad, 4 * sizeof *grad);
-    for (int k = 0; k < 4; k++)
-        terms[k] = c.terms[k][0];
-    lossd_call_cleanup(&c);
-}
-
-START_TEST(siou_gamma_and_far_pairs)
-{
-    /* Far apart, the paper's SIoU (neg_gamma) is above 1 and pulls the box in; mmdetection's
-       default rewards the distance: SIoU > 1, clamped to a loss of 0 with no gradient. */
-    double a[] = {0, 0, 1, 1}, far[] = {50, 50, 51, 52}, loss, grad[4], terms[4];
-    siou_one(a, far, true, &loss, grad, terms);
-    ck_assert_msg(loss > 1 && loss <= 2, "paper's siou far apart = %.17g", loss);
-    /* d loss / d centre = grad of the corners summed: negative, towards the target */
-    ck_assert_msg(grad[0] + grad[2] < 0 && grad[1] + grad[3] < 0, "the centre moves away: %g %g",
-                  grad[0] + grad[2], grad[1] + grad[3]);
-    ck_assert_msg(terms[2] > 0 && terms[2] <= 2, "distance cost %.17g", terms[2]);
-    siou_one(a, far, false, &loss, grad, terms);
-    ck_assert_double_eq(loss, 0.0);
-    for (int j = 0; j < 4; j++)
-        ck_assert_msg(grad[j] == 0, "mmdet's default far apart: grad[%d] = %g", j, grad[j]);
-    ck_assert_msg(terms[2] < -1, "rewarded distance: the cost is %.17g", terms[2]);
-
-    /* The angle cost: 0 with the centres on an axis (up to eps), 1 at 45 degrees; the shape
-       cost 0 for equal sizes. */
-    double right[] = {3, 0, 4, 1}, diagonal[] = {2, 2, 3, 3};
-    siou_one(a, right, true, &loss, grad, terms);
-    ck_assert_msg(fabs(terms[1]) < 1e-6, "angle cost on the x axis = %.17g", terms[1]);
-    ck_assert_double_eq(terms[3], 0.0);
-    siou_one(a, diagonal, true, &loss, grad, terms);
-    ck_assert_msg(fabs(terms[1] - 1) < 1e-12, "angle cost at 45 degrees = %.17g", terms[1]);
-}
-END_TEST
-
-/* One loss of one pair (a (4) box each) with reduction none: its value, and its terms. */
-static double one_pair(const char *name, const double *a, const double *b, double *terms)
+/*
+ * One loss of one pair (a (4) box each) with reduction none and the boolean
+ * `flag` = on when flag is not NULL: its value; its gradient into grad[4]
+ * when grad is not NULL, and its terms into terms[].
+ */
+static double one_pair(const char *name, const char *flag, bool on, const double *a,
+                       const double *b, double *grad, double *terms)
 {
     size_t shape[1] = {4};
     lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
@@ -538,29 +494,64 @@ static double one_pair(const char *name, const double *a, const double *b, doubl
     ck_assert_int_eq(lossd_call_set_operand(&c, "input", &ta, &err), 0);
     ck_assert_int_eq(lossd_call_set_operand(&c, "target", &tb, &err), 0);
     ck_assert_int_eq(lossd_call_set_reduction(&c, "none", &err), 0);
+    if (flag)
+        ck_assert_int_eq(lossd_call_set_bool(&c, flag, on, &err), 0);
+    c.want_grad = grad != NULL;
     c.want_terms = true;
     ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
     ck_assert_int_eq(c.output.rank, 0);
     double loss = c.output.data[0];
+    if (grad)
+        memcpy(grad, c.grad, 4 * sizeof *grad);
     for (size_t k = 0; lossd_call_term_name(&c, k); k++)
         terms[k] = c.terms[k][0];
     lossd_call_cleanup(&c);
     return loss;
 }
 
+START_TEST(siou_gamma_and_far_pairs)
+{
+    /* Far apart, the paper's SIoU (neg_gamma) is above 1 and pulls the box in; mmdetection's
+       default rewards the distance: SIoU > 1, clamped to a loss of 0 with no gradient. */
+    double a[] = {0, 0, 1, 1}, far[] = {50, 50, 51, 52}, loss, grad[4], terms[4];
+    loss = one_pair("siou", "neg_gamma", true, a, far, grad, terms);
+    ck_assert_msg(loss > 1 && loss <= 2, "paper's siou far apart = %.17g", loss);
+    /* d loss / d centre = grad of the corners summed: negative, towards the target */
+    ck_assert_msg(grad[0] + grad[2] < 0 && grad[1] + grad[3] < 0, "the centre moves away: %g %g",
+                  grad[0] + grad[2], grad[1] + grad[3]);
+    ck_assert_msg(terms[2] > 0 && terms[2] <= 2, "distance cost %.17g", terms[2]);
+    loss = one_pair("siou", "neg_gamma", false, a, far, grad, terms);
+    ck_assert_double_eq(loss, 0.0);
+    for (int j = 0; j < 4; j++)
+        ck_assert_msg(grad[j] == 0, "mmdet's default far apart: grad[%d] = %g", j, grad[j]);
+    ck_assert_msg(terms[2] < -1, "rewarded distance: the cost is %.17g", terms[2]);
+
+    /* The angle cost: 0 with the centres on an axis (up to eps), 1 at 45 degrees; the shape
+       cost 0 for equal sizes. */
+    double right[] = {3, 0, 4, 1}, diagonal[] = {2, 2, 3, 3};
+    loss = one_pair("siou", "neg_gamma", true, a, right, grad, terms);
+    ck_assert_msg(fabs(terms[1]) < 1e-6, "angle cost on the x axis = %.17g", terms[1]);
+    ck_assert_double_eq(terms[3], 0.0);
+    loss = one_pair("siou", "neg_gamma", true, a, diagonal, grad, terms);
+    ck_assert_msg(fabs(terms[1] - 1) < 1e-12, "angle cost at 45 degrees = %.17g", terms[1]);
+}
+END_TEST
+
 START_TEST(eiou_is_diou_plus_the_side_gaps)
 {
     /* EIoU = DIoU + (w - wg)^2/(cw^2 + eps) + (h - hg)^2/(ch^2 + eps); equal sizes: DIoU. */
     double a[] = {0, 0, 2, 1}, b[] = {1, 0.5, 2, 3.5}, same[] = {0.5, 0.25, 2.5, 1.25};
     double t_diou[3], t_eiou[5];
-    double diou = one_pair("diou", a, b, t_diou), eiou = one_pair("eiou", a, b, t_eiou);
+    double diou = one_pair("diou", NULL, false, a, b, NULL, t_diou),
+           eiou = one_pair("eiou", NULL, false, a, b, NULL, t_eiou);
     /* cw = 2, ch = 3.5: (2 - 1)^2 / (4 + 1e-7), (1 - 3)^2 / (12.25 + 1e-7) */
     ck_assert_close(t_eiou[3], 1 / (4 + 1e-7), 1e-15, 0, "width_term");
     ck_assert_close(t_eiou[4], 4 / (12.25 + 1e-7), 1e-15, 0, "height_term");
     ck_assert_close(eiou, diou + t_eiou[3] + t_eiou[4], 1e-15, 0, "eiou");
     for (int k = 0; k < 3; k++)
         ck_assert_double_eq(t_eiou[k], t_diou[k]);
-    ck_assert_double_eq(one_pair("eiou", a, same, t_eiou), one_pair("diou", a, same, t_diou));
+    ck_assert_double_eq(one_pair("eiou", NULL, false, a, same, NULL, t_eiou),
+                        one_pair("diou", NULL, false, a, same, NULL, t_diou));
     ck_assert_double_eq(t_eiou[3], 0.0);
     ck_assert_double_eq(t_eiou[4], 0.0);
 }
@@ -570,10 +561,11 @@ START_TEST(nwd_values_and_matrix)
 {
     /* Identical boxes: W^2 = eps, so the loss is 1 - exp(-sqrt(1e-7) / 12.8), not 0. */
     double a[] = {1, 2, 4, 3}, b[] = {2, 0, 5, 4}, w2;
-    ck_assert_close(one_pair("nwd", a, a, &w2), 1 - exp(-sqrt(1e-7) / 12.8), 1e-15, 0, "nwd");
+    ck_assert_close(one_pair("nwd", NULL, false, a, a, NULL, &w2), 1 - exp(-sqrt(1e-7) / 12.8),
+                    1e-15, 0, "nwd");
     ck_assert_double_eq(w2, 1e-7);
     /* centres (2.5, 2.5) and (3.5, 2): 1 + 0.25 + eps; sides 3 x 1 and 3 x 4: 9 / 4 */
-    double loss = one_pair("nwd", a, b, &w2);
+    double loss = one_pair("nwd", NULL, false, a, b, NULL, &w2);
     ck_assert_close(w2, 1.25 + 1e-7 + 2.25, 1e-15, 0, "w2");
     ck_assert_close(loss, 1 - exp(-sqrt(w2) / 12.8), 1e-15, 0, "nwd");
     /* pairwise/nwd is 1 - the loss of each pair, in its (N,M) place; one (4) box is a row */
@@ -697,6 +689,20 @@ START_TEST(invalid_boxes)
 }
 END_TEST
 
+/* Expects `kind`/`name` of the two operands a and b to fail on `field` (a 422). */
+static void expect_shape_error(lossd_kind kind, const char *name, const lossd_tensor *a,
+                               const lossd_tensor *b, const char *field)
+{
+    const char *first = kind == LOSSD_KIND_PAIRWISE ? "boxes1" : "input";
+    const char *second = kind == LOSSD_KIND_PAIRWISE ? "boxes2" : "target";
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(kind, name));
+    lossd_call_set_operand(&c, first, a, &err);
+    lossd_call_set_operand(&c, second, b, &err);
+    expect_error(&c, LOSSD_EINVAL, field);
+}
+
 START_TEST(bad_shapes)
 {
     double v[12] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1};
@@ -704,46 +710,25 @@ START_TEST(bad_shapes)
     lossd_tensor three = tensor_of(v, 2, s3), boxes3 = tensor_of(v, 2, s4),
                  boxes2 = tensor_of(v, 2, s2);
     lossd_tensor flat5 = tensor_of(v, 1, s5);
+    expect_shape_error(LOSSD_KIND_LOSS, "giou", &three, &three, "input");
+    expect_shape_error(LOSSD_KIND_LOSS, "giou", &boxes3, &boxes2, "target");
+    expect_shape_error(LOSSD_KIND_LOSS, "iou", &flat5, &flat5, "input");
     lossd_call c;
     lossd_error err = {0};
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "giou"));
-    lossd_call_set_operand(&c, "input", &three, &err);
-    lossd_call_set_operand(&c, "target", &three, &err);
-    expect_error(&c, LOSSD_EINVAL, "input");
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "giou"));
-    lossd_call_set_operand(&c, "input", &boxes3, &err);
-    lossd_call_set_operand(&c, "target", &boxes2, &err);
-    expect_error(&c, LOSSD_EINVAL, "target");
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "iou"));
-    lossd_call_set_operand(&c, "input", &flat5, &err);
-    lossd_call_set_operand(&c, "target", &flat5, &err);
-    expect_error(&c, LOSSD_EINVAL, "input");
     lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "iou"));
     lossd_call_set_operand(&c, "input", &boxes3, &err);
     expect_error(&c, LOSSD_EMISSING, "target");
-    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "diou"));
-    lossd_call_set_operand(&c, "boxes1", &boxes3, &err);
-    lossd_call_set_operand(&c, "boxes2", &three, &err);
-    expect_error(&c, LOSSD_EINVAL, "boxes2");
+    expect_shape_error(LOSSD_KIND_PAIRWISE, "diou", &boxes3, &three, "boxes2");
     /* (..., 3) with leading dimensions: the count per box is named */
     size_t s33[3] = {1, 4, 3};
     lossd_tensor batched3 = tensor_of(v, 3, s33);
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "eiou"));
-    lossd_call_set_operand(&c, "input", &batched3, &err);
-    lossd_call_set_operand(&c, "target", &batched3, &err);
-    expect_error(&c, LOSSD_EINVAL, "input");
+    expect_shape_error(LOSSD_KIND_LOSS, "eiou", &batched3, &batched3, "input");
     ck_assert_ptr_nonnull(strstr(last_error()->message, "got 3 per box"));
     /* pairwise: one (4) box, but not (5) nor (1, 3, 4) */
-    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "nwd"));
-    lossd_call_set_operand(&c, "boxes1", &flat5, &err);
-    lossd_call_set_operand(&c, "boxes2", &boxes3, &err);
-    expect_error(&c, LOSSD_EINVAL, "boxes1");
     size_t s134[3] = {1, 3, 4};
     lossd_tensor rank3 = tensor_of(v, 3, s134);
-    lossd_call_init(&c, must_find(LOSSD_KIND_PAIRWISE, "iou"));
-    lossd_call_set_operand(&c, "boxes1", &boxes3, &err);
-    lossd_call_set_operand(&c, "boxes2", &rank3, &err);
-    expect_error(&c, LOSSD_EINVAL, "boxes2");
+    expect_shape_error(LOSSD_KIND_PAIRWISE, "nwd", &flat5, &boxes3, "boxes1");
+    expect_shape_error(LOSSD_KIND_PAIRWISE, "iou", &boxes3, &rank3, "boxes2");
 }
 END_TEST
 

@@ -177,6 +177,21 @@ LOSSD_INLINE lossd_vd dmin(lossd_vd a, lossd_vd b)
     return dmax(b, a);
 }
 
+/*
+ * d (iw ih) / d (x1, y1, x2, y2) of a, the intersection's sides iw, ih
+ * from max/min of the corners: where pass_x (pass_y) holds the x (y)
+ * factor passes its gradient, elsewhere 0 (a mask or a clamp).
+ */
+LOSSD_INLINE void overlap_grad(box_lanes a, box_lanes b, lossd_vd iw, lossd_vd ih, lossd_vm pass_x,
+                               lossd_vm pass_y, lossd_vd g[4])
+{
+    const lossd_vd zero = lossd_v_set1(0.0);
+    g[0] = lossd_v_select(pass_x, -ih * dmax(a.x1, b.x1), zero);
+    g[1] = lossd_v_select(pass_y, -iw * dmax(a.y1, b.y1), zero);
+    g[2] = lossd_v_select(pass_x, ih * dmin(a.x2, b.x2), zero);
+    g[3] = lossd_v_select(pass_y, iw * dmin(a.y2, b.y2), zero);
+}
+
 /* Per-box extras, in the order of each function's `terms` row. */
 typedef struct {
     lossd_vd iou, enclosing_area, rho2, c2, v, beta;
@@ -293,11 +308,9 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
     if (grad == NULL)
         return loss;
 
-    /* d inter / d (x1, y1, x2, y2) of a */
-    lossd_vd gi[4] = {lossd_v_select(overlap, -ih * dmax(a.x1, b.x1), zero),
-                      lossd_v_select(overlap, -iw * dmax(a.y1, b.y1), zero),
-                      lossd_v_select(overlap, ih * dmin(a.x2, b.x2), zero),
-                      lossd_v_select(overlap, iw * dmin(a.y2, b.y2), zero)};
+    /* d inter / d (x1, y1, x2, y2) of a: none where torchvision's mask is off */
+    lossd_vd gi[4];
+    overlap_grad(a, b, iw, ih, overlap, overlap, gi);
     /* d union = d area(a) - d inter */
     lossd_vd gu[4] = {-ah - gi[0], -aw - gi[1], ah - gi[2], aw - gi[3]};
     lossd_vd g[4];
@@ -421,10 +434,8 @@ LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, doubl
         return loss;
 
     /* d iou: d overlap through the clamps and the max/min of the intersection */
-    lossd_vd gov[4] = {lossd_v_select(pass_w, -ih * dmax(a.x1, b.x1), zero),
-                       lossd_v_select(pass_h, -iw * dmax(a.y1, b.y1), zero),
-                       lossd_v_select(pass_w, ih * dmin(a.x2, b.x2), zero),
-                       lossd_v_select(pass_h, iw * dmin(a.y2, b.y2), zero)};
+    lossd_vd gov[4];
+    overlap_grad(a, b, iw, ih, pass_w, pass_h, gov);
     lossd_vd garea[4] = {-ah, -aw, ah, aw};
     /* d sin_alpha / d(sx, sy): sin_alpha = |u| / sigma, u the chosen offset, v the other */
     lossd_vd u = lossd_v_select(steep, sy, sx), v = lossd_v_select(steep, sx, sy);
