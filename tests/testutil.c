@@ -233,6 +233,9 @@ static void parse_line(golden_case *gc, char *line)
         } else if (strcmp(what, "grad") == 0) {
             gc->has_grad = true;
             parse_tensor(&p, &gc->grad_expect, label);
+        } else if (strcmp(what, "error") == 0) {
+            gc->has_error = true;
+            snprintf(gc->error_field, sizeof gc->error_field, "%s", next_word(&p));
         } else if (strcmp(what, "term") == 0) {
             ck_assert_msg(gc->n_terms < LOSSD_MAX_TERMS, "%s: too many terms", label);
             golden_tensor *t = &gc->terms_expect[gc->n_terms++];
@@ -285,43 +288,67 @@ static void cover(golden_coverage *cov, const golden_case *gc, const lossd_call 
                 cov->term_seen[j] = true;
 }
 
-void golden_bind(const golden_case *gc, const lossd_function *fn, lossd_call *c)
+/*
+ * Initialises c for fn and binds what gc sets, stopping at the first thing
+ * the core refuses: returns its code (0 when all was taken), *err says why.
+ */
+static int bind_case(const golden_case *gc, const lossd_function *fn, lossd_call *c,
+                     lossd_error *err)
 {
-    const char *label = gc->label;
-    lossd_error err = {0};
+    int rc = 0;
     lossd_call_init(c, fn);
-    for (size_t i = 0; i < gc->n_params; i++) {
+    for (size_t i = 0; i < gc->n_params && rc == 0; i++) {
         const typeof(gc->params[0]) *prm = &gc->params[i];
-        int rc;
         if (strcmp(prm->type, "number") == 0)
-            rc = lossd_call_set_number(c, prm->name, prm->number, &err);
+            rc = lossd_call_set_number(c, prm->name, prm->number, err);
         else if (strcmp(prm->type, "bool") == 0)
-            rc = lossd_call_set_bool(c, prm->name, strcmp(prm->text, "true") == 0, &err);
+            rc = lossd_call_set_bool(c, prm->name, strcmp(prm->text, "true") == 0, err);
         else if (strcmp(prm->type, "string") == 0)
-            rc = lossd_call_set_choice(c, prm->name, prm->text, &err);
+            rc = lossd_call_set_choice(c, prm->name, prm->text, err);
         else
-            rc = lossd_call_set_tensor(c, prm->name, &prm->tensor.t, &err);
-        ck_assert_msg(rc == 0, "%s: param %s: %s", label, prm->name, err.message);
+            rc = lossd_call_set_tensor(c, prm->name, &prm->tensor.t, err);
     }
-    for (size_t i = 0; i < gc->n_operands; i++)
-        ck_assert_msg(lossd_call_set_operand(c, gc->operands[i].name, &gc->operands[i].t, &err) ==
-                          0,
-                      "%s: %s", label, err.message);
-    if (gc->reduction[0])
-        ck_assert_msg(lossd_call_set_reduction(c, gc->reduction, &err) == 0, "%s: %s", label,
-                      err.message);
+    for (size_t i = 0; i < gc->n_operands && rc == 0; i++)
+        rc = lossd_call_set_operand(c, gc->operands[i].name, &gc->operands[i].t, err);
+    if (gc->reduction[0] && rc == 0)
+        rc = lossd_call_set_reduction(c, gc->reduction, err);
     c->want_grad = gc->grad;
     c->want_terms = gc->terms;
     if (gc->has_grad_output) {
         c->grad_output = gc->grad_output.t;
         c->grad_output_set = true;
     }
+    return rc;
+}
+
+void golden_bind(const golden_case *gc, const lossd_function *fn, lossd_call *c)
+{
+    lossd_error err = {0};
+    ck_assert_msg(bind_case(gc, fn, c, &err) == 0, "%s: %s", gc->label, err.message);
+}
+
+/* An `expect error` case: binding or computing must fail, naming the case's field. */
+static void run_error_case(const golden_case *gc, const lossd_function *fn)
+{
+    lossd_call c;
+    lossd_error err = {0};
+    int rc = bind_case(gc, fn, &c, &err);
+    if (rc == 0)
+        rc = lossd_call_compute(&c, &err);
+    ck_assert_msg(rc != 0, "%s: accepted, want an error on %s", gc->label, gc->error_field);
+    ck_assert_msg(strcmp(err.field, gc->error_field) == 0, "%s: error on %s (%s), want %s",
+                  gc->label, err.field, err.message, gc->error_field);
+    lossd_call_cleanup(&c);
 }
 
 /* Runs one case on the core and compares every expectation (golden_visit for the core runner). */
 static void run_case(const golden_case *gc, const lossd_function *fn, void *arg)
 {
     const char *label = gc->label;
+    if (gc->has_error) { /* a refused input: it exercises no value, so covers nothing */
+        run_error_case(gc, fn);
+        return;
+    }
     lossd_call c;
     lossd_error err = {0};
     golden_bind(gc, fn, &c);

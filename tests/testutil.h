@@ -75,6 +75,8 @@ typedef struct {
     char reduction[16]; /* "" for the default */
     bool grad, terms;
     double value_rtol, grad_rtol; /* the runner's, or the case's looser `tolerance` */
+    bool has_error;               /* `expect error FIELD`: the call must be refused */
+    char error_field[LOSSD_FIELD_MAX];
     size_t n_params;
     struct {
         char name[64], type[16], text[64]; /* type: number, bool, string, tensor */

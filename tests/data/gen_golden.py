@@ -77,6 +77,8 @@ def fmt_param(value):
 
 
 def fmt_expect(value):
+    if isinstance(value, str):  # expect error FIELD
+        return value
     if isinstance(value, torch.Tensor):
         return fmt_tensor(value)
     if isinstance(value, int):
@@ -1080,6 +1082,74 @@ def batched_box_losses(out):
                   {"box_format": "cxcywh"}, terms=True, tolerance=tol)
 
 
+def emit_error(out, label, name, inp, tgt, field, params=None, reduction=None, grad=None,
+               grad_output=None, operand_names=("input", "target")):
+    """A refused input: `expect error FIELD` (LOSSES-NEXT.md's "Bad input":
+    the first offending path; over HTTP a 422 naming it)."""
+    out.case(label, name, reduction=reduction, grad=grad, params=params,
+             operands=[(operand_names[0], f64(inp)), (operand_names[1], f64(tgt))],
+             grad_output=grad_output, expects=[("error", field)])
+
+
+def bad_box_inputs(out):
+    """Every bad-input rule of the box losses of LOSSES-NEXT.md (and of
+    alpha): invalid boxes in each format, with batch dimensions and not
+    finite; shapes; each parameter out of its domain or of the wrong type;
+    parameters a loss does not take; grad_output misused."""
+    good = [[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 4.0], [0.5, 0.5, 1.0, 1.0]]
+    x_swapped = [good[0], [3.0, 1.0, 1.0, 4.0], good[2]]      # input[1]: x2 < x1
+    y_swapped = [[0.0, 2.0, 2.0, 0.0], good[1], good[2]]      # target[0]: y2 < y1
+    neg_w = [good[0], good[1], [0.5, 0.5, -1.0, 1.0]]         # [2]: negative width
+    neg_h = [good[0], [1.0, 1.0, 3.0, -0.5], good[2]]         # [1]: negative height
+    not_finite = [[0.0, float("nan"), 2.0, 2.0], good[1], good[2]]
+    batched = [[good[0], good[1]], [[2.0, 0.0, 1.0, 1.0], good[2]]]  # [1][0]: x2 < x1
+    for name in list(NEXT_BOX_LOSSES) + list(BOX_LOSSES):
+        bad = f"{name}/bad-input"
+        emit_error(out, f"{bad}/xyxy/x2<x1", name, x_swapped, good, "input[1]")
+        emit_error(out, f"{bad}/xyxy/y2<y1", name, good, y_swapped, "target[0]")
+        emit_error(out, f"{bad}/xywh/negative-width", name, neg_w, good, "input[2]",
+                   {"box_format": "xywh"})
+        emit_error(out, f"{bad}/cxcywh/negative-height", name, good, neg_h, "target[1]",
+                   {"box_format": "cxcywh"})
+        emit_error(out, f"{bad}/not-finite", name, not_finite, good, "input[0]")
+        emit_error(out, f"{bad}/batched/x2<x1", name, batched, [good[:2], good[1:]],
+                   "input[1][0]")
+        emit_error(out, f"{bad}/3-per-box", name, [[0.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]], "input")
+        emit_error(out, f"{bad}/batched-3-per-box", name, [[[0.0, 0.0, 1.0]]],
+                   [[[0.0, 0.0, 1.0]]], "input")
+        emit_error(out, f"{bad}/target-shape", name, good, good[:2], "target")
+        emit_error(out, f"{bad}/eps<0", name, good, good, "eps", {"eps": -1e-7})
+        emit_error(out, f"{bad}/eps-nan", name, good, good, "eps", {"eps": float("nan")})
+        emit_error(out, f"{bad}/box_format", name, good, good, "box_format",
+                   {"box_format": "yxyx"})
+        emit_error(out, f"{bad}/grad_output-with-mean", name, good, good, "grad_output",
+                   reduction="mean", grad=True, grad_output=f64([1.0, 1.0, 1.0]))
+        emit_error(out, f"{bad}/grad_output-shape", name, good, good, "grad_output",
+                   reduction="none", grad=True, grad_output=f64([1.0, 1.0]))
+        emit_error(out, f"{bad}/grad_output-without-grad", name, good, good, "grad_output",
+                   reduction="none", grad_output=f64([1.0, 1.0, 1.0]))
+        if name in BOX_LOSSES:  # alpha: a number >= 1
+            for tag, alpha in (("0.999", 0.999), ("0", 0.0), ("-1", -1.0), ("inf", math.inf)):
+                emit_error(out, f"{bad}/alpha={tag}", name, good, good, "alpha",
+                           {"alpha": alpha})
+            emit_error(out, f"{bad}/alpha-bool", name, good, good, "alpha", {"alpha": True})
+        else:  # the new losses take no alpha
+            emit_error(out, f"{bad}/no-alpha", name, good, good, "alpha", {"alpha": 2.0})
+    emit_error(out, "siou/bad-input/neg_gamma-number", "siou", good, good, "neg_gamma",
+               {"neg_gamma": 1.0})
+    emit_error(out, "siou/bad-input/neg_gamma-string", "siou", good, good, "neg_gamma",
+               {"neg_gamma": "true"})
+    for tag, constant in (("0", 0.0), ("-12.8", -12.8), ("inf", math.inf), ("nan", math.nan)):
+        emit_error(out, f"nwd/bad-input/constant={tag}", "nwd", good, good, "constant",
+                   {"constant": constant})
+    emit_error(out, "nwd/bad-input/constant-bool", "nwd", good, good, "constant",
+               {"constant": True})
+    emit_error(out, "nwd/bad-input/neg_gamma", "nwd", good, good, "neg_gamma",
+               {"neg_gamma": True})
+    emit_error(out, "eiou/bad-input/constant", "eiou", good, good, "constant",
+               {"constant": 12.8})
+
+
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
@@ -1326,6 +1396,30 @@ def next_pairwise(out):
                  expects=[("output", fn(one[None, :], one[None, :]))], tolerance=tol)
 
 
+def bad_pairwise_inputs(out):
+    """pairwise/nwd's bad inputs, and the single-box rule's limits on every
+    matrix: one (4) box is a list of one, (5) and (1, N, 4) are not."""
+    boxes = [[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 4.0]]
+    names = ("boxes1", "boxes2")
+    for name in list(PAIRWISE) + ["nwd"]:
+        bad = f"{name}/bad-input"
+        emit_error(out, f"{bad}/one-box-of-5", name, [0.0, 0.0, 1.0, 1.0, 1.0], boxes, "boxes1",
+                   operand_names=names)
+        emit_error(out, f"{bad}/rank-3", name, boxes, [boxes], "boxes2", operand_names=names)
+        emit_error(out, f"{bad}/single-box-x2<x1", name, [2.0, 0.0, 1.0, 1.0], boxes, "boxes1",
+                   operand_names=names)
+        emit_error(out, f"{bad}/boxes2[1]-negative-width", name, boxes,
+                   [boxes[0], [1.0, 1.0, -3.0, 4.0]], "boxes2[1]", {"box_format": "xywh"},
+                   operand_names=names)
+    for tag, constant in (("0", 0.0), ("-1", -1.0), ("inf", math.inf)):
+        emit_error(out, f"nwd/bad-input/constant={tag}", "nwd", boxes, boxes, "constant",
+                   {"constant": constant}, operand_names=names)
+    emit_error(out, "nwd/bad-input/eps<0", "nwd", boxes, boxes, "eps", {"eps": -1.0},
+               operand_names=names)
+    emit_error(out, "nwd/bad-input/alpha", "nwd", boxes, boxes, "alpha", {"alpha": 2.0},
+               operand_names=names)
+
+
 def pairwise(out):
     rng = Rng(909)
     boxes1 = f64([[1.0, 1.0, 3.0, 4.0], [0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 1.0, 3.0]])
@@ -1373,10 +1467,10 @@ def main(argv):
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
-                 nwd_losses, batched_box_losses],
+                 nwd_losses, batched_box_losses, bad_box_inputs],
         "activation": [activations],
         "info": [information],
-        "pairwise": [pairwise, next_pairwise],
+        "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs],
     }
     for kind, generators in families.items():
         out = GoldenFile(folder, kind)
