@@ -141,8 +141,9 @@ typedef struct {
     bool has_grad_output;
     named_tensor grad_output;
     /* expectations */
-    bool has_loss, has_output, has_grad, has_n, has_zero;
+    bool has_loss, has_output, has_grad, has_n, has_zero, has_error;
     double loss, n, zero_grad_fraction;
+    char error_field[LOSSD_FIELD_MAX]; /* has_error: the field the 422 must name */
     named_tensor output, grad_expect;
     size_t n_terms;
     named_tensor terms_expect[LOSSD_MAX_TERMS];
@@ -248,6 +249,9 @@ static void parse_line(golden_case *gc, char *line)
         } else if (strcmp(what, "n") == 0) {
             gc->has_n = true;
             gc->n = strtod(next_word(&p), NULL);
+        } else if (strcmp(what, "error") == 0) {
+            gc->has_error = true;
+            snprintf(gc->error_field, sizeof gc->error_field, "%s", next_word(&p));
         } else if (strcmp(what, "zero_grad_fraction") == 0) {
             gc->has_zero = true;
             gc->zero_grad_fraction = strtod(next_word(&p), NULL);
@@ -309,6 +313,18 @@ static void cover(golden_coverage *cov, const golden_case *gc, const lossd_call 
                 cov->term_seen[j] = true;
 }
 
+/* An error case's outcome: LOSSD_EINVAL naming exactly the expected field, message first. */
+static void expect_golden_error(const golden_case *gc, int rc, const lossd_error *err)
+{
+    ck_assert_msg(rc == LOSSD_EINVAL, "%s: expected an error naming %s, got status %d (%s)",
+                  gc->label, gc->error_field, rc, rc ? err->message : "success");
+    ck_assert_msg(strcmp(err->field, gc->error_field) == 0,
+                  "%s: the error names '%s', want '%s' (%s)", gc->label, err->field,
+                  gc->error_field, err->message);
+    ck_assert_msg(strncmp(err->message, gc->error_field, strlen(gc->error_field)) == 0,
+                  "%s: message '%s' does not start with the field", gc->label, err->message);
+}
+
 static void run_case(const golden_case *gc, const lossd_function *fn, golden_coverage *cov)
 {
     const char *label = gc->label;
@@ -326,6 +342,11 @@ static void run_case(const golden_case *gc, const lossd_function *fn, golden_cov
             rc = lossd_call_set_choice(&c, prm->name, prm->text, &err);
         else
             rc = lossd_call_set_tensor(&c, prm->name, &prm->tensor.t, &err);
+        if (rc != 0 && gc->has_error) { /* a domain error: the setter names the parameter */
+            expect_golden_error(gc, rc, &err);
+            lossd_call_cleanup(&c);
+            return;
+        }
         ck_assert_msg(rc == 0, "%s: param %s: %s", label, prm->name, err.message);
     }
     for (size_t i = 0; i < gc->n_operands; i++)
@@ -340,6 +361,13 @@ static void run_case(const golden_case *gc, const lossd_function *fn, golden_cov
     if (gc->has_grad_output) {
         c.grad_output = gc->grad_output.t;
         c.grad_output_set = true;
+    }
+    if (gc->has_error) { /* a contract case: it teaches nothing about coverage */
+        ck_assert_msg(!gc->has_loss && !gc->has_output && !gc->has_grad,
+                      "%s: an error case expects nothing else", label);
+        expect_golden_error(gc, lossd_call_compute(&c, &err), &err);
+        lossd_call_cleanup(&c);
+        return;
     }
     cover(cov, gc, &c);
     int rc = lossd_call_compute(&c, &err);

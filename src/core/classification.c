@@ -1,7 +1,10 @@
 /*
  * classification.c - the probabilistic losses: binary cross-entropy (on
  * probabilities and on logits), cross-entropy, NLL, KL divergence and the
- * two focal losses, as torch.nn.functional / torchvision compute them.
+ * two focal losses, as torch.nn.functional / torchvision compute them; and
+ * losses of detection heads that PyTorch lacks, from their papers and
+ * mmdetection (docs/functions.md gives each formula and its source):
+ * Poly-1.
  *
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
  * torch/nn/functional.py, torchvision/ops/focal_loss.py):
@@ -53,6 +56,7 @@ typedef struct {
     double nll_scale;
     double smooth_scale; /* cross_entropy: label_smoothing / C, divided like nll_scale */
     double weight_total; /* cross_entropy: the class weights summed in order (C unweighted) */
+    double poly_epsilon; /* poly1: the weight of (1 - p_t) */
 } classification_consts;
 
 /* ATen's EPSILON in binary_cross_entropy_backward is the float 1e-12f. */
@@ -539,6 +543,62 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
     return 0;
 }
 
+/*
+ * Poly-1 (Leng et al. 2022): CE(x, y) + epsilon (1 - p_t), p_t = softmax(x)[y],
+ * over class indices without weights, ignore_index or label smoothing. The
+ * cross-entropy part is cross_entropy_kernel's arithmetic in its order, so
+ * that epsilon = 0 gives its results bit for bit (check_classification.c
+ * checks it). d/dx_j = (p_j - [j = y]) (1 + epsilon p_t): autograd's two
+ * paths, CE's p - onehot and epsilon p_t (p - onehot), share the factor.
+ */
+static int poly1_prepare(lossd_call *c, lossd_error *err)
+{
+    (void)err;
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    k->class_weight = NULL;
+    k->ignore_index = NAN; /* no target is ignored: NaN equals nothing */
+    k->poly_epsilon = lossd__param_number(c, "epsilon");
+    return 0;
+}
+
+static size_t poly1_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
+{
+    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
+    size_t n_cls = c->state->n_classes;
+    double epsilon = k->poly_epsilon, scale = c->state->term_scale;
+    bool reduced = lossd__reduced(c);
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        const double *x = c->operand[0].data + r * n_cls;
+        double *g = c->grad ? c->grad + r * n_cls : NULL;
+        size_t index[LOSSD_LANES];
+        lossd_vd target, x_target;
+        lossd_vm ignored_rows; /* none: poly1 has no ignore_index */
+        row_targets(c, k, r, rows, &target, index, &ignored_rows, &x_target, NULL);
+        lossd_vd max, sum;
+        lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
+        lossd_vd logsum = lossd_v_log(sum);
+        lossd_vd logp_t = (x_target - max) - logsum;
+        lossd_vd p_t = lossd_v_exp(logp_t);
+        lossd_vd loss = scale * (-logp_t + epsilon * (1 - p_t));
+        lossd_v_store_n(out + (r - begin), loss, rows);
+        if (!reduced)
+            lossd__tally_nonfinite(&bad, loss, rows);
+        if (!g)
+            continue;
+        lossd_vd up = lossd__upstream(c, scale, r, rows) * (1 + epsilon * p_t);
+        for (size_t j = 0; j < n_cls; j++) {
+            lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
+            lossd_vd gj = up * (p - is_target(target, j));
+            lossd_v_scatter(g + j, n_cls, gj, rows);
+            lossd__tally_nonfinite(&bad, gj, rows);
+        }
+    }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+    return 0;
+}
+
 /* ------------------------------------------------------------ registry rows */
 
 static const lossd_param_spec bce_params[] = {
@@ -615,6 +675,14 @@ static const lossd_param_spec focal_params[] = {
      .domain = LOSSD__UNIT},
     FOCAL_GAMMA_PARAM,
     IGNORE_INDEX_PARAM,
+};
+
+static const lossd_param_spec poly1_params[] = {
+    {.name = "epsilon",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the weight of the first polynomial term (1 - p_t); 0 is cross-entropy",
+     .default_number = 1.0,
+     .domain = {-1, INFINITY, false, false, false, 0, false, 0}},
 };
 
 static const lossd_function classification_functions[] = {
@@ -696,6 +764,17 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
      .params = LOSSD__PARAMS(focal_params),
      .impl = LOSSD__IMPL(.prepare = focal_prepare, .kernel = focal_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "poly1",
+     .summary = "Poly-1 cross-entropy: cross-entropy plus epsilon (1 - p_t) (Leng et al. 2022)",
+     .formula = "\\ell_n = -\\log p_{n,y_n} + \\epsilon\\,(1 - p_{n,y_n}),\\ "
+                "p_n = \\mathrm{softmax}(x_n)",
+     .reference = "PolyLoss (Leng et al. ICLR 2022), as optax.poly_loss_cross_entropy",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
+                  {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
+     .params = LOSSD__PARAMS(poly1_params),
+     .impl = LOSSD__IMPL(.prepare = poly1_prepare, .kernel = poly1_kernel)},
 };
 
 LOSSD__MODULE(lossd__classification_module, classification_functions);

@@ -74,6 +74,8 @@ def fmt_param(value):
 
 
 def fmt_expect(value):
+    if isinstance(value, str):  # the field an error case names
+        return value
     if isinstance(value, torch.Tensor):
         return fmt_tensor(value)
     if isinstance(value, int):
@@ -297,10 +299,11 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False):
-    """One loss case. reduction=None omits the line (lossd's default, mean)."""
+              grad=True, terms=False, reference=None):
+    """One loss case. reduction=None omits the line (lossd's default, mean).
+    reference: the function the expectations come from (default LOSSES[name])."""
     params = params or {}
-    fn = LOSSES[name]
+    fn = reference or LOSSES[name]
     red = reduction or "mean"
     x = f64(inp).requires_grad_(grad)
     t = tgt.clone()
@@ -338,6 +341,14 @@ def emit_empty_losses(out, name, params=None):
         out.case(f"{name}/empty/{red}/grad", name, reduction=red, grad=True,
                  params=params, operands=[("input", empty), ("target", empty)],
                  grad_output=empty if red == "none" else None, expects=expects)
+
+
+def emit_error(out, label, name, operands, field, params=None, reduction=None, grad=False,
+               grad_output=None):
+    """A bad-input case: lossd must refuse it (422) naming `field`, the first
+    offending path, as the contract says (no PyTorch involved)."""
+    out.case(label, name, reduction=reduction, grad=grad, params=params, operands=operands,
+             grad_output=grad_output, expects=[("error", field)])
 
 
 def emit_activation(out, rng, label, name, inp, params=None, grad=True):
@@ -718,6 +729,83 @@ def box_losses(out):
 
 
 # --------------------------------------------------------------------------
+# The detection-era classification losses: poly1, qfl, varifocal, dfl, from
+# the formulas of ../shared/LOSSES-NEXT.md (float64, autograd for gradients)
+# --------------------------------------------------------------------------
+
+def poly1_loss(x, target, reduction, epsilon=1.0):
+    """Poly-1 (Leng et al. 2022, as optax's poly_loss_cross_entropy):
+    CE(x, y) + epsilon (1 - softmax(x)[y]); no weight, ignore_index or smoothing."""
+    ce = F.cross_entropy(x, target, reduction="none")
+    pt = F.softmax(x, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    return reduce_loss(ce + epsilon * (1 - pt), reduction)
+
+
+LOSSES.update({
+    "poly1": poly1_loss,
+})
+
+
+def poly1_losses(out):
+    rng = Rng(1101)
+    N, C = 4, 5
+    x = rng.normal(N, C, scale=2)
+    target = idx([2, 0, 4, 1])
+    extreme_x = f64([[1000.0, -1000.0, 0.0, 5.0, -3.0],
+                     [-1000.0, 1000.0, 1000.0, 0.0, 0.0],
+                     [0.0, 0.0, 0.0, 0.0, 0.0],
+                     [30.0, -30.0, 0.0, 1.0, 2.0]])
+    extreme_t = idx([0, 2, 4, 1])  # certain, a tie, uniform, far off
+    cases = [
+        ("NC", x, target, {}),
+        ("NC/epsilon=1", x, target, {"epsilon": 1.0}),
+        ("NC/epsilon=2", x, target, {"epsilon": 2.0}),
+        ("NC/epsilon=0.5", x, target, {"epsilon": 0.5}),
+        ("NC/epsilon=-1", x, target, {"epsilon": -1.0}),
+        ("NC/epsilon=-0.75", x, target, {"epsilon": -0.75}),
+        ("NC/extreme-logits", extreme_x, extreme_t, {}),
+        ("NC/extreme-logits/epsilon=-1", extreme_x, extreme_t, {"epsilon": -1.0}),
+        ("C/scalar-target", x[0], idx(3), {}),
+        ("C/scalar-target/epsilon=2", x[1], idx(0), {"epsilon": 2.0}),
+    ]
+    for tag, xi, ti, params in cases:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"poly1/{tag}/{red}/grad", "poly1", xi, ti, red, params)
+    # epsilon = 0 is F.cross_entropy: the formula gives its values and
+    # gradients bit for bit, and the expectations are F.cross_entropy's own.
+    def cross_entropy(xi, ti, red, epsilon):
+        return F.cross_entropy(xi, ti, reduction=red)
+    for tag, xi, ti in (("NC", x, target), ("NC/extreme-logits", extreme_x, extreme_t),
+                        ("C/scalar-target", x[0], idx(3))):
+        a, b = xi.clone().requires_grad_(True), xi.clone().requires_grad_(True)
+        ya, yb = poly1_loss(a, ti, "none", 0.0), F.cross_entropy(b, ti, reduction="none")
+        go = torch.linspace(-1.0, 2.0, ya.numel(), dtype=F64).reshape(ya.shape)
+        ya.backward(go)
+        yb.backward(go)
+        assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad), tag
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"poly1/{tag}/epsilon=0/is-cross_entropy/{red}/grad", "poly1",
+                      xi, ti, red, {"epsilon": 0.0}, reference=cross_entropy)
+    emit_loss(out, rng, "poly1/N50C6/default-reduction/grad", "poly1",
+              rng.normal(50, 6, scale=2), rng.integers(6, 50), None)
+    emit_loss(out, rng, "poly1/N50C6/epsilon=-1/sum/grad", "poly1",
+              rng.normal(50, 6, scale=3), rng.integers(6, 50), "sum", {"epsilon": -1.0})
+    emit_loss(out, rng, "poly1/NC/mean/nograd", "poly1", x, target, "mean", grad=False)
+    emit_empty_losses(out, "poly1")
+    bad = [
+        ("target-out-of-range", x, f64([2, 0, 5, 1]), {}, "target[2]"),
+        ("target-negative", x, f64([-1, 0, 4, 1]), {}, "target[0]"),
+        ("target-not-whole", x, f64([2, 0.5, 4, 1]), {}, "target[1]"),
+        ("target-shape", x, f64([2, 0, 4]), {}, "target"),
+        ("scores-rank3", x.reshape(2, 2, 5), f64([0, 1]), {}, "input"),
+        ("epsilon-below-1", x, target, {"epsilon": -1.5}, "epsilon"),
+    ]
+    for tag, xi, ti, params, field in bad:
+        emit_error(out, f"poly1/bad/{tag}", "poly1", [("input", xi), ("target", ti)], field,
+                   params)
+
+
+# --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
 
@@ -963,7 +1051,7 @@ def main(argv):
     torch.manual_seed(0)
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
-                 sigmoid_focal_losses, box_losses],
+                 sigmoid_focal_losses, box_losses, poly1_losses],
         "activation": [activations],
         "info": [information],
         "pairwise": [pairwise],
