@@ -195,6 +195,39 @@ START_TEST(focal_reduces_to_known_losses)
 }
 END_TEST
 
+/* Two calls on the same operands agree bit for bit: losses and gradients. */
+static void expect_same_bits(bound *a, bound *b, const char *what)
+{
+    a->c.want_grad = b->c.want_grad = true;
+    ck_assert_msg(same_bits(compute(a), compute(b)), "%s: loss", what);
+    for (size_t i = 0; i < a->c.operand[0].size; i++)
+        ck_assert_msg(same_bits(a->c.grad[i], b->c.grad[i]), "%s: grad[%zu]: %.17g vs %.17g", what,
+                      i, a->c.grad[i], b->c.grad[i]);
+    lossd_call_cleanup(&a->c);
+    lossd_call_cleanup(&b->c);
+}
+
+START_TEST(soft_target_losses_reduce_to_bce)
+{
+    /* qfl with beta 0 is bce_with_logits, bit for bit: |y - s|^0 = 1 and
+       pow's derivative is 0. */
+    enum { N = 6, C = 5 };
+    test_rng r;
+    rng_seed(&r, 47);
+    double x[N * C], t[N * C];
+    for (int i = 0; i < N * C; i++) {
+        x[i] = i % 7 == 0 ? 40.0 * (i % 2 ? 1 : -1) : rng_uniform(&r, -6, 6);
+        t[i] = i % 3 == 0 ? 0.0 : rng_uniform(&r, 0, 1);
+    }
+    size_t snc[2] = {N, C};
+    static bound a, b;
+    bind(&a, "qfl", x, 2, snc, t, 2, snc);
+    ck_assert_int_eq(lossd_call_set_number(&a.c, "beta", 0.0, &a.err), 0);
+    bind(&b, "bce_with_logits", x, 2, snc, t, 2, snc);
+    expect_same_bits(&a, &b, "qfl(beta 0)");
+}
+END_TEST
+
 START_TEST(poly1_at_epsilon_0_is_cross_entropy)
 {
     /* Bit for bit, every reduction, with and without grad_output: poly1's
@@ -336,6 +369,8 @@ START_TEST(finite_differences)
         {"sigmoid_focal", labels, 2, {N, C}, "sum", "alpha", -1, NULL},
         {"focal", idx, 1, {N}, "mean", "gamma", 2.5, NULL},
         {"focal", idx, 1, {N}, "sum", "gamma", 0, NULL},
+        {"qfl", labels, 2, {N, C}, "mean", NULL, 0, NULL},
+        {"qfl", labels, 2, {N, C}, "sum", "beta", 1.5, NULL},
         {"poly1", idx_all, 1, {N}, "mean", "epsilon", 2.0, NULL},
         {"poly1", idx_all, 1, {N}, "sum", "epsilon", -1.0, NULL},
     };
@@ -402,6 +437,13 @@ START_TEST(validation_errors)
     memset(&b.err, 0, sizeof b.err);
     ck_assert_int_eq(lossd_call_set_number(&b.c, "alpha", -1, &b.err), 0);
     ck_assert_int_eq(lossd_call_set_number(&b.c, "gamma", -1, &b.err), LOSSD_EINVAL);
+    /* qfl: probability targets, beta >= 0 */
+    bind(&b, "qfl", x, 2, s23, bad_p, 2, s23);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1][0]");
+    bind(&b, "qfl", x, 2, s23, x, 2, s23);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "beta", -0.5, &b.err), LOSSD_EINVAL);
+    ck_assert_str_eq(b.err.field, "beta");
+    lossd_call_cleanup(&b.c);
     /* poly1: class indices, epsilon >= -1 */
     bind(&b, "poly1", x, 2, s23, idx_range, 1, s2);
     expect_error(&b.c, LOSSD_EINVAL, "target[1]");
@@ -455,8 +497,8 @@ static Suite *classification_suite(void)
     add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
     add_case(s, "properties", 0, NULL, NULL,
              TESTS(extreme_logits_stay_finite, cross_entropy_identities,
-                   focal_reduces_to_known_losses, poly1_at_epsilon_0_is_cross_entropy,
-                   kl_div_of_identical_is_zero));
+                   focal_reduces_to_known_losses, soft_target_losses_reduce_to_bce,
+                   poly1_at_epsilon_0_is_cross_entropy, kl_div_of_identical_is_zero));
     add_case(s, "errors", 0, NULL, NULL, TESTS(validation_errors));
     return s;
 }

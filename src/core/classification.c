@@ -4,7 +4,7 @@
  * two focal losses, as torch.nn.functional / torchvision compute them; and
  * losses of detection heads that PyTorch lacks, from their papers and
  * mmdetection (docs/functions.md gives each formula and its source):
- * Poly-1.
+ * Poly-1 and Quality Focal Loss.
  *
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
  * torch/nn/functional.py, torchvision/ops/focal_loss.py):
@@ -43,6 +43,7 @@ typedef struct {
     bool has_pos_weight;
     bool log_target;     /* kl_div */
     double alpha, gamma; /* sigmoid_focal, focal */
+    double beta;         /* qfl: the exponent of |y - sigmoid(x)| */
 
     /* rows of class scores */
     const double *class_weight; /* one weight per class, or NULL: every class weighs 1 */
@@ -150,6 +151,27 @@ LOSSD_INLINE lossd_vd sigmoid_focal_elem(const void *consts, size_t i, lossd_vd 
     return alpha_t * (ce * m);
 }
 
+/*
+ * Quality Focal Loss with a dense soft target: BCE(x, y) |y - s|^beta, s =
+ * sigmoid(x). The gradient is autograd's on that product: (s - y) m +
+ * BCE dm/dx, with dm/dx = beta |d|^(beta-1) sgn(d) (-s (1 - s)) for d = y -
+ * s, 0 at beta = 0 (pow backward). Like autograd, beta < 1 gives NaN where
+ * y = s exactly (|d|^(beta-1) is infinite, sgn(d) is 0).
+ */
+LOSSD_INLINE lossd_vd qfl_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
+{
+    (void)i;
+    double beta = LOSSD__CONSTS_OF(consts, classification_consts)->beta;
+    lossd_vd s = sigmoid(x);
+    lossd_vd ce = bce_logits_plain(x, t);
+    lossd_vd d = t - s, abs_d = lossd_v_abs(d);
+    lossd_vd m = lossd_v_pow_scalar(abs_d, beta);
+    lossd_vd dm_dd =
+        beta == 0 ? lossd_v_set1(0.0) : beta * lossd_v_pow_scalar(abs_d, beta - 1) * lossd_v_sgn(d);
+    *dl = (s - t) * m + ce * (dm_dd * -((1 - s) * s));
+    return ce * m;
+}
+
 static size_t bce_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     classification_consts k = *LOSSD__CONSTS(c, classification_consts);
@@ -174,6 +196,12 @@ static size_t sigmoid_focal_kernel(const lossd_call *c, size_t begin, size_t end
 {
     classification_consts k = *LOSSD__CONSTS(c, classification_consts);
     return lossd__pointwise_loss(c, &k, begin, end, out, sigmoid_focal_elem);
+}
+
+static size_t qfl_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, qfl_elem);
 }
 
 static int bce_prepare(lossd_call *c, lossd_error *err)
@@ -207,6 +235,14 @@ static int sigmoid_focal_prepare(lossd_call *c, lossd_error *err)
     classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
     k->alpha = lossd__param_number(c, "alpha");
     k->gamma = lossd__param_number(c, "gamma");
+    (void)err;
+    return 0;
+}
+
+static int qfl_prepare(lossd_call *c, lossd_error *err)
+{
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    k->beta = lossd__param_number(c, "beta");
     (void)err;
     return 0;
 }
@@ -685,6 +721,14 @@ static const lossd_param_spec poly1_params[] = {
      .domain = {-1, INFINITY, false, false, false, 0, false, 0}},
 };
 
+static const lossd_param_spec qfl_params[] = {
+    {.name = "beta",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the focusing exponent of |y - sigmoid(x)|; 0 is bce_with_logits",
+     .default_number = 2.0,
+     .domain = LOSSD__NONNEG},
+};
+
 static const lossd_function classification_functions[] = {
     {.kind = LOSSD_KIND_LOSS,
      .name = "bce",
@@ -775,6 +819,18 @@ static const lossd_function classification_functions[] = {
                   {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
      .params = LOSSD__PARAMS(poly1_params),
      .impl = LOSSD__IMPL(.prepare = poly1_prepare, .kernel = poly1_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "qfl",
+     .summary = "Quality Focal Loss on logits with a dense soft target (GFL, Li et al. 2020)",
+     .formula = "\\ell_i = \\mathrm{BCE}(x_i, y_i)\\,|y_i - \\sigma(x_i)|^\\beta",
+     .reference = "mmdetection quality_focal_loss_tensor_target, element by element (no sum over "
+                  "classes)",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
+                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+                   "quality scores (IoU) in [0,1], 0 for negatives, same shape"}},
+     .params = LOSSD__PARAMS(qfl_params),
+     .impl = LOSSD__IMPL(.prepare = qfl_prepare, .kernel = qfl_kernel)},
 };
 
 LOSSD__MODULE(lossd__classification_module, classification_functions);

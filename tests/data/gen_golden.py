@@ -741,8 +741,17 @@ def poly1_loss(x, target, reduction, epsilon=1.0):
     return reduce_loss(ce + epsilon * (1 - pt), reduction)
 
 
+def qfl_loss(x, y, reduction, beta=2.0):
+    """Quality Focal Loss with a dense soft target (mmdet 3.x
+    quality_focal_loss_tensor_target, element by element):
+    BCEWithLogits(x, y) |y - sigmoid(x)|^beta."""
+    bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+    return reduce_loss(bce * (y - torch.sigmoid(x)).abs().pow(beta), reduction)
+
+
 LOSSES.update({
     "poly1": poly1_loss,
+    "qfl": qfl_loss,
 })
 
 
@@ -803,6 +812,66 @@ def poly1_losses(out):
     for tag, xi, ti, params, field in bad:
         emit_error(out, f"poly1/bad/{tag}", "poly1", [("input", xi), ("target", ti)], field,
                    params)
+
+
+def soft_targets(rng, *shape, zeros=0.5):
+    """Dense detection targets: exact zeros (negatives) and IoU-like scores in (0, 1]."""
+    y = rng.uniform(*shape, lo=0.05, hi=1.0)
+    y[rng.uniform(*shape) < zeros] = 0.0
+    return y
+
+
+def qfl_losses(out):
+    rng = Rng(1102)
+    x = rng.normal(3, 5, scale=3)
+    y = soft_targets(rng, 3, 5)
+    y[0, :2] = 0.0
+    y[1, 1], y[2, 4] = 1.0, 0.5
+    x[2, 4] = 0.0  # sigmoid(0) = 0.5 = y: |y - s| = 0 exactly
+    # logits far out on both sides, with targets that agree and disagree
+    extremes = f64([-1000.0, -30.0, -30.0, 0.0, 0.0, 0.0, 30.0, 30.0, 1000.0, 2.5])
+    extremes_t = f64([0.0, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.3])
+    settings = [
+        ("defaults", {}), ("beta=2", {"beta": 2.0}), ("beta=0", {"beta": 0.0}),
+        ("beta=1", {"beta": 1.0}), ("beta=3", {"beta": 3.0}), ("beta=1.5", {"beta": 1.5}),
+    ]
+    for stag, params in settings:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"qfl/rank2/{stag}/{red}/grad", "qfl", x, y, red, params)
+        emit_loss(out, rng, f"qfl/rank1/extremes/{stag}/none/grad", "qfl", extremes,
+                  extremes_t, "none", params)
+    # beta < 1: autograd's gradient is NaN where y = sigmoid(x) exactly (and at
+    # x = -1000, y = 0, where sigmoid underflows to 0); elsewhere finite.
+    emit_loss(out, rng, "qfl/rank2/beta=0.5/none/grad", "qfl", x, y, "none", {"beta": 0.5})
+    emit_loss(out, rng, "qfl/rank1/extremes/beta=0.5/sum/grad", "qfl", extremes, extremes_t,
+              "sum", {"beta": 0.5})
+    # beta = 0 is bce_with_logits exactly
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya = qfl_loss(a, y, "none", 0.0)
+    yb = F.binary_cross_entropy_with_logits(b, y, reduction="none")
+    ya.sum().backward()
+    yb.sum().backward()
+    assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad)
+    for red in REDUCTIONS:
+        emit_loss(out, rng, f"qfl/rank0/{red}/grad", "qfl", f64(-1.2), f64(0.7), red)
+        emit_loss(out, rng, f"qfl/rank3/{red}/grad", "qfl", rng.normal(2, 3, 2, scale=3),
+                  soft_targets(rng, 2, 3, 2), red, {"beta": 2.5})
+    emit_loss(out, rng, "qfl/rank2-8x10/default-reduction/grad", "qfl",
+              rng.normal(8, 10, scale=4), soft_targets(rng, 8, 10, zeros=0.8), None)
+    emit_loss(out, rng, "qfl/rank2/sum/nograd", "qfl", x, y, "sum", grad=False)
+    emit_empty_losses(out, "qfl")
+    bad_y = y.clone()
+    bad_y[1, 2] = 1.5
+    neg_y = y.clone()
+    neg_y[0, 3] = -0.25
+    bad = [
+        ("target-above-1", x, bad_y, {}, "target[1][2]"),
+        ("target-negative", x, neg_y, {}, "target[0][3]"),
+        ("target-shape", x, y[:, :4], {}, "target"),
+        ("beta-negative", x, y, {"beta": -1.0}, "beta"),
+    ]
+    for tag, xi, ti, params, field in bad:
+        emit_error(out, f"qfl/bad/{tag}", "qfl", [("input", xi), ("target", ti)], field, params)
 
 
 # --------------------------------------------------------------------------
@@ -1051,7 +1120,7 @@ def main(argv):
     torch.manual_seed(0)
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
-                 sigmoid_focal_losses, box_losses, poly1_losses],
+                 sigmoid_focal_losses, box_losses, poly1_losses, qfl_losses],
         "activation": [activations],
         "info": [information],
         "pairwise": [pairwise],
