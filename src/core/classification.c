@@ -4,7 +4,7 @@
  * two focal losses, as torch.nn.functional / torchvision compute them; and
  * losses of detection heads that PyTorch lacks, from their papers and
  * mmdetection (docs/functions.md gives each formula and its source):
- * Poly-1 and Quality Focal Loss.
+ * Poly-1, Quality Focal Loss and Varifocal loss.
  *
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
  * torch/nn/functional.py, torchvision/ops/focal_loss.py):
@@ -44,6 +44,7 @@ typedef struct {
     bool log_target;     /* kl_div */
     double alpha, gamma; /* sigmoid_focal, focal */
     double beta;         /* qfl: the exponent of |y - sigmoid(x)| */
+    bool iou_weighted;   /* varifocal: positives weigh y (else 1) */
 
     /* rows of class scores */
     const double *class_weight; /* one weight per class, or NULL: every class weighs 1 */
@@ -172,6 +173,36 @@ LOSSD_INLINE lossd_vd qfl_elem(const void *consts, size_t i, lossd_vd x, lossd_v
     return ce * m;
 }
 
+/*
+ * Varifocal loss (mmdetection's varifocal_loss): BCE(x, y) w, where
+ * positives (y > 0) weigh y (iou_weighted) or 1, and negatives (y = 0)
+ * alpha |s - y|^gamma, s = sigmoid(x). Nothing is detached, as in mmdet:
+ * the negatives' gradient flows through their weight too. The mask passes
+ * no gradient to the side it does not take (a select, not mmdet's product
+ * with a 0/1 mask, which autograd would turn into 0 * inf = NaN where a
+ * positive meets s = y with gamma < 1).
+ */
+LOSSD_INLINE lossd_vd varifocal_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
+                                     lossd_vd *dl)
+{
+    (void)i;
+    const classification_consts *k = LOSSD__CONSTS_OF(consts, classification_consts);
+    double alpha = k->alpha, gamma = k->gamma;
+    lossd_vd s = sigmoid(x);
+    lossd_vd ce = bce_logits_plain(x, t);
+    lossd_vd d = s - t, abs_d = lossd_v_abs(d);
+    lossd_vm negative = t <= 0;
+    lossd_vd m = lossd_v_pow_scalar(abs_d, gamma);
+    lossd_vd w = lossd_v_select(negative, alpha * m, k->iou_weighted ? t : lossd_v_set1(1.0));
+    /* d w / dx of the negatives: alpha gamma |d|^(gamma-1) sgn(d) s (1 - s); pow's is 0 at gamma 0
+     */
+    lossd_vd dm_dd = gamma == 0 ? lossd_v_set1(0.0)
+                                : gamma * lossd_v_pow_scalar(abs_d, gamma - 1) * lossd_v_sgn(d);
+    lossd_vd dw = lossd_v_select(negative, alpha * (dm_dd * ((1 - s) * s)), lossd_v_set1(0.0));
+    *dl = (s - t) * w + ce * dw;
+    return ce * w;
+}
+
 static size_t bce_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     classification_consts k = *LOSSD__CONSTS(c, classification_consts);
@@ -202,6 +233,12 @@ static size_t qfl_kernel(const lossd_call *c, size_t begin, size_t end, double *
 {
     classification_consts k = *LOSSD__CONSTS(c, classification_consts);
     return lossd__pointwise_loss(c, &k, begin, end, out, qfl_elem);
+}
+
+static size_t varifocal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
+    return lossd__pointwise_loss(c, &k, begin, end, out, varifocal_elem);
 }
 
 static int bce_prepare(lossd_call *c, lossd_error *err)
@@ -243,6 +280,16 @@ static int qfl_prepare(lossd_call *c, lossd_error *err)
 {
     classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
     k->beta = lossd__param_number(c, "beta");
+    (void)err;
+    return 0;
+}
+
+static int varifocal_prepare(lossd_call *c, lossd_error *err)
+{
+    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    k->alpha = lossd__param_number(c, "alpha");
+    k->gamma = lossd__param_number(c, "gamma");
+    k->iou_weighted = lossd__param_bool(c, "iou_weighted");
     (void)err;
     return 0;
 }
@@ -729,6 +776,23 @@ static const lossd_param_spec qfl_params[] = {
      .domain = LOSSD__NONNEG},
 };
 
+static const lossd_param_spec varifocal_params[] = {
+    {.name = "alpha",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the weight of the negatives' term alpha |sigmoid(x) - y|^gamma",
+     .default_number = 0.75,
+     .domain = LOSSD__NONNEG},
+    {.name = "gamma",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "the focusing exponent of the negatives' |sigmoid(x) - y|",
+     .default_number = 2.0,
+     .domain = LOSSD__NONNEG},
+    {.name = "iou_weighted",
+     .type = LOSSD_PARAM_BOOL,
+     .summary = "positives weigh their target (IoU); false: 1",
+     .default_number = 1},
+};
+
 static const lossd_function classification_functions[] = {
     {.kind = LOSSD_KIND_LOSS,
      .name = "bce",
@@ -831,6 +895,19 @@ static const lossd_function classification_functions[] = {
                    "quality scores (IoU) in [0,1], 0 for negatives, same shape"}},
      .params = LOSSD__PARAMS(qfl_params),
      .impl = LOSSD__IMPL(.prepare = qfl_prepare, .kernel = qfl_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "varifocal",
+     .summary = "Varifocal loss on logits: IoU-weighted positives, focal-weighted negatives "
+                "(VarifocalNet, Zhang et al. 2021)",
+     .formula = "\\ell_i = \\mathrm{BCE}(x_i, y_i) \\begin{cases} y_i & y_i > 0 \\\\ "
+                "\\alpha\\,\\sigma(x_i)^\\gamma & y_i = 0 \\end{cases}",
+     .reference = "mmdetection varifocal_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
+                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+                   "quality scores (IoU) in [0,1], 0 for negatives, same shape"}},
+     .params = LOSSD__PARAMS(varifocal_params),
+     .impl = LOSSD__IMPL(.prepare = varifocal_prepare, .kernel = varifocal_kernel)},
 };
 
 LOSSD__MODULE(lossd__classification_module, classification_functions);

@@ -749,9 +749,23 @@ def qfl_loss(x, y, reduction, beta=2.0):
     return reduce_loss(bce * (y - torch.sigmoid(x)).abs().pow(beta), reduction)
 
 
+def varifocal_loss(x, y, reduction, alpha=0.75, gamma=2.0, iou_weighted=True):
+    """mmdetection's varifocal_loss: BCEWithLogits(x, y) w, w = y (or 1) for
+    positives, alpha |sigmoid(x) - y|^gamma for negatives (y = 0). The
+    contract's masks pass no gradient to the side they do not take: the
+    negatives' |s - y| is replaced by 1 where y > 0 before the power, or
+    autograd would send 0 * inf = NaN through it where s = y and gamma < 1."""
+    s = torch.sigmoid(x)
+    pos = y > 0
+    d = torch.where(pos, torch.ones_like(s), (s - y).abs())
+    w = torch.where(pos, y if iou_weighted else torch.ones_like(y), alpha * d.pow(gamma))
+    return reduce_loss(F.binary_cross_entropy_with_logits(x, y, reduction="none") * w, reduction)
+
+
 LOSSES.update({
     "poly1": poly1_loss,
     "qfl": qfl_loss,
+    "varifocal": varifocal_loss,
 })
 
 
@@ -872,6 +886,71 @@ def qfl_losses(out):
     ]
     for tag, xi, ti, params, field in bad:
         emit_error(out, f"qfl/bad/{tag}", "qfl", [("input", xi), ("target", ti)], field, params)
+
+
+def varifocal_losses(out):
+    rng = Rng(1103)
+    x = rng.normal(3, 5, scale=3)
+    y = soft_targets(rng, 3, 5)
+    y[0, :2] = 0.0
+    y[1, 1], y[2, 4] = 1.0, 0.5
+    x[2, 4] = 0.0  # a positive with sigmoid(x) = y exactly
+    extremes = f64([-1000.0, -30.0, -30.0, 0.0, 0.0, 0.0, 30.0, 30.0, 1000.0, 2.5])
+    extremes_t = f64([0.0, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.3])
+    settings = [
+        ("defaults", {}), ("explicit-defaults", {"alpha": 0.75, "gamma": 2.0, "iou_weighted": True}),
+        ("iou_weighted=false", {"iou_weighted": False}),
+        ("alpha=0.25", {"alpha": 0.25}), ("alpha=0", {"alpha": 0.0}),
+        ("gamma=0", {"gamma": 0.0}), ("gamma=1", {"gamma": 1.0}), ("gamma=3", {"gamma": 3.0}),
+        ("gamma=1.5+iou_weighted=false", {"gamma": 1.5, "iou_weighted": False}),
+    ]
+    for stag, params in settings:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"varifocal/rank2/{stag}/{red}/grad", "varifocal", x, y, red,
+                      params)
+        emit_loss(out, rng, f"varifocal/rank1/extremes/{stag}/none/grad", "varifocal", extremes,
+                  extremes_t, "none", params)
+    # gamma < 1: the positive at s = y keeps a finite gradient (no gradient
+    # through the side the mask does not take); the negative at x = -1000,
+    # where sigmoid underflows to 0 = y, is autograd's NaN.
+    for params in ({"gamma": 0.5}, {"gamma": 0.5, "iou_weighted": False}):
+        tag = "+".join(f"{k}={str(v).lower()}" for k, v in params.items())
+        emit_loss(out, rng, f"varifocal/rank2/{tag}/none/grad", "varifocal", x, y, "none", params)
+        emit_loss(out, rng, f"varifocal/rank1/extremes/{tag}/sum/grad", "varifocal", extremes,
+                  extremes_t, "sum", params)
+    # alpha = 1, gamma = 0 without IoU weights is bce_with_logits exactly
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya = varifocal_loss(a, y, "none", alpha=1.0, gamma=0.0, iou_weighted=False)
+    yb = F.binary_cross_entropy_with_logits(b, y, reduction="none")
+    ya.sum().backward()
+    yb.sum().backward()
+    assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad)
+    for red in REDUCTIONS:
+        emit_loss(out, rng, f"varifocal/rank0/positive/{red}/grad", "varifocal", f64(-1.2),
+                  f64(0.7), red)
+        emit_loss(out, rng, f"varifocal/rank0/negative/{red}/grad", "varifocal", f64(0.9),
+                  f64(0.0), red)
+        emit_loss(out, rng, f"varifocal/rank3/{red}/grad", "varifocal",
+                  rng.normal(2, 3, 2, scale=3), soft_targets(rng, 2, 3, 2), red,
+                  {"alpha": 0.5, "gamma": 2.5})
+    emit_loss(out, rng, "varifocal/rank2-8x10/default-reduction/grad", "varifocal",
+              rng.normal(8, 10, scale=4), soft_targets(rng, 8, 10, zeros=0.8), None)
+    emit_loss(out, rng, "varifocal/rank2/sum/nograd", "varifocal", x, y, "sum", grad=False)
+    emit_empty_losses(out, "varifocal")
+    bad_y = y.clone()
+    bad_y[0, 1] = 1.25
+    neg_y = y.clone()
+    neg_y[2, 0] = -1e-9
+    bad = [
+        ("target-above-1", x, bad_y, {}, "target[0][1]"),
+        ("target-negative", x, neg_y, {}, "target[2][0]"),
+        ("target-shape", x, y.reshape(5, 3), {}, "target"),
+        ("alpha-negative", x, y, {"alpha": -0.5}, "alpha"),
+        ("gamma-negative", x, y, {"gamma": -1.0}, "gamma"),
+    ]
+    for tag, xi, ti, params, field in bad:
+        emit_error(out, f"varifocal/bad/{tag}", "varifocal", [("input", xi), ("target", ti)],
+                   field, params)
 
 
 # --------------------------------------------------------------------------
@@ -1120,7 +1199,8 @@ def main(argv):
     torch.manual_seed(0)
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
-                 sigmoid_focal_losses, box_losses, poly1_losses, qfl_losses],
+                 sigmoid_focal_losses, box_losses, poly1_losses, qfl_losses,
+                 varifocal_losses],
         "activation": [activations],
         "info": [information],
         "pairwise": [pairwise],
