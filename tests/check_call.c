@@ -597,14 +597,52 @@ START_TEST(missing_and_required)
 }
 END_TEST
 
+START_TEST(messages_quote_numbers_shortest)
+{
+    /* A number quoted in a message reads as the client wrote it: the shortest
+       form that reads back, never %.17g's 0.30823999999999999 or 9.9999999999999992e+22. */
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "nll"));
+    lossd_call_set_number(&c, "ignore_index", 0.30824, &err);
+    ck_assert_str_eq(err.message, "ignore_index: 0.30824 is not an integer");
+    memset(&err, 0, sizeof err);
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "huber"));
+    lossd_call_set_number(&c, "delta", -1e23, &err);
+    ck_assert_str_eq(err.message, "delta: -1e+23 is out of its domain (> 0)");
+    memset(&err, 0, sizeof err);
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
+    lossd_call_set_number(&c, "base", 1, &err);
+    ck_assert_str_eq(err.message,
+                     "base: 1 is not a logarithm base (\"e\", or a number > 0 and != 1)");
+
+    /* Found while preparing: an element, and a value computed from the client's. */
+    double p[2] = {1.30824, 0.1 + 0.2}, y[2] = {0, 1};
+    size_t shape[1] = {2};
+    lossd_tensor input = tensor_of(p, 1, shape), target = tensor_of(y, 1, shape);
+    memset(&err, 0, sizeof err);
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "bce"));
+    lossd_call_set_operand(&c, "input", &input, &err);
+    lossd_call_set_operand(&c, "target", &target, &err);
+    expect_error(&c, LOSSD_EINVAL, "input[0]");
+    ck_assert_str_eq(last_error()->message, "input[0]: 1.30824 is not a probability in [0, 1]");
+    p[0] = 0.5;
+    lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
+    lossd_call_set_operand(&c, "p", &input, &err);
+    expect_error(&c, LOSSD_EINVAL, "p");
+    ck_assert_str_eq(last_error()->message,
+                     "p: sums to 0.8, not 1 (within 1e-6); send \"normalize\": true to rescale");
+}
+END_TEST
+
 static Suite *call_suite(void)
 {
     Suite *s = suite_create("call");
     add_case(s, "registry", 0, NULL, NULL,
              TESTS(registry_has_the_contract, registry_rows_are_complete, catalog_texts));
-    add_case(
-        s, "binding", 0, NULL, NULL,
-        TESTS(parameter_binding_errors, tensor_views, grad_output_rules, missing_and_required));
+    add_case(s, "binding", 0, NULL, NULL,
+             TESTS(parameter_binding_errors, tensor_views, grad_output_rules, missing_and_required,
+                   messages_quote_numbers_shortest));
     add_case(s, "running", 0, NULL, NULL,
              TESTS(blocks_are_deterministic, mean_matches_sum_over_n, empty_batches,
                    nonfinite_results_are_counted, nonfinite_results_are_counted_in_every_block,

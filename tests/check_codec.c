@@ -92,11 +92,19 @@ START_TEST(load_rejects)
         const char *fragment;
     } cases[] = {
         {"{\"a\": 1, \"a\": 2}", "duplicate object key"},
-        {"[1, 2]", "one JSON object"},
-        {"3", "'[' or '{' expected"},
-        {"\"x\"", "'[' or '{' expected"},
-        {"null", "'[' or '{' expected"},
-        {"", "(line 1, column 0)"},
+        /* not an object: says what it is */
+        {"[1, 2]", "the body must be a JSON object {...}, got an array"},
+        {"3", "the body must be a JSON object {...}, got a number"},
+        {"\"x\"", "the body must be a JSON object {...}, got a string"},
+        {"null", "the body must be a JSON object {...}, got null"},
+        {" true ", "got a boolean"},
+        /* nothing there: says so */
+        {"", "the body is empty; send a JSON object"},
+        {" \r\n\t", "the body is empty; send a JSON object"},
+        {"\xEF\xBB\xBF", "the body is empty"},
+        /* \u0000: in lossd's words, not jansson's flag names (JSON_ALLOW_NUL) */
+        {"{\"a\": \"x\\u0000y\"}", "a string holds \\u0000, which lossd does not take (line 1"},
+        {"{\"a\\u0000\": 1}", "a string holds \\u0000"},
         {"{\"a\": 1} {}", "end of file expected"},
         {"{\"a\": NaN}", "invalid token"},
         {"{\"a\": \"\xC3\"}", "unable to decode"},
@@ -118,6 +126,33 @@ START_TEST(load_rejects)
     ck_assert_ptr_null(lossd_codec_load(body, strlen(body), NULL, &f));
     ck_assert_str_eq(f.message, want);
     ck_assert(strstr(f.message, "(line 3, column ") != NULL);
+
+    /* No message names one of jansson's flags. */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&f, 0, sizeof f);
+        lossd_codec_load(cases[i].body, strlen(cases[i].body), NULL, &f);
+        ck_assert_msg(strstr(f.message, "JSON_") == NULL, "%s", f.message);
+    }
+}
+END_TEST
+
+START_TEST(load_skips_a_byte_order_mark)
+{
+    /* A UTF-8 byte-order mark before the object is not part of the JSON. */
+    const char *body = "\xEF\xBB\xBF{\"input\": [1]}";
+    lossd_fault f = {0};
+    json_t *root = lossd_codec_load(body, strlen(body), NULL, &f);
+    ck_assert_msg(root != NULL, "%s", f.message);
+    ck_assert_int_eq(json_array_size(json_object_get(root, "input")), 1);
+    json_decref(root);
+    /* only at the start, and only once */
+    static const char *const bad[] = {"\xEF\xBB\xBF\xEF\xBB\xBF{}", " \xEF\xBB\xBF{}",
+                                      "{}\xEF\xBB\xBF"};
+    for (size_t i = 0; i < 3; i++) {
+        memset(&f, 0, sizeof f);
+        ck_assert_ptr_null(lossd_codec_load(bad[i], strlen(bad[i]), NULL, &f));
+        ck_assert_int_eq(f.kind, LOSSD_FAULT_INVALID_JSON);
+    }
 }
 END_TEST
 
@@ -323,6 +358,57 @@ START_TEST(bind_every_field_kind)
 }
 END_TEST
 
+START_TEST(bind_null_is_the_default)
+{
+    /* null for an optional field or parameter leaves its default, as if absent. */
+    binding b;
+    bind_ok(&b, LOSSD_KIND_LOSS, "smooth_l1",
+            "{\"input\": [1, 2], \"target\": [0, 0], \"reduction\": null, \"grad\": null, "
+            "\"grad_output\": null, \"beta\": null}");
+    ck_assert_int_eq(b.call.reduction, LOSSD_REDUCTION_MEAN);
+    ck_assert(!b.call.want_grad && !b.call.grad_output_set);
+    ck_assert(!param(&b.call, "beta")->set);
+    binding_cleanup(&b);
+    bind_ok(&b, LOSSD_KIND_LOSS, "cross_entropy",
+            "{\"input\": [[1, 2, 3]], \"target\": [2], \"weight\": null, \"ignore_index\": null, "
+            "\"label_smoothing\": null}");
+    ck_assert(!param(&b.call, "weight")->set && !param(&b.call, "ignore_index")->set);
+    ck_assert(!param(&b.call, "label_smoothing")->set);
+    binding_cleanup(&b);
+    bind_ok(&b, LOSSD_KIND_LOSS, "giou",
+            "{\"input\": [0, 0, 1, 1], \"target\": [0, 0, 1, 1], \"terms\": null, "
+            "\"box_format\": null, \"eps\": null}");
+    ck_assert(!b.call.want_terms && !param(&b.call, "box_format")->set);
+    binding_cleanup(&b);
+    bind_ok(&b, LOSSD_KIND_INFO, "entropy", "{\"p\": [0.5, 0.5], \"base\": null}");
+    ck_assert(!param(&b.call, "base")->set);
+    binding_cleanup(&b);
+
+    /* A parameter without a default is then missing, as when absent. */
+    bind_ok(&b, LOSSD_KIND_ACTIVATION, "prelu", "{\"input\": [1, -1], \"weight\": null}");
+    lossd_error err = {0};
+    ck_assert_int_eq(lossd_call_prepare(&b.call, &err), LOSSD_EMISSING);
+    ck_assert_str_eq(err.field, "weight");
+    binding_cleanup(&b);
+
+    /* Not for operands, nor for fields the function does not take: a typo stays an error. */
+    ck_assert_int_eq(
+        bind_body(&b, LOSSD_KIND_LOSS, "mse", "{\"input\": null, \"target\": [1]}", 100), -1);
+    expect_fault(&b.fault, LOSSD_FAULT_INVALID_ARGUMENT, "input", "got null");
+    binding_cleanup(&b);
+    ck_assert_int_eq(bind_body(&b, LOSSD_KIND_LOSS, "mse",
+                               "{\"input\": [1], \"target\": [1], \"betta\": null}", 100),
+                     -1);
+    expect_fault(&b.fault, LOSSD_FAULT_INVALID_ARGUMENT, "betta", "unknown field");
+    binding_cleanup(&b);
+    ck_assert_int_eq(
+        bind_body(&b, LOSSD_KIND_ACTIVATION, "relu", "{\"input\": [1], \"reduction\": null}", 100),
+        -1);
+    expect_fault(&b.fault, LOSSD_FAULT_INVALID_ARGUMENT, "reduction", "unknown field");
+    binding_cleanup(&b);
+}
+END_TEST
+
 START_TEST(bind_field_names)
 {
     static const struct {
@@ -420,7 +506,7 @@ START_TEST(bind_wrong_types)
          "box_format: expected a string, got a number"},
         {LOSSD_KIND_LOSS, "giou", "{\"box_format\": \"xyzw\"}", "box_format",
          "\"xyzw\" is not one of: xyxy, xywh, cxcywh"},
-        {LOSSD_KIND_LOSS, "giou", "{\"eps\": null}", "eps", "expected a number, got null"},
+        {LOSSD_KIND_LOSS, "giou", "{\"eps\": \"1e-7\"}", "eps", "expected a number, got a string"},
         {LOSSD_KIND_LOSS, "cross_entropy", "{\"ignore_index\": 1.5}", "ignore_index",
          "1.5 is not an integer"},
         {LOSSD_KIND_LOSS, "cross_entropy", "{\"ignore_index\": \"1\"}", "ignore_index",
@@ -436,8 +522,8 @@ START_TEST(bind_wrong_types)
         {LOSSD_KIND_INFO, "entropy", "{\"base\": \"ten\"}", "base", "got \"ten\""},
         {LOSSD_KIND_INFO, "entropy", "{\"normalize\": \"yes\"}", "normalize",
          "expected true or false"},
-        {LOSSD_KIND_ACTIVATION, "gelu", "{\"approximate\": null}", "approximate",
-         "expected a string, got null"},
+        {LOSSD_KIND_ACTIVATION, "gelu", "{\"approximate\": false}", "approximate",
+         "expected a string, got a boolean"},
         {LOSSD_KIND_ACTIVATION, "celu", "{\"alpha\": 0}", "alpha", "out of its domain"},
         {LOSSD_KIND_ACTIVATION, "prelu", "{\"weight\": \"0.25\"}", "weight", "got a string"},
         {LOSSD_KIND_ACTIVATION, "relu", "{\"grad_output\": \"x\"}", "grad_output",
@@ -674,10 +760,11 @@ int main(void)
     Suite *s = suite_create("codec");
     add_case(s, "codec-load", 10, NULL, NULL,
              TESTS(load_depth_limit, load_brackets_in_strings, load_rejects,
-                   load_reads_len_bytes_and_integers_as_reals, load_into_an_arena));
+                   load_reads_len_bytes_and_integers_as_reals, load_into_an_arena,
+                   load_skips_a_byte_order_mark));
     add_case(s, "codec-bind", 10, NULL, NULL,
-             TESTS(bind_every_field_kind, bind_field_names, bind_unknown_fields, bind_wrong_types,
-                   bind_ragged_and_mixed_tensors, bind_ranks_empty_and_scalars, bind_element_limit,
-                   bind_then_compute));
+             TESTS(bind_every_field_kind, bind_null_is_the_default, bind_field_names,
+                   bind_unknown_fields, bind_wrong_types, bind_ragged_and_mixed_tensors,
+                   bind_ranks_empty_and_scalars, bind_element_limit, bind_then_compute));
     return run_service_suite(s);
 }

@@ -34,15 +34,6 @@ static v2_result triton_result(const http_reply *r)
     return v2_parse(r->body, r->len, length ? strtoull(length, NULL, 10) : 0);
 }
 
-/* Expects a /v2 error: status, JSON, and an "error" string containing `needle`. */
-static void expect_v2_error(const http_reply *r, long status, const char *needle)
-{
-    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
-    ck_assert_str_eq(http_header(r, "Content-Type"), "application/json");
-    const char *error = json_string_value(json_object_get(r->json, "error"));
-    ck_assert_msg(error && strstr(error, needle), "error %s does not say \"%s\"", r->body, needle);
-}
-
 /* ------------------------------------------------------------ endpoints */
 
 START_TEST(v2_endpoints)
@@ -77,7 +68,12 @@ START_TEST(v2_endpoints)
     r = http_get("/v2/models/loss.ciouu");
     expect_v2_error(&r, 404, "no model called \"loss.ciouu\"; the loss models are");
     http_reply_free(&r);
-    r = http_get("/v2/models/ciou");
+    r = http_get("/v2/models/ciou"); /* no kind: the models of that name */
+    expect_v2_error(&r, 404,
+                    "ciou is a loss: /v2/models/loss.ciou, and a pairwise box matrix: "
+                    "/v2/models/pairwise.ciou");
+    http_reply_free(&r);
+    r = http_get("/v2/models/nothing");
     expect_v2_error(&r, 404, "models are named {kind}.{name}");
     http_reply_free(&r);
     r = http_get("/v2/models/loss.ciou/versions/2");

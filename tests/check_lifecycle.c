@@ -2,7 +2,8 @@
  * check_lifecycle.c - the service's life over real HTTP: draining (an
  * open request outlives it, readiness turns, the listener closes at
  * once), and the lossd binary itself (./lossd, started by the test):
- * SIGTERM drains and exits 0, --healthcheck, and the JSON access log.
+ * SIGTERM drains and exits 0, --healthcheck, and the access log (JSON and
+ * text; the client behind a trusted proxy).
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/service/dtoa.h"
 #include "httputil.h"
 
 typedef struct {
@@ -232,26 +234,46 @@ START_TEST(healthcheck_flag)
 }
 END_TEST
 
+/* Stops a lossd started by spawn_lossd() and returns all it wrote to stderr (caller frees). */
+static char *stop_and_read_log(child *c)
+{
+    kill(c->pid, SIGTERM);
+    int status;
+    waitpid(c->pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    size_t cap = 65536, len = 0;
+    char *log = malloc(cap);
+    ck_assert_ptr_nonnull(log);
+    for (ssize_t got; (got = read(c->err_fd, log + len, cap - 1 - len)) > 0;)
+        len += (size_t)got;
+    log[len] = '\0';
+    close(c->err_fd);
+    return log;
+}
+
+/* Whether text is "ADDRESS:PORT" for this address (a peer, with its port). */
+static bool peer_of(const char *text, const char *address)
+{
+    size_t n = strlen(address);
+    return strncmp(text, address, n) == 0 && text[n] == ':' && text[n + 1] >= '1' &&
+           text[n + 1] <= '9' && strspn(text + n + 1, "0123456789") == strlen(text + n + 1);
+}
+
 START_TEST(access_log_lines)
 {
     /* One JSON access line per request on stderr, written by the log thread
-       (and flushed on exit): method, path, status, sizes, duration, function. */
-    const char *flags[] = {"--log-format", "json", NULL};
+       (and flushed on exit): client, method, path, status, sizes, duration,
+       function, request id, user agent, error. */
+    const char *flags[] = {"--log-format", "json", "--trusted-proxy", "10.0.0.0/8", NULL};
     child c = spawn_lossd(flags);
     http_target(c.port);
-    expect_status(http_post("/v1/loss/mse", "{\"input\":[3],\"target\":[1]}"), 200);
+    const char *id[] = {"X-Request-Id: first-one", "User-Agent: lossd-test/1.0 (\"quoted\")",
+                        "X-Forwarded-For: 203.0.113.7", NULL};
+    const char *ok = "{\"input\":[3],\"target\":[1]}";
+    expect_status(http_request(NULL, "/v1/loss/mse", ok, strlen(ok), id), 200);
     expect_status(http_post("/v1/loss/mse", "{\"input\":[3]}"), 422);
-    kill(c.pid, SIGTERM);
-    int status;
-    waitpid(c.pid, &status, 0);
-    char log[65536];
-    ssize_t len = read(c.err_fd, log, sizeof log - 1), got;
-    while (len >= 0 && (got = read(c.err_fd, log + len, sizeof log - 1 - (size_t)len)) > 0)
-        len += got;
-    ck_assert_int_gt(len, 0);
-    log[len] = '\0';
-    close(c.err_fd);
-    int ok = 0, bad = 0;
+    char *log = stop_and_read_log(&c);
+    int good = 0, bad = 0;
     for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *j = json_loads(line, 0, NULL);
         ck_assert_msg(j != NULL, "not a JSON line: %s", line);
@@ -259,23 +281,74 @@ START_TEST(access_log_lines)
         if (path && strcmp(path, "/v1/loss/mse") == 0) {
             ck_assert_str_eq(json_string_value(json_object_get(j, "method")), "POST");
             ck_assert_str_eq(json_string_value(json_object_get(j, "function")), "loss/mse");
-            ck_assert_str_eq(json_string_value(json_object_get(j, "remote")), "127.0.0.1");
+            /* 127.0.0.1 is no trusted proxy: its X-Forwarded-For is not believed */
+            const char *remote = json_string_value(json_object_get(j, "remote"));
+            ck_assert_msg(peer_of(remote, "127.0.0.1"), "remote %s", remote);
+            /* duration_ms in the shortest form that reads back: 0.30824, not 0.30824499999999999 */
             ck_assert(json_is_number(json_object_get(j, "duration_ms")));
+            const char *text = strstr(line, "\"duration_ms\":") + strlen("\"duration_ms\":");
+            char shortest[LOSSD_DTOA_MAX + 1];
+            size_t n = lossd_dtoa(strtod(text, NULL), shortest);
+            ck_assert_msg(strncmp(text, shortest, n) == 0 && text[n] == ',', "%s", line);
+            const char *request_id = json_string_value(json_object_get(j, "request_id"));
+            ck_assert_ptr_nonnull(request_id);
             long code = (long)json_integer_value(json_object_get(j, "status"));
             if (code == 200) {
-                ok++;
+                good++;
                 ck_assert_ptr_null(json_object_get(j, "error"));
+                ck_assert_str_eq(request_id, "first-one");
+                ck_assert_str_eq(json_string_value(json_object_get(j, "user_agent")),
+                                 "lossd-test/1.0 (\"quoted\")");
             } else {
                 bad++;
                 ck_assert_int_eq(code, 422);
                 ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
                                  "invalid_argument");
+                ck_assert_uint_eq(strspn(request_id, "0123456789abcdef"), 16); /* generated */
             }
         }
         json_decref(j);
     }
-    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(good, 1);
     ck_assert_int_eq(bad, 1);
+    free(log);
+}
+END_TEST
+
+START_TEST(access_log_behind_a_proxy)
+{
+    /* From a trusted proxy, the client is the right-most address it did not add itself;
+       the text format carries the same fields. */
+    const char *flags[] = {"--trusted-proxy", "192.0.2.0/24, 127.0.0.1", NULL};
+    child c = spawn_lossd(flags);
+    http_target(c.port);
+    const char *forwarded[] = {"X-Forwarded-For: 6.6.6.6, 198.51.100.7, 192.0.2.10",
+                               "X-Request-Id: via-proxy", "User-Agent: proxied/2", NULL};
+    expect_status(http_request(NULL, "/healthz", NULL, 0, forwarded), 200);
+    expect_status(http_get("/readyz"), 200);
+    /* many header lines: the last ones count, which the nearest proxies wrote */
+    const char *many[12] = {"X-Request-Id: many-lines"};
+    char lines[10][64];
+    for (int i = 0; i < 10; i++) {
+        snprintf(lines[i], sizeof lines[i], "X-Forwarded-For: %s",
+                 i < 9 ? "6.6.6.6" : "198.51.100.9, 192.0.2.11");
+        many[i + 1] = lines[i];
+    }
+    expect_status(http_request(NULL, "/v1", NULL, 0, many), 200);
+    char *log = stop_and_read_log(&c);
+    ck_assert_msg(strstr(log, " 198.51.100.7 \"GET /healthz\" 200 0 15 ") != NULL, "%s", log);
+    ck_assert_msg(strstr(log, "ms healthz - via-proxy \"proxied/2\"\n") != NULL, "%s", log);
+    ck_assert_msg(strstr(log, " 198.51.100.9 \"GET /v1\" 200 ") != NULL, "%s", log);
+    /* no header: the proxy itself, with its port */
+    char *readyz = strstr(log, "\"GET /readyz\"");
+    ck_assert_ptr_nonnull(readyz);
+    char *start = readyz - 2;
+    while (start > log && start[-1] != ' ')
+        start--;
+    char remote[64];
+    snprintf(remote, sizeof remote, "%.*s", (int)(readyz - 1 - start), start);
+    ck_assert_msg(peer_of(remote, "127.0.0.1"), "remote %s", remote);
+    free(log);
 }
 END_TEST
 
@@ -286,6 +359,6 @@ int main(void)
              TESTS(readiness_turns_during_drain, open_request_outlives_the_drain));
     add_case(s, "signals", 60, NULL, NULL, TESTS(sigterm_drains));
     add_case(s, "healthcheck", 30, NULL, NULL, TESTS(healthcheck_flag));
-    add_case(s, "access log", 30, NULL, NULL, TESTS(access_log_lines));
+    add_case(s, "access log", 30, NULL, NULL, TESTS(access_log_lines, access_log_behind_a_proxy));
     return run_http_suite(s);
 }

@@ -111,6 +111,33 @@ START_TEST(too_large_before_the_body)
 }
 END_TEST
 
+START_TEST(chunked_body_far_too_large)
+{
+    /* A chunked body of three times --max-body: a 413, not a dropped connection. */
+    int fd = raw_connect();
+    const char *head = "POST /v1/loss/mse HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                       "X-Request-Id: far-too-large\r\n\r\n";
+    ck_assert_int_eq(send(fd, head, strlen(head), 0), (ssize_t)strlen(head));
+    char chunk[1024];
+    memset(chunk, 'x', sizeof chunk);
+    size_t sent = 0;
+    while (sent < 3 * http_config()->max_body) {
+        ck_assert_int_eq(send(fd, "400\r\n", 5, MSG_NOSIGNAL), 5);
+        ck_assert_int_eq(send(fd, chunk, sizeof chunk, MSG_NOSIGNAL), (ssize_t)sizeof chunk);
+        ck_assert_int_eq(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+        sent += sizeof chunk;
+    }
+    ck_assert_int_eq(send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL), 5);
+    char *got = raw_read(fd, "}}", NULL);
+    ck_assert_msg(strncmp(got, "HTTP/1.1 413", 12) == 0, "got: %s", got);
+    ck_assert_ptr_nonnull(strstr(got, "X-Request-Id: far-too-large"));
+    ck_assert_ptr_nonnull(strstr(got, "\"code\":\"payload_too_large\""));
+    ck_assert_ptr_nonnull(strstr(got, "the body is more than 4096 bytes (--max-body)"));
+    free(got);
+    close(fd);
+}
+END_TEST
+
 /* ------------------------------------------------------------ concurrency */
 
 typedef struct {
@@ -456,7 +483,7 @@ int main(void)
 {
     Suite *s = suite_create("limits");
     add_case(s, "limits", 30, setup_small_limits, http_stop,
-             TESTS(limits_give_413, too_large_before_the_body));
+             TESTS(limits_give_413, too_large_before_the_body, chunked_body_far_too_large));
     add_case(s, "concurrency", 120, http_setup, http_stop, TESTS(sixty_four_clients));
     add_case(s, "overload", 120, setup_tiny_queue, http_stop, TESTS(overload_then_recovery));
     add_case(s, "slow clients", 30, setup_short_timeout, http_stop,

@@ -1,11 +1,16 @@
 /*
  * check_metrics.c - metrics (metrics.c): the Prometheus text, line by
- * line, after known requests and rejections; and counts recorded from
- * several threads at once, none lost.
+ * line, after known requests and rejections; counts recorded from
+ * several threads at once, none lost; and the process_* metrics, which
+ * follow the process (its descriptors, CPU time, start).
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../src/service/metrics.h"
 #include "../src/service/route.h"
@@ -145,16 +150,19 @@ START_TEST(metrics_render)
     ASSERT_LINE(text, "lossd_build_info{version=\"0.1.0\"} 1");
     ck_assert_str_eq(LOSSD_VERSION_STRING, "0.1.0");
 
-    /* Every line is a comment or "name{labels} value" / "name value". */
+    /* Every line is a comment or "name{labels} value" / "name value", of lossd or the process. */
     char *copy = strdup(text), *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '#') {
-            ck_assert_msg(strncmp(line, "# HELP lossd_", 13) == 0 ||
-                              strncmp(line, "# TYPE lossd_", 13) == 0,
+            bool ours =
+                strncmp(line + 7, "lossd_", 6) == 0 || strncmp(line + 7, "process_", 8) == 0;
+            ck_assert_msg((strncmp(line, "# HELP ", 7) == 0 || strncmp(line, "# TYPE ", 7) == 0) &&
+                              ours,
                           "bad comment: %s", line);
             continue;
         }
-        ck_assert_msg(strncmp(line, "lossd_", 6) == 0, "bad line: %s", line);
+        ck_assert_msg(strncmp(line, "lossd_", 6) == 0 || strncmp(line, "process_", 8) == 0,
+                      "bad line: %s", line);
         const char *value = strrchr(line, ' ');
         ck_assert_ptr_nonnull(value);
         char *end;
@@ -209,9 +217,74 @@ START_TEST(metrics_concurrent)
 }
 END_TEST
 
+/* Renders the metrics and returns the value of the sample line `name VALUE` (fails without). */
+static double sample(lossd_metrics *m, const char *name)
+{
+    lossd_buf out;
+    lossd_buf_init(&out, 0);
+    lossd_gauges gauges = {0, 0, 0};
+    lossd_metrics_render(m, &gauges, &out);
+    const char *text = lossd_buf_data(&out);
+    char help[128], type[128];
+    snprintf(help, sizeof help, "# HELP %s ", name);
+    snprintf(type, sizeof type, "# TYPE %s ", name);
+    ck_assert_msg(strstr(text, help) && strstr(text, type), "no HELP or TYPE for %s", name);
+    char at[128];
+    snprintf(at, sizeof at, "\n%s ", name);
+    const char *line = strstr(text, at);
+    ck_assert_msg(line != NULL, "no %s in:\n%s", name, text);
+    char *end;
+    double value = strtod(line + strlen(at), &end);
+    ck_assert_msg(*end == '\n', "%s: not a number", name);
+    lossd_buf_cleanup(&out);
+    return value;
+}
+
+START_TEST(metrics_process)
+{
+    /* The standard process metrics, read at scrape time: they follow what the process does. */
+    lossd_metrics *m = lossd_metrics_create();
+    double resident = sample(m, "process_resident_memory_bytes");
+    ck_assert_double_ge(resident, 1 << 20);
+    ck_assert_double_ge(sample(m, "process_virtual_memory_bytes"), resident);
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_double_eq(sample(m, "process_max_fds"), (double)rl.rlim_cur);
+
+    double fds = sample(m, "process_open_fds");
+    ck_assert_double_ge(fds, 3); /* stdin, stdout, stderr at least */
+    int more[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(more[i] = dup(2), 0);
+    ck_assert_double_eq(sample(m, "process_open_fds"), fds + 3);
+    for (int i = 0; i < 3; i++)
+        close(more[i]);
+    ck_assert_double_eq(sample(m, "process_open_fds"), fds);
+
+    /* this process started within the hour (the suite's forked child just did) */
+    double started = sample(m, "process_start_time_seconds"), now = (double)time(NULL);
+    ck_assert_msg(started <= now + 1 && started > now - 3600, "started %f, now %f", started, now);
+
+    /* CPU time grows with work done */
+    double cpu = sample(m, "process_cpu_seconds_total");
+    ck_assert_double_ge(cpu, 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    volatile double sink = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            sink += (double)i * 1e-9;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    } while ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 < 0.05);
+    ck_assert_double_ge(sample(m, "process_cpu_seconds_total"), cpu + 0.04);
+    lossd_metrics_destroy(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
     add_case(s, "metrics", 10, NULL, NULL, TESTS(metrics_render, metrics_concurrent));
+    add_case(s, "process", 10, NULL, NULL, TESTS(metrics_process));
     return run_service_suite(s);
 }

@@ -1,8 +1,9 @@
 /*
  * check_options.c - options (options.c): defaults, flags, LOSSD_*
- * variables, sizes with units, errors naming the option, the actions
- * (--help, --version, --healthcheck), listen addresses and the usage
- * text. Every test starts and ends with no LOSSD_* variable set.
+ * variables, sizes with units, bounds, errors naming the option, the
+ * actions (--help and -h, --version and -V, --healthcheck; help and
+ * version whatever else is wrong), listen addresses and the usage text.
+ * Every test starts and ends with no LOSSD_* variable set.
  */
 #define _GNU_SOURCE /* open_memstream */
 #include <stdio.h>
@@ -12,14 +13,23 @@
 #include "../src/service/options.h"
 #include "serviceutil.h"
 
-static const char *const env_names[] = {"LOSSD_LISTEN",          "LOSSD_WORKERS",
-                                        "LOSSD_IO_THREADS",      "LOSSD_QUEUE",
-                                        "LOSSD_MAX_BODY",        "LOSSD_MAX_ELEMENTS",
-                                        "LOSSD_MAX_JOBS",        "LOSSD_TIMEOUT",
-                                        "LOSSD_MAX_CONNECTIONS", "LOSSD_MAX_CONNECTIONS_PER_IP",
-                                        "LOSSD_DRAIN_TIMEOUT",   "LOSSD_API_KEY_FILE",
-                                        "LOSSD_TLS_CERT",        "LOSSD_TLS_KEY",
-                                        "LOSSD_LOG_FORMAT",      NULL};
+static const char *const env_names[] = {"LOSSD_LISTEN",
+                                        "LOSSD_WORKERS",
+                                        "LOSSD_IO_THREADS",
+                                        "LOSSD_QUEUE",
+                                        "LOSSD_MAX_BODY",
+                                        "LOSSD_MAX_ELEMENTS",
+                                        "LOSSD_MAX_JOBS",
+                                        "LOSSD_TIMEOUT",
+                                        "LOSSD_MAX_CONNECTIONS",
+                                        "LOSSD_MAX_CONNECTIONS_PER_IP",
+                                        "LOSSD_DRAIN_TIMEOUT",
+                                        "LOSSD_API_KEY_FILE",
+                                        "LOSSD_TLS_CERT",
+                                        "LOSSD_TLS_KEY",
+                                        "LOSSD_LOG_FORMAT",
+                                        "LOSSD_TRUSTED_PROXY",
+                                        NULL};
 
 /* The options tests start and end with no LOSSD_* variable set. */
 static void clear_env(void)
@@ -70,6 +80,7 @@ START_TEST(options_defaults)
     ck_assert_str_eq(cfg.api_key_file, "");
     ck_assert_str_eq(cfg.tls_cert, "");
     ck_assert_str_eq(cfg.tls_key, "");
+    ck_assert_str_eq(cfg.trusted_proxy, "");
 }
 END_TEST
 
@@ -220,7 +231,14 @@ START_TEST(options_errors)
     } cases[] = {
         {{"--nope"}, "lossd: unknown option \"--nope\" (see --help)"},
         {{"--listenx=1"}, "unknown option \"--listenx=1\""},
-        {{"-h"}, "unexpected argument \"-h\""},
+        {{"-x"}, "lossd: unknown option \"-x\" (see --help)"},
+        {{"--max", "1"}, "lossd: \"--max\" is ambiguous: it begins several options"},
+        {{"--workers", "100000"}, "lossd: --workers: at most 1024, got 100000"},
+        {{"--workers=1025"}, "--workers: at most 1024"},
+        {{"--io-threads=65"}, "lossd: --io-threads: at most 64, got 65"},
+        {{"--trusted-proxy", "10.0.0.0/33"}, "lossd: --trusted-proxy: \"10.0.0.0/33\": the prefix"},
+        {{"--trusted-proxy=nginx"}, "--trusted-proxy: \"nginx\" is not an IPv4 or IPv6 address"},
+        {{"--trusted-proxy=10.0.0.1,"}, "--trusted-proxy: expected a comma-separated list"},
         {{"serve"}, "unexpected argument \"serve\""},
         {{"--listen"}, "lossd: --listen needs a value"},
         {{"--workers", "abc"}, "lossd: --workers: expected a whole number, got \"abc\""},
@@ -233,8 +251,9 @@ START_TEST(options_errors)
         {{"--max-jobs", "0"}, "--max-jobs must be at least 1"},
         {{"--max-connections=0"}, "--max-connections must be at least 1"},
         {{"--log-format=xml"}, "--log-format: expected text, json or off, got \"xml\""},
-        {{"--listen", "nope"}, "lossd: --listen: expected HOST:PORT, got \"nope\""},
+        {{"--listen", "nope"}, "lossd: --listen: expected HOST:PORT or :PORT, got \"nope\""},
         {{"--listen=127.0.0.1:70000"}, "--listen: expected HOST:PORT"},
+        {{"--version=1"}, "lossd: --version takes no value"},
         {{"--help=1"}, "lossd: --help takes no value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -300,17 +319,109 @@ START_TEST(options_actions)
 }
 END_TEST
 
+START_TEST(options_short_flags)
+{
+    lossd_config cfg;
+    lossd_action action;
+    char *err;
+    ck_assert_int_eq(load_config(&cfg, &action, &err, (char *[]){"lossd", "-h", NULL}), 0);
+    ck_assert_int_eq(action, LOSSD_ACTION_HELP);
+    ck_assert_str_eq(err, "");
+    free(err);
+    ck_assert_int_eq(load_config(&cfg, &action, &err, (char *[]){"lossd", "-V", NULL}), 0);
+    ck_assert_int_eq(action, LOSSD_ACTION_VERSION);
+    free(err);
+    /* getopt's habits: bundled, and an abbreviation that names one option */
+    ck_assert_int_eq(load_config(&cfg, &action, &err, (char *[]){"lossd", "-Vh", NULL}), 0);
+    ck_assert_int_eq(action, LOSSD_ACTION_VERSION);
+    free(err);
+    ck_assert_int_eq(load_config(&cfg, &action, &err, (char *[]){"lossd", "--work=3", NULL}), 0);
+    ck_assert_uint_eq(cfg.workers, 3);
+    free(err);
+}
+END_TEST
+
+START_TEST(options_help_despite_errors)
+{
+    /* --help and --version answer whatever else is wrong: a bad variable, a bad flag. */
+    lossd_config cfg;
+    lossd_action action;
+    char *err;
+    setenv("LOSSD_WORKERS", "lots", 1);
+    setenv("LOSSD_LISTEN", "nope", 1);
+    static const char *const asks[] = {"--help", "-h", "--version", "-V"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_msg(
+            load_config(&cfg, &action, &err, (char *[]){"lossd", (char *)asks[i], NULL}) == 0,
+            "%s: %s", asks[i], err);
+        ck_assert_int_eq(action, i < 2 ? LOSSD_ACTION_HELP : LOSSD_ACTION_VERSION);
+        ck_assert_str_eq(err, "");
+        free(err);
+    }
+    ck_assert_int_eq(load_config(&cfg, &action, &err,
+                                 (char *[]){"lossd", "--workers", "x", "--nope", "-h", NULL}),
+                     0);
+    ck_assert_int_eq(action, LOSSD_ACTION_HELP);
+    free(err);
+    /* Serving, the bad variable is named. */
+    ck_assert_int_eq(load_config(&cfg, &action, &err, (char *[]){"lossd", NULL}), -1);
+    ck_assert_msg(strstr(err, "LOSSD_WORKERS: expected a whole number, got \"lots\"") ||
+                      strstr(err, "LOSSD_LISTEN"),
+                  "%s", err);
+    free(err);
+    /* A flag wins over its variable, bad or not. */
+    ck_assert_int_eq(load_config(&cfg, &action, &err,
+                                 (char *[]){"lossd", "--workers=2", "--listen", ":9000", NULL}),
+                     0);
+    ck_assert_str_eq(err, "");
+    ck_assert_uint_eq(cfg.workers, 2);
+    ck_assert_str_eq(cfg.listen, ":9000");
+    free(err);
+    clear_env();
+}
+END_TEST
+
+START_TEST(options_lists)
+{
+    /* --trusted-proxy takes a comma-separated list, and adds up when repeated. */
+    lossd_config cfg;
+    lossd_action action;
+    char *err;
+    ck_assert_int_eq(load_config(&cfg, &action, &err,
+                                 (char *[]){"lossd", "--trusted-proxy", "10.0.0.0/8",
+                                            "--trusted-proxy=fd00::/8, 192.168.1.1", NULL}),
+                     0);
+    ck_assert_str_eq(err, "");
+    free(err);
+    ck_assert_str_eq(cfg.trusted_proxy, "10.0.0.0/8,fd00::/8, 192.168.1.1");
+    /* the variable, unless a flag is given */
+    setenv("LOSSD_TRUSTED_PROXY", "127.0.0.1", 1);
+    ck_assert_int_eq(load_config(&cfg, &action, &err, (char *[]){"lossd", NULL}), 0);
+    free(err);
+    ck_assert_str_eq(cfg.trusted_proxy, "127.0.0.1");
+    ck_assert_int_eq(
+        load_config(&cfg, &action, &err, (char *[]){"lossd", "--trusted-proxy=::1", NULL}), 0);
+    free(err);
+    ck_assert_str_eq(cfg.trusted_proxy, "::1");
+    clear_env();
+}
+END_TEST
+
 START_TEST(options_listen)
 {
     static const struct {
         const char *listen, *host;
         unsigned port;
     } good[] = {
-        {"127.0.0.1:8080", "127.0.0.1", 8080}, {"[::1]:8080", "::1", 8080},
-        {"localhost:0", "localhost", 0},       {"[::]:65535", "::", 65535},
-        {"0.0.0.0:1", "0.0.0.0", 1},           {"example.org:443", "example.org", 443},
+        {"127.0.0.1:8080", "127.0.0.1", 8080},
+        {"[::1]:8080", "::1", 8080},
+        {"localhost:0", "localhost", 0},
+        {"[::]:65535", "::", 65535},
+        {"0.0.0.0:1", "0.0.0.0", 1},
+        {"example.org:443", "example.org", 443},
+        {":8080", "", 8080}, /* every interface */
     };
-    static const char *const bad[] = {"127.0.0.1", "127.0.0.1:", ":8080",    "[::1]8080",
+    static const char *const bad[] = {"127.0.0.1", "127.0.0.1:", ":",        "[::1]8080",
                                       "[::1]",     "[::1:80",    "[]:80",    "host:65536",
                                       "host:-1",   "host:80x",   "host: 80", ""};
     lossd_config cfg;
@@ -354,8 +465,10 @@ START_TEST(options_usage)
     }
     static const char *const fragments[] = {"Usage: lossd [OPTION]...",
                                             "--listen HOST:PORT",
-                                            "--help",
-                                            "--version",
+                                            "-h, --help",
+                                            "-V, --version",
+                                            "--trusted-proxy CIDR",
+                                            "[LOSSD_WORKERS; default 0; at most 1024]",
                                             "--healthcheck",
                                             "[LOSSD_LISTEN; default 127.0.0.1:8080]",
                                             "[LOSSD_MAX_BODY; default 64M]",
@@ -367,6 +480,12 @@ START_TEST(options_usage)
                                             "[LOSSD_LOG_FORMAT; default text]"};
     for (size_t i = 0; i < sizeof fragments / sizeof fragments[0]; i++)
         ck_assert_msg(strstr(text, fragments[i]) != NULL, "--help lacks \"%s\"", fragments[i]);
+    /* Within 80 columns, on every line. */
+    for (const char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        ck_assert_msg(len <= 80, "--help line of %zu columns: %.*s", len, (int)len, line);
+        line += len + (line[len] == '\n');
+    }
     free(text);
 }
 END_TEST
@@ -376,6 +495,7 @@ int main(void)
     Suite *s = suite_create("options");
     add_case(s, "options", 10, clear_env, clear_env,
              TESTS(options_defaults, options_flags, options_environment, options_sizes,
-                   options_errors, options_actions, options_listen, options_usage));
+                   options_errors, options_actions, options_short_flags,
+                   options_help_despite_errors, options_lists, options_listen, options_usage));
     return run_service_suite(s);
 }

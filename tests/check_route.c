@@ -55,6 +55,13 @@ START_TEST(route_fixed_endpoints)
 }
 END_TEST
 
+/* The label of fn's routes: kind/name. */
+static const char *want_label(const lossd_function *fn, char *buf)
+{
+    snprintf(buf, 96, "%s/%s", lossd_kind_name(fn->kind), fn->name);
+    return buf;
+}
+
 START_TEST(route_every_function)
 {
     char path[128], label[96], want[96];
@@ -66,10 +73,18 @@ START_TEST(route_every_function)
         ck_assert_msg(lossd_route_find("POST", path, &r, &f) == 0, "POST %s: %s", path, f.message);
         ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_COMPUTE);
         ck_assert_ptr_eq(r.fn, fn);
+        ck_assert_uint_eq(r.fn_index, i); /* the metrics' row */
         ck_assert(r.compute && r.needs_key);
+        /* and the same function over /v2 */
+        snprintf(path, sizeof path, "/v2/models/%s.%s/infer", lossd_kind_name(fn->kind), fn->name);
+        lossd_route v2;
+        ck_assert_msg(lossd_route_find("POST", path, &v2, &f) == 0, "POST %s: %s", path, f.message);
+        ck_assert_ptr_eq(v2.fn, fn);
+        ck_assert_uint_eq(v2.fn_index, i);
+        ck_assert_str_eq(lossd_route_label(&v2, label, sizeof label), want_label(fn, want));
+        snprintf(path, sizeof path, "/v1/%s/%s", lossd_kind_name(fn->kind), fn->name);
         ck_assert_str_eq(r.allow, "POST");
-        snprintf(want, sizeof want, "%s/%s", lossd_kind_name(fn->kind), fn->name);
-        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), want);
+        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), want_label(fn, want));
         /* Functions are POST only, HEAD included. */
         for (int m = 0; m < 3; m++) {
             const char *method = (const char *[]){"GET", "HEAD", "PUT"}[m];
@@ -158,10 +173,74 @@ START_TEST(route_not_found)
 }
 END_TEST
 
+START_TEST(route_did_you_mean)
+{
+    /* A 404 names the path probably meant: a trailing slash, case and '-' for '_',
+       a function under the wrong kind - on /v1 and /v2 alike. */
+    static const struct {
+        const char *path, *message;
+    } cases[] = {
+        {"/v1/loss/mse/", "no loss function called \"mse/\"; did you mean /v1/loss/mse?"},
+        {"/healthz/", "no endpoint at /healthz/; did you mean /healthz?"},
+        {"/v1/batch//", "no endpoint at /v1/batch//; did you mean /v1/batch?"},
+        {"/v1/loss/smooth-l1", "no loss function called \"smooth-l1\"; did you mean "
+                               "/v1/loss/smooth_l1?"},
+        {"/v1/loss/Smooth_L1", "no loss function called \"Smooth_L1\"; did you mean "
+                               "/v1/loss/smooth_l1?"},
+        {"/V1/Loss/MSE", "no endpoint at /V1/Loss/MSE; did you mean /v1/loss/mse?"},
+        {"/v1/loss/relu", "no loss function called \"relu\"; relu is an activation: "
+                          "/v1/activation/relu"},
+        {"/v1/activation/smooth-l1", "no activation function called \"smooth-l1\"; smooth_l1 is "
+                                     "a loss: /v1/loss/smooth_l1"},
+        {"/v1/activation/giou", "no activation function called \"giou\"; giou is a loss: "
+                                "/v1/loss/giou, and a pairwise box matrix: /v1/pairwise/giou"},
+        {"/v1/pairwise/entropy", "no pairwise function called \"entropy\"; entropy is an "
+                                 "information measure: /v1/info/entropy"},
+        {"/v1/relu", "no endpoint at /v1/relu; relu is an activation: /v1/activation/relu"},
+        {"/v1/activations/relu", "no endpoint at /v1/activations/relu; relu is an activation: "
+                                 "/v1/activation/relu"},
+        {"/v2/models/loss.smooth-l1", "no model called \"loss.smooth-l1\"; did you mean "
+                                      "/v2/models/loss.smooth_l1?"},
+        {"/v2/models/loss.relu/infer", "no model called \"loss.relu\"; relu is an activation: "
+                                       "/v2/models/activation.relu/infer"},
+        {"/v2/models/relu/ready", "no model called \"relu\"; relu is an activation: "
+                                  "/v2/models/activation.relu/ready"},
+        {"/v2/models/Loss.MSE/versions/1/infer", "no model called \"Loss.MSE\"; did you mean "
+                                                 "/v2/models/loss.mse/versions/1/infer?"},
+        /* the model exists: no other kind is offered for a wrong version or endpoint */
+        {"/v2/models/loss.ciou/versions/2", "model loss.ciou has no version \"2\"; its only "
+                                            "version is 1"},
+        {"/v2/models/loss.ciou/explain", "no endpoint at /v2/models/loss.ciou/explain; a model "
+                                         "has /ready and /infer"},
+        {"/v2/models/loss.mse/infer/", "no endpoint at /v2/models/loss.mse/infer/; did you mean "
+                                       "/v2/models/loss.mse/infer?"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lossd_route r;
+        lossd_fault f = {0};
+        ck_assert_int_eq(lossd_route_find("POST", cases[i].path, &r, &f), -1);
+        ck_assert_int_eq(f.kind, LOSSD_FAULT_NOT_FOUND);
+        ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_UNKNOWN);
+        ck_assert_msg(strcmp(f.message, cases[i].message) == 0, "%s:\n got %s\nwant %s",
+                      cases[i].path, f.message, cases[i].message);
+    }
+    /* Nothing close: the list of names, or the catalog, as before. */
+    lossd_route r;
+    lossd_fault f = {0};
+    lossd_route_find("POST", "/v1/loss/msee", &r, &f);
+    expect_fault(&f, LOSSD_FAULT_NOT_FOUND, "", "; the loss functions are: l1, mse");
+    memset(&f, 0, sizeof f);
+    lossd_route_find("POST", "/v1/nothing/here", &r, &f);
+    ck_assert_str_eq(f.message,
+                     "no endpoint at /v1/nothing/here; see GET /v1/functions for the catalog");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("route");
-    add_case(s, "route", 10, NULL, NULL,
-             TESTS(route_fixed_endpoints, route_every_function, route_not_found));
+    add_case(
+        s, "route", 10, NULL, NULL,
+        TESTS(route_fixed_endpoints, route_every_function, route_not_found, route_did_you_mean));
     return run_service_suite(s);
 }

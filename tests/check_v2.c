@@ -392,13 +392,13 @@ START_TEST(datatypes_are_widened_exactly)
     w = serve_json("loss.nll",
                    "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":\"FP64\","
                    "\"data\":[-1,-2]},{\"name\":\"target\",\"shape\":[1],\"datatype\":"
-                   "\"INT64\",\"data\":[0.5]}]}");
-    expect_v2_error(&w, 400, "target[0]: 0.5 is not an INT64");
+                   "\"INT64\",\"data\":[0.30824]}]}");
+    expect_v2_error(&w, 400, "target[0]: 0.30824 is not an INT64"); /* as sent, not %.17g */
     wire_free(&w);
     w = serve_json(
         "activation.relu",
         "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1e300]}]}");
-    expect_v2_error(&w, 400, "not representable as FP32");
+    expect_v2_error(&w, 400, "input[0]: 1e+300 is not representable as FP32");
     wire_free(&w);
 }
 END_TEST
@@ -703,10 +703,177 @@ START_TEST(ids_are_echoed_as_sent)
 }
 END_TEST
 
+/* ------------------------------------------------------------ golden vectors */
+
+/* Whether operand k of gc holds class indices (sent as INT64 then). */
+static bool class_index_operand(const lossd_function *fn, const golden_case *gc, size_t k)
+{
+    lossd_shape_rule rule = fn->operands[k].shape;
+    if (rule == LOSSD_SHAPE_CLASS_INDEX)
+        return true;
+    return rule == LOSSD_SHAPE_CLASS_OR_PROB && gc->operands[k].t.rank != gc->operands[0].t.rank;
+}
+
+static v2_input input_of(const golden_tensor *t, const char *datatype, bool json)
+{
+    v2_input in = {t->name, datatype, t->t.rank, {0}, t->data, json};
+    memcpy(in.shape, t->t.shape, sizeof(size_t) * (size_t)t->t.rank);
+    return in;
+}
+
+/*
+ * Compares a /v2 output with the core's numbers - bit for bit, but for the
+ * non-finite values JSON writes as null - and with the golden ones.
+ */
+static void expect_output(const golden_case *gc, const v2_result *r, const char *name,
+                          const double *core, size_t core_n, const lossd_tensor *golden,
+                          double rtol, double atol)
+{
+    size_t n;
+    double *got = v2_output_values(r, name, &n, NULL, NULL);
+    ck_assert_msg(got != NULL, "%s: no output %s", gc->label, name);
+    ck_assert_msg(n == core_n, "%s: %s has %zu values, the core %zu", gc->label, name, n, core_n);
+    for (size_t i = 0; i < n; i++) {
+        /* JSON writes every non-finite value as null, read back here as NaN */
+        bool json_null = !v2_output_is_binary(r, name) && isnan(got[i]) && !isfinite(core[i]);
+        ck_assert_msg(json_null || same_bits(got[i], core[i]),
+                      "%s: %s[%zu]: /v2 %.17g, the core %.17g", gc->label, name, i, got[i],
+                      core[i]);
+        if (golden && !json_null)
+            ck_assert_msg(close_enough(got[i], golden->data[i], rtol, atol),
+                          "%s: %s[%zu]: %.17g, golden %.17g", gc->label, name, i, got[i],
+                          golden->data[i]);
+    }
+    free(got);
+}
+
+/*
+ * One golden case over /v2: its operands, tensor parameters and grad_output
+ * as inputs - binary in and out for even-numbered cases, JSON for odd ones,
+ * class indices as INT64 - its scalar parameters in "parameters", and its
+ * expectations as the outputs asked for.
+ */
+static void golden_over_v2(const golden_case *gc, const lossd_function *fn, void *arg)
+{
+    size_t *count = arg;
+    bool json = (*count)++ % 2;
+    v2_input inputs[8];
+    size_t n_inputs = 0;
+    for (size_t k = 0; k < gc->n_operands; k++)
+        inputs[n_inputs++] =
+            /* an error case's bad class index may not be whole: it goes as it is */
+            input_of(&gc->operands[k],
+                     class_index_operand(fn, gc, k) && !gc->has_error ? "INT64" : "FP64", json);
+    golden_tensor tensor_params[GOLDEN_MAX_PARAMS]; /* named: the directive keeps the name apart */
+    json_t *params = json_object();
+    if (gc->reduction[0])
+        json_object_set_new(params, "reduction", json_string(gc->reduction));
+    for (size_t i = 0; i < gc->n_params; i++) {
+        const char *type = gc->params[i].type, *name = gc->params[i].name;
+        if (strcmp(type, "tensor") == 0) {
+            tensor_params[i] = gc->params[i].tensor;
+            snprintf(tensor_params[i].name, sizeof tensor_params[i].name, "%s", name);
+            inputs[n_inputs++] = input_of(&tensor_params[i], "FP64", json);
+        } else if (strcmp(type, "number") == 0)
+            json_object_set_new(params, name, json_real(gc->params[i].number));
+        else if (strcmp(type, "bool") == 0)
+            json_object_set_new(params, name,
+                                json_boolean(strcmp(gc->params[i].text, "true") == 0));
+        else
+            json_object_set_new(params, name, json_string(gc->params[i].text));
+    }
+    golden_tensor upstream = gc->grad_output; /* named, as above */
+    snprintf(upstream.name, sizeof upstream.name, "grad_output");
+    if (gc->has_grad_output)
+        inputs[n_inputs++] = input_of(&upstream, "FP64", json);
+    static const char *const main_names[] = {"loss", "output", "value", "matrix"};
+    v2_output outputs[4 + LOSSD_MAX_TERMS];
+    char term_names[LOSSD_MAX_TERMS][64];
+    size_t n_outputs = 0;
+    outputs[n_outputs++] = (v2_output){main_names[fn->kind], !json};
+    if (gc->has_grad)
+        outputs[n_outputs++] = (v2_output){"grad", !json};
+    if (gc->has_zero)
+        outputs[n_outputs++] = (v2_output){"stats.zero_grad_fraction", !json};
+    for (size_t k = 0; k < gc->n_terms; k++) {
+        snprintf(term_names[k], sizeof term_names[k], "terms.%s", gc->terms_expect[k].name);
+        outputs[n_outputs++] = (v2_output){term_names[k], !json};
+    }
+    char *param_text = json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(params);
+    v2_request req = v2_frame(inputs, n_inputs, outputs, n_outputs, param_text, gc->label);
+    free(param_text);
+    char model[96];
+    snprintf(model, sizeof model, "%s.%s", lossd_kind_name(fn->kind), fn->name);
+    wire w = serve(model, &req);
+    if (gc->has_error) { /* a contract case: the 422 names the same field as on /v1 */
+        expect_v2_error(&w, 422, gc->error_field);
+        wire_free(&w);
+        v2_request_free(&req);
+        return;
+    }
+    ck_assert_msg(w.status == 200, "%s: %d %s", gc->label, w.status, w.bytes);
+    v2_result r = parsed(&w);
+    ck_assert_str_eq(json_string_value(json_object_get(r.header, "id")), gc->label);
+
+    /* the core, on the same case */
+    lossd_call c;
+    lossd_error err = {0};
+    ck_assert_int_eq(golden_bind(gc, fn, &c, &err), 0);
+    ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s: %s", gc->label, err.message);
+    /* the loosest tolerance any golden file promises (LOSSES-NEXT.md: 1e-10, 1e-8) */
+    const double value_rtol = 1e-10, grad_rtol = 1e-8;
+    bool reduced = fn->kind == LOSSD_KIND_LOSS && c.reduction != LOSSD_REDUCTION_NONE;
+    if (reduced) {
+        lossd_tensor want = tensor_of(&gc->loss, 0, NULL);
+        expect_output(gc, &r, "loss", &c.loss, 1, gc->has_loss ? &want : NULL, value_rtol, 0);
+    } else {
+        expect_output(gc, &r, main_names[fn->kind], c.output.data, c.output.size,
+                      gc->has_output ? &gc->output.t : NULL, value_rtol, 0);
+    }
+    if (gc->has_grad)
+        expect_output(gc, &r, "grad", c.grad, c.operand[0].size, &gc->grad_expect.t, grad_rtol,
+                      GRAD_ATOL);
+    if (gc->has_zero) {
+        lossd_tensor want = tensor_of(&gc->zero_grad_fraction, 0, NULL);
+        expect_output(gc, &r, "stats.zero_grad_fraction", &c.zero_grad_fraction, 1, &want,
+                      value_rtol, 0);
+    }
+    for (size_t k = 0; k < gc->n_terms; k++) {
+        const double *core = NULL;
+        for (size_t j = 0; lossd_call_term_name(&c, j); j++)
+            if (strcmp(lossd_call_term_name(&c, j), gc->terms_expect[k].name) == 0)
+                core = c.terms[j];
+        ck_assert_ptr_nonnull(core);
+        expect_output(gc, &r, term_names[k], core, c.output.size, &gc->terms_expect[k].t,
+                      value_rtol, 0);
+    }
+    lossd_call_cleanup(&c);
+    v2_result_free(&r);
+    wire_free(&w);
+    v2_request_free(&req);
+}
+
+START_TEST(golden_cases_over_v2)
+{
+    /* every model family, every golden case, JSON and binary both ways */
+    size_t total = 0;
+    for (size_t i = 0; i < lossd_function_count(); i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        size_t before = total;
+        golden_foreach_case(fn, golden_over_v2, &total);
+        ck_assert_msg(total > before, "%s/%s: no golden case went over /v2",
+                      lossd_kind_name(fn->kind), fn->name);
+    }
+    ck_assert_uint_gt(total, 500);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("v2");
     add_case(s, "metadata", 0, NULL, NULL, TESTS(metadata_follows_the_registry));
+    add_case(s, "golden", 120, NULL, NULL, TESTS(golden_cases_over_v2));
     add_case(s, "values", 30, NULL, NULL,
              TESTS(binary_in_binary_out, outputs_as_asked, datatypes_are_widened_exactly,
                    nonfinite_results, nested_and_flat_data, alignment_does_not_change_the_numbers,

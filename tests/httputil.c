@@ -279,6 +279,14 @@ void expect_http_error(const http_reply *r, long status, const char *code, const
         ck_assert_str_eq(json_string_value(json_object_get(error, "field")), field);
 }
 
+void expect_v2_error(const http_reply *r, long status, const char *needle)
+{
+    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
+    ck_assert_str_eq(http_header(r, "Content-Type"), "application/json");
+    const char *error = json_string_value(json_object_get(r->json, "error"));
+    ck_assert_msg(error && strstr(error, needle), "error %s does not say \"%s\"", r->body, needle);
+}
+
 http_reply http_metrics_with(const char *const *want, size_t n)
 {
     for (int attempt = 0;; attempt++) {

@@ -117,6 +117,9 @@ void expect_status(http_reply r, long status);
 /* Expects an error reply: status, JSON content type, code and (when given) field. */
 void expect_http_error(const http_reply *r, long status, const char *code, const char *field);
 
+/* Expects a /v2 error: status, JSON, and an "error" string containing `needle`. */
+void expect_v2_error(const http_reply *r, long status, const char *needle);
+
 /*
  * GET /metrics once it holds every one of the n lines of want, or after
  * 2 s (a request is counted when libmicrohttpd reports it complete,

@@ -116,39 +116,6 @@ int run_suite(Suite *s)
 
 /* ------------------------------------------------------------ golden files */
 
-#define MAX_ITEMS 8
-
-typedef struct {
-    char name[64];
-    lossd_tensor t;
-    double *data;
-} named_tensor;
-
-typedef struct {
-    char label[256];
-    char kind[32], fname[64];
-    char reduction[16];
-    bool grad, terms;
-    /* params */
-    size_t n_params;
-    struct {
-        char name[64], type[16], text[64];
-        double number;
-        named_tensor tensor;
-    } params[MAX_ITEMS];
-    size_t n_operands;
-    named_tensor operands[2];
-    bool has_grad_output;
-    named_tensor grad_output;
-    /* expectations */
-    bool has_loss, has_output, has_grad, has_n, has_zero, has_error;
-    double loss, n, zero_grad_fraction;
-    char error_field[LOSSD_FIELD_MAX]; /* has_error: the field the 422 must name */
-    named_tensor output, grad_expect;
-    size_t n_terms;
-    named_tensor terms_expect[LOSSD_MAX_TERMS];
-} golden_case;
-
 static void case_free(golden_case *gc)
 {
     for (size_t i = 0; i < gc->n_params; i++)
@@ -164,7 +131,7 @@ static void case_free(golden_case *gc)
 }
 
 /* Parses "RANK D1 .. DR : V1 .. VN" at *s into out; advances *s. */
-static void parse_tensor(char **s, named_tensor *out, const char *label)
+static void parse_tensor(char **s, golden_tensor *out, const char *label)
 {
     char *p = *s, *end;
     long rank = strtol(p, &end, 10);
@@ -223,7 +190,7 @@ static void parse_line(golden_case *gc, char *line)
     } else if (strcmp(key, "terms") == 0) {
         gc->terms = atoi(next_word(&p)) != 0;
     } else if (strcmp(key, "param") == 0) {
-        ck_assert_msg(gc->n_params < MAX_ITEMS, "%s: too many params", label);
+        ck_assert_msg(gc->n_params < GOLDEN_MAX_PARAMS, "%s: too many params", label);
         typeof(gc->params[0]) *prm = &gc->params[gc->n_params++];
         snprintf(prm->name, sizeof prm->name, "%s", next_word(&p));
         snprintf(prm->type, sizeof prm->type, "%s", next_word(&p));
@@ -235,7 +202,7 @@ static void parse_line(golden_case *gc, char *line)
             snprintf(prm->text, sizeof prm->text, "%s", next_word(&p));
     } else if (strcmp(key, "operand") == 0) {
         ck_assert_msg(gc->n_operands < 2, "%s: too many operands", label);
-        named_tensor *op = &gc->operands[gc->n_operands++];
+        golden_tensor *op = &gc->operands[gc->n_operands++];
         snprintf(op->name, sizeof op->name, "%s", next_word(&p));
         parse_tensor(&p, op, label);
     } else if (strcmp(key, "grad_output") == 0) {
@@ -263,7 +230,7 @@ static void parse_line(golden_case *gc, char *line)
             parse_tensor(&p, &gc->grad_expect, label);
         } else if (strcmp(what, "term") == 0) {
             ck_assert_msg(gc->n_terms < LOSSD_MAX_TERMS, "%s: too many terms", label);
-            named_tensor *t = &gc->terms_expect[gc->n_terms++];
+            golden_tensor *t = &gc->terms_expect[gc->n_terms++];
             snprintf(t->name, sizeof t->name, "%s", next_word(&p));
             parse_tensor(&p, t, label);
         } else {
@@ -314,7 +281,7 @@ static void cover(golden_coverage *cov, const golden_case *gc, const lossd_call 
 }
 
 /* An error case's outcome: LOSSD_EINVAL naming exactly the expected field, message first. */
-static void expect_golden_error(const golden_case *gc, int rc, const lossd_error *err)
+void golden_expect_error(const golden_case *gc, int rc, const lossd_error *err)
 {
     ck_assert_msg(rc == LOSSD_EINVAL, "%s: expected an error naming %s, got status %d (%s)",
                   gc->label, gc->error_field, rc, rc ? err->message : "success");
@@ -325,51 +292,55 @@ static void expect_golden_error(const golden_case *gc, int rc, const lossd_error
                   "%s: message '%s' does not start with the field", gc->label, err->message);
 }
 
-static void run_case(const golden_case *gc, const lossd_function *fn, golden_coverage *cov)
+int golden_bind(const golden_case *gc, const lossd_function *fn, lossd_call *c, lossd_error *err)
 {
     const char *label = gc->label;
-    lossd_call c;
-    lossd_error err = {0};
-    lossd_call_init(&c, fn);
+    lossd_call_init(c, fn);
     for (size_t i = 0; i < gc->n_params; i++) {
         const typeof(gc->params[0]) *prm = &gc->params[i];
         int rc;
         if (strcmp(prm->type, "number") == 0)
-            rc = lossd_call_set_number(&c, prm->name, prm->number, &err);
+            rc = lossd_call_set_number(c, prm->name, prm->number, err);
         else if (strcmp(prm->type, "bool") == 0)
-            rc = lossd_call_set_bool(&c, prm->name, strcmp(prm->text, "true") == 0, &err);
+            rc = lossd_call_set_bool(c, prm->name, strcmp(prm->text, "true") == 0, err);
         else if (strcmp(prm->type, "string") == 0)
-            rc = lossd_call_set_choice(&c, prm->name, prm->text, &err);
+            rc = lossd_call_set_choice(c, prm->name, prm->text, err);
         else
-            rc = lossd_call_set_tensor(&c, prm->name, &prm->tensor.t, &err);
-        if (rc != 0 && gc->has_error) { /* a domain error: the setter names the parameter */
-            expect_golden_error(gc, rc, &err);
-            lossd_call_cleanup(&c);
-            return;
-        }
-        ck_assert_msg(rc == 0, "%s: param %s: %s", label, prm->name, err.message);
+            rc = lossd_call_set_tensor(c, prm->name, &prm->tensor.t, err);
+        if (rc != 0 && gc->has_error) /* a domain error: the setter names the parameter */
+            return rc;
+        ck_assert_msg(rc == 0, "%s: param %s: %s", label, prm->name, err->message);
     }
     for (size_t i = 0; i < gc->n_operands; i++)
-        ck_assert_msg(lossd_call_set_operand(&c, gc->operands[i].name, &gc->operands[i].t, &err) ==
-                          0,
-                      "%s: %s", label, err.message);
+        ck_assert_msg(lossd_call_set_operand(c, gc->operands[i].name, &gc->operands[i].t, err) == 0,
+                      "%s: %s", label, err->message);
     if (gc->reduction[0])
-        ck_assert_msg(lossd_call_set_reduction(&c, gc->reduction, &err) == 0, "%s: %s", label,
-                      err.message);
-    c.want_grad = gc->grad;
-    c.want_terms = gc->terms;
+        ck_assert_msg(lossd_call_set_reduction(c, gc->reduction, err) == 0, "%s: %s", label,
+                      err->message);
+    c->want_grad = gc->grad;
+    c->want_terms = gc->terms;
     if (gc->has_grad_output) {
-        c.grad_output = gc->grad_output.t;
-        c.grad_output_set = true;
+        c->grad_output = gc->grad_output.t;
+        c->grad_output_set = true;
     }
+    return 0;
+}
+
+/* Runs one case on the core and compares every expectation (golden_visit for the core runner). */
+static void run_case(const golden_case *gc, const lossd_function *fn, void *arg)
+{
+    const char *label = gc->label;
+    lossd_call c;
+    lossd_error err = {0};
+    int bound = golden_bind(gc, fn, &c, &err);
     if (gc->has_error) { /* a contract case: it teaches nothing about coverage */
         ck_assert_msg(!gc->has_loss && !gc->has_output && !gc->has_grad,
                       "%s: an error case expects nothing else", label);
-        expect_golden_error(gc, lossd_call_compute(&c, &err), &err);
+        golden_expect_error(gc, bound ? bound : lossd_call_compute(&c, &err), &err);
         lossd_call_cleanup(&c);
         return;
     }
-    cover(cov, gc, &c);
+    cover(arg, gc, &c);
     int rc = lossd_call_compute(&c, &err);
     ck_assert_msg(rc == 0, "%s: compute failed: %s", label, err.message);
 
@@ -435,7 +406,7 @@ static bool read_line(FILE *f, char **line, size_t *cap)
  * without, checks that every case names a registered function of `kind`.
  * Returns how many cases it ran or checked.
  */
-static size_t golden_walk(lossd_kind kind, const lossd_function *fn, golden_coverage *cov)
+static size_t golden_walk(lossd_kind kind, const lossd_function *fn, golden_visit visit, void *ctx)
 {
     const char *file = golden_file_of(kind);
     char path[512];
@@ -460,7 +431,7 @@ static size_t golden_walk(lossd_kind kind, const lossd_function *fn, golden_cove
             if (where == IN_CASE) {
                 ck_assert_msg(gc->fname[0], "%s: %s: no function line", file, gc->label);
                 if (fn)
-                    run_case(gc, fn, cov);
+                    visit(gc, fn, ctx);
                 count++;
             }
             case_free(gc);
@@ -493,12 +464,17 @@ static size_t golden_walk(lossd_kind kind, const lossd_function *fn, golden_cove
 size_t golden_run_function(const lossd_function *fn, golden_coverage *cov)
 {
     memset(cov, 0, sizeof *cov);
-    return golden_walk(fn->kind, fn, cov);
+    return golden_walk(fn->kind, fn, run_case, cov);
+}
+
+size_t golden_foreach_case(const lossd_function *fn, golden_visit visit, void *ctx)
+{
+    return golden_walk(fn->kind, fn, visit, ctx);
 }
 
 size_t golden_check_names(lossd_kind kind)
 {
-    return golden_walk(kind, NULL, NULL);
+    return golden_walk(kind, NULL, NULL, NULL);
 }
 
 /* Appends ", what" to a list of what is missing. */

@@ -55,6 +55,40 @@ double rng_uniform(test_rng *r, double lo, double hi);
  * check_golden.c runs them for every registered function.
  */
 
+/* One tensor of a golden case: its directive's name (operands, parameters, terms) and values. */
+typedef struct {
+    char name[64];
+    lossd_tensor t; /* a view of data */
+    double *data;
+} golden_tensor;
+
+#define GOLDEN_MAX_PARAMS 8
+
+/* One golden case as tests/data/README.md describes it; the reader owns it. */
+typedef struct {
+    char label[256];
+    char kind[32], fname[64];
+    char reduction[16]; /* "" for the default */
+    bool grad, terms;
+    size_t n_params;
+    struct {
+        char name[64], type[16], text[64]; /* type: number, bool, string, tensor */
+        double number;
+        golden_tensor tensor;
+    } params[GOLDEN_MAX_PARAMS];
+    size_t n_operands;
+    golden_tensor operands[2];
+    bool has_grad_output;
+    golden_tensor grad_output;
+    /* expectations */
+    bool has_loss, has_output, has_grad, has_n, has_zero, has_error;
+    double loss, n, zero_grad_fraction;
+    char error_field[LOSSD_FIELD_MAX]; /* has_error: the field the 422 must name */
+    golden_tensor output, grad_expect;
+    size_t n_terms;
+    golden_tensor terms_expect[LOSSD_MAX_TERMS];
+} golden_case;
+
 /* "golden_loss.txt" etc.: the file holding the cases of functions of `kind`. */
 const char *golden_file_of(lossd_kind kind);
 
@@ -76,6 +110,32 @@ typedef struct {
  * Returns how many cases ran.
  */
 size_t golden_run_function(const lossd_function *fn, golden_coverage *cov);
+
+/*
+ * Initialises c for fn and binds everything golden case gc sets: its
+ * parameters, operands, reduction, grad, terms and grad_output (the call
+ * borrows gc's tensors). Returns 0, or - only for an error case
+ * (`expect error`) - the status of the parameter setter that refused, with
+ * *err filled; fails the current test when the core refuses anything else.
+ * The caller cleans c up either way.
+ */
+int golden_bind(const golden_case *gc, const lossd_function *fn, lossd_call *c, lossd_error *err);
+
+/*
+ * Fails the current test unless (rc, *err) is error case gc's outcome:
+ * LOSSD_EINVAL naming exactly gc->error_field, the message starting with it.
+ */
+void golden_expect_error(const golden_case *gc, int rc, const lossd_error *err);
+
+/* Visits one golden case of fn (golden_foreach_case). */
+typedef void (*golden_visit)(const golden_case *gc, const lossd_function *fn, void *ctx);
+
+/*
+ * Calls visit for every golden case of fn, in file order, for runners
+ * other than the core's (the service's /v2 suite sends each case over the
+ * protocol). Returns how many cases it visited.
+ */
+size_t golden_foreach_case(const lossd_function *fn, golden_visit visit, void *ctx);
 
 /*
  * Fails the current test, naming the function, the golden file and each

@@ -498,8 +498,8 @@ static int hardtanh_prepare(lossd_call *c, lossd_error *err)
     double min_val = k->hardtanh.min_val = lossd__param_number(c, "min_val");
     double max_val = k->hardtanh.max_val = lossd__param_number(c, "max_val");
     if (min_val > max_val)
-        return lossd__fail(err, LOSSD_EINVAL, "max_val", "must be >= min_val (%.17g), got %.17g",
-                           min_val, max_val);
+        return lossd__fail(err, LOSSD_EINVAL, "max_val", "must be >= min_val (%s), got %s",
+                           LOSSD__SHORTEST(min_val), LOSSD__SHORTEST(max_val));
     return 0;
 }
 

@@ -142,11 +142,11 @@ int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err)
             char path[LOSSD_FIELD_MAX];
             lossd__path(path, sizeof path, name, t, i, t->rank - 1);
             if (format == FORMAT_XYXY && what[0] != 'n')
-                return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: %s (%.17g < %.17g)", what,
-                                   hi, lo);
+                return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: %s (%s < %s)", what,
+                                   LOSSD__SHORTEST(hi), LOSSD__SHORTEST(lo));
             if (what[0] == 'n' && what[1] == 'e')
-                return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: %s (%.17g)",
-                                   box_formats[format], what, hi);
+                return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: %s (%s)",
+                                   box_formats[format], what, LOSSD__SHORTEST(hi));
             return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: a coordinate is %s", what);
         }
     }

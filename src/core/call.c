@@ -109,21 +109,22 @@ int lossd_call_set_number(lossd_call *c, const char *name, double value, lossd_e
     case LOSSD_PARAM_LOG_BASE:
         if (!isfinite(value) || value <= 0 || value == 1)
             return lossd__fail(err, LOSSD_EINVAL, name,
-                               "%.17g is not a logarithm base (\"e\", or "
+                               "%s is not a logarithm base (\"e\", or "
                                "a number > 0 and != 1)",
-                               value);
+                               LOSSD__SHORTEST(value));
         break;
     case LOSSD_PARAM_INTEGER:
         if (!isfinite(value) || value != floor(value) || fabs(value) > 9007199254740992.0)
-            return lossd__fail(err, LOSSD_EINVAL, name, "%.17g is not an integer", value);
+            return lossd__fail(err, LOSSD_EINVAL, name, "%s is not an integer",
+                               LOSSD__SHORTEST(value));
         /* fall through */
     case LOSSD_PARAM_NUMBER:
         if (!isfinite(value))
             return lossd__fail(err, LOSSD_EINVAL, name, "must be a finite number");
         if (!in_domain(&spec->domain, value)) {
             lossd_param_domain_text(spec, text, sizeof text);
-            return lossd__fail(err, LOSSD_EINVAL, name, "%.17g is out of its domain (%s)", value,
-                               text);
+            return lossd__fail(err, LOSSD_EINVAL, name, "%s is out of its domain (%s)",
+                               LOSSD__SHORTEST(value), text);
         }
         break;
     case LOSSD_PARAM_TENSOR:
@@ -346,7 +347,8 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
         if (!(x >= 0.0 && x <= 1.0)) {
             char path[LOSSD_FIELD_MAX];
             lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
-            return lossd__fail(err, LOSSD_EINVAL, path, "%.17g is not a probability in [0, 1]", x);
+            return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a probability in [0, 1]",
+                               LOSSD__SHORTEST(x));
         }
     }
     return 0;
@@ -372,10 +374,11 @@ static int check_class_indices(lossd_call *c, size_t k, lossd_error *err)
         char path[LOSSD_FIELD_MAX];
         lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
         if (x != floor(x) || !isfinite(x))
-            return lossd__fail(err, LOSSD_EINVAL, path, "%.17g is not a class index", x);
+            return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a class index",
+                               LOSSD__SHORTEST(x));
         if (x < 0 || x >= (double)n_classes)
-            return lossd__fail(err, LOSSD_EINVAL, path,
-                               "class index %.17g is out of range [0, %zu)%s", x, n_classes,
+            return lossd__fail(err, LOSSD_EINVAL, path, "class index %s is out of range [0, %zu)%s",
+                               LOSSD__SHORTEST(x), n_classes,
                                has_ignore ? " and is not ignore_index" : "");
     }
     return 0;

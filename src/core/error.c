@@ -4,7 +4,9 @@
  * Thread-safe: nothing here touches shared state; a lossd_error belongs to
  * the caller.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -49,6 +51,21 @@ int lossd__fail(lossd_error *err, int code, const char *field, const char *fmt, 
     vsnprintf(err->message + used, sizeof err->message - used, fmt, ap);
     va_end(ap);
     return code;
+}
+
+const char *lossd__shortest(double x, char *buf)
+{
+    char text[LOSSD__SHORTEST_MAX];
+    int digits = 17;
+    if (isfinite(x)) /* an error path: a few tries are cheap */
+        for (digits = 1; digits < 17; digits++) {
+            snprintf(text, sizeof text, "%.*g", digits, x);
+            if (strtod(text, NULL) == x)
+                break;
+        }
+    snprintf(text, sizeof text, "%.*g", digits, x);
+    memcpy(buf, text, sizeof text);
+    return buf;
 }
 
 char *lossd__path(char *buf, size_t size, const char *name, const lossd_tensor *t, size_t flat,

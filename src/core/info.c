@@ -132,21 +132,21 @@ static int info_prepare(lossd_call *c, lossd_error *err)
             if (!valid_value(x, normalize)) {
                 lossd__path(path, sizeof path, name, t, i, -1);
                 return lossd__fail(err, LOSSD_EINVAL, path,
-                                   normalize ? "%.17g is negative or not finite"
-                                             : "%.17g is not a probability in [0, 1]",
-                                   x);
+                                   normalize ? "%s is negative or not finite"
+                                             : "%s is not a probability in [0, 1]",
+                                   LOSSD__SHORTEST(x));
             }
         }
         if (bad_row == rows)
             continue;
         lossd__path(path, sizeof path, name, t, bad_row * n, t->rank - 1);
         if (normalize)
-            return lossd__fail(err, LOSSD_EINVAL, path, "sums to %.17g and cannot be normalized",
-                               bad_sum);
+            return lossd__fail(err, LOSSD_EINVAL, path, "sums to %s and cannot be normalized",
+                               LOSSD__SHORTEST(bad_sum));
         return lossd__fail(err, LOSSD_EINVAL, path,
-                           "sums to %.17g, not 1 (within 1e-6); send \"normalize\": "
+                           "sums to %s, not 1 (within 1e-6); send \"normalize\": "
                            "true to rescale",
-                           bad_sum);
+                           LOSSD__SHORTEST(bad_sum));
     }
     return 0;
 }

@@ -140,6 +140,18 @@ int lossd__fail(lossd_error *err, int code, const char *field, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 
 /*
+ * Writes x for a message in the shortest %g form that reads back to x
+ * ("0.30824", "1e+23", "3"; not 0.30824499999999999): a number a client
+ * sent is shown as it was written, or as close as a double allows.
+ * buf holds LOSSD__SHORTEST_MAX bytes; returns buf. LOSSD__SHORTEST(x)
+ * gives it a buffer of its own, alive to the end of the enclosing block,
+ * for use as a lossd__fail() argument.
+ */
+#define LOSSD__SHORTEST_MAX 32
+const char *lossd__shortest(double x, char *buf);
+#define LOSSD__SHORTEST(x) lossd__shortest((x), (char[LOSSD__SHORTEST_MAX]){0})
+
+/*
  * Writes the path of element `flat` of a tensor of shape (rank, shape)
  * below `name`, keeping the first `depth` indices only (depth < 0: all):
  * "target[3][1]". Returns buf.

@@ -101,6 +101,26 @@ void lossd_buf_number(lossd_buf *b, double x)
         lossd_buf_commit(b, lossd_dtoa(x, p));
 }
 
+size_t lossd_utoa(unsigned long long x, char *buf)
+{
+    char digits[LOSSD_UTOA_MAX];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = digits[n - 1 - i];
+    return n;
+}
+
+void lossd_buf_uint(lossd_buf *b, unsigned long long x)
+{
+    char *p = lossd_buf_prepare(b, LOSSD_UTOA_MAX);
+    if (p)
+        lossd_buf_commit(b, lossd_utoa(x, p));
+}
+
 char *lossd_buf_steal(lossd_buf *b, size_t *len)
 {
     LOSSD_ASSERT(len != NULL);

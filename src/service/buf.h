@@ -64,6 +64,19 @@ void lossd_buf_printf(lossd_buf *b, const char *fmt, ...) __attribute__((format(
 /* Appends a double in the shortest form that reads back the same; null if not finite. */
 void lossd_buf_number(lossd_buf *b, double x);
 
+/* The longest text lossd_utoa() writes (2^64 - 1), without a terminator. */
+#define LOSSD_UTOA_MAX 20
+
+/*
+ * Writes x in decimal into buf (at least LOSSD_UTOA_MAX bytes, not
+ * terminated) and returns the length: printf's %llu without printf, for
+ * the per-request paths (replies, headers, the access log). Any thread.
+ */
+size_t lossd_utoa(unsigned long long x, char *buf);
+
+/* Appends x in decimal. */
+void lossd_buf_uint(lossd_buf *b, unsigned long long x);
+
 static inline bool lossd_buf_failed(const lossd_buf *b)
 {
     return b->failed;

@@ -101,39 +101,7 @@ static int nesting_depth(const char *body, size_t len, int limit, size_t *where)
     return deepest;
 }
 
-json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f)
-{
-    size_t where = 0;
-    if (nesting_depth(body, len, LOSSD_MAX_JSON_DEPTH, &where) > LOSSD_MAX_JSON_DEPTH) {
-        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
-                        "JSON nested deeper than %d levels (at byte %zu); lossd requests "
-                        "never need more",
-                        LOSSD_MAX_JSON_DEPTH, where);
-        return NULL;
-    }
-    json_error_t error;
-    if (arena)
-        lossd_arena_begin(arena);
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &error);
-    if (arena)
-        lossd_arena_end(arena);
-    if (root == NULL) {
-        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "%s (line %d, column %d)", error.text,
-                        error.line, error.column);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "the body must be one JSON object");
-        if (arena == NULL)
-            json_decref(root);
-        return NULL;
-    }
-    return root;
-}
-
-/* ------------------------------------------------------------ tensors */
-
-static const char *json_type_name(const json_t *v)
+const char *lossd_codec_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -153,6 +121,67 @@ static const char *json_type_name(const json_t *v)
     }
     return "a value";
 }
+
+/* What a parse error says, in lossd's words where jansson's would name its own flags. */
+static void parse_fault(const json_error_t *error, lossd_fault *f)
+{
+    enum json_error_code code = json_error_code(error);
+    if (code == json_error_null_character || code == json_error_null_byte_in_key)
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "a string holds \\u0000, which lossd does not take (line %d, column %d)",
+                        error->line, error->column);
+    else
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL, "%s (line %d, column %d)", error->text,
+                        error->line, error->column);
+}
+
+json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f)
+{
+    /* A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON. */
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        body += 3;
+        len -= 3;
+    }
+    size_t blank = 0;
+    while (blank < len && strchr(" \t\r\n", body[blank]) && body[blank] != '\0')
+        blank++;
+    if (blank == len) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "the body is empty; send a JSON object, such as {\"input\": [...]}");
+        return NULL;
+    }
+    size_t where = 0;
+    if (nesting_depth(body, len, LOSSD_MAX_JSON_DEPTH, &where) > LOSSD_MAX_JSON_DEPTH) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "JSON nested deeper than %d levels (at byte %zu); lossd requests "
+                        "never need more",
+                        LOSSD_MAX_JSON_DEPTH, where);
+        return NULL;
+    }
+    json_error_t error;
+    if (arena)
+        lossd_arena_begin(arena);
+    /* Any value, so that a number or a string is told apart from broken JSON. */
+    json_t *root = json_loadb(
+        body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &error);
+    if (arena)
+        lossd_arena_end(arena);
+    if (root == NULL) {
+        parse_fault(&error, f);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "the body must be a JSON object {...}, got %s",
+                        lossd_codec_type_name(root));
+        if (arena == NULL)
+            json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* ------------------------------------------------------------ tensors */
 
 /* Writes name[i0][i1]... for the first `depth` indices. */
 static void index_path(char *buf, size_t size, const char *name, const size_t *idx, int depth)
@@ -178,7 +207,7 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
         if (!json_is_number(v)) {
             index_path(path, sizeof path, r->name, r->idx, depth);
             return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                                   "expected a number, got %s", json_type_name(v));
+                                   "expected a number, got %s", lossd_codec_type_name(v));
         }
         *r->cursor++ = json_number_value(v);
         return 0;
@@ -187,7 +216,7 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
         index_path(path, sizeof path, r->name, r->idx, depth);
         return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
                                "expected an array of %zu, got %s (tensors must be rectangular)",
-                               r->shape[depth], json_type_name(v));
+                               r->shape[depth], lossd_codec_type_name(v));
     }
     size_t n = json_array_size(v);
     if (n != r->shape[depth]) {
@@ -203,7 +232,7 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
                 r->idx[depth] = i;
                 index_path(path, sizeof path, r->name, r->idx, depth + 1);
                 return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                                       "expected a number, got %s", json_type_name(x));
+                                       "expected a number, got %s", lossd_codec_type_name(x));
             }
             *r->cursor++ = json_number_value(x);
         }
@@ -240,7 +269,7 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
     if (!json_is_array(v) && !json_is_number(v))
         return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name,
                                "expected a number or an array of numbers, got %s",
-                               json_type_name(v));
+                               lossd_codec_type_name(v));
     lossd_tensor t;
     if (lossd_tensor_view(&t, NULL, r.rank, r.shape) < 0)
         return lossd_fault_set(f, LOSSD_FAULT_TOO_LARGE, name,
@@ -301,13 +330,26 @@ void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size)
 #undef ADD
 }
 
+/*
+ * Whether `key` is a field fn takes that may be left out: reduction, grad,
+ * grad_output, terms and every parameter (a parameter without a default
+ * left out is then missing, as when absent). Operands may not.
+ */
+static bool is_optional(const lossd_function *fn, const char *key)
+{
+    for (int id = 0; id < FIELD_COUNT; id++)
+        if (takes_field(fn, (field_id)id) && strcmp(key, field_names[id]) == 0)
+            return true;
+    return lossd_function_param(fn, key) != NULL;
+}
+
 static int expect_type(bool ok, const char *field, const char *want, const json_t *v,
                        lossd_fault *f)
 {
     if (ok)
         return 0;
     return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, field, "expected %s, got %s", want,
-                           json_type_name(v));
+                           lossd_codec_type_name(v));
 }
 
 int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const json_t *v,
@@ -358,13 +400,16 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
     c->max_output = lim->max_elements;
     if (!json_is_object(obj))
         return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, NULL,
-                               "the request must be a JSON object, got %s", json_type_name(obj));
+                               "the request must be a JSON object, got %s",
+                               lossd_codec_type_name(obj));
     const char *key;
     const json_t *v;
     lossd_error err = {0};
     json_object_foreach((json_t *)obj, key, v)
     {
         lossd_tensor t;
+        if (json_is_null(v) && is_optional(fn, key))
+            continue; /* null is the default, as Python's None and JS's undefined */
         if (fn->operands[0].shape != LOSSD_SHAPE_NONE && strcmp(key, fn->operands[0].name) == 0) {
             if (read_tensor(v, key, lim, store, &t, f) < 0)
                 return -1;
@@ -512,7 +557,9 @@ void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n, con
 static void write_field(lossd_buf *out, const char *name, const lossd_tensor *shape,
                         const double *data, const lossd_exec *exec)
 {
-    lossd_buf_printf(out, ",\"%s\":", name);
+    lossd_buf_puts(out, ",\"");
+    lossd_buf_puts(out, name);
+    lossd_buf_puts(out, "\":");
     write_tensor(out, data, shape->rank, shape->shape, exec);
 }
 
@@ -526,13 +573,16 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
             write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
         else
             lossd_buf_number(out, c->loss);
-        lossd_buf_printf(out, ",\"n\":%zu", c->n_terms);
+        lossd_buf_puts(out, ",\"n\":");
+        lossd_buf_uint(out, c->n_terms);
         if (c->grad)
             write_field(out, "grad", &c->operand[0], c->grad, exec);
         if (c->want_terms) {
             lossd_buf_puts(out, ",\"terms\":{");
             for (size_t k = 0; lossd_call_term_name(c, k); k++) {
-                lossd_buf_printf(out, "%s\"%s\":", k ? "," : "", lossd_call_term_name(c, k));
+                lossd_buf_puts(out, k ? ",\"" : "\"");
+                lossd_buf_puts(out, lossd_call_term_name(c, k));
+                lossd_buf_puts(out, "\":");
                 write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
             }
             lossd_buf_puts(out, "}");
@@ -543,7 +593,9 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
         write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
         if (c->grad)
             write_field(out, "grad", &c->operand[0], c->grad, exec);
-        lossd_buf_printf(out, ",\"stats\":{\"n\":%zu,\"zero_grad_fraction\":", c->n_terms);
+        lossd_buf_puts(out, ",\"stats\":{\"n\":");
+        lossd_buf_uint(out, c->n_terms);
+        lossd_buf_puts(out, ",\"zero_grad_fraction\":");
         lossd_buf_number(out, c->zero_grad_fraction);
         lossd_buf_puts(out, "}");
         break;
@@ -558,7 +610,9 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
     case LOSSD_KIND_COUNT:
         break;
     }
-    if (c->n_nonfinite)
-        lossd_buf_printf(out, ",\"nonfinite\":%zu", c->n_nonfinite);
+    if (c->n_nonfinite) {
+        lossd_buf_puts(out, ",\"nonfinite\":");
+        lossd_buf_uint(out, c->n_nonfinite);
+    }
     lossd_buf_puts(out, "}");
 }

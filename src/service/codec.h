@@ -98,6 +98,9 @@ int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const js
 void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n,
                                const lossd_exec *exec);
 
+/* What a JSON value is, for messages: "an array", "a number", "null". */
+const char *lossd_codec_type_name(const json_t *v);
+
 /* The request fields fn accepts, comma-separated, for "unknown field" messages. */
 void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size);
 

@@ -104,3 +104,9 @@ extern "C" size_t lossd_dtoa(double x, char *out)
     }
     return static_cast<size_t>(p - out);
 }
+
+extern "C" const char *lossd_dtoa_text(double x, char *buf)
+{
+    buf[lossd_dtoa(x, buf)] = '\0';
+    return buf;
+}

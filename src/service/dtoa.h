@@ -22,6 +22,12 @@ extern "C" {
  */
 size_t lossd_dtoa(double x, char *buf);
 
+/*
+ * The same, NUL-terminated, for messages that quote a number: buf holds
+ * LOSSD_DTOA_MAX + 1 bytes. Returns buf.
+ */
+const char *lossd_dtoa_text(double x, char *buf);
+
 #ifdef __cplusplus
 }
 #endif

@@ -133,6 +133,7 @@ typedef struct {
     const lossd_handler *h;
     json_t *jobs;
     lossd_reply *replies;
+    char **ids; /* each job's "id", as JSON text (malloc'd), or NULL */
     _Atomic size_t output_budget;
 } batch;
 
@@ -144,11 +145,15 @@ static void batch_job(void *arg, size_t i)
     lossd_fault f = {0};
     json_t *job = json_array_get(b->jobs, i);
     json_t *path = json_object_get(job, "path"), *body = json_object_get(job, "body");
+    json_t *id = json_object_get(job, "id");
     const char *key;
     json_t *v;
     if (!json_is_object(job)) {
         lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, NULL,
                         "a job must be an object {\"path\": ..., \"body\": {...}}");
+    } else if (id && !json_is_string(id) && !json_is_null(id)) {
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "id", "expected a string, got %s",
+                        lossd_codec_type_name(id));
     } else if (!json_is_string(path)) {
         lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "path",
                         path ? "expected a string" : "required");
@@ -158,14 +163,23 @@ static void batch_job(void *arg, size_t i)
     } else {
         json_object_foreach(job, key, v)
         {
-            if (strcmp(key, "path") != 0 && strcmp(key, "body") != 0) {
+            if (strcmp(key, "path") != 0 && strcmp(key, "body") != 0 && strcmp(key, "id") != 0) {
                 lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, key,
-                                "unknown field; a job takes: path, body");
+                                "unknown field; a job takes: path, body, id");
                 break;
             }
         }
     }
+    /* The id is echoed in the job's result, whatever becomes of the job. */
+    if (json_is_string(id))
+        b->ids[i] = json_dumps(id, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
     lossd_route route;
+    const char *query = f.kind == LOSSD_FAULT_NONE ? strchr(json_string_value(path), '?') : NULL;
+    if (query) /* as on the compute endpoints: parameters never hide in a query string */
+        lossd_fault_set(&f, LOSSD_FAULT_INVALID_ARGUMENT, "path",
+                        "a job's path takes no query string, got %.64s; send parameters in "
+                        "the job's body",
+                        query);
     if (f.kind == LOSSD_FAULT_NONE &&
         lossd_route_find("POST", json_string_value(path), &route, &f) == 0 &&
         route.endpoint != LOSSD_ROUTE_COMPUTE)
@@ -219,9 +233,11 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
                         h->limits.max_elements);
     batch b = {.h = h, .jobs = jobs};
     if (f.kind == LOSSD_FAULT_NONE &&
-        (b.replies = calloc(n_jobs ? n_jobs : 1, sizeof *b.replies)) == NULL)
+        ((b.replies = calloc(n_jobs ? n_jobs : 1, sizeof *b.replies)) == NULL ||
+         (b.ids = calloc(n_jobs ? n_jobs : 1, sizeof *b.ids)) == NULL))
         lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
     if (f.kind != LOSSD_FAULT_NONE) {
+        free(b.replies);
         lossd_arena_release(tree);
         lossd_reply_fault(reply, &f, false);
         return;
@@ -232,8 +248,11 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
 
     lossd_buf_puts(&reply->body, "{\"results\":[");
     for (size_t i = 0; i < n_jobs; i++) {
-        lossd_buf_printf(&reply->body, "%s{\"status\":%d,\"body\":", i ? "," : "",
-                         b.replies[i].status);
+        lossd_buf_puts(&reply->body, i ? ",{" : "{");
+        if (b.ids[i])
+            lossd_buf_printf(&reply->body, "\"id\":%s,", b.ids[i]);
+        free(b.ids[i]);
+        lossd_buf_printf(&reply->body, "\"status\":%d,\"body\":", b.replies[i].status);
         lossd_buf_append(&reply->body, lossd_buf_data(&b.replies[i].body),
                          lossd_buf_len(&b.replies[i].body));
         lossd_buf_puts(&reply->body, "}");
@@ -242,6 +261,7 @@ static void serve_batch(const lossd_handler *h, json_t *root, lossd_arena *tree,
     }
     lossd_buf_puts(&reply->body, "]}");
     free(b.replies);
+    free(b.ids);
     reply->status = 200;
     if (lossd_buf_failed(&reply->body)) {
         lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");

@@ -1,7 +1,7 @@
 /*
  * healthcheck.c - a minimal HTTP/1.0 client for GET /healthz (see
- * healthcheck.h). A wildcard listen address (0.0.0.0, ::) is checked on
- * loopback. With --tls-cert it speaks TLS through GnuTLS (libmicrohttpd's
+ * healthcheck.h). A wildcard listen address (:PORT, 0.0.0.0, ::) is
+ * checked on loopback. With --tls-cert it speaks TLS through GnuTLS (libmicrohttpd's
  * own TLS library) without verifying the certificate: it checks that this
  * process's server answers, not who it is.
  */
@@ -122,7 +122,7 @@ int lossd_healthcheck(const lossd_config *cfg)
         fprintf(stderr, "lossd --healthcheck: bad --listen %s\n", cfg->listen);
         return 1;
     }
-    if (strcmp(host, "0.0.0.0") == 0)
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
         strcpy(host, "127.0.0.1");
     else if (strcmp(host, "::") == 0)
         strcpy(host, "::1");

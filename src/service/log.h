@@ -13,14 +13,23 @@
 
 #include "options.h"
 
+/*
+ * One access line. Text:
+ *   TIME CLIENT "METHOD PATH" STATUS BYTES_IN BYTES_OUT 1.234ms FUNCTION ERROR REQUEST_ID "AGENT"
+ * (ERROR and AGENT "-" when there is none); JSON: one object with these
+ * fields (duration_ms in the shortest form that reads back exactly;
+ * error only when there is one).
+ */
 typedef struct {
-    const char *remote; /* client address */
+    const char *remote; /* client address (client.h) */
     const char *method, *path;
     int status;
     size_t bytes_in, bytes_out;
     double seconds;
-    const char *function; /* route label */
-    const char *error;    /* error code, or NULL */
+    const char *function;   /* route label */
+    const char *error;      /* error code, or NULL */
+    const char *request_id; /* X-Request-Id, taken or generated */
+    const char *user_agent; /* the client's User-Agent, or NULL */
 } lossd_access;
 
 /* Sets the format and, unless it is off, starts the log thread. */

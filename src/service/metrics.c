@@ -4,14 +4,22 @@
  * One row of counters per label value: the fixed endpoints, then one per
  * registered function. Status codes come from the small set the service
  * can answer; anything else lands in an "other" column.
+ *
+ * The standard process_* metrics (what Prometheus's own clients export)
+ * are read from the kernel at scrape time, never counted per request.
  */
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <lossd/lossd.h>
 
+#include "../debug.h"
 #include "metrics.h"
 
 static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 415, 422, 500, 503};
@@ -42,9 +50,8 @@ struct lossd_metrics {
 static size_t row_of(const lossd_route *r)
 {
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
-        for (size_t i = 0; i < lossd_function_count(); i++)
-            if (lossd_function_at(i) == r->fn)
-                return LOSSD_ROUTE_COUNT + i;
+        LOSSD_ASSERT(lossd_function_at(r->fn_index) == r->fn);
+        return LOSSD_ROUTE_COUNT + r->fn_index;
     }
     return (unsigned)r->endpoint < LOSSD_ROUTE_COUNT ? (size_t)r->endpoint : LOSSD_ROUTE_UNKNOWN;
 }
@@ -109,6 +116,93 @@ void lossd_metrics_reject(lossd_metrics *m, lossd_reject_reason reason)
 static unsigned long long load(atomic_ullong *x)
 {
     return atomic_load_explicit(x, memory_order_relaxed);
+}
+
+/* Open file descriptors: the entries of /proc/self/fd, less the one reading it. */
+static long open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(dir);
+    return n - 1;
+}
+
+/*
+ * When the process started, in seconds since the epoch: its start in
+ * clock ticks after boot (/proc/self/stat, field 22) plus the boot time
+ * (/proc/stat's btime). -1 when either is missing.
+ */
+static double start_time(void)
+{
+    char stat[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = '\0';
+    /* The command name (field 2) is in parentheses and may hold spaces: count after it. */
+    const char *p = strrchr(stat, ')');
+    unsigned long long ticks = 0, boot = 0;
+    if (p == NULL || sscanf(p + 2,
+                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                            "%*d %*d %*d %*d %llu",
+                            &ticks) != 1)
+        return -1;
+    char line[256];
+    f = fopen("/proc/stat", "r");
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "btime %llu", &boot) != 1)
+        ;
+    if (f)
+        fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    return boot && hz > 0 ? (double)boot + (double)ticks / (double)hz : -1;
+}
+
+/* One process_* metric; a value below 0 (not readable here) is left out. */
+static void process_metric(lossd_buf *out, const char *name, const char *type, const char *help,
+                           double value)
+{
+    if (value < 0)
+        return;
+    lossd_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
+    lossd_buf_number(out, value);
+    lossd_buf_puts(out, "\n");
+}
+
+/* The standard process metrics, read now. */
+static void render_process(lossd_buf *out)
+{
+    struct rusage ru;
+    double cpu = -1;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+              (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    unsigned long long pages_virtual = 0, pages_resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    bool statm = f && fscanf(f, "%llu %llu", &pages_virtual, &pages_resident) == 2;
+    if (f)
+        fclose(f);
+    double page = (double)sysconf(_SC_PAGESIZE);
+    struct rlimit rl;
+    double max_fds = -1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        max_fds = rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur;
+    process_metric(out, "process_cpu_seconds_total", "counter",
+                   "Total user and system CPU time spent in seconds.", cpu);
+    process_metric(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                   statm ? (double)pages_resident * page : -1);
+    process_metric(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                   statm ? (double)pages_virtual * page : -1);
+    process_metric(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+                   (double)open_fds());
+    process_metric(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                   max_fds);
+    process_metric(out, "process_start_time_seconds", "gauge",
+                   "Start time of the process since unix epoch in seconds.", start_time());
 }
 
 void lossd_metrics_render(lossd_metrics *m, const lossd_gauges *g, lossd_buf *out)
@@ -186,4 +280,5 @@ void lossd_metrics_render(lossd_metrics *m, const lossd_gauges *g, lossd_buf *ou
                      "# HELP lossd_build_info The running build.\n# TYPE lossd_build_info gauge\n"
                      "lossd_build_info{version=\"%s\"} 1\n",
                      LOSSD_VERSION_STRING);
+    render_process(out);
 }

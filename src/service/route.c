@@ -1,6 +1,13 @@
 /*
  * route.c - endpoint resolution (see route.h).
+ *
+ * A 404 tries to say what was meant: the same path without a trailing
+ * slash, in lower case, with '_' for '-' (/v1/loss/Smooth-L1/), or the
+ * function under the kind it belongs to (/v1/loss/relu is an activation).
+ * Only failures pay for that search.
  */
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,12 +63,159 @@ static void kind_names(lossd_kind kind, char *buf, size_t size)
     }
 }
 
+/* The kind called text[0..len), or -1. */
+static int kind_named(const char *text, size_t len)
+{
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++)
+        if (strlen(lossd_kind_name((lossd_kind)k)) == len &&
+            strncmp(text, lossd_kind_name((lossd_kind)k), len) == 0)
+            return k;
+    return -1;
+}
+
+/* What a function of each kind is, for "relu is an activation". */
+static const char *const kind_nouns[LOSSD_KIND_COUNT] = {
+    [LOSSD_KIND_LOSS] = "a loss",
+    [LOSSD_KIND_ACTIVATION] = "an activation",
+    [LOSSD_KIND_INFO] = "an information measure",
+    [LOSSD_KIND_PAIRWISE] = "a pairwise box matrix",
+};
+
+/* How far a 404 looks for what was meant. */
+typedef enum {
+    SUGGEST_NOTHING,
+    SUGGEST_SPELLING, /* the path as written, tidied (the function was found) */
+    SUGGEST_FUNCTION, /* that, or the function under another kind */
+} suggest_mode;
+
+static int find(const char *method, const char *path, lossd_route *r, lossd_fault *f,
+                suggest_mode suggest);
+
+/*
+ * The names of functions called `name` (any case, '-' for '_') whose
+ * kind is not `except` (-1: any), as "relu is an activation:
+ * /v1/activation/relu" - or with v2, its model path followed by `tail`.
+ * "" when there is none.
+ */
+static void other_kinds(const char *name, size_t len, int except, bool v2, const char *tail,
+                        char *buf, size_t size)
+{
+    char wanted[64];
+    buf[0] = '\0';
+    if (len == 0 || len >= sizeof wanted)
+        return;
+    for (size_t i = 0; i < len; i++)
+        wanted[i] = name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
+    wanted[len] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < lossd_function_count(); i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        if ((int)fn->kind == except || strcmp(fn->name, wanted) != 0)
+            continue;
+        const char *kind = lossd_kind_name(fn->kind);
+        int n = used == 0 ? snprintf(buf, size, "%s is %s: ", fn->name, kind_nouns[fn->kind])
+                          : snprintf(buf + used, size - used, ", and %s: ", kind_nouns[fn->kind]);
+        if (n < 0 || used + (size_t)n >= size)
+            return;
+        used += (size_t)n;
+        n = v2 ? snprintf(buf + used, size - used, "/v2/models/%s.%s%s", kind, fn->name, tail)
+               : snprintf(buf + used, size - used, "/v1/%s/%s", kind, fn->name);
+        if (n < 0 || used + (size_t)n >= size)
+            return;
+        used += (size_t)n;
+    }
+}
+
+/*
+ * A sentence for a 404 on `path` that names the path probably meant, or
+ * "" when nothing comes close: the path without trailing slashes, in
+ * lower case and with '_' for '-', when that exists; else (with
+ * SUGGEST_FUNCTION) the function of that name under another kind.
+ */
+static void suggestion(const char *path, suggest_mode mode, char *buf, size_t size)
+{
+    char near[512];
+    size_t len = strlen(path);
+    buf[0] = '\0';
+    if (mode == SUGGEST_NOTHING || len >= sizeof near)
+        return;
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    for (size_t i = 0; i < len; i++)
+        near[i] = path[i] == '-' ? '_' : (char)tolower((unsigned char)path[i]);
+    near[len] = '\0';
+    lossd_route r;
+    lossd_fault f = {0};
+    if (strcmp(near, path) != 0 &&
+        (find("GET", near, &r, &f, SUGGEST_NOTHING) == 0 || f.kind == LOSSD_FAULT_METHOD)) {
+        snprintf(buf, size, "did you mean %.280s?", near);
+        return;
+    }
+    if (mode != SUGGEST_FUNCTION)
+        return;
+    /* The last name in a /v1 path, or a /v2 model's name with what follows it. */
+    const char *name = NULL, *tail = "";
+    int kind = -1;
+    bool v2 = strncmp(near, "/v2/models/", 11) == 0;
+    if (v2) {
+        name = near + 11;
+        tail = name + strcspn(name, "/");
+        const char *dot = memchr(name, '.', (size_t)(tail - name));
+        if (dot) {
+            kind = kind_named(name, (size_t)(dot - name));
+            name = dot + 1;
+        }
+    } else if (strncmp(near, "/v1/", 4) == 0) {
+        name = strrchr(near, '/') + 1;
+        kind = kind_named(near + 4, strcspn(near + 4, "/"));
+    }
+    if (name)
+        other_kinds(name, v2 ? (size_t)(tail - name) : strlen(name), kind, v2, tail, buf, size);
+}
+
+/*
+ * Sets a 404: "WHAT; HINT" where WHAT is fmt's and HINT the path
+ * probably meant (as far as `suggest` looks), or `otherwise`.
+ * Returns -1.
+ */
+__attribute__((format(printf, 5, 6))) static int not_found(lossd_fault *f, const char *path,
+                                                           suggest_mode suggest,
+                                                           const char *otherwise, const char *fmt,
+                                                           ...)
+{
+    char what[LOSSD_FAULT_MESSAGE_MAX], hint[320] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    suggestion(path, suggest, hint, sizeof hint);
+    return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL, "%s; %s", what,
+                           hint[0] ? hint : otherwise);
+}
+
+/*
+ * The function of that kind and name, and its place in the registry (the
+ * metrics' row), or NULL.
+ */
+static const lossd_function *function_named(lossd_kind kind, const char *name, size_t *index)
+{
+    for (size_t i = 0, n = lossd_function_count(); i < n; i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        if (fn->kind == kind && strcmp(fn->name, name) == 0) {
+            *index = i;
+            return fn;
+        }
+    }
+    return NULL;
+}
+
 /*
  * /v2/models/{kind}.{name}[/versions/1][/ready|/infer]: `rest` is what
- * follows /v2/models/. The model is found in the registry; its only
- * version is 1.
+ * follows /v2/models/ in `path`. The model is found in the registry; its
+ * only version is 1.
  */
-static int find_model(const char *method, const char *rest, lossd_route *r, lossd_fault *f)
+static int find_model(const char *method, const char *path, const char *rest, lossd_route *r,
+                      lossd_fault *f, suggest_mode suggest)
 {
     const char *end = strchr(rest, '/');
     size_t len = end ? (size_t)(end - rest) : strlen(rest);
@@ -71,10 +225,9 @@ static int find_model(const char *method, const char *rest, lossd_route *r, loss
         const char *v = tail + sizeof versions - 1, *v_end = strchr(v, '/');
         size_t v_len = v_end ? (size_t)(v_end - v) : strlen(v);
         if (v_len != 1 || v[0] != '1')
-            return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
-                                   "model %.*s has no version \"%.*s\"; its only version is 1",
-                                   (int)(len < 100 ? len : 100), rest,
-                                   (int)(v_len < 32 ? v_len : 32), v);
+            return not_found(f, path, suggest == SUGGEST_NOTHING ? suggest : SUGGEST_SPELLING,
+                             "its only version is 1", "model %.*s has no version \"%.*s\"",
+                             (int)(len < 100 ? len : 100), rest, (int)(v_len < 32 ? v_len : 32), v);
         tail = v + v_len;
     }
     lossd_endpoint endpoint;
@@ -85,9 +238,8 @@ static int find_model(const char *method, const char *rest, lossd_route *r, loss
     else if (strcmp(tail, "/infer") == 0)
         endpoint = LOSSD_ROUTE_V2_INFER;
     else
-        return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
-                               "no endpoint at /v2/models/%.100s; a model has /ready and /infer",
-                               rest);
+        return not_found(f, path, suggest == SUGGEST_NOTHING ? suggest : SUGGEST_SPELLING,
+                         "a model has /ready and /infer", "no endpoint at /v2/models/%.100s", rest);
     char model[128];
     if (len >= sizeof model)
         len = sizeof model - 1;
@@ -95,29 +247,24 @@ static int find_model(const char *method, const char *rest, lossd_route *r, loss
     model[len] = '\0';
     r->needs_key = true;
     const char *dot = strchr(model, '.');
-    int kind = -1;
-    for (int k = 0; dot && k < LOSSD_KIND_COUNT; k++)
-        if (strlen(lossd_kind_name((lossd_kind)k)) == (size_t)(dot - model) &&
-            strncmp(model, lossd_kind_name((lossd_kind)k), (size_t)(dot - model)) == 0)
-            kind = k;
+    int kind = dot ? kind_named(model, (size_t)(dot - model)) : -1;
     if (kind < 0)
-        return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
-                               "no model called \"%s\"; models are named {kind}.{name}, such as "
-                               "loss.ciou, with kind loss, activation, info or pairwise "
-                               "(GET /v1/functions lists them)",
-                               model);
-    const lossd_function *fn = lossd_function_find((lossd_kind)kind, dot + 1);
+        return not_found(f, path, suggest,
+                         "models are named {kind}.{name}, such as loss.ciou, with kind loss, "
+                         "activation, info or pairwise (GET /v1/functions lists them)",
+                         "no model called \"%s\"", model);
+    size_t index = 0;
+    const lossd_function *fn = function_named((lossd_kind)kind, dot + 1, &index);
     if (fn == NULL) {
-        char names[512];
+        char names[512], otherwise[640];
         kind_names((lossd_kind)kind, names, sizeof names);
-        return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
-                               "no model called \"%s\"; the %s models are %s.{name} with name "
-                               "one of: %s",
-                               model, lossd_kind_name((lossd_kind)kind),
-                               lossd_kind_name((lossd_kind)kind), names);
+        snprintf(otherwise, sizeof otherwise, "the %s models are %s.{name} with name one of: %s",
+                 lossd_kind_name((lossd_kind)kind), lossd_kind_name((lossd_kind)kind), names);
+        return not_found(f, path, suggest, otherwise, "no model called \"%s\"", model);
     }
     r->endpoint = endpoint;
     r->fn = fn;
+    r->fn_index = index;
     r->compute = endpoint == LOSSD_ROUTE_V2_INFER;
     r->allow = r->compute ? "POST" : "GET";
     if (!method_is(method, r->allow))
@@ -125,7 +272,9 @@ static int find_model(const char *method, const char *rest, lossd_route *r, loss
     return 0;
 }
 
-int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd_fault *f)
+/* lossd_route_find; a 404 looks as far as `suggest` for the path probably meant. */
+static int find(const char *method, const char *path, lossd_route *r, lossd_fault *f,
+                suggest_mode suggest)
 {
     memset(r, 0, sizeof *r);
     r->endpoint = LOSSD_ROUTE_UNKNOWN;
@@ -152,16 +301,18 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
             if (strlen(kind) != (size_t)(slash - rest) || strncmp(rest, kind, strlen(kind)) != 0)
                 continue;
             r->needs_key = true;
-            const lossd_function *fn = lossd_function_find((lossd_kind)k, slash + 1);
+            size_t index = 0;
+            const lossd_function *fn = function_named((lossd_kind)k, slash + 1, &index);
             if (fn == NULL) {
-                char names[512];
+                char names[512], otherwise[600];
                 kind_names((lossd_kind)k, names, sizeof names);
-                return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
-                                       "no %s function called \"%.64s\"; the %s functions are: %s",
-                                       kind, slash + 1, kind, names);
+                snprintf(otherwise, sizeof otherwise, "the %s functions are: %s", kind, names);
+                return not_found(f, path, suggest, otherwise, "no %s function called \"%.64s\"",
+                                 kind, slash + 1);
             }
             r->endpoint = catalog_entry ? LOSSD_ROUTE_FUNCTION : LOSSD_ROUTE_COMPUTE;
             r->fn = fn;
+            r->fn_index = index;
             r->compute = !catalog_entry;
             r->allow = catalog_entry ? "GET" : "POST";
             if (!method_is(method, r->allow))
@@ -173,7 +324,7 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
         r->v2 = true;
         static const char models[] = "/v2/models/";
         if (strncmp(path, models, sizeof models - 1) == 0)
-            return find_model(method, path + sizeof models - 1, r, f);
+            return find_model(method, path, path + sizeof models - 1, r, f, suggest);
     }
     if ((r->asset = lossd_web_asset_find(path)) != NULL) {
         r->endpoint = LOSSD_ROUTE_WEB;
@@ -182,8 +333,13 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
             return method_fault(r, "GET", method, path, f);
         return 0;
     }
-    return lossd_fault_set(f, LOSSD_FAULT_NOT_FOUND, NULL,
-                           "no endpoint at %.100s; see GET /v1/functions for the catalog", path);
+    return not_found(f, path, suggest, "see GET /v1/functions for the catalog",
+                     "no endpoint at %.100s", path);
+}
+
+int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd_fault *f)
+{
+    return find(method, path, r, f, SUGGEST_FUNCTION);
 }
 
 const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
@@ -193,7 +349,16 @@ const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
         "compute",  "function",       "web",     "v2",     "v2_live",   "v2_ready",
         "v2_model", "v2_model_ready", "infer",   "unknown"};
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
-        snprintf(buf, size, "%s/%s", lossd_kind_name(r->fn->kind), r->fn->name);
+        /* kind/name, copied rather than printed: every request's log line asks */
+        const char *kind = lossd_kind_name(r->fn->kind), *name = r->fn->name;
+        size_t k = strlen(kind), n = strlen(name);
+        if (k + 1 + n >= size) {
+            snprintf(buf, size, "%s/%s", kind, name); /* cut to fit */
+            return buf;
+        }
+        memcpy(buf, kind, k);
+        buf[k] = '/';
+        memcpy(buf + k + 1, name, n + 1);
         return buf;
     }
     return (unsigned)r->endpoint < LOSSD_ROUTE_COUNT ? labels[r->endpoint] : "unknown";

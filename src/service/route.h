@@ -38,6 +38,7 @@ struct lossd_asset;
 typedef struct {
     lossd_endpoint endpoint;
     const lossd_function *fn;        /* COMPUTE, FUNCTION and the V2_MODEL* routes */
+    size_t fn_index;                 /* fn's place in the registry (lossd_function_at) */
     const struct lossd_asset *asset; /* LOSSD_ROUTE_WEB */
     bool compute;                    /* POST with a body, served by the worker pool */
     bool needs_key;    /* under /v1 and /v2/models: needs the API key when keys are configured */

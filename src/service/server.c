@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,10 @@
 #include "../debug.h"
 #include "auth.h"
 #include "catalog.h"
+#include "client.h"
 #include "compress.h"
 #include "handler.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -77,7 +80,19 @@ struct lossd_server {
     atomic_size_t buffered; /* bytes of request bodies held, uploading, queued or parsing */
     size_t max_buffered;
     char *tls_cert, *tls_key;
+    lossd_trust trust; /* --trusted-proxy */
 };
+
+/*
+ * The request headers lossd reads, collected in one pass over the request's
+ * headers when it begins: a lookup by name walks them all each time, and
+ * a request asked for a dozen. The values are libmicrohttpd's, valid until
+ * the request completes. NULL when absent.
+ */
+typedef struct {
+    const char *content_length, *transfer_encoding, *content_type, *content_encoding;
+    const char *accept_encoding, *authorization, *header_len, *request_id, *user_agent, *origin;
+} request_headers;
 
 typedef struct request {
     lossd_server *srv;
@@ -99,6 +114,9 @@ typedef struct request {
     int status;
     size_t bytes_out;
     const char *error;
+    request_headers headers; /* the ones lossd reads, found in one pass (collect_headers) */
+    const char *request_id;  /* the client's X-Request-Id, or generated_id */
+    char generated_id[LOSSD_REQUEST_ID_GENERATED];
     char method[16];
     char path[512];
 } request;
@@ -125,11 +143,10 @@ static enum MHD_Result respond(request *r, int status, struct MHD_Response *resp
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     lossd_header web[LOSSD_WEB_HEADERS_MAX];
-    size_t n_web = lossd_web_headers(
-        s->cfg, &r->route, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin"),
-        r->preflight, web);
+    size_t n_web = lossd_web_headers(s->cfg, &r->route, r->headers.origin, r->preflight, web);
     for (size_t i = 0; i < n_web; i++)
         MHD_add_response_header(resp, web[i].name, web[i].value);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (status == 405 && r->route.allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route.allow);
     if (status == 401)
@@ -229,9 +246,9 @@ static void free_sent(void *arg)
 static enum MHD_Result queue_reply(request *r, lossd_reply *reply)
 {
     const char *type = reply->content_type ? reply->content_type : "application/json";
-    char header_len[32] = "";
+    char header_len[LOSSD_UTOA_MAX + 1] = "";
     if (reply->header_len)
-        snprintf(header_len, sizeof header_len, "%zu", reply->header_len);
+        header_len[lossd_utoa(reply->header_len, header_len)] = '\0';
     struct MHD_Response *resp = NULL;
     size_t len = 0;
     if (reply->compressed) {
@@ -294,20 +311,53 @@ static enum MHD_Result queue_fault(request *r)
 
 /* ------------------------------------------------------------ admission */
 
-static const char *header(request *r, const char *name)
+/* Files one header into the request_headers: by length first, then the name itself. */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                      const char *value)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    (void)kind;
+    request_headers *h = cls;
+    static const struct {
+        const char *name;
+        size_t offset;
+    } wanted[] = {
+        {MHD_HTTP_HEADER_CONTENT_LENGTH, offsetof(request_headers, content_length)},
+        {MHD_HTTP_HEADER_TRANSFER_ENCODING, offsetof(request_headers, transfer_encoding)},
+        {MHD_HTTP_HEADER_CONTENT_TYPE, offsetof(request_headers, content_type)},
+        {MHD_HTTP_HEADER_CONTENT_ENCODING, offsetof(request_headers, content_encoding)},
+        {MHD_HTTP_HEADER_ACCEPT_ENCODING, offsetof(request_headers, accept_encoding)},
+        {MHD_HTTP_HEADER_AUTHORIZATION, offsetof(request_headers, authorization)},
+        {"Inference-Header-Content-Length", offsetof(request_headers, header_len)},
+        {"X-Request-Id", offsetof(request_headers, request_id)},
+        {MHD_HTTP_HEADER_USER_AGENT, offsetof(request_headers, user_agent)},
+        {"Origin", offsetof(request_headers, origin)},
+    };
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+        const char **slot = (const char **)(void *)((char *)h + wanted[i].offset);
+        /* the first of a repeated header, as libmicrohttpd's own lookup answers */
+        if (*slot == NULL && strlen(wanted[i].name) == len &&
+            strcasecmp(wanted[i].name, name) == 0) {
+            *slot = value;
+            break;
+        }
+    }
+    return MHD_YES;
 }
 
 /*
  * Whether a Content-Type may carry a JSON body: application/json, with
- * parameters, in any case. application/x-www-form-urlencoded is read as
- * JSON too: it is what `curl -d` sends unless told otherwise, and the
- * simplest client must work. Every other type is refused with 415.
+ * parameters, in any case, and the structured-syntax types built on it
+ * (application/vnd.api+json, RFC 6839) - except application/problem+json,
+ * which describes an error (RFC 9457), never a request. application/x-www-
+ * form-urlencoded is read as JSON too: it is what `curl -d` sends unless
+ * told otherwise, and the simplest client must work. Every other type is
+ * refused with 415.
  */
 static bool is_json_media_type(const char *value)
 {
     static const char *const accepted[] = {"application/json", "application/x-www-form-urlencoded"};
+    static const char application[] = "application/", suffix[] = "+json";
     while (*value == ' ')
         value++;
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
@@ -318,7 +368,13 @@ static bool is_json_media_type(const char *value)
         if (next == '\0' || next == ';' || next == ' ')
             return true;
     }
-    return false;
+    if (strncasecmp(value, application, sizeof application - 1) != 0)
+        return false;
+    const char *subtype = value + sizeof application - 1;
+    size_t len = strcspn(subtype, "; ");
+    return len > sizeof suffix - 1 &&
+           strncasecmp(subtype + len - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0 &&
+           !(len == 12 && strncasecmp(subtype, "problem+json", 12) == 0);
 }
 
 /*
@@ -361,7 +417,7 @@ static void refuse_buffered(request *r)
  */
 static void read_header_len(request *r, const char *length, bool encoded)
 {
-    const char *value = header(r, "Inference-Header-Content-Length");
+    const char *value = r->headers.header_len;
     if (value == NULL || r->route.endpoint != LOSSD_ROUTE_V2_INFER)
         return;
     size_t n;
@@ -396,19 +452,55 @@ static bool accepted_media_type(request *r, const char *type)
             type[sizeof octets - 1] == ' ');
 }
 
+/* The first query argument, for refuse_query's message. */
+typedef struct {
+    const char *key, *value;
+} query_arg;
+
+static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    query_arg *arg = cls;
+    arg->key = key;
+    arg->value = value;
+    return MHD_NO; /* the first is enough */
+}
+
+/*
+ * Compute endpoints take no query string: POST /v1/loss/mse?reduction=sum
+ * must not answer the mean. libmicrohttpd has taken the query off the
+ * path and parsed it into arguments; any argument is a 422 naming the
+ * field "query" (the same on /v2, in its error form). GET endpoints take
+ * no input, and ignore one (a cache-buster such as ?_=1 is harmless).
+ */
+static int refuse_query(request *r)
+{
+    query_arg arg = {NULL, NULL};
+    int n = MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    if (n <= 0)
+        return 0;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, first_arg, &arg);
+    return lossd_fault_set(&r->fault, LOSSD_FAULT_INVALID_ARGUMENT, "query",
+                           "%s takes no query string, got ?%.64s%s%.64s%s; send parameters in "
+                           "the JSON body",
+                           r->route.v2 ? "an inference endpoint" : "a compute endpoint",
+                           arg.key ? arg.key : "", arg.value ? "=" : "", arg.value ? arg.value : "",
+                           n > 1 ? "&..." : "");
+}
+
 static void admit(request *r)
 {
     lossd_server *s = r->srv;
     const lossd_config *cfg = s->cfg;
     r->header_len = LOSSD_NO_HEADER_LEN;
-    r->accepts = lossd_encoding_accepted(header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    r->accepts = lossd_encoding_accepted(r->headers.accept_encoding);
     int found = lossd_route_find(r->method, r->path, &r->route, &r->fault);
     int web = lossd_web_admit(cfg, r->method, found, &r->route, &r->fault);
     r->preflight = web == 1;
     if (web != 0)
         return;
-    if (r->route.needs_key && s->auth &&
-        !lossd_auth_check(s->auth, header(r, MHD_HTTP_HEADER_AUTHORIZATION))) {
+    if (r->route.needs_key && s->auth && !lossd_auth_check(s->auth, r->headers.authorization)) {
         lossd_metrics_reject(s->metrics, LOSSD_REJECT_UNAUTHORIZED);
         lossd_fault_set(&r->fault, LOSSD_FAULT_UNAUTHORIZED, NULL,
                         "a valid API key is required: send Authorization: Bearer KEY");
@@ -422,22 +514,24 @@ static void admit(request *r)
                         "the server is shutting down; retry on another instance");
         return;
     }
-    const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *transfer = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *length = r->headers.content_length;
+    const char *transfer = r->headers.transfer_encoding;
     if (length && transfer) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL,
                         "a request must not carry both Content-Length and Transfer-Encoding");
         return;
     }
-    const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *type = r->headers.content_type;
     if (!accepted_media_type(r, type)) {
         lossd_fault_set(
-            &r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL, "expected Content-Type: %s, got %.64s",
-            r->route.v2 ? "application/json or application/octet-stream" : "application/json",
-            type);
+            &r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL, "expected Content-Type: %s, got %.64s%s",
+            r->route.v2 ? "application/json or application/octet-stream" : "application/json", type,
+            strncasecmp(type, "application/problem+json", 24) == 0
+                ? " (a problem report describes an error, not a request)"
+                : "");
         return;
     }
-    const char *coding = header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    const char *coding = r->headers.content_encoding;
     lossd_encoding encoding = lossd_encoding_of(coding);
     if (encoding == LOSSD_ENCODING_UNSUPPORTED) {
         lossd_fault_set(&r->fault, LOSSD_FAULT_MEDIA_TYPE, NULL,
@@ -446,6 +540,8 @@ static void admit(request *r)
                         coding);
         return;
     }
+    if (refuse_query(r) < 0)
+        return;
     read_header_len(r, length, encoding != LOSSD_ENCODING_IDENTITY);
     if (r->fault.kind != LOSSD_FAULT_NONE)
         return;
@@ -475,8 +571,8 @@ static void admit(request *r)
 /* Whether the request says a body follows (Content-Length > 0, or chunked). */
 static bool announces_body(request *r)
 {
-    const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+    const char *length = r->headers.content_length;
+    return r->headers.transfer_encoding != NULL ||
            (length != NULL && strtoull(length, NULL, 10) > 0);
 }
 
@@ -723,6 +819,11 @@ static request *request_create(lossd_server *s, struct MHD_Connection *conn, con
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     copy_text(r->method, sizeof r->method, method);
     copy_text(r->path, sizeof r->path, url);
+    /* The client's id when it is fit to echo and log, else one of ours: never refused. */
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &r->headers);
+    r->request_id = r->headers.request_id;
+    if (!lossd_request_id_valid(r->request_id))
+        r->request_id = lossd_request_id_generate(r->generated_id);
     atomic_fetch_add(&s->active, 1);
     return r;
 }
@@ -782,17 +883,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        /*
+         * libmicrohttpd 0.9.75 cannot answer in the middle of a body (a
+         * reply may be queued only before the body or after it), so a
+         * refused body - one past --max-body that was chunked, or that
+         * inflates past it - is read to its end and dropped as it comes,
+         * then answered (413) on the final call. Clients expect that: most
+         * read no reply before they have sent their body, and a server
+         * that closes on them mid-body leaves them with a reset, not an
+         * answer. What bounds an endless body is --timeout: the reaper
+         * cuts off a request that takes longer to arrive.
+         */
         receive(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        /*
-         * libmicrohttpd 0.9.75 cannot answer in the middle of a body, so an
-         * oversized chunked body is read on and dropped, then answered 413
-         * at its end - unless it runs on past a second --max-body (at most
-         * 16 MiB more): then the connection is closed.
-         */
-        size_t max = s->cfg->max_body, slack = max < ((size_t)16 << 20) ? max : (size_t)16 << 20;
-        if (r->fault.kind != LOSSD_FAULT_NONE && r->bytes_in > max + slack)
-            return MHD_NO;
         return MHD_YES;
     }
     if (r->answered)
@@ -811,6 +914,62 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return dispatch(r);
 }
 
+/*
+ * Collects the X-Forwarded-For headers, in order (a proxy may add its own
+ * line); of more than fit, the last ones, which the nearest proxies wrote.
+ */
+typedef struct {
+    const char *values[8];
+    size_t n;
+} forwarded_for;
+
+static enum MHD_Result add_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    forwarded_for *f = cls;
+    size_t max = sizeof f->values / sizeof f->values[0];
+    if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    if (f->n == max) {
+        memmove(f->values, f->values + 1, (max - 1) * sizeof f->values[0]);
+        f->n--;
+    }
+    f->values[f->n++] = value;
+    return MHD_YES;
+}
+
+/*
+ * Writes the access line of a finished request. The client is the TCP
+ * peer, or behind a --trusted-proxy peer the address its X-Forwarded-For
+ * names (client.h); the headers are still there (libmicrohttpd frees them
+ * after NOTIFY_COMPLETED).
+ */
+static void log_access(request *r, int status, double seconds)
+{
+    lossd_server *s = r->srv;
+    char client[LOSSD_ADDRESS_MAX], label[96];
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = info ? info->client_addr : NULL;
+    forwarded_for f = {{NULL}, 0};
+    if (s->trust.n && lossd_trust_contains(&s->trust, peer))
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_forwarded, &f);
+    lossd_client_address(&s->trust, peer, f.values, f.n, client);
+    lossd_access line = {.remote = client,
+                         .method = r->method,
+                         .path = r->path,
+                         .status = status,
+                         .bytes_in = r->bytes_in,
+                         .bytes_out = r->bytes_out,
+                         .seconds = seconds,
+                         .function = lossd_route_label(&r->route, label, sizeof label),
+                         .error = r->error,
+                         .request_id = r->request_id,
+                         .user_agent = r->headers.user_agent};
+    lossd_log_access(&line);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
@@ -820,20 +979,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     *con_cls = NULL;
-    char remote[INET6_ADDRSTRLEN + 8] = "-", label[96];
-    const union MHD_ConnectionInfo *info =
-        s->cfg->log_format == LOSSD_LOG_OFF
-            ? NULL
-            : MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info && info->client_addr) {
-        const struct sockaddr *sa = info->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, remote,
-                      sizeof remote);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote,
-                      sizeof remote);
-    }
     double seconds = seconds_since(&r->start);
     int status = r->answered ? r->status : 0; /* 0: the client went away unanswered */
     if (!r->answered && code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
@@ -841,13 +986,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else if (!r->answered && r->error == NULL)
         r->error = "aborted";
     lossd_metrics_request(s->metrics, &r->route, status, seconds, r->reply.elements);
-    if (s->cfg->log_format != LOSSD_LOG_OFF) {
-        lossd_access line = {
-            remote,      r->method,    r->path, status,
-            r->bytes_in, r->bytes_out, seconds, lossd_route_label(&r->route, label, sizeof label),
-            r->error};
-        lossd_log_access(&line);
-    }
+    if (s->cfg->log_format != LOSSD_LOG_OFF)
+        log_access(r, status, seconds);
     if (r->counted_inflight)
         atomic_fetch_sub(&s->inflight, 1);
     release(r);
@@ -871,28 +1011,6 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 }
 
 /* ------------------------------------------------------------ lifecycle */
-
-static char *read_file(const char *path, FILE *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(err, "lossd: cannot read %s\n", path);
-        return NULL;
-    }
-    lossd_buf b;
-    lossd_buf_init(&b, 1 << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        lossd_buf_append(&b, chunk, n);
-    fclose(f);
-    size_t len;
-    char *text = lossd_buf_failed(&b) ? NULL : lossd_buf_steal(&b, &len);
-    lossd_buf_cleanup(&b);
-    if (text == NULL)
-        fprintf(err, "lossd: %s is too large or unreadable\n", path);
-    return text;
-}
 
 /*
  * Every connection is a file descriptor: make sure the process may open
@@ -973,24 +1091,9 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
 {
     LOSSD_ASSERT(cfg != NULL && err != NULL);
     lossd_server *s = NULL;
-    struct addrinfo *addr = NULL;
-    char host[256], port_text[16];
-    unsigned port;
-    if (lossd_config_listen(cfg, host, sizeof host, &port) < 0) {
-        fprintf(err, "lossd: bad --listen %s\n", cfg->listen);
-        goto fail;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    snprintf(port_text, sizeof port_text, "%u", port);
-    int gai = getaddrinfo(host, port_text, &hints, &addr);
-    if (gai != 0) {
-        fprintf(err, "lossd: --listen %s: %s\n", cfg->listen, gai_strerror(gai));
-        addr = NULL;
-        goto fail;
-    }
-
+    lossd_listener listener;
+    if (lossd_listener_open(cfg, &listener, err) < 0)
+        return NULL;
     if ((s = calloc(1, sizeof *s)) == NULL)
         goto fail;
     s->cfg = cfg;
@@ -1003,6 +1106,19 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     size_t workers = cfg->workers ? cfg->workers : cpu_count();
     /* Two I/O threads measured best even on two cores (docs/performance.md). */
     size_t io_threads = cfg->io_threads ? cfg->io_threads : (cpu_count() > 1 ? 2 : 1);
+    char why[256];
+    if (cfg->trusted_proxy[0] &&
+        lossd_trust_parse(&s->trust, cfg->trusted_proxy, why, sizeof why) < 0) {
+        fprintf(err, "lossd: --trusted-proxy: %s\n", why);
+        goto fail;
+    }
+    bool tls = cfg->tls_cert[0] != '\0';
+    if (tls && !lossd_server_tls_available()) {
+        fprintf(err, "lossd: --tls-cert given, but this libmicrohttpd was built without TLS\n");
+        goto fail;
+    }
+    if (tls && lossd_listener_tls(cfg, &s->tls_cert, &s->tls_key, err) < 0)
+        goto fail;
     s->pool = lossd_pool_create(workers, cfg->queue);
     s->metrics = lossd_metrics_create();
     s->catalog = lossd_catalog_functions_json();
@@ -1012,7 +1128,8 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     for (size_t i = 0; models_ok && i < lossd_function_count(); i++)
         models_ok = (s->models[i] = lossd_v2_model_json(lossd_function_at(i))) != NULL;
     if (!s->pool || !s->metrics || !s->catalog || !s->v1 || !s->v2 || !models_ok) {
-        fprintf(err, "lossd: out of memory starting the server\n");
+        fprintf(err, "lossd: out of memory starting the server (%zu workers, queue %zu)\n", workers,
+                cfg->queue);
         goto fail;
     }
     s->catalog_len = strlen(s->catalog);
@@ -1032,24 +1149,14 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     ensure_fd_limit(cfg->max_connections);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (addr->ai_family == AF_INET6)
+    if (listener.v6)
         flags |= MHD_USE_IPv6;
-    bool tls = cfg->tls_cert[0] != '\0';
-    if (tls) {
-        if (!lossd_server_tls_available()) {
-            fprintf(err, "lossd: --tls-cert given, but this libmicrohttpd was built without TLS\n");
-            goto fail;
-        }
-        s->tls_cert = read_file(cfg->tls_cert, err);
-        s->tls_key = read_file(cfg->tls_key, err);
-        if (!s->tls_cert || !s->tls_key)
-            goto fail;
+    if (tls)
         flags |= MHD_USE_TLS;
-    }
     struct MHD_OptionItem opts[16];
     size_t n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, addr->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listener.fd, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
     opts[n++] =
@@ -1071,27 +1178,32 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY,
-                                 opts, MHD_OPTION_END);
-    freeaddrinfo(addr);
-    addr = NULL;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
     if (s->daemon == NULL) {
-        fprintf(err, "lossd: cannot serve on %s (address in use, or not allowed?)\n", cfg->listen);
+        fprintf(err, "lossd: libmicrohttpd could not start on %s (its message is above)\n",
+                listener.shown);
         goto fail;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : port;
-    lossd_log("info", "listening on %s:%u (%s; %zu workers, queue %zu, %zu I/O thread%s; TLS %s)",
-              host, s->port, tls ? "https" : "http", workers, cfg->queue, io_threads,
-              io_threads == 1 ? "" : "s",
+    s->port = listener.port;
+    listener.fd = -1; /* libmicrohttpd's now: closed by MHD_stop_daemon() */
+    if (cfg->max_connections_per_ip && s->trust.n)
+        lossd_log("warning",
+                  "--max-connections-per-ip %zu also counts each trusted proxy's connections: "
+                  "libmicrohttpd applies it when it accepts a connection, before any "
+                  "X-Forwarded-For is read; limit clients at the proxy",
+                  cfg->max_connections_per_ip);
+    lossd_log("info", "listening on %s (%s; %s; %zu workers, queue %zu, %zu I/O thread%s; TLS %s)",
+              listener.shown,
+              listener.dual_stack ? "IPv4 and IPv6" : (listener.v6 ? "IPv6" : "IPv4"),
+              tls ? "https" : "http", workers, cfg->queue, io_threads, io_threads == 1 ? "" : "s",
               tls ? "on" : (lossd_server_tls_available() ? "available, off" : "not available"));
     return s;
 
 fail:
-    if (addr)
-        freeaddrinfo(addr);
     if (s)
         server_free(s);
+    lossd_listener_close(&listener);
     return NULL;
 }
 

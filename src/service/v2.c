@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "../debug.h"
 #include "arena.h"
 #include "catalog.h"
+#include "dtoa.h"
 #include "v2.h"
 
 /* ---------------------------------------------------------------- datatypes */
@@ -76,12 +78,26 @@ typedef struct {
 
 typedef enum { OUT_MAIN, OUT_N, OUT_GRAD, OUT_TERM, OUT_STATS_N, OUT_ZERO_GRAD } output_kind;
 
-/* One output of a model: the v1 reply's field, by its path ("terms.iou"). */
+/* One output of a model: the v1 reply's field, by its path: prefix and name ("terms." "iou"). */
 typedef struct {
     output_kind kind;
     size_t term;
-    char name[48];
+    const char *prefix, *name; /* static text: nothing to format per request */
 } model_output;
+
+/* Whether an output's path is `text`. */
+static bool output_is(const model_output *out, const char *text)
+{
+    size_t len = strlen(out->prefix);
+    return strncmp(text, out->prefix, len) == 0 && strcmp(text + len, out->name) == 0;
+}
+
+/* Writes an output's path into buf (messages and metadata only). */
+static const char *output_path(const model_output *out, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", out->prefix, out->name);
+    return buf;
+}
 
 #define MAX_OUTPUTS (4 + LOSSD_MAX_TERMS)
 
@@ -159,20 +175,16 @@ static size_t model_inputs(const lossd_function *fn, model_input *out)
 static size_t model_outputs(const lossd_function *fn, model_output *out)
 {
     size_t n = 0;
-    out[n++] = (model_output){OUT_MAIN, 0, ""};
-    snprintf(out[0].name, sizeof out[0].name, "%s", main_output(fn->kind));
+    out[n++] = (model_output){OUT_MAIN, 0, "", main_output(fn->kind)};
     if (fn->kind == LOSSD_KIND_LOSS)
-        out[n++] = (model_output){OUT_N, 0, "n"};
+        out[n++] = (model_output){OUT_N, 0, "", "n"};
     if (fn->flags & LOSSD_FN_GRAD)
-        out[n++] = (model_output){OUT_GRAD, 0, "grad"};
-    for (size_t k = 0; (fn->flags & LOSSD_FN_TERMS) && k < LOSSD_MAX_TERMS && fn->terms[k]; k++) {
-        out[n] = (model_output){OUT_TERM, k, ""};
-        snprintf(out[n].name, sizeof out[n].name, "terms.%s", fn->terms[k]);
-        n++;
-    }
+        out[n++] = (model_output){OUT_GRAD, 0, "", "grad"};
+    for (size_t k = 0; (fn->flags & LOSSD_FN_TERMS) && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
+        out[n++] = (model_output){OUT_TERM, k, "terms.", fn->terms[k]};
     if (fn->kind == LOSSD_KIND_ACTIVATION) {
-        out[n++] = (model_output){OUT_STATS_N, 0, "stats.n"};
-        out[n++] = (model_output){OUT_ZERO_GRAD, 0, "stats.zero_grad_fraction"};
+        out[n++] = (model_output){OUT_STATS_N, 0, "stats.", "n"};
+        out[n++] = (model_output){OUT_ZERO_GRAD, 0, "stats.", "zero_grad_fraction"};
     }
     return n;
 }
@@ -268,8 +280,9 @@ static json_t *output_json(const lossd_function *fn, const model_output *out,
     case OUT_TERM:
         break;
     }
-    return json_pack("{s:s, s:s, s:o}", "name", out->name, "datatype", "FP64", "shape",
-                     shape_json(rank, shape));
+    char path[64];
+    return json_pack("{s:s, s:s, s:o}", "name", output_path(out, path, sizeof path), "datatype",
+                     "FP64", "shape", shape_json(rank, shape));
 }
 
 char *lossd_v2_model_json(const lossd_function *fn)
@@ -298,6 +311,122 @@ char *lossd_v2_model_json(const lossd_function *fn)
     return dump(json_pack("{s:s, s:[s], s:s, s:o, s:o, s:o}", "name", name, "versions", "1",
                           "platform", "lossd", "inputs", ins, "outputs", outs, "parameters",
                           params));
+}
+
+/* ---------------------------------------------------------------- parsed headers */
+
+/*
+ * A client that sends binary tensors of the same shapes sends the same
+ * JSON header, byte for byte, every time: tritonclient builds it from the
+ * inputs' names, shapes and datatypes, which a training loop or an
+ * evaluation job repeats. Parsing it again costs more than everything
+ * else a small request does (jansson reads ~200 instructions a byte), so
+ * each thread keeps the trees of its last few such headers, keyed by the
+ * model and the exact bytes, and reads a repeated header from its tree.
+ * Only headers without numbers in them ("data") are kept - those rarely
+ * repeat - and only small ones; the tree is read exactly as a freshly
+ * parsed one is, so a cached request is validated like any other.
+ *
+ * Threading: each thread has its own cache (a pthread key, freed when the
+ * thread ends); nothing is shared.
+ */
+#define HEADER_CACHE_ENTRIES 4
+#define HEADER_CACHE_MAX     2048 /* bytes of header; larger ones are parsed every time */
+
+typedef struct {
+    const lossd_function *fn;
+    uint64_t hash;
+    size_t len;
+    char *text;   /* the header's bytes */
+    json_t *tree; /* parsed outside any arena (malloc'd); read only */
+    uint64_t used;
+} cached_header;
+
+typedef struct {
+    cached_header entry[HEADER_CACHE_ENTRIES];
+    uint64_t clock;
+} header_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_ready;
+
+static void cache_drop(cached_header *e)
+{
+    free(e->text);
+    json_decref(e->tree);
+    memset(e, 0, sizeof *e);
+}
+
+static void cache_destroy(void *arg)
+{
+    header_cache *cache = arg;
+    for (size_t i = 0; i < HEADER_CACHE_ENTRIES; i++)
+        cache_drop(&cache->entry[i]);
+    free(cache);
+}
+
+static void cache_init(void)
+{
+    cache_ready = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+/* This thread's cache, created on first use; NULL when out of memory. */
+static header_cache *thread_cache(void)
+{
+    pthread_once(&cache_once, cache_init);
+    if (!cache_ready)
+        return NULL;
+    header_cache *cache = pthread_getspecific(cache_key);
+    if (cache == NULL && (cache = calloc(1, sizeof *cache)) != NULL &&
+        pthread_setspecific(cache_key, cache) != 0) {
+        free(cache);
+        cache = NULL;
+    }
+    return cache;
+}
+
+/* FNV-1a: cheap, and good enough to tell a handful of headers apart (bytes are compared too). */
+static uint64_t header_hash(const char *text, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    return h;
+}
+
+static json_t *cache_find(header_cache *cache, const lossd_function *fn, const char *text,
+                          size_t len, uint64_t hash)
+{
+    for (size_t i = 0; i < HEADER_CACHE_ENTRIES; i++) {
+        cached_header *e = &cache->entry[i];
+        if (e->tree && e->fn == fn && e->hash == hash && e->len == len &&
+            memcmp(e->text, text, len) == 0) {
+            e->used = ++cache->clock;
+            return e->tree;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps a copy of the header and of its tree, in place of the least recently used one. */
+static void cache_put(header_cache *cache, const lossd_function *fn, const char *text, size_t len,
+                      uint64_t hash, const json_t *tree)
+{
+    cached_header *e = &cache->entry[0];
+    for (size_t i = 1; i < HEADER_CACHE_ENTRIES; i++)
+        if (cache->entry[i].used < e->used)
+            e = &cache->entry[i];
+    cache_drop(e);
+    json_t *copy = json_deep_copy(tree); /* no arena is active here: plain malloc */
+    char *bytes = malloc(len ? len : 1);
+    if (copy == NULL || bytes == NULL) {
+        json_decref(copy);
+        free(bytes);
+        return;
+    }
+    memcpy(bytes, text, len);
+    *e = (cached_header){fn, hash, len, bytes, copy, ++cache->clock};
 }
 
 /* ---------------------------------------------------------------- inference */
@@ -336,30 +465,17 @@ typedef struct {
     const char *binary;  /* the bytes after the JSON header */
     size_t binary_len, binary_used;
     bool has_header_len; /* the request carried Inference-Header-Content-Length */
+    bool json_data;      /* an input carried its numbers in the header ("data") */
     result *res;
     lossd_fault f;
 } infer;
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a value";
-}
+/*
+ * The path of a field of the request, formatted into a local `field`
+ * buffer only where an error needs it: a request that is right pays for
+ * no formatting.
+ */
+#define AT(...) (snprintf(field, sizeof field, __VA_ARGS__), field)
 
 /* A 422: the request breaks the function's contract. */
 __attribute__((format(printf, 3, 4))) static int invalid(infer *x, const char *field,
@@ -392,13 +508,14 @@ static int read_parameters(infer *x, const json_t *params)
     json_t *v;
     char field[LOSSD_FIELD_MAX];
     if (!json_is_object(params))
-        return invalid(x, "parameters", "expected an object, got %s", type_name(params));
+        return invalid(x, "parameters", "expected an object, got %s",
+                       lossd_codec_type_name(params));
     json_object_foreach((json_t *)params, key, v)
     {
-        snprintf(field, sizeof field, "parameters.%s", key);
         if (strcmp(key, "binary_data_output") == 0) {
             if (!json_is_boolean(v))
-                return invalid(x, field, "expected true or false, got %s", type_name(v));
+                return invalid(x, AT("parameters.%s", key), "expected true or false, got %s",
+                               lossd_codec_type_name(v));
             x->binary_default = json_is_true(v);
             continue;
         }
@@ -407,14 +524,15 @@ static int read_parameters(infer *x, const json_t *params)
         if (strcmp(key, "reduction") == 0 && x->fn->kind == LOSSD_KIND_LOSS) {
             lossd_error err = {0};
             if (v && !json_is_string(v))
-                return invalid(x, field, "expected a string, got %s", type_name(v));
+                return invalid(x, AT("parameters.%s", key), "expected a string, got %s",
+                               lossd_codec_type_name(v));
             if (v && lossd_call_set_reduction(c, json_string_value(v), &err) < 0)
                 return lossd_fault_from_error(&x->f, &err);
             continue;
         }
         const lossd_param_spec *spec = lossd_function_param(x->fn, key);
         if (spec && spec->type == LOSSD_PARAM_TENSOR)
-            return invalid(x, field, "%s is a tensor: send it as an input", key);
+            return invalid(x, AT("parameters.%s", key), "%s is a tensor: send it as an input", key);
         if (spec) {
             if (v && lossd_codec_bind_param(c, spec, v, &x->h->limits, &x->res->store, &x->f) < 0)
                 return -1;
@@ -430,16 +548,16 @@ static int read_parameters(infer *x, const json_t *params)
                 list[n++] = x->fn->params[i].name;
         join_names(names, sizeof names, list, n);
         if (strcmp(key, "grad") == 0 || strcmp(key, "terms") == 0)
-            return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+            return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, AT("parameters.%s", key),
                                    "unknown parameter; on /v2, ask for the outputs you want in "
                                    "\"outputs\" (gradients are computed when \"grad\" is asked "
                                    "for, or when \"outputs\" is absent)");
         if (n == 0)
-            return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+            return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, AT("parameters.%s", key),
                                    "unknown parameter; %s.%s takes none (besides the protocol's "
                                    "binary_data_output)",
                                    lossd_kind_name(x->fn->kind), x->fn->name);
-        return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+        return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, AT("parameters.%s", key),
                                "unknown parameter; %s.%s takes: %s (and the protocol's "
                                "binary_data_output)",
                                lossd_kind_name(x->fn->kind), x->fn->name, names);
@@ -458,14 +576,14 @@ static int read_outputs(infer *x, const json_t *outputs)
         return 0;
     }
     if (!json_is_array(outputs))
-        return invalid(x, "outputs", "expected an array, got %s", type_name(outputs));
+        return invalid(x, "outputs", "expected an array, got %s", lossd_codec_type_name(outputs));
     size_t i;
     json_t *o;
     json_array_foreach(outputs, i, o)
     {
-        snprintf(field, sizeof field, "outputs[%zu]", i);
         if (!json_is_object(o))
-            return invalid(x, field, "expected an object {\"name\": ...}, got %s", type_name(o));
+            return invalid(x, AT("outputs[%zu]", i), "expected an object {\"name\": ...}, got %s",
+                           lossd_codec_type_name(o));
         const char *key;
         json_t *v, *name = NULL, *params = NULL;
         json_object_foreach(o, key, v)
@@ -475,45 +593,46 @@ static int read_outputs(infer *x, const json_t *outputs)
             else if (strcmp(key, "parameters") == 0)
                 params = v;
             else {
-                snprintf(field, sizeof field, "outputs[%zu].%s", i, key);
-                return invalid(x, field, "unknown field; an output takes: %s", "name, parameters");
+                return invalid(x, AT("outputs[%zu].%s", i, key),
+                               "unknown field; an output takes: %s", "name, parameters");
             }
         }
-        snprintf(field, sizeof field, "outputs[%zu].name", i);
         if (!json_is_string(name))
-            return invalid(x, field, name ? "expected a string, got %s" : "required%s",
-                           name ? type_name(name) : "");
+            return invalid(x, AT("outputs[%zu].name", i),
+                           name ? "expected a string, got %s" : "required%s",
+                           name ? lossd_codec_type_name(name) : "");
         const model_output *out = NULL;
         for (size_t k = 0; k < x->n_outputs && !out; k++)
-            if (strcmp(x->outputs[k].name, json_string_value(name)) == 0)
+            if (output_is(&x->outputs[k], json_string_value(name)))
                 out = &x->outputs[k];
         if (out == NULL) {
-            char names[512];
+            char names[512], paths[MAX_OUTPUTS][64];
             const char *list[MAX_OUTPUTS];
             for (size_t k = 0; k < x->n_outputs; k++)
-                list[k] = x->outputs[k].name;
+                list[k] = output_path(&x->outputs[k], paths[k], sizeof paths[k]);
             join_names(names, sizeof names, list, x->n_outputs);
-            return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+            return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, AT("outputs[%zu].name", i),
                                    "%s.%s has no output \"%.64s\"; its outputs are: %s",
                                    lossd_kind_name(x->fn->kind), x->fn->name,
                                    json_string_value(name), names);
         }
         for (size_t k = 0; k < x->n_want; k++)
             if (x->want[k].output == out)
-                return invalid(x, field, "\"%s\" is asked for twice", out->name);
+                return invalid(x, AT("outputs[%zu].name", i), "\"%s\" is asked for twice",
+                               json_string_value(name));
         bool binary = x->binary_default;
         if (params) {
-            snprintf(field, sizeof field, "outputs[%zu].parameters", i);
             if (!json_is_object(params))
-                return invalid(x, field, "expected an object, got %s", type_name(params));
+                return invalid(x, AT("outputs[%zu].parameters", i), "expected an object, got %s",
+                               lossd_codec_type_name(params));
             json_object_foreach(params, key, v)
             {
-                snprintf(field, sizeof field, "outputs[%zu].parameters.%s", i, key);
                 if (strcmp(key, "binary_data") != 0)
-                    return invalid(x, field, "unknown parameter; an output takes: %s",
-                                   "binary_data");
+                    return invalid(x, AT("outputs[%zu].parameters.%s", i, key),
+                                   "unknown parameter; an output takes: %s", "binary_data");
                 if (!json_is_boolean(v))
-                    return invalid(x, field, "expected true or false, got %s", type_name(v));
+                    return invalid(x, AT("outputs[%zu].parameters.%s", i, key),
+                                   "expected true or false, got %s", lossd_codec_type_name(v));
                 binary = json_is_true(v);
             }
         }
@@ -524,36 +643,40 @@ static int read_outputs(infer *x, const json_t *outputs)
 
 /* ---- inputs */
 
-/* Converts one JSON number of input `name` to the input's datatype, as a double. */
-static int json_element(infer *x, const json_t *v, datatype dt, const char *path, double *out)
+/* Writes name[i0][i1]... for the first `depth` indices. */
+static void element_path(char *buf, size_t size, const char *name, const size_t *idx, int depth)
 {
-    if (!json_is_number(v))
-        return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "expected a number, got %s",
-                               type_name(v));
-    double d = json_number_value(v);
-    switch (dt) {
-    case DT_FP64:
-        break;
-    case DT_FP32: {
-        float narrow = (float)d;
-        if (isinf(narrow))
+    int n = snprintf(buf, size, "%s", name);
+    for (int d = 0; d < depth && n >= 0 && (size_t)n < size; d++)
+        n += snprintf(buf + n, size - (size_t)n, "[%zu]", idx[d]);
+}
+
+/*
+ * Converts one JSON number of input `name` (at index idx[0..depth)) to the
+ * input's datatype, as a double. The element's path is written only for
+ * an error.
+ */
+static int json_element(infer *x, const json_t *v, datatype dt, double *out, const char *name,
+                        const size_t *idx, int depth)
+{
+    char path[LOSSD_FIELD_MAX], text[LOSSD_DTOA_MAX + 1];
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    double limit = dt == DT_INT64 ? 9223372036854775808.0 : 2147483648.0;
+    bool floating = dt != DT_INT64 && dt != DT_INT32;
+    bool ok = json_is_number(v) && !(dt == DT_FP32 && isinf((float)d)) &&
+              (floating || (d == floor(d) && d >= -limit && d < limit));
+    if (!ok) {
+        element_path(path, sizeof path, name, idx, depth);
+        if (!json_is_number(v))
             return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path,
-                                   "%.17g is not representable as FP32", d);
-        d = narrow;
-        break;
+                                   "expected a number, got %s", lossd_codec_type_name(v));
+        return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "%s is not %s",
+                               lossd_dtoa_text(d, text),
+                               dt == DT_FP32    ? "representable as FP32"
+                               : dt == DT_INT64 ? "an INT64"
+                                                : "an INT32");
     }
-    case DT_INT64:
-    case DT_INT32: {
-        double limit = dt == DT_INT64 ? 9223372036854775808.0 : 2147483648.0;
-        if (d != floor(d) || d < -limit || d >= limit)
-            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, path, "%.17g is not an %s", d,
-                                   datatypes[dt].name);
-        break;
-    }
-    case DT_COUNT:
-        break;
-    }
-    *out = d;
+    *out = dt == DT_FP32 ? (float)d : d;
     return 0;
 }
 
@@ -567,27 +690,19 @@ typedef struct {
     double *cursor;
 } json_reader;
 
-static void element_path(char *buf, size_t size, const char *name, const size_t *idx, int depth)
-{
-    int n = snprintf(buf, size, "%s", name);
-    for (int d = 0; d < depth && n >= 0 && (size_t)n < size; d++)
-        n += snprintf(buf + n, size - (size_t)n, "[%zu]", idx[d]);
-}
-
 /* Reads nested data that must follow the shape exactly, level by level. */
 static int read_nested(json_reader *r, const json_t *v, int depth)
 {
-    char path[LOSSD_FIELD_MAX];
-    element_path(path, sizeof path, r->name, r->idx, depth);
     if (depth == r->rank)
-        return json_element(r->x, v, r->dt, path, r->cursor++);
+        return json_element(r->x, v, r->dt, r->cursor++, r->name, r->idx, depth);
     if (!json_is_array(v) || json_array_size(v) != r->shape[depth]) {
-        char shape[96];
+        char path[LOSSD_FIELD_MAX], shape[96];
+        element_path(path, sizeof path, r->name, r->idx, depth);
         shape_text(shape, sizeof shape, r->shape, r->rank);
         return lossd_fault_set(&r->x->f, LOSSD_FAULT_BAD_REQUEST, path,
                                "\"data\" does not follow the shape %s: expected an array of %zu, "
                                "got %s of %zu",
-                               shape, r->shape[depth], type_name(v),
+                               shape, r->shape[depth], lossd_codec_type_name(v),
                                json_is_array(v) ? json_array_size(v) : 1);
     }
     for (size_t i = 0; i < r->shape[depth]; i++) {
@@ -602,10 +717,9 @@ static int read_nested(json_reader *r, const json_t *v, int depth)
 static int read_json_data(infer *x, const char *name, const json_t *data, datatype dt,
                           const size_t *shape, int rank, size_t count, double *out)
 {
-    char path[LOSSD_FIELD_MAX];
     if (!json_is_array(data))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, name,
-                               "\"data\" must be an array, got %s", type_name(data));
+                               "\"data\" must be an array, got %s", lossd_codec_type_name(data));
     size_t n = json_array_size(data);
     bool flat = rank <= 1 || n == 0 || !json_is_array(json_array_get(data, 0));
     if (!flat) {
@@ -619,11 +733,9 @@ static int read_json_data(infer *x, const char *name, const json_t *data, dataty
                                "\"data\" holds %zu numbers, but the shape %s has %zu", n, text,
                                count);
     }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s[%zu]", name, i);
-        if (json_element(x, json_array_get(data, i), dt, path, &out[i]) < 0)
+    for (size_t i = 0; i < n; i++)
+        if (json_element(x, json_array_get(data, i), dt, &out[i], name, &i, 1) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -722,14 +834,13 @@ static int read_shape(infer *x, const char *name, size_t index, const json_t *v,
                       size_t *count)
 {
     char field[LOSSD_FIELD_MAX];
-    snprintf(field, sizeof field, "inputs[%zu].shape", index);
     if (!json_is_array(v))
-        return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, field,
+        return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, AT("inputs[%zu].shape", index),
                                v ? "expected an array of whole numbers, got %s" : "required%s",
-                               v ? type_name(v) : "");
+                               v ? lossd_codec_type_name(v) : "");
     size_t rank = json_array_size(v);
     if (rank > LOSSD_MAX_RANK)
-        return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+        return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, AT("inputs[%zu].shape", index),
                                "%s has %zu dimensions; a tensor has at most %d", name, rank,
                                LOSSD_MAX_RANK);
     *count = 1;
@@ -737,7 +848,7 @@ static int read_shape(infer *x, const char *name, size_t index, const json_t *v,
         const json_t *dim = json_array_get(v, d);
         double len = json_is_number(dim) ? json_number_value(dim) : -1;
         if (!(len >= 0 && len == floor(len) && len < 9007199254740992.0))
-            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, field,
+            return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, AT("inputs[%zu].shape", index),
                                    "dimension %zu of %s is not a whole number >= 0", d, name);
         shape[d] = (size_t)len;
         if (shape[d] != 0 && *count > SIZE_MAX / shape[d])
@@ -752,11 +863,10 @@ static int read_shape(infer *x, const char *name, size_t index, const json_t *v,
 static int read_input(infer *x, size_t index, const json_t *o)
 {
     char field[LOSSD_FIELD_MAX];
-    snprintf(field, sizeof field, "inputs[%zu]", index);
     if (!json_is_object(o))
-        return invalid(x, field,
+        return invalid(x, AT("inputs[%zu]", index),
                        "expected an object {\"name\", \"shape\", \"datatype\", ...}, got %s",
-                       type_name(o));
+                       lossd_codec_type_name(o));
     const char *key;
     json_t *v, *name_v = NULL, *shape_v = NULL, *type_v = NULL, *params = NULL, *data = NULL;
     json_object_foreach((json_t *)o, key, v)
@@ -772,15 +882,14 @@ static int read_input(infer *x, size_t index, const json_t *o)
         else if (strcmp(key, "data") == 0)
             data = v;
         else {
-            snprintf(field, sizeof field, "inputs[%zu].%s", index, key);
-            return invalid(x, field, "unknown field; an input takes: %s",
+            return invalid(x, AT("inputs[%zu].%s", index, key), "unknown field; an input takes: %s",
                            "name, shape, datatype, parameters, data");
         }
     }
-    snprintf(field, sizeof field, "inputs[%zu].name", index);
     if (!json_is_string(name_v))
-        return invalid(x, field, name_v ? "expected a string, got %s" : "required%s",
-                       name_v ? type_name(name_v) : "");
+        return invalid(x, AT("inputs[%zu].name", index),
+                       name_v ? "expected a string, got %s" : "required%s",
+                       name_v ? lossd_codec_type_name(name_v) : "");
     const char *name = json_string_value(name_v);
     size_t slot = 0;
     while (slot < x->n_inputs && strcmp(x->inputs[slot].name, name) != 0)
@@ -791,21 +900,21 @@ static int read_input(infer *x, size_t index, const json_t *o)
         for (size_t k = 0; k < x->n_inputs; k++)
             list[k] = x->inputs[k].name;
         join_names(names, sizeof names, list, x->n_inputs);
-        return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+        return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, AT("inputs[%zu].name", index),
                                "%s.%s has no input \"%.64s\"; its inputs are: %s",
                                lossd_kind_name(x->fn->kind), x->fn->name, name, names);
     }
     const model_input *in = &x->inputs[slot];
     if (x->input_seen[slot])
-        return invalid(x, field, "the input \"%s\" is given twice", in->name);
+        return invalid(x, AT("inputs[%zu].name", index), "the input \"%s\" is given twice",
+                       in->name);
     x->input_seen[slot] = true;
     name = in->name; /* static text: the tree goes away before the call is done */
 
-    snprintf(field, sizeof field, "inputs[%zu].datatype", index);
     if (!json_is_string(type_v))
-        return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, field,
+        return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, AT("inputs[%zu].datatype", index),
                                type_v ? "expected a string, got %s" : "required%s",
-                               type_v ? type_name(type_v) : "");
+                               type_v ? lossd_codec_type_name(type_v) : "");
     int dt = datatype_of(json_string_value(type_v));
     if (dt < 0 || (!in->class_index && (dt == DT_INT64 || dt == DT_INT32)))
         return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, name,
@@ -821,18 +930,18 @@ static int read_input(infer *x, size_t index, const json_t *o)
     bool binary = false;
     size_t binary_size = 0;
     if (params) {
-        snprintf(field, sizeof field, "inputs[%zu].parameters", index);
         if (!json_is_object(params))
-            return invalid(x, field, "expected an object, got %s", type_name(params));
+            return invalid(x, AT("inputs[%zu].parameters", index), "expected an object, got %s",
+                           lossd_codec_type_name(params));
         json_object_foreach(params, key, v)
         {
-            snprintf(field, sizeof field, "inputs[%zu].parameters.%s", index, key);
             if (strcmp(key, "binary_data_size") != 0)
-                return invalid(x, field, "unknown parameter; an input takes: %s",
-                               "binary_data_size");
+                return invalid(x, AT("inputs[%zu].parameters.%s", index, key),
+                               "unknown parameter; an input takes: %s", "binary_data_size");
             double size = json_is_number(v) ? json_number_value(v) : -1;
             if (!(size >= 0 && size == floor(size) && size < 9007199254740992.0))
-                return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, field,
+                return lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST,
+                                       AT("inputs[%zu].parameters.%s", index, key),
                                        "expected a whole number of bytes >= 0");
             binary = true;
             binary_size = (size_t)size;
@@ -853,6 +962,7 @@ static int read_input(infer *x, size_t index, const json_t *o)
     if (binary) {
         values = read_binary_data(x, name, index, (datatype)dt, count, binary_size);
     } else {
+        x->json_data = true;
         double *out = lossd_tensors_alloc(&x->res->store, count, name, &x->h->limits, &x->f);
         if (out && read_json_data(x, name, data, (datatype)dt, shape, rank, count, out) < 0)
             out = NULL;
@@ -886,7 +996,7 @@ static int read_inputs(infer *x, const json_t *inputs)
     if (!json_is_array(inputs))
         return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, "inputs",
                                inputs ? "expected an array of inputs, got %s" : "required%s",
-                               inputs ? type_name(inputs) : "");
+                               inputs ? lossd_codec_type_name(inputs) : "");
     size_t i;
     json_t *o;
     json_array_foreach(inputs, i, o)
@@ -908,7 +1018,7 @@ static int read_inputs(infer *x, const json_t *inputs)
  * Reads the request's top level: parameters first, then outputs (which
  * decide what is computed), then inputs. *id is set to the request's id.
  */
-static int read_request(infer *x, const json_t *root, const char *model, const char **id)
+static int read_request(infer *x, const json_t *root, const char **id)
 {
     const char *key;
     json_t *v, *params = NULL, *outputs = NULL, *inputs = NULL;
@@ -917,7 +1027,7 @@ static int read_request(infer *x, const json_t *root, const char *model, const c
     {
         if (strcmp(key, "id") == 0) {
             if (!json_is_string(v))
-                return invalid(x, "id", "expected a string, got %s", type_name(v));
+                return invalid(x, "id", "expected a string, got %s", lossd_codec_type_name(v));
             *id = json_string_value(v);
         } else if (strcmp(key, "parameters") == 0) {
             params = v;
@@ -928,9 +1038,17 @@ static int read_request(infer *x, const json_t *root, const char *model, const c
         } else if (strcmp(key, "model_name") == 0 || strcmp(key, "model_version") == 0) {
             /* Some clients repeat the path's model: allowed when it agrees. */
             bool name = key[6] == 'n';
-            if (!json_is_string(v) || strcmp(json_string_value(v), name ? model : "1") != 0)
+            const lossd_function *fn = x->fn;
+            const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+            size_t kind_len = strlen(lossd_kind_name(fn->kind));
+            bool same = text && (name ? strncmp(text, lossd_kind_name(fn->kind), kind_len) == 0 &&
+                                            text[kind_len] == '.' &&
+                                            strcmp(text + kind_len + 1, fn->name) == 0
+                                      : strcmp(text, "1") == 0);
+            if (!same)
                 return lossd_fault_set(&x->f, LOSSD_FAULT_INVALID_ARGUMENT, key,
-                                       "does not match the path's model %s, version 1", model);
+                                       "does not match the path's model %s.%s, version 1",
+                                       lossd_kind_name(fn->kind), fn->name);
         } else {
             return invalid(x, key, "unknown field; an inference request takes: %s",
                            "id, parameters, inputs, outputs");
@@ -986,34 +1104,51 @@ static const double *output_data(result *res, const model_output *out, size_t sl
     return scalar;
 }
 
-static void write_reply(infer *x, const char *model, const char *id, lossd_reply *reply)
+static void write_reply(infer *x, const char *id, lossd_reply *reply)
 {
     result *res = x->res;
     lossd_buf *out = &reply->body;
-    lossd_buf_printf(out, "{\"model_name\":\"%s\",\"model_version\":\"1\"", model);
+    /* Written piece by piece: printf would cost more than the rest of a small reply. */
+    lossd_buf_puts(out, "{\"model_name\":\"");
+    lossd_buf_puts(out, lossd_kind_name(x->fn->kind));
+    lossd_buf_puts(out, ".");
+    lossd_buf_puts(out, x->fn->name);
+    lossd_buf_puts(out, "\",\"model_version\":\"1\"");
     if (id) {
         json_t *s = json_string(id);
         char *text = s ? json_dumps(s, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
-        if (text)
-            lossd_buf_printf(out, ",\"id\":%s", text);
+        if (text) {
+            lossd_buf_puts(out, ",\"id\":");
+            lossd_buf_puts(out, text);
+        }
         free(text);
         json_decref(s);
     }
-    if (res->call.n_nonfinite)
-        lossd_buf_printf(out, ",\"parameters\":{\"nonfinite\":%zu}", res->call.n_nonfinite);
+    if (res->call.n_nonfinite) {
+        lossd_buf_puts(out, ",\"parameters\":{\"nonfinite\":");
+        lossd_buf_uint(out, res->call.n_nonfinite);
+        lossd_buf_puts(out, "}");
+    }
     lossd_buf_puts(out, ",\"outputs\":[");
     for (size_t i = 0; i < x->n_want; i++) {
         int rank;
         const size_t *shape;
         size_t count;
-        const double *data = output_data(res, x->want[i].output, i, &rank, &shape, &count);
-        lossd_buf_printf(out, "%s{\"name\":\"%s\",\"datatype\":\"FP64\",\"shape\":[", i ? "," : "",
-                         x->want[i].output->name);
-        for (int d = 0; d < rank; d++)
-            lossd_buf_printf(out, "%s%zu", d ? "," : "", shape[d]);
+        const model_output *o = x->want[i].output;
+        const double *data = output_data(res, o, i, &rank, &shape, &count);
+        lossd_buf_puts(out, i ? ",{\"name\":\"" : "{\"name\":\"");
+        lossd_buf_puts(out, o->prefix);
+        lossd_buf_puts(out, o->name);
+        lossd_buf_puts(out, "\",\"datatype\":\"FP64\",\"shape\":[");
+        for (int d = 0; d < rank; d++) {
+            if (d)
+                lossd_buf_puts(out, ",");
+            lossd_buf_uint(out, shape[d]);
+        }
         if (x->want[i].binary) {
-            lossd_buf_printf(out, "],\"parameters\":{\"binary_data_size\":%zu}}",
-                             count * sizeof(double));
+            lossd_buf_puts(out, "],\"parameters\":{\"binary_data_size\":");
+            lossd_buf_uint(out, count * sizeof(double));
+            lossd_buf_puts(out, "}}");
             if (count && reply->n_segments < LOSSD_REPLY_MAX_SEGMENTS)
                 reply->segments[reply->n_segments++] = (lossd_piece){data, count * sizeof(double)};
         } else {
@@ -1029,8 +1164,6 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
                     size_t header_len, lossd_reply *reply)
 {
     LOSSD_ASSERT(h && fn && body && reply);
-    char model[96];
-    snprintf(model, sizeof model, "%s.%s", lossd_kind_name(fn->kind), fn->name);
     infer *x = calloc(1, sizeof *x);
     result *res = calloc(1, sizeof *res);
     lossd_arena tree = {0};
@@ -1067,11 +1200,21 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
     x->binary_len = body->len - json_len;
 
     json_t *root = NULL;
-    if (x->f.kind == LOSSD_FAULT_NONE)
+    header_cache *cache = NULL;
+    uint64_t hash = 0;
+    if (x->f.kind == LOSSD_FAULT_NONE && x->has_header_len && json_len <= HEADER_CACHE_MAX &&
+        (cache = thread_cache()) != NULL) {
+        hash = header_hash(body->data, json_len);
+        root = cache_find(cache, fn, body->data, json_len, hash);
+    }
+    bool from_cache = root != NULL;
+    if (root == NULL && x->f.kind == LOSSD_FAULT_NONE)
         root = lossd_codec_load(body->data ? body->data : "", json_len, &tree, &x->f);
     const char *id_in_tree = NULL;
-    if (root && read_request(x, root, model, &id_in_tree) == 0 && id_in_tree &&
-        (id = strdup(id_in_tree)) == NULL)
+    bool read = root && read_request(x, root, &id_in_tree) == 0;
+    if (read && cache && !from_cache && !x->json_data)
+        cache_put(cache, fn, body->data, json_len, hash, root);
+    if (read && id_in_tree && (id = strdup(id_in_tree)) == NULL)
         lossd_fault_set(&x->f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
     lossd_arena_release(&tree); /* what the call needs was copied or is in the body */
     reply->elements += res->store.elements;
@@ -1089,7 +1232,7 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
         /* The outputs are in the call: the inputs' memory can go before the reply is written. */
         lossd_tensors_free(&res->store);
         lossd_body_cleanup(body);
-        write_reply(x, model, id, reply);
+        write_reply(x, id, reply);
         if (lossd_buf_failed(&reply->body))
             lossd_fault_set(&x->f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");
     }
