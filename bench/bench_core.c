@@ -252,8 +252,9 @@ static int workload_init(workload *w, const lossd_function *fn, size_t size, uin
         shape[0][0] = n_rows;
         shape[0][1] = ROW_LEN;
         if (fn->operands[1].shape == LOSSD_SHAPE_CLASS_INDEX ||
-            fn->operands[1].shape == LOSSD_SHAPE_CLASS_OR_PROB) {
-            shape[1][0] = n_rows; /* class indices */
+            fn->operands[1].shape == LOSSD_SHAPE_CLASS_OR_PROB ||
+            fn->operands[1].shape == LOSSD_SHAPE_BIN_TARGET) {
+            shape[1][0] = n_rows; /* class indices, or dfl's real bin targets */
         } else {
             rank[1] = 2;
             shape[1][0] = n_rows;
@@ -314,7 +315,8 @@ static int workload_init(workload *w, const lossd_function *fn, size_t size, uin
             /* nll reads log-probabilities; the others logits */
             a[i] = is_loss(fn, "nll") ? log(rng_uniform(&r, 0.01, 1.0)) : rng_uniform(&r, -4, 4);
         for (size_t i = 0; b && i < per_variant[1] * n_var; i++)
-            b[i] = (double)rng_index(&r, ROW_LEN);
+            b[i] = fn->operands[1].shape == LOSSD_SHAPE_BIN_TARGET ? rng_uniform(&r, 0, ROW_LEN - 1)
+                                                                   : (double)rng_index(&r, ROW_LEN);
         break;
     case SHAPE_BOXES:
         /* target boxes 5..50 wide; predictions jittered by up to 20% so most overlap */

@@ -171,6 +171,7 @@ typedef enum {
     LOSSD_SHAPE_BOXES,         /* (N,4) or (4) */
     LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0 */
     LOSSD_SHAPE_DISTRIBUTIONS, /* (K) or (N,K), K >= 1 */
+    LOSSD_SHAPE_BIN_TARGET,    /* (N) reals in [0, C - 1] for (N,C) scores, () for (C) (dfl) */
 } lossd_shape_rule;
 
 /* What an operand's values must be. */

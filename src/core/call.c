@@ -271,7 +271,8 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
             return 0;
         }
         /* fall through */
-    case LOSSD_SHAPE_CLASS_INDEX: {
+    case LOSSD_SHAPE_CLASS_INDEX:
+    case LOSSD_SHAPE_BIN_TARGET: {
         bool ok;
         if (is_empty_list(input))
             ok = is_empty_list(t);
@@ -281,16 +282,16 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
             ok = t->rank == 0;
         if (ok)
             return 0;
+        bool bins = c->fn->operands[k].shape == LOSSD_SHAPE_BIN_TARGET;
+        const char *or_prob = c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
+                                  ? " or probabilities shaped like input"
+                                  : "";
         if (input->rank == 2)
-            snprintf(want, sizeof want, "class indices of shape (%zu)%s", input->shape[0],
-                     c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
-                         ? " or probabilities shaped like input"
-                         : "");
+            snprintf(want, sizeof want, "%s of shape (%zu)%s",
+                     bins ? "bin targets" : "class indices", input->shape[0], or_prob);
         else
-            snprintf(want, sizeof want, "one class index (a number)%s",
-                     c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
-                         ? " or probabilities shaped like input"
-                         : "");
+            snprintf(want, sizeof want, "one %s (a number)%s", bins ? "bin target" : "class index",
+                     or_prob);
         return shape_error(c, k, want, err);
     }
     case LOSSD_SHAPE_BOXES:
@@ -336,22 +337,43 @@ static size_t scan_class_indices(const double *x, size_t n, double n_classes, do
     return lossd__scan_class_indices(x, n, n_classes, ignore_index, all_good);
 }
 
+/* The index of operand k's first value outside [lo, hi] (NaN is outside), or its size. */
+static size_t first_outside(const lossd_call *c, size_t k, double lo, double hi)
+{
+    const lossd_tensor *t = &c->operand[k];
+    if (scan_range(t->data, t->size, lo, hi))
+        return t->size;
+    /* only the first bad one pays for a scalar look */
+    size_t i = 0;
+    while (i < t->size && t->data[i] >= lo && t->data[i] <= hi)
+        i++;
+    return i;
+}
+
 int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
-    if (scan_range(t->data, t->size, 0.0, 1.0))
+    size_t i = first_outside(c, k, 0.0, 1.0);
+    if (i == t->size)
         return 0;
-    /* Look for the first bad one; only it pays for its path. */
-    for (size_t i = 0; i < t->size; i++) {
-        double x = t->data[i];
-        if (!(x >= 0.0 && x <= 1.0)) {
-            char path[LOSSD_FIELD_MAX];
-            lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
-            return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a probability in [0, 1]",
-                               LOSSD__SHORTEST(x));
-        }
-    }
-    return 0;
+    char path[LOSSD_FIELD_MAX];
+    lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
+    return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a probability in [0, 1]",
+                       LOSSD__SHORTEST(t->data[i]));
+}
+
+/* dfl's targets: reals in [0, C - 1], the span of the bins' centres. */
+static int check_bin_targets(const lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k];
+    size_t n_classes = c->state->n_classes;
+    size_t i = first_outside(c, k, 0.0, (double)n_classes - 1);
+    if (i == t->size)
+        return 0;
+    char path[LOSSD_FIELD_MAX];
+    lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
+    return lossd__fail(err, LOSSD_EINVAL, path, "%s is outside the bins' range [0, %zu]",
+                       LOSSD__SHORTEST(t->data[i]), n_classes - 1);
 }
 
 /* Class indices; also counts the kept (not ignored) ones into the state's n_kept. */
@@ -390,6 +412,8 @@ static int check_values(lossd_call *c, size_t k, lossd_error *err)
     if (op->shape == LOSSD_SHAPE_CLASS_INDEX ||
         (op->shape == LOSSD_SHAPE_CLASS_OR_PROB && !c->prob_target))
         return check_class_indices(c, k, err);
+    if (op->shape == LOSSD_SHAPE_BIN_TARGET)
+        return check_bin_targets(c, k, err);
     switch (op->values) {
     case LOSSD_VALUES_ANY:
         return 0;

@@ -4,7 +4,7 @@
  * two focal losses, as torch.nn.functional / torchvision compute them; and
  * losses of detection heads that PyTorch lacks, from their papers and
  * mmdetection (docs/functions.md gives each formula and its source):
- * Poly-1, Quality Focal Loss and Varifocal loss.
+ * Poly-1, Quality Focal Loss, Varifocal loss and Distribution Focal Loss.
  *
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
  * torch/nn/functional.py, torchvision/ops/focal_loss.py):
@@ -682,6 +682,58 @@ static size_t poly1_kernel(const lossd_call *restrict c, size_t begin, size_t en
     return 0;
 }
 
+/*
+ * Distribution Focal Loss (GFL, mmdetection's distribution_focal_loss): a
+ * real target y in [0, C - 1] between bins l = floor(y) and l + 1 is
+ * CE(x, l) (l + 1 - y) + CE(x, l + 1) (y - l), each CE in cross_entropy's
+ * arithmetic. At y = C - 1 the right term, whose weight is 0, is dropped
+ * (mmdet would index bin C): its CE is taken at bin C - 1 instead, which
+ * adds exactly 0 to the loss, and no lane matches bin C in the gradient.
+ * d/dx_j = wl (p_j - [j = l]) + wr (p_j - [j = l + 1]), autograd's sum of the
+ * two log_softmax backwards. Call-time validation put every y in [0, C - 1].
+ */
+static size_t dfl_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
+{
+    size_t n_cls = c->state->n_classes;
+    double scale = c->state->term_scale;
+    bool reduced = lossd__reduced(c);
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        const double *x = c->operand[0].data + r * n_cls;
+        double *g = c->grad ? c->grad + r * n_cls : NULL;
+        lossd_vd y = lossd_v_load_n(c->operand[1].data + r, rows);
+        lossd_vd left = lossd_v_set1(0.0), x_left = left, x_right = left;
+        for (size_t l = 0; l < rows; l++) {
+            size_t bin = (size_t)floor(y[l]);
+            left[l] = (double)bin;
+            x_left[l] = x[l * n_cls + bin];
+            x_right[l] = x[l * n_cls + (bin + 1 < n_cls ? bin + 1 : bin)];
+        }
+        lossd_vd w_left = (left + 1) - y, w_right = y - left;
+        lossd_vd max, sum;
+        lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
+        lossd_vd logsum = lossd_v_log(sum);
+        lossd_vd ce_left = -((x_left - max) - logsum), ce_right = -((x_right - max) - logsum);
+        lossd_vd loss = scale * (ce_left * w_left + ce_right * w_right);
+        lossd_v_store_n(out + (r - begin), loss, rows);
+        if (!reduced)
+            lossd__tally_nonfinite(&bad, loss, rows);
+        if (!g)
+            continue;
+        lossd_vd up = lossd__upstream(c, scale, r, rows);
+        for (size_t j = 0; j < n_cls; j++) {
+            lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
+            lossd_vd gj =
+                up * (w_left * (p - is_target(left, j)) + w_right * (p - is_target(left + 1, j)));
+            lossd_v_scatter(g + j, n_cls, gj, rows);
+            lossd__tally_nonfinite(&bad, gj, rows);
+        }
+    }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+    return 0;
+}
+
 /* ------------------------------------------------------------ registry rows */
 
 static const lossd_param_spec bce_params[] = {
@@ -908,6 +960,19 @@ static const lossd_function classification_functions[] = {
                    "quality scores (IoU) in [0,1], 0 for negatives, same shape"}},
      .params = LOSSD__PARAMS(varifocal_params),
      .impl = LOSSD__IMPL(.prepare = varifocal_prepare, .kernel = varifocal_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "dfl",
+     .summary = "Distribution Focal Loss: cross-entropy of the two bins around a real-valued "
+                "target (GFL, Li et al. 2020)",
+     .formula = "\\ell_i = (l_i + 1 - y_i)\\,\\mathrm{CE}(x_i, l_i) + (y_i - l_i)\\,"
+                "\\mathrm{CE}(x_i, l_i + 1),\\ l_i = \\lfloor y_i \\rfloor",
+     .reference = "mmdetection distribution_focal_loss",
+     .flags = LOSSD_FN_GRAD,
+     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY,
+                   "logits over C bins (N,C) or (C)"},
+                  {"target", LOSSD_SHAPE_BIN_TARGET, LOSSD_VALUES_ANY,
+                   "reals in [0, C-1] (N) or ()"}},
+     .impl = LOSSD__IMPL(.kernel = dfl_kernel)},
 };
 
 LOSSD__MODULE(lossd__classification_module, classification_functions);

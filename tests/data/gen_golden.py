@@ -762,10 +762,29 @@ def varifocal_loss(x, y, reduction, alpha=0.75, gamma=2.0, iou_weighted=True):
     return reduce_loss(F.binary_cross_entropy_with_logits(x, y, reduction="none") * w, reduction)
 
 
+def dfl_loss(x, y, reduction):
+    """Distribution Focal Loss (mmdetection's distribution_focal_loss): a real
+    target y in [0, C-1] between bins l = floor(y) and l + 1 is
+    CE(x, l) (l + 1 - y) + CE(x, l + 1) (y - l). At y = C - 1 the right
+    term (weight 0) is dropped - mmdet would index bin C - by a where, which
+    passes it no gradient."""
+    n_bins = x.shape[-1]
+    left = y.floor().long()
+    w_left = (left + 1).to(F64) - y
+    w_right = y - left.to(F64)
+    has_right = left + 1 < n_bins
+    right = torch.where(has_right, left + 1, left)
+    ce_left = F.cross_entropy(x, left, reduction="none") * w_left
+    ce_right = F.cross_entropy(x, right, reduction="none") * w_right
+    return reduce_loss(ce_left + torch.where(has_right, ce_right, torch.zeros_like(ce_right)),
+                       reduction)
+
+
 LOSSES.update({
     "poly1": poly1_loss,
     "qfl": qfl_loss,
     "varifocal": varifocal_loss,
+    "dfl": dfl_loss,
 })
 
 
@@ -951,6 +970,58 @@ def varifocal_losses(out):
     for tag, xi, ti, params, field in bad:
         emit_error(out, f"varifocal/bad/{tag}", "varifocal", [("input", xi), ("target", ti)],
                    field, params)
+
+
+def dfl_losses(out):
+    rng = Rng(1104)
+    N, C = 8, 8
+    x = rng.normal(N, C, scale=2)
+    # integers (one bin alone), the last bin C - 1 (no right term), just
+    # below it, a quarter, the first bin, and two reals
+    y = f64([0.0, 3.0, 7.0, 6.5, 6.999999, 0.25, 2.718281828, 4.0])
+    extreme_x = f64([[1000.0, -1000.0, 0.0, 5.0],
+                     [-1000.0, 1000.0, 1000.0, 0.0],
+                     [0.0, 0.0, 0.0, 0.0],
+                     [30.0, -30.0, 0.0, 1.0]])
+    extreme_y = f64([0.5, 1.5, 3.0, 2.25])
+    cases = [
+        ("NC", x, y),
+        ("NC/extreme-logits", extreme_x, extreme_y),
+        ("NC/integers", x, f64([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])),
+        ("NC/all-last-bin", x[:3], f64([7.0, 7.0, 7.0])),
+        ("C/scalar-target", x[0], f64(2.5)),
+        ("C/scalar-target-last-bin", x[1], f64(7.0)),
+        ("C1/single-bin", x[:2, :1], f64([0.0, 0.0])),
+    ]
+    for tag, xi, ti in cases:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"dfl/{tag}/{red}/grad", "dfl", xi, ti, red)
+    # an integer target is cross-entropy at that bin
+    for red in REDUCTIONS:
+        whole = f64([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+        a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        ya, yb = dfl_loss(a, whole, red), F.cross_entropy(b, whole.long(), reduction=red)
+        ya.sum().backward()
+        yb.sum().backward()
+        assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad), red
+    # GFL's head: 17 bins (reg_max 16), four sides per box
+    emit_loss(out, rng, "dfl/N64C17/default-reduction/grad", "dfl", rng.normal(64, 17, scale=3),
+              rng.uniform(64, lo=0.0, hi=16.0), None)
+    emit_loss(out, rng, "dfl/NC/sum/nograd", "dfl", x, y, "sum", grad=False)
+    emit_empty_losses(out, "dfl")
+    bad = [
+        ("target-negative", x, f64([0.0, 3.0, -0.5, 6.5, 1, 0.25, 2, 4]), "target[2]"),
+        ("target-between-last-bin-and-C", x, f64([0.0, 3.0, 7.0, 7.5, 1, 0.25, 2, 4]),
+         "target[3]"),
+        ("target-C", x, f64([0.0, 3.0, 7.0, 6.5, 8.0, 0.25, 2, 4]), "target[4]"),
+        ("target-far-out", x, f64([0.0, 1e300, 7.0, 6.5, 1, 0.25, 2, 4]), "target[1]"),
+        ("scalar-target-out", x[0], f64(7.25), "target"),
+        ("target-shape", x, f64([0.0, 3.0, 7.0]), "target"),
+        ("target-like-input", x, x.abs().clamp(max=7.0), "target"),
+        ("scores-rank3", x.reshape(2, 4, 8), f64([0.0, 1.0]), "input"),
+    ]
+    for tag, xi, ti, field in bad:
+        emit_error(out, f"dfl/bad/{tag}", "dfl", [("input", xi), ("target", ti)], field)
 
 
 # --------------------------------------------------------------------------
@@ -1200,7 +1271,7 @@ def main(argv):
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, poly1_losses, qfl_losses,
-                 varifocal_losses],
+                 varifocal_losses, dfl_losses],
         "activation": [activations],
         "info": [information],
         "pairwise": [pairwise],
