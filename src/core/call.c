@@ -546,6 +546,38 @@ static bool mul_size(size_t a, size_t b, size_t *out)
 }
 
 /*
+ * The axis a row-wise function runs along: the last, or the one its `dim`
+ * parameter names, PyTorch's way (negative counts from the end; a scalar
+ * has the axes -1 and 0). For an axis other than the last, sets the
+ * state's axis_len, and axis_inner unless only axes of length 1 follow it
+ * (then its rows lie like the last axis's); 422 on `dim` out of range.
+ */
+static int row_axis(lossd_call *c, lossd_error *err)
+{
+    const lossd_tensor *a = &c->operand[0];
+    lossd__call_state *s = c->state;
+    s->axis_len = s->axis_inner = 0;
+    if (lossd__param_index(c->fn, "dim") < 0)
+        return 0;
+    double dim = lossd__param_number(c, "dim");
+    int rank = a->rank ? a->rank : 1;
+    if (dim < -rank || dim >= rank)
+        return lossd__fail(err, LOSSD_EINVAL, "dim",
+                           "%s is out of range [%d, %d] for an input of rank %d",
+                           LOSSD__SHORTEST(dim), -rank, rank - 1, a->rank);
+    int axis = (int)(dim < 0 ? dim + rank : dim);
+    if (a->rank == 0 || axis == a->rank - 1)
+        return 0; /* the last axis: plain rows */
+    s->axis_len = a->shape[axis];
+    s->axis_inner = 1;
+    for (int k = axis + 1; k < a->rank; k++)
+        s->axis_inner *= a->shape[k];
+    if (s->axis_inner == 1) /* only axes of length 1 after it: rows of axis_len */
+        s->axis_inner = 0;
+    return 0;
+}
+
+/*
  * Sizes the work and the output for each kind of function: the state's
  * n_units and out_per_unit (what run.c cuts into blocks and where each
  * unit's outputs start), the call's n_terms and output shape, and
@@ -571,8 +603,14 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
     case LOSSD_KIND_INFO:
         c->n_terms = a->size;
         if (c->fn->impl->flags & LOSSD__FN_ROWWISE) {
-            s->n_units = lossd__n_rows(a);
-            s->out_per_unit = *elems_per_unit = lossd__row_len(a);
+            int rc = row_axis(c, err);
+            if (rc < 0)
+                return rc;
+            size_t len = s->axis_len ? s->axis_len : lossd__row_len(a);
+            if (s->axis_inner > 1) /* a unit is a slab of rows side by side */
+                len *= s->axis_inner;
+            s->n_units = len ? a->size / len : 0;
+            s->out_per_unit = *elems_per_unit = len;
         } else {
             s->n_units = a->size;
             s->out_per_unit = *elems_per_unit = 1;

@@ -282,15 +282,15 @@ ACTIVATIONS = {
     "hardswish": F.hardswish,
     "hardtanh": lambda x, min_val=-1.0, max_val=1.0: F.hardtanh(x, min_val, max_val),
     "softplus": lambda x, beta=1.0, threshold=20.0: F.softplus(x, beta, threshold),
-    "softmax": lambda x: F.softmax(x, dim=-1),
-    "log_softmax": lambda x: F.log_softmax(x, dim=-1),
+    "softmax": lambda x, dim=-1: F.softmax(x, dim=dim),
+    "log_softmax": lambda x, dim=-1: F.log_softmax(x, dim=dim),
 }
 
 # For softmax-type functions the "derivative" whose exact zeros are counted
 # is the Jacobian diagonal.
 JACOBIAN_DIAGONAL = {
-    "softmax": lambda x: F.softmax(x, dim=-1) * (1 - F.softmax(x, dim=-1)),
-    "log_softmax": lambda x: 1 - F.softmax(x, dim=-1),
+    "softmax": lambda x, dim=-1: F.softmax(x, dim=dim) * (1 - F.softmax(x, dim=dim)),
+    "log_softmax": lambda x, dim=-1: 1 - F.softmax(x, dim=dim),
 }
 
 
@@ -362,7 +362,7 @@ def emit_activation(out, rng, label, name, inp, params=None, grad=True):
         (g,) = torch.autograd.grad(y, x, grad_output, retain_graph=True)
         expects.append(("grad", g))
     if name in JACOBIAN_DIAGONAL:
-        deriv = JACOBIAN_DIAGONAL[name](x.detach())
+        deriv = JACOBIAN_DIAGONAL[name](x.detach(), **params)
     else:
         (deriv,) = torch.autograd.grad(y, x, torch.ones_like(y))
     zero_fraction = (deriv == 0).sum().item() / deriv.numel()
@@ -1101,6 +1101,37 @@ def activations(out):
         emit_activation(out, rng, f"{tag}/rank1/near-zero/grad", name, near_zero, params)
 
 
+def softmax_dims(out):
+    """softmax and log_softmax along each axis (PyTorch's dim, negative
+    counting from the last), with values, gradients and grad_output."""
+    rng = Rng(709)
+    x3 = rng.normal(3, 4, 5, scale=3)
+    x3[0, 1, :] = 1000.0  # a saturated slice along every axis
+    x4 = rng.normal(2, 3, 1, 4, scale=2)
+    for name in ("softmax", "log_softmax"):
+        for dim in (0, 1, 2, -1, -2, -3):
+            emit_activation(out, rng, f"{name}/rank3/dim={dim}/grad", name, x3, {"dim": dim})
+        emit_activation(out, rng, f"{name}/rank3/dim=1/nograd", name, x3, {"dim": 1}, grad=False)
+        # an axis followed only by axes of length 1, and the length-1 axis itself
+        for dim in (1, 2, -2):
+            emit_activation(out, rng, f"{name}/rank4/dim={dim}/grad", name, x4, {"dim": dim})
+        emit_activation(out, rng, f"{name}/rank2/dim=0/grad", name, rng.normal(7, 3, scale=2),
+                        {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank2-tall/dim=0/grad", name,
+                        rng.normal(3, 11, scale=2), {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank1/dim=0/grad", name, rng.normal(6, scale=2),
+                        {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank0/dim=0/grad", name, rng.normal(scale=2),
+                        {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank0/dim=-1/grad", name, rng.normal(scale=2),
+                        {"dim": -1})
+        for dim, field in ((3, "dim"), (-4, "dim"), (1.5, "dim")):
+            emit_error(out, f"{name}/bad/rank3/dim={dim}", name, [("input", x3)], field,
+                       {"dim": dim})
+        emit_error(out, f"{name}/bad/rank0/dim=1", name, [("input", f64(0.5))], "dim",
+                   {"dim": 1})
+
+
 # --------------------------------------------------------------------------
 # Information measures (plain float64 arithmetic, sequential sums)
 # --------------------------------------------------------------------------
@@ -1272,7 +1303,7 @@ def main(argv):
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, poly1_losses, qfl_losses,
                  varifocal_losses, dfl_losses],
-        "activation": [activations],
+        "activation": [activations, softmax_dims],
         "info": [information],
         "pairwise": [pairwise],
     }
