@@ -342,6 +342,7 @@ START_TEST(finite_differences)
     test_rng r;
     rng_seed(&r, 51);
     double logits[N * C], probs[N * C], labels[N * C], idx[N], idx_all[N], logp[N * C], w[C];
+    double bins[N] = {0.0, 2.0, C - 1, 0.25, 3.5, C - 1.001}; /* dfl: whole, last, between */
     for (int i = 0; i < N * C; i++) {
         logits[i] = rng_uniform(&r, -3, 3);
         probs[i] = rng_uniform(&r, 0.05, 0.95);
@@ -373,6 +374,11 @@ START_TEST(finite_differences)
         {"qfl", labels, 2, {N, C}, "sum", "beta", 1.5, NULL},
         {"poly1", idx_all, 1, {N}, "mean", "epsilon", 2.0, NULL},
         {"poly1", idx_all, 1, {N}, "sum", "epsilon", -1.0, NULL},
+        {"varifocal", labels, 2, {N, C}, "mean", NULL, 0, NULL},
+        {"varifocal", labels, 2, {N, C}, "sum", "gamma", 1.5, NULL},
+        {"varifocal", labels, 2, {N, C}, "mean", "alpha", 0.25, NULL},
+        {"dfl", bins, 1, {N}, "mean", NULL, 0, NULL},
+        {"dfl", bins, 1, {N}, "sum", NULL, 0, NULL},
     };
     size_t snc[2] = {N, C};
     for (size_t k = 0; k < sizeof ctxs / sizeof ctxs[0]; k++) {
@@ -444,6 +450,16 @@ START_TEST(validation_errors)
     ck_assert_int_eq(lossd_call_set_number(&b.c, "beta", -0.5, &b.err), LOSSD_EINVAL);
     ck_assert_str_eq(b.err.field, "beta");
     lossd_call_cleanup(&b.c);
+    /* dfl: one real per row in [0, C - 1]; (C - 1, C) is out too */
+    double bins_out[2] = {0.5, 2.5}, bins_neg[2] = {-0.25, 1};
+    bind(&b, "dfl", x, 2, s23, bins_out, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1]");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "outside the bins' range [0, 2]"));
+    bind(&b, "dfl", x, 2, s23, bins_neg, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[0]");
+    bind(&b, "dfl", x, 2, s23, idx3, 1, s3);
+    expect_error(&b.c, LOSSD_EINVAL, "target");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "bin targets of shape (2)"));
     /* poly1: class indices, epsilon >= -1 */
     bind(&b, "poly1", x, 2, s23, idx_range, 1, s2);
     expect_error(&b.c, LOSSD_EINVAL, "target[1]");
