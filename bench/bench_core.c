@@ -210,6 +210,9 @@ static void fill_flat(const lossd_function *fn, int k, rng *r, double *x, size_t
             x[i] = k == 0 ? log(rng_uniform(r, 0.01, 1.0)) : rng_uniform(r, 0.0, 1.0);
         else if (is_loss(fn, "sigmoid_focal") && k == 1)
             x[i] = (double)rng_index(r, 2);
+        else if ((is_loss(fn, "qfl") || is_loss(fn, "varifocal")) && k == 1)
+            /* dense detection targets: half negatives (exact zeros), half IoU-like scores */
+            x[i] = rng_index(r, 2) ? rng_uniform(r, 0.05, 1.0) : 0.0;
         else if (op->values == LOSSD_VALUES_PROBABILITY)
             /* inside (0, 1): bce's logs stay away from their -100 clamp */
             x[i] = rng_uniform(r, 0.01, 0.99);

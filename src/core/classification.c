@@ -845,6 +845,25 @@ static const lossd_param_spec varifocal_params[] = {
      .default_number = 1},
 };
 
+/* Scores (N,C) or (C) described by input_text, and one class index per row. */
+#define CLASS_INDEX_OPERANDS(input_text)                                                   \
+    {                                                                                      \
+        {"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, input_text},                       \
+        {                                                                                  \
+            "target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()" \
+        }                                                                                  \
+    }
+
+/* Dense detection heads' logits and their IoU-like quality targets (qfl, varifocal). */
+#define QUALITY_TARGET_OPERANDS                                              \
+    {                                                                        \
+        {"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},   \
+        {                                                                    \
+            "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,      \
+                "quality scores (IoU) in [0,1], 0 for negatives, same shape" \
+        }                                                                    \
+    }
+
 static const lossd_function classification_functions[] = {
     {.kind = LOSSD_KIND_LOSS,
      .name = "bce",
@@ -887,8 +906,7 @@ static const lossd_function classification_functions[] = {
      .formula = "\\ell_n = -w_{y_n} x_{n, y_n}",
      .reference = "torch.nn.functional.nll_loss",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "log-probabilities (N,C) or (C)"},
-                  {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
+     .operands = CLASS_INDEX_OPERANDS("log-probabilities (N,C) or (C)"),
      .params = LOSSD__PARAMS(nll_params),
      .impl = LOSSD__IMPL(.prepare = nll_prepare, .kernel = nll_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -920,8 +938,7 @@ static const lossd_function classification_functions[] = {
                 "p_n = \\mathrm{softmax}(x_n)",
      .reference = "FL(p_t) = -alpha (1 - p_t)^gamma log p_t over softmax (Lin et al. 2017)",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
-                  {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
+     .operands = CLASS_INDEX_OPERANDS("logits (N,C) or (C)"),
      .params = LOSSD__PARAMS(focal_params),
      .impl = LOSSD__IMPL(.prepare = focal_prepare, .kernel = focal_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -931,8 +948,7 @@ static const lossd_function classification_functions[] = {
                 "p_n = \\mathrm{softmax}(x_n)",
      .reference = "PolyLoss (Leng et al. ICLR 2022), as optax.poly_loss_cross_entropy",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
-                  {"target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()"}},
+     .operands = CLASS_INDEX_OPERANDS("logits (N,C) or (C)"),
      .params = LOSSD__PARAMS(poly1_params),
      .impl = LOSSD__IMPL(.prepare = poly1_prepare, .kernel = poly1_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -942,9 +958,7 @@ static const lossd_function classification_functions[] = {
      .reference = "mmdetection quality_focal_loss_tensor_target, element by element (no sum over "
                   "classes)",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
-                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
-                   "quality scores (IoU) in [0,1], 0 for negatives, same shape"}},
+     .operands = QUALITY_TARGET_OPERANDS,
      .params = LOSSD__PARAMS(qfl_params),
      .impl = LOSSD__IMPL(.prepare = qfl_prepare, .kernel = qfl_kernel)},
     {.kind = LOSSD_KIND_LOSS,
@@ -955,9 +969,7 @@ static const lossd_function classification_functions[] = {
                 "\\alpha\\,\\sigma(x_i)^\\gamma & y_i = 0 \\end{cases}",
      .reference = "mmdetection varifocal_loss",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
-                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
-                   "quality scores (IoU) in [0,1], 0 for negatives, same shape"}},
+     .operands = QUALITY_TARGET_OPERANDS,
      .params = LOSSD__PARAMS(varifocal_params),
      .impl = LOSSD__IMPL(.prepare = varifocal_prepare, .kernel = varifocal_kernel)},
     {.kind = LOSSD_KIND_LOSS,

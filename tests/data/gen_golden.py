@@ -854,123 +854,120 @@ def soft_targets(rng, *shape, zeros=0.5):
     return y
 
 
-def qfl_losses(out):
-    rng = Rng(1102)
+def assert_same(f, g, x):
+    """f and g of x give the same values and gradients, bit for bit (the
+    generator's own check of an identity the contract states)."""
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya, yb = f(a), g(b)
+    ya.sum().backward()
+    yb.sum().backward()
+    assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad)
+
+
+# logits far out on both sides, with targets that agree and disagree
+SOFT_EXTREMES = f64([-1000.0, -30.0, -30.0, 0.0, 0.0, 0.0, 30.0, 30.0, 1000.0, 2.5])
+SOFT_EXTREMES_T = f64([0.0, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.3])
+
+
+def soft_target_data(rng):
+    """qfl's and varifocal's (3, 5) case: exact-zero negatives, a target of 1,
+    and a positive at sigmoid(x) = y = 0.5 exactly."""
     x = rng.normal(3, 5, scale=3)
     y = soft_targets(rng, 3, 5)
     y[0, :2] = 0.0
     y[1, 1], y[2, 4] = 1.0, 0.5
-    x[2, 4] = 0.0  # sigmoid(0) = 0.5 = y: |y - s| = 0 exactly
-    # logits far out on both sides, with targets that agree and disagree
-    extremes = f64([-1000.0, -30.0, -30.0, 0.0, 0.0, 0.0, 30.0, 30.0, 1000.0, 2.5])
-    extremes_t = f64([0.0, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.3])
-    settings = [
-        ("defaults", {}), ("beta=2", {"beta": 2.0}), ("beta=0", {"beta": 0.0}),
-        ("beta=1", {"beta": 1.0}), ("beta=3", {"beta": 3.0}), ("beta=1.5", {"beta": 1.5}),
-    ]
+    x[2, 4] = 0.0
+    return x, y
+
+
+def soft_target_settings(out, rng, name, x, y, settings):
+    """Each parameter setting on the (3, 5) case, every reduction, and on the extremes."""
     for stag, params in settings:
         for red in REDUCTIONS:
-            emit_loss(out, rng, f"qfl/rank2/{stag}/{red}/grad", "qfl", x, y, red, params)
-        emit_loss(out, rng, f"qfl/rank1/extremes/{stag}/none/grad", "qfl", extremes,
-                  extremes_t, "none", params)
+            emit_loss(out, rng, f"{name}/rank2/{stag}/{red}/grad", name, x, y, red, params)
+        emit_loss(out, rng, f"{name}/rank1/extremes/{stag}/none/grad", name, SOFT_EXTREMES,
+                  SOFT_EXTREMES_T, "none", params)
+
+
+def soft_target_tail(out, rng, name, x, y, rank0, rank3_params, bad):
+    """What qfl and varifocal share after their own cases: rank 0 (rank0: (tag,
+    x, y) triples) and rank 3 for every reduction, a larger default-reduction
+    case, no gradient, the empty batch, and the bad inputs ((tag, x, y,
+    params, field))."""
+    for red in REDUCTIONS:
+        for tag, xi, ti in rank0:
+            emit_loss(out, rng, f"{name}/rank0{tag}/{red}/grad", name, xi, ti, red)
+        emit_loss(out, rng, f"{name}/rank3/{red}/grad", name, rng.normal(2, 3, 2, scale=3),
+                  soft_targets(rng, 2, 3, 2), red, rank3_params)
+    emit_loss(out, rng, f"{name}/rank2-8x10/default-reduction/grad", name,
+              rng.normal(8, 10, scale=4), soft_targets(rng, 8, 10, zeros=0.8), None)
+    emit_loss(out, rng, f"{name}/rank2/sum/nograd", name, x, y, "sum", grad=False)
+    emit_empty_losses(out, name)
+    for tag, xi, ti, params, field in bad:
+        emit_error(out, f"{name}/bad/{tag}", name, [("input", xi), ("target", ti)], field, params)
+
+
+def qfl_losses(out):
+    rng = Rng(1102)
+    x, y = soft_target_data(rng)
+    soft_target_settings(out, rng, "qfl", x, y, [
+        ("defaults", {}), ("beta=2", {"beta": 2.0}), ("beta=0", {"beta": 0.0}),
+        ("beta=1", {"beta": 1.0}), ("beta=3", {"beta": 3.0}), ("beta=1.5", {"beta": 1.5}),
+    ])
     # beta < 1: autograd's gradient is NaN where y = sigmoid(x) exactly (and at
     # x = -1000, y = 0, where sigmoid underflows to 0); elsewhere finite.
     emit_loss(out, rng, "qfl/rank2/beta=0.5/none/grad", "qfl", x, y, "none", {"beta": 0.5})
-    emit_loss(out, rng, "qfl/rank1/extremes/beta=0.5/sum/grad", "qfl", extremes, extremes_t,
-              "sum", {"beta": 0.5})
+    emit_loss(out, rng, "qfl/rank1/extremes/beta=0.5/sum/grad", "qfl", SOFT_EXTREMES,
+              SOFT_EXTREMES_T, "sum", {"beta": 0.5})
     # beta = 0 is bce_with_logits exactly
-    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    ya = qfl_loss(a, y, "none", 0.0)
-    yb = F.binary_cross_entropy_with_logits(b, y, reduction="none")
-    ya.sum().backward()
-    yb.sum().backward()
-    assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad)
-    for red in REDUCTIONS:
-        emit_loss(out, rng, f"qfl/rank0/{red}/grad", "qfl", f64(-1.2), f64(0.7), red)
-        emit_loss(out, rng, f"qfl/rank3/{red}/grad", "qfl", rng.normal(2, 3, 2, scale=3),
-                  soft_targets(rng, 2, 3, 2), red, {"beta": 2.5})
-    emit_loss(out, rng, "qfl/rank2-8x10/default-reduction/grad", "qfl",
-              rng.normal(8, 10, scale=4), soft_targets(rng, 8, 10, zeros=0.8), None)
-    emit_loss(out, rng, "qfl/rank2/sum/nograd", "qfl", x, y, "sum", grad=False)
-    emit_empty_losses(out, "qfl")
+    assert_same(lambda a: qfl_loss(a, y, "none", 0.0),
+                lambda b: F.binary_cross_entropy_with_logits(b, y, reduction="none"), x)
     bad_y = y.clone()
     bad_y[1, 2] = 1.5
     neg_y = y.clone()
     neg_y[0, 3] = -0.25
-    bad = [
+    soft_target_tail(out, rng, "qfl", x, y, [("", f64(-1.2), f64(0.7))], {"beta": 2.5}, [
         ("target-above-1", x, bad_y, {}, "target[1][2]"),
         ("target-negative", x, neg_y, {}, "target[0][3]"),
         ("target-shape", x, y[:, :4], {}, "target"),
         ("beta-negative", x, y, {"beta": -1.0}, "beta"),
-    ]
-    for tag, xi, ti, params, field in bad:
-        emit_error(out, f"qfl/bad/{tag}", "qfl", [("input", xi), ("target", ti)], field, params)
+    ])
 
 
 def varifocal_losses(out):
     rng = Rng(1103)
-    x = rng.normal(3, 5, scale=3)
-    y = soft_targets(rng, 3, 5)
-    y[0, :2] = 0.0
-    y[1, 1], y[2, 4] = 1.0, 0.5
-    x[2, 4] = 0.0  # a positive with sigmoid(x) = y exactly
-    extremes = f64([-1000.0, -30.0, -30.0, 0.0, 0.0, 0.0, 30.0, 30.0, 1000.0, 2.5])
-    extremes_t = f64([0.0, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.3])
-    settings = [
+    x, y = soft_target_data(rng)
+    soft_target_settings(out, rng, "varifocal", x, y, [
         ("defaults", {}), ("explicit-defaults", {"alpha": 0.75, "gamma": 2.0, "iou_weighted": True}),
         ("iou_weighted=false", {"iou_weighted": False}),
         ("alpha=0.25", {"alpha": 0.25}), ("alpha=0", {"alpha": 0.0}),
         ("gamma=0", {"gamma": 0.0}), ("gamma=1", {"gamma": 1.0}), ("gamma=3", {"gamma": 3.0}),
         ("gamma=1.5+iou_weighted=false", {"gamma": 1.5, "iou_weighted": False}),
-    ]
-    for stag, params in settings:
-        for red in REDUCTIONS:
-            emit_loss(out, rng, f"varifocal/rank2/{stag}/{red}/grad", "varifocal", x, y, red,
-                      params)
-        emit_loss(out, rng, f"varifocal/rank1/extremes/{stag}/none/grad", "varifocal", extremes,
-                  extremes_t, "none", params)
+    ])
     # gamma < 1: the positive at s = y keeps a finite gradient (no gradient
     # through the side the mask does not take); the negative at x = -1000,
     # where sigmoid underflows to 0 = y, is autograd's NaN.
     for params in ({"gamma": 0.5}, {"gamma": 0.5, "iou_weighted": False}):
         tag = "+".join(f"{k}={str(v).lower()}" for k, v in params.items())
         emit_loss(out, rng, f"varifocal/rank2/{tag}/none/grad", "varifocal", x, y, "none", params)
-        emit_loss(out, rng, f"varifocal/rank1/extremes/{tag}/sum/grad", "varifocal", extremes,
-                  extremes_t, "sum", params)
+        emit_loss(out, rng, f"varifocal/rank1/extremes/{tag}/sum/grad", "varifocal",
+                  SOFT_EXTREMES, SOFT_EXTREMES_T, "sum", params)
     # alpha = 1, gamma = 0 without IoU weights is bce_with_logits exactly
-    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    ya = varifocal_loss(a, y, "none", alpha=1.0, gamma=0.0, iou_weighted=False)
-    yb = F.binary_cross_entropy_with_logits(b, y, reduction="none")
-    ya.sum().backward()
-    yb.sum().backward()
-    assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad)
-    for red in REDUCTIONS:
-        emit_loss(out, rng, f"varifocal/rank0/positive/{red}/grad", "varifocal", f64(-1.2),
-                  f64(0.7), red)
-        emit_loss(out, rng, f"varifocal/rank0/negative/{red}/grad", "varifocal", f64(0.9),
-                  f64(0.0), red)
-        emit_loss(out, rng, f"varifocal/rank3/{red}/grad", "varifocal",
-                  rng.normal(2, 3, 2, scale=3), soft_targets(rng, 2, 3, 2), red,
-                  {"alpha": 0.5, "gamma": 2.5})
-    emit_loss(out, rng, "varifocal/rank2-8x10/default-reduction/grad", "varifocal",
-              rng.normal(8, 10, scale=4), soft_targets(rng, 8, 10, zeros=0.8), None)
-    emit_loss(out, rng, "varifocal/rank2/sum/nograd", "varifocal", x, y, "sum", grad=False)
-    emit_empty_losses(out, "varifocal")
+    assert_same(lambda a: varifocal_loss(a, y, "none", alpha=1.0, gamma=0.0, iou_weighted=False),
+                lambda b: F.binary_cross_entropy_with_logits(b, y, reduction="none"), x)
     bad_y = y.clone()
     bad_y[0, 1] = 1.25
     neg_y = y.clone()
     neg_y[2, 0] = -1e-9
-    bad = [
+    soft_target_tail(out, rng, "varifocal", x, y,
+                     [("/positive", f64(-1.2), f64(0.7)), ("/negative", f64(0.9), f64(0.0))],
+                     {"alpha": 0.5, "gamma": 2.5}, [
         ("target-above-1", x, bad_y, {}, "target[0][1]"),
         ("target-negative", x, neg_y, {}, "target[2][0]"),
         ("target-shape", x, y.reshape(5, 3), {}, "target"),
         ("alpha-negative", x, y, {"alpha": -0.5}, "alpha"),
         ("gamma-negative", x, y, {"gamma": -1.0}, "gamma"),
-    ]
-    for tag, xi, ti, params, field in bad:
-        emit_error(out, f"varifocal/bad/{tag}", "varifocal", [("input", xi), ("target", ti)],
-                   field, params)
-
+    ])
 
 def dfl_losses(out):
     rng = Rng(1104)
@@ -997,13 +994,10 @@ def dfl_losses(out):
         for red in REDUCTIONS:
             emit_loss(out, rng, f"dfl/{tag}/{red}/grad", "dfl", xi, ti, red)
     # an integer target is cross-entropy at that bin
+    whole = f64([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
     for red in REDUCTIONS:
-        whole = f64([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
-        a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-        ya, yb = dfl_loss(a, whole, red), F.cross_entropy(b, whole.long(), reduction=red)
-        ya.sum().backward()
-        yb.sum().backward()
-        assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad), red
+        assert_same(lambda a: dfl_loss(a, whole, red),
+                    lambda b: F.cross_entropy(b, whole.long(), reduction=red), x)
     # GFL's head: 17 bins (reg_max 16), four sides per box
     emit_loss(out, rng, "dfl/N64C17/default-reduction/grad", "dfl", rng.normal(64, 17, scale=3),
               rng.uniform(64, lo=0.0, hi=16.0), None)
