@@ -84,17 +84,22 @@ LOSSD_INLINE lossd_vd bce_elem(const void *consts, size_t i, lossd_vd x, lossd_v
     return w * ((t - 1) * clamped_log(1 - x) - t * clamped_log(x));
 }
 
-/* log(exp(-max_val) + exp(-x - max_val)) + max_val, the log-sum-exp of ATen's max_val form. */
-LOSSD_INLINE lossd_vd bce_logits_lse(lossd_vd x, lossd_vd max_val)
+/*
+ * log(exp(-max_val) + exp(-x - max_val)), the log-sum-exp of ATen's max_val
+ * form (max_val = max(-x, 0)), with one exponential: one of the two
+ * exponents is exactly 0 (exp gives exactly 1) and the other is -|x|, so
+ * this is log(1 + exp(-|x|)) bit for bit (the sum's order does not matter).
+ */
+LOSSD_INLINE lossd_vd bce_logits_lse(lossd_vd x)
 {
-    return lossd_v_log(lossd_v_exp(-max_val) + lossd_v_exp(-x - max_val));
+    return lossd_v_log(1 + lossd_v_exp(-lossd_v_abs(x)));
 }
 
 /* BCE on logits without weights, as ATen's max_val form. */
 LOSSD_INLINE lossd_vd bce_logits_plain(lossd_vd x, lossd_vd t)
 {
     lossd_vd max_val = lossd_v_fmax(-x, lossd_v_set1(0.0));
-    return (1 - t) * x + max_val + bce_logits_lse(x, max_val);
+    return (1 - t) * x + max_val + bce_logits_lse(x);
 }
 
 LOSSD_INLINE lossd_vd bce_logits_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
@@ -116,7 +121,7 @@ LOSSD_INLINE lossd_vd bce_logits_pos_elem(const void *consts, size_t i, lossd_vd
     lossd_vd log_weight = (pw - 1) * t + 1;
     lossd_vd pt = pw * t;
     *dl = w * ((pt + 1 - t) * sigmoid(x) - pt);
-    return w * ((1 - t) * x + log_weight * (bce_logits_lse(x, max_val) + max_val));
+    return w * ((1 - t) * x + log_weight * (bce_logits_lse(x) + max_val));
 }
 
 LOSSD_INLINE lossd_vd kl_div_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
