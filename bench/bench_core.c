@@ -164,7 +164,7 @@ static shape_family family_of(const lossd_function *fn)
     default:
         break;
     }
-    /* softmax and log_softmax work along the last axis: give them rows too */
+    /* softmax and log_softmax work along the last axis by default: give them rows too */
     if (fn->kind == LOSSD_KIND_ACTIVATION && strstr(fn->name, "softmax"))
         return SHAPE_ROWS;
     return SHAPE_FLAT;

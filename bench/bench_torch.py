@@ -8,8 +8,9 @@ thread. Shapes, "elements", value distributions and the timing procedure
 are bench_core's (see bench/bench_core.c):
 
   - pointwise losses and activations: input (size,);
-  - cross_entropy, nll, focal, softmax, log_softmax, info measures: rows of
-    10, N = size / 10;
+  - cross_entropy, nll, focal, poly1, dfl, softmax, log_softmax, info
+    measures: rows of 10, N = size / 10 (dfl's targets: reals in [0, 9]);
+  - qfl, varifocal: input (size,), targets half exact zeros (negatives);
   - box losses: N = size / 4 boxes, elements = 4 N numbers;
   - pairwise: N = round(sqrt(size)), M = round(size / N), per matrix entry.
 

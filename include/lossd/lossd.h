@@ -33,7 +33,8 @@
  * 0.1.0) moved the kernels, the per-call scratch (constants, parameter
  * views, per-block counts) and the internal lossd_param_view out of this
  * header: code written against interface 0 that used only the functions
- * and the fields still declared here recompiles unchanged.
+ * and the fields still declared here recompiles unchanged. Interface 2
+ * (still liblossd.so.1) added LOSSD_SHAPE_BIN_TARGET.
  *
  * Threading: the registry is immutable and may be read from any thread.
  * A lossd_call is owned by one thread at a time, except that
