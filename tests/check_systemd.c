@@ -12,7 +12,6 @@
  *
  * Each test forks ./lossd (LOSSD_BINARY) and runs in Check's own child.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,6 +25,8 @@
 #include <unistd.h>
 
 #include <check.h>
+
+#include "httputil.h"
 
 /* A notify socket in a fresh directory, as systemd makes one per manager. */
 typedef struct {
@@ -86,42 +87,6 @@ static int exit_status(pid_t pid)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-typedef struct {
-    char data[256];
-    size_t len;
-} body;
-
-static size_t on_body(char *ptr, size_t size, size_t count, void *arg)
-{
-    body *b = arg;
-    size_t n = size * count;
-    if (n > sizeof b->data - 1 - b->len)
-        n = sizeof b->data - 1 - b->len;
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return size * count;
-}
-
-/* GET http://127.0.0.1:port/path: the HTTP status (0: no answer), the body in b. */
-static long http_get(unsigned port, const char *path, body *b)
-{
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    *b = (body){.len = 0};
-    CURL *curl = curl_easy_init();
-    ck_assert_ptr_nonnull(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-    long status = 0;
-    if (curl_easy_perform(curl) == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    return status;
 }
 
 /* A TCP socket bound to a free loopback port, which it stores in *port. */
@@ -201,10 +166,14 @@ START_TEST(ready_then_stopping)
     pid_t pid = spawn_until_ready(&n, &port);
 
     /* At the moment it says READY=1 it answers: alive and ready. */
-    body b;
-    ck_assert_int_eq(http_get(port, "/healthz", &b), 200);
-    ck_assert_str_eq(b.data, "{\"status\":\"ok\"}");
-    ck_assert_int_eq(http_get(port, "/readyz", &b), 200);
+    http_target(port);
+    http_reply r = http_get("/healthz");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+    http_reply_free(&r);
+    r = http_get("/readyz");
+    ck_assert_int_eq(r.status, 200);
+    http_reply_free(&r);
     no_message(&n); /* nothing else while it serves */
 
     /* SIGTERM: STOPPING=1 as the drain starts, then the end of the drain. */
@@ -239,10 +208,12 @@ START_TEST(ready_then_stopping)
     char listen[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
     pid_t pid = spawn_lossd(n.path, listen);
-    body b;
+    http_target(port);
     long code = 0;
     for (int i = 0; i < 100 && code != 200; i++) {
-        code = http_get(port, "/healthz", &b);
+        http_reply r = http_get("/healthz");
+        code = r.status;
+        http_reply_free(&r);
         if (code != 200)
             usleep(100 * 1000);
     }
@@ -275,7 +246,6 @@ END_TEST
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_ALL);
     Suite *s = suite_create("systemd");
     TCase *tc = tcase_create("notify");
     tcase_set_timeout(tc, 60);
@@ -285,10 +255,5 @@ int main(void)
 #endif
     tcase_add_test(tc, no_ready_when_it_cannot_serve);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_http_suite(s);
 }

@@ -544,6 +544,46 @@ START_TEST(framing_mismatches_are_400s)
 }
 END_TEST
 
+/*
+ * A repeated binary header is read from the thread's cache of parsed
+ * headers: the numbers still come from each request's own bytes, the
+ * framing is still checked against each body, and the same header bytes
+ * sent to another model are that model's request.
+ */
+START_TEST(repeated_headers_are_read_afresh)
+{
+    static const double x1[] = {1, 2}, x2[] = {-3, 0.5}, y[] = {0, 0};
+    for (int round = 0; round < 3; round++) {
+        const double *x = round % 2 ? x2 : x1;
+        v2_input in[] = {{"input", "FP64", 1, {2}, x, false}, {"target", "FP64", 1, {2}, y, false}};
+        v2_request req = v2_frame(in, 2, NULL, 0, NULL, NULL);
+        wire w = serve("loss.mse", &req);
+        v2_result r = parsed(&w);
+        size_t n;
+        double *loss = v2_output_values(&r, "loss", &n, NULL, NULL);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_double_eq(loss[0], (x[0] * x[0] + x[1] * x[1]) / 2);
+        free(loss);
+        v2_result_free(&r);
+        wire_free(&w);
+        /* the same header, its body short by a byte: still a 400 */
+        w = serve_at("/v2/models/loss.mse/infer", req.body, req.len - 1, req.header_len,
+                     req.header_len);
+        expect_v2_error(&w, 400, "target: binary_data_size is 16 bytes, but only 15 bytes");
+        wire_free(&w);
+        /* the same header to l1: l1's loss */
+        w = serve("loss.l1", &req);
+        r = parsed(&w);
+        loss = v2_output_values(&r, "loss", &n, NULL, NULL);
+        ck_assert_double_eq(loss[0], (fabs(x[0]) + fabs(x[1])) / 2);
+        free(loss);
+        v2_result_free(&r);
+        wire_free(&w);
+        v2_request_free(&req);
+    }
+}
+END_TEST
+
 START_TEST(contract_violations_are_422s)
 {
     static const struct {
@@ -879,7 +919,7 @@ int main(void)
                    nonfinite_results, nested_and_flat_data, alignment_does_not_change_the_numbers,
                    empty_batches_and_scalars, ids_are_echoed_as_sent));
     add_case(s, "errors", 0, NULL, NULL,
-             TESTS(framing_mismatches_are_400s, contract_violations_are_422s,
-                   limits_hold_for_binary_requests));
+             TESTS(framing_mismatches_are_400s, repeated_headers_are_read_afresh,
+                   contract_violations_are_422s, limits_hold_for_binary_requests));
     return run_service_suite(s);
 }
