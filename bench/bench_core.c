@@ -164,7 +164,7 @@ static shape_family family_of(const lossd_function *fn)
     default:
         break;
     }
-    /* softmax and log_softmax work along the last axis: give them rows too */
+    /* softmax and log_softmax work along the last axis by default: give them rows too */
     if (fn->kind == LOSSD_KIND_ACTIVATION && strstr(fn->name, "softmax"))
         return SHAPE_ROWS;
     return SHAPE_FLAT;
@@ -210,6 +210,9 @@ static void fill_flat(const lossd_function *fn, int k, rng *r, double *x, size_t
             x[i] = k == 0 ? log(rng_uniform(r, 0.01, 1.0)) : rng_uniform(r, 0.0, 1.0);
         else if (is_loss(fn, "sigmoid_focal") && k == 1)
             x[i] = (double)rng_index(r, 2);
+        else if ((is_loss(fn, "qfl") || is_loss(fn, "varifocal")) && k == 1)
+            /* dense detection targets: half negatives (exact zeros), half IoU-like scores */
+            x[i] = rng_index(r, 2) ? rng_uniform(r, 0.05, 1.0) : 0.0;
         else if (op->values == LOSSD_VALUES_PROBABILITY)
             /* inside (0, 1): bce's logs stay away from their -100 clamp */
             x[i] = rng_uniform(r, 0.01, 0.99);
@@ -252,8 +255,9 @@ static int workload_init(workload *w, const lossd_function *fn, size_t size, uin
         shape[0][0] = n_rows;
         shape[0][1] = ROW_LEN;
         if (fn->operands[1].shape == LOSSD_SHAPE_CLASS_INDEX ||
-            fn->operands[1].shape == LOSSD_SHAPE_CLASS_OR_PROB) {
-            shape[1][0] = n_rows; /* class indices */
+            fn->operands[1].shape == LOSSD_SHAPE_CLASS_OR_PROB ||
+            fn->operands[1].shape == LOSSD_SHAPE_BIN_TARGET) {
+            shape[1][0] = n_rows; /* class indices, or dfl's real bin targets */
         } else {
             rank[1] = 2;
             shape[1][0] = n_rows;
@@ -314,7 +318,8 @@ static int workload_init(workload *w, const lossd_function *fn, size_t size, uin
             /* nll reads log-probabilities; the others logits */
             a[i] = is_loss(fn, "nll") ? log(rng_uniform(&r, 0.01, 1.0)) : rng_uniform(&r, -4, 4);
         for (size_t i = 0; b && i < per_variant[1] * n_var; i++)
-            b[i] = (double)rng_index(&r, ROW_LEN);
+            b[i] = fn->operands[1].shape == LOSSD_SHAPE_BIN_TARGET ? rng_uniform(&r, 0, ROW_LEN - 1)
+                                                                   : (double)rng_index(&r, ROW_LEN);
         break;
     case SHAPE_BOXES:
         /* target boxes 5..50 wide; predictions jittered by up to 20% so most overlap */

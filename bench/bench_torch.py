@@ -8,8 +8,9 @@ thread. Shapes, "elements", value distributions and the timing procedure
 are bench_core's (see bench/bench_core.c):
 
   - pointwise losses and activations: input (size,);
-  - cross_entropy, nll, focal, softmax, log_softmax, info measures: rows of
-    10, N = size / 10;
+  - cross_entropy, nll, focal, poly1, dfl, softmax, log_softmax, info
+    measures: rows of 10, N = size / 10 (dfl's targets: reals in [0, 9]);
+  - qfl, varifocal: input (size,), targets half exact zeros (negatives);
   - box losses: N = size / 4 boxes, elements = 4 N numbers;
   - pairwise: N = round(sqrt(size)), M = round(size / N), per matrix entry.
 
@@ -160,6 +161,17 @@ def scores_classes(i, n_rows):
     return [i.uniform((n_rows, ROW_LEN), -4, 4), i.index((n_rows,), ROW_LEN)]
 
 
+def logits_quality(i, n):
+    """Dense detection targets, as bench_core: half exact zeros (negatives), half in [0.05, 1)."""
+    positive = i.index((n,), 2) == 1
+    return [i.uniform((n,), -4, 4), torch.where(positive, i.uniform((n,), 0.05, 1.0),
+                                                torch.zeros(n, dtype=DT))]
+
+
+def scores_bins(i, n_rows):
+    return [i.uniform((n_rows, ROW_LEN), -4, 4), i.uniform((n_rows,), 0, ROW_LEN - 1)]
+
+
 # ---------------------------------------------------------------- references
 
 
@@ -183,6 +195,18 @@ def softmax_focal(x, t, alpha=0.25, gamma=2.0):
     logp_t = F.log_softmax(x, dim=-1).gather(1, t.unsqueeze(1)).squeeze(1)
     p_t = logp_t.exp()
     return (-alpha * (1 - p_t) ** gamma * logp_t).mean()
+
+
+# The golden cases' references (tests/data/gen_golden.py), from shared/LOSSES-NEXT.md's
+# formulas: the same arithmetic is timed as is checked.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
+import gen_golden  # noqa: E402
+
+
+def golden_mean(name):
+    """gen_golden's reference of loss `name`, mean-reduced, default parameters."""
+    reference = gen_golden.LOSSES[name]
+    return lambda x, t: reference(x, t, "mean")
 
 
 def js_divergence(p, q):
@@ -223,6 +247,11 @@ WORKLOADS = {
         "build": flat(lambda i, n: [i.uniform((n,), -4, 4), i.index((n,), 2).to(DT)]),
         "fn": lambda x, t: tvops.sigmoid_focal_loss(x, t, reduction="mean"), "grad": True},
     ("loss", "focal"): {"build": rows(scores_classes), "fn": softmax_focal, "grad": True},
+    ("loss", "poly1"): {"build": rows(scores_classes), "fn": golden_mean("poly1"), "grad": True},
+    ("loss", "qfl"): {"build": flat(logits_quality), "fn": golden_mean("qfl"), "grad": True},
+    ("loss", "varifocal"): {
+        "build": flat(logits_quality), "fn": golden_mean("varifocal"), "grad": True},
+    ("loss", "dfl"): {"build": rows(scores_bins), "fn": golden_mean("dfl"), "grad": True},
     ("loss", "iou"): {"build": boxes, "fn": iou_loss, "grad": True},
     ("loss", "giou"): {
         "build": boxes, "grad": True,

@@ -223,6 +223,60 @@ START_TEST(softmax_rows)
 }
 END_TEST
 
+/*
+ * softmax along axis 1 of (A, B, C) is softmax along the last axis of its
+ * (A, C, B) transpose, bit for bit (each row's terms are added in the same
+ * order), values and gradients, with a grad_output; and dim = -2 is dim = 1.
+ */
+START_TEST(softmax_along_any_axis)
+{
+    enum { A = 3, B = 6, C = 5 };
+    test_rng r;
+    rng_seed(&r, 62);
+    double x[A * B * C], xt[A * C * B], go[A * B * C], got[A * C * B];
+    for (int i = 0; i < A * B * C; i++)
+        x[i] = i % 13 == 0 ? 800.0 : rng_uniform(&r, -20, 20), go[i] = rng_uniform(&r, -2, 2);
+    for (int a = 0; a < A; a++)
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) {
+                xt[(a * C + c) * B + b] = x[(a * B + b) * C + c];
+                got[(a * C + c) * B + b] = go[(a * B + b) * C + c];
+            }
+    size_t shape[3] = {A, B, C}, shape_t[3] = {A, C, B};
+    const char *names[2] = {"softmax", "log_softmax"};
+    const double dims[2] = {1, -2};
+    for (int f = 0; f < 2; f++)
+        for (int d = 0; d < 2; d++) {
+            lossd_tensor in = tensor_of(x, 3, shape), in_t = tensor_of(xt, 3, shape_t);
+            lossd_call s, t;
+            lossd_error err = {0};
+            lossd_call_init(&s, must_find(LOSSD_KIND_ACTIVATION, names[f]));
+            lossd_call_init(&t, must_find(LOSSD_KIND_ACTIVATION, names[f]));
+            ck_assert_int_eq(lossd_call_set_number(&s, "dim", dims[d], &err), 0);
+            lossd_call_set_operand(&s, "input", &in, &err);
+            lossd_call_set_operand(&t, "input", &in_t, &err);
+            s.want_grad = t.want_grad = true;
+            s.grad_output = tensor_of(go, 3, shape);
+            t.grad_output = tensor_of(got, 3, shape_t);
+            s.grad_output_set = t.grad_output_set = true;
+            ck_assert_int_eq(lossd_call_compute(&s, &err), 0);
+            ck_assert_int_eq(lossd_call_compute(&t, &err), 0);
+            ck_assert_double_eq(s.zero_grad_fraction, t.zero_grad_fraction);
+            for (int a = 0; a < A; a++)
+                for (int b = 0; b < B; b++)
+                    for (int c = 0; c < C; c++) {
+                        size_t i = (size_t)((a * B + b) * C + c), j = (size_t)((a * C + c) * B + b);
+                        ck_assert_msg(same_bits(s.output.data[i], t.output.data[j]),
+                                      "%s dim %g: output[%zu]", names[f], dims[d], i);
+                        ck_assert_msg(same_bits(s.grad[i], t.grad[j]), "%s dim %g: grad[%zu]",
+                                      names[f], dims[d], i);
+                    }
+            lossd_call_cleanup(&s);
+            lossd_call_cleanup(&t);
+        }
+}
+END_TEST
+
 typedef struct {
     const char *param;
     double value;
@@ -273,7 +327,9 @@ START_TEST(finite_differences)
         {"relu6", {NULL, 0, NULL, go}},        {"hardsigmoid", {NULL, 0, NULL, go}},
         {"hardswish", {NULL, 0, NULL, go}},    {"hardtanh", {"max_val", 2.0, NULL, go}},
         {"softplus", {"beta", 2.0, NULL, go}}, {"softmax", {NULL, 0, NULL, go}},
-        {"log_softmax", {NULL, 0, NULL, go}},
+        {"log_softmax", {NULL, 0, NULL, go}},  {"softmax", {"dim", 0, NULL, go}},
+        {"softmax", {"dim", -2, NULL, go}},    {"log_softmax", {"dim", 0, NULL, go}},
+        {"log_softmax", {"dim", 1, NULL, go}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
         fd_check(must_find(LOSSD_KIND_ACTIVATION, cases[k].name), &input, x, configure,
@@ -363,7 +419,8 @@ static Suite *activation_suite(void)
     add_case(s, "values", 30, NULL, NULL,
              TESTS(kinks_follow_pytorch, prelu_channels, hard_activations_divide_exactly));
     add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
-    add_case(s, "properties", 0, NULL, NULL, TESTS(extremes_stay_finite, softmax_rows));
+    add_case(s, "properties", 0, NULL, NULL,
+             TESTS(extremes_stay_finite, softmax_rows, softmax_along_any_axis));
     add_case(s, "errors", 0, NULL, NULL, TESTS(errors));
     return s;
 }

@@ -195,6 +195,90 @@ START_TEST(focal_reduces_to_known_losses)
 }
 END_TEST
 
+/* Two calls on the same operands agree bit for bit: losses and gradients. */
+static void expect_same_bits(bound *a, bound *b, const char *what)
+{
+    a->c.want_grad = b->c.want_grad = true;
+    ck_assert_msg(same_bits(compute(a), compute(b)), "%s: loss", what);
+    for (size_t i = 0; i < a->c.operand[0].size; i++)
+        ck_assert_msg(same_bits(a->c.grad[i], b->c.grad[i]), "%s: grad[%zu]: %.17g vs %.17g", what,
+                      i, a->c.grad[i], b->c.grad[i]);
+    lossd_call_cleanup(&a->c);
+    lossd_call_cleanup(&b->c);
+}
+
+START_TEST(soft_target_losses_reduce_to_bce)
+{
+    /* qfl with beta 0 is bce_with_logits, bit for bit: |y - s|^0 = 1 and
+       pow's derivative is 0. */
+    enum { N = 6, C = 5 };
+    test_rng r;
+    rng_seed(&r, 47);
+    double x[N * C], t[N * C];
+    for (int i = 0; i < N * C; i++) {
+        x[i] = i % 7 == 0 ? 40.0 * (i % 2 ? 1 : -1) : rng_uniform(&r, -6, 6);
+        t[i] = i % 3 == 0 ? 0.0 : rng_uniform(&r, 0, 1);
+    }
+    size_t snc[2] = {N, C};
+    static bound a, b;
+    bind(&a, "qfl", x, 2, snc, t, 2, snc);
+    ck_assert_int_eq(lossd_call_set_number(&a.c, "beta", 0.0, &a.err), 0);
+    bind(&b, "bce_with_logits", x, 2, snc, t, 2, snc);
+    expect_same_bits(&a, &b, "qfl(beta 0)");
+}
+END_TEST
+
+START_TEST(poly1_at_epsilon_0_is_cross_entropy)
+{
+    /* Bit for bit, every reduction, with and without grad_output: poly1's
+       cross-entropy part is cross_entropy's arithmetic in its order. */
+    enum { N = 9, C = 7 };
+    test_rng r;
+    rng_seed(&r, 43);
+    double x[N * C], idx[N], go[N];
+    for (int i = 0; i < N * C; i++)
+        x[i] = i % 11 == 0 ? 1000.0 * (i % 2 ? 1 : -1) : rng_uniform(&r, -8, 8);
+    for (int i = 0; i < N; i++)
+        idx[i] = (double)((i * 5) % C), go[i] = rng_uniform(&r, -2, 2);
+    size_t snc[2] = {N, C}, sn[1] = {N};
+    lossd_tensor grad_output = tensor_of(go, 1, sn);
+    const char *reductions[] = {"mean", "sum", "none", "none"};
+    for (int k = 0; k < 4; k++) {
+        static bound a, b;
+        bind(&a, "poly1", x, 2, snc, idx, 1, sn);
+        ck_assert_int_eq(lossd_call_set_number(&a.c, "epsilon", 0.0, &a.err), 0);
+        bind(&b, "cross_entropy", x, 2, snc, idx, 1, sn);
+        lossd_call_set_reduction(&a.c, reductions[k], &a.err);
+        lossd_call_set_reduction(&b.c, reductions[k], &b.err);
+        a.c.want_grad = b.c.want_grad = true;
+        if (k == 3) {
+            a.c.grad_output = b.c.grad_output = grad_output;
+            a.c.grad_output_set = b.c.grad_output_set = true;
+        }
+        ck_assert(same_bits(compute(&a), compute(&b)));
+        for (size_t i = 0; k >= 2 && i < N; i++)
+            ck_assert_msg(same_bits(a.c.output.data[i], b.c.output.data[i]), "%s: loss[%zu]",
+                          reductions[k], i);
+        for (size_t i = 0; i < N * C; i++)
+            ck_assert_msg(same_bits(a.c.grad[i], b.c.grad[i]), "%s: grad[%zu]: %.17g vs %.17g",
+                          reductions[k], i, a.c.grad[i], b.c.grad[i]);
+        lossd_call_cleanup(&a.c);
+        lossd_call_cleanup(&b.c);
+    }
+    /* One class: p_t = 1, so the loss is 0 whatever epsilon is. */
+    double one[3] = {2.5, -7, 0}, zeros[3] = {0, 0, 0};
+    size_t s31[2] = {3, 1}, s3[1] = {3};
+    static bound b;
+    bind(&b, "poly1", one, 2, s31, zeros, 1, s3);
+    lossd_call_set_number(&b.c, "epsilon", 3.0, &b.err);
+    b.c.want_grad = true;
+    ck_assert_double_eq(compute(&b), 0.0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq(b.c.grad[i], 0.0);
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
 START_TEST(kl_div_of_identical_is_zero)
 {
     double logp[4] = {log(0.1), log(0.2), log(0.3), log(0.4)}, p[4] = {0.1, 0.2, 0.3, 0.4};
@@ -257,15 +341,18 @@ START_TEST(finite_differences)
     enum { N = 6, C = 5 };
     test_rng r;
     rng_seed(&r, 51);
-    double logits[N * C], probs[N * C], labels[N * C], idx[N], logp[N * C], w[C];
+    double logits[N * C], probs[N * C], labels[N * C], idx[N], idx_all[N], logp[N * C], w[C];
+    double bins[N] = {0.0, 2.0, C - 1, 0.25, 3.5, C - 1.001}; /* dfl: whole, last, between */
     for (int i = 0; i < N * C; i++) {
         logits[i] = rng_uniform(&r, -3, 3);
         probs[i] = rng_uniform(&r, 0.05, 0.95);
         labels[i] = i % 3 ? rng_uniform(&r, 0, 1) : (double)(i % 2);
         logp[i] = log(rng_uniform(&r, 0.05, 0.9));
     }
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N; i++) {
         idx[i] = i == 2 ? -100 : (double)((i * 2) % C);
+        idx_all[i] = (double)((i * 2) % C); /* no ignore_index */
+    }
     for (int k = 0; k < C; k++)
         w[k] = rng_uniform(&r, 0.5, 2);
     size_t sw[1] = {C};
@@ -283,6 +370,15 @@ START_TEST(finite_differences)
         {"sigmoid_focal", labels, 2, {N, C}, "sum", "alpha", -1, NULL},
         {"focal", idx, 1, {N}, "mean", "gamma", 2.5, NULL},
         {"focal", idx, 1, {N}, "sum", "gamma", 0, NULL},
+        {"qfl", labels, 2, {N, C}, "mean", NULL, 0, NULL},
+        {"qfl", labels, 2, {N, C}, "sum", "beta", 1.5, NULL},
+        {"poly1", idx_all, 1, {N}, "mean", "epsilon", 2.0, NULL},
+        {"poly1", idx_all, 1, {N}, "sum", "epsilon", -1.0, NULL},
+        {"varifocal", labels, 2, {N, C}, "mean", NULL, 0, NULL},
+        {"varifocal", labels, 2, {N, C}, "sum", "gamma", 1.5, NULL},
+        {"varifocal", labels, 2, {N, C}, "mean", "alpha", 0.25, NULL},
+        {"dfl", bins, 1, {N}, "mean", NULL, 0, NULL},
+        {"dfl", bins, 1, {N}, "sum", NULL, 0, NULL},
     };
     size_t snc[2] = {N, C};
     for (size_t k = 0; k < sizeof ctxs / sizeof ctxs[0]; k++) {
@@ -347,6 +443,34 @@ START_TEST(validation_errors)
     memset(&b.err, 0, sizeof b.err);
     ck_assert_int_eq(lossd_call_set_number(&b.c, "alpha", -1, &b.err), 0);
     ck_assert_int_eq(lossd_call_set_number(&b.c, "gamma", -1, &b.err), LOSSD_EINVAL);
+    /* qfl: probability targets, beta >= 0 */
+    bind(&b, "qfl", x, 2, s23, bad_p, 2, s23);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1][0]");
+    bind(&b, "qfl", x, 2, s23, x, 2, s23);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "beta", -0.5, &b.err), LOSSD_EINVAL);
+    ck_assert_str_eq(b.err.field, "beta");
+    lossd_call_cleanup(&b.c);
+    /* dfl: one real per row in [0, C - 1]; (C - 1, C) is out too */
+    double bins_out[2] = {0.5, 2.5}, bins_neg[2] = {-0.25, 1};
+    bind(&b, "dfl", x, 2, s23, bins_out, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1]");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "outside the bins' range [0, 2]"));
+    bind(&b, "dfl", x, 2, s23, bins_neg, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[0]");
+    bind(&b, "dfl", x, 2, s23, idx3, 1, s3);
+    expect_error(&b.c, LOSSD_EINVAL, "target");
+    ck_assert_ptr_nonnull(strstr(last_error()->message, "bin targets of shape (2)"));
+    /* poly1: class indices, epsilon >= -1 */
+    bind(&b, "poly1", x, 2, s23, idx_range, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1]");
+    bind(&b, "poly1", x, 2, s23, idx_frac, 1, s2);
+    expect_error(&b.c, LOSSD_EINVAL, "target[1]");
+    bind(&b, "poly1", x, 2, s23, idx3, 1, s2);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "epsilon", -1.0000001, &b.err), LOSSD_EINVAL);
+    ck_assert_str_eq(b.err.field, "epsilon");
+    memset(&b.err, 0, sizeof b.err);
+    ck_assert_int_eq(lossd_call_set_number(&b.c, "epsilon", -1, &b.err), 0);
+    lossd_call_cleanup(&b.c);
     /* probability targets refuse an ignore_index >= 0, as PyTorch */
     bind(&b, "cross_entropy", x, 2, s23, x, 2, s23);
     lossd_call_set_number(&b.c, "ignore_index", 1, &b.err);
@@ -389,7 +513,8 @@ static Suite *classification_suite(void)
     add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
     add_case(s, "properties", 0, NULL, NULL,
              TESTS(extreme_logits_stay_finite, cross_entropy_identities,
-                   focal_reduces_to_known_losses, kl_div_of_identical_is_zero));
+                   focal_reduces_to_known_losses, soft_target_losses_reduce_to_bce,
+                   poly1_at_epsilon_0_is_cross_entropy, kl_div_of_identical_is_zero));
     add_case(s, "errors", 0, NULL, NULL, TESTS(validation_errors));
     return s;
 }

@@ -33,7 +33,8 @@
  * 0.1.0) moved the kernels, the per-call scratch (constants, parameter
  * views, per-block counts) and the internal lossd_param_view out of this
  * header: code written against interface 0 that used only the functions
- * and the fields still declared here recompiles unchanged.
+ * and the fields still declared here recompiles unchanged. Interface 2
+ * (still liblossd.so.1) added LOSSD_SHAPE_BIN_TARGET.
  *
  * Threading: the registry is immutable and may be read from any thread.
  * A lossd_call is owned by one thread at a time, except that
@@ -171,6 +172,7 @@ typedef enum {
     LOSSD_SHAPE_BOXES,         /* (..., 4): boxes with any leading dimensions */
     LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0, or one box (4) */
     LOSSD_SHAPE_DISTRIBUTIONS, /* (K) or (N,K), K >= 1 */
+    LOSSD_SHAPE_BIN_TARGET,    /* (N) reals in [0, C - 1] for (N,C) scores, () for (C) (dfl) */
 } lossd_shape_rule;
 
 /* What an operand's values must be. */

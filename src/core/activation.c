@@ -1,6 +1,6 @@
 /*
  * activation.c - PyTorch's common activations with their derivatives, and
- * softmax / log_softmax along the last axis.
+ * softmax / log_softmax along any axis (`dim`, default the last).
  *
  * Each element function returns y and writes dy/dx in the form of ATen's
  * own backward kernel (aten/src/ATen/native/cpu/Activation.cpp and
@@ -376,57 +376,82 @@ static size_t softplus_kernel(const lossd_call *c, size_t begin, size_t end, dou
 /* ------------------------------------------------------------ row-wise */
 
 /*
- * softmax and log_softmax of whole rows, LOSSD_LANES rows at a time (one
- * per lane). Backward as ATen: softmax y (g - sum g y), log_softmax
- * g - exp(y) sum g. The "zero derivative" statistic uses the Jacobian's
- * diagonal: y (1 - y) and 1 - p.
+ * softmax and log_softmax of LOSSD_LANES rows at a time (one per lane),
+ * rows whose entry j lies j * step from their first and whose first
+ * entries lie lane_step apart; `at` is lane 0's first entry's index into
+ * the input (and grad, grad_output), y its place in the output. Backward
+ * as ATen: softmax y (g - sum g y), log_softmax g - exp(y) sum g. The "zero
+ * derivative" statistic uses the Jacobian's diagonal: y (1 - y) and 1 - p.
+ * Returns that count.
  */
-LOSSD_INLINE size_t softmax_rows(const lossd_call *restrict c, size_t begin, size_t end,
-                                 double *out, bool log_space)
+LOSSD_INLINE size_t softmax_lanes(const lossd_call *restrict c, size_t at, double *y, size_t n,
+                                  size_t step, size_t lane_step, size_t rows, bool log_space,
+                                  lossd_vm *bad)
 {
-    size_t n = lossd__row_len(&c->operand[0]), zeros = 0;
-    const double *go = c->grad_output_set ? c->grad_output.data : NULL;
+    const double *x = c->operand[0].data + at;
+    lossd_vm live = lossd_v_first(rows);
+    lossd_vd max, sum;
+    /* softmax keeps the exponentials in y, to scale them below */
+    lossd__softmax_strided(x, n, step, lane_step, rows, &max, &sum, log_space ? NULL : y);
+    lossd_vd logsum = lossd_v_log(sum), inv_sum = 1 / sum;
+    lossd_vm zero = {0};
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd yj, p;
+        if (log_space) {
+            yj = (lossd_v_gather(x + j * step, lane_step, rows) - max) - logsum;
+            p = lossd_v_exp(yj);
+            zero += (1 - p == 0) & live;
+        } else {
+            yj = lossd_v_gather(y + j * step, lane_step, rows) * inv_sum;
+            zero += (yj * (1 - yj) == 0) & live;
+        }
+        lossd_v_scatter(y + j * step, lane_step, yj, rows);
+        lossd__tally_nonfinite(bad, yj, rows);
+    }
+    if (c->grad == NULL)
+        return lossd_v_count(zero);
+    double *g = c->grad + at;
+    const double *gr = c->grad_output_set ? c->grad_output.data + at : NULL;
+    lossd_vd dot = lossd_v_set1(0.0);
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd gj = gr ? lossd_v_gather(gr + j * step, lane_step, rows) : lossd_v_set1(1.0);
+        dot += log_space ? gj : gj * lossd_v_gather(y + j * step, lane_step, rows);
+    }
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd gj = gr ? lossd_v_gather(gr + j * step, lane_step, rows) : lossd_v_set1(1.0);
+        lossd_vd yj = lossd_v_gather(y + j * step, lane_step, rows);
+        lossd_vd gradient = log_space ? gj - lossd_v_exp(yj) * dot : yj * (gj - dot);
+        lossd_v_scatter(g + j * step, lane_step, gradient, rows);
+        lossd__tally_nonfinite(bad, gradient, rows);
+    }
+    return lossd_v_count(zero);
+}
+
+/*
+ * Units [begin, end): rows along the last axis, whole rows in a row of
+ * lanes; or, with a `dim` before it (axis_inner > 1), slabs of axis_len
+ * rows of axis_inner entries, whose axis_inner rows run side by side -
+ * the lanes then read neighbouring numbers.
+ */
+LOSSD_INLINE size_t softmax_units(const lossd_call *restrict c, size_t begin, size_t end,
+                                  double *out, bool log_space)
+{
+    size_t zeros = 0, inner = c->state->axis_inner;
     lossd_vm bad = {0};
-    for (size_t r = begin; r < end; r += LOSSD_LANES) {
-        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
-        lossd_vm live = lossd_v_first(rows);
-        const double *x = c->operand[0].data + r * n;
-        double *y = out + (r - begin) * n;
-        lossd_vd max, sum;
-        /* softmax keeps the exponentials in y, to scale them below */
-        lossd__softmax_rows(x, n, rows, &max, &sum, log_space ? NULL : y);
-        lossd_vd logsum = lossd_v_log(sum), inv_sum = 1 / sum;
-        lossd_vm zero = {0};
-        for (size_t j = 0; j < n; j++) {
-            lossd_vd yj, p;
-            if (log_space) {
-                yj = (lossd_v_gather(x + j, n, rows) - max) - logsum;
-                p = lossd_v_exp(yj);
-                zero += (1 - p == 0) & live;
-            } else {
-                yj = lossd_v_gather(y + j, n, rows) * inv_sum;
-                zero += (yj * (1 - yj) == 0) & live;
+    if (inner <= 1) {
+        size_t n = c->state->axis_len ? c->state->axis_len : lossd__row_len(&c->operand[0]);
+        for (size_t r = begin; r < end; r += LOSSD_LANES) {
+            size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+            zeros += softmax_lanes(c, r * n, out + (r - begin) * n, n, 1, n, rows, log_space, &bad);
+        }
+    } else {
+        size_t n = c->state->axis_len, slab = n * inner;
+        for (size_t u = begin; u < end; u++)
+            for (size_t i = 0; i < inner; i += LOSSD_LANES) {
+                size_t rows = inner - i < LOSSD_LANES ? inner - i : LOSSD_LANES;
+                zeros += softmax_lanes(c, u * slab + i, out + (u - begin) * slab + i, n, inner, 1,
+                                       rows, log_space, &bad);
             }
-            lossd_v_scatter(y + j, n, yj, rows);
-            lossd__tally_nonfinite(&bad, yj, rows);
-        }
-        zeros += lossd_v_count(zero);
-        if (c->grad == NULL)
-            continue;
-        double *g = c->grad + r * n;
-        const double *gr = go ? go + r * n : NULL;
-        lossd_vd dot = lossd_v_set1(0.0);
-        for (size_t j = 0; j < n; j++) {
-            lossd_vd gj = gr ? lossd_v_gather(gr + j, n, rows) : lossd_v_set1(1.0);
-            dot += log_space ? gj : gj * lossd_v_gather(y + j, n, rows);
-        }
-        for (size_t j = 0; j < n; j++) {
-            lossd_vd gj = gr ? lossd_v_gather(gr + j, n, rows) : lossd_v_set1(1.0);
-            lossd_vd yj = lossd_v_gather(y + j, n, rows);
-            lossd_vd gradient = log_space ? gj - lossd_v_exp(yj) * dot : yj * (gj - dot);
-            lossd_v_scatter(g + j, n, gradient, rows);
-            lossd__tally_nonfinite(&bad, gradient, rows);
-        }
     }
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
     return zeros;
@@ -434,12 +459,12 @@ LOSSD_INLINE size_t softmax_rows(const lossd_call *restrict c, size_t begin, siz
 
 static size_t softmax_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return softmax_rows(c, begin, end, out, false);
+    return softmax_units(c, begin, end, out, false);
 }
 
 static size_t log_softmax_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
-    return softmax_rows(c, begin, end, out, true);
+    return softmax_units(c, begin, end, out, true);
 }
 
 /* ------------------------------------------------------------ prepare hooks */
@@ -582,6 +607,15 @@ static const lossd_param_spec softplus_params[] = {
 };
 
 /* A row's public half; .impl follows (LOSSD__IMPL). */
+/* The axis of the sums, as PyTorch's dim (call.c resolves it: row_axis). */
+static const lossd_param_spec softmax_params[] = {
+    {.name = "dim",
+     .type = LOSSD_PARAM_INTEGER,
+     .summary = "the axis the exponentials are normalised along; negative counts from the last",
+     .default_number = -1,
+     .domain = LOSSD__ANY},
+};
+
 #define ACTIVATION(fname, fsummary, fformula, fref)                                          \
     .kind = LOSSD_KIND_ACTIVATION, .name = #fname, .summary = fsummary, .formula = fformula, \
     .reference = fref, .flags = LOSSD_FN_GRAD,                                               \
@@ -645,11 +679,13 @@ static const lossd_function activation_functions[] = {
                 "\\frac{1}{\\beta} \\log(1 + e^{\\beta x})", "torch.nn.functional.softplus"),
      .params = LOSSD__PARAMS(softplus_params),
      .impl = LOSSD__IMPL(.prepare = softplus_prepare, .kernel = softplus_kernel)},
-    {ACTIVATION(softmax, "softmax along the last axis", "\\frac{e^{x_j}}{\\sum_k e^{x_k}}",
-                "torch.nn.functional.softmax (dim=-1)"),
+    {ACTIVATION(softmax, "softmax along an axis (dim, default the last)",
+                "\\frac{e^{x_j}}{\\sum_k e^{x_k}}", "torch.nn.functional.softmax"),
+     .params = LOSSD__PARAMS(softmax_params),
      .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE, .kernel = softmax_kernel)},
-    {ACTIVATION(log_softmax, "log-softmax along the last axis", "x_j - \\log \\sum_k e^{x_k}",
-                "torch.nn.functional.log_softmax (dim=-1)"),
+    {ACTIVATION(log_softmax, "log-softmax along an axis (dim, default the last)",
+                "x_j - \\log \\sum_k e^{x_k}", "torch.nn.functional.log_softmax"),
+     .params = LOSSD__PARAMS(softmax_params),
      .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE, .kernel = log_softmax_kernel)},
 };
 

@@ -271,7 +271,8 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
             return 0;
         }
         /* fall through */
-    case LOSSD_SHAPE_CLASS_INDEX: {
+    case LOSSD_SHAPE_CLASS_INDEX:
+    case LOSSD_SHAPE_BIN_TARGET: {
         bool ok;
         if (is_empty_list(input))
             ok = is_empty_list(t);
@@ -281,16 +282,16 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
             ok = t->rank == 0;
         if (ok)
             return 0;
+        bool bins = c->fn->operands[k].shape == LOSSD_SHAPE_BIN_TARGET;
+        const char *or_prob = c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
+                                  ? " or probabilities shaped like input"
+                                  : "";
         if (input->rank == 2)
-            snprintf(want, sizeof want, "class indices of shape (%zu)%s", input->shape[0],
-                     c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
-                         ? " or probabilities shaped like input"
-                         : "");
+            snprintf(want, sizeof want, "%s of shape (%zu)%s",
+                     bins ? "bin targets" : "class indices", input->shape[0], or_prob);
         else
-            snprintf(want, sizeof want, "one class index (a number)%s",
-                     c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
-                         ? " or probabilities shaped like input"
-                         : "");
+            snprintf(want, sizeof want, "one %s (a number)%s", bins ? "bin target" : "class index",
+                     or_prob);
         return shape_error(c, k, want, err);
     }
     case LOSSD_SHAPE_BOXES: /* (..., 4), as torchvision's box losses take them */
@@ -337,22 +338,43 @@ static size_t scan_class_indices(const double *x, size_t n, double n_classes, do
     return lossd__scan_class_indices(x, n, n_classes, ignore_index, all_good);
 }
 
+/* The index of operand k's first value outside [lo, hi] (NaN is outside), or its size. */
+static size_t first_outside(const lossd_call *c, size_t k, double lo, double hi)
+{
+    const lossd_tensor *t = &c->operand[k];
+    if (scan_range(t->data, t->size, lo, hi))
+        return t->size;
+    /* only the first bad one pays for a scalar look */
+    size_t i = 0;
+    while (i < t->size && t->data[i] >= lo && t->data[i] <= hi)
+        i++;
+    return i;
+}
+
 int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
-    if (scan_range(t->data, t->size, 0.0, 1.0))
+    size_t i = first_outside(c, k, 0.0, 1.0);
+    if (i == t->size)
         return 0;
-    /* Look for the first bad one; only it pays for its path. */
-    for (size_t i = 0; i < t->size; i++) {
-        double x = t->data[i];
-        if (!(x >= 0.0 && x <= 1.0)) {
-            char path[LOSSD_FIELD_MAX];
-            lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
-            return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a probability in [0, 1]",
-                               LOSSD__SHORTEST(x));
-        }
-    }
-    return 0;
+    char path[LOSSD_FIELD_MAX];
+    lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
+    return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a probability in [0, 1]",
+                       LOSSD__SHORTEST(t->data[i]));
+}
+
+/* dfl's targets: reals in [0, C - 1], the span of the bins' centres. */
+static int check_bin_targets(const lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k];
+    size_t n_classes = c->state->n_classes;
+    size_t i = first_outside(c, k, 0.0, (double)n_classes - 1);
+    if (i == t->size)
+        return 0;
+    char path[LOSSD_FIELD_MAX];
+    lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
+    return lossd__fail(err, LOSSD_EINVAL, path, "%s is outside the bins' range [0, %zu]",
+                       LOSSD__SHORTEST(t->data[i]), n_classes - 1);
 }
 
 /* Class indices; also counts the kept (not ignored) ones into the state's n_kept. */
@@ -391,6 +413,8 @@ static int check_values(lossd_call *c, size_t k, lossd_error *err)
     if (op->shape == LOSSD_SHAPE_CLASS_INDEX ||
         (op->shape == LOSSD_SHAPE_CLASS_OR_PROB && !c->prob_target))
         return check_class_indices(c, k, err);
+    if (op->shape == LOSSD_SHAPE_BIN_TARGET)
+        return check_bin_targets(c, k, err);
     switch (op->values) {
     case LOSSD_VALUES_ANY:
         return 0;
@@ -525,6 +549,38 @@ static bool mul_size(size_t a, size_t b, size_t *out)
 }
 
 /*
+ * The axis a row-wise function runs along: the last, or the one its `dim`
+ * parameter names, PyTorch's way (negative counts from the end; a scalar
+ * has the axes -1 and 0). For an axis other than the last, sets the
+ * state's axis_len, and axis_inner unless only axes of length 1 follow it
+ * (then its rows lie like the last axis's); 422 on `dim` out of range.
+ */
+static int row_axis(lossd_call *c, lossd_error *err)
+{
+    const lossd_tensor *a = &c->operand[0];
+    lossd__call_state *s = c->state;
+    s->axis_len = s->axis_inner = 0;
+    if (lossd__param_index(c->fn, "dim") < 0)
+        return 0;
+    double dim = lossd__param_number(c, "dim");
+    int rank = a->rank ? a->rank : 1;
+    if (dim < -rank || dim >= rank)
+        return lossd__fail(err, LOSSD_EINVAL, "dim",
+                           "%s is out of range [%d, %d] for an input of rank %d",
+                           LOSSD__SHORTEST(dim), -rank, rank - 1, a->rank);
+    int axis = (int)(dim < 0 ? dim + rank : dim);
+    if (a->rank == 0 || axis == a->rank - 1)
+        return 0; /* the last axis: plain rows */
+    s->axis_len = a->shape[axis];
+    s->axis_inner = 1;
+    for (int k = axis + 1; k < a->rank; k++)
+        s->axis_inner *= a->shape[k];
+    if (s->axis_inner == 1) /* only axes of length 1 after it: rows of axis_len */
+        s->axis_inner = 0;
+    return 0;
+}
+
+/*
  * Sizes the work and the output for each kind of function: the state's
  * n_units and out_per_unit (what run.c cuts into blocks and where each
  * unit's outputs start), the call's n_terms and output shape, and
@@ -550,8 +606,14 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
     case LOSSD_KIND_INFO:
         c->n_terms = a->size;
         if (c->fn->impl->flags & LOSSD__FN_ROWWISE) {
-            s->n_units = lossd__n_rows(a);
-            s->out_per_unit = *elems_per_unit = lossd__row_len(a);
+            int rc = row_axis(c, err);
+            if (rc < 0)
+                return rc;
+            size_t len = s->axis_len ? s->axis_len : lossd__row_len(a);
+            if (s->axis_inner > 1) /* a unit is a slab of rows side by side */
+                len *= s->axis_inner;
+            s->n_units = len ? a->size / len : 0;
+            s->out_per_unit = *elems_per_unit = len;
         } else {
             s->n_units = a->size;
             s->out_per_unit = *elems_per_unit = 1;

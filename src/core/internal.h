@@ -62,7 +62,7 @@ typedef struct lossd__impl {
 } lossd__impl;
 
 /* lossd__impl.flags */
-#define LOSSD__FN_ROWWISE    0x1u /* a unit is a row along the last axis */
+#define LOSSD__FN_ROWWISE    0x1u /* a unit is a row along the last axis, or the `dim` axis */
 #define LOSSD__FN_ROW_OUTPUT 0x2u /* one output per row (info measures) */
 
 /*
@@ -239,7 +239,14 @@ struct lossd__call_state {
     size_t out_per_unit; /* output values per unit: 1, a row's length, or M */
     size_t n_classes;    /* scores: C */
     size_t n_kept;       /* class-index targets that are not ignore_index */
-    double term_scale;   /* losses: the scale of one term (1/n mean, 1/batch batchmean, 1) */
+    /*
+     * Row-wise functions with a `dim` other than the last axis: a row's
+     * length (0: the last axis's) and the distance between its entries
+     * (> 1: a unit is a slab of axis_len * axis_inner elements, whose
+     * axis_inner rows run side by side; 0: entries are neighbours).
+     */
+    size_t axis_len, axis_inner;
+    double term_scale; /* losses: the scale of one term (1/n mean, 1/batch batchmean, 1) */
     lossd__param_view views[LOSSD_MAX_PARAMS]; /* tensor parameters, by parameter index */
     double *expanded[LOSSD_MAX_PARAMS];        /* materialised broadcasts behind views */
     double *output_data;                       /* the storage behind c->output.data */
@@ -575,25 +582,33 @@ LOSSD_INLINE size_t lossd__pointwise_activation(const lossd_call *c, const void 
  * them: softmax(x)_j = exp(x_j - max) / sum, log_softmax(x)_j = (x_j -
  * max) - log(sum), with sum = sum_k exp(x_k - max). Each lane adds its
  * row's terms in order. When exps is not NULL, exp(x_j - max) is also
- * written there (same layout as x, n_rows rows).
+ * written there (same layout as x, n_rows rows). lossd__softmax_strided
+ * is the same for rows whose entry j lies j * step from their first, and
+ * whose first entries lie lane_step apart (softmax's `dim`).
  */
-LOSSD_INLINE void lossd__softmax_rows(const double *x, size_t n, size_t n_rows, lossd_vd *max,
-                                      lossd_vd *sum, double *exps)
+LOSSD_INLINE void lossd__softmax_strided(const double *x, size_t n, size_t step, size_t lane_step,
+                                         size_t n_rows, lossd_vd *max, lossd_vd *sum, double *exps)
 {
     lossd_vd m = lossd_v_set1(-INFINITY);
     for (size_t j = 0; j < n; j++) {
-        lossd_vd xj = lossd_v_gather(x + j, n, n_rows);
+        lossd_vd xj = lossd_v_gather(x + j * step, lane_step, n_rows);
         m = lossd_v_select(xj > m, xj, m); /* a NaN never wins: the sum below carries it */
     }
     lossd_vd s = lossd_v_set1(0.0);
     for (size_t j = 0; j < n; j++) {
-        lossd_vd e = lossd_v_exp(lossd_v_gather(x + j, n, n_rows) - m);
+        lossd_vd e = lossd_v_exp(lossd_v_gather(x + j * step, lane_step, n_rows) - m);
         if (exps)
-            lossd_v_scatter(exps + j, n, e, n_rows);
+            lossd_v_scatter(exps + j * step, lane_step, e, n_rows);
         s += e;
     }
     *max = m;
     *sum = s;
+}
+
+LOSSD_INLINE void lossd__softmax_rows(const double *x, size_t n, size_t n_rows, lossd_vd *max,
+                                      lossd_vd *sum, double *exps)
+{
+    lossd__softmax_strided(x, n, 1, n, n_rows, max, sum, exps);
 }
 
 /*

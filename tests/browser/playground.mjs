@@ -293,6 +293,17 @@ test('every view works, and axe-core finds no serious or critical violation', as
   const relu = await api(lossd.base, '/v1/activation/relu', { input: xs, grad: true });
   assert.equal(cells[2], String(relu.stats.zero_grad_fraction));
   if (SHOTS) await shoot(page, 'curves');
+  // Losses on logits: the list is the catalog's (varifocal was never written into the page),
+  // and the right end's derivative is lossd's at target 1.
+  await page.click('input[name="family"][value="logits"]');
+  await page.waitForSelector('#curve-stats tbody tr[data-fn="Varifocal"]', WAIT);
+  const offered = await page.$$eval('#curve-functions input[data-fn]', (els) => els.map((e) => e.value));
+  for (const name of ['bce_with_logits', 'sigmoid_focal', 'qfl', 'varifocal']) assert.ok(offered.includes(name), name);
+  const vfCells = await page.$$eval('#curve-stats tbody tr[data-fn="Varifocal"] td', (tds) => tds.map((t) => t.textContent));
+  const logits = Array.from({ length: 241 }, (_, i) => -6 + (12 * i) / 240);
+  const vf = await api(lossd.base, '/v1/loss/varifocal', { input: logits, target: logits.map(() => 1), reduction: 'none', grad: true });
+  assert.equal(vfCells[2], String(vf.grad[vf.grad.length - 1]));
+  await axe(page, 'curves (logits)');
   await page.click('input[name="family"][value="focal"]');
   await page.waitForSelector('#curve-stats tbody tr[data-fn="focal γ = 2"]', WAIT);
   await axe(page, 'curves (focal)');

@@ -485,15 +485,15 @@ ACTIVATIONS = {
     "hardswish": F.hardswish,
     "hardtanh": lambda x, min_val=-1.0, max_val=1.0: F.hardtanh(x, min_val, max_val),
     "softplus": lambda x, beta=1.0, threshold=20.0: F.softplus(x, beta, threshold),
-    "softmax": lambda x: F.softmax(x, dim=-1),
-    "log_softmax": lambda x: F.log_softmax(x, dim=-1),
+    "softmax": lambda x, dim=-1: F.softmax(x, dim=dim),
+    "log_softmax": lambda x, dim=-1: F.log_softmax(x, dim=dim),
 }
 
 # For softmax-type functions the "derivative" whose exact zeros are counted
 # is the Jacobian diagonal.
 JACOBIAN_DIAGONAL = {
-    "softmax": lambda x: F.softmax(x, dim=-1) * (1 - F.softmax(x, dim=-1)),
-    "log_softmax": lambda x: 1 - F.softmax(x, dim=-1),
+    "softmax": lambda x, dim=-1: F.softmax(x, dim=dim) * (1 - F.softmax(x, dim=dim)),
+    "log_softmax": lambda x, dim=-1: 1 - F.softmax(x, dim=dim),
 }
 
 
@@ -502,10 +502,11 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False, tolerance=None):
-    """One loss case. reduction=None omits the line (lossd's default, mean)."""
+              grad=True, terms=False, tolerance=None, reference=None):
+    """One loss case. reduction=None omits the line (lossd's default, mean).
+    reference: the function the expectations come from (default LOSSES[name])."""
     params = params or {}
-    fn = LOSSES[name]
+    fn = reference or LOSSES[name]
     red = reduction or "mean"
     x = f64(inp).requires_grad_(grad)
     t = tgt.clone()
@@ -545,6 +546,14 @@ def emit_empty_losses(out, name, params=None):
                  grad_output=empty if red == "none" else None, expects=expects)
 
 
+def emit_error(out, label, name, operands, field, params=None, reduction=None, grad=False,
+               grad_output=None):
+    """A bad-input case: lossd must refuse it (422) naming `field`, the first
+    offending path, as the contract says (no PyTorch involved)."""
+    out.case(label, name, reduction=reduction, grad=grad, params=params, operands=operands,
+             grad_output=grad_output, expects=[("error", field)])
+
+
 def emit_activation(out, rng, label, name, inp, params=None, grad=True):
     params = params or {}
     fn = ACTIVATIONS[name]
@@ -556,7 +565,7 @@ def emit_activation(out, rng, label, name, inp, params=None, grad=True):
         (g,) = torch.autograd.grad(y, x, grad_output, retain_graph=True)
         expects.append(("grad", g))
     if name in JACOBIAN_DIAGONAL:
-        deriv = JACOBIAN_DIAGONAL[name](x.detach())
+        deriv = JACOBIAN_DIAGONAL[name](x.detach(), **params)
     else:
         (deriv,) = torch.autograd.grad(y, x, torch.ones_like(y))
     zero_fraction = (deriv == 0).sum().item() / deriv.numel()
@@ -1082,7 +1091,7 @@ def batched_box_losses(out):
                   {"box_format": "cxcywh"}, terms=True, tolerance=tol)
 
 
-def emit_error(out, label, name, inp, tgt, field, params=None, reduction=None, grad=None,
+def emit_box_error(out, label, name, inp, tgt, field, params=None, reduction=None, grad=None,
                grad_output=None, operand_names=("input", "target")):
     """A refused input: `expect error FIELD` (LOSSES-NEXT.md's "Bad input":
     the first offending path; over HTTP a 422 naming it)."""
@@ -1105,49 +1114,339 @@ def bad_box_inputs(out):
     batched = [[good[0], good[1]], [[2.0, 0.0, 1.0, 1.0], good[2]]]  # [1][0]: x2 < x1
     for name in list(NEXT_BOX_LOSSES) + list(BOX_LOSSES):
         bad = f"{name}/bad-input"
-        emit_error(out, f"{bad}/xyxy/x2<x1", name, x_swapped, good, "input[1]")
-        emit_error(out, f"{bad}/xyxy/y2<y1", name, good, y_swapped, "target[0]")
-        emit_error(out, f"{bad}/xywh/negative-width", name, neg_w, good, "input[2]",
+        emit_box_error(out, f"{bad}/xyxy/x2<x1", name, x_swapped, good, "input[1]")
+        emit_box_error(out, f"{bad}/xyxy/y2<y1", name, good, y_swapped, "target[0]")
+        emit_box_error(out, f"{bad}/xywh/negative-width", name, neg_w, good, "input[2]",
                    {"box_format": "xywh"})
-        emit_error(out, f"{bad}/cxcywh/negative-height", name, good, neg_h, "target[1]",
+        emit_box_error(out, f"{bad}/cxcywh/negative-height", name, good, neg_h, "target[1]",
                    {"box_format": "cxcywh"})
-        emit_error(out, f"{bad}/not-finite", name, not_finite, good, "input[0]")
-        emit_error(out, f"{bad}/batched/x2<x1", name, batched, [good[:2], good[1:]],
+        emit_box_error(out, f"{bad}/not-finite", name, not_finite, good, "input[0]")
+        emit_box_error(out, f"{bad}/batched/x2<x1", name, batched, [good[:2], good[1:]],
                    "input[1][0]")
-        emit_error(out, f"{bad}/3-per-box", name, [[0.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]], "input")
-        emit_error(out, f"{bad}/batched-3-per-box", name, [[[0.0, 0.0, 1.0]]],
+        emit_box_error(out, f"{bad}/3-per-box", name, [[0.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]], "input")
+        emit_box_error(out, f"{bad}/batched-3-per-box", name, [[[0.0, 0.0, 1.0]]],
                    [[[0.0, 0.0, 1.0]]], "input")
-        emit_error(out, f"{bad}/target-shape", name, good, good[:2], "target")
-        emit_error(out, f"{bad}/eps<0", name, good, good, "eps", {"eps": -1e-7})
-        emit_error(out, f"{bad}/eps-nan", name, good, good, "eps", {"eps": float("nan")})
-        emit_error(out, f"{bad}/box_format", name, good, good, "box_format",
+        emit_box_error(out, f"{bad}/target-shape", name, good, good[:2], "target")
+        emit_box_error(out, f"{bad}/eps<0", name, good, good, "eps", {"eps": -1e-7})
+        emit_box_error(out, f"{bad}/eps-nan", name, good, good, "eps", {"eps": float("nan")})
+        emit_box_error(out, f"{bad}/box_format", name, good, good, "box_format",
                    {"box_format": "yxyx"})
-        emit_error(out, f"{bad}/grad_output-with-mean", name, good, good, "grad_output",
+        emit_box_error(out, f"{bad}/grad_output-with-mean", name, good, good, "grad_output",
                    reduction="mean", grad=True, grad_output=f64([1.0, 1.0, 1.0]))
-        emit_error(out, f"{bad}/grad_output-shape", name, good, good, "grad_output",
+        emit_box_error(out, f"{bad}/grad_output-shape", name, good, good, "grad_output",
                    reduction="none", grad=True, grad_output=f64([1.0, 1.0]))
-        emit_error(out, f"{bad}/grad_output-without-grad", name, good, good, "grad_output",
+        emit_box_error(out, f"{bad}/grad_output-without-grad", name, good, good, "grad_output",
                    reduction="none", grad_output=f64([1.0, 1.0, 1.0]))
         if name in BOX_LOSSES:  # alpha: a number >= 1
             for tag, alpha in (("0.999", 0.999), ("0", 0.0), ("-1", -1.0), ("inf", math.inf)):
-                emit_error(out, f"{bad}/alpha={tag}", name, good, good, "alpha",
+                emit_box_error(out, f"{bad}/alpha={tag}", name, good, good, "alpha",
                            {"alpha": alpha})
-            emit_error(out, f"{bad}/alpha-bool", name, good, good, "alpha", {"alpha": True})
+            emit_box_error(out, f"{bad}/alpha-bool", name, good, good, "alpha", {"alpha": True})
         else:  # the new losses take no alpha
-            emit_error(out, f"{bad}/no-alpha", name, good, good, "alpha", {"alpha": 2.0})
-    emit_error(out, "siou/bad-input/neg_gamma-number", "siou", good, good, "neg_gamma",
+            emit_box_error(out, f"{bad}/no-alpha", name, good, good, "alpha", {"alpha": 2.0})
+    emit_box_error(out, "siou/bad-input/neg_gamma-number", "siou", good, good, "neg_gamma",
                {"neg_gamma": 1.0})
-    emit_error(out, "siou/bad-input/neg_gamma-string", "siou", good, good, "neg_gamma",
+    emit_box_error(out, "siou/bad-input/neg_gamma-string", "siou", good, good, "neg_gamma",
                {"neg_gamma": "true"})
     for tag, constant in (("0", 0.0), ("-12.8", -12.8), ("inf", math.inf), ("nan", math.nan)):
-        emit_error(out, f"nwd/bad-input/constant={tag}", "nwd", good, good, "constant",
+        emit_box_error(out, f"nwd/bad-input/constant={tag}", "nwd", good, good, "constant",
                    {"constant": constant})
-    emit_error(out, "nwd/bad-input/constant-bool", "nwd", good, good, "constant",
+    emit_box_error(out, "nwd/bad-input/constant-bool", "nwd", good, good, "constant",
                {"constant": True})
-    emit_error(out, "nwd/bad-input/neg_gamma", "nwd", good, good, "neg_gamma",
+    emit_box_error(out, "nwd/bad-input/neg_gamma", "nwd", good, good, "neg_gamma",
                {"neg_gamma": True})
-    emit_error(out, "eiou/bad-input/constant", "eiou", good, good, "constant",
+    emit_box_error(out, "eiou/bad-input/constant", "eiou", good, good, "constant",
                {"constant": 12.8})
+
+
+# --------------------------------------------------------------------------
+# The detection-era classification losses: poly1, qfl, varifocal, dfl, from
+# the formulas of ../shared/LOSSES-NEXT.md (float64, autograd for gradients)
+# --------------------------------------------------------------------------
+
+def poly1_loss(x, target, reduction, epsilon=1.0):
+    """Poly-1 (Leng et al. 2022, as optax's poly_loss_cross_entropy):
+    CE(x, y) + epsilon (1 - softmax(x)[y]); no weight, ignore_index or smoothing."""
+    ce = F.cross_entropy(x, target, reduction="none")
+    pt = F.softmax(x, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    return reduce_loss(ce + epsilon * (1 - pt), reduction)
+
+
+def qfl_loss(x, y, reduction, beta=2.0):
+    """Quality Focal Loss with a dense soft target (mmdet 3.x
+    quality_focal_loss_tensor_target, element by element):
+    BCEWithLogits(x, y) |y - sigmoid(x)|^beta."""
+    bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+    return reduce_loss(bce * (y - torch.sigmoid(x)).abs().pow(beta), reduction)
+
+
+def varifocal_loss(x, y, reduction, alpha=0.75, gamma=2.0, iou_weighted=True):
+    """mmdetection's varifocal_loss: BCEWithLogits(x, y) w, w = y (or 1) for
+    positives, alpha |sigmoid(x) - y|^gamma for negatives (y = 0). The
+    contract's masks pass no gradient to the side they do not take: the
+    negatives' |s - y| is replaced by 1 where y > 0 before the power, or
+    autograd would send 0 * inf = NaN through it where s = y and gamma < 1."""
+    s = torch.sigmoid(x)
+    pos = y > 0
+    d = torch.where(pos, torch.ones_like(s), (s - y).abs())
+    w = torch.where(pos, y if iou_weighted else torch.ones_like(y), alpha * d.pow(gamma))
+    return reduce_loss(F.binary_cross_entropy_with_logits(x, y, reduction="none") * w, reduction)
+
+
+def dfl_loss(x, y, reduction):
+    """Distribution Focal Loss (mmdetection's distribution_focal_loss): a real
+    target y in [0, C-1] between bins l = floor(y) and l + 1 is
+    CE(x, l) (l + 1 - y) + CE(x, l + 1) (y - l). At y = C - 1 the right
+    term (weight 0) is dropped - mmdet would index bin C - by a where, which
+    passes it no gradient."""
+    n_bins = x.shape[-1]
+    left = y.floor().long()
+    w_left = (left + 1).to(F64) - y
+    w_right = y - left.to(F64)
+    has_right = left + 1 < n_bins
+    right = torch.where(has_right, left + 1, left)
+    ce_left = F.cross_entropy(x, left, reduction="none") * w_left
+    ce_right = F.cross_entropy(x, right, reduction="none") * w_right
+    return reduce_loss(ce_left + torch.where(has_right, ce_right, torch.zeros_like(ce_right)),
+                       reduction)
+
+
+LOSSES.update({
+    "poly1": poly1_loss,
+    "qfl": qfl_loss,
+    "varifocal": varifocal_loss,
+    "dfl": dfl_loss,
+})
+
+
+def poly1_losses(out):
+    rng = Rng(1101)
+    N, C = 4, 5
+    x = rng.normal(N, C, scale=2)
+    target = idx([2, 0, 4, 1])
+    extreme_x = f64([[1000.0, -1000.0, 0.0, 5.0, -3.0],
+                     [-1000.0, 1000.0, 1000.0, 0.0, 0.0],
+                     [0.0, 0.0, 0.0, 0.0, 0.0],
+                     [30.0, -30.0, 0.0, 1.0, 2.0]])
+    extreme_t = idx([0, 2, 4, 1])  # certain, a tie, uniform, far off
+    cases = [
+        ("NC", x, target, {}),
+        ("NC/epsilon=1", x, target, {"epsilon": 1.0}),
+        ("NC/epsilon=2", x, target, {"epsilon": 2.0}),
+        ("NC/epsilon=0.5", x, target, {"epsilon": 0.5}),
+        ("NC/epsilon=-1", x, target, {"epsilon": -1.0}),
+        ("NC/epsilon=-0.75", x, target, {"epsilon": -0.75}),
+        ("NC/extreme-logits", extreme_x, extreme_t, {}),
+        ("NC/extreme-logits/epsilon=-1", extreme_x, extreme_t, {"epsilon": -1.0}),
+        ("C/scalar-target", x[0], idx(3), {}),
+        ("C/scalar-target/epsilon=2", x[1], idx(0), {"epsilon": 2.0}),
+    ]
+    for tag, xi, ti, params in cases:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"poly1/{tag}/{red}/grad", "poly1", xi, ti, red, params)
+    # epsilon = 0 is F.cross_entropy: the formula gives its values and
+    # gradients bit for bit, and the expectations are F.cross_entropy's own.
+    def cross_entropy(xi, ti, red, epsilon):
+        return F.cross_entropy(xi, ti, reduction=red)
+    for tag, xi, ti in (("NC", x, target), ("NC/extreme-logits", extreme_x, extreme_t),
+                        ("C/scalar-target", x[0], idx(3))):
+        a, b = xi.clone().requires_grad_(True), xi.clone().requires_grad_(True)
+        ya, yb = poly1_loss(a, ti, "none", 0.0), F.cross_entropy(b, ti, reduction="none")
+        go = torch.linspace(-1.0, 2.0, ya.numel(), dtype=F64).reshape(ya.shape)
+        ya.backward(go)
+        yb.backward(go)
+        assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad), tag
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"poly1/{tag}/epsilon=0/is-cross_entropy/{red}/grad", "poly1",
+                      xi, ti, red, {"epsilon": 0.0}, reference=cross_entropy)
+    emit_loss(out, rng, "poly1/N50C6/default-reduction/grad", "poly1",
+              rng.normal(50, 6, scale=2), rng.integers(6, 50), None)
+    emit_loss(out, rng, "poly1/N50C6/epsilon=-1/sum/grad", "poly1",
+              rng.normal(50, 6, scale=3), rng.integers(6, 50), "sum", {"epsilon": -1.0})
+    emit_loss(out, rng, "poly1/NC/mean/nograd", "poly1", x, target, "mean", grad=False)
+    emit_empty_losses(out, "poly1")
+    bad = [
+        ("target-out-of-range", x, f64([2, 0, 5, 1]), {}, "target[2]"),
+        ("target-negative", x, f64([-1, 0, 4, 1]), {}, "target[0]"),
+        ("target-not-whole", x, f64([2, 0.5, 4, 1]), {}, "target[1]"),
+        ("target-shape", x, f64([2, 0, 4]), {}, "target"),
+        ("scores-rank3", x.reshape(2, 2, 5), f64([0, 1]), {}, "input"),
+        ("epsilon-below-1", x, target, {"epsilon": -1.5}, "epsilon"),
+    ]
+    for tag, xi, ti, params, field in bad:
+        emit_error(out, f"poly1/bad/{tag}", "poly1", [("input", xi), ("target", ti)], field,
+                   params)
+
+
+def soft_targets(rng, *shape, zeros=0.5):
+    """Dense detection targets: exact zeros (negatives) and IoU-like scores in (0, 1]."""
+    y = rng.uniform(*shape, lo=0.05, hi=1.0)
+    y[rng.uniform(*shape) < zeros] = 0.0
+    return y
+
+
+def assert_same(f, g, x):
+    """f and g of x give the same values and gradients, bit for bit (the
+    generator's own check of an identity the contract states)."""
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya, yb = f(a), g(b)
+    ya.sum().backward()
+    yb.sum().backward()
+    assert torch.equal(ya, yb) and torch.equal(a.grad, b.grad)
+
+
+# logits far out on both sides, with targets that agree and disagree
+SOFT_EXTREMES = f64([-1000.0, -30.0, -30.0, 0.0, 0.0, 0.0, 30.0, 30.0, 1000.0, 2.5])
+SOFT_EXTREMES_T = f64([0.0, 0.0, 1.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.3])
+
+
+def soft_target_data(rng):
+    """qfl's and varifocal's (3, 5) case: exact-zero negatives, a target of 1,
+    and a positive at sigmoid(x) = y = 0.5 exactly."""
+    x = rng.normal(3, 5, scale=3)
+    y = soft_targets(rng, 3, 5)
+    y[0, :2] = 0.0
+    y[1, 1], y[2, 4] = 1.0, 0.5
+    x[2, 4] = 0.0
+    return x, y
+
+
+def soft_target_settings(out, rng, name, x, y, settings):
+    """Each parameter setting on the (3, 5) case, every reduction, and on the extremes."""
+    for stag, params in settings:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"{name}/rank2/{stag}/{red}/grad", name, x, y, red, params)
+        emit_loss(out, rng, f"{name}/rank1/extremes/{stag}/none/grad", name, SOFT_EXTREMES,
+                  SOFT_EXTREMES_T, "none", params)
+
+
+def soft_target_tail(out, rng, name, x, y, rank0, rank3_params, bad):
+    """What qfl and varifocal share after their own cases: rank 0 (rank0: (tag,
+    x, y) triples) and rank 3 for every reduction, a larger default-reduction
+    case, no gradient, the empty batch, and the bad inputs ((tag, x, y,
+    params, field))."""
+    for red in REDUCTIONS:
+        for tag, xi, ti in rank0:
+            emit_loss(out, rng, f"{name}/rank0{tag}/{red}/grad", name, xi, ti, red)
+        emit_loss(out, rng, f"{name}/rank3/{red}/grad", name, rng.normal(2, 3, 2, scale=3),
+                  soft_targets(rng, 2, 3, 2), red, rank3_params)
+    emit_loss(out, rng, f"{name}/rank2-8x10/default-reduction/grad", name,
+              rng.normal(8, 10, scale=4), soft_targets(rng, 8, 10, zeros=0.8), None)
+    emit_loss(out, rng, f"{name}/rank2/sum/nograd", name, x, y, "sum", grad=False)
+    emit_empty_losses(out, name)
+    for tag, xi, ti, params, field in bad:
+        emit_error(out, f"{name}/bad/{tag}", name, [("input", xi), ("target", ti)], field, params)
+
+
+def qfl_losses(out):
+    rng = Rng(1102)
+    x, y = soft_target_data(rng)
+    soft_target_settings(out, rng, "qfl", x, y, [
+        ("defaults", {}), ("beta=2", {"beta": 2.0}), ("beta=0", {"beta": 0.0}),
+        ("beta=1", {"beta": 1.0}), ("beta=3", {"beta": 3.0}), ("beta=1.5", {"beta": 1.5}),
+    ])
+    # beta < 1: autograd's gradient is NaN where y = sigmoid(x) exactly (and at
+    # x = -1000, y = 0, where sigmoid underflows to 0); elsewhere finite.
+    emit_loss(out, rng, "qfl/rank2/beta=0.5/none/grad", "qfl", x, y, "none", {"beta": 0.5})
+    emit_loss(out, rng, "qfl/rank1/extremes/beta=0.5/sum/grad", "qfl", SOFT_EXTREMES,
+              SOFT_EXTREMES_T, "sum", {"beta": 0.5})
+    # beta = 0 is bce_with_logits exactly
+    assert_same(lambda a: qfl_loss(a, y, "none", 0.0),
+                lambda b: F.binary_cross_entropy_with_logits(b, y, reduction="none"), x)
+    bad_y = y.clone()
+    bad_y[1, 2] = 1.5
+    neg_y = y.clone()
+    neg_y[0, 3] = -0.25
+    soft_target_tail(out, rng, "qfl", x, y, [("", f64(-1.2), f64(0.7))], {"beta": 2.5}, [
+        ("target-above-1", x, bad_y, {}, "target[1][2]"),
+        ("target-negative", x, neg_y, {}, "target[0][3]"),
+        ("target-shape", x, y[:, :4], {}, "target"),
+        ("beta-negative", x, y, {"beta": -1.0}, "beta"),
+    ])
+
+
+def varifocal_losses(out):
+    rng = Rng(1103)
+    x, y = soft_target_data(rng)
+    soft_target_settings(out, rng, "varifocal", x, y, [
+        ("defaults", {}), ("explicit-defaults", {"alpha": 0.75, "gamma": 2.0, "iou_weighted": True}),
+        ("iou_weighted=false", {"iou_weighted": False}),
+        ("alpha=0.25", {"alpha": 0.25}), ("alpha=0", {"alpha": 0.0}),
+        ("gamma=0", {"gamma": 0.0}), ("gamma=1", {"gamma": 1.0}), ("gamma=3", {"gamma": 3.0}),
+        ("gamma=1.5+iou_weighted=false", {"gamma": 1.5, "iou_weighted": False}),
+    ])
+    # gamma < 1: the positive at s = y keeps a finite gradient (no gradient
+    # through the side the mask does not take); the negative at x = -1000,
+    # where sigmoid underflows to 0 = y, is autograd's NaN.
+    for params in ({"gamma": 0.5}, {"gamma": 0.5, "iou_weighted": False}):
+        tag = "+".join(f"{k}={str(v).lower()}" for k, v in params.items())
+        emit_loss(out, rng, f"varifocal/rank2/{tag}/none/grad", "varifocal", x, y, "none", params)
+        emit_loss(out, rng, f"varifocal/rank1/extremes/{tag}/sum/grad", "varifocal",
+                  SOFT_EXTREMES, SOFT_EXTREMES_T, "sum", params)
+    # alpha = 1, gamma = 0 without IoU weights is bce_with_logits exactly
+    assert_same(lambda a: varifocal_loss(a, y, "none", alpha=1.0, gamma=0.0, iou_weighted=False),
+                lambda b: F.binary_cross_entropy_with_logits(b, y, reduction="none"), x)
+    bad_y = y.clone()
+    bad_y[0, 1] = 1.25
+    neg_y = y.clone()
+    neg_y[2, 0] = -1e-9
+    soft_target_tail(out, rng, "varifocal", x, y,
+                     [("/positive", f64(-1.2), f64(0.7)), ("/negative", f64(0.9), f64(0.0))],
+                     {"alpha": 0.5, "gamma": 2.5}, [
+        ("target-above-1", x, bad_y, {}, "target[0][1]"),
+        ("target-negative", x, neg_y, {}, "target[2][0]"),
+        ("target-shape", x, y.reshape(5, 3), {}, "target"),
+        ("alpha-negative", x, y, {"alpha": -0.5}, "alpha"),
+        ("gamma-negative", x, y, {"gamma": -1.0}, "gamma"),
+    ])
+
+def dfl_losses(out):
+    rng = Rng(1104)
+    N, C = 8, 8
+    x = rng.normal(N, C, scale=2)
+    # integers (one bin alone), the last bin C - 1 (no right term), just
+    # below it, a quarter, the first bin, and two reals
+    y = f64([0.0, 3.0, 7.0, 6.5, 6.999999, 0.25, 2.718281828, 4.0])
+    extreme_x = f64([[1000.0, -1000.0, 0.0, 5.0],
+                     [-1000.0, 1000.0, 1000.0, 0.0],
+                     [0.0, 0.0, 0.0, 0.0],
+                     [30.0, -30.0, 0.0, 1.0]])
+    extreme_y = f64([0.5, 1.5, 3.0, 2.25])
+    cases = [
+        ("NC", x, y),
+        ("NC/extreme-logits", extreme_x, extreme_y),
+        ("NC/integers", x, f64([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])),
+        ("NC/all-last-bin", x[:3], f64([7.0, 7.0, 7.0])),
+        ("C/scalar-target", x[0], f64(2.5)),
+        ("C/scalar-target-last-bin", x[1], f64(7.0)),
+        ("C1/single-bin", x[:2, :1], f64([0.0, 0.0])),
+    ]
+    for tag, xi, ti in cases:
+        for red in REDUCTIONS:
+            emit_loss(out, rng, f"dfl/{tag}/{red}/grad", "dfl", xi, ti, red)
+    # an integer target is cross-entropy at that bin
+    whole = f64([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    for red in REDUCTIONS:
+        assert_same(lambda a: dfl_loss(a, whole, red),
+                    lambda b: F.cross_entropy(b, whole.long(), reduction=red), x)
+    # GFL's head: 17 bins (reg_max 16), four sides per box
+    emit_loss(out, rng, "dfl/N64C17/default-reduction/grad", "dfl", rng.normal(64, 17, scale=3),
+              rng.uniform(64, lo=0.0, hi=16.0), None)
+    emit_loss(out, rng, "dfl/NC/sum/nograd", "dfl", x, y, "sum", grad=False)
+    emit_empty_losses(out, "dfl")
+    bad = [
+        ("target-negative", x, f64([0.0, 3.0, -0.5, 6.5, 1, 0.25, 2, 4]), "target[2]"),
+        ("target-between-last-bin-and-C", x, f64([0.0, 3.0, 7.0, 7.5, 1, 0.25, 2, 4]),
+         "target[3]"),
+        ("target-C", x, f64([0.0, 3.0, 7.0, 6.5, 8.0, 0.25, 2, 4]), "target[4]"),
+        ("target-far-out", x, f64([0.0, 1e300, 7.0, 6.5, 1, 0.25, 2, 4]), "target[1]"),
+        ("scalar-target-out", x[0], f64(7.25), "target"),
+        ("target-shape", x, f64([0.0, 3.0, 7.0]), "target"),
+        ("target-like-input", x, x.abs().clamp(max=7.0), "target"),
+        ("scores-rank3", x.reshape(2, 4, 8), f64([0.0, 1.0]), "input"),
+    ]
+    for tag, xi, ti, field in bad:
+        emit_error(out, f"dfl/bad/{tag}", "dfl", [("input", xi), ("target", ti)], field)
 
 
 # --------------------------------------------------------------------------
@@ -1225,6 +1524,37 @@ def activations(out):
             continue
         tag = name + "".join(f"/{k}={fmt_param(v).split()[-1]}" for k, v in params.items())
         emit_activation(out, rng, f"{tag}/rank1/near-zero/grad", name, near_zero, params)
+
+
+def softmax_dims(out):
+    """softmax and log_softmax along each axis (PyTorch's dim, negative
+    counting from the last), with values, gradients and grad_output."""
+    rng = Rng(709)
+    x3 = rng.normal(3, 4, 5, scale=3)
+    x3[0, 1, :] = 1000.0  # a saturated slice along every axis
+    x4 = rng.normal(2, 3, 1, 4, scale=2)
+    for name in ("softmax", "log_softmax"):
+        for dim in (0, 1, 2, -1, -2, -3):
+            emit_activation(out, rng, f"{name}/rank3/dim={dim}/grad", name, x3, {"dim": dim})
+        emit_activation(out, rng, f"{name}/rank3/dim=1/nograd", name, x3, {"dim": 1}, grad=False)
+        # an axis followed only by axes of length 1, and the length-1 axis itself
+        for dim in (1, 2, -2):
+            emit_activation(out, rng, f"{name}/rank4/dim={dim}/grad", name, x4, {"dim": dim})
+        emit_activation(out, rng, f"{name}/rank2/dim=0/grad", name, rng.normal(7, 3, scale=2),
+                        {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank2-tall/dim=0/grad", name,
+                        rng.normal(3, 11, scale=2), {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank1/dim=0/grad", name, rng.normal(6, scale=2),
+                        {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank0/dim=0/grad", name, rng.normal(scale=2),
+                        {"dim": 0})
+        emit_activation(out, rng, f"{name}/rank0/dim=-1/grad", name, rng.normal(scale=2),
+                        {"dim": -1})
+        for dim, field in ((3, "dim"), (-4, "dim"), (1.5, "dim")):
+            emit_error(out, f"{name}/bad/rank3/dim={dim}", name, [("input", x3)], field,
+                       {"dim": dim})
+        emit_error(out, f"{name}/bad/rank0/dim=1", name, [("input", f64(0.5))], "dim",
+                   {"dim": 1})
 
 
 # --------------------------------------------------------------------------
@@ -1403,20 +1733,20 @@ def bad_pairwise_inputs(out):
     names = ("boxes1", "boxes2")
     for name in list(PAIRWISE) + ["nwd"]:
         bad = f"{name}/bad-input"
-        emit_error(out, f"{bad}/one-box-of-5", name, [0.0, 0.0, 1.0, 1.0, 1.0], boxes, "boxes1",
+        emit_box_error(out, f"{bad}/one-box-of-5", name, [0.0, 0.0, 1.0, 1.0, 1.0], boxes, "boxes1",
                    operand_names=names)
-        emit_error(out, f"{bad}/rank-3", name, boxes, [boxes], "boxes2", operand_names=names)
-        emit_error(out, f"{bad}/single-box-x2<x1", name, [2.0, 0.0, 1.0, 1.0], boxes, "boxes1",
+        emit_box_error(out, f"{bad}/rank-3", name, boxes, [boxes], "boxes2", operand_names=names)
+        emit_box_error(out, f"{bad}/single-box-x2<x1", name, [2.0, 0.0, 1.0, 1.0], boxes, "boxes1",
                    operand_names=names)
-        emit_error(out, f"{bad}/boxes2[1]-negative-width", name, boxes,
+        emit_box_error(out, f"{bad}/boxes2[1]-negative-width", name, boxes,
                    [boxes[0], [1.0, 1.0, -3.0, 4.0]], "boxes2[1]", {"box_format": "xywh"},
                    operand_names=names)
     for tag, constant in (("0", 0.0), ("-1", -1.0), ("inf", math.inf)):
-        emit_error(out, f"nwd/bad-input/constant={tag}", "nwd", boxes, boxes, "constant",
+        emit_box_error(out, f"nwd/bad-input/constant={tag}", "nwd", boxes, boxes, "constant",
                    {"constant": constant}, operand_names=names)
-    emit_error(out, "nwd/bad-input/eps<0", "nwd", boxes, boxes, "eps", {"eps": -1.0},
+    emit_box_error(out, "nwd/bad-input/eps<0", "nwd", boxes, boxes, "eps", {"eps": -1.0},
                operand_names=names)
-    emit_error(out, "nwd/bad-input/alpha", "nwd", boxes, boxes, "alpha", {"alpha": 2.0},
+    emit_box_error(out, "nwd/bad-input/alpha", "nwd", boxes, boxes, "alpha", {"alpha": 2.0},
                operand_names=names)
 
 
@@ -1467,8 +1797,9 @@ def main(argv):
     families = {
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
-                 nwd_losses, batched_box_losses, bad_box_inputs],
-        "activation": [activations],
+                 nwd_losses, batched_box_losses, bad_box_inputs, poly1_losses, qfl_losses,
+                 varifocal_losses, dfl_losses],
+        "activation": [activations, softmax_dims],
         "info": [information],
         "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs],
     }

@@ -1,53 +1,59 @@
 // curves.js - the Curves view: value and derivative of several functions
 // over a range, overlaid.
 //
-// API calls, one POST /v1/batch per change:
-//   regression losses: /v1/loss/{l1,mse,smooth_l1,huber} with input = the
-//     grid, target = 0, "reduction": "none", "grad": true (value: loss,
-//     derivative: grad);
-//   activations: /v1/activation/{name} with input = the grid, "grad": true
-//     (value: output, derivative: grad, and stats.zero_grad_fraction);
+// Which functions each family offers comes from the catalog (GET
+// /v1/functions, once), by what their operands are, so that a function
+// added to the registry appears here with no list to edit:
+//   regression losses: losses on "any shape" input with a "same shape as
+//     input" target; /v1/loss/{name} with input = the grid, target = 0,
+//     "reduction": "none", "grad": true (value: loss, derivative: grad);
+//   losses on logits: element-wise losses whose input is "logits, any
+//     shape" (bce_with_logits, sigmoid_focal, qfl, varifocal, ...); input =
+//     the logit grid, every target = the chosen y;
+//   activations: element-wise activations (no tensor or dim parameter);
+//     /v1/activation/{name} with input = the grid, "grad": true (value:
+//     output, derivative: grad, and stats.zero_grad_fraction);
 //   focal vs cross-entropy: /v1/activation/sigmoid of the logit grid gives
 //     p_t; /v1/loss/sigmoid_focal (target 1, one job per gamma) and
 //     /v1/loss/bce_with_logits give the losses and their derivatives
 //     with respect to the logit.
-import { batch, ok } from './api.js';
+// Parameters are the catalog's scalar ones, with its defaults.
+import { batch, get, ok } from './api.js';
 import { $, el, num, serial, lineChart, series } from './ui.js';
+
+// Display names and the functions drawn at first; anything else by its name.
+const LABELS = {
+  l1: 'L1', mse: 'L2 (MSE)', smooth_l1: 'Smooth L1', huber: 'Huber',
+  relu: 'ReLU', leaky_relu: 'Leaky ReLU', gelu: 'GELU', elu: 'ELU', silu: 'SiLU',
+  bce_with_logits: 'BCE with logits', sigmoid_focal: 'sigmoid focal', qfl: 'QFL', varifocal: 'Varifocal',
+};
+const ON = new Set(['l1', 'mse', 'smooth_l1', 'huber', 'relu', 'leaky_relu', 'gelu',
+  'bce_with_logits', 'qfl', 'varifocal']);
 
 const FAMILIES = {
   regression: {
     x: 'residual x − y',
     range: [-3, 3],
-    functions: [
-      { fn: 'l1', label: 'L1', on: true },
-      { fn: 'mse', label: 'L2 (MSE)', on: true },
-      { fn: 'smooth_l1', label: 'Smooth L1', on: true },
-      { fn: 'huber', label: 'Huber', on: true },
-    ],
-    params: [
-      { fn: 'smooth_l1', name: 'beta', label: 'β (Smooth L1)', value: 1, min: 0 },
-      { fn: 'huber', name: 'delta', label: 'δ (Huber)', value: 1, min: 0.001 },
-    ],
+    kind: 'loss',
+    takes: (f) => f.operands.input === 'any shape' && f.operands.target === 'same shape as input',
+    functions: [],
+    params: [],
+  },
+  logits: {
+    x: 'logit x',
+    range: [-6, 6],
+    kind: 'loss',
+    takes: (f) => f.operands.input === 'logits, any shape' && /same shape/.test(f.operands.target || ''),
+    functions: [],
+    params: [{ name: 'target', label: 'target y (every element)', value: 1, min: 0, max: 1 }],
   },
   activation: {
     x: 'input x',
     range: [-4, 4],
-    functions: [
-      { fn: 'relu', label: 'ReLU', on: true },
-      { fn: 'leaky_relu', label: 'Leaky ReLU', on: true },
-      { fn: 'gelu', label: 'GELU', on: true },
-      { fn: 'elu', label: 'ELU' },
-      { fn: 'silu', label: 'SiLU' },
-      { fn: 'softplus', label: 'softplus' },
-      { fn: 'sigmoid', label: 'sigmoid' },
-      { fn: 'tanh', label: 'tanh' },
-    ],
-    params: [
-      { fn: 'leaky_relu', name: 'negative_slope', label: 'negative slope (Leaky ReLU)', value: 0.1 },
-      { fn: 'gelu', name: 'approximate', label: 'GELU approximation', choices: ['none', 'tanh'], value: 'none' },
-      { fn: 'elu', name: 'alpha', label: 'α (ELU)', value: 1 },
-      { fn: 'softplus', name: 'beta', label: 'β (softplus)', value: 1, min: 0.001 },
-    ],
+    kind: 'activation',
+    takes: (f) => f.operands.input === 'any shape' && !f.params.some((p) => p.type === 'tensor' || p.name === 'dim'),
+    functions: [],
+    params: [],
   },
   focal: {
     x: 'p_t (probability of the true class)',
@@ -60,12 +66,41 @@ const FAMILIES = {
   },
 };
 
+// A catalog parameter as a control: numbers, booleans and choices; null for the rest.
+function control(fn, label, p) {
+  const base = { fn, name: p.name, label: `${p.name} (${label})` };
+  if (p.type === 'number' || p.type === 'integer') return { ...base, value: p.default };
+  if (p.type === 'boolean') return { ...base, choices: ['true', 'false'], value: String(p.default), bool: true };
+  const choices = /^one of: (.*)$/.exec(p.domain || '');
+  if (p.type === 'string' && choices) return { ...base, choices: choices[1].split(', '), value: p.default };
+  return null;
+}
+
+// The families' functions and parameters from GET /v1/functions, once.
+let catalog = null;
+function loadCatalog() {
+  catalog = catalog || get('/v1/functions').then((reply) => {
+    for (const f of Object.values(FAMILIES)) {
+      if (!f.takes) continue;
+      for (const fn of reply.functions.filter((e) => e.kind === f.kind && f.takes(e))) {
+        const label = LABELS[fn.name] || fn.name;
+        f.functions.push({ fn: fn.name, label, on: ON.has(fn.name) });
+        for (const p of fn.params) {
+          const c = control(fn.name, label, p);
+          if (c && c.value !== null && c.value !== undefined) f.params.push(c);
+        }
+      }
+    }
+  });
+  return catalog;
+}
+
 let family = 'regression';
 let valueChart;
 let gradChart;
 
 function paramInputId(p) {
-  return `param-${p.fn || 'focal'}-${p.name}`;
+  return `param-${p.fn || family}-${p.name}`;
 }
 
 function buildControls() {
@@ -91,7 +126,7 @@ function buildControls() {
     } else if (p.text !== undefined) {
       input = el('input', { id, type: 'text', value: p.text, size: 16 });
     } else {
-      input = el('input', { id, type: 'number', step: 'any', value: String(p.value), min: p.min });
+      input = el('input', { id, type: 'number', step: 'any', value: String(p.value), min: p.min, max: p.max });
     }
     input.addEventListener('change', () => {
       if (p.text !== undefined) p.text = input.value;
@@ -115,8 +150,13 @@ function grid() {
 
 function paramsFor(fn) {
   const out = {};
-  for (const p of FAMILIES[family].params) if (p.fn === fn) out[p.name] = p.value;
+  for (const p of FAMILIES[family].params) if (p.fn === fn) out[p.name] = p.bool ? p.value === 'true' : p.value;
   return out;
+}
+
+// A family-wide setting (no fn), such as the logits family's target.
+function setting(name) {
+  return FAMILIES[family].params.find((p) => !p.fn && p.name === name).value;
 }
 
 const zip = (xs, ys) => xs.map((x, i) => ({ x, y: ys[i] }));
@@ -130,11 +170,13 @@ function statsTable(headers, rows) {
 async function regressionOrActivation(xs) {
   const f = FAMILIES[family];
   const chosen = f.functions.filter((item) => item.on);
+  const loss = f.kind === 'loss';
+  const y = family === 'logits' ? setting('target') : 0;
   const jobs = chosen.map((item) => {
-    const body = family === 'regression'
-      ? { input: xs, target: xs.map(() => 0), reduction: 'none', grad: true, ...paramsFor(item.fn) }
+    const body = loss
+      ? { input: xs, target: xs.map(() => y), reduction: 'none', grad: true, ...paramsFor(item.fn) }
       : { input: xs, grad: true, ...paramsFor(item.fn) };
-    return { path: `/v1/${family === 'regression' ? 'loss' : 'activation'}/${item.fn}`, body };
+    return { path: `/v1/${f.kind}/${item.fn}`, body };
   });
   const results = await batch(jobs);
   const values = [];
@@ -142,15 +184,15 @@ async function regressionOrActivation(xs) {
   const rows = [];
   chosen.forEach((item, i) => {
     const r = ok(results[i], jobs[i].path);
-    const ys = family === 'regression' ? r.loss : r.output;
+    const ys = loss ? r.loss : r.output;
     values.push(series(item.label, zip(xs, ys), i));
     grads.push(series(`${item.label}′`, zip(xs, r.grad), i));
     const params = Object.entries(paramsFor(item.fn)).map(([k, v]) => `${k} = ${v}`).join(', ') || '—';
-    rows.push(family === 'regression'
+    rows.push(loss
       ? [item.label, params, num(r.grad[0]), num(r.grad[r.grad.length - 1])]
       : [item.label, params, num(r.stats.n), num(r.stats.zero_grad_fraction)]);
   });
-  statsTable(family === 'regression'
+  statsTable(loss
     ? ['function', 'parameters', 'derivative at the left end', 'derivative at the right end']
     : ['function', 'parameters', 'n (stats.n)', 'zero-gradient share (stats.zero_grad_fraction)'], rows);
   return { values, grads, x: FAMILIES[family].x };
@@ -182,6 +224,7 @@ async function focal(logits) {
 }
 
 const update = serial(async () => {
+  await loadCatalog();
   const xs = grid();
   const out = family === 'focal' ? await focal(xs) : await regressionOrActivation(xs);
   for (const [chart, data, title] of [[valueChart, out.values, 'value'], [gradChart, out.grads, family === 'focal' ? 'derivative w.r.t. the logit' : 'derivative']]) {
@@ -197,15 +240,16 @@ export function initCurves() {
   valueChart = lineChart($('curve-value'), '', 'value');
   gradChart = lineChart($('curve-grad'), '', 'derivative');
   for (const input of document.querySelectorAll('input[name="family"]')) {
-    input.addEventListener('change', () => {
+    input.addEventListener('change', async () => {
       family = input.value;
+      await loadCatalog();
       buildControls();
       update();
     });
   }
   for (const id of ['curve-min', 'curve-max', 'curve-points']) $(id).addEventListener('change', () => update());
   $('curve-form').addEventListener('submit', (ev) => ev.preventDefault());
-  buildControls();
+  loadCatalog().then(buildControls, () => {});
 }
 
 // Called when the view is first shown (Chart.js needs a laid-out canvas).
