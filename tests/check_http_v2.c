@@ -151,6 +151,42 @@ START_TEST(a_tritonclient_request)
 }
 END_TEST
 
+/*
+ * Binary tensors of every size class over HTTP: a few bytes (copied behind
+ * the JSON header), tens of kilobytes (sent from the call's arrays as an
+ * iovec) and megabytes (request body and outputs in huge-page mappings):
+ * every number back, bit for bit, for leaky_relu with its gradient.
+ */
+START_TEST(binary_tensors_of_every_size)
+{
+    static const size_t sizes[] = {3, 5000, 400000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        double *x = malloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (double)(i % 13) - 6.5 + 1.0 / (double)(i + 1);
+        v2_input in[] = {{"input", "FP64", 1, {n}, x, false}};
+        v2_output out[] = {{"output", true}, {"grad", true}};
+        v2_request req = v2_frame(in, 1, out, 2, "{\"negative_slope\":0.25}", NULL);
+        http_reply r = triton_post("activation.leaky_relu", &req, NULL);
+        v2_result res = triton_result(&r);
+        size_t got;
+        double *y = v2_output_values(&res, "output", &got, NULL, NULL);
+        ck_assert_uint_eq(got, n);
+        double *g = v2_output_values(&res, "grad", &got, NULL, NULL);
+        ck_assert_uint_eq(got, n);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(same_bits(y[i], x[i] > 0 ? x[i] : 0.25 * x[i]), "%zu of %zu", i, n);
+            ck_assert_msg(same_bits(g[i], x[i] > 0 ? 1.0 : 0.25), "%zu of %zu", i, n);
+        }
+        free(y), free(g), free(x);
+        v2_result_free(&res);
+        http_reply_free(&r);
+        v2_request_free(&req);
+    }
+}
+END_TEST
+
 /* The numbers of a /v1 reply field (nested arrays flattened). */
 static size_t flatten(const json_t *v, double *out)
 {
@@ -581,7 +617,8 @@ int main(void)
 {
     Suite *s = suite_create("http_v2");
     add_case(s, "endpoints", 30, http_setup, http_stop,
-             TESTS(v2_endpoints, a_tritonclient_request, v1_and_v2_give_the_same_doubles));
+             TESTS(v2_endpoints, a_tritonclient_request, binary_tensors_of_every_size,
+                   v1_and_v2_give_the_same_doubles));
     add_case(s, "codings", 30, http_setup, http_stop,
              TESTS(compressed_requests_and_replies, compressed_v2_both_ways,
                    codings_lossd_does_not_decode, header_length_framing));

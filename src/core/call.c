@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../debug.h"
+#include "../hugemap.h"
 #include "internal.h"
 
 /* A block holds about this many input elements. */
@@ -644,8 +645,12 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
     return lossd__fail(err, LOSSD_EINVAL, "", "unknown function kind");
 }
 
-/* Room to align a block on a cache line and keep malloc's pointer before it. */
-#define ALIGN_PAD (63 + sizeof(void *))
+/*
+ * Room to align a block on a cache line and keep, just before the aligned
+ * pointer, where the block starts and the size of its mapping (0: malloc).
+ */
+#define ALIGN_PAD (63 + 2 * sizeof(void *))
+_Static_assert(sizeof(size_t) <= sizeof(void *), "a mapping's size fits its slot");
 
 static void *alloc_doubles(size_t n, lossd_error *err, const char *what)
 {
@@ -658,23 +663,25 @@ static void *alloc_doubles(size_t n, lossd_error *err, const char *what)
      * On a cache line (64 bytes), as PyTorch's CPU allocator places its
      * tensors: from malloc's 16-byte alignment every other 32-byte vector
      * straddles two lines, which a kernel streaming megabytes pays for
-     * (relu6 at 10^6 elements: ~1.5x). The block comes from malloc with
-     * room to align it, and the pointer malloc gave sits just before the
-     * aligned one for free_doubles(); aligned_alloc would split the block
-     * and fragment the heap between calls.
+     * (relu6 at 10^6 elements: ~1.5x). The block comes with room to align
+     * it, and where it starts sits just before the aligned pointer for
+     * free_doubles(); aligned_alloc would split the block and fragment the
+     * heap between calls.
      */
     if (bytes > SIZE_MAX - ALIGN_PAD) {
         lossd__fail(err, LOSSD_ETOOBIG, what, "too many elements");
         return NULL;
     }
-    char *raw = malloc(bytes + ALIGN_PAD);
+    size_t mapped;
+    char *raw = lossd_huge_alloc(bytes + ALIGN_PAD, &mapped, 1);
     if (raw == NULL) {
         lossd__fail(err, LOSSD_ENOMEM, what, "out of memory for %zu elements", n);
         return NULL;
     }
-    uintptr_t at = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    uintptr_t at = ((uintptr_t)raw + 2 * sizeof(void *) + 63) & ~(uintptr_t)63;
     char *p = raw + (at - (uintptr_t)raw);
     memcpy(p - sizeof(void *), &raw, sizeof raw);
+    memcpy(p - 2 * sizeof(void *), &mapped, sizeof mapped);
     return p;
 }
 
@@ -684,8 +691,10 @@ static void free_doubles(void *p)
     if (p == NULL)
         return;
     void *raw;
+    size_t mapped;
     memcpy(&raw, (char *)p - sizeof(void *), sizeof raw);
-    free(raw);
+    memcpy(&mapped, (char *)p - 2 * sizeof(void *), sizeof mapped);
+    lossd_huge_free(raw, mapped); /* megabytes: a mapping with huge pages (hugemap.h) */
 }
 
 int lossd_call_prepare(lossd_call *c, lossd_error *err)

@@ -5,12 +5,14 @@
  * the bytes at malloc's alignment, which would move the aligned offset.
  * Bodies whose size is known (Content-Length) are reserved once and never
  * grow; only chunked or compressed bodies grow, geometrically.
+ * Blocks of megabytes are mappings on huge page boundaries (hugemap.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../debug.h"
+#include "../hugemap.h"
 #include "body.h"
 
 /* The first allocation of a body whose size is not known. */
@@ -29,7 +31,8 @@ static bool regrow(lossd_body *b, size_t cap)
     size_t pad = LOSSD_BODY_ALIGN - 1, spare = 1;
     if (cap > SIZE_MAX - pad - spare)
         return false;
-    char *block = malloc(cap + pad + spare);
+    size_t mapped;
+    char *block = lossd_huge_alloc(cap + pad + spare, &mapped, 0);
     if (block == NULL)
         return false;
     /* data + align_at on a multiple of LOSSD_BODY_ALIGN */
@@ -38,8 +41,9 @@ static bool regrow(lossd_body *b, size_t cap)
     char *data = block + (want - (uintptr_t)block) - b->align_at % LOSSD_BODY_ALIGN;
     if (b->len)
         memcpy(data, b->data, b->len);
-    free(b->block);
+    lossd_huge_free(b->block, b->mapped);
     b->block = block;
+    b->mapped = mapped;
     b->data = data;
     b->cap = cap;
     return true;
@@ -87,7 +91,7 @@ bool lossd_body_append(lossd_body *b, const void *bytes, size_t n, size_t max)
 
 void lossd_body_cleanup(lossd_body *b)
 {
-    free(b->block);
+    lossd_huge_free(b->block, b->mapped);
     size_t align_at = b->align_at;
     lossd_body_init(b, align_at);
 }

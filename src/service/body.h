@@ -29,7 +29,8 @@ typedef struct {
     char *data;      /* len bytes (NULL until the first byte or reservation) */
     size_t len, cap; /* cap: bytes available at data */
     size_t align_at; /* the offset kept aligned */
-    void *block;     /* what malloc returned; private */
+    void *block;     /* what malloc or mmap returned; private */
+    size_t mapped;   /* the mapping's size when mmap'd, else 0; private */
 } lossd_body;
 
 /* Caller-owned storage: an empty body whose byte `align_at` will be aligned. */

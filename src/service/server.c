@@ -240,11 +240,38 @@ static void free_sent(void *arg)
 }
 
 /*
+ * Binary outputs up to this many bytes are copied behind their JSON header:
+ * libmicrohttpd sends a buffer's headers and body in one system call, an
+ * iovec reply's in two, which held small binary requests at 72% of the
+ * ceiling (against 84% for the same request in JSON).
+ */
+#define COPIED_SEGMENTS_MAX ((size_t)16 << 10)
+
+/* Moves small binary outputs into the reply's body, releasing their owner. */
+static void copy_small_segments(lossd_reply *reply)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < reply->n_segments; i++)
+        total += reply->segments[i].len;
+    if (total > COPIED_SEGMENTS_MAX)
+        return;
+    for (size_t i = 0; i < reply->n_segments; i++)
+        lossd_buf_append(&reply->body, reply->segments[i].data, reply->segments[i].len);
+    reply->n_segments = 0;
+    if (reply->release)
+        reply->release(reply->owner);
+    reply->release = NULL;
+}
+
+/*
  * Queues a worker's reply: compressed, or a JSON header with binary
- * outputs sent from the call's own arrays (no copy), or a JSON body.
+ * outputs sent from the call's own arrays (no copy; small ones are copied
+ * behind the header), or a JSON body.
  */
 static enum MHD_Result queue_reply(request *r, lossd_reply *reply)
 {
+    if (reply->n_segments > 0 && reply->compressed == NULL)
+        copy_small_segments(reply);
     const char *type = reply->content_type ? reply->content_type : "application/json";
     char header_len[LOSSD_UTOA_MAX + 1] = "";
     if (reply->header_len)
