@@ -3,11 +3,11 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include <jansson.h>
 
 #include "../debug.h"
+#include "../hugemap.h"
 #include "arena.h"
 
 /*
@@ -15,18 +15,19 @@
  * ones come from malloc's heap, where they are reused without a system
  * call: mapping and unmapping even one chunk per request cost small
  * requests most of their throughput (each munmap in a threaded process
- * interrupts the other CPUs to flush their TLBs). From CHUNK_MAP up they
- * are mappings of their own, returned to the system on release.
+ * interrupts the other CPUs to flush their TLBs). From LOSSD_HUGE_MIN (2
+ * MiB) up they are mappings of their own on huge-page boundaries
+ * (hugemap.h), returned to the system on release.
  */
 #define CHUNK_MIN ((size_t)64 << 10)
-#define CHUNK_MAP ((size_t)1 << 20)
 #define CHUNK_MAX ((size_t)16 << 20)
 /* jansson's structs hold pointers, sizes and doubles: 8 bytes is enough. */
 #define ALIGNMENT 8
 
 struct lossd_arena_chunk {
     lossd_arena_chunk *next;
-    size_t size; /* mapped bytes, this header included */
+    size_t size;   /* usable bytes, this header included */
+    size_t mapped; /* the mapping's length (hugemap.h), 0 when from malloc */
     size_t used;
 };
 
@@ -44,19 +45,14 @@ static lossd_arena_chunk *new_chunk(lossd_arena *a, size_t need)
         size = CHUNK_MAX;
     if (size < need + header_size())
         size = need + header_size();
-    void *p;
-    if (size < CHUNK_MAP) {
-        if ((p = malloc(size)) == NULL)
-            return NULL;
-    } else {
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            return NULL;
-        madvise(p, size, MADV_HUGEPAGE); /* fewer faults where transparent huge pages are on */
-    }
+    size_t mapped;
+    void *p = lossd_huge_alloc(size, &mapped, 0);
+    if (p == NULL)
+        return NULL;
     lossd_arena_chunk *c = p;
     c->next = a->chunks;
     c->size = size;
+    c->mapped = mapped;
     c->used = header_size();
     a->chunks = c;
     a->bytes += size;
@@ -122,10 +118,7 @@ void lossd_arena_release(lossd_arena *a)
     lossd_arena_chunk *c = a->chunks;
     while (c) {
         lossd_arena_chunk *next = c->next;
-        if (c->size < CHUNK_MAP)
-            free(c);
-        else
-            munmap(c, c->size);
+        lossd_huge_free(c, c->mapped);
         c = next;
     }
     a->chunks = NULL;

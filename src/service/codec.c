@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../hugemap.h"
 #include "codec.h"
 #include "dtoa.h"
 
@@ -48,12 +49,15 @@ double *lossd_tensors_alloc(lossd_tensors *store, size_t n, const char *name,
     }
     if (lossd_tensors_count(store, n, name, lim, f) < 0)
         return NULL;
-    double *data = malloc((n ? n : 1) * sizeof *data);
+    /* written whole as soon as it is read: megabytes are made resident at once */
+    size_t mapped;
+    double *data = lossd_huge_alloc((n ? n : 1) * sizeof *data, &mapped, 1);
     if (data == NULL) {
         store->elements -= n;
         lossd_fault_set(f, LOSSD_FAULT_INTERNAL, name, "out of memory for %zu numbers", n);
         return NULL;
     }
+    store->mapped[store->n_data] = mapped;
     store->data[store->n_data++] = data;
     return data;
 }
@@ -61,7 +65,7 @@ double *lossd_tensors_alloc(lossd_tensors *store, size_t n, const char *name,
 void lossd_tensors_free(lossd_tensors *store)
 {
     for (size_t i = 0; i < store->n_data; i++)
-        free(store->data[i]);
+        lossd_huge_free(store->data[i], store->mapped[i]);
     store->n_data = 0;
     store->elements = 0;
 }

@@ -32,6 +32,7 @@ typedef struct {
 
 typedef struct {
     double *data[LOSSD_CODEC_MAX_TENSORS];
+    size_t mapped[LOSSD_CODEC_MAX_TENSORS]; /* each one's mapping (hugemap.h), or 0 */
     size_t n_data;
     size_t elements; /* numbers read so far, counted against max_elements */
 } lossd_tensors;
