@@ -321,8 +321,10 @@ char *lossd_v2_model_json(const lossd_function *fn)
  * inputs' names, shapes and datatypes, which a training loop or an
  * evaluation job repeats. Parsing it again costs more than everything
  * else a small request does (jansson reads ~200 instructions a byte), so
- * each thread keeps the trees of its last few such headers, keyed by the
- * model and the exact bytes, and reads a repeated header from its tree.
+ * each thread keeps the trees of its last few such headers, keyed by their
+ * exact bytes, and reads a repeated header from its tree (a tree says
+ * nothing of the model: the same header sent to another model is read
+ * against that model's row like any other).
  * Only headers without numbers in them ("data") are kept - those rarely
  * repeat - and only small ones; the tree is read exactly as a freshly
  * parsed one is, so a cached request is validated like any other.
@@ -334,7 +336,6 @@ char *lossd_v2_model_json(const lossd_function *fn)
 #define HEADER_CACHE_MAX     2048 /* bytes of header; larger ones are parsed every time */
 
 typedef struct {
-    const lossd_function *fn;
     uint64_t hash;
     size_t len;
     char *text;   /* the header's bytes */
@@ -395,13 +396,11 @@ static uint64_t header_hash(const char *text, size_t len)
     return h;
 }
 
-static json_t *cache_find(header_cache *cache, const lossd_function *fn, const char *text,
-                          size_t len, uint64_t hash)
+static json_t *cache_find(header_cache *cache, const char *text, size_t len, uint64_t hash)
 {
     for (size_t i = 0; i < HEADER_CACHE_ENTRIES; i++) {
         cached_header *e = &cache->entry[i];
-        if (e->tree && e->fn == fn && e->hash == hash && e->len == len &&
-            memcmp(e->text, text, len) == 0) {
+        if (e->tree && e->hash == hash && e->len == len && memcmp(e->text, text, len) == 0) {
             e->used = ++cache->clock;
             return e->tree;
         }
@@ -410,8 +409,8 @@ static json_t *cache_find(header_cache *cache, const lossd_function *fn, const c
 }
 
 /* Keeps a copy of the header and of its tree, in place of the least recently used one. */
-static void cache_put(header_cache *cache, const lossd_function *fn, const char *text, size_t len,
-                      uint64_t hash, const json_t *tree)
+static void cache_put(header_cache *cache, const char *text, size_t len, uint64_t hash,
+                      const json_t *tree)
 {
     cached_header *e = &cache->entry[0];
     for (size_t i = 1; i < HEADER_CACHE_ENTRIES; i++)
@@ -426,7 +425,7 @@ static void cache_put(header_cache *cache, const lossd_function *fn, const char 
         return;
     }
     memcpy(bytes, text, len);
-    *e = (cached_header){fn, hash, len, bytes, copy, ++cache->clock};
+    *e = (cached_header){hash, len, bytes, copy, ++cache->clock};
 }
 
 /* ---------------------------------------------------------------- inference */
@@ -1205,7 +1204,7 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
     if (x->f.kind == LOSSD_FAULT_NONE && x->has_header_len && json_len <= HEADER_CACHE_MAX &&
         (cache = thread_cache()) != NULL) {
         hash = header_hash(body->data, json_len);
-        root = cache_find(cache, fn, body->data, json_len, hash);
+        root = cache_find(cache, body->data, json_len, hash);
     }
     bool from_cache = root != NULL;
     if (root == NULL && x->f.kind == LOSSD_FAULT_NONE)
@@ -1213,7 +1212,7 @@ void lossd_v2_infer(const lossd_handler *h, const lossd_function *fn, lossd_body
     const char *id_in_tree = NULL;
     bool read = root && read_request(x, root, &id_in_tree) == 0;
     if (read && cache && !from_cache && !x->json_data)
-        cache_put(cache, fn, body->data, json_len, hash, root);
+        cache_put(cache, body->data, json_len, hash, root);
     if (read && id_in_tree && (id = strdup(id_in_tree)) == NULL)
         lossd_fault_set(&x->f, LOSSD_FAULT_INTERNAL, NULL, "out of memory");
     lossd_arena_release(&tree); /* what the call needs was copied or is in the body */
