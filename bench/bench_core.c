@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_core.c - nanoseconds per element of every liblossd kernel.
  *

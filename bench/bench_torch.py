@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench_torch.py - the workloads of bench_core, timed in PyTorch/torchvision.
 
 The PyTorch side of bench/compare: for every lossd function it knows, at
@@ -61,7 +62,7 @@ import torchvision  # noqa: E402
 import torchvision.ops as tvops  # noqa: E402
 from torchvision.ops._utils import _loss_inter_union  # noqa: E402
 
-# The box losses of shared/LOSSES-NEXT.md have no PyTorch library function:
+# The newer box losses (docs/functions.md) have no PyTorch library function:
 # their references are the golden generator's, the very formulas lossd's
 # golden vectors come from (tests/data/gen_golden.py; shipped in the tarball).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
@@ -197,8 +198,8 @@ def softmax_focal(x, t, alpha=0.25, gamma=2.0):
     return (-alpha * (1 - p_t) ** gamma * logp_t).mean()
 
 
-# The golden cases' references (tests/data/gen_golden.py), from shared/LOSSES-NEXT.md's
-# formulas: the same arithmetic is timed as is checked.
+# The golden cases' references (tests/data/gen_golden.py), from the formulas
+# docs/functions.md gives: the same arithmetic is timed as is checked.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
 import gen_golden  # noqa: E402
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """fastapi_app - what a user would otherwise run: the same endpoints as
 lossd for the benchmark's workloads, in FastAPI + PyTorch (Debian's
 python3-fastapi, python3-uvicorn, python3-torch, python3-torchvision).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mhd_ceiling.c - the throughput ceiling for lossd's small requests: a
  * libmicrohttpd server configured like lossd (internal epoll polling

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * parse_time.c - how long jansson alone takes to parse a request body, the
  * floor under any jansson-based server's end-to-end time for that body.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * transfer_floor.c - the floor under a large binary request's end-to-end
  * time: a libmicrohttpd server configured like lossd (internal epoll

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """catalog.py - the function catalog of a real lossd, for the scripts that
 generate or check documentation from it (gen-openapi, gen-functions-doc,
 check-docs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // validate-k8s.mjs - check deploy/k8s and deploy/kserve against Kubernetes'
 // own schemas, a strict map of the KServe API they use, and lossd's policy.
 //

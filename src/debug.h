@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * debug.h - LOSSD_ASSERT: checks of API preconditions and internal
  * invariants, compiled in by ./configure --enable-debug (and in CI's

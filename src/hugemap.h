@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hugemap.h - large blocks as mappings of their own, on huge page
  * boundaries, with transparent huge pages asked for.

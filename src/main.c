@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - lossd's entry point: read the configuration, start the server,
  * wait for SIGTERM or SIGINT, drain, stop.

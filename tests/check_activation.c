@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_activation.c - the activations (src/core/activation.c): finite
  * differences, PyTorch's choices at kinks, extremes and errors. PyTorch's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_auth.c - API keys (auth.c): key files with comments, blank lines
  * and spaces; which Authorization headers match a key (the scheme in any

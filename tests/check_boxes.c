@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_boxes.c - the box losses and pairwise matrices (src/core/boxes.c):
  * finite differences, geometric properties and every validation error.
@@ -11,7 +12,7 @@
 #include "testutil.h"
 
 static const char *const box_losses[] = {"iou", "giou", "diou", "ciou", NULL};
-/* The box losses of shared/LOSSES-NEXT.md. */
+/* The box losses torchvision does not have (docs/functions.md defines them). */
 static const char *const next_losses[] = {"siou", "eiou", "nwd", NULL};
 static const char *const formats[] = {"xyxy", "xywh", "cxcywh"};
 

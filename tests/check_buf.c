@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_buf.c - writing numbers (dtoa.cc) into the reply buffer (buf.c):
  * fixed texts for the numbers whose text the contract pins, a

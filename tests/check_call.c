@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_call.c - the registry (src/core/registry.c) and the generic call
  * machinery (src/core/call.c, error.c, tensor.c): table invariants,
@@ -12,7 +13,7 @@
 #include "testutil.h"
 
 /*
- * The functions the v1 contract (shared/API.md's tables) promises. A new
+ * The functions the v1 API (docs/api.md) promises. A new
  * function needs no entry here - the registry is the list, and the golden
  * and docs checks follow it; this only catches a promised function that
  * disappears or is renamed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_catalog.c - the catalog documents (catalog.c): /v1/functions with
  * every registered function's entry and, value by value, the details of

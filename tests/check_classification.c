@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_classification.c - BCE, BCE with logits, cross-entropy, NLL, KL
  * divergence and the focal losses (src/core/classification.c): finite

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_client.c - who sent a request (client.c): --trusted-proxy lists,
  * the peer address as the log writes it (IPv6 in brackets, with the

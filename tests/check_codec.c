@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_codec.c - the JSON codec's reading half (codec.c): loading bodies
  * (depth limit, strings, rejects, arenas) and binding them to calls

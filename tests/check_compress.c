@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_compress.c - content codings (src/service/compress.c) and the
  * request body they inflate into (src/service/body.c): header values,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_fault.c - faults and the contract's error body (fault.c): the
  * status and code of every kind, the body written for each, the first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_golden.c - every registered function against its golden vectors
  * (tests/data/golden_<kind>.txt, generated with PyTorch by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_http.c - the service over real HTTP, as the contract promises it
  * (docs/api.md): the fixed endpoints and the catalog, replies of every

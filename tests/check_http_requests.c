@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_http_requests.c - what clients send besides the numbers, over
  * real HTTP on /v1 and /v2: query strings (never silently ignored on a

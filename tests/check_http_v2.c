@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_http_v2.c - the Open Inference Protocol and content codings over
  * real HTTP (tests/httputil.h): the /v2 endpoints, requests framed byte

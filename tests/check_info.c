@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_info.c - the information measures (src/core/info.c): reference
  * values, the identity H_P(Q) = H(P) + D_KL(P||Q), bases, 0 log 0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_lifecycle.c - the service's life over real HTTP: draining (an
  * open request outlives it, readiness turns, the listener closes at

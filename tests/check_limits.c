@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_limits.c - the service's limits over real HTTP: 413 for bodies,
  * elements, jobs and replies over their limit (a too-large body refused

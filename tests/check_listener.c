@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_listener.c - what lossd needs before it serves (listener.c): the
  * listening socket (":PORT" on every interface, IPv4 and IPv6; the

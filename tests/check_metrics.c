@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_metrics.c - metrics (metrics.c): the Prometheus text, line by
  * line, after known requests and rejections; counts recorded from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_options.c - options (options.c): defaults, flags, LOSSD_*
  * variables, sizes with units, bounds, errors naming the option, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_pool.c - the worker pool (pool.c): every job runs, the queue's
  * capacity is kept, large jobs get a worker of their own, parallel-fors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_regression.c - L1, MSE, Smooth L1 and Huber (src/core/regression.c):
  * finite differences, the identities between them, PyTorch's choices at

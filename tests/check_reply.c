@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_reply.c - the JSON codec's writing half (codec.c): the reply of
  * every family pinned to its exact text, non-finite results, and replies

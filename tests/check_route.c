@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_route.c - routing (route.c): the fixed endpoints and their
  * methods, every registered function's path, and the faults for unknown

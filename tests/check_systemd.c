@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_systemd.c - lossd and its service manager: the sd_notify messages
  * the lossd binary sends to $NOTIFY_SOCKET, read as systemd reads them,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_v2.c - the Open Inference Protocol module (src/service/v2.c) below
  * HTTP: requests framed as tritonclient frames them (tests/v2client.c) go

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_web.c - what lossd serves to browsers (src/service/web.c), over
  * real HTTP to an in-process server (tests/httputil.h): the playground's

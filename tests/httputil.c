@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httputil.c - the HTTP suites' harness (see httputil.h): the server
  * under test, libcurl requests and raw sockets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httputil.h - the harness of the HTTP suites: a real lossd server in the
  * test process on an ephemeral port, requests to it with libcurl (any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * serviceutil.c - helpers the service's Check suites share below HTTP
  * (see serviceutil.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * serviceutil.h - what the service's Check suites share below HTTP:
  * reading replies back with jansson, expecting a fault, binding a body to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * testutil.c - suite registration and small helpers shared by every
  * suite, the golden-vector reader and runner and finite differences

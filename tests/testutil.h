@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * testutil.h - what every Check suite shares: suite registration
  * (add_case, run_suite), tolerant and bitwise comparisons and a
@@ -24,8 +25,8 @@
 #define VALUE_ATOL 0.0
 #define GRAD_RTOL  1e-9
 #define GRAD_ATOL  1e-12
-/* The functions of shared/LOSSES-NEXT.md (siou, eiou, nwd, Alpha-IoU's powers, ...) are held
-   to its tolerances, 1e-10 and 1e-8 relative: a golden case says so with a `tolerance` line. */
+/* The functions written from docs/functions.md's formulas (siou, eiou, nwd, Alpha-IoU's
+   powers, ...) are held to 1e-10 and 1e-8 relative: a golden case says so with a `tolerance` line. */
 #define NEXT_VALUE_RTOL 1e-10
 #define NEXT_GRAD_RTOL  1e-8
 

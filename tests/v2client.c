@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * v2client.c - the tests' Open Inference Protocol client (see v2client.h).
  */

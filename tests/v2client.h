@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * v2client.h - an Open Inference Protocol client for the tests, framing
  * requests byte for byte as tritonclient.http does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lossd.h - the public API of liblossd, lossd's core math library.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * activation.c - PyTorch's common activations with their derivatives, and
  * softmax / log_softmax along any axis (`dim`, default the last).

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * boxes.c - bounding-box losses (IoU, GIoU, DIoU, CIoU, EIoU, SIoU, NWD)
  * with gradients, and the pairwise similarity matrices, as torchvision
- * computes them (the newer ones as shared/LOSSES-NEXT.md defines them).
+ * computes them (the newer ones as docs/functions.md defines them).
  *
  * One box-pair routine computes every quantity the torchvision-style
  * losses share (intersection, union, enclosing box, centre distance,

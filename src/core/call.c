@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * call.c - the life of one evaluation: binding operands and parameters,
  * validating them against the registry row, sizing and allocating the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * classification.c - the probabilistic losses: binary cross-entropy (on
  * probabilities and on logits), cross-entropy, NLL, KL divergence and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * classification_avx2.c - classification.c compiled again for AVX2 (simd.h explains the
  * twins); empty where the build has no AVX2 twins.

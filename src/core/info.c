@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * info.c - information measures of discrete distributions: self-information,
  * entropy, cross-entropy, KL and Jensen-Shannon divergence, in any base.

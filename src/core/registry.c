@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * registry.c - the function registry: every module's table, in catalog
  * order, and the look-ups and catalog texts the service builds on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * regression.c - the regression losses: L1, MSE, Smooth L1 and Huber, as
  * torch.nn.functional computes them, with gradients.

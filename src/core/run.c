@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run.c - the block runner behind lossd_call_run(): runs a kernel over
  * blocks and sums each block of a reduced loss; the kernels count the

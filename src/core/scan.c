@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scan.c - whole-operand value checks, in vectors: class indices and
  * values in a closed range. Validation reads every number a request sends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * simd.h - the vector type the kernels compute with, and the vector math
  * they call.

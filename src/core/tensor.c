@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tensor.c - tensor views, shape text and NumPy-style broadcasting of
  * parameter tensors (bce's weight, bce_with_logits' pos_weight).

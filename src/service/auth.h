@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * auth.h - bearer-token API keys, loaded once from --api-key-file and
  * compared in constant time.

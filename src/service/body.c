@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * body.c - request bodies with an aligned offset (see body.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * body.h - a request body in memory: one growing allocation whose byte at
  * `align_at` lies on a cache line.

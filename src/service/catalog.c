@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * catalog.c - the /v1/functions catalog and its single entries, with an
  * example request each, from the registry (see catalog.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * catalog.h - GET /v1, GET /v1/functions and its entries, built from the function
  * registry: kind, name, path, summary, LaTeX formula, reference, operand

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client.c - client addresses, trusted proxies and request ids (see
  * client.h).

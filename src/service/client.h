@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client.h - who sent a request, as the access log tells it: the client's
  * address (the TCP peer, or behind a trusted proxy the address that

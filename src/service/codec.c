@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codec.c - JSON request bodies to lossd calls, and finished calls to
  * JSON replies (see codec.h).

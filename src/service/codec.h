@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codec.h - JSON to lossd calls and back: parsing a request body with
  * jansson under the service's limits, binding its fields to a call of one

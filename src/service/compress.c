@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compress.c - content codings with zlib (see compress.h).
  *

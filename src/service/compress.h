@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compress.h - HTTP content codings with zlib: which encoding a request's
  * Content-Encoding names and which one a client's Accept-Encoding allows;

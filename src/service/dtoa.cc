@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dtoa.cc - the one C++ file: shortest round-trip formatting of doubles
  * (see dtoa.h) on top of Dragonbox (Junekey Jeon's algorithm; Debian's

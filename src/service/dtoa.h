@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dtoa.h - doubles to JSON text in the shortest form that parses back to
  * the same double ("0.1", not "0.10000000000000001"), through Dragonbox

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exec.h - how code below the server asks for parallel work without
  * knowing the worker pool: a parallel-for the pool implements. With no

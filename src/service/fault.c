@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fault.c - request faults and the error body the contract promises.
  * Thread-safe: the table is immutable; a fault belongs to its request.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fault.h - what went wrong with a request, as a value: the contract's
  * error kinds (docs/api.md's error table), the offending field and a

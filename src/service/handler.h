@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handler.h - serving one compute request from its raw body: parse, bind,
  * validate, compute (its blocks spread over the pool through exec),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * healthcheck.c - a minimal HTTP/1.0 client for GET /healthz (see
  * healthcheck.h). A wildcard listen address (:PORT, 0.0.0.0, ::) is

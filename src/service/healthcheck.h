@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * healthcheck.h - `lossd --healthcheck`: GET /healthz on the configured
  * address, for container health checks in images without curl.

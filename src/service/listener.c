@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listener.c - the listening socket and the TLS files (see listener.h).
  *

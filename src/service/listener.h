@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listener.h - what lossd must have before it can serve, each failure told
  * once, naming its option and its real cause: the listening socket of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h - the access log (one line per request on stderr, text or JSON)
  * and the service's own messages in the same format.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c - lock-free counters behind /metrics (see metrics.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.h - the Prometheus metrics of docs/api.md: requests by function
  * and status code, request durations by function, elements computed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.c - readiness and status for the service manager (see notify.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.h - tells the service manager what lossd is doing: systemd with
  * Type=notify, or podman run --sdnotify=container. READY=1 once the server

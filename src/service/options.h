@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.h - every option of the service, from flags and LOSSD_*
  * environment variables. One table in options.c drives parsing (through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.h - the worker pool: a bounded queue of request jobs served by N
  * threads, and a parallel-for through which a job (a large call, a batch)

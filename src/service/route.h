@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * route.h - from method and path to an endpoint: the fixed service
  * endpoints from one table, /v1/{kind}/{name}, /v1/functions/{kind}/{name}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server.h - the HTTP server: libmicrohttpd's polling thread(s) do socket
  * I/O and cheap admission checks; complete compute requests go to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * v2.c - the Open Inference Protocol (see v2.h).
  *

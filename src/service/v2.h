@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * v2.h - the Open Inference Protocol (KServe v2 REST) with Triton's binary
  * tensor data extension: server and model metadata, and inference.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * web.c - the playground's files, their headers, and CORS (see web.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * web.h - what lossd serves to browsers: the playground's files and the
  * OpenAPI document (compiled into the binary at build time by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // playground.mjs - the playground in a real browser: Debian's chromium,
 // headless, driven by puppeteer-core, against a real ./lossd on a free
 // port. Run by tests/browser/run (which installs the npm packages into a

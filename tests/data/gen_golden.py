@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Generate lossd's golden reference vectors with PyTorch and torchvision.
 
 Run from the repository root with Debian's interpreter (it has torch):
@@ -39,8 +40,9 @@ from torchvision.ops._utils import _loss_inter_union
 
 F64 = torch.float64
 REDUCTIONS = ("mean", "sum", "none")
-# The tolerances of shared/LOSSES-NEXT.md (values, gradients, relative) for the
-# functions it defines, written into their cases; the others keep the runner's.
+# The tolerances (values, gradients, relative) of the functions torch has no
+# reference for (their references are written here from docs/functions.md's
+# formulas), written into their cases; the others keep the runner's.
 NEXT_TOLERANCE = (1e-10, 1e-8)
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -1161,7 +1163,7 @@ def bad_box_inputs(out):
 
 # --------------------------------------------------------------------------
 # The detection-era classification losses: poly1, qfl, varifocal, dfl, from
-# the formulas of ../shared/LOSSES-NEXT.md (float64, autograd for gradients)
+# the formulas of docs/functions.md (float64, autograd for gradients)
 # --------------------------------------------------------------------------
 
 def poly1_loss(x, target, reduction, epsilon=1.0):

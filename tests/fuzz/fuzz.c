@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.c - the fuzzing entry points (see fuzz.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.h - the fuzzing entry points, shared by the libFuzzer targets
  * (--enable-fuzzing) and by tests/check_fuzz_replay, which runs every seed

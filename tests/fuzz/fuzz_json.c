@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_json.c - libFuzzer target: JSON validation alone (see fuzz.h). */
 #include "fuzz.h"
 

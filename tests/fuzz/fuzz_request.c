@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_request.c - libFuzzer target: the whole request path (see fuzz.h). */
 #include "fuzz.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_v2.c - libFuzzer target: the Open Inference Protocol's framing (see fuzz.h). */
 #include "fuzz.h"
 

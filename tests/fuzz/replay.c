@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c - runs every file of the fuzzing seed corpora and every saved
  * crash input through the fuzzing entry points, in the normal test suite

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // api.js - every call the page makes to lossd: same origin, JSON, with the
 // tab's API key when one is set. Nothing here computes: it only asks.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // boxes.js - the Boxes view: two boxes to drag, every box loss with its
 // terms and gradient, and gradient descent with each loss.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // curves.js - the Curves view: value and derivative of several functions
 // over a range, overlaid.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dists.js - the Distributions view: p and q as editable bars, and the
 // information measures between them, in nats or bits.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // explorer.js - the API explorer: the catalog with its formulas, a form for
 // any function, the reply, and the requests that give the same reply: the
 // curl command for /v1, and the same computation over the Open Inference

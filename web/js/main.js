@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // main.js - the playground's entry point: the tabs, the API key, and each
 // view started when first shown. Chart.js and KaTeX are loaded before this
 // module (deferred scripts run in document order) from this lossd itself.

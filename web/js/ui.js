@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ui.js - small DOM helpers shared by the views. Numbers are shown exactly
 // as lossd sent them: JavaScript's shortest round-trip form of the double
 // parsed from the reply, the same digits lossd printed.
