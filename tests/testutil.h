@@ -26,7 +26,8 @@
 #define GRAD_RTOL  1e-9
 #define GRAD_ATOL  1e-12
 /* The functions written from docs/functions.md's formulas (siou, eiou, nwd, Alpha-IoU's
-   powers, ...) are held to 1e-10 and 1e-8 relative: a golden case says so with a `tolerance` line. */
+   powers, ...) are held to 1e-10 and 1e-8 relative: a golden case says so with a `tolerance` line.
+ */
 #define NEXT_VALUE_RTOL 1e-10
 #define NEXT_GRAD_RTOL  1e-8
 
