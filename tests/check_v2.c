@@ -216,14 +216,9 @@ END_TEST
 
 /* ------------------------------------------------------------ values */
 
-static const double boxes_a[] = {0, 0, 2, 1, 1, 1, 3, 4, 0.5, 0.25, 1, 2};
-static const double boxes_b[] = {0, 0, 1, 2, 0, 1, 2, 3, 0.5, 0.25, 1.5, 2};
-
 START_TEST(binary_in_binary_out)
 {
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, false}};
-    v2_request req = v2_frame(in, 2, NULL, 0, NULL, "request-7");
+    v2_request req = v2_fixture_request("request-7");
     wire w = serve("loss.ciou", &req);
     ck_assert_str_eq(w.content_type, "application/octet-stream");
     ck_assert_uint_gt(w.header_len, 0);
@@ -243,14 +238,7 @@ START_TEST(binary_in_binary_out)
     }
     /* the same numbers as the core computes for the same boxes */
     lossd_call c;
-    lossd_error err = {0};
-    size_t shape[2] = {3, 4};
-    lossd_tensor a = tensor_of(boxes_a, 2, shape), b = tensor_of(boxes_b, 2, shape);
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "ciou"));
-    lossd_call_set_operand(&c, "input", &a, &err);
-    lossd_call_set_operand(&c, "target", &b, &err);
-    c.want_grad = c.want_terms = true;
-    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    v2_fixture_expected(&c);
     size_t n, dims[8];
     int rank;
     double *loss = v2_output_values(&r, "loss", &n, dims, &rank);
@@ -277,8 +265,9 @@ END_TEST
 
 START_TEST(outputs_as_asked)
 {
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, true}}; /* one JSON, one binary */
+    v2_input in[] = {
+        {"input", "FP64", 2, {3, 4}, v2_fixture_input, false},
+        {"target", "FP64", 2, {3, 4}, v2_fixture_target, true}}; /* one JSON, one binary */
     v2_output out[] = {{"grad", true}, {"loss", false}};
     v2_request req = v2_frame(in, 2, out, 2, "{\"reduction\":\"sum\"}", NULL);
     wire w = serve("loss.giou", &req);
@@ -450,11 +439,12 @@ START_TEST(nested_and_flat_data)
     /* data against shape */
     w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,2],\"datatype\":"
                                "\"FP64\",\"data\":[1,2,3]}]}");
-    expect_v2_error(&w, 400, "input: \"data\" holds 3 numbers, but the shape [2, 2] has 4");
+    expect_v2_error(&w, 400, "input: \"data\" holds 3 numbers, but the shape (2, 2) has 4");
     wire_free(&w);
     w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,2],\"datatype\":"
                                "\"FP64\",\"data\":[[1,2],[3]]}]}");
-    expect_v2_error(&w, 400, "input[1]: \"data\" does not follow the shape [2, 2]");
+    expect_v2_error(&w, 400,
+                    "input[1]: expected 2 numbers, got 1 (\"data\" follows the shape (2, 2))");
     wire_free(&w);
     w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":"
                                "\"FP64\",\"data\":[1,\"2\"]}]}");
@@ -601,7 +591,7 @@ START_TEST(contract_violations_are_422s)
         {"activation.relu", "{\"inputs\":[],\"parameters\":{\"beta\":1}}",
          "422 parameters.beta: unknown parameter; activation.relu takes none"},
         {"loss.mse", "{\"inputs\":[],\"parameters\":{\"grad\":true}}",
-         "422 parameters.grad: unknown parameter; on /v2, ask for the outputs"},
+         "422 parameters.grad: unknown parameter; ask for the outputs you want in"},
         {"loss.smooth_l1", "{\"inputs\":[],\"parameters\":{\"bata\":1}}",
          "422 parameters.bata: unknown parameter; loss.smooth_l1 takes: reduction, beta"},
         {"loss.smooth_l1", "{\"inputs\":[],\"parameters\":{\"beta\":-1}}", "422 beta: "},
@@ -675,8 +665,8 @@ END_TEST
 START_TEST(alignment_does_not_change_the_numbers)
 {
     /* The server aligns the binary part; a body aligned anywhere else is read through a copy. */
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, false}};
+    v2_input in[] = {{"input", "FP64", 2, {3, 4}, v2_fixture_input, false},
+                     {"target", "FP64", 2, {3, 4}, v2_fixture_target, false}};
     v2_output out[] = {{"grad", true}};
     v2_request req = v2_frame(in, 2, out, 1, NULL, NULL);
     char *first = NULL;
@@ -915,6 +905,89 @@ START_TEST(golden_cases_over_v2)
 }
 END_TEST
 
+/* An integer datatype declares class indices: where the shapes say probabilities, a 400. */
+START_TEST(integer_targets_are_class_indices)
+{
+    static const char *const shapes[][3] = {
+        /* input shape, input data, target shape and data */
+        {"[2]", "[0.5, 1]", "\"shape\":[2],\"data\":[1, 0]"},
+        {"[2,3]", "[0.5, 1, 2, 3, 4, 5]", "\"shape\":[2,3],\"data\":[1, 0, 0, 0, 1, 0]"},
+    };
+    static const char *const types[] = {"INT64", "INT32", "FP64", "FP32"};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t t = 0; t < 4; t++) {
+            char body[512];
+            snprintf(body, sizeof body,
+                     "{\"inputs\":[{\"name\":\"input\",\"shape\":%s,\"datatype\":\"FP64\","
+                     "\"data\":%s},{\"name\":\"target\",\"datatype\":\"%s\",%s}]}",
+                     shapes[i][0], shapes[i][1], types[t], shapes[i][2]);
+            wire w = serve_json("loss.cross_entropy", body);
+            if (t < 2) { /* integers where the shape says probabilities */
+                expect_v2_error(&w, 400, "target: an integer datatype says class indices");
+                expect_v2_error(&w, 400, i ? "have shape (2)" : "have shape ()");
+            } else { /* the same numbers as floats are probabilities, and score */
+                ck_assert_msg(w.status == 200, "%s: %d %s", body, w.status, w.bytes);
+            }
+            wire_free(&w);
+        }
+    /* class indices of the right shape, as INT64, are what they say */
+    wire w = serve_json("loss.cross_entropy",
+                        "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":\"FP64\","
+                        "\"data\":[0.5,1,2,3,4,5]},{\"name\":\"target\",\"shape\":[2],"
+                        "\"datatype\":\"INT64\",\"data\":[1,0]}]}");
+    ck_assert_msg(w.status == 200, "%d %s", w.status, w.bytes);
+    wire_free(&w);
+}
+END_TEST
+
+/* A binary body whose header length is missing or wrong is told so, in the protocol's terms. */
+START_TEST(framing_errors_name_the_header)
+{
+    v2_request req = v2_fixture_request(NULL);
+    char path[] = "/v2/models/loss.ciou/infer", want[256];
+    /* no Inference-Header-Content-Length: the JSON header is followed by the tensors */
+    wire w = serve_at(path, req.body, req.len, LOSSD_NO_HEADER_LEN, 0);
+    snprintf(want, sizeof want,
+             "the body is a JSON header of %zu bytes followed by %zu more bytes, but the request "
+             "has no Inference-Header-Content-Length",
+             req.header_len, req.len - req.header_len);
+    expect_v2_error(&w, 400, want);
+    wire_free(&w);
+    /* one byte short: the length ends inside the JSON */
+    w = serve_at(path, req.body, req.len, req.header_len - 1, req.header_len - 1);
+    snprintf(want, sizeof want,
+             "Inference-Header-Content-Length is %zu, but the JSON header is %zu bytes: the "
+             "length ends inside the JSON, at byte %zu",
+             req.header_len - 1, req.header_len, req.header_len - 1);
+    expect_v2_error(&w, 400, want);
+    wire_free(&w);
+    /* one byte long: it ends after it, inside the tensors */
+    w = serve_at(path, req.body, req.len, req.header_len + 1, req.header_len + 1);
+    expect_v2_error(&w, 400, "the length ends after the JSON");
+    wire_free(&w);
+    /* broken JSON is still the parser's error, not a framing one */
+    w = serve_json("loss.ciou", "{\"inputs\": [1,}");
+    expect_v2_error(&w, 400, "line 1, column");
+    wire_free(&w);
+    v2_request_free(&req);
+}
+END_TEST
+
+START_TEST(header_length_values)
+{
+    size_t n = 0;
+    static const char *const good[] = {"95", " 95", "95 ", "\t95\t ", "0"};
+    static const size_t want[] = {95, 95, 95, 95, 0};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg(lossd_v2_header_len(good[i], &n) == 0, "\"%s\"", good[i]);
+        ck_assert_uint_eq(n, want[i]);
+    }
+    static const char *const bad[] = {"", " ", "9 5", "+9", "-1", "9x", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(lossd_v2_header_len(bad[i], &n) < 0, "\"%s\"", bad[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("v2");
@@ -926,6 +999,8 @@ int main(void)
                    empty_batches_and_scalars, ids_are_echoed_as_sent));
     add_case(s, "errors", 0, NULL, NULL,
              TESTS(framing_mismatches_are_400s, repeated_headers_are_read_afresh,
-                   contract_violations_are_422s, limits_hold_for_binary_requests));
+                   contract_violations_are_422s, limits_hold_for_binary_requests,
+                   integer_targets_are_class_indices, framing_errors_name_the_header,
+                   header_length_values));
     return run_service_suite(s);
 }
