@@ -224,7 +224,7 @@ function labelSize() {
 }
 
 // A text label at (x, y), moved left if it would run off the picture.
-function label(layer, cls, x, y, text, size) {
+function addLabel(layer, cls, x, y, text, size) {
   const node = svg('text', { class: `label ${cls}`, x, y, 'font-size': size, text });
   layer.append(node);
   const right = node.getBBox().x + node.getBBox().width;
@@ -268,13 +268,13 @@ function renderOverlay() {
   const giou = state.replies.giou && state.replies.giou.terms;
   const diou = state.replies.diou && state.replies.diou.terms;
   if (giou && diou) {
-    label(overlay, 'label-c', c[0] + 0.1, c[3] - 0.4 * size,
+    addLabel(overlay, 'label-c', c[0] + 0.1, c[3] - 0.4 * size,
       `C: |C| ${rounded(giou.enclosing_area[0])}, c² ${rounded(diou.c2[0])}`, size);
-    label(overlay, 'label-rho', (pc[0] + tc[0]) / 2 + 0.15, (pc[1] + tc[1]) / 2, `ρ² ${rounded(diou.rho2[0])}`, size);
+    addLabel(overlay, 'label-rho', (pc[0] + tc[0]) / 2 + 0.15, (pc[1] + tc[1]) / 2, `ρ² ${rounded(diou.rho2[0])}`, size);
   }
   const g = state.replies[state.arrows].grad[0];
   if (g.every((v) => v === 0)) {
-    label(arrowLayer, '', p[0], p[3] + 1.2 * size, `${displayName(state.arrows)}: zero gradient`, size);
+    addLabel(arrowLayer, '', p[0], p[3] + 1.2 * size, `${displayName(state.arrows)}: zero gradient`, size);
     return;
   }
   arrow(p[0], p[1], g[0], g[1]);
