@@ -824,12 +824,15 @@ static void golden_over_v2(const golden_case *gc, const lossd_function *fn, void
     if (gc->has_grad_output)
         inputs[n_inputs++] = input_of(&upstream, "FP64", json);
     static const char *const main_names[] = {"loss", "output", "value", "matrix"};
-    v2_output outputs[4 + LOSSD_MAX_TERMS];
-    char term_names[LOSSD_MAX_TERMS][64];
+    v2_output outputs[5 + LOSSD_MAX_TERMS];
+    char term_names[LOSSD_MAX_TERMS][64], grad_second[64];
     size_t n_outputs = 0;
     outputs[n_outputs++] = (v2_output){main_names[fn->kind], !json};
     if (gc->has_grad)
         outputs[n_outputs++] = (v2_output){"grad", !json};
+    snprintf(grad_second, sizeof grad_second, "grad_%s", fn->operands[1].name);
+    if (gc->has_grad_second)
+        outputs[n_outputs++] = (v2_output){grad_second, !json};
     if (gc->has_zero)
         outputs[n_outputs++] = (v2_output){"stats.zero_grad_fraction", !json};
     for (size_t k = 0; k < gc->n_terms; k++) {
@@ -871,6 +874,9 @@ static void golden_over_v2(const golden_case *gc, const lossd_function *fn, void
     if (gc->has_grad)
         expect_output(gc, &r, "grad", c.grad, c.operand[0].size, &gc->grad_expect.t, grad_rtol,
                       GRAD_ATOL);
+    if (gc->has_grad_second)
+        expect_output(gc, &r, grad_second, c.grad_second, c.operand[1].size,
+                      &gc->grad_second_expect.t, grad_rtol, GRAD_ATOL);
     if (gc->has_zero) {
         lossd_tensor want = tensor_of(&gc->zero_grad_fraction, 0, NULL);
         expect_output(gc, &r, "stats.zero_grad_fraction", &c.zero_grad_fraction, 1, &want,
