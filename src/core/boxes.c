@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * boxes.c - bounding-box losses (IoU, GIoU, DIoU, CIoU, EIoU, SIoU, NWD)
- * with gradients, and the pairwise similarity matrices, as torchvision
- * computes them (the newer ones as docs/functions.md defines them).
+ * with gradients, as torchvision computes them (the newer ones as
+ * docs/functions.md defines them). The pairwise matrices are
+ * box_pairwise.c, what runs outside the kernels (the parameters,
+ * validation, sampling) box_operands.c; what they share is boxes.h.
  *
- * One box-pair routine computes every quantity the torchvision-style
- * losses share (intersection, union, enclosing box, centre distance,
- * aspect term, EIoU's side gaps) and their gradients; SIoU and NWD, which
- * share little with them, have a pair routine each. The kernels are those
- * routines specialised by a constant.
+ * The torchvision-style losses share one pair routine: what they all
+ * compute (intersection, union, IoU, the enclosing box), then each
+ * penalty - GIoU's enclosing area, the centre distance of DIoU, CIoU and
+ * EIoU, CIoU's aspect term, EIoU's width and height gaps, Alpha-IoU's
+ * powers - as a helper for its value and one for its gradient. SIoU and
+ * NWD, which share little with them, have a pair routine each. The
+ * kernels are those routines specialised by a constant.
  * Box formats are converted once on the way in and gradients pulled back
  * once on the way out.
  *
  * torchvision details matched (torchvision/ops/_utils.py, giou_loss.py,
- * diou_loss.py, ciou_loss.py, boxes.py):
+ * diou_loss.py, ciou_loss.py):
  *   - the losses' intersection is (xk2-xk1)(yk2-yk1) only where both are
  *     strictly positive, else 0 (a masked assignment: no gradient there);
  *   - iou = I / (U + eps), GIoU's penalty (C - U) / (C + eps), DIoU's
@@ -22,84 +26,14 @@
  *     term always use 1e-7; only alpha = v / (1 - iou + v + eps) sees the
  *     caller's eps, and alpha is computed under no_grad;
  *   - elementwise max/min split the gradient in half on ties (autograd's
- *     maximum/minimum backward);
- *   - the pairwise matrices use box_iou's inter / union with no eps and
- *     clamp(min=0) overlaps; generalized_box_iou takes no eps at all.
+ *     maximum/minimum backward).
  *
  * Thread-safe: kernels write only their own units' slots.
  */
-#include <stdio.h>
-#include <string.h>
-
-#include "internal.h"
-
-enum { FORMAT_XYXY, FORMAT_XYWH, FORMAT_CXCYWH };
-enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU, BOX_SIOU, BOX_EIOU, BOX_NWD };
+#include "boxes.h"
 
 /* The eps torchvision's CIoU always uses inside its DIoU term. */
 #define CIOU_INNER_EPS 1e-7
-
-static const char *const box_formats[] = {"xyxy", "xywh", "cxcywh", NULL};
-
-/* LOSSD_LANES boxes in xyxy, one coordinate per vector: lane k is box k. */
-typedef struct {
-    lossd_vd x1, y1, x2, y2;
-} box_lanes;
-
-/*
- * Per-call constants (LOSSD__CONSTS) of box losses and matrices, resolved
- * from the parameters by box_prepare.
- */
-typedef struct {
-    int format;        /* FORMAT_* */
-    double eps;        /* 0 for the matrices that take none (box_iou, generalized_box_iou) */
-    double alpha;      /* Alpha-IoU's power (iou, giou, diou, ciou); 1 for the rows without it */
-    double gamma_sign; /* siou: gamma = gamma_sign (Lambda - 2); 1 with neg_gamma, else -1 */
-    double constant;   /* nwd: the normalising constant C of exp(-sqrt(W^2) / C) */
-} box_consts;
-
-static int box_prepare(lossd_call *c, lossd_error *err)
-{
-    box_consts *k = LOSSD__CONSTS_SET(c, box_consts);
-    k->format = lossd__param_choice(c, "box_format");
-    k->eps = lossd__param_number_or(c, "eps", 0.0);
-    k->alpha = lossd__param_number_or(c, "alpha", 1.0);
-    /* 2 - Lambda is -(Lambda - 2) exactly: one expression for both signs */
-    k->gamma_sign = lossd__param_number_or(c, "neg_gamma", 1.0) != 0 ? 1.0 : -1.0;
-    k->constant = lossd__param_number_or(c, "constant", 12.8);
-    (void)err;
-    return 0;
-}
-
-/* Converts four coordinate vectors from `format` to xyxy, as torchvision does. */
-LOSSD_INLINE box_lanes box_from_columns(const lossd_vd col[4], int format)
-{
-    switch (format) {
-    case FORMAT_XYWH:
-        return (box_lanes){col[0], col[1], col[0] + col[2], col[1] + col[3]};
-    case FORMAT_CXCYWH:
-        return (box_lanes){col[0] - 0.5 * col[2], col[1] - 0.5 * col[3], col[0] + 0.5 * col[2],
-                           col[1] + 0.5 * col[3]};
-    default:
-        return (box_lanes){col[0], col[1], col[2], col[3]};
-    }
-}
-
-/* Boxes i..i+n-1 (n <= LOSSD_LANES) of a (N,4) array in `format`; missing ones are zeros. */
-LOSSD_INLINE box_lanes box_read(const double *p, size_t n, int format)
-{
-    lossd_vd col[4];
-    lossd_v_load_columns4(p, n, col);
-    return box_from_columns(col, format);
-}
-
-/* One box of a (N,4) array in every lane. */
-LOSSD_INLINE box_lanes box_read_one(const double *p, int format)
-{
-    lossd_vd col[4] = {lossd_v_set1(p[0]), lossd_v_set1(p[1]), lossd_v_set1(p[2]),
-                       lossd_v_set1(p[3])};
-    return box_from_columns(col, format);
-}
 
 /* Pulls xyxy gradients of boxes i..i+n-1 back to `format`, writes and tallies them. */
 LOSSD_INLINE void box_grad_write(double *out, size_t n, const lossd_vd g[4], int format,
@@ -124,126 +58,6 @@ LOSSD_INLINE void box_grad_write(double *out, size_t n, const lossd_vd g[4], int
     for (int j = 0; j < 4; j++)
         lossd__tally_nonfinite(bad, col[j], n);
 }
-
-#ifndef LOSSD_SIMD_AVX2 /* validation and sampling run outside the kernels: one copy */
-/* What is wrong with a box. */
-typedef enum {
-    BOX_OK,
-    BOX_X2_BELOW_X1,
-    BOX_Y2_BELOW_Y1,
-    BOX_NEGATIVE_W,
-    BOX_NEGATIVE_H,
-    BOX_NOT_FINITE
-} box_problem;
-
-static box_problem box_problem_of(const double *p, int format)
-{
-    if (format == FORMAT_XYXY) {
-        if (!(p[2] >= p[0]))
-            return isnan(p[0]) || isnan(p[2]) ? BOX_NOT_FINITE : BOX_X2_BELOW_X1;
-        if (!(p[3] >= p[1]))
-            return isnan(p[1]) || isnan(p[3]) ? BOX_NOT_FINITE : BOX_Y2_BELOW_Y1;
-    } else {
-        if (!(p[2] >= 0))
-            return isnan(p[2]) ? BOX_NOT_FINITE : BOX_NEGATIVE_W;
-        if (!(p[3] >= 0))
-            return isnan(p[3]) ? BOX_NOT_FINITE : BOX_NEGATIVE_H;
-    }
-    for (int j = 0; j < 4; j++)
-        if (!isfinite(p[j]))
-            return BOX_NOT_FINITE;
-    return BOX_OK;
-}
-
-int lossd__boxes_check(lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_tensor *t = &c->operand[k];
-    int format = lossd__param_choice(c, "box_format");
-    const char *name = c->fn->operands[k].name;
-    for (size_t i = 0; i + 4 <= t->size; i += 4) {
-        const double *p = t->data + i;
-        box_problem problem = box_problem_of(p, format);
-        if (problem == BOX_OK)
-            continue;
-        char path[LOSSD_FIELD_MAX];
-        lossd__path(path, sizeof path, name, t, i, t->rank - 1);
-        switch (problem) {
-        case BOX_X2_BELOW_X1:
-            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: x2 < x1 (%s < %s)",
-                               LOSSD__SHORTEST(p[2]), LOSSD__SHORTEST(p[0]));
-        case BOX_Y2_BELOW_Y1:
-            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: y2 < y1 (%s < %s)",
-                               LOSSD__SHORTEST(p[3]), LOSSD__SHORTEST(p[1]));
-        case BOX_NEGATIVE_W:
-        case BOX_NEGATIVE_H:
-            return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: negative %s (%s)",
-                               box_formats[format], problem == BOX_NEGATIVE_W ? "width" : "height",
-                               LOSSD__SHORTEST(problem == BOX_NEGATIVE_W ? p[2] : p[3]));
-        default:
-            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: a coordinate is not finite");
-        }
-    }
-    return 0;
-}
-
-/* An xyxy box written in the call's format. */
-static void box_in_format(double *out, const double *xyxy, int format)
-{
-    double w = xyxy[2] - xyxy[0], h = xyxy[3] - xyxy[1];
-    switch (format) {
-    case FORMAT_XYWH:
-        out[0] = xyxy[0], out[1] = xyxy[1], out[2] = w, out[3] = h;
-        break;
-    case FORMAT_CXCYWH:
-        out[0] = xyxy[0] + 0.5 * w, out[1] = xyxy[1] + 0.5 * h, out[2] = w, out[3] = h;
-        break;
-    default:
-        memcpy(out, xyxy, 4 * sizeof *out);
-    }
-}
-
-/*
- * Targets 5..50 wide in a 500 x 500 field; a second operand shaped like
- * the first (predictions) jittered from it by up to 20% so that most pairs
- * overlap, as a detector's do; box lists 5..60 wide in a 200 x 200 field,
- * a realistic mix of overlaps and misses.
- */
-void lossd__boxes_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
-                         uint64_t *rng)
-{
-    int format = lossd__param_choice(c, "box_format");
-    bool near_first = k == 1 && (c->fn->operands[1].flags & LOSSD_OPERAND_LIKE_INPUT) &&
-                      c->operand_set[0] && c->operand[0].size == shape->size;
-    bool list = c->fn->operands[k].rule == LOSSD_RULE_BOX_LIST;
-    double field = list ? 200 : 500, lo = 5, hi = list ? 60 : 50;
-    for (size_t i = 0; i + 4 <= shape->size; i += 4) {
-        double b[4];
-        if (near_first) {
-            const double *p = c->operand[0].data + i;
-            double t[4];
-            /* the first operand's box back in xyxy */
-            if (format == FORMAT_XYXY)
-                memcpy(t, p, sizeof t);
-            else if (format == FORMAT_XYWH)
-                t[0] = p[0], t[1] = p[1], t[2] = p[0] + p[2], t[3] = p[1] + p[3];
-            else
-                t[0] = p[0] - 0.5 * p[2], t[1] = p[1] - 0.5 * p[3], t[2] = p[0] + 0.5 * p[2],
-                t[3] = p[1] + 0.5 * p[3];
-            double w = t[2] - t[0], h = t[3] - t[1];
-            b[0] = t[0] + lossd__rng_uniform(rng, -0.2, 0.2) * w;
-            b[1] = t[1] + lossd__rng_uniform(rng, -0.2, 0.2) * h;
-            b[2] = b[0] + w * lossd__rng_uniform(rng, 0.8, 1.2);
-            b[3] = b[1] + h * lossd__rng_uniform(rng, 0.8, 1.2);
-        } else {
-            b[0] = lossd__rng_uniform(rng, 0, field);
-            b[1] = lossd__rng_uniform(rng, 0, field);
-            b[2] = b[0] + lossd__rng_uniform(rng, lo, hi);
-            b[3] = b[1] + lossd__rng_uniform(rng, lo, hi);
-        }
-        box_in_format(out + i, b, format);
-    }
-}
-#endif
 
 /* d max(a, b) / d a as autograd's maximum backward: 1, 1/2 on a tie, 0. */
 LOSSD_INLINE lossd_vd dmax(lossd_vd a, lossd_vd b)
@@ -273,13 +87,33 @@ LOSSD_INLINE void overlap_grad(box_lanes a, box_lanes b, lossd_vd iw, lossd_vd i
     g[3] = lossd_v_select(pass_y, iw * dmin(a.y2, b.y2), zero);
 }
 
-/* Per-box extras, in the order of each function's `terms` row. */
+/*
+ * d (cw, ch) / d (x1, y1, x2, y2) of a, the enclosing box's sides from
+ * min/max of the corners: d[0] = d cw / d x1, d[1] = d ch / d y1, d[2] =
+ * d cw / d x2, d[3] = d ch / d y2 (each side moves with two corners only).
+ */
+LOSSD_INLINE void enclosing_grad(box_lanes a, box_lanes b, lossd_vd d[4])
+{
+    d[0] = -dmin(a.x1, b.x1);
+    d[1] = -dmin(a.y1, b.y1);
+    d[2] = dmax(a.x2, b.x2);
+    d[3] = dmax(a.y2, b.y2);
+}
+
+/*
+ * Per-box extras, in the order of the function's `terms` row. Each pair
+ * routine adds its own, always: the kernel stores them only when they are
+ * asked for, and their count stays a constant the compiler sees.
+ */
 typedef struct {
-    lossd_vd iou, enclosing_area, rho2, c2, v, beta;
-    lossd_vd angle_cost, distance_cost, shape_cost; /* siou */
-    lossd_vd width_term, height_term;               /* eiou */
-    lossd_vd w2;                                    /* nwd */
+    lossd_vd value[LOSSD_MAX_TERMS];
+    size_t count;
 } box_terms;
+
+LOSSD_INLINE void term_add(box_terms *t, lossd_vd value)
+{
+    t->value[t->count++] = value;
+}
 
 /*
  * x^alpha for x >= 0 and alpha > 1, as pow(x, alpha) - what PyTorch's
@@ -293,13 +127,242 @@ LOSSD_INLINE lossd_vd power_alpha(lossd_vd x, double alpha, lossd_vd *d)
     return p;
 }
 
+/* ------------------------------------------------------------ iou, giou, diou, ciou, eiou */
+
 /*
- * The losses of LOSSD_LANES box pairs (a, b) for `which`; when grad is not
- * NULL, also the gradients with respect to a (xyxy) times `upstream`.
- * Branch-free: what torchvision masks is selected lane by lane.
+ * What a torchvision-style loss computes of a pair, and what its gradient
+ * needs: the IoU's parts, then each penalty's (zero where a loss has
+ * none). "powered" is Alpha-IoU's form (box_pair_loss).
+ */
+typedef struct {
+    /* the intersection's sides (before the mask), the mask, I, U, U + eps, IoU */
+    lossd_vd iw, ih, inter, uni, den, iou;
+    lossd_vm overlap;
+    lossd_vd cw, ch;         /* the enclosing box's sides */
+    lossd_vd iou_a, d_iou;   /* powered: IoU^alpha and d IoU^alpha / d IoU */
+    lossd_vd area_c, d_area; /* giou: |C|; powered: d P^alpha / d P */
+    lossd_vd diag2, c2;      /* diou, ciou, eiou: the enclosing diagonal^2, the denominator */
+    lossd_vd dx, dy, rho2;   /* the centres' offset (a's minus b's), its square */
+    lossd_vd pen_rho;        /* rho^2, powered: (rho^2)^alpha */
+    lossd_vd d_rho, d_diag;  /* powered: d (rho^2)^alpha / d rho^2, d (c^2)^alpha / d c^2 */
+    lossd_vd datan, v, beta; /* ciou: atan(wb/hb) - atan(wa/ha), v, torchvision's alpha */
+    lossd_vd d_bv;           /* powered: d (beta v)^alpha / d (beta v) */
+    lossd_vd dw, dh;         /* eiou: a's width and height minus b's */
+    lossd_vd cw2, ch2;       /* cw^2 + eps, ch^2 + eps */
+    lossd_vd width_term, height_term;
+} box_parts;
+
+/* The intersection, the union and the IoU as _loss_inter_union, and the enclosing box. */
+LOSSD_INLINE void iou_of(box_lanes a, box_lanes b, double iou_eps, box_parts *p)
+{
+    const lossd_vd zero = lossd_v_set1(0.0);
+    /* zero (and flat) unless both sides > 0 */
+    lossd_vd xk1 = lossd_v_fmax(a.x1, b.x1), yk1 = lossd_v_fmax(a.y1, b.y1);
+    lossd_vd xk2 = lossd_v_fmin(a.x2, b.x2), yk2 = lossd_v_fmin(a.y2, b.y2);
+    p->overlap = (yk2 > yk1) & (xk2 > xk1);
+    p->iw = xk2 - xk1, p->ih = yk2 - yk1;
+    p->inter = lossd_v_select(p->overlap, p->iw * p->ih, zero);
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
+    lossd_vd bw = b.x2 - b.x1, bh = b.y2 - b.y1;
+    p->uni = aw * ah + bw * bh - p->inter;
+    p->den = p->uni + iou_eps;
+    p->iou = p->inter / p->den;
+    p->cw = lossd_v_fmax(a.x2, b.x2) - lossd_v_fmin(a.x1, b.x1);
+    p->ch = lossd_v_fmax(a.y2, b.y2) - lossd_v_fmin(a.y1, b.y1);
+}
+
+/*
+ * GIoU's penalty (C - U) / (C + eps); powered: max(P, 0)^alpha, as P can
+ * be -1e-17 for nested boxes and a power of it would be NaN.
+ */
+LOSSD_INLINE lossd_vd giou_penalty(bool powered, double eps, double alpha, box_parts *p)
+{
+    p->area_c = p->cw * p->ch;
+    lossd_vd penalty = (p->area_c - p->uni) / (p->area_c + eps);
+    if (!powered)
+        return penalty;
+    return power_alpha(lossd_v_select(penalty < 0, lossd_v_set1(0.0), penalty), alpha, &p->d_area);
+}
+
+/* DIoU's centre distance rho^2 / (c^2 + eps); powered: (rho^2)^alpha / ((c^2)^alpha + eps). */
+LOSSD_INLINE lossd_vd distance_penalty(box_lanes a, box_lanes b, bool powered, double iou_eps,
+                                       double alpha, box_parts *p)
+{
+    p->diag2 = p->cw * p->cw + p->ch * p->ch;
+    p->dx = (a.x2 + a.x1) / 2 - (b.x1 + b.x2) / 2;
+    p->dy = (a.y2 + a.y1) / 2 - (b.y1 + b.y2) / 2;
+    p->rho2 = p->dx * p->dx + p->dy * p->dy;
+    if (powered) {
+        p->pen_rho = power_alpha(p->rho2, alpha, &p->d_rho);
+        p->c2 = power_alpha(p->diag2, alpha, &p->d_diag) + iou_eps;
+    } else {
+        p->pen_rho = p->rho2;
+        p->c2 = p->diag2 + iou_eps;
+    }
+    return p->pen_rho / p->c2;
+}
+
+/*
+ * CIoU's aspect term beta v, v = 4/pi^2 (atan(wb/hb) - atan(wa/ha))^2 and
+ * beta = v / (1 - IoU + v + eps) (torchvision's alpha: a constant for the
+ * gradient); powered: (beta v)^alpha.
+ */
+LOSSD_INLINE lossd_vd aspect_penalty(box_lanes a, box_lanes b, bool powered, double eps,
+                                     double alpha, box_parts *p)
+{
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
+    p->datan = lossd_v_atan(bw / bh) - lossd_v_atan(aw / ah);
+    p->v = (4 / (M_PI * M_PI)) * (p->datan * p->datan);
+    p->beta = p->v / (1 - p->iou + p->v + eps);
+    return powered ? power_alpha(p->beta * p->v, alpha, &p->d_bv) : p->beta * p->v;
+}
+
+/* EIoU's width and height gaps over the enclosing box's sides, (wa - wb)^2 / (cw^2 + eps) & co. */
+LOSSD_INLINE void side_gap_penalties(box_lanes a, box_lanes b, double eps, box_parts *p)
+{
+    p->dw = (a.x2 - a.x1) - (b.x2 - b.x1);
+    p->dh = (a.y2 - a.y1) - (b.y2 - b.y1);
+    p->cw2 = p->cw * p->cw + eps;
+    p->ch2 = p->ch * p->ch + eps;
+    p->width_term = p->dw * p->dw / p->cw2;
+    p->height_term = p->dh * p->dh / p->ch2;
+}
+
+/* d(1 - IoU) / d a into g (powered: of 1 - IoU^alpha), and d U / d a into gu. */
+LOSSD_INLINE void iou_grad(box_lanes a, box_lanes b, bool powered, const box_parts *p,
+                           lossd_vd gu[4], lossd_vd g[4])
+{
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
+    /* d inter: none where torchvision's mask is off */
+    lossd_vd gi[4];
+    overlap_grad(a, b, p->iw, p->ih, p->overlap, p->overlap, gi);
+    /* d union = d area(a) - d inter */
+    gu[0] = -ah - gi[0], gu[1] = -aw - gi[1], gu[2] = ah - gi[2], gu[3] = aw - gi[3];
+    for (int j = 0; j < 4; j++)
+        g[j] = -(gi[j] / p->den - p->iou * gu[j] / p->den);
+    if (powered)
+        for (int j = 0; j < 4; j++)
+            g[j] *= p->d_iou;
+}
+
+/* Adds d P to g: d (C - U)/(C + eps) = dC (U + eps)/(C + eps)^2 - dU/(C + eps). */
+LOSSD_INLINE void giou_penalty_grad(box_lanes a, box_lanes b, bool powered, double eps,
+                                    const box_parts *p, const lossd_vd gu[4], lossd_vd g[4])
+{
+    lossd_vd encl[4];
+    enclosing_grad(a, b, encl);
+    lossd_vd ce = p->area_c + eps;
+    lossd_vd gc[4] = {p->ch * encl[0], p->cw * encl[1], p->ch * encl[2], p->cw * encl[3]};
+    for (int j = 0; j < 4; j++) {
+        lossd_vd d_penalty = gc[j] * (p->uni + eps) / (ce * ce) - gu[j] / ce;
+        g[j] += powered ? p->d_area * d_penalty : d_penalty;
+    }
+}
+
+/* Adds d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 to g (powered: of rho2^alpha and diag2^alpha). */
+LOSSD_INLINE void distance_penalty_grad(box_lanes a, box_lanes b, bool powered, const box_parts *p,
+                                        lossd_vd g[4])
+{
+    lossd_vd encl[4];
+    enclosing_grad(a, b, encl);
+    lossd_vd gc2[4] = {2 * p->cw * encl[0], 2 * p->ch * encl[1], 2 * p->cw * encl[2],
+                       2 * p->ch * encl[3]};
+    lossd_vd grho[4] = {p->dx, p->dy, p->dx, p->dy};
+    if (powered)
+        for (int j = 0; j < 4; j++) {
+            grho[j] *= p->d_rho;
+            gc2[j] *= p->d_diag;
+        }
+    for (int j = 0; j < 4; j++)
+        g[j] += grho[j] / p->c2 - p->pen_rho * gc2[j] / (p->c2 * p->c2);
+}
+
+/* Adds beta dv to g, v through a's w/h (powered: d (beta v)^alpha); beta is a constant. */
+LOSSD_INLINE void aspect_penalty_grad(box_lanes a, bool powered, const box_parts *p, lossd_vd g[4])
+{
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
+    lossd_vd r = aw / ah;
+    lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * p->datan * -(1 / (1 + r * r));
+    lossd_vd dr_dw = 1 / ah, dr_dh = -r / ah;
+    lossd_vd k = powered ? p->d_bv * p->beta : p->beta;
+    g[0] += k * dv_dr * -dr_dw;
+    g[1] += k * dv_dr * -dr_dh;
+    g[2] += k * dv_dr * dr_dw;
+    g[3] += k * dv_dr * dr_dh;
+}
+
+/*
+ * Adds d dw^2/(cw^2 + eps) = 2 dw d(w) / (cw^2 + eps) - (width term) 2 cw
+ * d(cw) / (cw^2 + eps) and its height twin to g.
+ */
+LOSSD_INLINE void side_gap_penalties_grad(box_lanes a, box_lanes b, const box_parts *p,
+                                          lossd_vd g[4])
+{
+    lossd_vd encl[4];
+    enclosing_grad(a, b, encl);
+    lossd_vd d_side_w = 2 * p->dw / p->cw2, d_cw = -2 * p->cw * p->width_term / p->cw2;
+    lossd_vd d_side_h = 2 * p->dh / p->ch2, d_ch = -2 * p->ch * p->height_term / p->ch2;
+    g[0] += -d_side_w + d_cw * encl[0];
+    g[1] += -d_side_h + d_ch * encl[1];
+    g[2] += d_side_w + d_cw * encl[2];
+    g[3] += d_side_h + d_ch * encl[3];
+}
+
+LOSSD_INLINE bool has_distance(int which)
+{
+    return which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU;
+}
+
+/* The loss of `which` from its parts (box_pair_loss), computing them into *p. */
+LOSSD_INLINE lossd_vd box_parts_loss(int which, bool powered, box_lanes a, box_lanes b, double eps,
+                                     double alpha, box_parts *p)
+{
+    double iou_eps = which == BOX_CIOU ? CIOU_INNER_EPS : eps; /* eiou: eps, as diou */
+    iou_of(a, b, iou_eps, p);
+    lossd_vd loss = 1.0 - p->iou;
+    if (powered) {
+        p->iou_a = power_alpha(p->iou, alpha, &p->d_iou);
+        loss = 1.0 - p->iou_a;
+    }
+    if (which == BOX_GIOU) {
+        lossd_vd penalty = giou_penalty(powered, eps, alpha, p);
+        loss = powered ? 1.0 - (p->iou_a - penalty) : loss + penalty;
+    } else if (has_distance(which)) {
+        loss += distance_penalty(a, b, powered, iou_eps, alpha, p);
+    }
+    if (which == BOX_CIOU)
+        loss += aspect_penalty(a, b, powered, eps, alpha, p);
+    if (which == BOX_EIOU) { /* summed after DIoU's term */
+        side_gap_penalties(a, b, eps, p);
+        loss += p->width_term;
+        loss += p->height_term;
+    }
+    return loss;
+}
+
+/* d loss / d (x1, y1, x2, y2) of a from the parts of `which` (box_pair_loss), into g. */
+LOSSD_INLINE void box_parts_grad(int which, bool powered, box_lanes a, box_lanes b, double eps,
+                                 const box_parts *p, lossd_vd g[4])
+{
+    lossd_vd gu[4];
+    iou_grad(a, b, powered, p, gu, g);
+    if (which == BOX_GIOU)
+        giou_penalty_grad(a, b, powered, eps, p, gu, g);
+    else if (has_distance(which))
+        distance_penalty_grad(a, b, powered, p, g);
+    if (which == BOX_CIOU)
+        aspect_penalty_grad(a, powered, p, g);
+    if (which == BOX_EIOU)
+        side_gap_penalties_grad(a, b, p, g);
+}
+
+/*
+ * The losses of LOSSD_LANES box pairs (a, b) for `which`, their extras
+ * added to *terms; when grad is not NULL, also the gradients with respect
+ * to a (xyxy) times `upstream`. Branch-free: what torchvision masks is selected lane by lane.
  *
  * powered (a constant: the kernels decide alpha != 1 once) gives
- * Alpha-IoU's forms (LOSSES-NEXT.md): IoU^alpha, the GIoU penalty
+ * Alpha-IoU's forms (docs/functions.md): IoU^alpha, the GIoU penalty
  * max(P, 0)^alpha, (rho^2)^alpha / ((c^2)^alpha + eps) and CIoU's
  * (beta v)^alpha; without it the code is today's torchvision arithmetic,
  * untouched, so that alpha = 1 is the torchvision loss bit for bit.
@@ -308,276 +371,189 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
                                     double alpha, lossd_vd *grad, lossd_vd upstream,
                                     box_terms *terms)
 {
-    const lossd_vd zero = lossd_v_set1(0.0);
-    /* intersection, as _loss_inter_union: zero (and flat) unless both sides > 0 */
-    lossd_vd xk1 = lossd_v_fmax(a.x1, b.x1), yk1 = lossd_v_fmax(a.y1, b.y1);
-    lossd_vd xk2 = lossd_v_fmin(a.x2, b.x2), yk2 = lossd_v_fmin(a.y2, b.y2);
-    lossd_vm overlap = (yk2 > yk1) & (xk2 > xk1);
-    lossd_vd iw = xk2 - xk1, ih = yk2 - yk1;
-    lossd_vd inter = lossd_v_select(overlap, iw * ih, zero);
-    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
-    lossd_vd bw = b.x2 - b.x1, bh = b.y2 - b.y1;
-    lossd_vd uni = aw * ah + bw * bh - inter;
-    double iou_eps = which == BOX_CIOU ? CIOU_INNER_EPS : eps; /* eiou: eps, as diou */
-    lossd_vd den = uni + iou_eps;
-    lossd_vd iou = inter / den;
-    lossd_vd loss = 1.0 - iou;
-    lossd_vd d_iou = zero, iou_a = zero; /* powered: d IoU^alpha / d IoU and IoU^alpha */
-    if (powered) {
-        iou_a = power_alpha(iou, alpha, &d_iou);
-        loss = 1.0 - iou_a;
-    }
-
-    /* enclosing box */
-    lossd_vd xc1 = lossd_v_fmin(a.x1, b.x1), yc1 = lossd_v_fmin(a.y1, b.y1);
-    lossd_vd xc2 = lossd_v_fmax(a.x2, b.x2), yc2 = lossd_v_fmax(a.y2, b.y2);
-    lossd_vd cw = xc2 - xc1, ch = yc2 - yc1;
-
-    lossd_vd area_c = zero, diag2 = zero, c2 = zero, rho2 = zero, v = zero, beta = zero;
-    lossd_vd dx = zero, dy = zero, datan = zero;
-    lossd_vd d_pen = zero, d_rho = zero, d_diag = zero, pen_rho = zero, d_bv = zero;
-    if (which == BOX_GIOU) {
-        area_c = cw * ch;
-        lossd_vd penalty = (area_c - uni) / (area_c + eps);
-        if (powered) /* P can be -1e-17 for nested boxes: a power of it would be NaN */
-            loss = 1.0 -
-                   (iou_a - power_alpha(lossd_v_select(penalty < 0, zero, penalty), alpha, &d_pen));
-        else
-            loss += penalty;
-    } else if (which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU) {
-        diag2 = cw * cw + ch * ch;
-        dx = (a.x2 + a.x1) / 2 - (b.x1 + b.x2) / 2;
-        dy = (a.y2 + a.y1) / 2 - (b.y1 + b.y2) / 2;
-        rho2 = dx * dx + dy * dy;
-        if (powered) {
-            pen_rho = power_alpha(rho2, alpha, &d_rho);
-            c2 = power_alpha(diag2, alpha, &d_diag) + iou_eps;
-        } else {
-            pen_rho = rho2;
-            c2 = diag2 + iou_eps;
-        }
-        loss += pen_rho / c2;
+    box_parts p;
+    lossd_vd loss = box_parts_loss(which, powered, a, b, eps, alpha, &p);
+    term_add(terms, p.iou);
+    if (which == BOX_GIOU)
+        term_add(terms, p.area_c);
+    if (has_distance(which)) {
+        term_add(terms, p.rho2);
+        term_add(terms, p.diag2);
     }
     if (which == BOX_CIOU) {
-        datan = lossd_v_atan(bw / bh) - lossd_v_atan(aw / ah);
-        v = (4 / (M_PI * M_PI)) * (datan * datan);
-        beta = v / (1 - iou + v + eps); /* torchvision's alpha: a constant for the gradient */
-        loss += powered ? power_alpha(beta * v, alpha, &d_bv) : beta * v;
-    }
-    /* EIoU: the width and height gaps over the enclosing box's sides, summed after DIoU's term */
-    lossd_vd dw = zero, dh = zero, cw2 = zero, ch2 = zero, width_term = zero, height_term = zero;
-    if (which == BOX_EIOU) {
-        dw = aw - bw;
-        dh = ah - bh;
-        cw2 = cw * cw + eps;
-        ch2 = ch * ch + eps;
-        width_term = dw * dw / cw2;
-        height_term = dh * dh / ch2;
-        loss += width_term;
-        loss += height_term;
-    }
-    if (terms) {
-        terms->iou = iou;
-        terms->enclosing_area = area_c;
-        terms->rho2 = rho2;
-        terms->c2 = diag2;
-        terms->v = v;
-        terms->beta = beta;
-        terms->width_term = width_term;
-        terms->height_term = height_term;
-    }
-    if (grad == NULL)
-        return loss;
-
-    /* d inter / d (x1, y1, x2, y2) of a: none where torchvision's mask is off */
-    lossd_vd gi[4];
-    overlap_grad(a, b, iw, ih, overlap, overlap, gi);
-    /* d union = d area(a) - d inter */
-    lossd_vd gu[4] = {-ah - gi[0], -aw - gi[1], ah - gi[2], aw - gi[3]};
-    lossd_vd g[4];
-    for (int j = 0; j < 4; j++)
-        g[j] = -(gi[j] / den - iou * gu[j] / den); /* d(1 - iou) */
-    if (powered)
-        for (int j = 0; j < 4; j++)
-            g[j] *= d_iou; /* d(1 - iou^alpha) */
-
-    if (which == BOX_GIOU) {
-        /* d (C - U)/(C + eps) = dC (U + eps)/(C + eps)^2 - dU/(C + eps) */
-        lossd_vd ce = area_c + eps;
-        lossd_vd gc[4] = {-ch * dmin(a.x1, b.x1), -cw * dmin(a.y1, b.y1), ch * dmax(a.x2, b.x2),
-                          cw * dmax(a.y2, b.y2)};
-        for (int j = 0; j < 4; j++) {
-            lossd_vd d_penalty = gc[j] * (uni + eps) / (ce * ce) - gu[j] / ce;
-            g[j] += powered ? d_pen * d_penalty : d_penalty;
-        }
-    } else if (which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU) {
-        /* d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 (powered: of rho2^alpha and diag2^alpha) */
-        lossd_vd gc2[4] = {-2 * cw * dmin(a.x1, b.x1), -2 * ch * dmin(a.y1, b.y1),
-                           2 * cw * dmax(a.x2, b.x2), 2 * ch * dmax(a.y2, b.y2)};
-        lossd_vd grho[4] = {dx, dy, dx, dy};
-        if (powered)
-            for (int j = 0; j < 4; j++) {
-                grho[j] *= d_rho;
-                gc2[j] *= d_diag;
-            }
-        for (int j = 0; j < 4; j++)
-            g[j] += grho[j] / c2 - pen_rho * gc2[j] / (c2 * c2);
-    }
-    if (which == BOX_CIOU) {
-        /* beta * dv, v = 4/pi^2 (atan(bw/bh) - atan(aw/ah))^2; powered: (beta v)^alpha */
-        lossd_vd r = aw / ah;
-        lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * datan * -(1 / (1 + r * r));
-        lossd_vd dr_dw = 1 / ah, dr_dh = -r / ah;
-        lossd_vd k = powered ? d_bv * beta : beta;
-        g[0] += k * dv_dr * -dr_dw;
-        g[1] += k * dv_dr * -dr_dh;
-        g[2] += k * dv_dr * dr_dw;
-        g[3] += k * dv_dr * dr_dh;
+        term_add(terms, p.v);
+        term_add(terms, p.beta);
     }
     if (which == BOX_EIOU) {
-        /* d dw^2/(cw^2 + eps) = 2 dw d(w) / (cw^2 + eps) - (width term) 2 cw d(cw) / (cw^2 + eps)
-         */
-        lossd_vd d_side_w = 2 * dw / cw2, d_cw = -2 * cw * width_term / cw2;
-        lossd_vd d_side_h = 2 * dh / ch2, d_ch = -2 * ch * height_term / ch2;
-        g[0] += -d_side_w - d_cw * dmin(a.x1, b.x1);
-        g[1] += -d_side_h - d_ch * dmin(a.y1, b.y1);
-        g[2] += d_side_w + d_cw * dmax(a.x2, b.x2);
-        g[3] += d_side_h + d_ch * dmax(a.y2, b.y2);
+        term_add(terms, p.width_term);
+        term_add(terms, p.height_term);
     }
-    for (int j = 0; j < 4; j++)
-        grad[j] = upstream * g[j];
+    if (grad) {
+        lossd_vd g[4];
+        box_parts_grad(which, powered, a, b, eps, &p, g);
+        for (int j = 0; j < 4; j++)
+            grad[j] = upstream * g[j];
+    }
     return loss;
 }
 
+/* ------------------------------------------------------------ siou */
+
+/* What SIoU computes of a pair, and what its gradient needs (siou_pair_loss). */
+typedef struct {
+    lossd_vd iw, ih, uni, iou;         /* the clamped overlap's sides, U + eps, IoU */
+    lossd_vm pass_w, pass_h;           /* where the overlap's clamps pass their gradient */
+    lossd_vd cw, ch;                   /* the enclosing box's sides, at least eps */
+    lossd_vm pass_cw, pass_ch;         /* ... and where their clamps pass */
+    lossd_vd sx, sy, sigma, sin_alpha; /* the centres' offset (b's minus a's, plus eps) */
+    lossd_vm steep;                    /* sin_alpha is s2: the angle to the nearer axis */
+    lossd_vd angle, gamma;             /* Lambda, and gamma = gamma_sign (Lambda - 2) */
+    lossd_vd qx, qy, rho_x, rho_y, ex, ey, distance;
+    lossd_vd mw, mh, dw, dh, e_w, e_h, tw, th, tw2, th2, shape; /* the shape cost */
+    lossd_vm inside;                                            /* -1 <= siou <= 1 */
+} siou_parts;
+
 /*
  * SIoU (Gevorgyan 2022) of LOSSD_LANES box pairs, in the arithmetic of
- * mmdetection's siou_loss (PR #10290, from YOLOv6; LOSSES-NEXT.md), and
- * its gradient with respect to a times upstream when grad is not NULL.
- * Unlike torchvision's losses, the overlap is clamped at 0 (its gradient
- * passes where a side is >= 0, as clamp's does), the enclosing box's sides
- * at eps. gamma_sign is box_consts' (neg_gamma).
+ * mmdetection's siou_loss (PR #10290, from YOLOv6; docs/functions.md),
+ * its parts into *p. Unlike torchvision's losses, the overlap is clamped
+ * at 0 (its gradient passes where a side is >= 0, as clamp's does), the
+ * enclosing box's sides at eps. gamma_sign is box_consts' (neg_gamma).
  */
-LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, double gamma_sign,
-                                     lossd_vd *grad, lossd_vd upstream, box_terms *terms)
+LOSSD_INLINE lossd_vd siou_loss_of(box_lanes a, box_lanes b, double eps, double gamma_sign,
+                                   siou_parts *p)
 {
     const lossd_vd zero = lossd_v_set1(0.0), eps_v = lossd_v_set1(eps);
     /* IoU = overlap / ((A + Ag - overlap) + eps) */
     lossd_vd iw_raw = lossd_v_fmin(a.x2, b.x2) - lossd_v_fmax(a.x1, b.x1);
     lossd_vd ih_raw = lossd_v_fmin(a.y2, b.y2) - lossd_v_fmax(a.y1, b.y1);
-    lossd_vm pass_w = iw_raw >= 0, pass_h = ih_raw >= 0;
-    lossd_vd iw = lossd_v_select(pass_w, iw_raw, zero), ih = lossd_v_select(pass_h, ih_raw, zero);
-    lossd_vd overlap = iw * ih;
+    p->pass_w = iw_raw >= 0, p->pass_h = ih_raw >= 0;
+    p->iw = lossd_v_select(p->pass_w, iw_raw, zero),
+    p->ih = lossd_v_select(p->pass_h, ih_raw, zero);
+    lossd_vd overlap = p->iw * p->ih;
     lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
-    lossd_vd uni = aw * ah + bw * bh - overlap + eps;
-    lossd_vd iou = overlap / uni;
+    p->uni = aw * ah + bw * bh - overlap + eps;
+    p->iou = overlap / p->uni;
     /* the enclosing box, its sides clamped at eps */
     lossd_vd cw_raw = lossd_v_fmax(a.x2, b.x2) - lossd_v_fmin(a.x1, b.x1);
     lossd_vd ch_raw = lossd_v_fmax(a.y2, b.y2) - lossd_v_fmin(a.y1, b.y1);
-    lossd_vm pass_cw = cw_raw >= eps, pass_ch = ch_raw >= eps;
-    lossd_vd cw = lossd_v_select(pass_cw, cw_raw, eps_v),
-             ch = lossd_v_select(pass_ch, ch_raw, eps_v);
+    p->pass_cw = cw_raw >= eps, p->pass_ch = ch_raw >= eps;
+    p->cw = lossd_v_select(p->pass_cw, cw_raw, eps_v);
+    p->ch = lossd_v_select(p->pass_ch, ch_raw, eps_v);
     /* angle cost: Lambda = cos(2 asin(sin_alpha) - pi/2) of the centres' offset */
-    lossd_vd sx = (b.x1 + b.x2 - a.x1 - a.x2) * 0.5 + eps;
-    lossd_vd sy = (b.y1 + b.y2 - a.y1 - a.y2) * 0.5 + eps;
-    lossd_vd sigma = lossd_v_sqrt(sx * sx + sy * sy);
-    lossd_vd s1 = lossd_v_abs(sx) / sigma, s2 = lossd_v_abs(sy) / sigma;
-    lossd_vm steep = s1 > M_SQRT1_2; /* then sin_alpha is s2: the angle to the nearer axis */
-    lossd_vd sin_alpha = lossd_v_select(steep, s2, s1);
-    lossd_vd angle = lossd_v_cos(lossd_v_asin(sin_alpha) * 2 - M_PI / 2);
+    p->sx = (b.x1 + b.x2 - a.x1 - a.x2) * 0.5 + eps;
+    p->sy = (b.y1 + b.y2 - a.y1 - a.y2) * 0.5 + eps;
+    p->sigma = lossd_v_sqrt(p->sx * p->sx + p->sy * p->sy);
+    lossd_vd s1 = lossd_v_abs(p->sx) / p->sigma, s2 = lossd_v_abs(p->sy) / p->sigma;
+    p->steep = s1 > M_SQRT1_2;
+    p->sin_alpha = lossd_v_select(p->steep, s2, s1);
+    p->angle = lossd_v_cos(lossd_v_asin(p->sin_alpha) * 2 - M_PI / 2);
     /* distance cost: 2 - exp(gamma rho_x) - exp(gamma rho_y) */
-    lossd_vd qx = sx / cw, qy = sy / ch;
-    lossd_vd rho_x = qx * qx, rho_y = qy * qy;
-    lossd_vd gamma = gamma_sign * (angle - 2);
-    lossd_vd ex = lossd_v_exp(gamma * rho_x), ey = lossd_v_exp(gamma * rho_y);
-    lossd_vd distance = 2 - ex - ey;
+    p->qx = p->sx / p->cw, p->qy = p->sy / p->ch;
+    p->rho_x = p->qx * p->qx, p->rho_y = p->qy * p->qy;
+    p->gamma = gamma_sign * (p->angle - 2);
+    p->ex = lossd_v_exp(p->gamma * p->rho_x), p->ey = lossd_v_exp(p->gamma * p->rho_y);
+    p->distance = 2 - p->ex - p->ey;
     /* shape cost: (1 - e^-omega_w)^4 + (1 - e^-omega_h)^4, eps on the heights only */
     lossd_vd h1 = ah + eps, h2 = bh + eps;
-    lossd_vd mw = lossd_v_fmax(aw, bw), mh = lossd_v_fmax(h1, h2);
-    lossd_vd dw = aw - bw, dh = h1 - h2;
-    lossd_vd omega_w = lossd_v_abs(dw) / mw, omega_h = lossd_v_abs(dh) / mh;
-    lossd_vd e_w = lossd_v_exp(-omega_w), e_h = lossd_v_exp(-omega_h);
-    lossd_vd tw = 1 - e_w, th = 1 - e_h;
-    lossd_vd tw2 = tw * tw, th2 = th * th; /* t^4 as (t^2)^2: within an ulp of pow(t, 4) */
-    lossd_vd shape = tw2 * tw2 + th2 * th2;
+    p->mw = lossd_v_fmax(aw, bw), p->mh = lossd_v_fmax(h1, h2);
+    p->dw = aw - bw, p->dh = h1 - h2;
+    lossd_vd omega_w = lossd_v_abs(p->dw) / p->mw, omega_h = lossd_v_abs(p->dh) / p->mh;
+    p->e_w = lossd_v_exp(-omega_w), p->e_h = lossd_v_exp(-omega_h);
+    p->tw = 1 - p->e_w, p->th = 1 - p->e_h;
+    p->tw2 = p->tw * p->tw, p->th2 = p->th * p->th; /* t^4 as (t^2)^2: within an ulp of pow */
+    p->shape = p->tw2 * p->tw2 + p->th2 * p->th2;
     /* 1 - clamp(siou, -1, 1); a NaN stays NaN, as clamp leaves it */
-    lossd_vd siou = iou - 0.5 * (distance + shape);
-    lossd_vm inside = (siou >= -1) & (siou <= 1);
+    lossd_vd siou = p->iou - 0.5 * (p->distance + p->shape);
+    p->inside = (siou >= -1) & (siou <= 1);
     lossd_vd clamped = lossd_v_select(siou > 1, lossd_v_set1(1.0),
                                       lossd_v_select(siou < -1, lossd_v_set1(-1.0), siou));
-    lossd_vd loss = 1 - clamped;
-    if (terms) {
-        terms->iou = iou;
-        terms->angle_cost = angle;
-        terms->distance_cost = distance;
-        terms->shape_cost = shape;
-    }
-    if (grad == NULL)
-        return loss;
+    return 1 - clamped;
+}
 
+/* d distance / d (x1, y1, x2, y2) of a: through the offset, gamma's Lambda and cw, ch. */
+LOSSD_INLINE void siou_distance_grad(box_lanes a, box_lanes b, double gamma_sign,
+                                     const siou_parts *p, lossd_vd gdist[4])
+{
+    const lossd_vd zero = lossd_v_set1(0.0);
+    /* d sin_alpha / d(sx, sy): sin_alpha = |u| / sigma, u the chosen offset, v the other */
+    lossd_vd u = lossd_v_select(p->steep, p->sy, p->sx), v = lossd_v_select(p->steep, p->sx, p->sy);
+    lossd_vd sigma3 = p->sigma * p->sigma * p->sigma;
+    lossd_vd d_u = lossd_v_sgn(u) * (v * v) / sigma3, d_v = -lossd_v_abs(u) * v / sigma3;
+    lossd_vd dsin_dsx = lossd_v_select(p->steep, d_v, d_u);
+    lossd_vd dsin_dsy = lossd_v_select(p->steep, d_u, d_v);
+    /* d Lambda / d sin_alpha = -sin(2 asin(s) - pi/2) * 2 / sqrt(1 - s^2), -sin(...) = 1 - 2 s^2 */
+    lossd_vd s = p->sin_alpha;
+    lossd_vd dangle = (1 - 2 * (s * s)) * 2 / lossd_v_sqrt(1 - s * s);
+    /* through gamma (d gamma = gamma_sign d Lambda) and through rho_x, rho_y */
+    lossd_vd through_gamma = -gamma_sign * dangle * (p->ex * p->rho_x + p->ey * p->rho_y);
+    lossd_vd dd_dsx = through_gamma * dsin_dsx - p->gamma * p->ex * 2 * p->qx / p->cw;
+    lossd_vd dd_dsy = through_gamma * dsin_dsy - p->gamma * p->ey * 2 * p->qy / p->ch;
+    lossd_vd dd_dcw = 2 * p->gamma * p->ex * p->rho_x / p->cw;
+    lossd_vd dd_dch = 2 * p->gamma * p->ey * p->rho_y / p->ch;
+    /* d cw, d ch through their clamps; d sx = d sy = -1/2 for both corners */
+    lossd_vd encl[4];
+    enclosing_grad(a, b, encl);
+    gdist[0] = -0.5 * dd_dsx + dd_dcw * lossd_v_select(p->pass_cw, encl[0], zero);
+    gdist[1] = -0.5 * dd_dsy + dd_dch * lossd_v_select(p->pass_ch, encl[1], zero);
+    gdist[2] = -0.5 * dd_dsx + dd_dcw * lossd_v_select(p->pass_cw, encl[2], zero);
+    gdist[3] = -0.5 * dd_dsy + dd_dch * lossd_v_select(p->pass_ch, encl[3], zero);
+}
+
+/* d loss / d (x1, y1, x2, y2) of a times upstream, from SIoU's parts, into grad. */
+LOSSD_INLINE void siou_grad(box_lanes a, box_lanes b, double eps, double gamma_sign,
+                            const siou_parts *p, lossd_vd upstream, lossd_vd grad[4])
+{
+    const lossd_vd zero = lossd_v_set1(0.0);
+    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
     /* d iou: d overlap through the clamps and the max/min of the intersection */
     lossd_vd gov[4];
-    overlap_grad(a, b, iw, ih, pass_w, pass_h, gov);
+    overlap_grad(a, b, p->iw, p->ih, p->pass_w, p->pass_h, gov);
     lossd_vd garea[4] = {-ah, -aw, ah, aw};
-    /* d sin_alpha / d(sx, sy): sin_alpha = |u| / sigma, u the chosen offset, v the other */
-    lossd_vd u = lossd_v_select(steep, sy, sx), v = lossd_v_select(steep, sx, sy);
-    lossd_vd sigma3 = sigma * sigma * sigma;
-    lossd_vd d_u = lossd_v_sgn(u) * (v * v) / sigma3, d_v = -lossd_v_abs(u) * v / sigma3;
-    lossd_vd dsin_dsx = lossd_v_select(steep, d_v, d_u), dsin_dsy = lossd_v_select(steep, d_u, d_v);
-    /* d Lambda / d sin_alpha = -sin(2 asin(s) - pi/2) * 2 / sqrt(1 - s^2), -sin(...) = 1 - 2 s^2 */
-    lossd_vd dangle =
-        (1 - 2 * (sin_alpha * sin_alpha)) * 2 / lossd_v_sqrt(1 - sin_alpha * sin_alpha);
-    /* d distance through gamma (d gamma = gamma_sign d Lambda) and through rho_x, rho_y */
-    lossd_vd through_gamma = -gamma_sign * dangle * (ex * rho_x + ey * rho_y);
-    lossd_vd dd_dsx = through_gamma * dsin_dsx - gamma * ex * 2 * qx / cw;
-    lossd_vd dd_dsy = through_gamma * dsin_dsy - gamma * ey * 2 * qy / ch;
-    lossd_vd dd_dcw = 2 * gamma * ex * rho_x / cw, dd_dch = 2 * gamma * ey * rho_y / ch;
-    /* d cw, d ch through their clamps; d sx = d sy = -1/2 for both corners */
-    lossd_vd gcw[2] = {lossd_v_select(pass_cw, -dmin(a.x1, b.x1), zero),
-                       lossd_v_select(pass_cw, dmax(a.x2, b.x2), zero)};
-    lossd_vd gch[2] = {lossd_v_select(pass_ch, -dmin(a.y1, b.y1), zero),
-                       lossd_v_select(pass_ch, dmax(a.y2, b.y2), zero)};
-    lossd_vd gdist[4] = {-0.5 * dd_dsx + dd_dcw * gcw[0], -0.5 * dd_dsy + dd_dch * gch[0],
-                         -0.5 * dd_dsx + dd_dcw * gcw[1], -0.5 * dd_dsy + dd_dch * gch[1]};
+    lossd_vd gdist[4];
+    siou_distance_grad(a, b, gamma_sign, p, gdist);
     /* d shape / d w1, d h1: 4 t^3 e^-omega d omega, omega = |d| / max */
+    lossd_vd h1 = ah + eps, h2 = bh + eps;
     lossd_vd ds_dw =
-        4 * (tw2 * tw) * e_w * (lossd_v_sgn(dw) / mw - lossd_v_abs(dw) * dmax(aw, bw) / (mw * mw));
+        4 * (p->tw2 * p->tw) * p->e_w *
+        (lossd_v_sgn(p->dw) / p->mw - lossd_v_abs(p->dw) * dmax(aw, bw) / (p->mw * p->mw));
     lossd_vd ds_dh =
-        4 * (th2 * th) * e_h * (lossd_v_sgn(dh) / mh - lossd_v_abs(dh) * dmax(h1, h2) / (mh * mh));
+        4 * (p->th2 * p->th) * p->e_h *
+        (lossd_v_sgn(p->dh) / p->mh - lossd_v_abs(p->dh) * dmax(h1, h2) / (p->mh * p->mh));
     lossd_vd gshape[4] = {-ds_dw, -ds_dh, ds_dw, ds_dh};
     /* d loss = -[inside] d siou: clamp passes its gradient where -1 <= siou <= 1 */
-    lossd_vd k = lossd_v_select(inside, -upstream, zero);
+    lossd_vd k = lossd_v_select(p->inside, -upstream, zero);
     for (int j = 0; j < 4; j++) {
-        lossd_vd diou = gov[j] / uni - iou * (garea[j] - gov[j]) / uni;
+        lossd_vd diou = gov[j] / p->uni - p->iou * (garea[j] - gov[j]) / p->uni;
         grad[j] = k * (diou - 0.5 * (gdist[j] + gshape[j]));
     }
+}
+
+/*
+ * SIoU's loss of LOSSD_LANES box pairs (siou_loss_of), its extras added
+ * to *terms, and its gradient with respect to a times upstream when grad
+ * is not NULL.
+ */
+LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, double gamma_sign,
+                                     lossd_vd *grad, lossd_vd upstream, box_terms *terms)
+{
+    siou_parts p;
+    lossd_vd loss = siou_loss_of(a, b, eps, gamma_sign, &p);
+    term_add(terms, p.iou);
+    term_add(terms, p.angle);
+    term_add(terms, p.distance);
+    term_add(terms, p.shape);
+    if (grad)
+        siou_grad(a, b, eps, gamma_sign, &p, upstream, grad);
     return loss;
 }
 
-/*
- * NWD's squared 2-Wasserstein distance W^2 between the Gaussians of box
- * pairs (a, b) in the NWD repo's arithmetic (LOSSES-NEXT.md): eps inside
- * the centre distance and on each side. When d is not NULL, also
- * d W^2 / d (x1, y1, x2, y2) of a.
- */
-LOSSD_INLINE lossd_vd nwd_w2(box_lanes a, box_lanes b, double eps, lossd_vd d[4])
-{
-    lossd_vd dx = (a.x1 + a.x2) / 2 - (b.x1 + b.x2) / 2;
-    lossd_vd dy = (a.y1 + a.y2) / 2 - (b.y1 + b.y2) / 2;
-    lossd_vd dw = (a.x2 - a.x1 + eps) - (b.x2 - b.x1 + eps);
-    lossd_vd dh = (a.y2 - a.y1 + eps) - (b.y2 - b.y1 + eps);
-    if (d) {
-        /* each corner moves its centre by 1/2 and its side by -1 or +1 */
-        d[0] = dx - 0.5 * dw;
-        d[1] = dy - 0.5 * dh;
-        d[2] = dx + 0.5 * dw;
-        d[3] = dy + 0.5 * dh;
-    }
-    return (dx * dx + dy * dy + eps) + (dw * dw + dh * dh) / 4;
-}
+/* ------------------------------------------------------------ nwd */
 
 /*
- * The NWD loss 1 - exp(-sqrt(W^2) / constant) of LOSSD_LANES box pairs and
- * its gradient with respect to a times upstream when grad is not NULL.
+ * The NWD loss 1 - exp(-sqrt(W^2) / constant) of LOSSD_LANES box pairs,
+ * W^2 added to *terms, and its gradient with respect to a times upstream
+ * when grad is not NULL.
  * With eps = 0, identical boxes have W^2 = 0: sqrt's infinite slope times
  * a zero d W^2 is NaN, as autograd has it.
  */
@@ -588,8 +564,7 @@ LOSSD_INLINE lossd_vd nwd_pair_loss(box_lanes a, box_lanes b, double eps, double
     lossd_vd w2 = nwd_w2(a, b, eps, grad ? d : NULL);
     lossd_vd dist = lossd_v_sqrt(w2);
     lossd_vd similarity = lossd_v_exp(-dist / constant);
-    if (terms)
-        terms->w2 = w2;
+    term_add(terms, w2);
     if (grad) {
         /* d(1 - e^(-s/C)) / d W^2 = e^(-s/C) / C / (2 s) */
         lossd_vd k = upstream * (similarity / constant / (2 * dist));
@@ -599,38 +574,15 @@ LOSSD_INLINE lossd_vd nwd_pair_loss(box_lanes a, box_lanes b, double eps, double
     return 1 - similarity;
 }
 
+/* ------------------------------------------------------------ kernels */
+
 /* Writes and tallies the extras of boxes i..i+n-1. */
-LOSSD_INLINE void store_terms(const lossd_call *c, int which, size_t i, size_t n,
-                              const box_terms *t, lossd_vm *bad)
+LOSSD_INLINE void store_terms(const lossd_call *c, size_t i, size_t n, const box_terms *t,
+                              lossd_vm *bad)
 {
-    lossd_vd values[LOSSD_MAX_TERMS];
-    size_t count = 0;
-    if (which == BOX_NWD)
-        values[count++] = t->w2;
-    else
-        values[count++] = t->iou;
-    if (which == BOX_SIOU) {
-        values[count++] = t->angle_cost;
-        values[count++] = t->distance_cost;
-        values[count++] = t->shape_cost;
-    }
-    if (which == BOX_GIOU)
-        values[count++] = t->enclosing_area;
-    if (which == BOX_DIOU || which == BOX_CIOU || which == BOX_EIOU) {
-        values[count++] = t->rho2;
-        values[count++] = t->c2;
-    }
-    if (which == BOX_CIOU) {
-        values[count++] = t->v;
-        values[count++] = t->beta;
-    }
-    if (which == BOX_EIOU) {
-        values[count++] = t->width_term;
-        values[count++] = t->height_term;
-    }
-    for (size_t k = 0; k < count; k++) {
-        lossd_v_store_n(c->terms[k] + i, values[k], n);
-        lossd__tally_nonfinite(bad, values[k], n);
+    for (size_t k = 0; k < t->count; k++) {
+        lossd_v_store_n(c->terms[k] + i, t->value[k], n);
+        lossd__tally_nonfinite(bad, t->value[k], n);
     }
 }
 
@@ -646,14 +598,16 @@ LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, const box_consts 
     box_lanes a = box_read(c->operand[0].data + 4 * i, n, format);
     box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
     lossd_vd g[4], upstream = grad ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
-    box_terms terms, *t = c->terms[0] ? &terms : NULL;
+    box_terms terms;
+    terms.count = 0;
     lossd_vd loss;
     if (which == BOX_SIOU)
-        loss = siou_pair_loss(a, b, k->eps, k->gamma_sign, grad ? g : NULL, upstream, t);
+        loss = siou_pair_loss(a, b, k->eps, k->gamma_sign, grad ? g : NULL, upstream, &terms);
     else if (which == BOX_NWD)
-        loss = nwd_pair_loss(a, b, k->eps, k->constant, grad ? g : NULL, upstream, t);
+        loss = nwd_pair_loss(a, b, k->eps, k->constant, grad ? g : NULL, upstream, &terms);
     else
-        loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream, t);
+        loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream,
+                             &terms);
     loss = scale * loss;
     lossd_v_store_n(out, loss, n);
     if (!lossd__reduced(c))
@@ -661,7 +615,7 @@ LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, const box_consts 
     if (grad)
         box_grad_write(grad + 4 * i, n, g, format, bad);
     if (c->terms[0])
-        store_terms(c, which, i, n, &terms, bad);
+        store_terms(c, i, n, &terms, bad);
 }
 
 LOSSD_INLINE void box_loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
@@ -707,160 +661,16 @@ LOSSD_INLINE size_t box_loss_kernel(const lossd_call *c, size_t begin, size_t en
     return 0;
 }
 
-static size_t iou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_IOU);
-}
-
-static size_t giou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_GIOU);
-}
-
-static size_t diou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_DIOU);
-}
-
-static size_t ciou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_CIOU);
-}
-
-static size_t siou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_SIOU);
-}
-
-static size_t eiou_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_EIOU);
-}
-
-static size_t nwd_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return box_loss_kernel(c, begin, end, out, BOX_NWD);
-}
-
-/* ------------------------------------------------------------ pairwise */
-
-/*
- * Similarity of boxes1[i] and boxes2[j] as torchvision.ops.box_iou & co.,
- * and NWD's exp(-sqrt(W^2) / constant). atan_a is atan(w/h) of a (CIoU
- * only), computed once per row.
- */
-LOSSD_INLINE lossd_vd box_pair_similarity(int which, box_lanes a, lossd_vd atan_a, box_lanes b,
-                                          const box_consts *k)
-{
-    const lossd_vd zero = lossd_v_set1(0.0);
-    double eps = k->eps;
-    if (which == BOX_NWD)
-        return lossd_v_exp(-lossd_v_sqrt(nwd_w2(a, b, eps, NULL)) / k->constant);
-    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
-    lossd_vd iw = lossd_v_fmax(lossd_v_fmin(a.x2, b.x2) - lossd_v_fmax(a.x1, b.x1), zero);
-    lossd_vd ih = lossd_v_fmax(lossd_v_fmin(a.y2, b.y2) - lossd_v_fmax(a.y1, b.y1), zero);
-    lossd_vd inter = iw * ih;
-    lossd_vd uni = aw * ah + bw * bh - inter;
-    lossd_vd iou = inter / uni;
-    if (which == BOX_IOU)
-        return iou;
-    lossd_vd cw = lossd_v_fmax(lossd_v_fmax(a.x2, b.x2) - lossd_v_fmin(a.x1, b.x1), zero);
-    lossd_vd ch = lossd_v_fmax(lossd_v_fmax(a.y2, b.y2) - lossd_v_fmin(a.y1, b.y1), zero);
-    if (which == BOX_GIOU) {
-        lossd_vd area_c = cw * ch;
-        return iou - (area_c - uni) / area_c;
-    }
-    lossd_vd c2 = cw * cw + ch * ch + eps;
-    lossd_vd dx = (a.x1 + a.x2) / 2 - (b.x1 + b.x2) / 2;
-    lossd_vd dy = (a.y1 + a.y2) / 2 - (b.y1 + b.y2) / 2;
-    lossd_vd diou = iou - (dx * dx + dy * dy) / c2;
-    if (which == BOX_DIOU)
-        return diou;
-    lossd_vd datan = atan_a - lossd_v_atan(bw / bh);
-    lossd_vd v = (4 / (M_PI * M_PI)) * (datan * datan);
-    lossd_vd alpha = v / (1 - iou + v + eps);
-    return diou - alpha * v;
-}
-
-LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size_t end,
-                                double *restrict out, int which, int format)
-{
-    box_consts k = *LOSSD__CONSTS(c, box_consts);
-    size_t m = c->operand[1].size / 4; /* (M,4), one box (4) or [] */
-    const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
-    lossd_vm bad = {0};
-    for (size_t i = begin; i < end; i++) {
-        box_lanes a = box_read_one(b1 + 4 * i, format);
-        lossd_vd atan_a = which == BOX_CIOU ? lossd_v_atan((a.x2 - a.x1) / (a.y2 - a.y1)) : a.x1;
-        double *row = out + (i - begin) * m;
-        size_t j = 0;
-        for (; m - j >= LOSSD_LANES; j += LOSSD_LANES) {
-            box_lanes b = box_read(b2 + 4 * j, LOSSD_LANES, format);
-            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, &k);
-            lossd_v_store(row + j, similarity);
-            lossd__tally_nonfinite(&bad, similarity, LOSSD_LANES);
-        }
-        if (j < m) {
-            box_lanes b = box_read(b2 + 4 * j, m - j, format);
-            lossd_vd similarity = box_pair_similarity(which, a, atan_a, b, &k);
-            lossd_v_store_n(row + j, similarity, m - j);
-            lossd__tally_nonfinite(&bad, similarity, m - j);
-        }
-    }
-    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
-}
-
-LOSSD_INLINE size_t pairwise_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
-                                    int which)
-{
-    int format = LOSSD__CONSTS(c, box_consts)->format;
-    for (int f = FORMAT_XYXY; f <= FORMAT_CXCYWH; f++)
-        if (f == format)
-            pairwise_rows(c, begin, end, out, which, f);
-    return 0;
-}
-
-static size_t iou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return pairwise_kernel(c, begin, end, out, BOX_IOU);
-}
-
-static size_t giou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return pairwise_kernel(c, begin, end, out, BOX_GIOU);
-}
-
-static size_t diou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return pairwise_kernel(c, begin, end, out, BOX_DIOU);
-}
-
-static size_t ciou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return pairwise_kernel(c, begin, end, out, BOX_CIOU);
-}
-
-static size_t nwd_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    return pairwise_kernel(c, begin, end, out, BOX_NWD);
-}
+/* One kernel per loss: box_loss_kernel specialised by its constant. */
+BOX_KERNEL(iou_loss_kernel, box_loss_kernel, BOX_IOU)
+BOX_KERNEL(giou_loss_kernel, box_loss_kernel, BOX_GIOU)
+BOX_KERNEL(diou_loss_kernel, box_loss_kernel, BOX_DIOU)
+BOX_KERNEL(ciou_loss_kernel, box_loss_kernel, BOX_CIOU)
+BOX_KERNEL(siou_loss_kernel, box_loss_kernel, BOX_SIOU)
+BOX_KERNEL(eiou_loss_kernel, box_loss_kernel, BOX_EIOU)
+BOX_KERNEL(nwd_loss_kernel, box_loss_kernel, BOX_NWD)
 
 /* ------------------------------------------------------------ registry rows */
-
-#define BOX_FORMAT_SPEC                                                              \
-    {                                                                                \
-        .name = "box_format", .type = LOSSD_PARAM_CHOICE,                            \
-        .summary = "how the 4 numbers of a box are laid out", .choices = box_formats \
-    }
-#define BOX_EPS_SPEC(what)                                                                  \
-    {                                                                                       \
-        .name = "eps", .type = LOSSD_PARAM_NUMBER, .summary = what, .default_number = 1e-7, \
-        .domain = LOSSD__NONNEG                                                             \
-    }
-#define DENOMINATOR_EPS "added to denominators to avoid division by zero"
-
-/* The diou and ciou matrices and eiou. */
-static const lossd_param_spec box_loss_params[] = {BOX_FORMAT_SPEC, BOX_EPS_SPEC(DENOMINATOR_EPS)};
 
 /* iou, giou, diou and ciou losses: with Alpha-IoU's power (the matrices take none). */
 static const lossd_param_spec alpha_iou_params[] = {
@@ -883,21 +693,6 @@ static const lossd_param_spec siou_params[] = {
                 "gamma = 2 - Lambda)",
      .default_number = 1.0},
 };
-
-/* nwd's loss and matrix. */
-static const lossd_param_spec nwd_params[] = {
-    BOX_FORMAT_SPEC,
-    BOX_EPS_SPEC("added to the squared centre distance and to each box's width and height"),
-    {.name = "constant",
-     .type = LOSSD_PARAM_NUMBER,
-     .summary = "the normalising constant C of exp(-sqrt(W^2) / C), about the dataset's average "
-                "object size",
-     .default_number = 12.8,
-     .domain = LOSSD__POSITIVE},
-};
-
-/* iou and giou matrices take no eps: torchvision's box_iou and generalized_box_iou have none. */
-static const lossd_param_spec box_format_only[] = {BOX_FORMAT_SPEC};
 
 static const char *const iou_terms[] = {"iou", NULL};
 static const char *const giou_terms[] = {"iou", "enclosing_area", NULL};
@@ -927,7 +722,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = iou_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = iou_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = iou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "giou",
      .summary = "Generalized IoU loss (Rezatofighi et al. 2019)",
@@ -937,7 +732,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = giou_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = giou_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = giou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "diou",
      .summary = "Distance IoU loss (Zheng et al. 2020)",
@@ -947,7 +742,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = diou_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = diou_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = diou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "ciou",
      .summary = "Complete IoU loss (Zheng et al. 2020); alpha is a constant in the gradient",
@@ -959,7 +754,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = ciou_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = ciou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "siou",
      .summary = "SIoU loss (Gevorgyan 2022): IoU with angle, distance and shape costs",
@@ -971,7 +766,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(siou_params),
      .terms = siou_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = siou_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = siou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "eiou",
      .summary = "Efficient IoU loss (Zhang et al. 2021): DIoU plus the width and height gaps",
@@ -984,7 +779,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),
      .terms = eiou_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = eiou_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = eiou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "nwd",
      .summary = "Normalized Gaussian Wasserstein Distance loss (Wang et al. 2021), for tiny "
@@ -997,60 +792,7 @@ static const lossd_function box_functions[] = {
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(nwd_params),
      .terms = nwd_terms,
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = nwd_loss_kernel)},
+     .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = nwd_loss_kernel)},
 };
 
 LOSSD__MODULE(lossd__box_module, box_functions);
-
-#define PAIRWISE_OPERANDS                                                   \
-    {                                                                       \
-        {"boxes1", LOSSD_RULE_BOX_LIST, 0, "boxes (N,4), or one box (4)"},  \
-        {                                                                   \
-            "boxes2", LOSSD_RULE_BOX_LIST, 0, "boxes (M,4), or one box (4)" \
-        }                                                                   \
-    }
-
-static const lossd_function pairwise_functions[] = {
-    {.kind = LOSSD_KIND_PAIRWISE,
-     .name = "iou",
-     .summary = "pairwise intersection over union, an (N,M) matrix",
-     .formula = "\\frac{|A_i \\cap B_j|}{|A_i \\cup B_j|}",
-     .reference = "torchvision.ops.box_iou",
-     .operands = PAIRWISE_OPERANDS,
-     .params = LOSSD__PARAMS(box_format_only),
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = iou_matrix_kernel)},
-    {.kind = LOSSD_KIND_PAIRWISE,
-     .name = "giou",
-     .summary = "pairwise generalized IoU, an (N,M) matrix",
-     .formula = "\\mathrm{IoU}_{ij} - \\frac{|C_{ij}| - |A_i \\cup B_j|}{|C_{ij}|}",
-     .reference = "torchvision.ops.generalized_box_iou",
-     .operands = PAIRWISE_OPERANDS,
-     .params = LOSSD__PARAMS(box_format_only),
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = giou_matrix_kernel)},
-    {.kind = LOSSD_KIND_PAIRWISE,
-     .name = "diou",
-     .summary = "pairwise distance IoU, an (N,M) matrix",
-     .formula = "\\mathrm{IoU}_{ij} - \\frac{\\rho^2_{ij}}{c^2_{ij} + \\epsilon}",
-     .reference = "torchvision.ops.distance_box_iou",
-     .operands = PAIRWISE_OPERANDS,
-     .params = LOSSD__PARAMS(box_loss_params),
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = diou_matrix_kernel)},
-    {.kind = LOSSD_KIND_PAIRWISE,
-     .name = "ciou",
-     .summary = "pairwise complete IoU, an (N,M) matrix",
-     .formula = "\\mathrm{DIoU}_{ij} - \\alpha_{ij} v_{ij}",
-     .reference = "torchvision.ops.complete_box_iou",
-     .operands = PAIRWISE_OPERANDS,
-     .params = LOSSD__PARAMS(box_loss_params),
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = ciou_matrix_kernel)},
-    {.kind = LOSSD_KIND_PAIRWISE,
-     .name = "nwd",
-     .summary = "pairwise normalized Gaussian Wasserstein distance, an (N,M) matrix",
-     .formula = "\\exp\\left(-\\sqrt{W_2^2(A_i, B_j)} / C\\right)",
-     .reference = "exp(-sqrt(W^2)/constant) of jwwangchn/NWD's wasserstein_loss",
-     .operands = PAIRWISE_OPERANDS,
-     .params = LOSSD__PARAMS(nwd_params),
-     .impl = LOSSD__IMPL(.prepare = box_prepare, .kernel = nwd_matrix_kernel)},
-};
-
-LOSSD__MODULE(lossd__pairwise_module, pairwise_functions);

@@ -413,9 +413,10 @@ size_t lossd__rule_last_axis(const lossd_call *c, const lossd_rule *rule);
 int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err);
 
 /*
- * Box rules' halves (boxes.c): every box of operand k valid in the call's
- * box_format; and random valid boxes (a second operand shaped like the
- * first: boxes near the first's, as predictions near their targets).
+ * Box rules' halves (box_operands.c): every box of operand k valid in
+ * the call's box_format; and random valid boxes (a second operand shaped
+ * like the first: boxes near the first's, as predictions near their
+ * targets).
  */
 int lossd__boxes_check(lossd_call *c, size_t k, lossd_error *err);
 void lossd__boxes_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,

@@ -11,7 +11,7 @@
  * through here; the catalog, the inference models, the bench and the
  * tests read the rows: no one else switches on a rule. A new kind of
  * operand is a new row (and, if its values need one, a check and a
- * sampler in the module that knows them - boxes.c for boxes).
+ * sampler in the module that knows them - box_operands.c for boxes).
  *
  * Thread-safe: the table is immutable.
  */
