@@ -174,10 +174,11 @@ END_TEST
 
 START_TEST(ciou_alpha_is_constant)
 {
-    /* CIoU's gradient holds alpha constant: it differs from the full
-       derivative, which finite differences would see. Check the reported
-       gradient equals d(DIoU) + alpha dv with dv from finite differences
-       of v alone, using the terms output. */
+    /* CIoU's gradient holds its aspect weight (torchvision's alpha)
+       constant: it differs from the full derivative, which finite
+       differences would see. Check the reported gradient equals d(DIoU) +
+       aspect_weight dv with dv from finite differences of v alone, using
+       the terms output. */
     double a[] = {0.1, 0.2, 2.3, 1.1}, b[] = {0.5, -0.4, 1.7, 2.6};
     size_t shape[1] = {4};
     lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
@@ -189,7 +190,8 @@ START_TEST(ciou_alpha_is_constant)
     c.want_grad = true;
     c.want_terms = true;
     ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
-    double alpha = c.terms[4][0], g_ciou[4];
+    ck_assert_str_eq(lossd_call_term_name(&c, 4), "aspect_weight");
+    double aspect_weight = c.terms[4][0], g_ciou[4];
     memcpy(g_ciou, c.grad, sizeof g_ciou);
     lossd_call_cleanup(&c);
     /* The DIoU part with torchvision's fixed inner eps. */
@@ -207,7 +209,7 @@ START_TEST(ciou_alpha_is_constant)
         w = a[2] - a[0], hh = a[3] - a[1];
         double vm = 4 / (M_PI * M_PI) * pow(atan((b[2] - b[0]) / (b[3] - b[1])) - atan(w / hh), 2);
         a[j] = saved;
-        double want = c.grad[j] + alpha * (vp - vm) / (2 * h);
+        double want = c.grad[j] + aspect_weight * (vp - vm) / (2 * h);
         ck_assert_close(g_ciou[j], want, 1e-6, 1e-9, "ciou gradient");
     }
     lossd_call_cleanup(&c);

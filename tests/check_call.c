@@ -90,6 +90,39 @@ START_TEST(registry_rows_are_complete)
         bool grad = fn->flags & LOSSD_FN_GRAD;
         ck_assert_msg(grad == (fn->kind == LOSSD_KIND_LOSS || fn->kind == LOSSD_KIND_ACTIVATION),
                       "%s: gradients exactly for losses and activations", fn->name);
+        /* a term alias repeats one of the row's terms under a name no term has; terms and
+           aliases fit LOSSD_MAX_TERMS (the inference outputs have room for that many) */
+        size_t n_terms = 0, n_reported = 0;
+        while ((fn->flags & LOSSD_FN_TERMS) && fn->terms[n_terms])
+            n_terms++;
+        ck_assert_msg(fn->term_aliases == NULL || (fn->flags & LOSSD_FN_TERMS),
+                      "%s: term aliases without terms", fn->name);
+        for (size_t k = 0; fn->term_aliases && fn->term_aliases[k].name; k++) {
+            const lossd_term_alias *alias = &fn->term_aliases[k];
+            bool repeats = false;
+            for (size_t t = 0; t < n_terms; t++) {
+                ck_assert_msg(strcmp(fn->terms[t], alias->name) != 0, "%s: alias %s is a term",
+                              fn->name, alias->name);
+                repeats |= strcmp(fn->terms[t], alias->term) == 0;
+            }
+            ck_assert_msg(repeats, "%s: alias %s names no term (%s)", fn->name, alias->name,
+                          alias->term);
+            ck_assert_msg(alias->removed_in && *alias->removed_in, "%s: alias %s: no version",
+                          fn->name, alias->name);
+        }
+        const lossd_term_alias *alias;
+        size_t term;
+        for (const char *name; (name = lossd_function_reported_term(fn, n_reported, &term, &alias));
+             n_reported++) {
+            ck_assert_uint_lt(term, n_terms);
+            ck_assert_str_eq(name, alias ? alias->name : fn->terms[n_reported]);
+            if (alias)
+                ck_assert_str_eq(fn->terms[term], alias->term);
+            else
+                ck_assert_uint_eq(term, n_reported);
+        }
+        ck_assert_uint_ge(n_reported, n_terms);
+        ck_assert_uint_le(n_reported, LOSSD_MAX_TERMS);
         for (size_t p = 0; p < fn->n_params; p++) {
             const lossd_param_spec *spec = &fn->params[p];
             ck_assert_ptr_eq(lossd_function_param(fn, spec->name), spec);

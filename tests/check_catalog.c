@@ -156,6 +156,28 @@ START_TEST(catalog_functions)
                               (fn->flags & LOSSD_FN_BATCHMEAN) ? 4 : 3);
         }
         ck_assert((json_object_get(entry, "terms") != NULL) == ((fn->flags & LOSSD_FN_TERMS) != 0));
+        /* term_specs: the same names, as data; an alias says which term it repeats */
+        json_t *terms = json_object_get(entry, "terms"),
+               *term_specs = json_object_get(entry, "term_specs");
+        ck_assert((term_specs != NULL) == (terms != NULL));
+        ck_assert_uint_eq(json_array_size(term_specs), json_array_size(terms));
+        size_t t;
+        json_t *ts;
+        json_array_foreach(term_specs, t, ts)
+        {
+            const lossd_term_alias *alias;
+            size_t term;
+            const char *name = lossd_function_reported_term(fn, t, &term, &alias);
+            ck_assert_str_eq(string_at(ts, "name"), name);
+            ck_assert_str_eq(json_string_value(json_array_get(terms, t)), name);
+            ck_assert(json_is_true(json_object_get(ts, "deprecated")) == (alias != NULL));
+            if (alias) {
+                ck_assert_str_eq(string_at(ts, "same_as"), fn->terms[term]);
+                ck_assert_str_eq(string_at(ts, "removed_in"), alias->removed_in);
+            } else {
+                ck_assert_ptr_null(json_object_get(ts, "same_as"));
+            }
+        }
     }
     json_decref(doc);
     free(text);
@@ -196,8 +218,23 @@ START_TEST(catalog_details)
     char *text = lossd_catalog_functions_json();
     json_t *doc = parse_json(text);
 
+    /* ciou's aspect weight was "alpha", the name of the row's Alpha-IoU parameter: both, for
+       one version, the old one deprecated */
+    json_t *ciou = catalog_entry(doc, "loss", "ciou");
+    json_t *want =
+        json_pack("[s, s, s, s, s, s]", "iou", "rho2", "c2", "v", "aspect_weight", "alpha");
+    ck_assert(json_equal(json_object_get(ciou, "terms"), want));
+    json_decref(want);
+    want = json_pack("{s:s, s:b, s:s, s:s}", "name", "alpha", "deprecated", true, "same_as",
+                     "aspect_weight", "removed_in", "0.3.0");
+    ck_assert(json_equal(json_array_get(json_object_get(ciou, "term_specs"), 5), want));
+    json_decref(want);
+    want = json_pack("{s:s, s:b}", "name", "aspect_weight", "deprecated", false);
+    ck_assert(json_equal(json_array_get(json_object_get(ciou, "term_specs"), 4), want));
+    json_decref(want);
+
     json_t *giou = catalog_entry(doc, "loss", "giou");
-    json_t *want = json_pack("[s, s]", "iou", "enclosing_area");
+    want = json_pack("[s, s]", "iou", "enclosing_area");
     ck_assert(json_equal(json_object_get(giou, "terms"), want));
     json_decref(want);
     want = json_pack("[s, s, s]", "mean", "sum", "none");

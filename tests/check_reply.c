@@ -92,10 +92,17 @@ START_TEST(reply_box_terms)
     reply = parse_json(text);
     ck_assert(json_is_number(json_object_get(reply, "loss")));
     terms = json_object_get(reply, "terms");
-    const char *names[] = {"iou", "rho2", "c2", "v", "alpha"};
-    ck_assert_uint_eq(json_object_size(terms), 5);
-    for (size_t k = 0; k < 5; k++)
+    const char *names[] = {"iou", "rho2", "c2", "v", "aspect_weight", "alpha"};
+    ck_assert_uint_eq(json_object_size(terms), 6);
+    for (size_t k = 0; k < 6; k++)
         ck_assert_uint_eq(json_array_size(json_object_get(terms, names[k])), 3);
+    /* "alpha", the aspect weight's name until 0.2.0, last and with the same values */
+    ck_assert_ptr_nonnull(strstr(text, "\"v\":["));
+    const char *at_weight = strstr(text, "\"aspect_weight\":["),
+               *at_alpha = strstr(text, "\"alpha\":[");
+    ck_assert(at_weight != NULL && at_alpha != NULL && at_weight < at_alpha);
+    ck_assert(json_equal(json_object_get(terms, "alpha"), json_object_get(terms, "aspect_weight")));
+    ck_assert(element_at(json_object_get(terms, "aspect_weight"), 2) > 0); /* 1x2 vs 2x1 */
     /* rho2 of the first pair: centres (1,1) and (2,2); c2: the enclosing diagonal 3^2 + 3^2. */
     ck_assert(same_bits(element_at(json_object_get(terms, "rho2"), 0), 2.0));
     ck_assert(same_bits(element_at(json_object_get(terms, "c2"), 0), 18.0));

@@ -171,9 +171,10 @@ START_TEST(metadata_follows_the_registry)
         ck_assert(has_named(outputs, "grad") == grad);
         static const char *const main_names[] = {"loss", "output", "value", "matrix"};
         ck_assert(has_named(outputs, main_names[fn->kind]));
-        for (size_t t = 0; (fn->flags & LOSSD_FN_TERMS) && fn->terms[t]; t++) {
+        const char *term_name; /* the terms and their deprecated names */
+        for (size_t t = 0; (term_name = lossd_function_reported_term(fn, t, NULL, NULL)); t++) {
             char term[64];
-            snprintf(term, sizeof term, "terms.%s", fn->terms[t]);
+            snprintf(term, sizeof term, "terms.%s", term_name);
             ck_assert_msg(has_named(outputs, term), "%s: no output %s", name, term);
         }
         size_t j;
@@ -228,10 +229,11 @@ START_TEST(binary_in_binary_out)
     ck_assert_str_eq(json_string_value(json_object_get(r.header, "model_version")), "1");
     /* every output, in binary, in the metadata's order */
     static const char *const order[] = {"loss",       "n",        "grad",    "terms.iou",
-                                        "terms.rho2", "terms.c2", "terms.v", "terms.alpha"};
+                                        "terms.rho2", "terms.c2", "terms.v", "terms.aspect_weight",
+                                        "terms.alpha"};
     json_t *outputs = json_object_get(r.header, "outputs");
-    ck_assert_uint_eq(json_array_size(outputs), 8);
-    for (size_t i = 0; i < 8; i++) {
+    ck_assert_uint_eq(json_array_size(outputs), 9);
+    for (size_t i = 0; i < 9; i++) {
         ck_assert_str_eq(json_string_value(json_object_get(json_array_get(outputs, i), "name")),
                          order[i]);
         ck_assert(v2_output_is_binary(&r, order[i]));
@@ -251,11 +253,14 @@ START_TEST(binary_in_binary_out)
     ck_assert_uint_eq(dims[0], 3);
     ck_assert_uint_eq(dims[1], 4);
     ck_assert(memcmp(grad, c.grad, 12 * sizeof(double)) == 0);
+    /* the aspect weight, and its deprecated name "alpha": the same doubles */
+    double *weight = v2_output_values(&r, "terms.aspect_weight", &n, NULL, NULL);
+    ck_assert(memcmp(weight, c.terms[4], 3 * sizeof(double)) == 0);
     double *alpha = v2_output_values(&r, "terms.alpha", &n, NULL, NULL);
     ck_assert(memcmp(alpha, c.terms[4], 3 * sizeof(double)) == 0);
     double *count = v2_output_values(&r, "n", &n, NULL, NULL);
     ck_assert(count[0] == 3.0);
-    free(loss), free(grad), free(alpha), free(count);
+    free(loss), free(grad), free(weight), free(alpha), free(count);
     lossd_call_cleanup(&c);
     v2_result_free(&r);
     wire_free(&w);

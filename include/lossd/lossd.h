@@ -265,6 +265,19 @@ typedef struct {
 #define LOSSD_FN_TERMS       0x04u /* per-term extras (box losses' "terms") */
 #define LOSSD_FN_GRAD_SECOND 0x08u /* the second operand (target, q) has a gradient too */
 
+/*
+ * A second name of a per-term extra, kept for one version after the term
+ * was renamed: the reply's "terms" and the inference outputs carry it
+ * beside the term, with the same values, and the catalog lists it as
+ * deprecated. Data of the row (lossd_function.term_aliases), so that every
+ * consumer reads it from there (lossd_function_reported_term()).
+ */
+typedef struct {
+    const char *name;       /* the old name, e.g. "alpha" */
+    const char *term;       /* the term it repeats: one of the row's terms */
+    const char *removed_in; /* the version that drops it, e.g. "0.3.0" */
+} lossd_term_alias;
+
 struct lossd_call;
 struct lossd__impl; /* private: a function's kernel and hooks (src/core/internal.h) */
 typedef struct lossd_function lossd_function;
@@ -284,6 +297,8 @@ struct lossd_function {
     const lossd_param_spec *params;
     size_t n_params;
     const char *const *terms; /* LOSSD_FN_TERMS: NULL-terminated names */
+    /* deprecated second names of terms, ended by one whose name is NULL; or NULL */
+    const lossd_term_alias *term_aliases;
 
     /* private: the kernel and its hooks; never read or called outside the library */
     const struct lossd__impl *impl;
@@ -298,6 +313,18 @@ const lossd_function *lossd_function_find(lossd_kind kind, const char *name);
 
 /* The parameter of `fn` called `name`, or NULL. Any thread. */
 const lossd_param_spec *lossd_function_param(const lossd_function *fn, const char *name);
+
+/*
+ * The i-th name under which fn reports its per-term extras (i = 0, 1, ...
+ * until NULL): its terms in order, then its term aliases. *term (when not
+ * NULL) is set to the index of the term whose values the name carries
+ * (into lossd_call.terms), *alias (when not NULL) to the alias, or NULL
+ * for a term's own name. NULL past the end, and for a function without
+ * terms. The reply's "terms", the inference outputs and the catalog list
+ * these names. Any thread.
+ */
+const char *lossd_function_reported_term(const lossd_function *fn, size_t i, size_t *term,
+                                         const lossd_term_alias **alias);
 
 /* Type names used by the catalog: "number", "integer", "boolean", "string", "tensor". */
 const char *lossd_param_type_name(lossd_param_type type);

@@ -49,8 +49,8 @@ LOSSD_INLINE lossd_vd box_pair_similarity(int which, box_lanes a, lossd_vd atan_
         return diou;
     lossd_vd datan = atan_a - lossd_v_atan(bw / bh);
     lossd_vd v = (4 / (M_PI * M_PI)) * (datan * datan);
-    lossd_vd alpha = v / (1 - iou + v + eps);
-    return diou - alpha * v;
+    lossd_vd aspect_weight = v / (1 - iou + v + eps);
+    return diou - aspect_weight * v;
 }
 
 LOSSD_INLINE void pairwise_rows(const lossd_call *restrict c, size_t begin, size_t end,
@@ -139,7 +139,7 @@ static const lossd_function pairwise_functions[] = {
     {.kind = LOSSD_KIND_PAIRWISE,
      .name = "ciou",
      .summary = "pairwise complete IoU, an (N,M) matrix",
-     .formula = "\\mathrm{DIoU}_{ij} - \\alpha_{ij} v_{ij}",
+     .formula = "\\mathrm{DIoU}_{ij} - \\beta_{ij} v_{ij}",
      .reference = "torchvision.ops.complete_box_iou",
      .operands = PAIRWISE_OPERANDS,
      .params = LOSSD__PARAMS(box_loss_params),

@@ -23,8 +23,9 @@
  *   - iou = I / (U + eps), GIoU's penalty (C - U) / (C + eps), DIoU's
  *     rho^2 / (c^2 + eps) with eps added to c^2 itself;
  *   - CIoU calls the DIoU helper without eps, so its IoU and distance
- *     term always use 1e-7; only alpha = v / (1 - iou + v + eps) sees the
- *     caller's eps, and alpha is computed under no_grad;
+ *     term always use 1e-7; only its aspect weight (torchvision's alpha,
+ *     v / (1 - iou + v + eps)) sees the caller's eps, and it is computed
+ *     under no_grad;
  *   - elementwise max/min split the gradient in half on ties (autograd's
  *     maximum/minimum backward).
  *
@@ -145,8 +146,9 @@ typedef struct {
     lossd_vd dx, dy, rho2;   /* the centres' offset (a's minus b's), its square */
     lossd_vd pen_rho;        /* rho^2, powered: (rho^2)^alpha */
     lossd_vd d_rho, d_diag;  /* powered: d (rho^2)^alpha / d rho^2, d (c^2)^alpha / d c^2 */
-    lossd_vd datan, v, beta; /* ciou: atan(wb/hb) - atan(wa/ha), v, torchvision's alpha */
-    lossd_vd d_bv;           /* powered: d (beta v)^alpha / d (beta v) */
+    lossd_vd datan, v;       /* ciou: atan(wb/hb) - atan(wa/ha), v */
+    lossd_vd aspect_weight;  /* v / (1 - IoU + v + eps): torchvision's alpha */
+    lossd_vd d_wv;           /* powered: d (aspect_weight v)^alpha / d (aspect_weight v) */
     lossd_vd dw, dh;         /* eiou: a's width and height minus b's */
     lossd_vd cw2, ch2;       /* cw^2 + eps, ch^2 + eps */
     lossd_vd width_term, height_term;
@@ -203,9 +205,9 @@ LOSSD_INLINE lossd_vd distance_penalty(box_lanes a, box_lanes b, bool powered, d
 }
 
 /*
- * CIoU's aspect term beta v, v = 4/pi^2 (atan(wb/hb) - atan(wa/ha))^2 and
- * beta = v / (1 - IoU + v + eps) (torchvision's alpha: a constant for the
- * gradient); powered: (beta v)^alpha.
+ * CIoU's aspect term aspect_weight v, v = 4/pi^2 (atan(wb/hb) -
+ * atan(wa/ha))^2 and aspect_weight = v / (1 - IoU + v + eps) (torchvision's
+ * alpha: a constant for the gradient); powered: (aspect_weight v)^alpha.
  */
 LOSSD_INLINE lossd_vd aspect_penalty(box_lanes a, box_lanes b, bool powered, double eps,
                                      double alpha, box_parts *p)
@@ -213,8 +215,9 @@ LOSSD_INLINE lossd_vd aspect_penalty(box_lanes a, box_lanes b, bool powered, dou
     lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
     p->datan = lossd_v_atan(bw / bh) - lossd_v_atan(aw / ah);
     p->v = (4 / (M_PI * M_PI)) * (p->datan * p->datan);
-    p->beta = p->v / (1 - p->iou + p->v + eps);
-    return powered ? power_alpha(p->beta * p->v, alpha, &p->d_bv) : p->beta * p->v;
+    p->aspect_weight = p->v / (1 - p->iou + p->v + eps);
+    lossd_vd term = p->aspect_weight * p->v;
+    return powered ? power_alpha(term, alpha, &p->d_wv) : term;
 }
 
 /* EIoU's width and height gaps over the enclosing box's sides, (wa - wb)^2 / (cw^2 + eps) & co. */
@@ -277,14 +280,17 @@ LOSSD_INLINE void distance_penalty_grad(box_lanes a, box_lanes b, bool powered, 
         g[j] += grho[j] / p->c2 - p->pen_rho * gc2[j] / (p->c2 * p->c2);
 }
 
-/* Adds beta dv to g, v through a's w/h (powered: d (beta v)^alpha); beta is a constant. */
+/*
+ * Adds aspect_weight dv to g, v through a's w/h (powered: d (aspect_weight
+ * v)^alpha); the weight is a constant.
+ */
 LOSSD_INLINE void aspect_penalty_grad(box_lanes a, bool powered, const box_parts *p, lossd_vd g[4])
 {
     lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
     lossd_vd r = aw / ah;
     lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * p->datan * -(1 / (1 + r * r));
     lossd_vd dr_dw = 1 / ah, dr_dh = -r / ah;
-    lossd_vd k = powered ? p->d_bv * p->beta : p->beta;
+    lossd_vd k = powered ? p->d_wv * p->aspect_weight : p->aspect_weight;
     g[0] += k * dv_dr * -dr_dw;
     g[1] += k * dv_dr * -dr_dh;
     g[2] += k * dv_dr * dr_dw;
@@ -364,7 +370,7 @@ LOSSD_INLINE void box_parts_grad(int which, bool powered, box_lanes a, box_lanes
  * powered (a constant: the kernels decide alpha != 1 once) gives
  * Alpha-IoU's forms (docs/functions.md): IoU^alpha, the GIoU penalty
  * max(P, 0)^alpha, (rho^2)^alpha / ((c^2)^alpha + eps) and CIoU's
- * (beta v)^alpha; without it the code is today's torchvision arithmetic,
+ * (aspect_weight v)^alpha; without it the code is today's torchvision arithmetic,
  * untouched, so that alpha = 1 is the torchvision loss bit for bit.
  */
 LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_lanes b, double eps,
@@ -382,7 +388,7 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
     }
     if (which == BOX_CIOU) {
         term_add(terms, p.v);
-        term_add(terms, p.beta);
+        term_add(terms, p.aspect_weight);
     }
     if (which == BOX_EIOU) {
         term_add(terms, p.width_term);
@@ -697,7 +703,9 @@ static const lossd_param_spec siou_params[] = {
 static const char *const iou_terms[] = {"iou", NULL};
 static const char *const giou_terms[] = {"iou", "enclosing_area", NULL};
 static const char *const diou_terms[] = {"iou", "rho2", "c2", NULL};
-static const char *const ciou_terms[] = {"iou", "rho2", "c2", "v", "alpha", NULL};
+static const char *const ciou_terms[] = {"iou", "rho2", "c2", "v", "aspect_weight", NULL};
+/* The aspect weight was "alpha" until 0.2.0, the name of Alpha-IoU's parameter on the same row. */
+static const lossd_term_alias ciou_term_aliases[] = {{"alpha", "aspect_weight", "0.3.0"}, {NULL}};
 static const char *const siou_terms[] = {"iou", "angle_cost", "distance_cost", "shape_cost", NULL};
 static const char *const eiou_terms[] = {"iou", "rho2", "c2", "width_term", "height_term", NULL};
 static const char *const nwd_terms[] = {"w2", NULL};
@@ -745,15 +753,17 @@ static const lossd_function box_functions[] = {
      .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = diou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "ciou",
-     .summary = "Complete IoU loss (Zheng et al. 2020); alpha is a constant in the gradient",
-     .formula = "1 - \\mathrm{IoU} + \\frac{\\rho^2}{c^2} + \\alpha v,\\ v = \\frac{4}{\\pi^2}"
+     .summary = "Complete IoU loss (Zheng et al. 2020); its aspect weight is a constant in the "
+                "gradient",
+     .formula = "1 - \\mathrm{IoU} + \\frac{\\rho^2}{c^2} + \\beta v,\\ v = \\frac{4}{\\pi^2}"
                 "\\left(\\arctan\\frac{w^{gt}}{h^{gt}} - \\arctan\\frac{w}{h}\\right)^2,\\ "
-                "\\alpha = \\frac{v}{1 - \\mathrm{IoU} + v + \\epsilon}",
+                "\\beta = \\frac{v}{1 - \\mathrm{IoU} + v + \\epsilon}",
      .reference = "torchvision.ops.complete_box_iou_loss",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(alpha_iou_params),
      .terms = ciou_terms,
+     .term_aliases = ciou_term_aliases,
      .impl = LOSSD__IMPL(.prepare = lossd__box_prepare, .kernel = ciou_loss_kernel)},
     {.kind = LOSSD_KIND_LOSS,
      .name = "siou",

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../debug.h"
 #include "internal.h"
 
 static const lossd__module *const portable_modules[] = {
@@ -106,6 +107,35 @@ const lossd_param_spec *lossd_function_param(const lossd_function *fn, const cha
 {
     int i = lossd__param_index(fn, name);
     return i < 0 ? NULL : &fn->params[i];
+}
+
+const char *lossd_function_reported_term(const lossd_function *fn, size_t i, size_t *term,
+                                         const lossd_term_alias **alias)
+{
+    if (!(fn->flags & LOSSD_FN_TERMS))
+        return NULL;
+    size_t n_terms = 0;
+    while (fn->terms[n_terms])
+        n_terms++;
+    const lossd_term_alias *found = NULL;
+    size_t index = i;
+    if (i >= n_terms) {
+        for (size_t k = 0; fn->term_aliases && fn->term_aliases[k].name; k++)
+            if (k == i - n_terms)
+                found = &fn->term_aliases[k];
+        if (found == NULL)
+            return NULL;
+        for (index = 0; index < n_terms && strcmp(fn->terms[index], found->term) != 0; index++)
+            ;
+        LOSSD_ASSERT(index < n_terms); /* an alias names one of the row's terms */
+        if (index == n_terms)
+            return NULL;
+    }
+    if (term)
+        *term = index;
+    if (alias)
+        *alias = found;
+    return found ? found->name : fn->terms[i];
 }
 
 const char *lossd_param_type_name(lossd_param_type type)

@@ -205,10 +205,21 @@ static json_t *describe(const lossd_function *fn)
         json_object_set_new(entry, "reductions", reductions);
     }
     if (fn->flags & LOSSD_FN_TERMS) {
-        json_t *terms = json_array();
-        for (size_t k = 0; fn->terms[k]; k++)
-            json_array_append_new(terms, json_string(fn->terms[k]));
+        /* "terms": every name the reply's terms carry; "term_specs": the same, as data */
+        json_t *terms = json_array(), *term_specs = json_array();
+        const char *name;
+        const lossd_term_alias *alias;
+        for (size_t k = 0; (name = lossd_function_reported_term(fn, k, NULL, &alias)); k++) {
+            json_array_append_new(terms, json_string(name));
+            json_t *spec = json_pack("{s:s, s:b}", "name", name, "deprecated", alias != NULL);
+            if (alias) {
+                json_object_set_new(spec, "same_as", json_string(alias->term));
+                json_object_set_new(spec, "removed_in", json_string(alias->removed_in));
+            }
+            json_array_append_new(term_specs, spec);
+        }
         json_object_set_new(entry, "terms", terms);
+        json_object_set_new(entry, "term_specs", term_specs);
     }
     return entry;
 }

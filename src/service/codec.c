@@ -659,11 +659,14 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
     }
     if (c->want_terms) {
         lossd_buf_puts(out, ",\"terms\":{");
-        for (size_t k = 0; lossd_call_term_name(c, k); k++) {
+        /* the row's terms, then the deprecated names of renamed ones (the same values) */
+        const char *name;
+        size_t term;
+        for (size_t k = 0; (name = lossd_function_reported_term(fn, k, &term, NULL)); k++) {
             lossd_buf_puts(out, k ? ",\"" : "\"");
-            lossd_buf_puts(out, lossd_call_term_name(c, k));
+            lossd_buf_puts(out, name);
             lossd_buf_puts(out, "\":");
-            write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
+            write_tensor(out, c->terms[term], c->output.rank, c->output.shape, exec);
         }
         lossd_buf_puts(out, "}");
     }

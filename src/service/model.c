@@ -129,8 +129,12 @@ static size_t build_outputs(const lossd_function *fn, const lossd_model_input *i
     if (fn->flags & LOSSD_FN_GRAD_SECOND) /* the second operand is inputs[1] */
         out[n++] = output(LOSSD_OUTPUT_GRAD_SECOND, 0, "grad_", inputs[1].name, inputs[1].rank,
                           inputs[1].shape);
-    for (size_t k = 0; (fn->flags & LOSSD_FN_TERMS) && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
-        out[n++] = output(LOSSD_OUTPUT_TERM, k, "terms.", fn->terms[k], 1, any);
+    const char *term_name; /* the terms, then the deprecated names of renamed ones */
+    size_t term;
+    for (size_t k = 0; k < LOSSD_MAX_TERMS &&
+                       (term_name = lossd_function_reported_term(fn, k, &term, NULL)) != NULL;
+         k++)
+        out[n++] = output(LOSSD_OUTPUT_TERM, term, "terms.", term_name, 1, any);
     if (fn->kind == LOSSD_KIND_ACTIVATION) {
         out[n++] = output(LOSSD_OUTPUT_STATS_N, 0, "stats.", "n", 0, NULL);
         out[n++] = output(LOSSD_OUTPUT_ZERO_GRAD, 0, "stats.", "zero_grad_fraction", 0, NULL);

@@ -128,10 +128,14 @@ async function settledBoxes(page) {
 }
 
 // The box losses the catalog lists (kind loss, a box_format, a gradient and terms), in its order.
-async function boxLosses(base) {
+async function boxLossEntries(base) {
   const reply = await fetch(`${base}/v1/functions`).then((r) => r.json());
   return reply.functions.filter((f) => f.kind === 'loss' && f.grad && Array.isArray(f.terms) &&
-    f.params.some((p) => p.name === 'box_format')).map((f) => f.name);
+    f.params.some((p) => p.name === 'box_format'));
+}
+
+async function boxLosses(base) {
+  return (await boxLossEntries(base)).map((f) => f.name);
 }
 
 // Every number in the Boxes table equals lossd's reply for those boxes, as text.
@@ -147,14 +151,18 @@ async function checkBoxNumbers(page, base, pred, target) {
   assert.deepEqual(shown.map((r) => r.loss), names);
   for (const n of ['iou', 'giou', 'diou', 'ciou', 'siou', 'eiou', 'nwd']) assert.ok(names.includes(n), n);
   const LABEL = {
-    iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α',
+    iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', aspect_weight: 'β',
     angle_cost: 'Λ', distance_cost: 'Δ', shape_cost: 'Ω', width_term: 'Δw²/(cw²+ε)', height_term: 'Δh²/(ch²+ε)', w2: 'W²',
   };
+  // a renamed term's deprecated name is in the reply, not in the table
+  const deprecated = Object.fromEntries((await boxLossEntries(base)).map((f) =>
+    [f.name, f.term_specs.filter((t) => t.deprecated).map((t) => t.name)]));
   for (const row of shown) {
     const reply = await api(base, `/v1/loss/${row.loss}`, { input: [pred], target: [target], grad: true, terms: true });
     assert.equal(row.value, String(reply.loss), `${row.loss} loss`);
     assert.deepEqual(row.grad, reply.grad[0].map(String), `${row.loss} gradient`);
-    const terms = Object.entries(reply.terms).map(([k, v]) => `${LABEL[k] || k} = ${String(v[0])}`).join(', ');
+    const terms = Object.entries(reply.terms).filter(([k]) => !deprecated[row.loss].includes(k))
+      .map(([k, v]) => `${LABEL[k] || k} = ${String(v[0])}`).join(', ');
     assert.equal(row.terms, terms, `${row.loss} terms`);
   }
   return shown;
@@ -707,7 +715,7 @@ test('the explorer shows the same request over /v2, and it gives the same double
   await page.click('#field-grad');
   await page.click('#field-terms');
   const ciou = await checkV2(page, lossd.base, 'loss.ciou', {
-    outputs: ['loss', 'n', 'grad', 'terms.iou', 'terms.rho2', 'terms.c2', 'terms.v', 'terms.alpha'],
+    outputs: ['loss', 'n', 'grad', 'terms.iou', 'terms.rho2', 'terms.c2', 'terms.v', 'terms.aspect_weight', 'terms.alpha'],
     datatypes: { input: 'FP64', target: 'FP64' },
     parameters: { reduction: 'mean', box_format: 'xyxy', eps: 1e-7, alpha: 1 },
   });

@@ -466,7 +466,7 @@ def box_terms(name, x, t, box_format="xyxy", eps=1e-7, alpha=1.0, **params):
             v = (4 / (torch.pi ** 2)) * torch.pow(
                 torch.atan(w_gt / h_gt) - torch.atan(w_pred / h_pred), 2)
             terms["v"] = v
-            terms["alpha"] = v / (1 - iou + v + eps)
+            terms["aspect_weight"] = v / (1 - iou + v + eps)
         return terms
 
 

@@ -20,7 +20,7 @@ import { $, el, svg, num, serial, status, lineChart, series, color } from './ui.
 
 // Labels of the terms the page knows; any other term is shown by its own name.
 const TERMS = {
-  iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', alpha: 'α',
+  iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', aspect_weight: 'β',
   angle_cost: 'Λ', distance_cost: 'Δ', shape_cost: 'Ω', width_term: 'Δw²/(cw²+ε)', height_term: 'Δh²/(ch²+ε)', w2: 'W²',
 };
 // 'giou' -> 'GIoU', 'nwd' -> 'NWD'
@@ -59,12 +59,15 @@ let overlay;
 let arrowLayer;
 const shapes = { pred: {}, target: {} };
 let LOSSES = null; // the box losses' names, once the catalog has answered
+const DEPRECATED = {}; // per loss, the deprecated names of its terms (the catalog's term_specs)
 
 // The box losses from the catalog, asked once it answers (it may need the API key first).
 async function boxLosses() {
   if (!LOSSES) {
     const reply = await get('/v1/functions');
-    LOSSES = reply.functions.filter(isBoxLoss).map((f) => f.name);
+    const losses = reply.functions.filter(isBoxLoss);
+    LOSSES = losses.map((f) => f.name);
+    for (const f of losses) DEPRECATED[f.name] = (f.term_specs || []).filter((t) => t.deprecated).map((t) => t.name);
     buildArrowChoice();
   }
   return LOSSES;
@@ -290,7 +293,8 @@ function renderNumbers() {
   body.replaceChildren();
   for (const n of LOSSES) {
     const r = state.replies[n];
-    const terms = Object.entries(r.terms || {}).map(([k, v]) => `${TERMS[k] || k} = ${num(v[0])}`).join(', ');
+    const terms = Object.entries(r.terms || {}).filter(([k]) => !DEPRECATED[n].includes(k))
+      .map(([k, v]) => `${TERMS[k] || k} = ${num(v[0])}`).join(', ');
     const row = el('tr', { 'data-loss': n },
       el('th', { scope: 'row', text: displayName(n) }),
       el('td', { class: 'v-loss', 'data-label': column[1], text: num(r.loss) }),
