@@ -30,6 +30,8 @@ static const struct {
     {"/v2", "GET", LOSSD_ROUTE_V2, false, true},
     {"/v2/health/live", "GET", LOSSD_ROUTE_V2_LIVE, false, false},
     {"/v2/health/ready", "GET", LOSSD_ROUTE_V2_READY, false, false},
+    {"/openapi.yaml", "GET", LOSSD_ROUTE_OPENAPI, false, false},
+    {"/openapi.json", "GET", LOSSD_ROUTE_OPENAPI, false, false},
 };
 
 #define N_FIXED (sizeof fixed_routes / sizeof fixed_routes[0])
@@ -346,9 +348,9 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
 const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
 {
     static const char *const labels[LOSSD_ROUTE_COUNT] = {
-        "healthz",  "readyz",         "metrics", "v1",     "functions", "batch",
-        "compute",  "function",       "web",     "v2",     "v2_live",   "v2_ready",
-        "v2_model", "v2_model_ready", "infer",   "unknown"};
+        "healthz",        "readyz", "metrics", "v1", "functions", "batch",    "compute",
+        "function",       "web",    "openapi", "v2", "v2_live",   "v2_ready", "v2_model",
+        "v2_model_ready", "infer",  "unknown"};
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
         /* kind/name, copied rather than printed: every request's log line asks */
         const char *kind = lossd_kind_name(r->fn->kind), *name = r->fn->name;

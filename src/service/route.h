@@ -24,6 +24,7 @@ typedef enum {
     LOSSD_ROUTE_COMPUTE,        /* /v1/{kind}/{name}: fn is set */
     LOSSD_ROUTE_FUNCTION,       /* GET /v1/functions/{kind}/{name}: fn is set */
     LOSSD_ROUTE_WEB,            /* a file built into the binary (web.h): asset is set */
+    LOSSD_ROUTE_OPENAPI,        /* GET /openapi.yaml, /openapi.json (openapi.h) */
     LOSSD_ROUTE_V2,             /* GET /v2: server metadata */
     LOSSD_ROUTE_V2_LIVE,        /* GET /v2/health/live */
     LOSSD_ROUTE_V2_READY,       /* GET /v2/health/ready */

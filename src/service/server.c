@@ -48,6 +48,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "pool.h"
 #include "reaper.h"
 #include "server.h"
@@ -71,6 +72,8 @@ struct lossd_server {
     char *catalog, *v1, *v2;
     size_t catalog_len, v1_len, v2_len;
     char **models; /* GET /v2/models/{m}, one per registry row (lossd_function_at order) */
+    /* GET /openapi.yaml and /openapi.json, built at start-up */
+    lossd_openapi *openapi;
     unsigned port;
     atomic_bool draining;
     /* the listening socket once draining: MHD's threads may still use it,
@@ -738,8 +741,12 @@ static enum MHD_Result serve_get(request *r)
                         r->route.fn->name);
         return queue_fault(r);
     }
+    case LOSSD_ROUTE_OPENAPI:
+        /* built at start-up, and served as the files built in are */
+        r->route.asset = lossd_openapi_find(s->openapi, r->path);
+        /* fall through */
     case LOSSD_ROUTE_WEB: {
-        /* Built into the binary, gzip'd at build time: served from where it lies, never copied. */
+        /* Built in (or at start-up), gzip'd once: served from where it lies, never copied. */
         const lossd_asset *a = r->route.asset;
         size_t size;
         lossd_encoding e;
@@ -1105,6 +1112,7 @@ static void server_free(lossd_server *s)
     for (size_t i = 0; s->models && i < lossd_function_count(); i++)
         free(s->models[i]);
     free(s->models);
+    lossd_openapi_destroy(s->openapi);
     free(s->tls_cert);
     free(s->tls_key);
     free(s);
@@ -1152,10 +1160,11 @@ lossd_server *lossd_server_start(const lossd_config *cfg, FILE *err)
     s->catalog = lossd_catalog_functions_json();
     s->v1 = lossd_catalog_v1_json();
     s->v2 = lossd_v2_server_json();
+    s->openapi = lossd_openapi_create();
     bool models_ok = (s->models = calloc(lossd_function_count(), sizeof *s->models)) != NULL;
     for (size_t i = 0; models_ok && i < lossd_function_count(); i++)
         models_ok = (s->models[i] = lossd_v2_model_json(lossd_function_at(i))) != NULL;
-    if (!s->pool || !s->metrics || !s->catalog || !s->v1 || !s->v2 || !models_ok) {
+    if (!s->pool || !s->metrics || !s->catalog || !s->v1 || !s->v2 || !s->openapi || !models_ok) {
         fprintf(err, "lossd: out of memory starting the server (%zu workers, queue %zu)\n", workers,
                 cfg->queue);
         goto fail;
