@@ -21,8 +21,10 @@
 #include <string.h>
 
 #include "../src/service/catalog.h"
+#include "../src/service/codec.h"
 #include "../src/service/openapi.h"
 #include "../src/service/yaml.h"
+#include "../src/service/util.h"
 #include "serviceutil.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -204,30 +206,32 @@ START_TEST(every_function_has_its_fields)
         const json_t *schema = request_schema(doc, fn), *props = at(schema, "properties");
         const json_t *required = at(schema, "required");
         ck_assert(json_is_false(at(schema, "additionalProperties")));
-        const char *fields[4 + LOSSD_MAX_PARAMS + 2];
-        size_t n = 0, n_required = 0;
-        for (size_t k = 0; k < 2; k++)
-            if (fn->operands[k].rule != LOSSD_RULE_NONE)
-                fields[n++] = fn->operands[k].name, n_required++;
-        if (fn->kind == LOSSD_KIND_LOSS)
-            fields[n++] = "reduction";
-        if (fn->flags & LOSSD_FN_GRAD)
-            fields[n++] = "grad", fields[n++] = "grad_output";
-        if (fn->flags & LOSSD_FN_TERMS)
-            fields[n++] = "terms";
-        for (size_t p = 0; p < fn->n_params; p++) {
-            fields[n++] = fn->params[p].name;
-            n_required += fn->params[p].required;
-        }
-        ck_assert_msg(json_object_size(props) == n, "%s: %zu fields, not %zu", fn->name,
-                      json_object_size(props), n);
-        ck_assert_uint_eq(json_array_size(required), n_required);
-        for (size_t f = 0; f < n; f++) {
-            const json_t *p = json_object_get(props, fields[f]);
-            ck_assert_msg(p != NULL, "%s: no field %s", fn->name, fields[f]);
+        /* the codec's own list of the fields fn takes, in its order */
+        char want[512], have[512] = "";
+        lossd_codec_field_names(fn, want, sizeof want);
+        const char *key;
+        const json_t *p;
+        size_t n_required = 0;
+        json_object_foreach((json_t *)props, key, p)
+        {
+            lossd_names_add(have, sizeof have, key);
+            const lossd_param_spec *spec = lossd_function_param(fn, key);
+            bool operand =
+                strcmp(key, fn->operands[0].name) == 0 ||
+                (fn->operands[1].rule != LOSSD_RULE_NONE && strcmp(key, fn->operands[1].name) == 0);
+            bool is_required = operand || (spec && spec->required);
+            n_required += is_required;
+            ck_assert_msg(has_string(required, key) == is_required, "%s.%s", fn->name, key);
             /* null stands for an optional field's default */
-            ck_assert(json_is_true(json_object_get(p, "nullable")) ==
-                      !has_string(required, fields[f]));
+            ck_assert(json_is_true(json_object_get(p, "nullable")) == !is_required);
+        }
+        ck_assert_str_eq(have, want);
+        ck_assert_uint_eq(json_array_size(required), n_required);
+        if (fn->flags & LOSSD_FN_GRAD) {
+            const json_t *names = at(json_array_get(at(at(props, "grad"), "oneOf"), 1), "items");
+            ck_assert(has_string(at(names, "enum"), fn->operands[0].name));
+            ck_assert_uint_eq(json_array_size(at(names, "enum")),
+                              (fn->flags & LOSSD_FN_GRAD_SECOND) ? 2 : 1);
         }
         if (fn->kind == LOSSD_KIND_LOSS) {
             json_t *reductions = lossd_catalog_reductions(fn);
@@ -344,6 +348,13 @@ START_TEST(parameters_carry_their_domains)
     ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "reduction", "null"));
     ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "reduction", "\"batchmean\""));
     ck_assert(takes(doc, LOSSD_KIND_LOSS, "kl_div", "reduction", "\"batchmean\""));
+    /* The options every call has: grad as a flag or by operand, nonfinite. */
+    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "grad", "[\"input\"]"));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "grad", "[\"target\"]"));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "grad", "1"));
+    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"strings\""));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"nan\""));
+    ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "grad", "true"));
     json_decref(doc);
 }
 END_TEST
@@ -402,6 +413,13 @@ START_TEST(operands_follow_their_rules)
     ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "p", "[]"));
     ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "p", "[1.5]"));
     ck_assert(takes(doc, LOSSD_KIND_INFO, "entropy", "p", "[[1], [0.5]]"));
+    /* NaN and infinities as strings ("nonfinite": "strings") where any number will do. */
+    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "input", "[\"NaN\", [\"-Infinity\"]]"));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "input", "[\"nan\"]"));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "bce", "target", "[\"NaN\"]"));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "iou", "input", "[[\"NaN\", 0, 1, 1]]"));
+    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "nll", "target", "[\"Infinity\"]"));
+    ck_assert(takes(doc, LOSSD_KIND_LOSS, "nll", "input", "[[\"Infinity\", 0]]"));
     json_decref(doc);
 }
 END_TEST

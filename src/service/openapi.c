@@ -84,7 +84,9 @@ static json_t *rule_ref(const lossd_rule *rule)
 
 /*
  * One value under a rule: a number; whole for integer rules; within [lo, hi]
- * for a range (unless the values may be given as their logarithms instead).
+ * for a range (unless the values may be given as their logarithms instead);
+ * when any number will do, NaN and the infinities too, which a request
+ * with "nonfinite": "strings" writes as strings.
  */
 static json_t *rule_value(const lossd_rule *rule)
 {
@@ -93,7 +95,23 @@ static json_t *rule_value(const lossd_rule *rule)
         value = oa_with(value, "minimum", json_real(rule->lo));
         value = oa_with(value, "maximum", json_real(rule->hi));
     }
+    if (strcmp(rule->values, "any") == 0 && !rule->integers)
+        return oa_obj("anyOf", oa_items(2, value, oa_ref("NonFinite")), NULL);
     return value;
+}
+
+/* Adds a rank's schema to the alternatives; an alternative of alternatives joins them. */
+static json_t *push_rank(json_t *ranks, json_t *schema)
+{
+    json_t *any = json_object_get(schema, "anyOf");
+    if (any == NULL || json_object_size(schema) != 1)
+        return oa_push(ranks, schema);
+    if (ranks && json_array_extend(ranks, any) < 0) {
+        json_decref(ranks);
+        ranks = NULL;
+    }
+    json_decref(schema);
+    return ranks;
 }
 
 /* The shortest and longest last axis the rule allows: fixed, at least, or one per choice (0: any).
@@ -162,11 +180,11 @@ static json_t *rule_schema(const lossd_rule *rule)
 {
     json_t *ranks = json_array();
     if (rule->rows_of_first || rule->max_rank >= LOSSD_MAX_RANK) {
-        ranks = oa_push(ranks, nested(rule, rule->rows_of_first ? 0 : rule->min_rank));
+        ranks = push_rank(ranks, nested(rule, rule->rows_of_first ? 0 : rule->min_rank));
         ranks = oa_push(ranks, outer_array(rule, rule_ref(rule)));
     } else {
         for (int r = rule->min_rank; r <= rule->max_rank; r++)
-            ranks = oa_push(ranks, nested(rule, r));
+            ranks = push_rank(ranks, nested(rule, r));
     }
     if (rule->or_like_first)
         ranks = oa_push(ranks, rule_ref(lossd_rule_get(LOSSD_RULE_PROBABILITIES)));
@@ -291,30 +309,36 @@ static json_t *described(json_t *schema, const char *description)
     return oa_with(schema, "description", json_string(description));
 }
 
-/* The fields fn accepts, exactly: its operands, reduction, grad, terms and parameters. */
-static json_t *request_schema(const lossd_function *fn)
+/*
+ * "grad": true for the gradient with respect to the first operand, or the
+ * operands to differentiate with respect to by name: the first, and the
+ * second when the function has that gradient too (LOSSD_FN_GRAD_SECOND).
+ */
+static json_t *grad_schema(const lossd_function *fn)
 {
-    json_t *props = json_object(), *required = json_array();
-    for (size_t k = 0; k < 2; k++) {
-        const lossd_operand_spec *op = &fn->operands[k];
-        if (op->rule == LOSSD_RULE_NONE)
-            continue;
-        json_t *schema = oa_obj("allOf", oa_items(1, rule_ref(lossd_rule_get(op->rule))), NULL);
-        props = with_field(props, &required, op->name, described(schema, op->summary), true);
-    }
+    json_t *names = oa_items(1, json_string(fn->operands[0].name));
+    if (fn->flags & LOSSD_FN_GRAD_SECOND)
+        names = oa_push(names, json_string(fn->operands[1].name));
+    json_t *list = oa_obj("type", json_string("array"), "items",
+                          oa_obj("type", json_string("string"), "enum", names, NULL), NULL);
+    return described(
+        oa_obj("oneOf", oa_items(2, oa_type("boolean"), list), "default", json_false(), NULL),
+        "true: the gradient with respect to the first operand; or the operands to "
+        "differentiate with respect to, by name (the reply's grad, grad_<name>)");
+}
+
+/* The fields every call of fn may add to its operands and parameters, in the codec's order. */
+static json_t *with_options(json_t *props, json_t **required, const lossd_function *fn)
+{
     if (fn->kind == LOSSD_KIND_LOSS)
         props =
-            with_field(props, &required, "reduction",
+            with_field(props, required, "reduction",
                        oa_obj("type", json_string("string"), "enum", lossd_catalog_reductions(fn),
                               "default", json_string("mean"), NULL),
                        false);
     if (fn->flags & LOSSD_FN_GRAD) {
-        props = with_field(
-            props, &required, "grad",
-            described(oa_obj("type", json_string("boolean"), "default", json_false(), NULL),
-                      "return the gradient with respect to the first operand"),
-            false);
-        props = with_field(props, &required, "grad_output",
+        props = with_field(props, required, "grad", grad_schema(fn), false);
+        props = with_field(props, required, "grad_output",
                            described(oa_obj("allOf", oa_items(1, oa_ref("Tensor")), NULL),
                                      "upstream gradient, shaped like the unreduced output "
                                      "(losses: only with reduction none)"),
@@ -326,8 +350,30 @@ static json_t *request_schema(const lossd_function *fn)
             lossd_names_add(names, sizeof names, fn->terms[i]);
         json_t *terms = oa_obj("type", json_string("boolean"), "default", json_false(), NULL);
         terms = oa_with(terms, "description", json_sprintf("add per-box terms: %s", names));
-        props = with_field(props, &required, "terms", terms, false);
+        props = with_field(props, required, "terms", terms, false);
     }
+    json_t *nonfinite =
+        oa_obj("type", json_string("string"), "enum", oa_strings("null", "strings", NULL),
+               "default", json_string("null"), NULL);
+    return with_field(props, required, "nonfinite",
+                      described(nonfinite, "how NaN and infinities are written: null in replies "
+                                           "(the default), or as the strings NaN, Infinity and "
+                                           "-Infinity in replies and requests alike"),
+                      false);
+}
+
+/* The fields fn accepts, exactly: its operands, the options above and its parameters. */
+static json_t *request_schema(const lossd_function *fn)
+{
+    json_t *props = json_object(), *required = json_array();
+    for (size_t k = 0; k < 2; k++) {
+        const lossd_operand_spec *op = &fn->operands[k];
+        if (op->rule == LOSSD_RULE_NONE)
+            continue;
+        json_t *schema = oa_obj("allOf", oa_items(1, rule_ref(lossd_rule_get(op->rule))), NULL);
+        props = with_field(props, &required, op->name, described(schema, op->summary), true);
+    }
+    props = with_options(props, &required, fn);
     for (size_t i = 0; i < fn->n_params; i++)
         props = with_field(props, &required, fn->params[i].name, param_schema(&fn->params[i]),
                            fn->params[i].required);
@@ -476,12 +522,22 @@ static json_t *batch_path(void)
 
 /* ---------------------------------------------------------------- components */
 
-/* A number, or an array of `self`: a nested array of any rank. */
+/* A number (or NaN or an infinity as a string), or an array of `self`: any rank. */
 static json_t *recursive_tensor(const char *self, const char *description)
 {
     return oa_obj("description", json_string(description), "oneOf",
-                  oa_items(2, oa_type("number"),
+                  oa_items(3, oa_type("number"), oa_ref("NonFinite"),
                            oa_obj("type", json_string("array"), "items", oa_ref(self), NULL)),
+                  NULL);
+}
+
+/* NaN and the infinities as "nonfinite": "strings" writes them. */
+static json_t *nonfinite_schema(void)
+{
+    return oa_obj("type", json_string("string"), "enum",
+                  oa_strings("NaN", "Infinity", "-Infinity", NULL), "description",
+                  json_string("a number that is not finite, in a request or reply with "
+                              "\"nonfinite\": \"strings\""),
                   NULL);
 }
 
@@ -511,7 +567,8 @@ static json_t *object_schema(json_t *required, json_t *properties)
 static json_t *nonfinite(void)
 {
     return oa_obj("type", json_string("integer"), "minimum", json_integer(1), "description",
-                  json_string("how many results are not finite (written as null)"), NULL);
+                  json_string("how many results are not finite (written as null, or as strings)"),
+                  NULL);
 }
 
 /* The replies of the four kinds of function. */
@@ -606,9 +663,11 @@ static json_t *schemas(void)
              "a number or a rectangular nested array of numbers, rank 0 to %d", LOSSD_MAX_RANK);
     json_t *s =
         oa_obj("Tensor", recursive_tensor("Tensor", tensor), "ResultTensor",
-               oa_with(recursive_tensor("ResultTensor", "like Tensor; non-finite values are null"),
+               oa_with(recursive_tensor("ResultTensor",
+                                        "like Tensor; non-finite values are null, or strings with "
+                                        "\"nonfinite\": \"strings\""),
                        "nullable", json_true()),
-               "Error", error_schema(), NULL);
+               "NonFinite", nonfinite_schema(), "Error", error_schema(), NULL);
     s = with_reply_schemas(s);
     s = with_batch_schemas(s);
     s = with_catalog_schemas(s);

@@ -282,7 +282,8 @@ static json_t *inference_response(void)
                oa_obj("type", json_string("object"), "properties",
                       oa_obj("binary_data_size", oa_type("integer"), NULL), NULL),
                "data",
-               array_of(oa_obj("type", json_string("number"), "nullable", json_true(), NULL)),
+               array_of(oa_obj("nullable", json_true(), "oneOf",
+                               oa_items(2, oa_type("number"), oa_ref("NonFinite")), NULL)),
                NULL));
     json_t *nonfinite = oa_obj("type", json_string("integer"), "description",
                                json_string("how many values are not finite (null in JSON)"), NULL);
