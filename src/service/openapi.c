@@ -4,13 +4,14 @@
  *
  * What varies with the registry is read from it as data, never from its
  * prose: a function's fields from its row (operands, reduction, grad,
- * terms, parameters), a parameter's schema from its catalog constraints
- * (bounds and their openness, the values accepted or refused besides,
- * choices, integers) and default, an operand's schema from its rule's row
- * (ranks, the last axis' length, the values' range, whole numbers): one
- * component per rule, so a new rule is a new component and a new function
- * a new path, with nothing else to edit. Prose goes only where people read
- * it, in descriptions.
+ * terms, nonfinite, parameters; check_openapi holds them to the codec's
+ * list), a parameter's schema from its catalog constraints (bounds and
+ * their openness, the values accepted or refused besides, choices,
+ * integers) and default, an operand's schema from its rule's row (ranks,
+ * the last axis' length, the values' range, whole numbers): one component
+ * per rule, so a new rule is a new component and a new function a new
+ * path, with nothing else to edit. Prose goes only where people read it,
+ * in descriptions.
  *
  * Built with jansson, once, at start-up; the builders below spread a
  * failed allocation upwards (a NULL anywhere makes the document NULL), so
@@ -114,8 +115,7 @@ static json_t *push_rank(json_t *ranks, json_t *schema)
     return ranks;
 }
 
-/* The shortest and longest last axis the rule allows: fixed, at least, or one per choice (0: any).
- */
+/* The shortest and longest last axis a rule allows: fixed, at least, per choice (0: any). */
 static void last_axis_bounds(const lossd_axis_rule *axis, size_t *lo, size_t *hi)
 {
     *lo = axis->size ? axis->size : axis->min;
