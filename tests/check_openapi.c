@@ -192,6 +192,24 @@ static bool takes(const json_t *doc, lossd_kind kind, const char *name, const ch
     return ok;
 }
 
+/* A body to try: fn's catalog example with field = value (JSON), and whether the document takes it.
+ */
+typedef struct {
+    bool takes;
+    lossd_kind kind;
+    const char *name, *field, *value;
+} body_case;
+
+static void expect_cases(const json_t *doc, const body_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const body_case *c = &cases[i];
+        ck_assert_msg(takes(doc, c->kind, c->name, c->field, c->value) == c->takes,
+                      "%s/%s with %s = %s: %s", lossd_kind_name(c->kind), c->name, c->field,
+                      c->value, c->takes ? "refused" : "taken");
+    }
+}
+
 /* ------------------------------------------------------------ paths */
 
 /* Every function has its path, whose body takes exactly its fields, and nothing else. */
@@ -330,31 +348,35 @@ START_TEST(parameters_carry_their_domains)
         }
     }
     ck_assert_uint_ge(n_bounded, 10);
-    /* Values the domains refuse, and the ones they take besides. */
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "smooth_l1", "beta", "0"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "smooth_l1", "beta", "-1"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "huber", "delta", "0"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "cross_entropy", "label_smoothing", "1.5"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "cross_entropy", "ignore_index", "1.5"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "sigmoid_focal", "alpha", "-1"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "sigmoid_focal", "alpha", "-0.5"));
-    ck_assert(!takes(doc, LOSSD_KIND_ACTIVATION, "celu", "alpha", "0"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "iou", "box_format", "\"xyz\""));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "iou", "box_format", "\"cxcywh\""));
-    ck_assert(takes(doc, LOSSD_KIND_INFO, "entropy", "base", "2"));
-    ck_assert(takes(doc, LOSSD_KIND_INFO, "entropy", "base", "\"e\""));
-    ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "base", "1"));
-    ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "base", "\"2\""));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "reduction", "null"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "reduction", "\"batchmean\""));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "kl_div", "reduction", "\"batchmean\""));
-    /* The options every call has: grad as a flag or by operand, nonfinite. */
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "grad", "[\"input\"]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "grad", "[\"target\"]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "grad", "1"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"strings\""));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"nan\""));
-    ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "grad", "true"));
+    /* Bodies the domains refuse, and those they take (a catalog example with one field set). */
+    static const body_case cases[] = {
+        /* Values the domains refuse, and the ones they take besides. */
+        {true, LOSSD_KIND_LOSS, "smooth_l1", "beta", "0"},
+        {false, LOSSD_KIND_LOSS, "smooth_l1", "beta", "-1"},
+        {false, LOSSD_KIND_LOSS, "huber", "delta", "0"},
+        {false, LOSSD_KIND_LOSS, "cross_entropy", "label_smoothing", "1.5"},
+        {false, LOSSD_KIND_LOSS, "cross_entropy", "ignore_index", "1.5"},
+        {true, LOSSD_KIND_LOSS, "sigmoid_focal", "alpha", "-1"},
+        {false, LOSSD_KIND_LOSS, "sigmoid_focal", "alpha", "-0.5"},
+        {false, LOSSD_KIND_ACTIVATION, "celu", "alpha", "0"},
+        {false, LOSSD_KIND_LOSS, "iou", "box_format", "\"xyz\""},
+        {true, LOSSD_KIND_LOSS, "iou", "box_format", "\"cxcywh\""},
+        {true, LOSSD_KIND_INFO, "entropy", "base", "2"},
+        {true, LOSSD_KIND_INFO, "entropy", "base", "\"e\""},
+        {false, LOSSD_KIND_INFO, "entropy", "base", "1"},
+        {false, LOSSD_KIND_INFO, "entropy", "base", "\"2\""},
+        {true, LOSSD_KIND_LOSS, "mse", "reduction", "null"},
+        {false, LOSSD_KIND_LOSS, "mse", "reduction", "\"batchmean\""},
+        {true, LOSSD_KIND_LOSS, "kl_div", "reduction", "\"batchmean\""},
+        /* The options every call has: grad as a flag or by operand, nonfinite. */
+        {true, LOSSD_KIND_LOSS, "mse", "grad", "[\"input\"]"},
+        {false, LOSSD_KIND_LOSS, "mse", "grad", "[\"target\"]"},
+        {false, LOSSD_KIND_LOSS, "mse", "grad", "1"},
+        {true, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"strings\""},
+        {false, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"nan\""},
+        {false, LOSSD_KIND_INFO, "entropy", "grad", "true"},
+    };
+    expect_cases(doc, cases, sizeof cases / sizeof cases[0]);
     json_decref(doc);
 }
 END_TEST
@@ -396,30 +418,34 @@ START_TEST(operands_follow_their_rules)
         ck_assert(!takes(doc, fn->kind, fn->name, fn->operands[0].name, NULL));
         ck_assert(!takes(doc, fn->kind, fn->name, fn->operands[0].name, "\"1\""));
     }
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "iou", "input", "[[0, 0, 1]]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "iou", "input", "[[0, 0, 1, 1, 2]]"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "iou", "input", "[[[0, 0, 1, 1]], [[1, 1, 2, 2]]]"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "iou", "input", "[]")); /* an empty batch */
-    ck_assert(!takes(doc, LOSSD_KIND_PAIRWISE, "iou", "boxes1", "[[[0, 0, 1, 1]]]"));
-    ck_assert(takes(doc, LOSSD_KIND_PAIRWISE, "iou", "boxes1", "[0, 0, 1, 1]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "bce", "target", "[1.5]"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "bce", "target", "[[0.25], [1]]"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "kl_div", "target", "[-1.5]")); /* logarithms */
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "nll", "target", "[0.5, 1]"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "cross_entropy", "target",
-                    "[[0.5, 0.5, 0], [0, 0, 1]]")); /* probabilities */
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "cross_entropy", "input", "[[]]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "cross_entropy", "input", "[[[1]]]"));
-    ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "p", "[]"));
-    ck_assert(!takes(doc, LOSSD_KIND_INFO, "entropy", "p", "[1.5]"));
-    ck_assert(takes(doc, LOSSD_KIND_INFO, "entropy", "p", "[[1], [0.5]]"));
-    /* NaN and infinities as strings ("nonfinite": "strings") where any number will do. */
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "mse", "input", "[\"NaN\", [\"-Infinity\"]]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "mse", "input", "[\"nan\"]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "bce", "target", "[\"NaN\"]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "iou", "input", "[[\"NaN\", 0, 1, 1]]"));
-    ck_assert(!takes(doc, LOSSD_KIND_LOSS, "nll", "target", "[\"Infinity\"]"));
-    ck_assert(takes(doc, LOSSD_KIND_LOSS, "nll", "input", "[[\"Infinity\", 0]]"));
+    /* What the operands' rules refuse, and what they take. */
+    static const body_case cases[] = {
+        {false, LOSSD_KIND_LOSS, "iou", "input", "[[0, 0, 1]]"},
+        {false, LOSSD_KIND_LOSS, "iou", "input", "[[0, 0, 1, 1, 2]]"},
+        {true, LOSSD_KIND_LOSS, "iou", "input", "[[[0, 0, 1, 1]], [[1, 1, 2, 2]]]"},
+        {true, LOSSD_KIND_LOSS, "iou", "input", "[]"}, /* an empty batch */
+        {false, LOSSD_KIND_PAIRWISE, "iou", "boxes1", "[[[0, 0, 1, 1]]]"},
+        {true, LOSSD_KIND_PAIRWISE, "iou", "boxes1", "[0, 0, 1, 1]"},
+        {false, LOSSD_KIND_LOSS, "bce", "target", "[1.5]"},
+        {true, LOSSD_KIND_LOSS, "bce", "target", "[[0.25], [1]]"},
+        {true, LOSSD_KIND_LOSS, "kl_div", "target", "[-1.5]"}, /* logarithms */
+        {false, LOSSD_KIND_LOSS, "nll", "target", "[0.5, 1]"},
+        {true, LOSSD_KIND_LOSS, "cross_entropy", "target",
+         "[[0.5, 0.5, 0], [0, 0, 1]]"}, /* probabilities */
+        {false, LOSSD_KIND_LOSS, "cross_entropy", "input", "[[]]"},
+        {false, LOSSD_KIND_LOSS, "cross_entropy", "input", "[[[1]]]"},
+        {false, LOSSD_KIND_INFO, "entropy", "p", "[]"},
+        {false, LOSSD_KIND_INFO, "entropy", "p", "[1.5]"},
+        {true, LOSSD_KIND_INFO, "entropy", "p", "[[1], [0.5]]"},
+        /* NaN and infinities as strings ("nonfinite": "strings") where any number will do. */
+        {true, LOSSD_KIND_LOSS, "mse", "input", "[\"NaN\", [\"-Infinity\"]]"},
+        {false, LOSSD_KIND_LOSS, "mse", "input", "[\"nan\"]"},
+        {false, LOSSD_KIND_LOSS, "bce", "target", "[\"NaN\"]"},
+        {false, LOSSD_KIND_LOSS, "iou", "input", "[[\"NaN\", 0, 1, 1]]"},
+        {false, LOSSD_KIND_LOSS, "nll", "target", "[\"Infinity\"]"},
+        {true, LOSSD_KIND_LOSS, "nll", "input", "[[\"Infinity\", 0]]"},
+    };
+    expect_cases(doc, cases, sizeof cases / sizeof cases[0]);
     json_decref(doc);
 }
 END_TEST
