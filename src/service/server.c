@@ -8,7 +8,7 @@
  * The life of a request, all on libmicrohttpd's polling thread unless
  * said otherwise:
  *   1. first access-handler call: a `request` is created and admitted
- *      (server_admit.c) - route (404/405), API key (401),
+ *      (server_admit.c) - route (404/405), Host (400), API key (401),
  *      draining (503), framing (400), media type (415), Content-Length
  *      against --max-body (413). A refusal is answered at once, before any
  *      body byte is read.

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server_admit.c - a request's beginning: its headers collected in one
- * pass, its id, and the checks that
+ * pass (trimmed of optional whitespace), its id, and the checks that
  * admit it or refuse it before any body byte is read - route (404/405),
- * API key (401), draining (503), framing (400), media type and
+ * API key (401), draining (503), Host and framing (400), media type and
  * coding (415), query string (422), Content-Length against --max-body
  * (413) and --max-buffered (503).
  *
  * Threading: libmicrohttpd's polling thread, at a request's first
  * access-handler call; the header values it keeps are libmicrohttpd's
- * (valid until NOTIFY_COMPLETED).
+ * (valid until NOTIFY_COMPLETED) or the request's own trimmed copies,
+ * freed by request_destroy() with the request.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,6 +27,32 @@ static void copy_text(char *dst, size_t size, const char *src)
     size_t len = strnlen(src, size - 1);
     memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/*
+ * value without the optional whitespace around it (RFC 9110, section
+ * 5.5): a pointer into it when nothing follows the text, else a trimmed
+ * copy kept in *owned (value itself when that copy cannot be made).
+ */
+static const char *trimmed(const char *value, char **owned)
+{
+    while (is_ows(*value))
+        value++;
+    size_t len = strlen(value);
+    if (len == 0 || !is_ows(value[len - 1]))
+        return value;
+    while (len > 0 && is_ows(value[len - 1]))
+        len--;
+    char *copy = strndup(value, len);
+    if (copy == NULL)
+        return value; /* left as sent: refused as malformed, as before */
+    *owned = copy;
+    return copy;
 }
 
 /* Files one header into the request_headers: by length first, then the name itself. */
@@ -49,6 +76,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         WANTED("X-Request-Id", request_id),
         WANTED(MHD_HTTP_HEADER_USER_AGENT, user_agent),
         WANTED("Origin", origin),
+        WANTED(MHD_HTTP_HEADER_HOST, host),
 #undef WANTED
     };
     size_t len = strlen(name);
@@ -56,9 +84,11 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         if (wanted[i].len != len || strcasecmp(wanted[i].name, name) != 0)
             continue;
         const char **slot = (const char **)(void *)((char *)h + wanted[i].offset);
+        if (wanted[i].offset == offsetof(request_headers, host))
+            h->hosts++;
         /* the first of a repeated header, as libmicrohttpd's own lookup answers */
         if (*slot == NULL && value != NULL)
-            *slot = value;
+            *slot = trimmed(value, &h->owned[i]);
         break;
     }
     return MHD_YES;
@@ -75,7 +105,7 @@ request *request_create(lossd_server *s, struct MHD_Connection *conn, const char
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     copy_text(r->method, sizeof r->method, method);
     copy_text(r->path, sizeof r->path, url);
-    (void)version;
+    r->http_1_1 = version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &r->headers);
     /* The client's id when it is fit to echo and log, else one of ours: never refused. */
     r->request_id = r->headers.request_id;
@@ -92,6 +122,8 @@ void request_destroy(request *r)
     lossd_body_cleanup(&r->body);
     lossd_inflater_destroy(r->inflater);
     lossd_reply_cleanup(&r->reply);
+    for (size_t i = 0; i < REQUEST_HEADERS; i++)
+        free(r->headers.owned[i]);
     free(r);
     atomic_fetch_sub(&s->active, 1);
 }
@@ -211,6 +243,26 @@ static int refuse_query(request *r)
 }
 
 /*
+ * RFC 9112, section 3.2: a server must answer 400 to an HTTP/1.1 request
+ * without a Host header, or with more than one. Decided before the route:
+ * the request as a whole is malformed, whatever it asks for.
+ */
+static int refuse_host(request *r)
+{
+    const request_headers *h = &r->headers;
+    if (!r->http_1_1 || h->hosts == 1)
+        return 0;
+    lossd_fault f = {0};
+    lossd_fault_set(&f, LOSSD_FAULT_BAD_REQUEST, NULL,
+                    h->hosts == 0 ? "an HTTP/1.1 request must carry a Host header (RFC 9112, "
+                                    "section 3.2)"
+                                  : "an HTTP/1.1 request must carry one Host header, not "
+                                    "several (RFC 9112, section 3.2)");
+    r->fault = f; /* this refusal comes before the route's */
+    return -1;
+}
+
+/*
  * What the headers of a compute request must say of its body: not both
  * framings, a media type and a coding lossd reads, no query, and a
  * well-formed Inference-Header-Content-Length. Sets r->fault and returns
@@ -285,6 +337,8 @@ void request_admit(request *r)
     r->header_len = LOSSD_NO_HEADER_LEN;
     r->accepts = lossd_encoding_accepted(r->headers.accept_encoding);
     int found = lossd_route_find(r->method, r->path, &r->route, &r->fault);
+    if (refuse_host(r) < 0)
+        return;
     int web = lossd_web_admit(s->cfg, r->method, found, &r->route, &r->fault);
     r->preflight = web == 1;
     if (web != 0)

@@ -5,7 +5,8 @@
  * and as inflated, and under --max-buffered, the memory all bodies may
  * hold at once; a body past either is dropped as it comes and the
  * request answered 413 or 503 once it is in. At its end, a compressed
- * body must have ended its stream.
+ * body must have ended its stream, and a body that is plainly compressed
+ * but sent without Content-Encoding is named as such.
  *
  * Threading: libmicrohttpd's polling thread, while the body arrives. The
  * server's count of buffered bytes is atomic: the workers give back what
@@ -124,6 +125,26 @@ void request_receive(request *r, const char *data, size_t size)
     lossd_body_append(&r->body, data, size, max);
 }
 
+/*
+ * The coding whose stream a body plainly begins with - gzip's magic bytes
+ * 1f 8b (RFC 1952), or the zlib header zlib itself writes (RFC 1950:
+ * deflate with a 32 KiB window, 78 then 01, 5e, 9c or da by level) - as
+ * its Content-Encoding would name it; NULL for anything else. Neither can
+ * begin a JSON text (nor /v2's JSON header): 0x1f is a control character,
+ * 'x' no JSON token.
+ */
+static const char *compressed_coding(const lossd_body *body)
+{
+    const unsigned char *p = (const unsigned char *)body->data;
+    if (body->len < 2)
+        return NULL;
+    if (p[0] == 0x1f && p[1] == 0x8b)
+        return "gzip";
+    if (p[0] == 0x78 && (p[1] == 0x01 || p[1] == 0x5e || p[1] == 0x9c || p[1] == 0xda))
+        return "deflate";
+    return NULL;
+}
+
 void request_received(request *r)
 {
     const char *why = "";
@@ -131,6 +152,16 @@ void request_received(request *r)
         lossd_inflater_finish(r->inflater, &why) != LOSSD_INFLATE_OK) {
         drop_body(r);
         lossd_fault_set(&r->fault, LOSSD_FAULT_BAD_REQUEST, NULL, "Content-Encoding: %s", why);
+    }
+    const char *coding = NULL;
+    if (r->fault.kind == LOSSD_FAULT_NONE && r->inflater == NULL &&
+        (coding = compressed_coding(&r->body)) != NULL) {
+        drop_body(r);
+        lossd_fault_set(&r->fault, LOSSD_FAULT_INVALID_JSON, NULL,
+                        "the body looks %s-compressed, but the request has no Content-Encoding: "
+                        "send the header Content-Encoding: %s with it, or send the body "
+                        "uncompressed",
+                        coding, coding);
     }
     lossd_inflater_destroy(r->inflater);
     r->inflater = NULL;

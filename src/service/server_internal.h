@@ -70,18 +70,24 @@ struct lossd_server {
 };
 
 /* The request headers lossd reads (request_headers' slots, in collect_header's table). */
-#define REQUEST_HEADERS 10
+#define REQUEST_HEADERS 11
 
 /*
  * The request headers lossd reads, collected in one pass over the request's
  * headers when it begins: a lookup by name walks them all each time, and
- * a request asked for a dozen. The values are libmicrohttpd's, valid until
- * the request completes. NULL when absent; of a repeated header, the
- * first (as libmicrohttpd's own lookup answers).
+ * a request asked for a dozen. Each value is without the optional
+ * whitespace around it (RFC 9110, section 5.5): libmicrohttpd's own
+ * bytes, valid until the request completes, or for a value that ended in
+ * whitespace a trimmed copy in `owned`, freed with the request. NULL when
+ * absent; of a repeated header, the first (as libmicrohttpd's own lookup
+ * answers), with `hosts` counting every Host line.
  */
 typedef struct {
     const char *content_length, *transfer_encoding, *content_type, *content_encoding;
     const char *accept_encoding, *authorization, *header_len, *request_id, *user_agent, *origin;
+    const char *host;
+    unsigned hosts;
+    char *owned[REQUEST_HEADERS];
 } request_headers;
 
 typedef struct request {
@@ -95,6 +101,7 @@ typedef struct request {
     size_t header_len;        /* /v2's Inference-Header-Content-Length, or LOSSD_NO_HEADER_LEN */
     lossd_inflater *inflater; /* a gzip or deflate body, inflated as it arrives */
     lossd_encoding accepts;   /* what the reply may be compressed with */
+    bool http_1_1;            /* the request line says HTTP/1.1 (a Host header is required) */
     bool computed;            /* the worker's reply is ready */
     bool answered;
     bool counted_inflight;
