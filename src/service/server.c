@@ -41,6 +41,12 @@
 /* Bodies up to this size are served on libmicrohttpd's thread (dispatch). */
 #define INLINE_BODY_MAX 4096
 
+/* How often lossd_server_wait_idle() looks at the count of active requests. */
+#define IDLE_POLL_NS (10 * 1000 * 1000)
+
+/* X-Forwarded-For lines kept for the access log: the last ones, the nearest proxies'. */
+#define FORWARDED_MAX 8
+
 /* ------------------------------------------------------------ compute */
 
 /*
@@ -192,7 +198,7 @@ enum MHD_Result server_on_access(void *cls, struct MHD_Connection *conn, const c
  * line); of more than fit, the last ones, which the nearest proxies wrote.
  */
 typedef struct {
-    const char *values[8];
+    const char *values[FORWARDED_MAX];
     size_t n;
 } forwarded_for;
 
@@ -294,7 +300,7 @@ bool lossd_server_wait_idle(lossd_server *s, double seconds)
     while (atomic_load(&s->active) > 0) {
         if (seconds_since(&t0) >= seconds)
             return false;
-        struct timespec nap = {0, 10 * 1000 * 1000};
+        struct timespec nap = {0, IDLE_POLL_NS};
         nanosleep(&nap, NULL);
     }
     return true;

@@ -36,6 +36,9 @@
 /* File descriptors beyond one per connection: listeners, epoll, eventfds, logs. */
 #define SPARE_FDS 64
 
+/* --max-buffered 0: room for this many bodies of --max-body (as --help says). */
+#define BUFFERED_BODIES 4
+
 double seconds_since(const struct timespec *t0)
 {
     struct timespec now;
@@ -124,7 +127,7 @@ static lossd_server *server_create(const lossd_config *cfg)
     atomic_init(&s->active, 0);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->buffered, 0);
-    s->max_buffered = cfg->max_buffered ? cfg->max_buffered : 4 * cfg->max_body;
+    s->max_buffered = cfg->max_buffered ? cfg->max_buffered : BUFFERED_BODIES * cfg->max_body;
     s->workers = cfg->workers ? cfg->workers : cpu_count();
     /* Two I/O threads measured best even on two cores (docs/performance.md). */
     s->io_threads = cfg->io_threads ? cfg->io_threads : (cpu_count() > 1 ? 2 : 1);
