@@ -99,14 +99,9 @@ END_TEST
 
 /* ------------------------------------------------------------ inference */
 
-static const double boxes_a[] = {0, 0, 2, 1, 1, 1, 3, 4, 0.5, 0.25, 1, 2};
-static const double boxes_b[] = {0, 0, 1, 2, 0, 1, 2, 3, 0.5, 0.25, 1.5, 2};
-
 START_TEST(a_tritonclient_request)
 {
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, false}};
-    v2_request req = v2_frame(in, 2, NULL, 0, NULL, "42");
+    v2_request req = v2_fixture_request("42");
     http_reply r = triton_post("loss.ciou", &req, NULL);
     ck_assert_str_eq(http_header(&r, "Content-Type"), "application/octet-stream");
     v2_result res = triton_result(&r);
@@ -117,14 +112,7 @@ START_TEST(a_tritonclient_request)
     ck_assert_uint_eq(n, 12);
     /* the core's numbers, bit for bit */
     lossd_call c;
-    lossd_error err = {0};
-    size_t shape[2] = {3, 4};
-    lossd_tensor a = tensor_of(boxes_a, 2, shape), b = tensor_of(boxes_b, 2, shape);
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "ciou"));
-    lossd_call_set_operand(&c, "input", &a, &err);
-    lossd_call_set_operand(&c, "target", &b, &err);
-    c.want_grad = true;
-    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    v2_fixture_expected(&c);
     ck_assert(same_bits(loss[0], c.loss));
     for (size_t i = 0; i < 12; i++)
         ck_assert(same_bits(grad[i], c.grad[i]));
@@ -218,8 +206,8 @@ START_TEST(v1_and_v2_give_the_same_doubles)
          "0.25,1.5,2]],\"grad\":true,\"reduction\":\"sum\"}",
          "loss",
          "grad",
-         {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-          {"target", "FP64", 2, {3, 4}, boxes_b, false}},
+         {{"input", "FP64", 2, {3, 4}, v2_fixture_input, false},
+          {"target", "FP64", 2, {3, 4}, v2_fixture_target, false}},
          "{\"reduction\":\"sum\"}"},
         {"/v1/loss/cross_entropy",
          "loss.cross_entropy",
@@ -259,8 +247,8 @@ START_TEST(v1_and_v2_give_the_same_doubles)
          "1.5,2]]}",
          "matrix",
          NULL,
-         {{"boxes1", "FP64", 2, {3, 4}, boxes_a, false},
-          {"boxes2", "FP64", 2, {3, 4}, boxes_b, false}},
+         {{"boxes1", "FP64", 2, {3, 4}, v2_fixture_input, false},
+          {"boxes2", "FP64", 2, {3, 4}, v2_fixture_target, false}},
          NULL},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

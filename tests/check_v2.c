@@ -216,14 +216,9 @@ END_TEST
 
 /* ------------------------------------------------------------ values */
 
-static const double boxes_a[] = {0, 0, 2, 1, 1, 1, 3, 4, 0.5, 0.25, 1, 2};
-static const double boxes_b[] = {0, 0, 1, 2, 0, 1, 2, 3, 0.5, 0.25, 1.5, 2};
-
 START_TEST(binary_in_binary_out)
 {
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, false}};
-    v2_request req = v2_frame(in, 2, NULL, 0, NULL, "request-7");
+    v2_request req = v2_fixture_request("request-7");
     wire w = serve("loss.ciou", &req);
     ck_assert_str_eq(w.content_type, "application/octet-stream");
     ck_assert_uint_gt(w.header_len, 0);
@@ -243,14 +238,7 @@ START_TEST(binary_in_binary_out)
     }
     /* the same numbers as the core computes for the same boxes */
     lossd_call c;
-    lossd_error err = {0};
-    size_t shape[2] = {3, 4};
-    lossd_tensor a = tensor_of(boxes_a, 2, shape), b = tensor_of(boxes_b, 2, shape);
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "ciou"));
-    lossd_call_set_operand(&c, "input", &a, &err);
-    lossd_call_set_operand(&c, "target", &b, &err);
-    c.want_grad = c.want_terms = true;
-    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    v2_fixture_expected(&c);
     size_t n, dims[8];
     int rank;
     double *loss = v2_output_values(&r, "loss", &n, dims, &rank);
@@ -277,8 +265,9 @@ END_TEST
 
 START_TEST(outputs_as_asked)
 {
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, true}}; /* one JSON, one binary */
+    v2_input in[] = {
+        {"input", "FP64", 2, {3, 4}, v2_fixture_input, false},
+        {"target", "FP64", 2, {3, 4}, v2_fixture_target, true}}; /* one JSON, one binary */
     v2_output out[] = {{"grad", true}, {"loss", false}};
     v2_request req = v2_frame(in, 2, out, 2, "{\"reduction\":\"sum\"}", NULL);
     wire w = serve("loss.giou", &req);
@@ -450,11 +439,12 @@ START_TEST(nested_and_flat_data)
     /* data against shape */
     w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,2],\"datatype\":"
                                "\"FP64\",\"data\":[1,2,3]}]}");
-    expect_v2_error(&w, 400, "input: \"data\" holds 3 numbers, but the shape [2, 2] has 4");
+    expect_v2_error(&w, 400, "input: \"data\" holds 3 numbers, but the shape (2, 2) has 4");
     wire_free(&w);
     w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,2],\"datatype\":"
                                "\"FP64\",\"data\":[[1,2],[3]]}]}");
-    expect_v2_error(&w, 400, "input[1]: \"data\" does not follow the shape [2, 2]");
+    expect_v2_error(&w, 400,
+                    "input[1]: expected 2 numbers, got 1 (\"data\" follows the shape (2, 2))");
     wire_free(&w);
     w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[2],\"datatype\":"
                                "\"FP64\",\"data\":[1,\"2\"]}]}");
@@ -601,7 +591,7 @@ START_TEST(contract_violations_are_422s)
         {"activation.relu", "{\"inputs\":[],\"parameters\":{\"beta\":1}}",
          "422 parameters.beta: unknown parameter; activation.relu takes none"},
         {"loss.mse", "{\"inputs\":[],\"parameters\":{\"grad\":true}}",
-         "422 parameters.grad: unknown parameter; on /v2, ask for the outputs"},
+         "422 parameters.grad: unknown parameter; ask for the outputs you want in"},
         {"loss.smooth_l1", "{\"inputs\":[],\"parameters\":{\"bata\":1}}",
          "422 parameters.bata: unknown parameter; loss.smooth_l1 takes: reduction, beta"},
         {"loss.smooth_l1", "{\"inputs\":[],\"parameters\":{\"beta\":-1}}", "422 beta: "},
@@ -675,8 +665,8 @@ END_TEST
 START_TEST(alignment_does_not_change_the_numbers)
 {
     /* The server aligns the binary part; a body aligned anywhere else is read through a copy. */
-    v2_input in[] = {{"input", "FP64", 2, {3, 4}, boxes_a, false},
-                     {"target", "FP64", 2, {3, 4}, boxes_b, false}};
+    v2_input in[] = {{"input", "FP64", 2, {3, 4}, v2_fixture_input, false},
+                     {"target", "FP64", 2, {3, 4}, v2_fixture_target, false}};
     v2_output out[] = {{"grad", true}};
     v2_request req = v2_frame(in, 2, out, 1, NULL, NULL);
     char *first = NULL;

@@ -232,3 +232,27 @@ double *v2_output_values(const v2_result *r, const char *name, size_t *count, si
     *count = n;
     return out;
 }
+
+const double v2_fixture_input[12] = {0, 0, 2, 1, 1, 1, 3, 4, 0.5, 0.25, 1, 2};
+const double v2_fixture_target[12] = {0, 0, 1, 2, 0, 1, 2, 3, 0.5, 0.25, 1.5, 2};
+
+v2_request v2_fixture_request(const char *id)
+{
+    v2_input in[] = {{"input", "FP64", 2, {3, 4}, v2_fixture_input, false},
+                     {"target", "FP64", 2, {3, 4}, v2_fixture_target, false}};
+    return v2_frame(in, 2, NULL, 0, NULL, id);
+}
+
+void v2_fixture_expected(lossd_call *c)
+{
+    lossd_error err = {0};
+    size_t shape[2] = {3, 4};
+    lossd_tensor a, b;
+    ck_assert_int_eq(lossd_tensor_view(&a, v2_fixture_input, 2, shape), 0);
+    ck_assert_int_eq(lossd_tensor_view(&b, v2_fixture_target, 2, shape), 0);
+    lossd_call_init(c, lossd_function_find(LOSSD_KIND_LOSS, "ciou"));
+    lossd_call_set_operand(c, "input", &a, &err);
+    lossd_call_set_operand(c, "target", &b, &err);
+    c->want_grad = c->want_terms = true;
+    ck_assert_msg(lossd_call_compute(c, &err) == 0, "%s", err.message);
+}

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <lossd/lossd.h>
+
 /* One input tensor. `values` are converted to `datatype` (FP64, FP32, INT64, INT32). */
 typedef struct {
     const char *name;
@@ -75,5 +77,20 @@ double *v2_output_values(const v2_result *r, const char *name, size_t *count, si
 
 /* Whether the output `name` came as binary data. */
 bool v2_output_is_binary(const v2_result *r, const char *name);
+
+/*
+ * The fixture both /v2 suites send: three box pairs for loss.ciou as
+ * binary FP64 tensors, and the core's own answer for them.
+ */
+extern const double v2_fixture_input[12], v2_fixture_target[12];
+
+/* The fixture as a binary request with that id (NULL: none); v2_request_free() it. */
+v2_request v2_fixture_request(const char *id);
+
+/*
+ * Computes loss.ciou of the fixture in-process, with its gradient and
+ * terms, into c (checked: it must compute); lossd_call_cleanup() it.
+ */
+void v2_fixture_expected(lossd_call *c);
 
 #endif /* LOSSD_TESTS_V2CLIENT_H */

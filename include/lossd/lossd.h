@@ -90,6 +90,13 @@ typedef struct {
 #define LOSSD_MAX_RANK 8
 
 /*
+ * 2^53: every whole number of smaller magnitude is exact as a double, the
+ * next one is not. Integer parameters, dimensions and byte counts read
+ * from JSON numbers (which are doubles) must stay below it.
+ */
+#define LOSSD_EXACT_INT_MAX 9007199254740992.0
+
+/*
  * A dense row-major float64 tensor view. rank 0 is a scalar (size 1).
  * The data is borrowed: whoever fills a lossd_tensor keeps the storage
  * alive for as long as the view is used.
@@ -106,6 +113,13 @@ typedef struct {
  * rank > LOSSD_MAX_RANK or the element count overflows size_t.
  */
 int lossd_tensor_view(lossd_tensor *t, const double *data, int rank, const size_t *shape);
+
+/*
+ * Writes a shape as lossd's messages show it, "(2, 3)" ("()" for a
+ * scalar, "(5)" for rank 1), into buf, truncated to size. Returns buf.
+ * Any thread.
+ */
+char *lossd_shape_text(char *buf, size_t size, int rank, const size_t *shape);
 
 /* ---------------------------------------------------------------- registry */
 

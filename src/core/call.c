@@ -116,7 +116,7 @@ int lossd_call_set_number(lossd_call *c, const char *name, double value, lossd_e
                                LOSSD__SHORTEST(value));
         break;
     case LOSSD_PARAM_INTEGER:
-        if (!isfinite(value) || value != floor(value) || fabs(value) > 9007199254740992.0)
+        if (!isfinite(value) || value != floor(value) || fabs(value) > LOSSD_EXACT_INT_MAX)
             return lossd__fail(err, LOSSD_EINVAL, name, "%s is not an integer",
                                LOSSD__SHORTEST(value));
         /* fall through */

@@ -198,8 +198,11 @@ int lossd__broadcast(lossd__param_view *out, const lossd_tensor *w, const lossd_
 /* True if two tensors have the same rank and shape. */
 bool lossd__same_shape(const lossd_tensor *a, const lossd_tensor *b);
 
-/* Writes "(2, 3)" style text for a shape. */
-char *lossd__shape_text(char *buf, size_t size, const lossd_tensor *t);
+/* lossd_shape_text() of a tensor's shape. */
+LOSSD_INLINE char *lossd__shape_text(char *buf, size_t size, const lossd_tensor *t)
+{
+    return lossd_shape_text(buf, size, t->rank, t->shape);
+}
 
 /* Last-axis length (1 for rank 0) and the number of rows along it. */
 LOSSD_INLINE size_t lossd__row_len(const lossd_tensor *t)

@@ -38,11 +38,11 @@ bool lossd__same_shape(const lossd_tensor *a, const lossd_tensor *b)
     return true;
 }
 
-char *lossd__shape_text(char *buf, size_t size, const lossd_tensor *t)
+char *lossd_shape_text(char *buf, size_t size, int rank, const size_t *shape)
 {
     int n = snprintf(buf, size, "(");
-    for (int d = 0; d < t->rank && n >= 0 && (size_t)n < size; d++)
-        n += snprintf(buf + n, size - (size_t)n, d ? ", %zu" : "%zu", t->shape[d]);
+    for (int d = 0; d < rank && n >= 0 && (size_t)n < size; d++)
+        n += snprintf(buf + n, size - (size_t)n, d ? ", %zu" : "%zu", shape[d]);
     if (n >= 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n, ")");
     return buf;

@@ -16,6 +16,7 @@
  *
  * Threading: runs on the worker owning the request.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "../hugemap.h"
 #include "codec.h"
 #include "dtoa.h"
+#include "util.h"
 
 /* Tensors of at least this many numbers are formatted in parallel. */
 #define PARALLEL_FORMAT_MIN 32768
@@ -188,67 +190,72 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd
 
 /* ------------------------------------------------------------ tensors */
 
-/* Writes name[i0][i1]... for the first `depth` indices. */
-static void index_path(char *buf, size_t size, const char *name, const size_t *idx, int depth)
+/* A number of a tensor: as it was written (v1 JSON takes any JSON number). */
+static bool plain_number(void *ctx, double x, double *out, const char **what)
 {
-    int n = snprintf(buf, size, "%s", name);
-    for (int d = 0; d < depth && n >= 0 && (size_t)n < size; d++)
-        n += snprintf(buf + n, size - (size_t)n, "[%zu]", idx[d]);
+    (void)ctx;
+    (void)what;
+    *out = x;
+    return true;
 }
 
-typedef struct {
-    const char *name;
-    int rank;
-    size_t shape[LOSSD_MAX_RANK];
-    size_t idx[LOSSD_MAX_RANK];
-    double *cursor;
-    lossd_fault *f;
-} tensor_reader;
-
-static int read_level(tensor_reader *r, const json_t *v, int depth)
+/*
+ * The fault at the element or level idx[0..depth) of the tensor being
+ * read; a misfit of the shape (not of a number) says why the shape is what
+ * it is.
+ */
+__attribute__((format(printf, 5, 6))) static int
+nested_fault(const lossd_nested *n, const size_t *idx, int depth, bool shape, const char *fmt, ...)
 {
-    char path[LOSSD_FIELD_MAX];
-    if (depth == r->rank) {
-        if (!json_is_number(v)) {
-            index_path(path, sizeof path, r->name, r->idx, depth);
-            return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                                   "expected a number, got %s", lossd_codec_type_name(v));
-        }
-        *r->cursor++ = json_number_value(v);
-        return 0;
+    char path[LOSSD_FIELD_MAX], message[LOSSD_FAULT_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    lossd_path_index(path, sizeof path, n->name, idx, depth);
+    return lossd_fault_set(n->f, n->kind, path, "%s%s", message, shape && n->why ? n->why : "");
+}
+
+static int read_number(const lossd_nested *n, const json_t *v, double *out, const size_t *idx,
+                       int depth)
+{
+    const char *what = "a number";
+    if (!json_is_number(v))
+        return nested_fault(n, idx, depth, false, "expected a number, got %s",
+                            lossd_codec_type_name(v));
+    double x = json_number_value(v);
+    if (!n->convert(n->ctx, x, out, &what)) {
+        char text[LOSSD_DTOA_MAX + 1];
+        return nested_fault(n, idx, depth, false, "%s is not %s", lossd_dtoa_text(x, text), what);
     }
-    if (!json_is_array(v)) {
-        index_path(path, sizeof path, r->name, r->idx, depth);
-        return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                               "expected an array of %zu, got %s (tensors must be rectangular)",
-                               r->shape[depth], lossd_codec_type_name(v));
-    }
-    size_t n = json_array_size(v);
-    if (n != r->shape[depth]) {
-        index_path(path, sizeof path, r->name, r->idx, depth);
-        return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                               "expected %zu %s, got %zu (tensors must be rectangular)",
-                               r->shape[depth], depth + 1 == r->rank ? "numbers" : "arrays", n);
-    }
-    if (depth + 1 == r->rank) { /* the innermost level: a run of numbers */
-        for (size_t i = 0; i < n; i++) {
-            const json_t *x = json_array_get(v, i);
-            if (!json_is_number(x)) {
-                r->idx[depth] = i;
-                index_path(path, sizeof path, r->name, r->idx, depth + 1);
-                return lossd_fault_set(r->f, LOSSD_FAULT_INVALID_ARGUMENT, path,
-                                       "expected a number, got %s", lossd_codec_type_name(x));
-            }
-            *r->cursor++ = json_number_value(x);
-        }
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        r->idx[depth] = i;
-        if (read_level(r, json_array_get(v, i), depth + 1) < 0)
+    return 0;
+}
+
+static int read_level(const lossd_nested *n, const json_t *v, int depth, size_t *idx,
+                      double **cursor)
+{
+    if (depth == n->rank)
+        return read_number(n, v, (*cursor)++, idx, depth);
+    if (!json_is_array(v))
+        return nested_fault(n, idx, depth, true, "expected an array of %zu, got %s",
+                            n->shape[depth], lossd_codec_type_name(v));
+    size_t len = json_array_size(v);
+    if (len != n->shape[depth])
+        return nested_fault(n, idx, depth, true, "expected %zu %s, got %zu", n->shape[depth],
+                            depth + 1 == n->rank ? "numbers" : "arrays", len);
+    for (size_t i = 0; i < len; i++) {
+        idx[depth] = i;
+        if (read_level(n, json_array_get(v, i), depth + 1, idx, cursor) < 0)
             return -1;
     }
     return 0;
+}
+
+int lossd_codec_read_nested(const lossd_nested *n, const json_t *v, double *out)
+{
+    size_t idx[LOSSD_MAX_RANK] = {0};
+    double *cursor = out;
+    return read_level(n, v, 0, idx, &cursor);
 }
 
 /*
@@ -259,14 +266,15 @@ static int read_level(tensor_reader *r, const json_t *v, int depth)
 static int read_tensor(const json_t *v, const char *name, const lossd_limits *lim,
                        lossd_tensors *store, lossd_tensor *out, lossd_fault *f)
 {
-    tensor_reader r = {.name = name, .f = f};
+    size_t shape[LOSSD_MAX_RANK];
+    int rank = 0;
     const json_t *probe = v;
     while (json_is_array(probe)) {
-        if (r.rank == LOSSD_MAX_RANK)
+        if (rank == LOSSD_MAX_RANK)
             return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name,
                                    "a tensor has at most %d dimensions", LOSSD_MAX_RANK);
         size_t n = json_array_size(probe);
-        r.shape[r.rank++] = n;
+        shape[rank++] = n;
         if (n == 0)
             break;
         probe = json_array_get(probe, 0);
@@ -276,15 +284,21 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
                                "expected a number or an array of numbers, got %s",
                                lossd_codec_type_name(v));
     lossd_tensor t;
-    if (lossd_tensor_view(&t, NULL, r.rank, r.shape) < 0)
+    if (lossd_tensor_view(&t, NULL, rank, shape) < 0)
         return lossd_fault_set(f, LOSSD_FAULT_TOO_LARGE, name,
                                "the request holds more than %zu numbers (--max-elements)",
                                lim->max_elements);
     double *data = lossd_tensors_alloc(store, t.size, name, lim, f);
     if (data == NULL)
         return -1;
-    r.cursor = data;
-    if (read_level(&r, v, 0) < 0)
+    lossd_nested n = {.name = name,
+                      .rank = rank,
+                      .shape = shape,
+                      .kind = LOSSD_FAULT_INVALID_ARGUMENT,
+                      .why = " (tensors must be rectangular)",
+                      .convert = plain_number,
+                      .f = f};
+    if (lossd_codec_read_nested(&n, v, data) < 0)
         return -1;
     t.data = data;
     *out = t;
@@ -316,23 +330,15 @@ static bool takes_field(const lossd_function *fn, field_id id)
 
 void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size)
 {
-    size_t used = 0;
     buf[0] = '\0';
-#define ADD(name)                                                                     \
-    do {                                                                              \
-        int n_ = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", (name)); \
-        if (n_ > 0)                                                                   \
-            used = used + (size_t)n_ < size ? used + (size_t)n_ : size - 1;           \
-    } while (0)
     for (size_t k = 0; k < 2; k++)
         if (fn->operands[k].shape != LOSSD_SHAPE_NONE)
-            ADD(fn->operands[k].name);
+            lossd_names_add(buf, size, fn->operands[k].name);
     for (int id = 0; id < FIELD_COUNT; id++)
         if (takes_field(fn, (field_id)id))
-            ADD(field_names[id]);
+            lossd_names_add(buf, size, field_names[id]);
     for (size_t i = 0; i < fn->n_params; i++)
-        ADD(fn->params[i].name);
-#undef ADD
+        lossd_names_add(buf, size, fn->params[i].name);
 }
 
 /*
@@ -571,49 +577,35 @@ static void write_field(lossd_buf *out, const char *name, const lossd_tensor *sh
 void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_buf *out)
 {
     const lossd_function *fn = c->fn;
-    switch (fn->kind) {
-    case LOSSD_KIND_LOSS:
-        lossd_buf_puts(out, "{\"loss\":");
-        if (c->reduction == LOSSD_REDUCTION_NONE)
-            write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
-        else
-            lossd_buf_number(out, c->loss);
+    lossd_buf_puts(out, "{\"");
+    lossd_buf_puts(out, lossd_kind_result(fn->kind));
+    lossd_buf_puts(out, "\":");
+    if (fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE)
+        lossd_buf_number(out, c->loss);
+    else
+        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
+    if (fn->kind == LOSSD_KIND_LOSS) {
         lossd_buf_puts(out, ",\"n\":");
         lossd_buf_uint(out, c->n_terms);
-        if (c->grad)
-            write_field(out, "grad", &c->operand[0], c->grad, exec);
-        if (c->want_terms) {
-            lossd_buf_puts(out, ",\"terms\":{");
-            for (size_t k = 0; lossd_call_term_name(c, k); k++) {
-                lossd_buf_puts(out, k ? ",\"" : "\"");
-                lossd_buf_puts(out, lossd_call_term_name(c, k));
-                lossd_buf_puts(out, "\":");
-                write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
-            }
-            lossd_buf_puts(out, "}");
+    }
+    if (c->grad)
+        write_field(out, "grad", &c->operand[0], c->grad, exec);
+    if (c->want_terms) {
+        lossd_buf_puts(out, ",\"terms\":{");
+        for (size_t k = 0; lossd_call_term_name(c, k); k++) {
+            lossd_buf_puts(out, k ? ",\"" : "\"");
+            lossd_buf_puts(out, lossd_call_term_name(c, k));
+            lossd_buf_puts(out, "\":");
+            write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
         }
-        break;
-    case LOSSD_KIND_ACTIVATION:
-        lossd_buf_puts(out, "{\"output\":");
-        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
-        if (c->grad)
-            write_field(out, "grad", &c->operand[0], c->grad, exec);
+        lossd_buf_puts(out, "}");
+    }
+    if (fn->kind == LOSSD_KIND_ACTIVATION) {
         lossd_buf_puts(out, ",\"stats\":{\"n\":");
         lossd_buf_uint(out, c->n_terms);
         lossd_buf_puts(out, ",\"zero_grad_fraction\":");
         lossd_buf_number(out, c->zero_grad_fraction);
         lossd_buf_puts(out, "}");
-        break;
-    case LOSSD_KIND_INFO:
-        lossd_buf_puts(out, "{\"value\":");
-        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
-        break;
-    case LOSSD_KIND_PAIRWISE:
-        lossd_buf_puts(out, "{\"matrix\":");
-        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
-        break;
-    case LOSSD_KIND_COUNT:
-        break;
     }
     if (c->n_nonfinite) {
         lossd_buf_puts(out, ",\"nonfinite\":");

@@ -100,6 +100,29 @@ int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const js
 void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n,
                                const lossd_exec *exec);
 
+/*
+ * Reading a rectangular nested JSON array of numbers of a known shape
+ * (rank 0: one number), level by level: /v1's tensors (whose shape is
+ * their own first elements') and /v2's "data" (whose shape the request
+ * declares) alike. Each number goes through `convert`, which may refuse
+ * it (a datatype it does not fit: *what says what it is not). Faults are
+ * of `kind`, name the element's path, and a misfit of the shape ends with
+ * `why` (NULL: nothing).
+ */
+typedef struct {
+    const char *name;
+    int rank;
+    const size_t *shape;
+    lossd_fault_kind kind;
+    const char *why;
+    bool (*convert)(void *ctx, double x, double *out, const char **what);
+    void *ctx;
+    lossd_fault *f;
+} lossd_nested;
+
+/* Reads v into out (the shape's element count of doubles). Returns 0 or -1 with n->f set. */
+int lossd_codec_read_nested(const lossd_nested *n, const json_t *v, double *out);
+
 /* What a JSON value is, for messages: "an array", "a number", "null". */
 const char *lossd_codec_type_name(const json_t *v);
 

@@ -1,22 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * v2.h - the Open Inference Protocol (KServe v2 REST) with Triton's binary
- * tensor data extension: server and model metadata, and inference.
- *
- * Every registry function is a model "{kind}.{name}" with one version,
- * "1". Its inputs are the function's operands, tensor parameters and
- * grad_output under their v1 names; its outputs are the v1 reply's fields
- * ("loss", "output", "value", "matrix", "grad", "n", "terms.iou",
- * "stats.zero_grad_fraction", ...); its scalar parameters travel in the
- * request's "parameters". All of it is derived from the registry row: no
- * second list exists.
+ * v2.h - the Open Inference Protocol's REST binding (KServe v2) with
+ * Triton's binary tensor data extension: server and model metadata
+ * (v2_meta.c), and inference (v2.c). The models themselves - inputs,
+ * outputs, datatypes, binding - are model.h's, shared with gRPC.
  *
  * A request may be JSON alone, or a JSON header of
  * Inference-Header-Content-Length bytes followed by raw little-endian
  * tensors. FP64 tensors are read in place from the request body (which the
  * server allocates so that they are aligned: body.h); FP32, INT64 and
  * INT32 are converted once. Binary outputs are sent from the call's own
- * arrays without a copy (lossd_reply's segments).
+ * arrays without a copy (lossd_reply's segments). A repeated binary
+ * header is read from this thread's parsed copy (v2_cache.h).
  *
  * Threading: metadata is built once at start-up (any thread may read it);
  * inference runs on the worker that owns the request.
