@@ -572,6 +572,25 @@ START_TEST(a_decompression_bomb_is_a_413)
 }
 END_TEST
 
+/* Optional whitespace around the header's value is not part of it (RFC 9110 section 5.5). */
+START_TEST(header_length_whitespace_is_trimmed)
+{
+    v2_request req = v2_fixture_request(NULL);
+    static const char *const pads[][2] = {{" ", ""}, {"", " "}, {"\t ", " \t"}};
+    for (size_t i = 0; i < sizeof pads / sizeof pads[0]; i++) {
+        char length[96];
+        snprintf(length, sizeof length, "Inference-Header-Content-Length: %s%zu%s", pads[i][0],
+                 req.header_len, pads[i][1]);
+        const char *headers[] = {length, NULL};
+        http_reply r =
+            http_request("POST", "/v2/models/loss.ciou/infer", req.body, req.len, headers);
+        ck_assert_msg(r.status == 200, "\"%s\": %ld %s", length, r.status, r.body);
+        http_reply_free(&r);
+    }
+    v2_request_free(&req);
+}
+END_TEST
+
 START_TEST(header_length_framing)
 {
     static const char *const bad[] = {"abc", "-1", "12x", " 7", "99999999999999999999999"};
@@ -668,7 +687,7 @@ int main(void)
     add_case(s, "codings", 30, http_setup, http_stop,
              TESTS(compressed_requests_and_replies, compressed_v2_both_ways,
                    codings_lossd_does_not_decode, compressed_bodies_without_their_coding,
-                   header_length_framing));
+                   header_length_framing, header_length_whitespace_is_trimmed));
     add_case(s, "limits", 30, start_small, http_stop,
              TESTS(a_decompression_bomb_is_a_413, limits_hold_on_v2));
     add_case(s, "keys", 30, start_keys, http_stop, TESTS(keys_guard_models_not_health));

@@ -905,6 +905,89 @@ START_TEST(golden_cases_over_v2)
 }
 END_TEST
 
+/* An integer datatype declares class indices: where the shapes say probabilities, a 400. */
+START_TEST(integer_targets_are_class_indices)
+{
+    static const char *const shapes[][3] = {
+        /* input shape, input data, target shape and data */
+        {"[2]", "[0.5, 1]", "\"shape\":[2],\"data\":[1, 0]"},
+        {"[2,3]", "[0.5, 1, 2, 3, 4, 5]", "\"shape\":[2,3],\"data\":[1, 0, 0, 0, 1, 0]"},
+    };
+    static const char *const types[] = {"INT64", "INT32", "FP64", "FP32"};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t t = 0; t < 4; t++) {
+            char body[512];
+            snprintf(body, sizeof body,
+                     "{\"inputs\":[{\"name\":\"input\",\"shape\":%s,\"datatype\":\"FP64\","
+                     "\"data\":%s},{\"name\":\"target\",\"datatype\":\"%s\",%s}]}",
+                     shapes[i][0], shapes[i][1], types[t], shapes[i][2]);
+            wire w = serve_json("loss.cross_entropy", body);
+            if (t < 2) { /* integers where the shape says probabilities */
+                expect_v2_error(&w, 400, "target: an integer datatype says class indices");
+                expect_v2_error(&w, 400, i ? "have shape (2)" : "have shape ()");
+            } else { /* the same numbers as floats are probabilities, and score */
+                ck_assert_msg(w.status == 200, "%s: %d %s", body, w.status, w.bytes);
+            }
+            wire_free(&w);
+        }
+    /* class indices of the right shape, as INT64, are what they say */
+    wire w = serve_json("loss.cross_entropy",
+                        "{\"inputs\":[{\"name\":\"input\",\"shape\":[2,3],\"datatype\":\"FP64\","
+                        "\"data\":[0.5,1,2,3,4,5]},{\"name\":\"target\",\"shape\":[2],"
+                        "\"datatype\":\"INT64\",\"data\":[1,0]}]}");
+    ck_assert_msg(w.status == 200, "%d %s", w.status, w.bytes);
+    wire_free(&w);
+}
+END_TEST
+
+/* A binary body whose header length is missing or wrong is told so, in the protocol's terms. */
+START_TEST(framing_errors_name_the_header)
+{
+    v2_request req = v2_fixture_request(NULL);
+    char path[] = "/v2/models/loss.ciou/infer", want[256];
+    /* no Inference-Header-Content-Length: the JSON header is followed by the tensors */
+    wire w = serve_at(path, req.body, req.len, LOSSD_NO_HEADER_LEN, 0);
+    snprintf(want, sizeof want,
+             "the body is a JSON header of %zu bytes followed by %zu more bytes, but the request "
+             "has no Inference-Header-Content-Length",
+             req.header_len, req.len - req.header_len);
+    expect_v2_error(&w, 400, want);
+    wire_free(&w);
+    /* one byte short: the length ends inside the JSON */
+    w = serve_at(path, req.body, req.len, req.header_len - 1, req.header_len - 1);
+    snprintf(want, sizeof want,
+             "Inference-Header-Content-Length is %zu, but the JSON header is %zu bytes: the "
+             "length ends inside the JSON, at byte %zu",
+             req.header_len - 1, req.header_len, req.header_len - 1);
+    expect_v2_error(&w, 400, want);
+    wire_free(&w);
+    /* one byte long: it ends after it, inside the tensors */
+    w = serve_at(path, req.body, req.len, req.header_len + 1, req.header_len + 1);
+    expect_v2_error(&w, 400, "the length ends after the JSON");
+    wire_free(&w);
+    /* broken JSON is still the parser's error, not a framing one */
+    w = serve_json("loss.ciou", "{\"inputs\": [1,}");
+    expect_v2_error(&w, 400, "line 1, column");
+    wire_free(&w);
+    v2_request_free(&req);
+}
+END_TEST
+
+START_TEST(header_length_values)
+{
+    size_t n = 0;
+    static const char *const good[] = {"95", " 95", "95 ", "\t95\t ", "0"};
+    static const size_t want[] = {95, 95, 95, 95, 0};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg(lossd_v2_header_len(good[i], &n) == 0, "\"%s\"", good[i]);
+        ck_assert_uint_eq(n, want[i]);
+    }
+    static const char *const bad[] = {"", " ", "9 5", "+9", "-1", "9x", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(lossd_v2_header_len(bad[i], &n) < 0, "\"%s\"", bad[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("v2");
@@ -916,6 +999,8 @@ int main(void)
                    empty_batches_and_scalars, ids_are_echoed_as_sent));
     add_case(s, "errors", 0, NULL, NULL,
              TESTS(framing_mismatches_are_400s, repeated_headers_are_read_afresh,
-                   contract_violations_are_422s, limits_hold_for_binary_requests));
+                   contract_violations_are_422s, limits_hold_for_binary_requests,
+                   integer_targets_are_class_indices, framing_errors_name_the_header,
+                   header_length_values));
     return run_service_suite(s);
 }

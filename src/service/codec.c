@@ -188,6 +188,18 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd
     return root;
 }
 
+size_t lossd_codec_object_prefix(const char *body, size_t len)
+{
+    size_t where = 0;
+    if (len == 0 || nesting_depth(body, len, LOSSD_MAX_JSON_DEPTH, &where) > LOSSD_MAX_JSON_DEPTH)
+        return 0;
+    json_error_t error;
+    json_t *root = json_loadb(body, len, JSON_DISABLE_EOF_CHECK | JSON_DECODE_INT_AS_REAL, &error);
+    size_t end = json_is_object(root) ? error.position : 0;
+    json_decref(root);
+    return end;
+}
+
 /* ------------------------------------------------------------ tensors */
 
 /* A number of a tensor: as it was written (v1 JSON takes any JSON number). */

@@ -68,6 +68,13 @@ double *lossd_tensors_alloc(lossd_tensors *store, size_t n, const char *name,
 json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f);
 
 /*
+ * The length of the JSON object body[0..len) starts with, when it starts
+ * with a whole one (what follows it is not read), else 0. For messages
+ * about framing: only a request that failed pays for it.
+ */
+size_t lossd_codec_object_prefix(const char *body, size_t len);
+
+/*
  * Initialises c for fn and binds every field of the request object `obj`
  * to it: operands, reduction, grad, grad_output, terms and parameters.
  * Tensor storage goes to `store` (zeroed by the caller; free it after the

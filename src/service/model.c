@@ -443,6 +443,22 @@ int lossd_model_bind(lossd_model_request *r, const lossd_model_input *in, lossd_
     return rc < 0 ? lossd_fault_from_error(f, &err) : 0;
 }
 
+/* The 400 for class indices sent where the shapes say probabilities. */
+static int integers_read_as_probabilities(const lossd_model_request *r, lossd_fault *f)
+{
+    const lossd_call *c = &r->call;
+    const lossd_tensor *input = &c->operand[0];
+    char have[64], want[64];
+    const char *name = c->fn->operands[1].name, *first = c->fn->operands[0].name;
+    lossd_shape_text(have, sizeof have, input->rank, input->shape);
+    lossd_shape_text(want, sizeof want, input->rank > 1 ? 1 : 0, input->shape);
+    return lossd_fault_set(f, LOSSD_FAULT_BAD_REQUEST, name,
+                           "an integer datatype says class indices, but a %s shaped like %s, %s, "
+                           "holds probabilities; class indices for %s %s have shape %s (send "
+                           "probabilities as FP64 or FP32)",
+                           name, first, have, first, have, want);
+}
+
 int lossd_model_request_prepare(lossd_model_request *r, lossd_fault *f)
 {
     lossd_call *c = &r->call;
@@ -451,9 +467,17 @@ int lossd_model_request_prepare(lossd_model_request *r, lossd_fault *f)
         c->want_terms |= r->want[i].output->kind == LOSSD_OUTPUT_TERM;
     }
     lossd_error err = {0};
-    if (lossd_call_prepare(c, &err) < 0)
-        return lossd_fault_from_error(f, &err);
-    return 0;
+    int rc = lossd_call_prepare(c, &err);
+    /*
+     * An integer datatype declares class indices. The shape check has run
+     * even when preparing failed later (on values), so the reading the
+     * shape chose is known: a target shaped like the input reads as
+     * probabilities, and integers sent there are a mistake to name, not
+     * numbers to score.
+     */
+    if (c->prob_target && r->integers[1])
+        return integers_read_as_probabilities(r, f);
+    return rc < 0 ? lossd_fault_from_error(f, &err) : 0;
 }
 
 const double *lossd_model_output_data(lossd_model_request *r, size_t i, int *rank,

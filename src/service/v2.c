@@ -43,12 +43,25 @@
 
 /* ---------------------------------------------------------------- framing */
 
+/* Optional whitespace around a header's value (RFC 9110 section 5.5). */
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 int lossd_v2_header_len(const char *value, size_t *len)
 {
     size_t n = 0;
-    if (value == NULL || *value == '\0')
+    if (value == NULL)
         return -1;
-    for (const char *p = value; *p; p++) {
+    const char *p = value, *end = value + strlen(value);
+    while (p < end && is_ows(*p))
+        p++;
+    while (end > p && is_ows(end[-1]))
+        end--;
+    if (p == end)
+        return -1;
+    for (; p < end; p++) {
         if (*p < '0' || *p > '9' || n > (SIZE_MAX - 9) / 10)
             return -1;
         n = n * 10 + (size_t)(*p - '0');
@@ -583,6 +596,32 @@ static void write_reply(infer *x, const char *id, lossd_reply *reply)
 }
 
 /*
+ * After the JSON header failed to parse: when the body starts with a
+ * whole JSON object that the framing cut short or ran past, says so in
+ * the protocol's terms (the header length is missing, or ends inside or
+ * after the JSON) instead of the parser's "end of file expected".
+ */
+static void explain_framing(infer *x, const lossd_body *body, size_t json_len)
+{
+    size_t header = body->data ? lossd_codec_object_prefix(body->data, body->len) : 0;
+    if (header == 0 || header == json_len)
+        return; /* not a framing problem: the JSON itself is broken */
+    x->f = (lossd_fault){0};
+    if (!x->has_header_len)
+        lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, NULL,
+                        "the body is a JSON header of %zu bytes followed by %zu more bytes, but "
+                        "the request has no Inference-Header-Content-Length header saying where "
+                        "the JSON ends: send Inference-Header-Content-Length: %zu with binary "
+                        "tensor data",
+                        header, body->len - header, header);
+    else
+        lossd_fault_set(&x->f, LOSSD_FAULT_BAD_REQUEST, NULL,
+                        "Inference-Header-Content-Length is %zu, but the JSON header is %zu bytes: "
+                        "the length ends %s the JSON, at byte %zu",
+                        json_len, header, json_len < header ? "inside" : "after", json_len);
+}
+
+/*
  * Parses (or finds in this thread's cache) the JSON header of the body
  * and reads the request from it; *id gets a copy of its id. The parse
  * tree is gone when this returns: what the call needs was copied or is in
@@ -596,8 +635,9 @@ static void read_body(infer *x, const lossd_body *body, size_t json_len, char **
     if (x->has_header_len)
         root = lossd_v2_cache_find(body->data, json_len, &key);
     bool from_cache = root != NULL;
-    if (root == NULL)
-        root = lossd_codec_load(body->data ? body->data : "", json_len, &tree, &x->f);
+    if (root == NULL &&
+        (root = lossd_codec_load(body->data ? body->data : "", json_len, &tree, &x->f)) == NULL)
+        explain_framing(x, body, json_len);
     const char *id_in_tree = NULL;
     bool read = root && read_request(x, root, &id_in_tree) == 0;
     if (read && !from_cache && !x->json_data)

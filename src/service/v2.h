@@ -28,7 +28,8 @@
 
 /*
  * Reads an Inference-Header-Content-Length value: a plain decimal number
- * of bytes (no sign, no spaces, no suffix). Returns 0 and sets *len, or
+ * of bytes (no sign, no suffix; optional whitespace around it is ignored,
+ * as around any header value). Returns 0 and sets *len, or
  * -1 when the value is not one.
  */
 int lossd_v2_header_len(const char *value, size_t *len);
