@@ -55,6 +55,7 @@ struct lossd_server {
     /* GET /v1, /v1/functions and /v2, by endpoint (the others' are empty) */
     server_document documents[LOSSD_ROUTE_COUNT];
     server_document *models; /* GET /v2/models/{m}, one per registry row (lossd_function_at) */
+    server_document kinds[LOSSD_KIND_COUNT]; /* GET /v1/functions/{kind} */
     unsigned port;
     size_t workers, io_threads; /* as resolved from the configuration at start */
     atomic_bool draining;

@@ -289,6 +289,13 @@ static enum MHD_Result get_document(request *r)
     return request_queue_json(r, 200, d->text, d->len);
 }
 
+/* /v1/functions/{kind}: built once at start, one per kind. */
+static enum MHD_Result get_kind(request *r)
+{
+    const server_document *d = &r->srv->kinds[r->route.kind];
+    return request_queue_json(r, 200, d->text, d->len);
+}
+
 static enum MHD_Result get_v2_live(request *r)
 {
     return request_queue_literal(r, 200, "{\"live\":true}");
@@ -348,6 +355,7 @@ static enum MHD_Result (*const get_handlers[LOSSD_ROUTE_COUNT])(request *r) = {
     [LOSSD_ROUTE_METRICS] = get_metrics,
     [LOSSD_ROUTE_V1] = get_document,
     [LOSSD_ROUTE_FUNCTIONS] = get_document,
+    [LOSSD_ROUTE_FUNCTIONS_KIND] = get_kind,
     [LOSSD_ROUTE_FUNCTION] = get_function,
     [LOSSD_ROUTE_WEB] = get_web,
     [LOSSD_ROUTE_V2] = get_document,

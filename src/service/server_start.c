@@ -109,6 +109,8 @@ void server_free(lossd_server *s)
         free(s->documents[i].text);
     for (size_t i = 0; s->models && i < lossd_function_count(); i++)
         free(s->models[i].text);
+    for (size_t k = 0; k < LOSSD_KIND_COUNT; k++)
+        free(s->kinds[k].text);
     free(s->models);
     free(s->tls_cert);
     free(s->tls_key);
@@ -172,6 +174,8 @@ static bool build_documents(lossd_server *s)
     bool ok = set_document(&d[LOSSD_ROUTE_FUNCTIONS], lossd_catalog_functions_json()) &
               set_document(&d[LOSSD_ROUTE_V1], lossd_catalog_v1_json()) &
               set_document(&d[LOSSD_ROUTE_V2], lossd_v2_server_json());
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++)
+        ok &= set_document(&s->kinds[k], lossd_catalog_kind_json((lossd_kind)k));
     size_t n = lossd_function_count();
     if ((s->models = calloc(n, sizeof *s->models)) == NULL)
         return false;
