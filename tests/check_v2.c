@@ -147,7 +147,7 @@ START_TEST(metadata_follows_the_registry)
         json_t *inputs = json_object_get(m, "inputs"), *outputs = json_object_get(m, "outputs");
         size_t n_inputs = 0;
         for (size_t k = 0; k < 2; k++)
-            if (fn->operands[k].shape != LOSSD_SHAPE_NONE) {
+            if (fn->operands[k].rule != LOSSD_RULE_NONE) {
                 ck_assert_msg(has_named(inputs, fn->operands[k].name), "%s: no input %s", name,
                               fn->operands[k].name);
                 n_inputs++;
@@ -739,10 +739,11 @@ END_TEST
 /* Whether operand k of gc holds class indices (sent as INT64 then). */
 static bool class_index_operand(const lossd_function *fn, const golden_case *gc, size_t k)
 {
-    lossd_shape_rule rule = fn->operands[k].shape;
-    if (rule == LOSSD_SHAPE_CLASS_INDEX)
-        return true;
-    return rule == LOSSD_SHAPE_CLASS_OR_PROB && gc->operands[k].t.rank != gc->operands[0].t.rank;
+    const lossd_rule *rule = lossd_rule_get(fn->operands[k].rule);
+    if (!rule->integers)
+        return false;
+    /* read as probabilities when shaped like the first operand */
+    return !rule->or_like_first || gc->operands[k].t.rank != gc->operands[0].t.rank;
 }
 
 static v2_input input_of(const golden_tensor *t, const char *datatype, bool json)

@@ -344,7 +344,7 @@ void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size)
 {
     buf[0] = '\0';
     for (size_t k = 0; k < 2; k++)
-        if (fn->operands[k].shape != LOSSD_SHAPE_NONE)
+        if (fn->operands[k].rule != LOSSD_RULE_NONE)
             lossd_names_add(buf, size, fn->operands[k].name);
     for (int id = 0; id < FIELD_COUNT; id++)
         if (takes_field(fn, (field_id)id))
@@ -433,11 +433,11 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
         lossd_tensor t;
         if (json_is_null(v) && is_optional(fn, key))
             continue; /* null is the default, as Python's None and JS's undefined */
-        if (fn->operands[0].shape != LOSSD_SHAPE_NONE && strcmp(key, fn->operands[0].name) == 0) {
+        if (fn->operands[0].rule != LOSSD_RULE_NONE && strcmp(key, fn->operands[0].name) == 0) {
             if (read_tensor(v, key, lim, store, &t, f) < 0)
                 return -1;
             lossd_call_set_operand(c, key, &t, &err);
-        } else if (fn->operands[1].shape != LOSSD_SHAPE_NONE &&
+        } else if (fn->operands[1].rule != LOSSD_RULE_NONE &&
                    strcmp(key, fn->operands[1].name) == 0) {
             if (read_tensor(v, key, lim, store, &t, f) < 0)
                 return -1;

@@ -54,48 +54,27 @@ static bool is_integer(lossd_datatype dt)
 
 /* ---------------------------------------------------------------- building models */
 
-/* The metadata shape of an operand: -1 for a length that varies. */
-static int operand_shape(lossd_shape_rule rule, long long shape[2])
-{
-    shape[0] = shape[1] = -1;
-    switch (rule) {
-    case LOSSD_SHAPE_SCORES:
-    case LOSSD_SHAPE_DISTRIBUTIONS:
-        return 2;
-    case LOSSD_SHAPE_BOXES:
-    case LOSSD_SHAPE_BOX_LIST:
-        shape[1] = 4;
-        return 2;
-    default:
-        return 1; /* any rank, one index per element, or (N) */
-    }
-}
-
-static bool takes_class_indices(lossd_shape_rule rule)
-{
-    return rule == LOSSD_SHAPE_CLASS_INDEX || rule == LOSSD_SHAPE_CLASS_OR_PROB;
-}
-
 /* The inputs of fn: its operands, tensor parameters and (with gradients) grad_output. */
 static size_t build_inputs(const lossd_function *fn, lossd_model_input *out)
 {
     size_t n = 0;
     for (size_t k = 0; k < 2; k++) {
         const lossd_operand_spec *op = &fn->operands[k];
-        if (op->shape == LOSSD_SHAPE_NONE)
+        const lossd_rule *rule = lossd_rule_get(op->rule);
+        if (op->rule == LOSSD_RULE_NONE)
             continue;
         lossd_model_input *in = &out[n++];
         *in = (lossd_model_input){.name = op->name,
                                   .kind = LOSSD_INPUT_OPERAND,
                                   .index = k,
-                                  .class_index = takes_class_indices(op->shape),
-                                  .index_only = op->shape == LOSSD_SHAPE_CLASS_INDEX,
-                                  .summary = op->summary};
-        if (op->shape == LOSSD_SHAPE_LIKE_INPUT && n > 1) {
+                                  .class_index = rule->integers,
+                                  .index_only = rule->integers && !rule->or_like_first,
+                                  .summary = op->summary,
+                                  .rank = rule->meta_rank};
+        memcpy(in->shape, rule->meta_shape, sizeof in->shape);
+        if ((op->flags & LOSSD_OPERAND_LIKE_INPUT) && n > 1) {
             in->rank = out[0].rank;
             memcpy(in->shape, out[0].shape, sizeof in->shape);
-        } else {
-            in->rank = operand_shape(op->shape, in->shape);
         }
     }
     for (size_t i = 0; i < fn->n_params; i++)
