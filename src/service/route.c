@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "util.h"
 #include "web.h"
 
 static const struct {
@@ -172,18 +173,19 @@ static void suggestion(const char *path, suggest_mode mode, char *buf, size_t si
     /* The last name in a /v1 path, or a /v2 model's name with what follows it. */
     const char *name = NULL, *tail = "";
     int kind = -1;
-    bool v2 = strncmp(near, "/v2/models/", 11) == 0;
+    bool v2 = LOSSD_STARTS_WITH(near, "/v2/models/");
     if (v2) {
-        name = near + 11;
+        name = near + LOSSD_LITERAL_LEN("/v2/models/");
         tail = name + strcspn(name, "/");
         const char *dot = memchr(name, '.', (size_t)(tail - name));
         if (dot) {
             kind = kind_named(name, (size_t)(dot - name));
             name = dot + 1;
         }
-    } else if (strncmp(near, "/v1/", 4) == 0) {
+    } else if (LOSSD_STARTS_WITH(near, "/v1/")) {
+        const char *rest = near + LOSSD_LITERAL_LEN("/v1/");
         name = strrchr(near, '/') + 1;
-        kind = kind_named(near + 4, strcspn(near + 4, "/"));
+        kind = kind_named(rest, strcspn(rest, "/"));
     }
     if (name)
         other_kinds(name, v2 ? (size_t)(tail - name) : strlen(name), kind, v2, tail, buf, size);
@@ -326,7 +328,7 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
         r->compute = fixed_routes[i].compute;
         r->needs_key = fixed_routes[i].needs_key;
         r->allow = fixed_routes[i].method;
-        r->v2 = strncmp(path, "/v2", 3) == 0;
+        r->v2 = LOSSD_STARTS_WITH(path, "/v2");
         if (!method_is(method, fixed_routes[i].method))
             return method_fault(r, fixed_routes[i].method, method, path, f);
         return 0;
@@ -364,7 +366,7 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
             return 0;
         }
     }
-    if (strncmp(path, "/v2/", 4) == 0) {
+    if (LOSSD_STARTS_WITH(path, "/v2/")) {
         r->v2 = true;
         static const char models[] = "/v2/models/";
         if (strncmp(path, models, sizeof models - 1) == 0)
