@@ -78,6 +78,8 @@ static void expect_operand_spec(const json_t *o, const lossd_function *fn, size_
             ck_assert_ptr_null(axis);
         ck_assert(json_is_true(json_object_get(shape, "empty_batch")) == rule->empty_batch);
     }
+    unsigned has_grad = k == 0 ? LOSSD_FN_GRAD : LOSSD_FN_GRAD_SECOND;
+    ck_assert(json_is_true(json_object_get(o, "grad")) == ((fn->flags & has_grad) != 0));
     ck_assert_str_eq(string_at(values, "kind"), rule->values);
     ck_assert(json_is_true(json_object_get(values, "integers")) == rule->integers);
     if (strcmp(rule->values, "range") == 0) {

@@ -260,9 +260,10 @@ typedef struct {
 } lossd_operand_spec;
 
 /* lossd_function.flags */
-#define LOSSD_FN_GRAD      0x01u /* gradients are available */
-#define LOSSD_FN_BATCHMEAN 0x02u /* the "batchmean" reduction is accepted */
-#define LOSSD_FN_TERMS     0x04u /* per-term extras (box losses' "terms") */
+#define LOSSD_FN_GRAD        0x01u /* gradients are available */
+#define LOSSD_FN_BATCHMEAN   0x02u /* the "batchmean" reduction is accepted */
+#define LOSSD_FN_TERMS       0x04u /* per-term extras (box losses' "terms") */
+#define LOSSD_FN_GRAD_SECOND 0x08u /* the second operand (target, q) has a gradient too */
 
 struct lossd_call;
 struct lossd__impl; /* private: a function's kernel and hooks (src/core/internal.h) */
@@ -360,7 +361,8 @@ typedef struct lossd_call {
     bool operand_set[2];
     lossd_value params[LOSSD_MAX_PARAMS]; /* by index into fn->params */
     lossd_reduction reduction;
-    bool want_grad;
+    bool want_grad;        /* the gradient with respect to operand[0] (LOSSD_FN_GRAD) */
+    bool want_grad_second; /* ... and with respect to operand[1] (LOSSD_FN_GRAD_SECOND) */
     bool want_terms;
     /*
      * Count non-finite results and zero derivatives (n_nonfinite,
@@ -381,6 +383,7 @@ typedef struct lossd_call {
     size_t n_terms;                 /* losses: loss terms; others: output elements */
     lossd_tensor output;            /* unreduced loss, activation output, info values, matrix */
     double *grad;                   /* shaped like operand[0], when want_grad */
+    double *grad_second;            /* shaped like operand[1], when want_grad_second */
     double *terms[LOSSD_MAX_TERMS]; /* per-term extras, when want_terms */
     bool prob_target;               /* cross_entropy: the target was read as probabilities */
 

@@ -295,20 +295,29 @@ static int check_tensor_params(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-/* Shape of the unreduced loss: one term per element, or per row along the last axis. */
-static void loss_terms_shape(lossd_call *c, lossd_tensor *out)
+/* t's shape without its last axis (an empty batch (0) stays as it is). */
+static void drop_last_axis(lossd_tensor *t)
 {
-    const lossd_tensor *input = &c->operand[0];
-    *out = *input;
+    if (t->rank == 0 || (t->rank == 1 && t->shape[0] == 0))
+        return;
+    t->rank--;
+    t->size = 1;
+    for (int k = 0; k < t->rank; k++)
+        t->size *= t->shape[k];
+}
+
+/*
+ * The shape of what grad_output matches: the unreduced loss (one term per
+ * element, or per row along the last axis), one value per row (the
+ * information measures), or the output element by element.
+ */
+static void terms_shape_of(lossd_call *c, lossd_tensor *out)
+{
+    *out = c->operand[0];
     out->data = NULL;
-    if (lossd__operand_rule(c, 0)->per_row) {
-        if (input->rank == 1 && input->shape[0] == 0)
-            return;                  /* (0): an empty batch */
-        out->rank = input->rank - 1; /* every leading dimension */
-        out->size = 1;
-        for (int k = 0; k < out->rank; k++)
-            out->size *= out->shape[k];
-    }
+    if (c->fn->kind == LOSSD_KIND_LOSS ? lossd__operand_rule(c, 0)->per_row
+                                       : (c->fn->impl->flags & LOSSD__FN_ROW_OUTPUT) != 0)
+        drop_last_axis(out);
 }
 
 static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_error *err)
@@ -317,12 +326,16 @@ static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_erro
     char have[96], want[96];
     if (c->want_grad && !(fn->flags & LOSSD_FN_GRAD))
         return lossd__fail(err, LOSSD_EINVAL, "grad", "%s has no gradient", fn->name);
+    if (c->want_grad_second && !(fn->flags & LOSSD_FN_GRAD_SECOND))
+        return lossd__fail(err, LOSSD_EINVAL, "grad", "%s has no gradient with respect to %s",
+                           fn->name,
+                           fn->operands[1].name ? fn->operands[1].name : "a second operand");
     if (c->want_terms && !(fn->flags & LOSSD_FN_TERMS))
         return lossd__fail(err, LOSSD_EINVAL, "terms", "%s has no per-term extras", fn->name);
     if (!c->grad_output_set)
         return 0;
-    if (!c->want_grad)
-        return lossd__fail(err, LOSSD_EINVAL, "grad_output", "only allowed with \"grad\": true");
+    if (!c->want_grad && !c->want_grad_second)
+        return lossd__fail(err, LOSSD_EINVAL, "grad_output", "only allowed with \"grad\"");
     if (fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE)
         return lossd__fail(err, LOSSD_EINVAL, "grad_output",
                            "only allowed with \"reduction\": \"none\" (the reduced loss is a "
@@ -331,7 +344,7 @@ static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_erro
         return lossd__fail(err, LOSSD_EINVAL, "grad_output",
                            "shape %s does not match the %s shape %s",
                            lossd__shape_text(have, sizeof have, &c->grad_output),
-                           fn->kind == LOSSD_KIND_LOSS ? "unreduced loss's" : "input's",
+                           fn->kind == LOSSD_KIND_LOSS ? "unreduced loss's" : "output's",
                            lossd__shape_text(want, sizeof want, terms_shape));
     for (size_t i = 0; i < c->grad_output.size; i++)
         if (!isfinite(c->grad_output.data[i])) {
@@ -528,9 +541,8 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
     if (fn->kind != LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_MEAN)
         return lossd__fail(err, LOSSD_EINVAL, "reduction", "only losses take a reduction");
 
-    lossd_tensor terms_shape = c->operand[0];
-    if (fn->kind == LOSSD_KIND_LOSS)
-        loss_terms_shape(c, &terms_shape);
+    lossd_tensor terms_shape;
+    terms_shape_of(c, &terms_shape);
     if ((rc = check_grad(c, &terms_shape, err)) < 0)
         return rc;
     if ((rc = check_tensor_params(c, err)) < 0)
@@ -571,6 +583,9 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
         c->output.data = s->output_data;
     }
     if (c->want_grad && (c->grad = alloc_doubles(c->operand[0].size, err, "grad")) == NULL)
+        return err ? err->code : LOSSD_ENOMEM;
+    if (c->want_grad_second &&
+        (c->grad_second = alloc_doubles(c->operand[1].size, err, "grad")) == NULL)
         return err ? err->code : LOSSD_ENOMEM;
     for (size_t k = 0; c->want_terms && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
         if ((c->terms[k] = alloc_doubles(c->n_terms, err, "terms")) == NULL)
@@ -653,11 +668,12 @@ void lossd_call_cleanup(lossd_call *c)
         free(s);
     }
     free_doubles(c->grad);
+    free_doubles(c->grad_second);
     for (size_t k = 0; k < LOSSD_MAX_TERMS; k++)
         free_doubles(c->terms[k]);
     c->state = NULL;
     c->output.data = NULL;
-    c->grad = NULL;
+    c->grad = c->grad_second = NULL;
     memset(c->terms, 0, sizeof c->terms);
 }
 

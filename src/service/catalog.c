@@ -174,6 +174,9 @@ static json_t *operand_json(const lossd_function *fn, size_t k)
                               "values", operand_values_json(rule));
     if (entry && k == 0 && rule->per_row && fn->kind == LOSSD_KIND_LOSS)
         json_object_set_new(entry, "term_per_row", json_true());
+    /* whether "grad" may name it: a gradient with respect to this operand */
+    unsigned has_grad = k == 0 ? LOSSD_FN_GRAD : LOSSD_FN_GRAD_SECOND;
+    json_object_set_new(entry, "grad", json_boolean((fn->flags & has_grad) != 0));
     return entry;
 }
 
