@@ -45,6 +45,19 @@ int main(int argc, char **argv)
         break;
     }
 
+    /*
+     * SIGTERM and SIGINT are taken by sigwait() below, so they are blocked
+     * before any thread starts - the access log's thread included - and
+     * every thread inherits the mask: a thread that left them unblocked
+     * would take a SIGTERM itself and die of it, without a drain.
+     */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
     lossd_log_init(cfg.log_format);
     json_object_seed(0);   /* before any thread: jansson's hash seed is set once */
     lossd_arena_install(); /* jansson's allocator, also before any thread */
@@ -55,12 +68,6 @@ int main(int argc, char **argv)
      * keep the memory of the largest request ever seen.
      */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     lossd_server *server = lossd_server_start(&cfg, stderr);
     if (server == NULL)

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -218,6 +219,57 @@ START_TEST(readiness_turns_during_drain)
 }
 END_TEST
 
+/*
+ * SIGTERM and SIGINT are blocked in every thread of lossd but main, so
+ * that only main's sigwait() takes them: a thread that left them unblocked (the
+ * access log's, started before the mask was set) would take a SIGTERM
+ * and die of it, with no drain - which the access-log tests met now and
+ * then. Read from each thread's SigBlk in /proc.
+ */
+START_TEST(every_thread_blocks_the_stop_signals)
+{
+    static const char *const formats[] = {"text", "json", "off"};
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+        const char *flags[] = {"--log-format", formats[f], "--timeout", "5", NULL};
+        child c = spawn_lossd(flags);
+        char path[512];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)c.pid);
+        DIR *tasks = opendir(path);
+        ck_assert_ptr_nonnull(tasks);
+        int threads = 0;
+        for (struct dirent *e; (e = readdir(tasks)) != NULL;) {
+            /* main itself: in sigwait(), which unblocks what it waits for while it waits */
+            if (e->d_name[0] == '.' || atoi(e->d_name) == (int)c.pid)
+                continue;
+            snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)c.pid, e->d_name);
+            FILE *st = fopen(path, "r");
+            if (st == NULL)
+                continue; /* a thread that just ended */
+            char line[256];
+            unsigned long long blocked = 0;
+            bool found = false;
+            while (!found && fgets(line, sizeof line, st))
+                found = sscanf(line, "SigBlk: %llx", &blocked) == 1;
+            fclose(st);
+            ck_assert_msg(found, "%s has no SigBlk", path);
+            unsigned long long stop = (1ULL << (SIGTERM - 1)) | (1ULL << (SIGINT - 1));
+            ck_assert_msg((blocked & stop) == stop,
+                          "--log-format %s: thread %s does not block SIGTERM and SIGINT (SigBlk "
+                          "%016llx)",
+                          formats[f], e->d_name, blocked);
+            threads++;
+        }
+        closedir(tasks);
+        ck_assert_int_gt(threads, 2); /* libmicrohttpd's, the pool's, the reaper's, ... */
+        kill(c.pid, SIGTERM);
+        int status;
+        waitpid(c.pid, &status, 0);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        close(c.err_fd);
+    }
+}
+END_TEST
+
 START_TEST(healthcheck_flag)
 {
     child c = spawn_lossd(NULL);
@@ -358,7 +410,8 @@ int main(void)
     Suite *s = suite_create("lifecycle");
     add_case(s, "drain", 60, http_setup, http_stop,
              TESTS(readiness_turns_during_drain, open_request_outlives_the_drain));
-    add_case(s, "signals", 60, NULL, NULL, TESTS(sigterm_drains));
+    add_case(s, "signals", 60, NULL, NULL,
+             TESTS(sigterm_drains, every_thread_blocks_the_stop_signals));
     add_case(s, "healthcheck", 30, NULL, NULL, TESTS(healthcheck_flag));
     add_case(s, "access log", 30, NULL, NULL, TESTS(access_log_lines, access_log_behind_a_proxy));
     return run_http_suite(s);
