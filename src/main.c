@@ -46,18 +46,17 @@ int main(int argc, char **argv)
     }
 
     /*
-     * SIGTERM and SIGINT are taken by sigwait() below, so they are blocked
-     * before any thread starts - the access log's thread included - and
-     * every thread inherits the mask: a thread that left them unblocked
-     * would take a SIGTERM itself and die of it, without a drain.
+     * SIGTERM and SIGINT are blocked before any thread starts, so that every
+     * thread inherits the mask and only sigwait() below takes them. A thread
+     * started earlier (the log thread was) leaves them deliverable to it:
+     * a signal that came before main reached sigwait() then killed the
+     * process outright, undrained (seen under load: check_lifecycle).
      */
-    signal(SIGPIPE, SIG_IGN);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-
     lossd_log_init(cfg.log_format);
     json_object_seed(0);   /* before any thread: jansson's hash seed is set once */
     lossd_arena_install(); /* jansson's allocator, also before any thread */
@@ -68,6 +67,7 @@ int main(int argc, char **argv)
      * keep the memory of the largest request ever seen.
      */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    signal(SIGPIPE, SIG_IGN);
 
     lossd_server *server = lossd_server_start(&cfg, stderr);
     if (server == NULL)
