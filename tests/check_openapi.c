@@ -23,6 +23,7 @@
 #include "../src/service/catalog.h"
 #include "../src/service/codec.h"
 #include "../src/service/openapi.h"
+#include "../src/service/route.h"
 #include "../src/service/yaml.h"
 #include "../src/service/util.h"
 #include "serviceutil.h"
@@ -257,20 +258,23 @@ START_TEST(every_function_has_its_fields)
             json_decref(reductions);
         }
     }
-    /* The service's own paths, and /v2's per model. */
-    static const char *const paths[] = {"/healthz",
-                                        "/readyz",
-                                        "/metrics",
-                                        "/v1",
-                                        "/v1/functions",
+    /* Every fixed endpoint of the router, with its method. */
+    const char *method;
+    for (size_t i = 0; lossd_route_fixed(i, &method); i++) {
+        const char *path = lossd_route_fixed(i, &method);
+        char verb[8];
+        size_t n = 0;
+        for (; method[n] && n + 1 < sizeof verb; n++)
+            verb[n] = (char)(method[n] | 0x20); /* "GET" -> "get" */
+        verb[n] = '\0';
+        const json_t *p = json_object_get(at(doc, "paths"), path);
+        ck_assert_msg(p != NULL, "no %s in the document", path);
+        ck_assert_msg(json_object_get(p, verb) != NULL, "no %s %s in the document", method, path);
+    }
+    /* The paths that name registry entries, and /v2's per model. */
+    static const char *const paths[] = {"/v1/functions/{kind}",
                                         "/v1/functions/{kind}/{name}",
                                         "/",
-                                        "/openapi.yaml",
-                                        "/openapi.json",
-                                        "/v1/batch",
-                                        "/v2",
-                                        "/v2/health/live",
-                                        "/v2/health/ready",
                                         "/v2/models/{model}",
                                         "/v2/models/{model}/ready",
                                         "/v2/models/{model}/infer",

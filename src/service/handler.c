@@ -325,13 +325,38 @@ static void compress_reply(lossd_encoding encoding, lossd_reply *reply)
     reply->n_segments = 0;
 }
 
+static void serve_v2_infer(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
+{
+    lossd_v2_infer(h, req->route->fn, &req->body, req->header_len, reply);
+}
+
+static void serve_v2_index(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
+{
+    (void)h;
+    lossd_v2_repository_index(&req->body, reply);
+}
+
+/* Each endpoint with a body (a route with `compute`): what serves it. */
+static void (*const post_handlers[LOSSD_ROUTE_COUNT])(const lossd_handler *h, lossd_request *req,
+                                                      lossd_reply *reply) = {
+    [LOSSD_ROUTE_COMPUTE] = serve_v1,
+    [LOSSD_ROUTE_BATCH] = serve_v1,
+    [LOSSD_ROUTE_V2_INFER] = serve_v2_infer,
+    [LOSSD_ROUTE_V2_INDEX] = serve_v2_index,
+};
+
 void lossd_handle(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
 {
     LOSSD_ASSERT(h != NULL && req != NULL && req->route != NULL && reply != NULL);
     LOSSD_ASSERT(req->body.data != NULL || req->body.len == 0);
-    if (req->route->endpoint == LOSSD_ROUTE_V2_INFER)
-        lossd_v2_infer(h, req->route->fn, &req->body, req->header_len, reply);
-    else
-        serve_v1(h, req, reply);
+    unsigned endpoint = (unsigned)req->route->endpoint;
+    if (endpoint < LOSSD_ROUTE_COUNT && post_handlers[endpoint]) {
+        post_handlers[endpoint](h, req, reply);
+    } else { /* a route marked compute without a handler here: a programmer's error */
+        lossd_fault f = {0};
+        lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "no handler for this route");
+        lossd_body_cleanup(&req->body);
+        lossd_reply_fault(reply, &f, req->route->v2);
+    }
     compress_reply(req->accepts, reply);
 }

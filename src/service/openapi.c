@@ -455,22 +455,35 @@ static json_t *not_found(void)
     return oa_obj("404", oa_obj("$ref", json_string("#/components/responses/E404"), NULL), NULL);
 }
 
-/* GET /v1/functions/{kind}/{name}, its kinds those of the registry. */
-static json_t *entry_path(void)
+/* The path parameter {kind}: the registry's kinds. */
+static json_t *kind_param(void)
 {
     json_t *kinds = json_array();
     for (int k = 0; k < LOSSD_KIND_COUNT; k++)
         kinds = oa_push(kinds, json_string(lossd_kind_name((lossd_kind)k)));
+    return oa_obj("name", json_string("kind"), "in", json_string("path"), "required", json_true(),
+                  "schema", oa_obj("type", json_string("string"), "enum", kinds, NULL), NULL);
+}
+
+/* GET /v1/functions/{kind}/{name}. */
+static json_t *entry_path(void)
+{
     json_t *op = get_op("one function's catalog entry, with an example request body that "
                         "computes",
                         true, "application/json", oa_ref("CatalogEntry"), not_found());
-    json_t *params = oa_items(
-        2,
-        oa_obj("name", json_string("kind"), "in", json_string("path"), "required", json_true(),
-               "schema", oa_obj("type", json_string("string"), "enum", kinds, NULL), NULL),
-        oa_obj("name", json_string("name"), "in", json_string("path"), "required", json_true(),
-               "schema", oa_type("string"), "example", json_string("giou"), NULL));
+    json_t *params = oa_items(2, kind_param(),
+                              oa_obj("name", json_string("name"), "in", json_string("path"),
+                                     "required", json_true(), "schema", oa_type("string"),
+                                     "example", json_string("giou"), NULL));
     return oa_obj("get", oa_with(op, "parameters", params), NULL);
+}
+
+/* GET /v1/functions/{kind}. */
+static json_t *kind_path(void)
+{
+    json_t *op = get_op("the catalog of one kind of function", true, "application/json",
+                        oa_ref("KindCatalog"), not_found());
+    return oa_obj("get", oa_with(op, "parameters", oa_items(1, kind_param())), NULL);
 }
 
 /* The endpoints before the functions': health, metrics, /v1, the catalog, the web. */
@@ -494,6 +507,7 @@ static json_t *with_service_paths(json_t *paths)
                     get_path("the catalog of every function", true, "application/json",
                              oa_ref("Catalog"), NULL));
     paths = oa_with(paths, "/v1/functions/{kind}/{name}", entry_path());
+    paths = oa_with(paths, "/v1/functions/{kind}", kind_path());
     paths = oa_with(paths, "/",
                     get_path("the playground: an HTML page (404 with --playground off)", false,
                              "text/html", oa_type("string"), not_found()));
@@ -638,7 +652,8 @@ static json_t *with_catalog_schemas(json_t *s)
 {
     json_t *links = described(
         oa_obj("type", json_string("object"), "additionalProperties", oa_type("string"), NULL),
-        "where the catalog, one entry, the OpenAPI document and the playground are");
+        "where the catalog, one kind's, one entry, the OpenAPI document and the "
+        "playground are");
     s = oa_with(s, "About",
                 object_schema(oa_strings("name", "version", "functions", NULL),
                               oa_obj("name", oa_type("string"), "version", oa_type("string"),
@@ -649,6 +664,12 @@ static json_t *with_catalog_schemas(json_t *s)
     s = oa_with(s, "CatalogEntry",
                 object_schema(entry_fields("example"), oa_obj("example", example, NULL)));
     json_t *entry = oa_obj("type", json_string("object"), "required", entry_fields(NULL), NULL);
+    json_t *kind = object_schema(
+        oa_strings("kind", "functions", "count", NULL),
+        oa_obj("kind", oa_type("string"), "count", oa_type("integer"), "functions",
+               oa_obj("type", json_string("array"), "items", json_deep_copy(entry), NULL), NULL));
+    s = oa_with(s, "KindCatalog",
+                described(kind, "the catalog's entries of one kind, as in Catalog"));
     return oa_with(
         s, "Catalog",
         object_schema(oa_strings("functions", "count", NULL),

@@ -188,6 +188,36 @@ static json_t *with_model_paths(json_t *paths)
     return paths;
 }
 
+/* POST /v2/repository/index: Triton's model repository extension, every model READY. */
+static json_t *index_path(void)
+{
+    static const char *const errors[] = {"400", "401", "422", NULL};
+    json_t *entry = oa_obj(
+        "type", json_string("object"), "required", oa_strings("name", "version", "state", NULL),
+        "properties",
+        oa_obj("name", oa_type("string"), "version", oa_type("string"), "state",
+               oa_obj("type", json_string("string"), "enum", oa_strings("READY", NULL), NULL),
+               NULL),
+        NULL);
+    json_t *request =
+        oa_obj("type", json_string("object"), "additionalProperties", json_false(), "properties",
+               oa_obj("ready",
+                      oa_obj("type", json_string("boolean"), "description",
+                             json_string("only ready models: every model is"), NULL),
+                      NULL),
+               NULL);
+    json_t *ok = json_reply("every model, in registry order",
+                            oa_obj("type", json_string("array"), "items", entry, NULL));
+    json_t *op =
+        oa_obj("tags", oa_strings("v2", NULL), "operationId", json_string("v2_repository_index"),
+               "summary", json_string("Triton's model repository index: every model, READY"),
+               "requestBody",
+               oa_obj("required", json_false(), "content",
+                      oa_obj("application/json", oa_obj("schema", request, NULL), NULL), NULL),
+               "responses", with_errors(oa_obj("200", ok, NULL), errors), NULL);
+    return oa_obj("post", op, NULL);
+}
+
 static json_t *with_paths(json_t *paths)
 {
     static const char *const keyed[] = {"401", NULL}, *const none[] = {NULL};
@@ -200,6 +230,7 @@ static json_t *with_paths(json_t *paths)
     paths = oa_with(paths, "/v2/health/ready",
                     v2_get("readiness: 503 while draining or while the queue is full, as /readyz",
                            flag_schema("ready"), none, false, busy));
+    paths = oa_with(paths, "/v2/repository/index", index_path());
     return with_model_paths(paths);
 }
 
