@@ -21,7 +21,7 @@ int lossd__box_prepare(lossd_call *c, lossd_error *err)
     k->alpha = lossd__param_number_or(c, "alpha", 1.0);
     /* 2 - Lambda is -(Lambda - 2) exactly: one expression for both signs */
     k->gamma_sign = lossd__param_number_or(c, "neg_gamma", 1.0) != 0 ? 1.0 : -1.0;
-    k->constant = lossd__param_number_or(c, "constant", NWD_DEFAULT_CONSTANT);
+    k->constant = lossd__param_number_or(c, "constant", NWD_CONSTANT);
     (void)err;
     return 0;
 }

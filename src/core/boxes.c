@@ -771,7 +771,9 @@ static const lossd_function box_functions[] = {
      .formula = "1 - \\mathrm{clamp}\\left(\\mathrm{IoU} - \\tfrac12(\\Delta + \\Omega), -1, "
                 "1\\right),\\ \\Delta = \\sum_{t=x,y} (1 - e^{\\gamma \\rho_t}),\\ "
                 "\\gamma = \\Lambda - 2,\\ \\Omega = \\sum_{t=w,h} (1 - e^{-\\omega_t})^4",
-     .reference = "mmdet.models.losses.iou_loss.siou_loss (mmdetection 3.x, from YOLOv6)",
+     .reference = "mmdet.models.losses.iou_loss.siou_loss (mmdetection 3.x, from YOLOv6), with "
+                  "other defaults: neg_gamma true (the paper's distance cost) where mmdetection's "
+                  "function defaults it to false",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(siou_params),

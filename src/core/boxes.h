@@ -118,8 +118,9 @@ LOSSD_INLINE lossd_vd nwd_w2(box_lanes a, box_lanes b, double eps, lossd_vd d[4]
     }
 #define DENOMINATOR_EPS "added to denominators to avoid division by zero"
 
-/* NWD's constant C, and its default: about the average object size of the NWD paper's data. */
-#define NWD_DEFAULT_CONSTANT 12.8
+/* NWD's default normalising constant C: its repository's, about the average object size of
+   its tiny-object dataset (docs/functions.md). */
+#define NWD_CONSTANT 12.8
 
 /* The diou and ciou matrices and eiou. */
 static const lossd_param_spec box_loss_params[] = {BOX_FORMAT_SPEC, BOX_EPS_SPEC(DENOMINATOR_EPS)};
@@ -132,7 +133,7 @@ static const lossd_param_spec nwd_params[] = {
      .type = LOSSD_PARAM_NUMBER,
      .summary = "the normalising constant C of exp(-sqrt(W^2) / C), about the dataset's average "
                 "object size",
-     .default_number = NWD_DEFAULT_CONSTANT,
+     .default_number = NWD_CONSTANT,
      .domain = LOSSD__POSITIVE},
 };
 
