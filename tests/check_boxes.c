@@ -172,47 +172,54 @@ START_TEST(disjoint_and_far)
 }
 END_TEST
 
-START_TEST(ciou_alpha_is_constant)
+/* CIoU's v of the pair (a, b): 4/pi^2 (atan(wb/hb) - atan(wa/ha))^2. */
+static double aspect_v(const double *a, const double *b)
 {
-    /* CIoU's gradient holds its aspect weight (torchvision's alpha)
-       constant: it differs from the full derivative, which finite
-       differences would see. Check the reported gradient equals d(DIoU) +
-       aspect_weight dv with dv from finite differences of v alone, using
-       the terms output. */
+    double d = atan((b[2] - b[0]) / (b[3] - b[1])) - atan((a[2] - a[0]) / (a[3] - a[1]));
+    return 4 / (M_PI * M_PI) * d * d;
+}
+
+START_TEST(ciou_aspect_weight_is_constant)
+{
+    /* CIoU's gradients hold its aspect weight (torchvision's alpha)
+       constant: they differ from the full derivative, which finite
+       differences would see. Check the reported gradient with respect to
+       each box equals d(DIoU) + aspect_weight dv with dv from finite
+       differences of v alone, using the terms output. */
     double a[] = {0.1, 0.2, 2.3, 1.1}, b[] = {0.5, -0.4, 1.7, 2.6};
     size_t shape[1] = {4};
     lossd_tensor ta = tensor_of(a, 1, shape), tb = tensor_of(b, 1, shape);
-    lossd_call c;
+    lossd_call c, d;
     lossd_error err = {0};
     lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "ciou"));
     lossd_call_set_operand(&c, "input", &ta, &err);
     lossd_call_set_operand(&c, "target", &tb, &err);
-    c.want_grad = true;
-    c.want_terms = true;
+    c.want_grad = c.want_grad_second = c.want_terms = true;
     ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
     ck_assert_str_eq(lossd_call_term_name(&c, 4), "aspect_weight");
-    double aspect_weight = c.terms[4][0], g_ciou[4];
-    memcpy(g_ciou, c.grad, sizeof g_ciou);
-    lossd_call_cleanup(&c);
+    double aspect_weight = c.terms[4][0];
     /* The DIoU part with torchvision's fixed inner eps. */
-    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "diou"));
-    lossd_call_set_operand(&c, "input", &ta, &err);
-    lossd_call_set_operand(&c, "target", &tb, &err);
-    c.want_grad = true;
-    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
-    for (int j = 0; j < 4; j++) {
-        double h = 1e-6, saved = a[j];
-        a[j] = saved + h;
-        double w = a[2] - a[0], hh = a[3] - a[1];
-        double vp = 4 / (M_PI * M_PI) * pow(atan((b[2] - b[0]) / (b[3] - b[1])) - atan(w / hh), 2);
-        a[j] = saved - h;
-        w = a[2] - a[0], hh = a[3] - a[1];
-        double vm = 4 / (M_PI * M_PI) * pow(atan((b[2] - b[0]) / (b[3] - b[1])) - atan(w / hh), 2);
-        a[j] = saved;
-        double want = c.grad[j] + aspect_weight * (vp - vm) / (2 * h);
-        ck_assert_close(g_ciou[j], want, 1e-6, 1e-9, "ciou gradient");
+    lossd_call_init(&d, must_find(LOSSD_KIND_LOSS, "diou"));
+    lossd_call_set_operand(&d, "input", &ta, &err);
+    lossd_call_set_operand(&d, "target", &tb, &err);
+    d.want_grad = d.want_grad_second = true;
+    ck_assert_int_eq(lossd_call_compute(&d, &err), 0);
+    for (int k = 0; k < 2; k++) {
+        double *box = k ? b : a;
+        const double *g_ciou = k ? c.grad_second : c.grad, *g_diou = k ? d.grad_second : d.grad;
+        for (int j = 0; j < 4; j++) {
+            double h = 1e-6, saved = box[j];
+            box[j] = saved + h;
+            double vp = aspect_v(a, b);
+            box[j] = saved - h;
+            double vm = aspect_v(a, b);
+            box[j] = saved;
+            double want = g_diou[j] + aspect_weight * (vp - vm) / (2 * h);
+            ck_assert_close(g_ciou[j], want, 1e-6, 1e-9, k ? "ciou's target gradient" : "ciou");
+        }
     }
     lossd_call_cleanup(&c);
+    lossd_call_cleanup(&d);
 }
 END_TEST
 
@@ -347,10 +354,20 @@ START_TEST(alpha_powers_the_iou)
 }
 END_TEST
 
+/* A box loss with one of its own parameters set: a number, a flag, or none. */
+typedef struct {
+    const char *name, *param;
+    double value;
+    const char *flag;
+    bool on;
+} box_setting;
+
 typedef struct {
     const char *format;
     const double *target;
     size_t n;
+    const double *input;       /* set as the input too when not NULL (the target's checks) */
+    const double *grad_output; /* with reduction none: (n) upstream gradients, or NULL */
     const char *reduction;
     const char *param; /* a number parameter to set, or NULL */
     double value;
@@ -364,14 +381,22 @@ static void configure_box(lossd_call *c, void *ctx_)
     size_t shape[2] = {ctx->n, 4};
     lossd_tensor t = tensor_of(ctx->target, 2, shape);
     lossd_error err = {0};
-    /* The target view must outlive the call: ctx->target does. */
+    /* The views must outlive the call: ctx->target and ctx->input do. */
     ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
+    if (ctx->input) {
+        lossd_tensor in = tensor_of(ctx->input, 2, shape);
+        ck_assert_int_eq(lossd_call_set_operand(c, "input", &in, &err), 0);
+    }
     ck_assert_int_eq(lossd_call_set_choice(c, "box_format", ctx->format, &err), 0);
     ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
     if (ctx->param)
         ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
     if (ctx->flag)
         ck_assert_int_eq(lossd_call_set_bool(c, ctx->flag, ctx->on, &err), 0);
+    if (ctx->grad_output) {
+        c->grad_output = tensor_of(ctx->grad_output, 1, shape);
+        c->grad_output_set = true;
+    }
 }
 
 START_TEST(alpha_finite_differences)
@@ -393,7 +418,12 @@ START_TEST(alpha_finite_differences)
     const double alphas[] = {1.5, 2.0, 3.0};
     for (int f = 0; f < 3; f++)
         for (int k = 0; k < 3; k++) {
-            box_ctx ctx = {"xyxy", b, N, k == 1 ? "sum" : "mean", "alpha", alphas[k], NULL, false};
+            box_ctx ctx = {.format = "xyxy",
+                           .target = b,
+                           .n = N,
+                           .reduction = k == 1 ? "sum" : "mean",
+                           .param = "alpha",
+                           .value = alphas[k]};
             lossd_tensor input = tensor_of(a, 2, shape);
             fd_check(must_find(LOSSD_KIND_LOSS, box_losses[f]), &input, a, configure_box, &ctx,
                      1e-5, 1e-8);
@@ -417,10 +447,12 @@ START_TEST(finite_differences)
         for (int k = 0; k < 3; k++) {
             to_format(xyxy_a, a, N, formats[k]);
             to_format(xyxy_b, b, N, formats[k]);
-            box_ctx ctx = {formats[k], b, N, reductions[k % 2], NULL, 0, NULL, false};
+            box_ctx ctx = {
+                .format = formats[k], .target = b, .n = N, .reduction = reductions[k % 2]};
             lossd_tensor input = tensor_of(a, 2, shape);
             if (strcmp(box_losses[f], "ciou") == 0)
-                continue; /* alpha is held constant: see ciou_alpha_is_constant */
+                continue; /* its aspect weight is held constant: see ciou_aspect_weight_is_constant
+                           */
             fd_check(must_find(LOSSD_KIND_LOSS, box_losses[f]), &input, a, configure_box, &ctx,
                      1e-5, 1e-8);
         }
@@ -451,12 +483,7 @@ START_TEST(next_finite_differences)
     double xyxy_a[4 * N], xyxy_b[4 * N], a[4 * N], b[4 * N];
     next_pairs(&r, xyxy_a, xyxy_b, N);
     size_t shape[2] = {N, 4};
-    const struct {
-        const char *name, *param;
-        double value;
-        const char *flag;
-        bool on;
-    } settings[] = {
+    const box_setting settings[] = {
         {"siou", NULL, 0, "neg_gamma", true},  {"siou", NULL, 0, "neg_gamma", false},
         {"siou", "eps", 0.05, NULL, false},    {"eiou", NULL, 0, NULL, false},
         {"eiou", "eps", 0.05, NULL, false},    {"nwd", NULL, 0, NULL, false},
@@ -466,14 +493,14 @@ START_TEST(next_finite_differences)
         for (int k = 0; k < 3; k++) {
             to_format(xyxy_a, a, N, formats[k]);
             to_format(xyxy_b, b, N, formats[k]);
-            box_ctx ctx = {formats[k],
-                           b,
-                           N,
-                           k == 1 ? "sum" : "mean",
-                           settings[s].param,
-                           settings[s].value,
-                           settings[s].flag,
-                           settings[s].on};
+            box_ctx ctx = {.format = formats[k],
+                           .target = b,
+                           .n = N,
+                           .reduction = k == 1 ? "sum" : "mean",
+                           .param = settings[s].param,
+                           .value = settings[s].value,
+                           .flag = settings[s].flag,
+                           .on = settings[s].on};
             lossd_tensor input = tensor_of(a, 2, shape);
             fd_check(must_find(LOSSD_KIND_LOSS, settings[s].name), &input, a, configure_box, &ctx,
                      1e-5, 1e-8);
@@ -644,6 +671,214 @@ START_TEST(batched_boxes)
     lossd_call_set_operand(&c, "input", &ta, &err);
     lossd_call_set_operand(&c, "target", &tb, &err);
     expect_error(&c, LOSSD_EINVAL, "target[1][1]");
+}
+END_TEST
+
+/* ------------------------------------------------------------ gradients with respect to the target
+ */
+
+/* Every box loss, with Alpha-IoU's powers and each loss's own parameters, for the target's checks.
+ */
+static const box_setting target_settings[] = {
+    {"iou", NULL, 0, NULL, false},         {"iou", "alpha", 2.5, NULL, false},
+    {"giou", NULL, 0, NULL, false},        {"giou", "alpha", 3, NULL, false},
+    {"diou", NULL, 0, NULL, false},        {"diou", "alpha", 1.5, NULL, false},
+    {"diou", "eps", 0.05, NULL, false},    {"ciou", NULL, 0, NULL, false},
+    {"ciou", "alpha", 2, NULL, false},     {"eiou", NULL, 0, NULL, false},
+    {"eiou", "eps", 0.05, NULL, false},    {"siou", NULL, 0, "neg_gamma", true},
+    {"siou", NULL, 0, "neg_gamma", false}, {"siou", "eps", 0.05, NULL, false},
+    {"nwd", NULL, 0, NULL, false},         {"nwd", "constant", 1.0, NULL, false},
+};
+enum { N_TARGET_SETTINGS = sizeof target_settings / sizeof target_settings[0] };
+
+/*
+ * Computes setting st of a box loss on (n, 4) boxes a and b in `format`
+ * with `reduction` (none: with grad_output go), the gradients asked for,
+ * and the terms. The caller cleans c up.
+ */
+static void setting_call(lossd_call *c, const box_setting *st, const char *format, const double *a,
+                         const double *b, size_t n, const char *reduction, const double *go,
+                         bool grad, bool grad_second)
+{
+    box_ctx ctx = {.format = format,
+                   .target = b,
+                   .n = n,
+                   .input = a,
+                   .grad_output =
+                       strcmp(reduction, "none") == 0 && (grad || grad_second) ? go : NULL,
+                   .reduction = reduction,
+                   .param = st->param,
+                   .value = st->value,
+                   .flag = st->flag,
+                   .on = st->on};
+    lossd_error err = {0};
+    lossd_call_init(c, must_find(LOSSD_KIND_LOSS, st->name));
+    configure_box(c, &ctx);
+    c->want_grad = grad;
+    c->want_grad_second = grad_second;
+    c->want_terms = true;
+    ck_assert_msg(lossd_call_compute(c, &err) == 0, "%s: %s", st->name, err.message);
+}
+
+START_TEST(target_finite_differences)
+{
+    /* d loss / d target is the derivative at generic pairs (random ones sit on no kink), for
+       every loss but ciou (its aspect weight is held constant: ciou_aspect_weight_is_constant),
+       in every format, reduced and with a grad_output. */
+    enum { N = 12 };
+    test_rng r;
+    rng_seed(&r, 71);
+    double xyxy_a[4 * N], xyxy_b[4 * N], a[4 * N], b[4 * N], up[N];
+    next_pairs(&r, xyxy_a, xyxy_b, N);
+    for (int i = 0; i < N; i++)
+        up[i] = rng_uniform(&r, -2, 2);
+    size_t shape[2] = {N, 4};
+    const char *reductions[] = {"mean", "sum", "none"};
+    for (size_t s = 0; s < N_TARGET_SETTINGS; s++) {
+        const box_setting *st = &target_settings[s];
+        if (strcmp(st->name, "ciou") == 0)
+            continue;
+        for (int k = 0; k < 3; k++) {
+            to_format(xyxy_a, a, N, formats[k]);
+            to_format(xyxy_b, b, N, formats[k]);
+            box_ctx ctx = {.format = formats[k],
+                           .target = b,
+                           .n = N,
+                           .input = a,
+                           .grad_output = k == 2 ? up : NULL,
+                           .reduction = reductions[k],
+                           .param = st->param,
+                           .value = st->value,
+                           .flag = st->flag,
+                           .on = st->on};
+            lossd_tensor target = tensor_of(b, 2, shape);
+            fd_check_operand(must_find(LOSSD_KIND_LOSS, st->name), 1, &target, b, 1e-6,
+                             configure_box, &ctx, 1e-5, 1e-8);
+        }
+    }
+}
+END_TEST
+
+/* The largest |x[i]| of n values, NaN counted as 0. */
+static double largest(const double *x, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > m)
+            m = fabs(x[i]);
+    return m;
+}
+
+/*
+ * got and want agree to 1e-9 relative to want's largest element (the
+ * gradients' tolerance), NaN where want is NaN.
+ */
+static void expect_same_gradient(const double *got, const double *want, size_t n, const char *what,
+                                 const char *name, const char *format)
+{
+    double tol = 1e-9 * largest(want, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(isnan(want[i]) ? isnan(got[i]) : fabs(got[i] - want[i]) <= tol,
+                      "%s %s (%s)[%zu]: %.17g, want %.17g", name, what, format, i, got[i], want[i]);
+}
+
+START_TEST(symmetric_losses_swap_their_gradients)
+{
+    /* The losses symmetric in their two boxes - all but siou, whose centre offset has eps on
+       one side, and siou too with eps = 0 - have d/dtarget at (p, t) = d/dinput at (t, p),
+       ties, nesting and touching boxes included (autograd splits a tie in half either way). */
+    double a[4 * ALPHA_PAIRS], b[4 * ALPHA_PAIRS], fa[4 * ALPHA_PAIRS], fb[4 * ALPHA_PAIRS];
+    double up[ALPHA_PAIRS];
+    alpha_pairs(a, b);
+    test_rng r;
+    rng_seed(&r, 72);
+    for (size_t i = 0; i < ALPHA_PAIRS; i++)
+        up[i] = rng_uniform(&r, -2, 2);
+    const box_setting siou_eps0 = {"siou", "eps", 0.0, NULL, false};
+    for (size_t s = 0; s <= N_TARGET_SETTINGS; s++) {
+        const box_setting *st = s < N_TARGET_SETTINGS ? &target_settings[s] : &siou_eps0;
+        if (st != &siou_eps0 && strcmp(st->name, "siou") == 0)
+            continue;
+        for (int k = 0; k < 3; k++) {
+            to_format(a, fa, ALPHA_PAIRS, formats[k]);
+            to_format(b, fb, ALPHA_PAIRS, formats[k]);
+            const char *reduction = k == 1 ? "mean" : "none";
+            lossd_call pt, tp;
+            setting_call(&pt, st, formats[k], fa, fb, ALPHA_PAIRS, reduction, up, false, true);
+            setting_call(&tp, st, formats[k], fb, fa, ALPHA_PAIRS, reduction, up, true, false);
+            expect_same_gradient(pt.grad_second, tp.grad, 4 * ALPHA_PAIRS, "d/dtarget", st->name,
+                                 formats[k]);
+            lossd_call_cleanup(&pt);
+            lossd_call_cleanup(&tp);
+        }
+    }
+}
+END_TEST
+
+START_TEST(target_gradients_in_every_loop)
+{
+    /* The kernels run one loop per case of the gradients: the input's gradient is the same
+       doubles with or without the target's, the target's with or without the input's, and
+       the loss and terms with or without either; the target's non-finite derivatives are
+       counted. */
+    double a[4 * ALPHA_PAIRS], b[4 * ALPHA_PAIRS], up[ALPHA_PAIRS];
+    alpha_pairs(a, b);
+    for (size_t i = 0; i < ALPHA_PAIRS; i++)
+        up[i] = 1 + 0.01 * (double)i;
+    size_t n4 = 4 * ALPHA_PAIRS;
+    for (size_t s = 0; s < N_TARGET_SETTINGS; s++)
+        for (int k = 0; k < 2; k++) {
+            const box_setting *st = &target_settings[s];
+            const char *reduction = k ? "sum" : "none";
+            lossd_call none, first, second, both;
+            setting_call(&none, st, "xyxy", a, b, ALPHA_PAIRS, reduction, up, false, false);
+            setting_call(&first, st, "xyxy", a, b, ALPHA_PAIRS, reduction, up, true, false);
+            setting_call(&second, st, "xyxy", a, b, ALPHA_PAIRS, reduction, up, false, true);
+            setting_call(&both, st, "xyxy", a, b, ALPHA_PAIRS, reduction, up, true, true);
+            ck_assert(first.grad_second == NULL && second.grad == NULL);
+            ck_assert_msg(memcmp(first.grad, both.grad, n4 * sizeof(double)) == 0, "%s", st->name);
+            ck_assert_msg(memcmp(second.grad_second, both.grad_second, n4 * sizeof(double)) == 0,
+                          "%s", st->name);
+            const lossd_call *all[] = {&first, &second, &both};
+            for (int j = 0; j < 3; j++) {
+                ck_assert(same_bits(all[j]->loss, none.loss));
+                if (none.output.data)
+                    ck_assert(memcmp(all[j]->output.data, none.output.data,
+                                     ALPHA_PAIRS * sizeof(double)) == 0);
+                for (size_t t = 0; t < LOSSD_MAX_TERMS && none.terms[t]; t++)
+                    ck_assert(
+                        memcmp(all[j]->terms[t], none.terms[t], ALPHA_PAIRS * sizeof(double)) == 0);
+            }
+            lossd_call_cleanup(&none);
+            lossd_call_cleanup(&first);
+            lossd_call_cleanup(&second);
+            lossd_call_cleanup(&both);
+        }
+    /* ciou's zero-height target: w/h = inf, so its gradient is NaN in all four numbers (as
+       autograd's), while the input's is finite; the reply counts the four. */
+    double in[] = {0, 0, 2, 2}, zero_h[] = {0.5, 1, 3, 1};
+    lossd_call first, both;
+    setting_call(&first, &target_settings[7], "xyxy", in, zero_h, 1, "none", up, true, false);
+    setting_call(&both, &target_settings[7], "xyxy", in, zero_h, 1, "none", up, true, true);
+    for (int j = 0; j < 4; j++)
+        ck_assert_msg(isfinite(both.grad[j]) && isnan(both.grad_second[j]), "[%d]: %g, %g", j,
+                      both.grad[j], both.grad_second[j]);
+    ck_assert_uint_eq(both.n_nonfinite, first.n_nonfinite + 4);
+    lossd_call_cleanup(&first);
+    lossd_call_cleanup(&both);
+    /* an empty batch has an empty gradient for each */
+    size_t zero[1] = {0};
+    lossd_tensor empty = tensor_of(a, 1, zero);
+    lossd_call c;
+    lossd_error err = {0};
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "nwd"));
+    ck_assert_int_eq(lossd_call_set_operand(&c, "input", &empty, &err), 0);
+    ck_assert_int_eq(lossd_call_set_operand(&c, "target", &empty, &err), 0);
+    c.want_grad = c.want_grad_second = true;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert_ptr_nonnull(c.grad_second);
+    ck_assert_uint_eq(c.operand[1].size, 0);
+    lossd_call_cleanup(&c);
 }
 END_TEST
 
@@ -829,11 +1064,14 @@ static Suite *boxes_suite(void)
     Suite *s = suite_create("boxes");
     add_case(s, "values", 0, NULL, NULL, TESTS(pairwise_shape_and_limit));
     add_case(s, "gradients", 60, NULL, NULL,
-             TESTS(finite_differences, ciou_alpha_is_constant, max_min_ties_split,
+             TESTS(finite_differences, ciou_aspect_weight_is_constant, max_min_ties_split,
                    alpha_finite_differences));
     add_case(s, "next", 60, NULL, NULL,
              TESTS(next_finite_differences, siou_gamma_and_far_pairs,
                    eiou_is_diou_plus_the_side_gaps, nwd_values_and_matrix, batched_boxes));
+    add_case(s, "target", 60, NULL, NULL,
+             TESTS(target_finite_differences, symmetric_losses_swap_their_gradients,
+                   target_gradients_in_every_loop));
     add_case(s, "alpha", 0, NULL, NULL,
              TESTS(alpha_one_is_the_torchvision_loss, alpha_powers_the_iou));
     add_case(s, "properties", 0, NULL, NULL,

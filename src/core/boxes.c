@@ -102,6 +102,31 @@ LOSSD_INLINE void enclosing_grad(box_lanes a, box_lanes b, lossd_vd d[4])
 }
 
 /*
+ * One box of a pair as the one a gradient is taken with respect to: self,
+ * the other box, and whether self is the pair's second box (the target).
+ * The pair routines compute each difference of the two boxes once, first
+ * minus second (the centres' offset, CIoU's angle gap, the side gaps);
+ * flip() makes it self minus other. Everything else a gradient needs is
+ * symmetric in the two boxes, or is self's own (its sides, its corners'
+ * max/min against the other's).
+ */
+typedef struct {
+    box_lanes self, other;
+    bool second; /* a constant where the kernels are specialised */
+} box_side;
+
+LOSSD_INLINE box_side side_of(box_lanes a, box_lanes b, bool second)
+{
+    return second ? (box_side){b, a, true} : (box_side){a, b, false};
+}
+
+/* A first-minus-second difference of the pair, as self minus other. */
+LOSSD_INLINE lossd_vd flip(const box_side *s, lossd_vd difference)
+{
+    return s->second ? -difference : difference;
+}
+
+/*
  * Per-box extras, in the order of the function's `terms` row. Each pair
  * routine adds its own, always: the kernel stores them only when they are
  * asked for, and their count stays a constant the compiler sees.
@@ -231,16 +256,19 @@ LOSSD_INLINE void side_gap_penalties(box_lanes a, box_lanes b, double eps, box_p
     p->height_term = p->dh * p->dh / p->ch2;
 }
 
-/* d(1 - IoU) / d a into g (powered: of 1 - IoU^alpha), and d U / d a into gu. */
-LOSSD_INLINE void iou_grad(box_lanes a, box_lanes b, bool powered, const box_parts *p,
-                           lossd_vd gu[4], lossd_vd g[4])
+/*
+ * d(1 - IoU) / d (x1, y1, x2, y2) of self into g (powered: of 1 -
+ * IoU^alpha), and d U / d self into gu.
+ */
+LOSSD_INLINE void iou_grad(const box_side *s, bool powered, const box_parts *p, lossd_vd gu[4],
+                           lossd_vd g[4])
 {
-    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
+    lossd_vd w = s->self.x2 - s->self.x1, h = s->self.y2 - s->self.y1;
     /* d inter: none where torchvision's mask is off */
     lossd_vd gi[4];
-    overlap_grad(a, b, p->iw, p->ih, p->overlap, p->overlap, gi);
-    /* d union = d area(a) - d inter */
-    gu[0] = -ah - gi[0], gu[1] = -aw - gi[1], gu[2] = ah - gi[2], gu[3] = aw - gi[3];
+    overlap_grad(s->self, s->other, p->iw, p->ih, p->overlap, p->overlap, gi);
+    /* d union = d area(self) - d inter */
+    gu[0] = -h - gi[0], gu[1] = -w - gi[1], gu[2] = h - gi[2], gu[3] = w - gi[3];
     for (int j = 0; j < 4; j++)
         g[j] = -(gi[j] / p->den - p->iou * gu[j] / p->den);
     if (powered)
@@ -249,11 +277,11 @@ LOSSD_INLINE void iou_grad(box_lanes a, box_lanes b, bool powered, const box_par
 }
 
 /* Adds d P to g: d (C - U)/(C + eps) = dC (U + eps)/(C + eps)^2 - dU/(C + eps). */
-LOSSD_INLINE void giou_penalty_grad(box_lanes a, box_lanes b, bool powered, double eps,
-                                    const box_parts *p, const lossd_vd gu[4], lossd_vd g[4])
+LOSSD_INLINE void giou_penalty_grad(const box_side *s, bool powered, double eps, const box_parts *p,
+                                    const lossd_vd gu[4], lossd_vd g[4])
 {
     lossd_vd encl[4];
-    enclosing_grad(a, b, encl);
+    enclosing_grad(s->self, s->other, encl);
     lossd_vd ce = p->area_c + eps;
     lossd_vd gc[4] = {p->ch * encl[0], p->cw * encl[1], p->ch * encl[2], p->cw * encl[3]};
     for (int j = 0; j < 4; j++) {
@@ -263,14 +291,16 @@ LOSSD_INLINE void giou_penalty_grad(box_lanes a, box_lanes b, bool powered, doub
 }
 
 /* Adds d rho2/c2 = d rho2 / c2 - rho2 d c2 / c2^2 to g (powered: of rho2^alpha and diag2^alpha). */
-LOSSD_INLINE void distance_penalty_grad(box_lanes a, box_lanes b, bool powered, const box_parts *p,
+LOSSD_INLINE void distance_penalty_grad(const box_side *s, bool powered, const box_parts *p,
                                         lossd_vd g[4])
 {
     lossd_vd encl[4];
-    enclosing_grad(a, b, encl);
+    enclosing_grad(s->self, s->other, encl);
     lossd_vd gc2[4] = {2 * p->cw * encl[0], 2 * p->ch * encl[1], 2 * p->cw * encl[2],
                        2 * p->ch * encl[3]};
-    lossd_vd grho[4] = {p->dx, p->dy, p->dx, p->dy};
+    /* d rho2 / d corner = the offset of self's centre from the other's */
+    lossd_vd dx = flip(s, p->dx), dy = flip(s, p->dy);
+    lossd_vd grho[4] = {dx, dy, dx, dy};
     if (powered)
         for (int j = 0; j < 4; j++) {
             grho[j] *= p->d_rho;
@@ -281,15 +311,18 @@ LOSSD_INLINE void distance_penalty_grad(box_lanes a, box_lanes b, bool powered, 
 }
 
 /*
- * Adds aspect_weight dv to g, v through a's w/h (powered: d (aspect_weight
- * v)^alpha); the weight is a constant.
+ * Adds aspect_weight dv to g, v through self's w/h (powered: d
+ * (aspect_weight v)^alpha); the weight is a constant.
  */
-LOSSD_INLINE void aspect_penalty_grad(box_lanes a, bool powered, const box_parts *p, lossd_vd g[4])
+LOSSD_INLINE void aspect_penalty_grad(const box_side *s, bool powered, const box_parts *p,
+                                      lossd_vd g[4])
 {
-    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1;
-    lossd_vd r = aw / ah;
-    lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * p->datan * -(1 / (1 + r * r));
-    lossd_vd dr_dw = 1 / ah, dr_dh = -r / ah;
+    lossd_vd w = s->self.x2 - s->self.x1, h = s->self.y2 - s->self.y1;
+    lossd_vd r = w / h;
+    /* v = 4/pi^2 (atan(r_other) - atan(r_self))^2: datan as the other's minus self's */
+    lossd_vd datan = flip(s, p->datan);
+    lossd_vd dv_dr = (4 / (M_PI * M_PI)) * 2 * datan * -(1 / (1 + r * r));
+    lossd_vd dr_dw = 1 / h, dr_dh = -r / h;
     lossd_vd k = powered ? p->d_wv * p->aspect_weight : p->aspect_weight;
     g[0] += k * dv_dr * -dr_dw;
     g[1] += k * dv_dr * -dr_dh;
@@ -301,13 +334,13 @@ LOSSD_INLINE void aspect_penalty_grad(box_lanes a, bool powered, const box_parts
  * Adds d dw^2/(cw^2 + eps) = 2 dw d(w) / (cw^2 + eps) - (width term) 2 cw
  * d(cw) / (cw^2 + eps) and its height twin to g.
  */
-LOSSD_INLINE void side_gap_penalties_grad(box_lanes a, box_lanes b, const box_parts *p,
-                                          lossd_vd g[4])
+LOSSD_INLINE void side_gap_penalties_grad(const box_side *s, const box_parts *p, lossd_vd g[4])
 {
     lossd_vd encl[4];
-    enclosing_grad(a, b, encl);
-    lossd_vd d_side_w = 2 * p->dw / p->cw2, d_cw = -2 * p->cw * p->width_term / p->cw2;
-    lossd_vd d_side_h = 2 * p->dh / p->ch2, d_ch = -2 * p->ch * p->height_term / p->ch2;
+    enclosing_grad(s->self, s->other, encl);
+    lossd_vd dw = flip(s, p->dw), dh = flip(s, p->dh); /* self's sides minus the other's */
+    lossd_vd d_side_w = 2 * dw / p->cw2, d_cw = -2 * p->cw * p->width_term / p->cw2;
+    lossd_vd d_side_h = 2 * dh / p->ch2, d_ch = -2 * p->ch * p->height_term / p->ch2;
     g[0] += -d_side_w + d_cw * encl[0];
     g[1] += -d_side_h + d_ch * encl[1];
     g[2] += d_side_w + d_cw * encl[2];
@@ -346,26 +379,32 @@ LOSSD_INLINE lossd_vd box_parts_loss(int which, bool powered, box_lanes a, box_l
     return loss;
 }
 
-/* d loss / d (x1, y1, x2, y2) of a from the parts of `which` (box_pair_loss), into g. */
-LOSSD_INLINE void box_parts_grad(int which, bool powered, box_lanes a, box_lanes b, double eps,
-                                 const box_parts *p, lossd_vd g[4])
+/*
+ * d loss / d (x1, y1, x2, y2) of one box of the pair, from the parts of
+ * `which` (box_pair_loss), times upstream into grad.
+ */
+LOSSD_INLINE void box_parts_grad(int which, bool powered, const box_side *s, double eps,
+                                 const box_parts *p, lossd_vd upstream, lossd_vd grad[4])
 {
-    lossd_vd gu[4];
-    iou_grad(a, b, powered, p, gu, g);
+    lossd_vd gu[4], g[4];
+    iou_grad(s, powered, p, gu, g);
     if (which == BOX_GIOU)
-        giou_penalty_grad(a, b, powered, eps, p, gu, g);
+        giou_penalty_grad(s, powered, eps, p, gu, g);
     else if (has_distance(which))
-        distance_penalty_grad(a, b, powered, p, g);
+        distance_penalty_grad(s, powered, p, g);
     if (which == BOX_CIOU)
-        aspect_penalty_grad(a, powered, p, g);
+        aspect_penalty_grad(s, powered, p, g);
     if (which == BOX_EIOU)
-        side_gap_penalties_grad(a, b, p, g);
+        side_gap_penalties_grad(s, p, g);
+    for (int j = 0; j < 4; j++)
+        grad[j] = upstream * g[j];
 }
 
 /*
  * The losses of LOSSD_LANES box pairs (a, b) for `which`, their extras
- * added to *terms; when grad is not NULL, also the gradients with respect
- * to a (xyxy) times `upstream`. Branch-free: what torchvision masks is selected lane by lane.
+ * added to *terms; when grad (grad_second) is not NULL, also the
+ * gradients with respect to a (b), xyxy, times `upstream`. Branch-free: what torchvision masks is
+ * selected lane by lane.
  *
  * powered (a constant: the kernels decide alpha != 1 once) gives
  * Alpha-IoU's forms (docs/functions.md): IoU^alpha, the GIoU penalty
@@ -374,8 +413,8 @@ LOSSD_INLINE void box_parts_grad(int which, bool powered, box_lanes a, box_lanes
  * untouched, so that alpha = 1 is the torchvision loss bit for bit.
  */
 LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_lanes b, double eps,
-                                    double alpha, lossd_vd *grad, lossd_vd upstream,
-                                    box_terms *terms)
+                                    double alpha, lossd_vd *grad, lossd_vd *grad_second,
+                                    lossd_vd upstream, box_terms *terms)
 {
     box_parts p;
     lossd_vd loss = box_parts_loss(which, powered, a, b, eps, alpha, &p);
@@ -395,10 +434,12 @@ LOSSD_INLINE lossd_vd box_pair_loss(int which, bool powered, box_lanes a, box_la
         term_add(terms, p.height_term);
     }
     if (grad) {
-        lossd_vd g[4];
-        box_parts_grad(which, powered, a, b, eps, &p, g);
-        for (int j = 0; j < 4; j++)
-            grad[j] = upstream * g[j];
+        box_side s = side_of(a, b, false);
+        box_parts_grad(which, powered, &s, eps, &p, upstream, grad);
+    }
+    if (grad_second) { /* torchvision's losses differentiated with respect to the target */
+        box_side s = side_of(a, b, true);
+        box_parts_grad(which, powered, &s, eps, &p, upstream, grad_second);
     }
     return loss;
 }
@@ -477,9 +518,9 @@ LOSSD_INLINE lossd_vd siou_loss_of(box_lanes a, box_lanes b, double eps, double 
     return 1 - clamped;
 }
 
-/* d distance / d (x1, y1, x2, y2) of a: through the offset, gamma's Lambda and cw, ch. */
-LOSSD_INLINE void siou_distance_grad(box_lanes a, box_lanes b, double gamma_sign,
-                                     const siou_parts *p, lossd_vd gdist[4])
+/* d distance / d (x1, y1, x2, y2) of self: through the offset, gamma's Lambda and cw, ch. */
+LOSSD_INLINE void siou_distance_grad(const box_side *s, double gamma_sign, const siou_parts *p,
+                                     lossd_vd gdist[4])
 {
     const lossd_vd zero = lossd_v_set1(0.0);
     /* d sin_alpha / d(sx, sy): sin_alpha = |u| / sigma, u the chosen offset, v the other */
@@ -489,43 +530,46 @@ LOSSD_INLINE void siou_distance_grad(box_lanes a, box_lanes b, double gamma_sign
     lossd_vd dsin_dsx = lossd_v_select(p->steep, d_v, d_u);
     lossd_vd dsin_dsy = lossd_v_select(p->steep, d_u, d_v);
     /* d Lambda / d sin_alpha = -sin(2 asin(s) - pi/2) * 2 / sqrt(1 - s^2), -sin(...) = 1 - 2 s^2 */
-    lossd_vd s = p->sin_alpha;
-    lossd_vd dangle = (1 - 2 * (s * s)) * 2 / lossd_v_sqrt(1 - s * s);
+    lossd_vd sa = p->sin_alpha;
+    lossd_vd dangle = (1 - 2 * (sa * sa)) * 2 / lossd_v_sqrt(1 - sa * sa);
     /* through gamma (d gamma = gamma_sign d Lambda) and through rho_x, rho_y */
     lossd_vd through_gamma = -gamma_sign * dangle * (p->ex * p->rho_x + p->ey * p->rho_y);
     lossd_vd dd_dsx = through_gamma * dsin_dsx - p->gamma * p->ex * 2 * p->qx / p->cw;
     lossd_vd dd_dsy = through_gamma * dsin_dsy - p->gamma * p->ey * 2 * p->qy / p->ch;
     lossd_vd dd_dcw = 2 * p->gamma * p->ex * p->rho_x / p->cw;
     lossd_vd dd_dch = 2 * p->gamma * p->ey * p->rho_y / p->ch;
-    /* d cw, d ch through their clamps; d sx = d sy = -1/2 for both corners */
+    /* d cw, d ch through their clamps; the offset is second minus first: d sx = d sy = -1/2
+       for both corners of the first box, +1/2 for the second's */
     lossd_vd encl[4];
-    enclosing_grad(a, b, encl);
-    gdist[0] = -0.5 * dd_dsx + dd_dcw * lossd_v_select(p->pass_cw, encl[0], zero);
-    gdist[1] = -0.5 * dd_dsy + dd_dch * lossd_v_select(p->pass_ch, encl[1], zero);
-    gdist[2] = -0.5 * dd_dsx + dd_dcw * lossd_v_select(p->pass_cw, encl[2], zero);
-    gdist[3] = -0.5 * dd_dsy + dd_dch * lossd_v_select(p->pass_ch, encl[3], zero);
+    enclosing_grad(s->self, s->other, encl);
+    lossd_vd through_sx = flip(s, -0.5 * dd_dsx), through_sy = flip(s, -0.5 * dd_dsy);
+    gdist[0] = through_sx + dd_dcw * lossd_v_select(p->pass_cw, encl[0], zero);
+    gdist[1] = through_sy + dd_dch * lossd_v_select(p->pass_ch, encl[1], zero);
+    gdist[2] = through_sx + dd_dcw * lossd_v_select(p->pass_cw, encl[2], zero);
+    gdist[3] = through_sy + dd_dch * lossd_v_select(p->pass_ch, encl[3], zero);
 }
 
-/* d loss / d (x1, y1, x2, y2) of a times upstream, from SIoU's parts, into grad. */
-LOSSD_INLINE void siou_grad(box_lanes a, box_lanes b, double eps, double gamma_sign,
-                            const siou_parts *p, lossd_vd upstream, lossd_vd grad[4])
+/* d loss / d (x1, y1, x2, y2) of self times upstream, from SIoU's parts, into grad. */
+LOSSD_INLINE void siou_grad(const box_side *s, double eps, double gamma_sign, const siou_parts *p,
+                            lossd_vd upstream, lossd_vd grad[4])
 {
     const lossd_vd zero = lossd_v_set1(0.0);
-    lossd_vd aw = a.x2 - a.x1, ah = a.y2 - a.y1, bw = b.x2 - b.x1, bh = b.y2 - b.y1;
+    lossd_vd w = s->self.x2 - s->self.x1, h = s->self.y2 - s->self.y1;
+    lossd_vd other_w = s->other.x2 - s->other.x1, other_h = s->other.y2 - s->other.y1;
     /* d iou: d overlap through the clamps and the max/min of the intersection */
     lossd_vd gov[4];
-    overlap_grad(a, b, p->iw, p->ih, p->pass_w, p->pass_h, gov);
-    lossd_vd garea[4] = {-ah, -aw, ah, aw};
+    overlap_grad(s->self, s->other, p->iw, p->ih, p->pass_w, p->pass_h, gov);
+    lossd_vd garea[4] = {-h, -w, h, w};
     lossd_vd gdist[4];
-    siou_distance_grad(a, b, gamma_sign, p, gdist);
-    /* d shape / d w1, d h1: 4 t^3 e^-omega d omega, omega = |d| / max */
-    lossd_vd h1 = ah + eps, h2 = bh + eps;
+    siou_distance_grad(s, gamma_sign, p, gdist);
+    /* d shape / d w, d h of self: 4 t^3 e^-omega d omega, omega = |d| / max */
+    lossd_vd dw = flip(s, p->dw), dh = flip(s, p->dh); /* self's sides minus the other's */
     lossd_vd ds_dw =
         4 * (p->tw2 * p->tw) * p->e_w *
-        (lossd_v_sgn(p->dw) / p->mw - lossd_v_abs(p->dw) * dmax(aw, bw) / (p->mw * p->mw));
-    lossd_vd ds_dh =
-        4 * (p->th2 * p->th) * p->e_h *
-        (lossd_v_sgn(p->dh) / p->mh - lossd_v_abs(p->dh) * dmax(h1, h2) / (p->mh * p->mh));
+        (lossd_v_sgn(dw) / p->mw - lossd_v_abs(dw) * dmax(w, other_w) / (p->mw * p->mw));
+    lossd_vd ds_dh = 4 * (p->th2 * p->th) * p->e_h *
+                     (lossd_v_sgn(dh) / p->mh -
+                      lossd_v_abs(dh) * dmax(h + eps, other_h + eps) / (p->mh * p->mh));
     lossd_vd gshape[4] = {-ds_dw, -ds_dh, ds_dw, ds_dh};
     /* d loss = -[inside] d siou: clamp passes its gradient where -1 <= siou <= 1 */
     lossd_vd k = lossd_v_select(p->inside, -upstream, zero);
@@ -537,11 +581,12 @@ LOSSD_INLINE void siou_grad(box_lanes a, box_lanes b, double eps, double gamma_s
 
 /*
  * SIoU's loss of LOSSD_LANES box pairs (siou_loss_of), its extras added
- * to *terms, and its gradient with respect to a times upstream when grad
- * is not NULL.
+ * to *terms, and its gradients with respect to a (b) times upstream when
+ * grad (grad_second) is not NULL.
  */
 LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, double gamma_sign,
-                                     lossd_vd *grad, lossd_vd upstream, box_terms *terms)
+                                     lossd_vd *grad, lossd_vd *grad_second, lossd_vd upstream,
+                                     box_terms *terms)
 {
     siou_parts p;
     lossd_vd loss = siou_loss_of(a, b, eps, gamma_sign, &p);
@@ -549,8 +594,14 @@ LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, doubl
     term_add(terms, p.angle);
     term_add(terms, p.distance);
     term_add(terms, p.shape);
-    if (grad)
-        siou_grad(a, b, eps, gamma_sign, &p, upstream, grad);
+    if (grad) {
+        box_side s = side_of(a, b, false);
+        siou_grad(&s, eps, gamma_sign, &p, upstream, grad);
+    }
+    if (grad_second) {
+        box_side s = side_of(a, b, true);
+        siou_grad(&s, eps, gamma_sign, &p, upstream, grad_second);
+    }
     return loss;
 }
 
@@ -558,24 +609,31 @@ LOSSD_INLINE lossd_vd siou_pair_loss(box_lanes a, box_lanes b, double eps, doubl
 
 /*
  * The NWD loss 1 - exp(-sqrt(W^2) / constant) of LOSSD_LANES box pairs,
- * W^2 added to *terms, and its gradient with respect to a times upstream
- * when grad is not NULL.
+ * W^2 added to *terms, and its gradients with respect to a (b) times
+ * upstream when grad (grad_second) is not NULL: W^2 depends on the
+ * differences of the two boxes alone, so b's is minus a's.
  * With eps = 0, identical boxes have W^2 = 0: sqrt's infinite slope times
  * a zero d W^2 is NaN, as autograd has it.
  */
 LOSSD_INLINE lossd_vd nwd_pair_loss(box_lanes a, box_lanes b, double eps, double constant,
-                                    lossd_vd *grad, lossd_vd upstream, box_terms *terms)
+                                    lossd_vd *grad, lossd_vd *grad_second, lossd_vd upstream,
+                                    box_terms *terms)
 {
     lossd_vd d[4];
-    lossd_vd w2 = nwd_w2(a, b, eps, grad ? d : NULL);
+    lossd_vd w2 = nwd_w2(a, b, eps, grad || grad_second ? d : NULL);
     lossd_vd dist = lossd_v_sqrt(w2);
     lossd_vd similarity = lossd_v_exp(-dist / constant);
     term_add(terms, w2);
-    if (grad) {
+    if (grad || grad_second) {
         /* d(1 - e^(-s/C)) / d W^2 = e^(-s/C) / C / (2 s) */
         lossd_vd k = upstream * (similarity / constant / (2 * dist));
-        for (int j = 0; j < 4; j++)
-            grad[j] = k * d[j];
+        for (int j = 0; j < 4; j++) {
+            lossd_vd g = k * d[j];
+            if (grad)
+                grad[j] = g;
+            if (grad_second)
+                grad_second[j] = -g;
+        }
     }
     return 1 - similarity;
 }
@@ -593,61 +651,74 @@ LOSSD_INLINE void store_terms(const lossd_call *c, size_t i, size_t n, const box
 }
 
 /*
- * Box pairs i..i+n-1 (n <= LOSSD_LANES); out points at pair i's slot.
- * k (the kernel's copy of the constants) and scale (the call's
- * term_scale) are read once per kernel.
+ * Box pairs i..i+n-1 (n <= LOSSD_LANES); out points at pair i's slot, grad
+ * and grad_second (when not NULL) at the whole gradients. k (the kernel's
+ * copy of the constants) and scale (the call's term_scale) are read once
+ * per kernel.
  */
 LOSSD_INLINE void box_loss_lanes(const lossd_call *restrict c, const box_consts *k, double scale,
                                  size_t i, size_t n, double *restrict out, double *restrict grad,
-                                 int which, bool powered, int format, lossd_vm *bad)
+                                 double *restrict grad_second, int which, bool powered, int format,
+                                 lossd_vm *bad)
 {
     box_lanes a = box_read(c->operand[0].data + 4 * i, n, format);
     box_lanes b = box_read(c->operand[1].data + 4 * i, n, format);
-    lossd_vd g[4], upstream = grad ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
+    lossd_vd g[4], g2[4];
+    lossd_vd upstream = grad || grad_second ? lossd__upstream(c, scale, i, n) : lossd_v_set1(0.0);
+    lossd_vd *ga = grad ? g : NULL, *gb = grad_second ? g2 : NULL;
     box_terms terms;
     terms.count = 0;
     lossd_vd loss;
     if (which == BOX_SIOU)
-        loss = siou_pair_loss(a, b, k->eps, k->gamma_sign, grad ? g : NULL, upstream, &terms);
+        loss = siou_pair_loss(a, b, k->eps, k->gamma_sign, ga, gb, upstream, &terms);
     else if (which == BOX_NWD)
-        loss = nwd_pair_loss(a, b, k->eps, k->constant, grad ? g : NULL, upstream, &terms);
+        loss = nwd_pair_loss(a, b, k->eps, k->constant, ga, gb, upstream, &terms);
     else
-        loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, grad ? g : NULL, upstream,
-                             &terms);
+        loss = box_pair_loss(which, powered, a, b, k->eps, k->alpha, ga, gb, upstream, &terms);
     loss = scale * loss;
     lossd_v_store_n(out, loss, n);
     if (!lossd__reduced(c))
         lossd__tally_nonfinite(bad, loss, n);
     if (grad)
         box_grad_write(grad + 4 * i, n, g, format, bad);
+    if (grad_second)
+        box_grad_write(grad_second + 4 * i, n, g2, format, bad);
     if (c->terms[0])
         store_terms(c, i, n, &terms, bad);
 }
 
 LOSSD_INLINE void box_loss_loop(const lossd_call *restrict c, size_t begin, size_t end,
-                                double *restrict out, double *restrict grad, int which,
-                                bool powered, int format)
+                                double *restrict out, double *restrict grad,
+                                double *restrict grad_second, int which, bool powered, int format)
 {
     box_consts k = *LOSSD__CONSTS(c, box_consts);
     double scale = c->state->term_scale;
     lossd_vm bad = {0};
     size_t i = begin;
     for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
-        box_loss_lanes(c, &k, scale, i, LOSSD_LANES, out + (i - begin), grad, which, powered,
-                       format, &bad);
+        box_loss_lanes(c, &k, scale, i, LOSSD_LANES, out + (i - begin), grad, grad_second, which,
+                       powered, format, &bad);
     if (i < end)
-        box_loss_lanes(c, &k, scale, i, end - i, out + (i - begin), grad, which, powered, format,
-                       &bad);
+        box_loss_lanes(c, &k, scale, i, end - i, out + (i - begin), grad, grad_second, which,
+                       powered, format, &bad);
     lossd__report_nonfinite(c, begin, lossd_v_count(bad));
 }
 
+/*
+ * One loop per case of the gradients: none, the input's (as before the
+ * target had one: those loops are unchanged), or the target's with or
+ * without the input's (grad is then decided per vector, a branch that
+ * always goes the same way).
+ */
 LOSSD_INLINE void box_loss_cases(const lossd_call *c, size_t begin, size_t end, double *out,
                                  int which, bool powered, int format)
 {
-    if (c->grad)
-        box_loss_loop(c, begin, end, out, c->grad, which, powered, format);
+    if (c->grad_second)
+        box_loss_loop(c, begin, end, out, c->grad, c->grad_second, which, powered, format);
+    else if (c->grad)
+        box_loss_loop(c, begin, end, out, c->grad, NULL, which, powered, format);
     else
-        box_loss_loop(c, begin, end, out, NULL, which, powered, format);
+        box_loss_loop(c, begin, end, out, NULL, NULL, which, powered, format);
 }
 
 LOSSD_INLINE size_t box_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
@@ -718,7 +789,7 @@ static const char *const nwd_terms[] = {"w2", NULL};
         }                                                                                    \
     }
 
-#define BOX_LOSS_FLAGS (LOSSD_FN_GRAD | LOSSD_FN_TERMS)
+#define BOX_LOSS_FLAGS (LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND | LOSSD_FN_TERMS)
 
 static const lossd_function box_functions[] = {
     {.kind = LOSSD_KIND_LOSS,

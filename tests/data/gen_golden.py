@@ -506,34 +506,38 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False, tolerance=None, reference=None):
+              grad=True, terms=False, tolerance=None, reference=None, grad_second=False):
     """One loss case. reduction=None omits the line (lossd's default, mean).
-    reference: the function the expectations come from (default LOSSES[name])."""
+    reference: the function the expectations come from (default LOSSES[name]).
+    grad_second: the target's gradient too (autograd's), expected as grad_second."""
     params = params or {}
     fn = reference or LOSSES[name]
     red = reduction or "mean"
     x = f64(inp).requires_grad_(grad)
-    t = tgt.clone()
+    t = tgt.clone().requires_grad_(grad_second)
     with torch.no_grad():
         n = fn(x.detach(), t, "none", **params).numel()
     y = fn(x, t, red, **params)
     expects, grad_output = [], None
     if red == "none":
         expects.append(("output", y))
-        if grad:
+        if grad or grad_second:
             grad_output = rng.normal(*y.shape)
             y.backward(grad_output)
     else:
         expects.append(("loss", y.item()))
-        if grad:
+        if grad or grad_second:
             y.backward()
     if grad:
         expects.append(("grad", x.grad if x.grad is not None else torch.zeros_like(x)))
+    if grad_second:
+        expects.append(("grad_second", t.grad if t.grad is not None else torch.zeros_like(t)))
     expects.append(("n", n))
     if terms:
-        for tname, value in box_terms(name, x.detach(), t, **params).items():
+        for tname, value in box_terms(name, x.detach(), t.detach(), **params).items():
             expects.append((f"term {tname}", value))
-    out.case(label, name, reduction=reduction, grad=grad, terms=terms, params=params,
+    out.case(label, name, reduction=reduction, grad=grad, grad_second=grad_second, terms=terms,
+             params=params,
              operands=[("input", x), ("target", t)], grad_output=grad_output,
              expects=expects, tolerance=tolerance)
 
@@ -1093,6 +1097,64 @@ def batched_box_losses(out):
                   to_format(b1[:2], "cxcywh").reshape(1, 2, 1, 4),
                   to_format(b2[:2], "cxcywh").reshape(1, 2, 1, 4), "none",
                   {"box_format": "cxcywh"}, terms=True, tolerance=tol)
+
+
+def box_target_grads(out):
+    """The box losses' gradients with respect to the target as autograd gives
+    them: torchvision's functions (ciou's aspect weight under no_grad, so a
+    constant here too) and the formulas above for Alpha-IoU, siou, eiou and
+    nwd, differentiated with respect to their second argument. Every loss
+    in every format and reduction, with and without the input's gradient,
+    on the edge pairs (ties, nesting, touching, zero width) and random ones;
+    each parameter; a batch; ciou's zero-height target (NaN, as autograd)."""
+    rng = Rng(615)
+    fixed1 = f64([a for a, _ in BOX_PAIRS])
+    fixed2 = f64([b for _, b in BOX_PAIRS])
+    rand1, rand2 = random_boxes(rng, 6), random_boxes(rng, 6)
+    rand2[:3] = rand1[:3] + rng.uniform(3, 4, lo=-0.3, hi=0.3)  # overlapping pairs
+    both = {"grad": True, "grad_second": True}
+    variants = {
+        **{name: [("eps=0", {"eps": 0.0}), ("eps=0.1", {"eps": 0.1}),
+                  ("alpha=2", {"alpha": 2.0}), ("alpha=3", {"alpha": 3.0}),
+                  ("alpha=1.5", {"alpha": 1.5}), ("alpha=2.5+eps=0.1", {"alpha": 2.5, "eps": 0.1})]
+           for name in BOX_LOSSES},
+        "siou": [("neg_gamma=false", {"neg_gamma": False}), ("eps=0.1", {"eps": 0.1}),
+                 ("neg_gamma=true+eps=0", {"neg_gamma": True, "eps": 0.0})],
+        "eiou": [("eps=0", {"eps": 0.0}), ("eps=0.1", {"eps": 0.1})],
+        "nwd": [("constant=1", {"constant": 1.0}), ("eps=0.1", {"eps": 0.1}),
+                ("constant=1000+eps=0", {"constant": 1000.0, "eps": 0.0})],
+    }
+    for name in list(BOX_LOSSES) + list(NEXT_BOX_LOSSES):
+        tol = NEXT_TOLERANCE if name in NEXT_BOX_LOSSES else None
+        for fmt in BOX_FORMATS:
+            b1, b2 = to_format(fixed1, fmt), to_format(fixed2, fmt)
+            params = {"box_format": fmt}
+            for red in REDUCTIONS:
+                emit_loss(out, rng, f"{name}/{fmt}/fixed/{red}/grad+grad_target", name, b1, b2,
+                          red, params, tolerance=tol, **both)
+            emit_loss(out, rng, f"{name}/{fmt}/random/sum/grad_target", name,
+                      to_format(rand1, fmt), to_format(rand2, fmt), "sum", params, grad=False,
+                      grad_second=True, tolerance=tol)
+        for tag, params in variants[name]:
+            powered = params.get("alpha", 1.0) != 1.0
+            ptol = NEXT_TOLERANCE if powered else tol
+            emit_loss(out, rng, f"{name}/{tag}/fixed/none/grad+grad_target", name, fixed1, fixed2,
+                      "none", params, tolerance=ptol, **both)
+            emit_loss(out, rng, f"{name}/{tag}/random/mean/grad_target", name, rand1, rand2,
+                      "mean", params, grad=False, grad_second=True, tolerance=ptol)
+        emit_loss(out, rng, f"{name}/batched-2x3/none/grad+grad_target", name,
+                  rand1.reshape(2, 3, 4), rand2.reshape(2, 3, 4), "none", tolerance=tol,
+                  terms=True, **both)
+        emit_loss(out, rng, f"{name}/single-box/default-reduction/grad_target", name, fixed1[6],
+                  fixed2[6], None, grad=False, grad_second=True, tolerance=tol)
+        emit_loss(out, rng, f"{name}/random-50/mean/grad+grad_target", name,
+                  random_boxes(rng, 50), random_boxes(rng, 50), "mean", tolerance=tol, **both)
+    # ciou with a zero-height target (and a zero-height input): w/h = inf, the gradient NaN.
+    zero_h1 = f64([[1.0, 2.0, 4.0, 2.0], [0.0, 0.0, 2.0, 2.0]])
+    zero_h2 = f64([[0.0, 0.0, 3.0, 3.0], [0.5, 1.0, 3.0, 1.0]])
+    for red in REDUCTIONS:
+        emit_loss(out, rng, f"ciou/zero-height/{red}/grad+grad_target", "ciou", zero_h1, zero_h2,
+                  red, **both)
 
 
 def emit_box_error(out, label, name, inp, tgt, field, params=None, reduction=None, grad=None,
@@ -1802,7 +1864,7 @@ def main(argv):
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
                  nwd_losses, batched_box_losses, bad_box_inputs, poly1_losses, qfl_losses,
-                 varifocal_losses, dfl_losses],
+                 varifocal_losses, dfl_losses, box_target_grads],
         "activation": [activations, softmax_dims],
         "info": [information],
         "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs],
