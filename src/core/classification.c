@@ -320,10 +320,34 @@ LOSSD_INLINE void ce_prob_rows(const lossd_call *restrict c, const classificatio
     }
 }
 
+/*
+ * cross_entropy over probability targets, LOSSD_LANES rows at a time: a
+ * loop of its own, so that the class-index rows' loop below holds no
+ * branch to it (which cost that loop 1.2% more instructions, callgrind).
+ */
+static size_t cross_entropy_prob_kernel(const lossd_call *restrict c, size_t begin, size_t end,
+                                        double *out)
+{
+    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
+    size_t n_cls = c->state->n_classes;
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        lossd_vd max, sum;
+        lossd__softmax_rows(c->operand[0].data + r * n_cls, n_cls, rows, &max, &sum, NULL);
+        ce_prob_rows(c, k, begin, r, rows, max, lossd_v_log(sum), row_upstream(c, r, rows), out,
+                     &bad);
+    }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+    return 0;
+}
+
 /* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
 static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, size_t end,
                                    double *out)
 {
+    if (c->prob_target)
+        return cross_entropy_prob_kernel(c, begin, end, out);
     const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
     size_t n_cls = c->state->n_classes;
     double eps = k->label_smoothing, weight_total = k->weight_total;
@@ -338,10 +362,6 @@ static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, s
         lossd_vd max, sum;
         lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
         lossd_vd logsum = lossd_v_log(sum);
-        if (c->prob_target) {
-            ce_prob_rows(c, k, begin, r, rows, max, logsum, up, out, &bad);
-            continue;
-        }
         size_t index[LOSSD_LANES];
         lossd_vd target;
         lossd_vm ignored_rows;

@@ -508,17 +508,22 @@ LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, const void *re
     lossd_v_store_n(out, y, n);
     if (stats && !reduced)
         lossd__tally_nonfinite(bad, y, n);
-    if (!grad && !grad_second)
-        return;
-    /* lossd__upstream(c, i, n), with grad_output decided by the caller's loop */
-    lossd_vd up = grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
+    /*
+     * lossd__upstream(c, i, n), with grad_output decided by the caller's loop;
+     * each block computes it (the compiler merges the two when both run), so
+     * that without grad_second the first is the whole of it, as before it.
+     */
     if (grad) {
+        lossd_vd up =
+            grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
         lossd_vd g = up * dl;
         lossd_v_store_n(grad + i, g, n);
         if (stats)
             lossd__tally_nonfinite(bad, g, n);
     }
     if (grad_second) {
+        lossd_vd up =
+            grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
         lossd_vd g = up * dt;
         lossd_v_store_n(grad_second + i, g, n);
         if (stats)

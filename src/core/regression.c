@@ -76,7 +76,7 @@ LOSSD_INLINE lossd_vd smooth_l1_core(const void *consts, lossd_vd x, lossd_vd t,
     double beta = k->smooth_l1.beta, half_inv_beta = k->smooth_l1.half_inv_beta;
     lossd_vd d = x - t, ad = lossd_v_abs(d);
     *dl = smooth_l1_slope(d, beta);
-    *dt = smooth_l1_slope(t - x, beta); /* beta = 0 at a tie: -1 for both */
+    *dt = smooth_l1_slope(t - x, beta); /* +0 at a tie, as ATen; beta = 0: -1 for both */
     lossd_vd quadratic = product ? d * d * half_inv_beta : 0.5 * d * d / beta;
     return lossd_v_select(ad < beta, quadratic, ad - 0.5 * beta);
 }
