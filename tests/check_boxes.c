@@ -259,6 +259,16 @@ static void alpha_pairs(double *a, double *b)
     random_boxes(&r, b + 4 * EDGE_PAIRS, ALPHA_PAIRS - EDGE_PAIRS);
 }
 
+/* The alpha pairs, and an upstream gradient in [-2, 2) per pair drawn from `seed`. */
+static void alpha_pairs_upstream(double *a, double *b, double *up, unsigned long long seed)
+{
+    alpha_pairs(a, b);
+    test_rng r;
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < ALPHA_PAIRS; i++)
+        up[i] = rng_uniform(&r, -2, 2);
+}
+
 /* Computes `name` on n boxes with every output: grad, terms, and grad_output with none. */
 static void full_call(lossd_call *c, const char *name, const lossd_tensor *a, const lossd_tensor *b,
                       const char *format, const char *reduction, const lossd_tensor *grad_output,
@@ -300,11 +310,7 @@ START_TEST(alpha_one_is_the_torchvision_loss)
        golden cases hold to torchvision - for every loss, format, reduction and output. */
     double a[4 * ALPHA_PAIRS], b[4 * ALPHA_PAIRS], fa[4 * ALPHA_PAIRS], fb[4 * ALPHA_PAIRS];
     double up[ALPHA_PAIRS];
-    alpha_pairs(a, b);
-    test_rng r;
-    rng_seed(&r, 42);
-    for (size_t i = 0; i < ALPHA_PAIRS; i++)
-        up[i] = rng_uniform(&r, -2, 2);
+    alpha_pairs_upstream(a, b, up, 42);
     size_t shape[2] = {ALPHA_PAIRS, 4}, n[1] = {ALPHA_PAIRS};
     lossd_tensor go = tensor_of(up, 1, n);
     const char *reductions[] = {"mean", "sum", "none"};
@@ -473,16 +479,44 @@ static void next_pairs(test_rng *r, double *a, double *b, size_t n)
     }
 }
 
+enum { FD_PAIRS = 16 };
+
+/*
+ * Finite differences of box loss setting st's gradient with respect to
+ * operand k (0: input, 1: target) at the FD_PAIRS xyxy pairs (xyxy_a,
+ * xyxy_b) sent in `format`, with `reduction` (none: with grad_output up).
+ */
+static void fd_check_setting(const box_setting *st, size_t k, const char *format,
+                             const double *xyxy_a, const double *xyxy_b, const char *reduction,
+                             const double *up)
+{
+    double a[4 * FD_PAIRS], b[4 * FD_PAIRS];
+    to_format(xyxy_a, a, FD_PAIRS, format);
+    to_format(xyxy_b, b, FD_PAIRS, format);
+    box_ctx ctx = {.format = format,
+                   .target = b,
+                   .n = FD_PAIRS,
+                   .input = a,
+                   .grad_output = strcmp(reduction, "none") == 0 ? up : NULL,
+                   .reduction = reduction,
+                   .param = st->param,
+                   .value = st->value,
+                   .flag = st->flag,
+                   .on = st->on};
+    size_t shape[2] = {FD_PAIRS, 4};
+    lossd_tensor operand = tensor_of(k ? b : a, 2, shape);
+    fd_check_operand(must_find(LOSSD_KIND_LOSS, st->name), k, &operand, k ? b : a, 1e-6,
+                     configure_box, &ctx, 1e-5, 1e-8);
+}
+
 START_TEST(next_finite_differences)
 {
     /* Each new loss with each value of its own parameter, in every format: the analytic
        gradient is the derivative (random pairs sit on no kink). */
-    enum { N = 16 };
     test_rng r;
     rng_seed(&r, 51);
-    double xyxy_a[4 * N], xyxy_b[4 * N], a[4 * N], b[4 * N];
-    next_pairs(&r, xyxy_a, xyxy_b, N);
-    size_t shape[2] = {N, 4};
+    double xyxy_a[4 * FD_PAIRS], xyxy_b[4 * FD_PAIRS];
+    next_pairs(&r, xyxy_a, xyxy_b, FD_PAIRS);
     const box_setting settings[] = {
         {"siou", NULL, 0, "neg_gamma", true},  {"siou", NULL, 0, "neg_gamma", false},
         {"siou", "eps", 0.05, NULL, false},    {"eiou", NULL, 0, NULL, false},
@@ -490,21 +524,9 @@ START_TEST(next_finite_differences)
         {"nwd", "constant", 1.0, NULL, false}, {"nwd", "eps", 0.05, NULL, false},
     };
     for (size_t s = 0; s < sizeof settings / sizeof settings[0]; s++)
-        for (int k = 0; k < 3; k++) {
-            to_format(xyxy_a, a, N, formats[k]);
-            to_format(xyxy_b, b, N, formats[k]);
-            box_ctx ctx = {.format = formats[k],
-                           .target = b,
-                           .n = N,
-                           .reduction = k == 1 ? "sum" : "mean",
-                           .param = settings[s].param,
-                           .value = settings[s].value,
-                           .flag = settings[s].flag,
-                           .on = settings[s].on};
-            lossd_tensor input = tensor_of(a, 2, shape);
-            fd_check(must_find(LOSSD_KIND_LOSS, settings[s].name), &input, a, configure_box, &ctx,
-                     1e-5, 1e-8);
-        }
+        for (int k = 0; k < 3; k++)
+            fd_check_setting(&settings[s], 0, formats[k], xyxy_a, xyxy_b, k == 1 ? "sum" : "mean",
+                             NULL);
 }
 END_TEST
 
@@ -725,37 +747,18 @@ START_TEST(target_finite_differences)
     /* d loss / d target is the derivative at generic pairs (random ones sit on no kink), for
        every loss but ciou (its aspect weight is held constant: ciou_aspect_weight_is_constant),
        in every format, reduced and with a grad_output. */
-    enum { N = 12 };
     test_rng r;
     rng_seed(&r, 71);
-    double xyxy_a[4 * N], xyxy_b[4 * N], a[4 * N], b[4 * N], up[N];
-    next_pairs(&r, xyxy_a, xyxy_b, N);
-    for (int i = 0; i < N; i++)
+    double xyxy_a[4 * FD_PAIRS], xyxy_b[4 * FD_PAIRS], up[FD_PAIRS];
+    next_pairs(&r, xyxy_a, xyxy_b, FD_PAIRS);
+    for (int i = 0; i < FD_PAIRS; i++)
         up[i] = rng_uniform(&r, -2, 2);
-    size_t shape[2] = {N, 4};
     const char *reductions[] = {"mean", "sum", "none"};
-    for (size_t s = 0; s < N_TARGET_SETTINGS; s++) {
-        const box_setting *st = &target_settings[s];
-        if (strcmp(st->name, "ciou") == 0)
-            continue;
-        for (int k = 0; k < 3; k++) {
-            to_format(xyxy_a, a, N, formats[k]);
-            to_format(xyxy_b, b, N, formats[k]);
-            box_ctx ctx = {.format = formats[k],
-                           .target = b,
-                           .n = N,
-                           .input = a,
-                           .grad_output = k == 2 ? up : NULL,
-                           .reduction = reductions[k],
-                           .param = st->param,
-                           .value = st->value,
-                           .flag = st->flag,
-                           .on = st->on};
-            lossd_tensor target = tensor_of(b, 2, shape);
-            fd_check_operand(must_find(LOSSD_KIND_LOSS, st->name), 1, &target, b, 1e-6,
-                             configure_box, &ctx, 1e-5, 1e-8);
-        }
-    }
+    for (size_t s = 0; s < N_TARGET_SETTINGS; s++)
+        if (strcmp(target_settings[s].name, "ciou") != 0)
+            for (int k = 0; k < 3; k++)
+                fd_check_setting(&target_settings[s], 1, formats[k], xyxy_a, xyxy_b, reductions[k],
+                                 up);
 }
 END_TEST
 
@@ -789,11 +792,7 @@ START_TEST(symmetric_losses_swap_their_gradients)
        ties, nesting and touching boxes included (autograd splits a tie in half either way). */
     double a[4 * ALPHA_PAIRS], b[4 * ALPHA_PAIRS], fa[4 * ALPHA_PAIRS], fb[4 * ALPHA_PAIRS];
     double up[ALPHA_PAIRS];
-    alpha_pairs(a, b);
-    test_rng r;
-    rng_seed(&r, 72);
-    for (size_t i = 0; i < ALPHA_PAIRS; i++)
-        up[i] = rng_uniform(&r, -2, 2);
+    alpha_pairs_upstream(a, b, up, 72);
     const box_setting siou_eps0 = {"siou", "eps", 0.0, NULL, false};
     for (size_t s = 0; s <= N_TARGET_SETTINGS; s++) {
         const box_setting *st = s < N_TARGET_SETTINGS ? &target_settings[s] : &siou_eps0;
