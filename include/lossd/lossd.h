@@ -188,6 +188,8 @@ typedef enum {
     LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0, or one box (4) */
     LOSSD_SHAPE_DISTRIBUTIONS, /* (K) or (N,K), K >= 1 */
     LOSSD_SHAPE_BIN_TARGET,    /* (N) reals in [0, C - 1] for (N,C) scores, () for (C) (dfl) */
+    LOSSD_SHAPE_ORIENTED,      /* (..., 5) or (..., 8), as box_format says: oriented boxes */
+    LOSSD_SHAPE_ORIENTED_LIST, /* (N, 5|8), N >= 0, or one box (5) or (8), by box_format */
 } lossd_shape_rule;
 
 /* What an operand's values must be. */
@@ -195,6 +197,7 @@ typedef enum {
     LOSSD_VALUES_ANY,         /* any finite number */
     LOSSD_VALUES_PROBABILITY, /* in [0, 1] */
     LOSSD_VALUES_BOX,         /* 4-vectors valid in the call's box_format */
+    LOSSD_VALUES_ORIENTED,    /* oriented boxes valid in the call's box_format */
 } lossd_value_rule;
 
 typedef struct {

@@ -243,6 +243,28 @@ static bool is_empty_list(const lossd_tensor *t)
     return t->rank == 1 && t->shape[0] == 0;
 }
 
+/* (..., 5|8) oriented boxes, or a list (N, 5|8) / one box, the length by box_format. */
+static int check_oriented_shape(lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k];
+    size_t len = lossd__oriented_box_len(c);
+    bool list = c->fn->operands[k].shape == LOSSD_SHAPE_ORIENTED_LIST;
+    const char *format = len == 5 ? "cxcywhr" : "xyxyxyxy";
+    char want[96];
+    if (is_empty_list(t) ||
+        (t->rank >= 1 && t->shape[t->rank - 1] == len && (!list || t->rank <= 2)))
+        return 0;
+    if (t->rank >= 2 && (!list || t->rank == 2))
+        return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
+                           "expected boxes of %zu numbers (box_format %s), got %zu per box", len,
+                           format, t->shape[t->rank - 1]);
+    snprintf(want, sizeof want,
+             list ? "a list of %s boxes of shape (N, %zu), or one box (%zu)"
+                  : "%s boxes of shape (..., %zu)",
+             format, len, len);
+    return shape_error(c, k, want, err);
+}
+
 static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k], *input = &c->operand[0];
@@ -316,6 +338,9 @@ static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
         if ((t->rank == 1 || t->rank == 2) && t->shape[t->rank - 1] > 0)
             return 0;
         return shape_error(c, k, "distributions of shape (K) or (N, K) with K >= 1", err);
+    case LOSSD_SHAPE_ORIENTED:
+    case LOSSD_SHAPE_ORIENTED_LIST:
+        return check_oriented_shape(c, k, err);
     }
     return 0;
 }
@@ -424,6 +449,8 @@ static int check_values(lossd_call *c, size_t k, lossd_error *err)
         return lossd__check_probabilities(c, k, err);
     case LOSSD_VALUES_BOX:
         return lossd__boxes_check(c, k, err);
+    case LOSSD_VALUES_ORIENTED:
+        return lossd__oriented_check(c, k, err);
     }
     return 0;
 }
@@ -500,7 +527,7 @@ static void loss_terms_shape(lossd_call *c, lossd_tensor *out)
     lossd_shape_rule rule = c->fn->operands[0].shape;
     *out = *input;
     out->data = NULL;
-    if (rule == LOSSD_SHAPE_SCORES || rule == LOSSD_SHAPE_BOXES) {
+    if (rule == LOSSD_SHAPE_SCORES || rule == LOSSD_SHAPE_BOXES || rule == LOSSD_SHAPE_ORIENTED) {
         if (is_empty_list(input))
             return;                  /* (0): an empty batch */
         out->rank = input->rank - 1; /* boxes: every leading dimension */
@@ -603,6 +630,8 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         *elems_per_unit = c->n_terms ? a->size / c->n_terms : 1;
         if (c->fn->operands[0].shape == LOSSD_SHAPE_BOXES)
             *elems_per_unit = 16; /* a box pair costs about as much as 16 elements */
+        if (c->fn->operands[0].shape == LOSSD_SHAPE_ORIENTED)
+            *elems_per_unit = 64; /* a rotated pair: a clipping, or a Gaussian's few logs */
         return 0;
     case LOSSD_KIND_ACTIVATION:
     case LOSSD_KIND_INFO:
@@ -627,7 +656,9 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         }
         return 0;
     case LOSSD_KIND_PAIRWISE: {
-        size_t n = a->size / 4, m = b->size / 4; /* (N,4), one box (4) or [] */
+        size_t len =
+            c->fn->operands[0].shape == LOSSD_SHAPE_ORIENTED_LIST ? lossd__oriented_box_len(c) : 4;
+        size_t n = a->size / len, m = b->size / len; /* (N,len), one box (len) or [] */
         c->output.rank = 2;
         c->output.shape[0] = n;
         c->output.shape[1] = m;
@@ -637,7 +668,7 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         s->n_units = n;
         c->n_terms = c->output.size;
         s->out_per_unit = m;
-        *elems_per_unit = m ? 4 * m : 1;
+        *elems_per_unit = m ? len * m : 1;
         return 0;
     }
     case LOSSD_KIND_COUNT:

@@ -95,6 +95,10 @@ extern const lossd__module lossd__regression_module, lossd__regression_module_av
 extern const lossd__module lossd__classification_module, lossd__classification_module_avx2;
 extern const lossd__module lossd__box_module, lossd__box_module_avx2;
 extern const lossd__module lossd__pairwise_module, lossd__pairwise_module_avx2;
+extern const lossd__module lossd__oriented_module, lossd__oriented_module_avx2;
+extern const lossd__module lossd__oriented_pairwise_module, lossd__oriented_pairwise_module_avx2;
+extern const lossd__module lossd__gaussian_module, lossd__gaussian_module_avx2;
+extern const lossd__module lossd__gaussian_pairwise_module, lossd__gaussian_pairwise_module_avx2;
 extern const lossd__module lossd__activation_module, lossd__activation_module_avx2;
 extern const lossd__module lossd__info_module, lossd__info_module_avx2;
 
@@ -363,6 +367,10 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err);
 
 /* Checks every box of operand k is valid in the call's box_format (boxes.c). */
 int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err);
+
+/* The same for oriented boxes (oriented.c), and their length in the call's box_format: 5 or 8. */
+int lossd__oriented_check(const lossd_call *c, size_t k, lossd_error *err);
+size_t lossd__oriented_box_len(const lossd_call *c);
 
 /* ---- what kernels count ---- */
 

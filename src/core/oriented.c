@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * oriented.c - the exact IoU losses of oriented boxes (riou, rgiou) with
+ * their analytic gradients, the riou matrix, and the validation of
+ * oriented boxes (docs/functions.md, "Oriented boxes").
+ *
+ * A pair of boxes becomes two counter-clockwise quadrilaterals in a local
+ * frame (the first box's centre, or its first corner: coordinates near 1e6
+ * then keep the digits a box of size 1 needs); polygon.c intersects them
+ * and takes their hull, and its provenance-aware gradients flow back to
+ * the first box's corners, then through the corner formulas to (cx, cy,
+ * w, h, r) or stay with the eight corner coordinates.
+ *
+ * What makes the degenerate inputs exact rather than merely close:
+ *   - a box inside the other (every corner inside or on every edge) has
+ *     the inner box's area as its intersection and the outer box as its
+ *     hull, from the very same shoelace sums: identical boxes give
+ *     I = U = C bit for bit, IoU exactly 1 and, with eps = 0, a loss of 0;
+ *   - I is clamped to [0, min(area P, area Q)] and the hull to at least U,
+ *     what exact arithmetic guarantees and rounding may not: IoU stays in
+ *     [0, 1] and GIoU's penalty non-negative.
+ * The clamps and the nesting pass the gradient of what they select (the
+ * inner box's area, the union), so gradients stay finite there.
+ *
+ * The clipping is scalar code: one pair's vertex count and provenance
+ * differ from the next pair's, which is what vector lanes cannot follow
+ * (docs/performance.md has the measurement). The AVX2 twin is the same
+ * code compiled for AVX2.
+ *
+ * Thread-safe: kernels write only their own units' slots.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "oriented.h"
+#include "polygon.h"
+
+enum { OBOX_RIOU, OBOX_RGIOU };
+
+#ifndef LOSSD_SIMD_AVX2 /* one copy of the shared choices and of the validation */
+const char *const lossd__obox_formats[] = {"cxcywhr", "xyxyxyxy", NULL};
+const char *const lossd__obox_rect_formats[] = {"cxcywhr", NULL};
+const char *const lossd__angle_units[] = {"rad", "deg", NULL};
+#endif
+
+/* Per-call constants (LOSSD__CONSTS) of riou, rgiou and the riou matrix. */
+typedef struct {
+    int format;     /* OBOX_* */
+    int angle_unit; /* ANGLE_* */
+    double eps;     /* 0 for the matrix */
+} oriented_consts;
+
+static int oriented_prepare(lossd_call *c, lossd_error *err)
+{
+    oriented_consts *k = LOSSD__CONSTS_SET(c, oriented_consts);
+    k->format = lossd__param_choice(c, "box_format");
+    k->angle_unit = lossd__param_choice(c, "angle_unit");
+    k->eps = lossd__param_number_or(c, "eps", 0.0);
+    (void)err;
+    return 0;
+}
+
+/* ------------------------------------------------------------ boxes as polygons */
+
+/* Corner signs of cxcywhr: corner j = centre + SX[j] (w/2) u + SY[j] (h/2) v. */
+static const double SX[4] = {1, -1, -1, 1}, SY[4] = {1, 1, -1, -1};
+
+/* A pair of boxes as counter-clockwise quadrilaterals in the first box's local frame. */
+typedef struct {
+    lossd__point p[4], q[4];
+    unsigned char p_corner[4]; /* xyxyxyxy: the input corner of P's corner i (reversed: 0 3 2 1) */
+    double cos_r, sin_r;       /* cxcywhr: P's angle */
+    double half_w, half_h;     /* cxcywhr: P's half sides */
+} obox_pair;
+
+/*
+ * The corners of a cxcywhr box b relative to origin o, counter-clockwise
+ * for w, h >= 0; its cos r, sin r.
+ */
+static void rect_corners(const double *b, lossd__point o, int unit, lossd__point *out, double *cs)
+{
+    double r = obox_radians(b[4], unit), c = cos(r), s = sin(r);
+    double hw = 0.5 * b[2], hh = 0.5 * b[3];
+    double ax = hw * c, ay = hw * s, bx = -hh * s, by = hh * c;
+    double cx = b[0] - o.x, cy = b[1] - o.y;
+    for (int j = 0; j < 4; j++)
+        out[j] = (lossd__point){cx + SX[j] * ax + SY[j] * bx, cy + SX[j] * ay + SY[j] * by};
+    cs[0] = c;
+    cs[1] = s;
+}
+
+/*
+ * The corners of a xyxyxyxy box relative to o, turned counter-clockwise:
+ * reversed (corners 0 3 2 1) when the input runs clockwise; map (may be
+ * NULL) receives which input corner each one is.
+ */
+static void quad_corners(const double *b, lossd__point o, lossd__point *out, unsigned char *map)
+{
+    for (int j = 0; j < 4; j++)
+        out[j] = (lossd__point){b[2 * j] - o.x, b[2 * j + 1] - o.y};
+    bool reverse = lossd__poly_area(out, 4) < 0;
+    if (reverse) {
+        lossd__point t = out[1];
+        out[1] = out[3];
+        out[3] = t;
+    }
+    if (map)
+        for (int j = 0; j < 4; j++)
+            map[j] = (unsigned char)(reverse ? (4 - j) % 4 : j);
+}
+
+static void pair_read(const double *a, const double *b, int format, int unit, obox_pair *pr)
+{
+    double cs[2];
+    if (format == OBOX_XYXYXYXY) {
+        lossd__point o = {a[0], a[1]};
+        quad_corners(a, o, pr->p, pr->p_corner);
+        quad_corners(b, o, pr->q, NULL);
+        return;
+    }
+    lossd__point o = {a[0], a[1]};
+    rect_corners(b, o, unit, pr->q, cs);
+    rect_corners(a, o, unit, pr->p, cs);
+    pr->cos_r = cs[0];
+    pr->sin_r = cs[1];
+    pr->half_w = 0.5 * a[2];
+    pr->half_h = 0.5 * a[3];
+}
+
+/* ------------------------------------------------------------ overlap */
+
+/* What an area was taken from, for its gradient. */
+enum { FROM_NONE, FROM_AREA_P, FROM_CLIP, FROM_HULL, FROM_UNION };
+
+/* The intersection, union and (with_hull) hull of a pair, and where each came from. */
+typedef struct {
+    double area_p, area_q, inter, uni, hull;
+    int inter_from, hull_from;
+    bool p_live; /* area_p is P's shoelace (not clamped at 0) */
+    size_t n_clip, n_hull;
+    lossd__vertex clip[LOSSD__CLIP_MAX];
+    lossd__point pts[8]; /* P's corners, then Q's: what the hull indexes */
+    unsigned char hull_idx[LOSSD__HULL_MAX];
+} obox_overlap;
+
+static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *ov)
+{
+    double ap = lossd__poly_area(pr->p, 4), aq = lossd__poly_area(pr->q, 4);
+    ov->p_live = ap > 0;
+    ov->area_p = ap > 0 ? ap : 0; /* a segment's shoelace may round below 0 */
+    ov->area_q = aq > 0 ? aq : 0;
+    ov->n_clip = ov->n_hull = 0;
+    int nested = 0; /* 1: P inside Q, 2: Q inside P */
+    if (lossd__poly_inside(pr->p, 4, pr->q, 4)) {
+        nested = 1;
+        ov->inter = ov->area_p;
+        ov->inter_from = FROM_AREA_P;
+    } else if (lossd__poly_inside(pr->q, 4, pr->p, 4)) {
+        nested = 2;
+        ov->inter = ov->area_q;
+        ov->inter_from = FROM_NONE;
+    } else {
+        ov->n_clip = lossd__poly_clip(pr->p, 4, pr->q, 4, ov->clip);
+        ov->inter = lossd__clip_area(ov->clip, ov->n_clip);
+        ov->inter_from = FROM_CLIP;
+    }
+    /* what exact arithmetic guarantees: 0 <= I <= min(area P, area Q) */
+    double cap = fmin(ov->area_p, ov->area_q);
+    if (ov->inter > cap) {
+        ov->inter = cap;
+        ov->inter_from = ov->area_p <= ov->area_q ? FROM_AREA_P : FROM_NONE;
+    } else if (ov->inter < 0) {
+        ov->inter = 0;
+        ov->inter_from = FROM_NONE;
+    }
+    ov->uni = ov->area_p + ov->area_q - ov->inter;
+    if (!with_hull)
+        return;
+    if (nested) { /* the hull is the outer box */
+        ov->hull = nested == 1 ? ov->area_q : ov->area_p;
+        ov->hull_from = nested == 1 ? FROM_NONE : FROM_AREA_P;
+        return;
+    }
+    for (int j = 0; j < 4; j++) {
+        ov->pts[j] = pr->p[j];
+        ov->pts[4 + j] = pr->q[j];
+    }
+    ov->n_hull = lossd__poly_hull(ov->pts, 8, ov->hull_idx);
+    ov->hull = lossd__hull_area(ov->pts, ov->hull_idx, ov->n_hull);
+    ov->hull_from = FROM_HULL;
+    if (ov->hull < ov->uni) { /* the hull holds the union */
+        ov->hull = ov->uni;
+        ov->hull_from = FROM_UNION;
+    }
+}
+
+/* IoU of a pair, I / U, and 0 where U = 0 (the matrix's definition). */
+static double pair_iou(const double *a, const double *b, int format, int unit)
+{
+    obox_pair pr;
+    obox_overlap ov;
+    pair_read(a, b, format, unit, &pr);
+    overlap_compute(&pr, false, &ov);
+    return ov.uni > 0 ? ov.inter / ov.uni : 0.0;
+}
+
+/* ------------------------------------------------------------ losses */
+
+typedef struct {
+    double iou, inter, uni, hull;
+} obox_terms;
+
+/*
+ * Pulls the gradient with respect to P's four (local) corners back to the
+ * box's numbers, times upstream, into grad (5 or 8 of them).
+ */
+static void corners_to_box(const obox_pair *pr, const lossd__point *g, int format, int unit,
+                           double upstream, double *grad)
+{
+    if (format == OBOX_XYXYXYXY) {
+        for (int j = 0; j < 4; j++) {
+            grad[2 * pr->p_corner[j]] = upstream * g[j].x;
+            grad[2 * pr->p_corner[j] + 1] = upstream * g[j].y;
+        }
+        return;
+    }
+    /* corner j = c + SX[j] (w/2)(cos, sin) + SY[j] (h/2)(-sin, cos) */
+    lossd__point sum_x = {0, 0}, sum_y = {0, 0}, all = {0, 0};
+    for (int j = 0; j < 4; j++) {
+        all.x += g[j].x;
+        all.y += g[j].y;
+        sum_x.x += SX[j] * g[j].x;
+        sum_x.y += SX[j] * g[j].y;
+        sum_y.x += SY[j] * g[j].x;
+        sum_y.y += SY[j] * g[j].y;
+    }
+    double c = pr->cos_r, s = pr->sin_r;
+    double along_u = sum_x.x * c + sum_x.y * s, across_u = -sum_x.x * s + sum_x.y * c;
+    double along_v = -sum_y.x * s + sum_y.y * c, across_v = -sum_y.x * c - sum_y.y * s;
+    grad[0] = upstream * all.x;
+    grad[1] = upstream * all.y;
+    grad[2] = upstream * 0.5 * along_u;
+    grad[3] = upstream * 0.5 * along_v;
+    grad[4] = upstream * obox_angle_scale(unit) * (pr->half_w * across_u + pr->half_h * across_v);
+}
+
+/*
+ * The loss of one pair: riou 1 - I/(U + eps), rgiou that plus
+ * (C - U)/(C + eps); when grad is not NULL, also upstream * its gradient
+ * with respect to a's numbers. Written as
+ *   d loss = k_i dI + k_a d area(P) + k_c dC
+ * (U = area P + area Q - I), each area's gradient then taken from where
+ * the area came from: P's shoelace, the clipped polygon, or the hull.
+ */
+static double pair_loss(int which, const double *a, const double *b, const oriented_consts *k,
+                        double upstream, double *grad, obox_terms *terms)
+{
+    obox_pair pr;
+    obox_overlap ov;
+    pair_read(a, b, k->format, k->angle_unit, &pr);
+    overlap_compute(&pr, which == OBOX_RGIOU, &ov);
+    double den = ov.uni + k->eps, iou = ov.inter / den;
+    double loss = 1 - iou, hull_den = 0;
+    if (which == OBOX_RGIOU) {
+        hull_den = ov.hull + k->eps;
+        loss += (ov.hull - ov.uni) / hull_den;
+    }
+    if (terms)
+        *terms = (obox_terms){iou, ov.inter, ov.uni, ov.hull};
+    if (grad == NULL)
+        return loss;
+
+    double k_i = -(1 + iou) / den, k_a = iou / den, k_c = 0;
+    if (which == OBOX_RGIOU) {
+        k_c = (ov.uni + k->eps) / (hull_den * hull_den);
+        k_a -= 1 / hull_den;
+        k_i += 1 / hull_den;
+        if (ov.hull_from == FROM_UNION) { /* C = U: its gradient is U's */
+            k_a += k_c;
+            k_i -= k_c;
+            k_c = 0;
+        } else if (ov.hull_from == FROM_AREA_P) {
+            k_a += k_c;
+            k_c = 0;
+        }
+    }
+    lossd__point g[4] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
+    if (ov.inter_from == FROM_AREA_P)
+        k_a += k_i;
+    else if (ov.inter_from == FROM_CLIP)
+        lossd__clip_area_grad(ov.clip, ov.n_clip, pr.p, 4, pr.q, 4, k_i, g, NULL);
+    if (ov.p_live)
+        lossd__poly_area_grad(pr.p, 4, k_a, g);
+    if (k_c != 0 && ov.hull_from == FROM_HULL)
+        lossd__hull_area_grad(ov.pts, ov.hull_idx, ov.n_hull, k_c, g, 4);
+    corners_to_box(&pr, g, k->format, k->angle_unit, upstream, grad);
+    return loss;
+}
+
+static size_t count_nonfinite(const double *v, size_t n)
+{
+    size_t bad = 0;
+    for (size_t j = 0; j < n; j++)
+        bad += !isfinite(v[j]);
+    return bad;
+}
+
+LOSSD_INLINE size_t oriented_loss_kernel(const lossd_call *c, size_t begin, size_t end, double *out,
+                                         int which)
+{
+    oriented_consts k = *LOSSD__CONSTS(c, oriented_consts);
+    double scale = c->state->term_scale;
+    size_t len = obox_len(k.format), bad = 0;
+    const double *a = c->operand[0].data, *b = c->operand[1].data;
+    bool reduced = lossd__reduced(c);
+    for (size_t i = begin; i < end; i++) {
+        double upstream = c->grad_output_set ? scale * c->grad_output.data[i] : scale;
+        double *grad = c->grad ? c->grad + len * i : NULL;
+        obox_terms t;
+        double loss = scale * pair_loss(which, a + len * i, b + len * i, &k, upstream, grad,
+                                        c->terms[0] ? &t : NULL);
+        out[i - begin] = loss;
+        if (!reduced)
+            bad += !isfinite(loss);
+        if (grad)
+            bad += count_nonfinite(grad, len);
+        if (c->terms[0]) {
+            double values[3] = {t.iou, which == OBOX_RGIOU ? t.hull : t.inter, t.uni};
+            for (size_t j = 0; j < (which == OBOX_RGIOU ? 2u : 3u); j++) {
+                c->terms[j][i] = values[j];
+                bad += !isfinite(values[j]);
+            }
+        }
+    }
+    lossd__report_nonfinite(c, begin, bad);
+    return 0;
+}
+
+static size_t riou_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return oriented_loss_kernel(c, begin, end, out, OBOX_RIOU);
+}
+
+static size_t rgiou_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    return oriented_loss_kernel(c, begin, end, out, OBOX_RGIOU);
+}
+
+/* Rows [begin, end) of the riou matrix. */
+static size_t riou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
+{
+    oriented_consts k = *LOSSD__CONSTS(c, oriented_consts);
+    size_t len = obox_len(k.format), m = c->operand[1].size / len, bad = 0;
+    const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
+    for (size_t i = begin; i < end; i++) {
+        double *row = out + (i - begin) * m;
+        for (size_t j = 0; j < m; j++) {
+            row[j] = pair_iou(b1 + len * i, b2 + len * j, k.format, k.angle_unit);
+            bad += !isfinite(row[j]);
+        }
+    }
+    lossd__report_nonfinite(c, begin, bad);
+    return 0;
+}
+
+/* ------------------------------------------------------------ validation */
+
+#ifndef LOSSD_SIMD_AVX2 /* validation runs before any kernel: one copy */
+size_t lossd__oriented_box_len(const lossd_call *c)
+{
+    return obox_len(lossd__param_choice(c, "box_format"));
+}
+
+/*
+ * Whether the four corners of b turn one way only (convex, in either
+ * direction; a turn within rounding of straight counts as straight, so
+ * three collinear corners, or a rectangle of width 0 written as corners,
+ * pass). A quadrilateral whose turns all have one sign cannot cross itself.
+ */
+static bool quad_is_convex(const double *b)
+{
+    lossd__point v[4];
+    double longest = 0;
+    for (int j = 0; j < 4; j++) {
+        v[j] = (lossd__point){b[2 * ((j + 1) % 4)] - b[2 * j],
+                              b[2 * ((j + 1) % 4) + 1] - b[2 * j + 1]};
+        longest = fmax(longest, v[j].x * v[j].x + v[j].y * v[j].y);
+    }
+    double straight = 1e-12 * longest;
+    bool left = false, right = false;
+    for (int j = 0; j < 4; j++) {
+        double turn = v[j].x * v[(j + 1) % 4].y - v[j].y * v[(j + 1) % 4].x;
+        left |= turn > straight;
+        right |= turn < -straight;
+    }
+    return !(left && right);
+}
+
+int lossd__oriented_check(const lossd_call *c, size_t k, lossd_error *err)
+{
+    const lossd_tensor *t = &c->operand[k];
+    int format = lossd__param_choice(c, "box_format");
+    size_t len = obox_len(format);
+    for (size_t i = 0; i + len <= t->size; i += len) {
+        const double *p = t->data + i;
+        const char *what = NULL;
+        for (size_t j = 0; j < len && what == NULL; j++)
+            if (!isfinite(p[j]))
+                what = "a coordinate is not finite";
+        double bad = 0;
+        if (what == NULL && format == OBOX_CXCYWHR) {
+            if (!(p[2] >= 0))
+                what = "negative width", bad = p[2];
+            else if (!(p[3] >= 0))
+                what = "negative height", bad = p[3];
+        } else if (what == NULL && !quad_is_convex(p)) {
+            what = "not a convex quadrilateral (its corners turn both ways)";
+        }
+        if (what == NULL)
+            continue;
+        char path[LOSSD_FIELD_MAX];
+        lossd__path(path, sizeof path, c->fn->operands[k].name, t, i, t->rank - 1);
+        if (what[0] == 'n' && what[1] == 'e')
+            return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: %s (%s)",
+                               lossd__obox_formats[format], what, LOSSD__SHORTEST(bad));
+        return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: %s",
+                           lossd__obox_formats[format], what);
+    }
+    return 0;
+}
+#endif
+
+/* ------------------------------------------------------------ registry rows */
+
+static const lossd_param_spec riou_params[] = {
+    OBOX_ANY_FORMAT_SPEC,
+    ANGLE_UNIT_SPEC,
+    {.name = "eps",
+     .type = LOSSD_PARAM_NUMBER,
+     .summary = "added to the union (and the hull) in the denominators, as torchvision's box "
+                "losses place it",
+     .default_number = 1e-7,
+     .domain = LOSSD__NONNEG},
+};
+
+static const lossd_param_spec riou_matrix_params[] = {OBOX_ANY_FORMAT_SPEC, ANGLE_UNIT_SPEC};
+
+static const char *const riou_terms[] = {"iou", "intersection", "union", NULL};
+static const char *const rgiou_terms[] = {"iou", "hull_area", NULL};
+
+static const lossd_function oriented_functions[] = {
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "riou",
+     .summary = "exact rotated IoU loss: one minus the intersection over union of two oriented "
+                "boxes, with its analytic gradient",
+     .formula = "1 - \\frac{|P \\cap Q|}{|P| + |Q| - |P \\cap Q| + \\epsilon}",
+     .reference = "1 - I/(U + eps), I = shapely Polygon(P).intersection(Polygon(Q)).area",
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_TERMS,
+     .operands = OBOX_OPERANDS,
+     .params = LOSSD__PARAMS(riou_params),
+     .terms = riou_terms,
+     .impl = LOSSD__IMPL(.prepare = oriented_prepare, .kernel = riou_kernel)},
+    {.kind = LOSSD_KIND_LOSS,
+     .name = "rgiou",
+     .summary = "rotated GIoU loss: the enclosing shape is the convex hull of the two oriented "
+                "boxes (mmrotate's ConvexGIoULoss)",
+     .formula = "1 - \\mathrm{IoU} + \\frac{|C| - |P \\cup Q|}{|C| + \\epsilon},\\ C = "
+                "\\mathrm{hull}(P \\cup Q)",
+     .reference = "C = shapely MultiPoint(P + Q).convex_hull.area (GIoU for convex shapes)",
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_TERMS,
+     .operands = OBOX_OPERANDS,
+     .params = LOSSD__PARAMS(riou_params),
+     .terms = rgiou_terms,
+     .impl = LOSSD__IMPL(.prepare = oriented_prepare, .kernel = rgiou_kernel)},
+};
+
+LOSSD__MODULE(lossd__oriented_module, oriented_functions);
+
+static const lossd_function oriented_pairwise_functions[] = {
+    {.kind = LOSSD_KIND_PAIRWISE,
+     .name = "riou",
+     .summary = "pairwise exact IoU of oriented boxes, an (N,M) matrix",
+     .formula = "\\frac{|P_i \\cap Q_j|}{|P_i \\cup Q_j|}\\ (0 \\text{ where the union is empty})",
+     .reference = "shapely Polygon(P).intersection(Polygon(Q)).area / union",
+     .operands = OBOX_LIST_OPERANDS,
+     .params = LOSSD__PARAMS(riou_matrix_params),
+     .impl = LOSSD__IMPL(.prepare = oriented_prepare, .kernel = riou_matrix_kernel)},
+};
+
+LOSSD__MODULE(lossd__oriented_pairwise_module, oriented_pairwise_functions);
