@@ -150,13 +150,16 @@ static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *o
     ov->area_p = ap > 0 ? ap : 0; /* a segment's shoelace may round below 0 */
     ov->area_q = aq > 0 ? aq : 0;
     ov->n_clip = ov->n_hull = 0;
-    int nested = 0; /* 1: P inside Q, 2: Q inside P */
-    if (lossd__poly_inside(pr->p, 4, pr->q, 4)) {
-        nested = 1;
+    /* nested: 1 P inside Q, 2 Q inside P, 3 both (one polygon, perhaps listed from another
+       corner). A polygon of no area holds nothing: its zero-length edges pass every point. */
+    int nested = (ov->area_q > 0 && lossd__poly_inside(pr->p, 4, pr->q, 4)) |
+                 (ov->area_p > 0 && lossd__poly_inside(pr->q, 4, pr->p, 4)) << 1;
+    if (nested == 3) /* the same polygon: its areas differ at most by the sums' rounding */
+        ov->area_q = ov->area_p;
+    if (nested & 1) {
         ov->inter = ov->area_p;
         ov->inter_from = FROM_AREA_P;
-    } else if (lossd__poly_inside(pr->q, 4, pr->p, 4)) {
-        nested = 2;
+    } else if (nested) {
         ov->inter = ov->area_q;
         ov->inter_from = FROM_NONE;
     } else {
@@ -177,18 +180,18 @@ static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *o
     if (!with_hull)
         return;
     if (nested) { /* the hull is the outer box */
-        ov->hull = nested == 1 ? ov->area_q : ov->area_p;
-        ov->hull_from = nested == 1 ? FROM_NONE : FROM_AREA_P;
-        return;
+        ov->hull = nested & 1 ? ov->area_q : ov->area_p;
+        ov->hull_from = nested & 1 ? FROM_NONE : FROM_AREA_P;
+    } else {
+        for (int j = 0; j < 4; j++) {
+            ov->pts[j] = pr->p[j];
+            ov->pts[4 + j] = pr->q[j];
+        }
+        ov->n_hull = lossd__poly_hull(ov->pts, 8, ov->hull_idx);
+        ov->hull = lossd__hull_area(ov->pts, ov->hull_idx, ov->n_hull);
+        ov->hull_from = FROM_HULL;
     }
-    for (int j = 0; j < 4; j++) {
-        ov->pts[j] = pr->p[j];
-        ov->pts[4 + j] = pr->q[j];
-    }
-    ov->n_hull = lossd__poly_hull(ov->pts, 8, ov->hull_idx);
-    ov->hull = lossd__hull_area(ov->pts, ov->hull_idx, ov->n_hull);
-    ov->hull_from = FROM_HULL;
-    if (ov->hull < ov->uni) { /* the hull holds the union */
+    if (ov->hull < ov->uni) { /* the hull holds the union (U = A + B - I rounds on its own) */
         ov->hull = ov->uni;
         ov->hull_from = FROM_UNION;
     }

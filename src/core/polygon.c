@@ -19,7 +19,9 @@
  */
 #include "polygon.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "../debug.h"
 
@@ -74,13 +76,26 @@ int lossd__poly_inside(const lossd__point *inner, size_t n_inner, const lossd__p
 }
 
 /*
+ * Whether Q's edges j and k turn at their shared corner by more than
+ * rounding: only then is that corner where their lines cross. Three
+ * collinear corners (allowed: a triangle written as a quadrilateral) make
+ * two edges one line, which "crosses" the other anywhere along it.
+ */
+static bool turns(const lossd__point *q, size_t n_q, size_t j, size_t k)
+{
+    lossd__point fj = sub(q[(j + 1) % n_q], q[j]), fk = sub(q[(k + 1) % n_q], q[k]);
+    double c = cross(fj, fk), tol = 64 * DBL_EPSILON;
+    return c * c > tol * tol * (fj.x * fj.x + fj.y * fj.y) * (fk.x * fk.x + fk.y * fk.y);
+}
+
+/*
  * The vertex where the segment from `cur` (on line cur->line) to `nxt`
  * crosses Q's edge k, at t = s_cur / (s_cur - s_nxt) of the way (the two
  * signed distances have strictly opposite signs, so 0 < t < 1 and the
  * denominator is not 0). On a line of P it is the crossing of that edge
- * with edge k; on a line of Q adjacent to k, the corner they share,
- * exactly; on any other line of Q (parallel or degenerate edges) a point
- * that carries no gradient.
+ * with edge k; on a line of Q adjacent to k that turns into it, the
+ * corner they share, exactly; on any other line of Q (parallel edges,
+ * degenerate ones) a point that carries no gradient.
  */
 static lossd__vertex crossing(const lossd__vertex *cur, const lossd__vertex *nxt, double s_cur,
                               double s_nxt, size_t k, const lossd__point *q, size_t n_q)
@@ -94,7 +109,7 @@ static lossd__vertex crossing(const lossd__vertex *cur, const lossd__vertex *nxt
     if (cur->line < Q_LINE)
         return x;
     size_t other = cur->line - Q_LINE;
-    if (other == (k + n_q - 1) % n_q || other == (k + 1) % n_q) {
+    if ((other == (k + n_q - 1) % n_q || other == (k + 1) % n_q) && turns(q, n_q, other, k)) {
         size_t corner = other == (k + 1) % n_q ? other : k; /* edge j runs from corner j */
         x.at = q[corner];
         x.from = LOSSD__FROM_Q;
@@ -150,6 +165,12 @@ size_t lossd__poly_clip(const lossd__point *p, size_t n_p, const lossd__point *q
         in[i] = (lossd__vertex){
             .at = p[i], .from = LOSSD__FROM_P, .p = (unsigned char)i, .line = (unsigned char)i};
     size_t n = n_p;
+    /* a Q whose corners all coincide is a point, and its zero-length edges cut nothing */
+    bool point = true;
+    for (size_t k = 1; k < n_q && point; k++)
+        point = q[k].x == q[0].x && q[k].y == q[0].y;
+    if (point)
+        return 0;
     for (size_t k = 0; k < n_q; k++) {
         n = n ? clip_pass(in, n, k, q, n_q, next) : 0;
         lossd__vertex *t = in;

@@ -38,6 +38,8 @@ from torchvision.ops import (
 )
 from torchvision.ops._utils import _loss_inter_union
 
+import gen_oriented  # the oriented-box references and cases (this folder)
+
 F64 = torch.float64
 REDUCTIONS = ("mean", "sum", "none")
 # The tolerances (values, gradients, relative) of the functions torch has no
@@ -1800,10 +1802,11 @@ def main(argv):
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
                  nwd_losses, batched_box_losses, bad_box_inputs, poly1_losses, qfl_losses,
-                 varifocal_losses, dfl_losses],
+                 varifocal_losses, dfl_losses, gen_oriented.oriented_losses,
+                 gen_oriented.bad_oriented_inputs],
         "activation": [activations, softmax_dims],
         "info": [information],
-        "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs],
+        "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs, gen_oriented.oriented_pairwise],
     }
     for kind, generators in families.items():
         out = GoldenFile(folder, kind)

@@ -410,3 +410,268 @@ def random_quads(rng, n, spread=1.0):
 def quads_of(rects):
     """The corners of cxcywhr boxes as xyxyxyxy."""
     return rect_corners(rects).reshape(-1, 8)
+
+
+# --------------------------------------------------------------------------
+# Cases
+# --------------------------------------------------------------------------
+
+# Hand-picked cxcywhr pairs, radians: overlapping at odd angles, one box
+# strictly inside the other, disjoint, a thin box across a square.
+FIXED_PAIRS = [
+    ([0.0, 0.0, 2.0, 1.0, 0.3], [0.5, 0.2, 1.5, 1.0, -0.4]),
+    ([0.0, 0.0, 2.0, 2.0, 0.5], [0.1, -0.1, 0.8, 0.5, 1.1]),
+    ([0.0, 0.0, 1.0, 3.0, 1.0], [4.0, 4.0, 1.0, 1.0, 0.2]),
+    ([1.0, 2.0, 3.0, 0.7, -2.0], [1.3, 1.8, 2.0, 1.2, 2.9]),
+    ([0.0, 0.0, 2.0, 1.0, 0.7], [0.3, 0.1, 1.2, 2.5, 0.9]),
+    ([-1.0, 0.5, 1.5, 1.5, 0.25], [-0.4, 0.9, 1.0, 2.0, -1.3]),
+    ([2.0, -1.0, 4.0, 0.3, 0.1], [2.2, -0.9, 1.1, 1.3, -0.6]),
+]
+
+
+def f64(values):
+    return torch.as_tensor(values, dtype=F64).clone()
+
+
+def fixed_pairs(deg=False):
+    a, b = f64([p for p, _ in FIXED_PAIRS]), f64([q for _, q in FIXED_PAIRS])
+    if deg:
+        a[:, 4] *= 180 / math.pi
+        b[:, 4] *= 180 / math.pi
+    return a, b
+
+
+def emit(out, rng, label, name, inp, tgt, reduction="mean", params=None, grad=True,
+         terms=False):
+    """One loss case from ORIENTED_LOSSES[name]; reduction None leaves lossd's
+    default (mean). Unreduced cases back-propagate a random grad_output."""
+    params = params or {}
+    red = reduction or "mean"
+    x = f64(inp).requires_grad_(grad)
+    t = f64(tgt)
+    per_box, extras = ORIENTED_LOSSES[name](x, t, **params)
+    y = per_box.mean() if red == "mean" else per_box.sum() if red == "sum" else per_box
+    expects, grad_output = [], None
+    if red == "none":
+        expects.append(("output", y))
+        if grad:
+            grad_output = rng.normal(*y.shape)
+            y.backward(grad_output)
+    else:
+        expects.append(("loss", y.item()))
+        if grad:
+            y.backward()
+    if grad:
+        expects.append(("grad", x.grad if x.grad is not None else torch.zeros_like(x)))
+    expects.append(("n", per_box.numel()))
+    if terms:
+        expects += [(f"term {k}", v) for k, v in extras.items()]
+    out.case(label, name, reduction=reduction, grad=grad, terms=terms, params=params,
+             operands=[("input", x), ("target", t)], grad_output=grad_output, expects=expects)
+
+
+def emit_empty(out, name, params=None):
+    """An empty batch: loss 0 and n 0 for every reduction."""
+    empty = torch.zeros(0, dtype=F64)
+    for red in REDUCTIONS:
+        expects = [("output", empty)] if red == "none" else [("loss", 0.0)]
+        out.case(f"{name}/empty/{red}/grad", name, reduction=red, grad=True, params=params,
+                 operands=[("input", empty), ("target", empty)],
+                 grad_output=empty if red == "none" else None,
+                 expects=expects + [("grad", empty), ("n", 0)])
+
+
+# Each function's parameter settings beyond the defaults: every parameter
+# set explicitly, every choice and both values of every boolean.
+SETTINGS = {
+    "riou": [{"eps": 0.0}, {"eps": 0.1}],
+    "rgiou": [{"eps": 0.0}, {"eps": 0.1}],
+    "probiou": [{"ciou": True}, {"ciou": False, "eps": 1e-3}, {"ciou": True, "eps": 1e-9}],
+    "gwd": [{"fun": f, "tau": tau, "alpha": alpha, "normalize": norm}
+            for f, tau, alpha, norm in (("log1p", 0.0, 1.0, True), ("sqrt", 1.0, 0.5, True),
+                                        ("none", 2.5, 2.0, False), ("log1p", 1.0, 1.0, False),
+                                        ("sqrt", 0.0, 1.0, False), ("none", 0.0, 1.0, True))],
+    "kld": [{"fun": f, "tau": tau, "alpha": alpha, "sqrt": root}
+            for f, tau, alpha, root in (("log1p", 0.0, 1.0, True), ("sqrt", 1.0, 0.5, True),
+                                        ("none", 2.5, 2.0, False), ("log1p", 1.0, 1.0, False),
+                                        ("sqrt", 0.0, 1.0, False), ("none", 0.0, 1.0, True))],
+    "kfiou": [{"fun": "none", "eps": 1e-6}, {"fun": "ln"}, {"fun": "exp", "eps": 1e-3},
+              {"fun": "ln", "eps": 1e-9}],
+}
+
+
+def tag_of(params):
+    return "/".join(f"{k}={v}" for k, v in params.items()) or "defaults"
+
+
+def oriented_losses(out):
+    """Every oriented loss in each format and angle unit, each reduction,
+    gradient, grad_output and term, each parameter setting of SETTINGS, a
+    single box, a batch of (2, 3) boxes, an empty batch."""
+    rng = Rng(1801)
+    fixed_a, fixed_b = fixed_pairs()
+    deg_a, deg_b = fixed_pairs(deg=True)
+    rand_a = random_rects(rng, 12)
+    rand_b = near(rng, rand_a)
+    for name in ORIENTED_LOSSES:
+        for red in REDUCTIONS:
+            emit(out, rng, f"{name}/fixed/{red}/grad", name, fixed_a, fixed_b, red)
+        emit(out, rng, f"{name}/fixed/terms/none/grad", name, fixed_a, fixed_b, "none",
+             terms=True)
+        emit(out, rng, f"{name}/explicit-defaults/random/mean/grad", name, rand_a, rand_b, "mean",
+             {"box_format": "cxcywhr", "angle_unit": "rad"})
+        emit(out, rng, f"{name}/deg/fixed/none/grad", name, deg_a, deg_b, "none",
+             {"angle_unit": "deg"}, terms=True)
+        emit(out, rng, f"{name}/deg/random/sum/grad", name, rand_a * f64([1, 1, 1, 1, 180 / math.pi]),
+             rand_b * f64([1, 1, 1, 1, 180 / math.pi]), "sum", {"angle_unit": "deg"})
+        for params in SETTINGS[name]:
+            tag = tag_of(params)
+            emit(out, rng, f"{name}/{tag}/random/none/grad", name, rand_a, rand_b, "none", params,
+                 terms=True)
+            emit(out, rng, f"{name}/{tag}/fixed/mean/grad", name, fixed_a, fixed_b, "mean", params)
+        emit(out, rng, f"{name}/single-box/default-reduction/grad", name, fixed_a[0], fixed_b[0],
+             None, terms=True)
+        emit(out, rng, f"{name}/batched-2x3/none/grad", name, rand_a[:6].reshape(2, 3, 5),
+             rand_b[:6].reshape(2, 3, 5), "none", terms=True)
+        emit(out, rng, f"{name}/random/none/nograd", name, rand_a, rand_b, "none", grad=False)
+        emit(out, rng, f"{name}/random/mean/terms/nograd", name, rand_a, rand_b, "mean",
+             grad=False, terms=True)
+        emit_empty(out, name)
+    # the quadrilateral format: random convex quadrilaterals either way round, and rectangles
+    quads_a, quads_b = random_quads(rng, 10), random_quads(rng, 10)
+    for name in ("riou", "rgiou"):
+        params = {"box_format": "xyxyxyxy"}
+        for red in REDUCTIONS:
+            emit(out, rng, f"{name}/xyxyxyxy/random/{red}/grad", name, quads_a, quads_b, red,
+                 params, terms=(red == "none"))
+        emit(out, rng, f"{name}/xyxyxyxy/rectangles/none/grad", name, quads_of(fixed_a),
+             quads_of(fixed_b), "none", params, terms=True)
+        emit(out, rng, f"{name}/xyxyxyxy+eps=0.1/random/mean/grad", name, quads_a, quads_b,
+             "mean", {"box_format": "xyxyxyxy", "eps": 0.1})
+        emit(out, rng, f"{name}/xyxyxyxy/single-box/sum/grad", name, quads_a[0], quads_b[0],
+             "sum", params)
+        emit(out, rng, f"{name}/xyxyxyxy/batched-2x2/none/grad", name,
+             quads_a[:4].reshape(2, 2, 8), quads_b[:4].reshape(2, 2, 8), "none", params)
+
+
+def bad_oriented_inputs(out):
+    """The contract's bad inputs: the first offending box by path, the
+    operand for a wrong last axis, each parameter out of its domain."""
+    good = [[0.0, 0.0, 2.0, 1.0, 0.3], [1.0, 1.0, 1.0, 2.0, -0.5], [0.5, 0.5, 1.0, 1.0, 0.0]]
+    nan = [good[0], [1.0, float("nan"), 1.0, 2.0, 0.0], good[2]]
+    inf_r = [good[0], good[1], [0.5, 0.5, 1.0, 1.0, float("inf")]]
+    neg_w = [good[0], good[1], [0.5, 0.5, -1.0, 1.0, 0.0]]
+    neg_h = [[0.0, 0.0, 2.0, -0.5, 0.3], good[1], good[2]]
+    quad = [[0.0, 0.0, 2.0, 0.0, 2.0, 1.0, 0.0, 1.0], [3.0, 3.0, 3.0, 5.0, 1.0, 5.0, 1.0, 3.0],
+            [0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 0.5]]  # the last: three collinear corners
+    bowtie = [quad[0], quad[1], [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]]
+    dent = [[0.0, 0.0, 2.0, 0.0, 1.0, 0.5, 0.0, 2.0], quad[1], quad[2]]
+    quad_nan = [quad[0], [3.0, 3.0, 3.0, float("-inf"), 1.0, 5.0, 1.0, 3.0], quad[2]]
+
+    def bad(label, name, inp, tgt, field, params=None, **kw):
+        out.case(label, name, params=params, operands=[("input", f64(inp)), ("target", f64(tgt))],
+                 expects=[("error", field)], **kw)
+
+    for name in ORIENTED_LOSSES:
+        b = f"{name}/bad-input"
+        bad(f"{b}/nan", name, nan, good, "input[1]")
+        bad(f"{b}/inf-angle", name, good, inf_r, "target[2]")
+        bad(f"{b}/negative-width", name, neg_w, good, "input[2]")
+        bad(f"{b}/negative-height", name, good, neg_h, "target[0]")
+        bad(f"{b}/batched/negative-width", name, [good[:2], neg_w[1:]], [good[:2], good[1:]],
+            "input[1][1]")
+        bad(f"{b}/4-per-box", name, [[0.0, 0.0, 1.0, 1.0]], [[0.0, 0.0, 1.0, 1.0]], "input")
+        bad(f"{b}/8-per-box-as-cxcywhr", name, quad, quad, "input")
+        bad(f"{b}/scalar", name, 1.0, 1.0, "input")
+        bad(f"{b}/target-shape", name, good, good[:2], "target")
+        bad(f"{b}/box_format", name, good, good, "box_format", {"box_format": "xyxy"})
+        bad(f"{b}/angle_unit", name, good, good, "angle_unit", {"angle_unit": "grad"})
+        bad(f"{b}/angle_unit-number", name, good, good, "angle_unit", {"angle_unit": 1.0})
+        bad(f"{b}/grad_output-with-mean", name, good, good, "grad_output", reduction="mean",
+            grad=True, grad_output=f64([1.0, 1.0, 1.0]))
+        bad(f"{b}/grad_output-shape", name, good, good, "grad_output", reduction="none",
+            grad=True, grad_output=f64([1.0, 1.0]))
+        if name in ("riou", "rgiou"):
+            q = {"box_format": "xyxyxyxy"}
+            bad(f"{b}/xyxyxyxy/bowtie", name, bowtie, quad, "input[2]", q)
+            bad(f"{b}/xyxyxyxy/not-convex", name, quad, dent, "target[0]", q)
+            bad(f"{b}/xyxyxyxy/not-finite", name, quad_nan, quad, "input[1]", q)
+            bad(f"{b}/xyxyxyxy/5-per-box", name, good, good, "input", q)
+            bad(f"{b}/eps<0", name, good, good, "eps", {"eps": -1e-7})
+            bad(f"{b}/alpha", name, good, good, "alpha", {"alpha": 1.0})
+        else:
+            bad(f"{b}/xyxyxyxy", name, quad, quad, "box_format", {"box_format": "xyxyxyxy"})
+    for name in ("probiou", "kfiou"):
+        for eps in (0.0, -1e-7, math.inf):
+            bad(f"{name}/bad-input/eps={eps}", name, good, good, "eps", {"eps": eps})
+    bad("probiou/bad-input/ciou-number", "probiou", good, good, "ciou", {"ciou": 1.0})
+    bad("probiou/bad-input/fun", "probiou", good, good, "fun", {"fun": "none"})
+    for name in ("gwd", "kld"):
+        bad(f"{name}/bad-input/fun", name, good, good, "fun", {"fun": "ln"})
+        bad(f"{name}/bad-input/tau<0", name, good, good, "tau", {"tau": -1.0})
+        for alpha in (0.0, -1.0):
+            bad(f"{name}/bad-input/alpha={alpha}", name, good, good, "alpha", {"alpha": alpha})
+        bad(f"{name}/bad-input/eps", name, good, good, "eps", {"eps": 1e-7})
+    bad("gwd/bad-input/normalize-string", "gwd", good, good, "normalize", {"normalize": "true"})
+    bad("gwd/bad-input/sqrt", "gwd", good, good, "sqrt", {"sqrt": True})
+    bad("kld/bad-input/sqrt-number", "kld", good, good, "sqrt", {"sqrt": 0.0})
+    bad("kld/bad-input/normalize", "kld", good, good, "normalize", {"normalize": True})
+    bad("kfiou/bad-input/fun", "kfiou", good, good, "fun", {"fun": "log1p"})
+    bad("kfiou/bad-input/tau", "kfiou", good, good, "tau", {"tau": 1.0})
+
+
+def oriented_pairwise(out):
+    """The riou matrix in both formats and angle units, the probiou matrix
+    with its eps; a single box on either side; an empty list."""
+    rng = Rng(1802)
+    fixed_a, fixed_b = fixed_pairs()
+    rand_a, rand_b = random_rects(rng, 5), random_rects(rng, 7)
+    to_deg = f64([1, 1, 1, 1, 180 / math.pi])
+    quads_a, quads_b = random_quads(rng, 4), random_quads(rng, 6)
+    for name, fn in ORIENTED_PAIRWISE.items():
+        settings = [({}, fixed_a, fixed_b), ({"angle_unit": "rad", "box_format": "cxcywhr"},
+                                               rand_a, rand_b),
+                    ({"angle_unit": "deg"}, rand_a * to_deg, rand_b * to_deg)]
+        if name == "riou":
+            settings += [({"box_format": "xyxyxyxy"}, quads_a, quads_b),
+                         ({"box_format": "xyxyxyxy"}, quads_of(fixed_a), quads_of(fixed_b))]
+        else:
+            settings += [({"eps": 1e-3}, rand_a, rand_b), ({"eps": 1e-9}, fixed_a, fixed_b)]
+        for i, (params, b1, b2) in enumerate(settings):
+            width = b1.shape[-1]
+            ref = {k: v for k, v in params.items()}
+            out.case(f"{name}/{tag_of(params)}/{i}", name, params=params,
+                     operands=[("boxes1", b1), ("boxes2", b2)],
+                     expects=[("output", fn(b1, b2, **ref))])
+            out.case(f"{name}/{tag_of(params)}/{i}/single-box-1", name, params=params,
+                     operands=[("boxes1", b1[0]), ("boxes2", b2)],
+                     expects=[("output", fn(b1[:1], b2, **ref))])
+            out.case(f"{name}/{tag_of(params)}/{i}/single-box-2", name, params=params,
+                     operands=[("boxes1", b1), ("boxes2", b2[1])],
+                     expects=[("output", fn(b1, b2[1:2], **ref))])
+            assert width in (5, 8)
+        out.case(f"{name}/empty", name, operands=[("boxes1", torch.zeros(0, dtype=F64)),
+                                                  ("boxes2", fixed_b)],
+                 expects=[("output", torch.zeros(0, fixed_b.shape[0], dtype=F64))])
+        good = [[0.0, 0.0, 2.0, 1.0, 0.3], [1.0, 1.0, 1.0, 2.0, -0.5]]
+        for label, b1, b2, field, params in (
+                ("nan", good, [good[0], [1.0, 1.0, float("nan"), 1.0, 0.0]], "boxes2[1]", None),
+                ("negative-height", [[0.0, 0.0, 1.0, -1.0, 0.0]], good, "boxes1[0]", None),
+                ("4-per-box", [[0.0, 0.0, 1.0, 1.0]], good, "boxes1", None),
+                ("rank-3", [good], good, "boxes1", None),
+                ("box_format", good, good, "box_format", {"box_format": "xywh"}),
+                ("angle_unit", good, good, "angle_unit", {"angle_unit": "turns"})):
+            out.case(f"{name}/bad-input/{label}", name, params=params,
+                     operands=[("boxes1", f64(b1)), ("boxes2", f64(b2))],
+                     expects=[("error", field)])
+    quad = [[0.0, 0.0, 2.0, 0.0, 2.0, 1.0, 0.0, 1.0]]
+    bowtie = [[0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]]
+    out.case("riou/bad-input/xyxyxyxy/bowtie", "riou", params={"box_format": "xyxyxyxy"},
+             operands=[("boxes1", f64(quad)), ("boxes2", f64(bowtie))],
+             expects=[("error", "boxes2[0]")])
+    out.case("probiou/bad-input/xyxyxyxy", "probiou", params={"box_format": "xyxyxyxy"},
+             operands=[("boxes1", f64(quad)), ("boxes2", f64(quad))],
+             expects=[("error", "box_format")])
+    for eps in (0.0, -1.0):
+        out.case(f"probiou/bad-input/eps={eps}", "probiou", params={"eps": eps},
+                 operands=[("boxes1", fixed_a), ("boxes2", fixed_b)], expects=[("error", "eps")])
