@@ -65,66 +65,101 @@ static int oriented_prepare(lossd_call *c, lossd_error *err)
 /* Corner signs of cxcywhr: corner j = centre + SX[j] (w/2) u + SY[j] (h/2) v. */
 static const double SX[4] = {1, -1, -1, 1}, SY[4] = {1, 1, -1, -1};
 
-/* A pair of boxes as counter-clockwise quadrilaterals in the first box's local frame. */
+/*
+ * One box as a counter-clockwise quadrilateral: an anchor (cxcywhr: the
+ * centre; xyxyxyxy: the first corner) and the corners' offsets from it,
+ * their bounds, and what the gradient needs. A pair is read in the first
+ * box's frame: its corners are its offsets, the other's are (anchor
+ * difference) + offsets, so two boxes near 1e6 keep the digits a box of
+ * size 1 needs, and a matrix computes each box's offsets (and its sin and
+ * cos) once rather than once per pair.
+ */
 typedef struct {
-    lossd__point p[4], q[4];
-    unsigned char p_corner[4]; /* xyxyxyxy: the input corner of P's corner i (reversed: 0 3 2 1) */
-    double cos_r, sin_r;       /* cxcywhr: P's angle */
-    double half_w, half_h;     /* cxcywhr: P's half sides */
-} obox_pair;
+    lossd__point anchor, off[4];
+    lossd__point lo, hi;     /* bounds of off */
+    unsigned char corner[4]; /* xyxyxyxy: the input corner of corner i (reversed: 0 3 2 1) */
+    double cos_r, sin_r;     /* cxcywhr: the angle */
+    double half_w, half_h;   /* cxcywhr: the half sides */
+} obox_geom;
 
-/*
- * The corners of a cxcywhr box b relative to origin o, counter-clockwise
- * for w, h >= 0; its cos r, sin r.
- */
-static void rect_corners(const double *b, lossd__point o, int unit, lossd__point *out, double *cs)
+static void geom_bounds(obox_geom *g)
 {
-    double r = obox_radians(b[4], unit), c = cos(r), s = sin(r);
-    double hw = 0.5 * b[2], hh = 0.5 * b[3];
-    double ax = hw * c, ay = hw * s, bx = -hh * s, by = hh * c;
-    double cx = b[0] - o.x, cy = b[1] - o.y;
-    for (int j = 0; j < 4; j++)
-        out[j] = (lossd__point){cx + SX[j] * ax + SY[j] * bx, cy + SX[j] * ay + SY[j] * by};
-    cs[0] = c;
-    cs[1] = s;
-}
-
-/*
- * The corners of a xyxyxyxy box relative to o, turned counter-clockwise:
- * reversed (corners 0 3 2 1) when the input runs clockwise; map (may be
- * NULL) receives which input corner each one is.
- */
-static void quad_corners(const double *b, lossd__point o, lossd__point *out, unsigned char *map)
-{
-    for (int j = 0; j < 4; j++)
-        out[j] = (lossd__point){b[2 * j] - o.x, b[2 * j + 1] - o.y};
-    bool reverse = lossd__poly_area(out, 4) < 0;
-    if (reverse) {
-        lossd__point t = out[1];
-        out[1] = out[3];
-        out[3] = t;
+    g->lo = g->hi = g->off[0];
+    for (int j = 1; j < 4; j++) { /* finite numbers: plain comparisons (fmin is a call) */
+        lossd__point o = g->off[j];
+        g->lo.x = o.x < g->lo.x ? o.x : g->lo.x, g->hi.x = o.x > g->hi.x ? o.x : g->hi.x;
+        g->lo.y = o.y < g->lo.y ? o.y : g->lo.y, g->hi.y = o.y > g->hi.y ? o.y : g->hi.y;
     }
-    if (map)
-        for (int j = 0; j < 4; j++)
-            map[j] = (unsigned char)(reverse ? (4 - j) % 4 : j);
 }
 
-static void pair_read(const double *a, const double *b, int format, int unit, obox_pair *pr)
+/* A xyxyxyxy box: its corners less the first, reversed (0 3 2 1) when they run clockwise. */
+static void quad_read(const double *b, obox_geom *g)
 {
-    double cs[2];
+    g->anchor = (lossd__point){b[0], b[1]};
+    for (int j = 0; j < 4; j++)
+        g->off[j] = (lossd__point){b[2 * j] - b[0], b[2 * j + 1] - b[1]};
+    bool reverse = lossd__poly_area(g->off, 4) < 0;
+    if (reverse) {
+        lossd__point t = g->off[1];
+        g->off[1] = g->off[3];
+        g->off[3] = t;
+    }
+    for (int j = 0; j < 4; j++)
+        g->corner[j] = (unsigned char)(reverse ? (4 - j) % 4 : j);
+    geom_bounds(g);
+}
+
+/*
+ * Boxes b[0..n), n <= LOSSD_LANES, as geometries. A cxcywhr box has corner
+ * j = centre + SX[j] (w/2) u + SY[j] (h/2) v, counter-clockwise for w,
+ * h >= 0. The sines and cosines of LOSSD_LANES boxes are one vector call
+ * (Sleef's in the AVX2 twin, libm's lane by lane in the baseline): where
+ * vector lanes pay here (docs/performance.md).
+ */
+static void geoms_read(const double *b, size_t n, int format, int unit, obox_geom *g)
+{
     if (format == OBOX_XYXYXYXY) {
-        lossd__point o = {a[0], a[1]};
-        quad_corners(a, o, pr->p, pr->p_corner);
-        quad_corners(b, o, pr->q, NULL);
+        for (size_t i = 0; i < n; i++)
+            quad_read(b + 8 * i, &g[i]);
         return;
     }
-    lossd__point o = {a[0], a[1]};
-    rect_corners(b, o, unit, pr->q, cs);
-    rect_corners(a, o, unit, pr->p, cs);
-    pr->cos_r = cs[0];
-    pr->sin_r = cs[1];
-    pr->half_w = 0.5 * a[2];
-    pr->half_h = 0.5 * a[3];
+    lossd_vd r = lossd_v_gather(b + 4, 5, n);
+    if (unit == ANGLE_DEG)
+        r = r * M_PI / 180.0; /* obox_radians, lane by lane */
+    lossd_vd c = lossd_v_cos(r), s = lossd_v_sin(r);
+    lossd_vd hw = 0.5 * lossd_v_gather(b + 2, 5, n), hh = 0.5 * lossd_v_gather(b + 3, 5, n);
+    lossd_vd ax = hw * c, ay = hw * s, bx = -hh * s, by = hh * c;
+    for (size_t i = 0; i < n; i++) {
+        g[i].anchor = (lossd__point){b[5 * i], b[5 * i + 1]};
+        for (int j = 0; j < 4; j++)
+            g[i].off[j] =
+                (lossd__point){SX[j] * ax[i] + SY[j] * bx[i], SX[j] * ay[i] + SY[j] * by[i]};
+        g[i].cos_r = c[i], g[i].sin_r = s[i], g[i].half_w = hw[i], g[i].half_h = hh[i];
+        geom_bounds(&g[i]);
+    }
+}
+
+/* Whether two boxes' bounds are apart (then so are the boxes); d: q's anchor less p's. */
+static bool geom_apart(const obox_geom *p, const obox_geom *q, lossd__point d)
+{
+    return d.x + q->lo.x > p->hi.x || d.x + q->hi.x < p->lo.x || d.y + q->lo.y > p->hi.y ||
+           d.y + q->hi.y < p->lo.y;
+}
+
+/* A pair in p's frame: p's corners, q's, and whether their bounds are apart. */
+typedef struct {
+    lossd__point p[4], q[4];
+    bool apart;
+} obox_pair;
+
+static void pair_of(const obox_geom *p, const obox_geom *q, obox_pair *pr)
+{
+    lossd__point d = {q->anchor.x - p->anchor.x, q->anchor.y - p->anchor.y};
+    for (int j = 0; j < 4; j++) {
+        pr->p[j] = p->off[j];
+        pr->q[j] = (lossd__point){d.x + q->off[j].x, d.y + q->off[j].y};
+    }
+    pr->apart = geom_apart(p, q, d);
 }
 
 /* ------------------------------------------------------------ overlap */
@@ -152,15 +187,17 @@ static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *o
     ov->n_clip = ov->n_hull = 0;
     /* nested: 1 P inside Q, 2 Q inside P, 3 both (one polygon, perhaps listed from another
        corner). A polygon of no area holds nothing: its zero-length edges pass every point. */
-    int nested = (ov->area_q > 0 && lossd__poly_inside(pr->p, 4, pr->q, 4)) |
-                 (ov->area_p > 0 && lossd__poly_inside(pr->q, 4, pr->p, 4)) << 1;
+    bool apart = pr->apart; /* most pairs of a matrix: no clipping at all */
+    int nested = apart ? 0
+                       : (ov->area_q > 0 && lossd__poly_inside(pr->p, 4, pr->q, 4)) |
+                             (ov->area_p > 0 && lossd__poly_inside(pr->q, 4, pr->p, 4)) << 1;
     if (nested == 3) /* the same polygon: its areas differ at most by the sums' rounding */
         ov->area_q = ov->area_p;
     if (nested & 1) {
         ov->inter = ov->area_p;
         ov->inter_from = FROM_AREA_P;
-    } else if (nested) {
-        ov->inter = ov->area_q;
+    } else if (nested || apart) {
+        ov->inter = apart ? 0.0 : ov->area_q;
         ov->inter_from = FROM_NONE;
     } else {
         ov->n_clip = lossd__poly_clip(pr->p, 4, pr->q, 4, ov->clip);
@@ -198,11 +235,13 @@ static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *o
 }
 
 /* IoU of a pair, I / U, and 0 where U = 0 (the matrix's definition). */
-static double pair_iou(const double *a, const double *b, int format, int unit)
+static double pair_iou(const obox_geom *p, const obox_geom *q)
 {
+    if (geom_apart(p, q, (lossd__point){q->anchor.x - p->anchor.x, q->anchor.y - p->anchor.y}))
+        return 0.0; /* no overlap: I = 0, and U >= 0 */
     obox_pair pr;
     obox_overlap ov;
-    pair_read(a, b, format, unit, &pr);
+    pair_of(p, q, &pr);
     overlap_compute(&pr, false, &ov);
     return ov.uni > 0 ? ov.inter / ov.uni : 0.0;
 }
@@ -217,13 +256,13 @@ typedef struct {
  * Pulls the gradient with respect to P's four (local) corners back to the
  * box's numbers, times upstream, into grad (5 or 8 of them).
  */
-static void corners_to_box(const obox_pair *pr, const lossd__point *g, int format, int unit,
+static void corners_to_box(const obox_geom *pr, const lossd__point *g, int format, int unit,
                            double upstream, double *grad)
 {
     if (format == OBOX_XYXYXYXY) {
         for (int j = 0; j < 4; j++) {
-            grad[2 * pr->p_corner[j]] = upstream * g[j].x;
-            grad[2 * pr->p_corner[j] + 1] = upstream * g[j].y;
+            grad[2 * pr->corner[j]] = upstream * g[j].x;
+            grad[2 * pr->corner[j] + 1] = upstream * g[j].y;
         }
         return;
     }
@@ -255,12 +294,12 @@ static void corners_to_box(const obox_pair *pr, const lossd__point *g, int forma
  * (U = area P + area Q - I), each area's gradient then taken from where
  * the area came from: P's shoelace, the clipped polygon, or the hull.
  */
-static double pair_loss(int which, const double *a, const double *b, const oriented_consts *k,
-                        double upstream, double *grad, obox_terms *terms)
+static double pair_loss(int which, const obox_geom *gp, const obox_geom *gq,
+                        const oriented_consts *k, double upstream, double *grad, obox_terms *terms)
 {
     obox_pair pr;
     obox_overlap ov;
-    pair_read(a, b, k->format, k->angle_unit, &pr);
+    pair_of(gp, gq, &pr);
     overlap_compute(&pr, which == OBOX_RGIOU, &ov);
     double den = ov.uni + k->eps, iou = ov.inter / den;
     double loss = 1 - iou, hull_den = 0;
@@ -296,7 +335,7 @@ static double pair_loss(int which, const double *a, const double *b, const orien
         lossd__poly_area_grad(pr.p, 4, k_a, g);
     if (k_c != 0 && ov.hull_from == FROM_HULL)
         lossd__hull_area_grad(ov.pts, ov.hull_idx, ov.n_hull, k_c, g, 4);
-    corners_to_box(&pr, g, k->format, k->angle_unit, upstream, grad);
+    corners_to_box(gp, g, k->format, k->angle_unit, upstream, grad);
     return loss;
 }
 
@@ -316,22 +355,29 @@ LOSSD_INLINE size_t oriented_loss_kernel(const lossd_call *c, size_t begin, size
     size_t len = obox_len(k.format), bad = 0;
     const double *a = c->operand[0].data, *b = c->operand[1].data;
     bool reduced = lossd__reduced(c);
-    for (size_t i = begin; i < end; i++) {
-        double upstream = c->grad_output_set ? scale * c->grad_output.data[i] : scale;
-        double *grad = c->grad ? c->grad + len * i : NULL;
-        obox_terms t;
-        double loss = scale * pair_loss(which, a + len * i, b + len * i, &k, upstream, grad,
-                                        c->terms[0] ? &t : NULL);
-        out[i - begin] = loss;
-        if (!reduced)
-            bad += !isfinite(loss);
-        if (grad)
-            bad += count_nonfinite(grad, len);
-        if (c->terms[0]) {
-            double values[3] = {t.iou, which == OBOX_RGIOU ? t.hull : t.inter, t.uni};
-            for (size_t j = 0; j < (which == OBOX_RGIOU ? 2u : 3u); j++) {
-                c->terms[j][i] = values[j];
-                bad += !isfinite(values[j]);
+    for (size_t i0 = begin; i0 < end; i0 += LOSSD_LANES) {
+        size_t n = end - i0 < LOSSD_LANES ? end - i0 : LOSSD_LANES;
+        obox_geom gp[LOSSD_LANES], gq[LOSSD_LANES];
+        geoms_read(a + len * i0, n, k.format, k.angle_unit, gp);
+        geoms_read(b + len * i0, n, k.format, k.angle_unit, gq);
+        for (size_t l = 0; l < n; l++) { /* the clipping: one pair at a time */
+            size_t i = i0 + l;
+            double upstream = c->grad_output_set ? scale * c->grad_output.data[i] : scale;
+            double *grad = c->grad ? c->grad + len * i : NULL;
+            obox_terms t;
+            double loss = scale * pair_loss(which, &gp[l], &gq[l], &k, upstream, grad,
+                                            c->terms[0] ? &t : NULL);
+            out[i - begin] = loss;
+            if (!reduced)
+                bad += !isfinite(loss);
+            if (grad)
+                bad += count_nonfinite(grad, len);
+            if (c->terms[0]) {
+                double values[3] = {t.iou, which == OBOX_RGIOU ? t.hull : t.inter, t.uni};
+                for (size_t j = 0; j < (which == OBOX_RGIOU ? 2u : 3u); j++) {
+                    c->terms[j][i] = values[j];
+                    bad += !isfinite(values[j]);
+                }
             }
         }
     }
@@ -349,17 +395,29 @@ static size_t rgiou_kernel(const lossd_call *c, size_t begin, size_t end, double
     return oriented_loss_kernel(c, begin, end, out, OBOX_RGIOU);
 }
 
-/* Rows [begin, end) of the riou matrix. */
+/* Columns of the riou matrix read at a time: their geometry is computed once per tile of rows. */
+#define TILE_COLUMNS 64
+
+/* Rows [begin, end) of the riou matrix, a tile of columns at a time. */
 static size_t riou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     oriented_consts k = *LOSSD__CONSTS(c, oriented_consts);
     size_t len = obox_len(k.format), m = c->operand[1].size / len, bad = 0;
     const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
-    for (size_t i = begin; i < end; i++) {
-        double *row = out + (i - begin) * m;
-        for (size_t j = 0; j < m; j++) {
-            row[j] = pair_iou(b1 + len * i, b2 + len * j, k.format, k.angle_unit);
-            bad += !isfinite(row[j]);
+    obox_geom cols[TILE_COLUMNS];
+    for (size_t j0 = 0; j0 < m; j0 += TILE_COLUMNS) {
+        size_t n_cols = m - j0 < TILE_COLUMNS ? m - j0 : TILE_COLUMNS;
+        for (size_t j = 0; j < n_cols; j += LOSSD_LANES)
+            geoms_read(b2 + len * (j0 + j), n_cols - j < LOSSD_LANES ? n_cols - j : LOSSD_LANES,
+                       k.format, k.angle_unit, &cols[j]);
+        for (size_t i = begin; i < end; i++) {
+            obox_geom row;
+            geoms_read(b1 + len * i, 1, k.format, k.angle_unit, &row);
+            double *dst = out + (i - begin) * m + j0;
+            for (size_t j = 0; j < n_cols; j++) {
+                dst[j] = pair_iou(&row, &cols[j]);
+                bad += !isfinite(dst[j]);
+            }
         }
     }
     lossd__report_nonfinite(c, begin, bad);
