@@ -91,41 +91,7 @@ typedef struct {
     int min_batches;
 } options;
 
-/* ------------------------------------------------------------ PRNG */
-
-/* splitmix64: small, fast and reproducible everywhere. */
-typedef struct {
-    uint64_t state;
-} rng;
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static double rng_uniform(rng *r, double lo, double hi)
-{
-    return lo + (hi - lo) * ((double)(rng_next(r) >> 11) * 0x1.0p-53);
-}
-
-/* Uniform integer in [0, n). */
-static size_t rng_index(rng *r, size_t n)
-{
-    return (size_t)(rng_next(r) % n);
-}
-
 /* ------------------------------------------------------------ workloads */
-
-typedef enum {
-    SHAPE_FLAT,     /* (size) */
-    SHAPE_ROWS,     /* (size / 10, 10) */
-    SHAPE_BOXES,    /* (size / 4, 4) */
-    SHAPE_PAIRWISE, /* (N, 4) and (M, 4), N * M ~ size */
-} shape_family;
 
 /*
  * The operands of one function at one size, in n_variants independent
@@ -135,12 +101,16 @@ typedef enum {
  * several times faster than on fresh data (measured: relu at 10^3, 3 ns
  * per element on one repeated input, 8-9 on 64 rotating ones). The data
  * is owned here and borrowed by the calls; workload_free() releases it.
+ *
+ * Shapes follow the operands' rules (the registry's rule table), values
+ * come from the rules' own samplers (lossd_call_sample_operand): nothing
+ * here knows a function by name.
  */
 typedef struct {
     const lossd_function *fn;
     size_t size;     /* the nominal size: 10^3, 10^5, 10^6 */
     size_t elements; /* the denominator of ns/element */
-    const char *unit;
+    char unit[48];
     double *data[2];
     size_t n_variants;
     lossd_tensor operand[MAX_VARIANTS][2];
@@ -149,77 +119,53 @@ typedef struct {
 
 static bool has_operand(const lossd_function *fn, int k)
 {
-    return fn->operands[k].shape != LOSSD_SHAPE_NONE;
+    return fn->operands[k].rule != LOSSD_RULE_NONE;
 }
 
-static shape_family family_of(const lossd_function *fn)
+/* The length of a rule's last axis in a call with default parameters (0: any). */
+static size_t default_last_axis(const lossd_rule *rule)
 {
-    switch (fn->operands[0].shape) {
-    case LOSSD_SHAPE_SCORES:
-    case LOSSD_SHAPE_DISTRIBUTIONS:
-        return SHAPE_ROWS;
-    case LOSSD_SHAPE_BOXES:
-        return SHAPE_BOXES;
-    case LOSSD_SHAPE_BOX_LIST:
-        return SHAPE_PAIRWISE;
-    default:
-        break;
+    if (rule->last_axis.size)
+        return rule->last_axis.size;
+    return rule->last_axis.param ? rule->last_axis.sizes[0] : 0; /* the default choice's */
+}
+
+/* The operands' shapes for a nominal size, as their rules ask. */
+static void workload_shapes(workload *w, size_t size, int rank[2], size_t shape[2][2])
+{
+    const lossd_function *fn = w->fn;
+    const lossd_rule *first = lossd_rule_get(fn->operands[0].rule);
+    size_t len = default_last_axis(first);
+    rank[0] = rank[1] = 1;
+    if (fn->kind == LOSSD_KIND_PAIRWISE) { /* N x M ~ size entries */
+        size_t n = (size_t)llround(sqrt((double)size));
+        rank[0] = rank[1] = 2;
+        shape[0][0] = n;
+        shape[1][0] = (size_t)llround((double)size / (double)n);
+        shape[0][1] = shape[1][1] = len;
+        w->elements = shape[0][0] * shape[1][0];
+        snprintf(w->unit, sizeof w->unit, "matrix entry (N x M)");
+        return;
     }
-    /* softmax and log_softmax work along the last axis by default: give them rows too */
-    if (fn->kind == LOSSD_KIND_ACTIVATION && strstr(fn->name, "softmax"))
-        return SHAPE_ROWS;
-    return SHAPE_FLAT;
-}
-
-static bool is_loss(const lossd_function *fn, const char *name)
-{
-    return fn->kind == LOSSD_KIND_LOSS && strcmp(fn->name, name) == 0;
-}
-
-/* A box in xyxy with width and height in [lo, hi], its corner in [0, field). */
-static void random_box(rng *r, double *b, double field, double lo, double hi)
-{
-    b[0] = rng_uniform(r, 0, field);
-    b[1] = rng_uniform(r, 0, field);
-    b[2] = b[0] + rng_uniform(r, lo, hi);
-    b[3] = b[1] + rng_uniform(r, lo, hi);
-}
-
-/* Rows of ROW_LEN positive numbers, each divided by its sum. */
-static void random_distributions(rng *r, double *p, size_t n_rows)
-{
-    for (size_t i = 0; i < n_rows; i++) {
-        double *row = p + i * ROW_LEN, sum = 0;
-        for (size_t j = 0; j < ROW_LEN; j++)
-            sum += row[j] = rng_uniform(r, 0.01, 1.0);
-        for (size_t j = 0; j < ROW_LEN; j++)
-            row[j] /= sum;
+    if (len) { /* items of `len` numbers: boxes */
+        rank[0] = 2;
+        shape[0][0] = size / len;
+        shape[0][1] = len;
+        snprintf(w->unit, sizeof w->unit, "number (N %s = %zuN)", first->noun, len);
+    } else if (first->last_axis.min || lossd_function_param(fn, "dim")) {
+        /* rows: scores, distributions, and softmax along its default last axis */
+        rank[0] = 2;
+        shape[0][0] = size / ROW_LEN;
+        shape[0][1] = ROW_LEN;
+        snprintf(w->unit, sizeof w->unit, "element (rows of %d)", ROW_LEN);
+    } else {
+        shape[0][0] = size;
+        snprintf(w->unit, sizeof w->unit, "element");
     }
-}
-
-/*
- * Fills operand k (n numbers) with values valid for fn. The operand specs
- * decide most of it; a few functions need more than the spec says (bce's
- * input are probabilities, kl_div's input log-probabilities, nll's
- * log-probabilities, the focal losses' targets labels).
- */
-static void fill_flat(const lossd_function *fn, int k, rng *r, double *x, size_t n)
-{
-    const lossd_operand_spec *op = &fn->operands[k];
-    for (size_t i = 0; i < n; i++) {
-        if (is_loss(fn, "kl_div"))
-            x[i] = k == 0 ? log(rng_uniform(r, 0.01, 1.0)) : rng_uniform(r, 0.0, 1.0);
-        else if (is_loss(fn, "sigmoid_focal") && k == 1)
-            x[i] = (double)rng_index(r, 2);
-        else if ((is_loss(fn, "qfl") || is_loss(fn, "varifocal")) && k == 1)
-            /* dense detection targets: half negatives (exact zeros), half IoU-like scores */
-            x[i] = rng_index(r, 2) ? rng_uniform(r, 0.05, 1.0) : 0.0;
-        else if (op->values == LOSSD_VALUES_PROBABILITY)
-            /* inside (0, 1): bce's logs stay away from their -100 clamp */
-            x[i] = rng_uniform(r, 0.01, 0.99);
-        else
-            x[i] = rng_uniform(r, -4.0, 4.0);
-    }
+    w->elements = shape[0][0] * (rank[0] == 2 ? shape[0][1] : 1);
+    const lossd_rule *second = lossd_rule_get(fn->operands[1].rule);
+    rank[1] = second->rows_of_first ? rank[0] - 1 : rank[0];
+    memcpy(shape[1], shape[0], sizeof shape[1]);
 }
 
 static void workload_free(workload *w)
@@ -229,10 +175,29 @@ static void workload_free(workload *w)
     memset(w, 0, sizeof *w);
 }
 
+/*
+ * Fills variant v's operands with values their rules allow, the second
+ * drawn beside the first (class indices below its classes, target boxes
+ * near its boxes), with the function's default parameters.
+ */
+static int fill_variant(workload *w, size_t v, unsigned long long *seed)
+{
+    lossd_call c;
+    lossd_call_init(&c, w->fn);
+    int rc = 0;
+    for (int k = 0; k < w->n_operands && rc == 0; k++) {
+        lossd_tensor *t = &w->operand[v][k];
+        rc = lossd_call_sample_operand(&c, (size_t)k, t->rank, t->shape, (double *)t->data, seed);
+        if (rc == 0 && k == 0)
+            rc = lossd_call_set_operand(&c, w->fn->operands[0].name, t, NULL);
+    }
+    lossd_call_cleanup(&c);
+    return rc;
+}
+
 /* Shapes and fills fn's operands for `size`. Returns 0, or -1 out of memory. */
 static int workload_init(workload *w, const lossd_function *fn, size_t size, uint64_t seed)
 {
-    rng r = {seed};
     size_t shape[2][2] = {{0, 0}, {0, 0}};
     int rank[2] = {1, 1};
     memset(w, 0, sizeof *w);
@@ -243,104 +208,23 @@ static int workload_init(workload *w, const lossd_function *fn, size_t size, uin
     if (w->n_variants > MAX_VARIANTS)
         w->n_variants = MAX_VARIANTS;
     size_t n_var = w->n_variants;
-
-    switch (family_of(fn)) {
-    case SHAPE_FLAT:
-        shape[0][0] = shape[1][0] = size;
-        w->elements = size;
-        w->unit = "element";
-        break;
-    case SHAPE_ROWS: {
-        size_t n_rows = size / ROW_LEN;
-        rank[0] = 2;
-        shape[0][0] = n_rows;
-        shape[0][1] = ROW_LEN;
-        if (fn->operands[1].shape == LOSSD_SHAPE_CLASS_INDEX ||
-            fn->operands[1].shape == LOSSD_SHAPE_CLASS_OR_PROB ||
-            fn->operands[1].shape == LOSSD_SHAPE_BIN_TARGET) {
-            shape[1][0] = n_rows; /* class indices, or dfl's real bin targets */
-        } else {
-            rank[1] = 2;
-            shape[1][0] = n_rows;
-            shape[1][1] = ROW_LEN;
-        }
-        w->elements = n_rows * ROW_LEN;
-        w->unit = "element (rows of 10)";
-        break;
-    }
-    case SHAPE_BOXES:
-        rank[0] = rank[1] = 2;
-        shape[0][0] = shape[1][0] = size / 4;
-        shape[0][1] = shape[1][1] = 4;
-        w->elements = size / 4 * 4;
-        w->unit = "number (N boxes = 4N)";
-        break;
-    case SHAPE_PAIRWISE: {
-        size_t n = (size_t)llround(sqrt((double)size));
-        size_t m = (size_t)llround((double)size / (double)n);
-        rank[0] = rank[1] = 2;
-        shape[0][0] = n;
-        shape[1][0] = m;
-        shape[0][1] = shape[1][1] = 4;
-        w->elements = n * m;
-        w->unit = "matrix entry (N x M)";
-        break;
-    }
-    }
+    workload_shapes(w, size, rank, shape);
 
     /* every variant is a slice of one allocation per operand */
-    size_t per_variant[2] = {0, 0};
     for (int k = 0; k < w->n_operands; k++) {
-        per_variant[k] = shape[k][0] * (rank[k] == 2 ? shape[k][1] : 1);
-        size_t total = per_variant[k] * n_var;
+        size_t per_variant = rank[k] == 0 ? 1 : shape[k][0] * (rank[k] == 2 ? shape[k][1] : 1);
+        size_t total = per_variant * n_var;
         /* on a cache line, as PyTorch's allocator places the inputs bench_torch.py times */
         size_t bytes = ((total > 0 ? total : 1) * sizeof(double) + 63) & ~(size_t)63;
         if ((w->data[k] = aligned_alloc(64, bytes)) == NULL)
             return -1;
         for (size_t v = 0; v < n_var; v++)
-            lossd_tensor_view(&w->operand[v][k], w->data[k] + v * per_variant[k], rank[k],
-                              shape[k]);
+            lossd_tensor_view(&w->operand[v][k], w->data[k] + v * per_variant, rank[k], shape[k]);
     }
-
-    /* fill all variants at once, as one operand n_var times as long */
-    double *a = w->data[0], *b = w->data[1];
-    switch (family_of(fn)) {
-    case SHAPE_FLAT:
-        for (int k = 0; k < w->n_operands; k++)
-            fill_flat(fn, k, &r, w->data[k], size * n_var);
-        break;
-    case SHAPE_ROWS:
-        if (fn->operands[0].shape == LOSSD_SHAPE_DISTRIBUTIONS) {
-            for (int k = 0; k < w->n_operands; k++)
-                random_distributions(&r, w->data[k], shape[0][0] * n_var);
-            break;
-        }
-        for (size_t i = 0; i < per_variant[0] * n_var; i++)
-            /* nll reads log-probabilities; the others logits */
-            a[i] = is_loss(fn, "nll") ? log(rng_uniform(&r, 0.01, 1.0)) : rng_uniform(&r, -4, 4);
-        for (size_t i = 0; b && i < per_variant[1] * n_var; i++)
-            b[i] = fn->operands[1].shape == LOSSD_SHAPE_BIN_TARGET ? rng_uniform(&r, 0, ROW_LEN - 1)
-                                                                   : (double)rng_index(&r, ROW_LEN);
-        break;
-    case SHAPE_BOXES:
-        /* target boxes 5..50 wide; predictions jittered by up to 20% so most overlap */
-        for (size_t i = 0; i < shape[0][0] * n_var; i++) {
-            double *p = a + 4 * i, *t = b + 4 * i;
-            random_box(&r, t, 500, 5, 50);
-            double w_t = t[2] - t[0], h_t = t[3] - t[1];
-            p[0] = t[0] + rng_uniform(&r, -0.2, 0.2) * w_t;
-            p[1] = t[1] + rng_uniform(&r, -0.2, 0.2) * h_t;
-            p[2] = p[0] + w_t * rng_uniform(&r, 0.8, 1.2);
-            p[3] = p[1] + h_t * rng_uniform(&r, 0.8, 1.2);
-        }
-        break;
-    case SHAPE_PAIRWISE:
-        /* 5..60 wide in a 200 x 200 field: a realistic mix of overlaps and misses */
-        for (int k = 0; k < 2; k++)
-            for (size_t i = 0; i < shape[k][0] * n_var; i++)
-                random_box(&r, w->data[k] + 4 * i, 200, 5, 60);
-        break;
-    }
+    unsigned long long state = seed ? seed : 1;
+    for (size_t v = 0; v < n_var; v++)
+        if (fill_variant(w, v, &state) < 0)
+            return -1;
     return 0;
 }
 

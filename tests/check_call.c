@@ -84,7 +84,7 @@ START_TEST(registry_rows_are_complete)
                       "row %zu (%s) is incomplete", i, fn->name);
         ck_assert_msg(strchr(fn->summary, '\n') == NULL, "%s: summary is not one line", fn->name);
         ck_assert_uint_le(fn->n_params, LOSSD_MAX_PARAMS);
-        ck_assert_msg(fn->operands[0].shape != LOSSD_SHAPE_NONE && fn->operands[0].name,
+        ck_assert_msg(fn->operands[0].rule != LOSSD_RULE_NONE && fn->operands[0].name,
                       "%s has no first operand", fn->name);
         ck_assert_ptr_eq(lossd_function_find(fn->kind, fn->name), fn); /* names are unique */
         bool grad = fn->flags & LOSSD_FN_GRAD;

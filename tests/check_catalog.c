@@ -5,12 +5,88 @@
  * a few (terms, reductions, parameters' types, defaults and domains,
  * operands); and /v1.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/service/catalog.h"
 #include "serviceutil.h"
+
+/* A parameter's "constraints" say its domain as data: the same bounds the registry row has. */
+static void expect_constraints(const json_t *p, const lossd_param_spec *spec)
+{
+    const json_t *c = json_object_get(p, "constraints");
+    const lossd_domain *d = &spec->domain;
+    ck_assert_msg(json_is_object(c), "%s: no constraints", spec->name);
+    if (spec->type == LOSSD_PARAM_NUMBER || spec->type == LOSSD_PARAM_INTEGER) {
+        const json_t *min = json_object_get(c, "min"), *max = json_object_get(c, "max");
+        ck_assert((min != NULL) == isfinite(d->lo));
+        ck_assert((max != NULL) == isfinite(d->hi));
+        if (min) {
+            ck_assert(same_bits(json_number_value(min), d->lo));
+            ck_assert(json_is_true(json_object_get(c, "min_exclusive")) == d->lo_open);
+        }
+        if (max) {
+            ck_assert(same_bits(json_number_value(max), d->hi));
+            ck_assert(json_is_true(json_object_get(c, "max_exclusive")) == d->hi_open);
+        }
+        const json_t *also = json_object_get(c, "also"), *except = json_object_get(c, "except");
+        ck_assert((also != NULL) == d->has_also);
+        ck_assert((except != NULL) == d->has_except);
+        if (also)
+            ck_assert(same_bits(json_number_value(json_array_get(also, 0)), d->also));
+        if (except)
+            ck_assert(same_bits(json_number_value(json_array_get(except, 0)), d->except));
+        ck_assert(json_is_true(json_object_get(c, "integer")) ==
+                  (spec->type == LOSSD_PARAM_INTEGER));
+    }
+    if (spec->type == LOSSD_PARAM_CHOICE) {
+        const json_t *choices = json_object_get(c, "choices");
+        size_t n = 0;
+        for (; spec->choices[n]; n++)
+            ck_assert_str_eq(json_string_value(json_array_get(choices, n)), spec->choices[n]);
+        ck_assert_uint_eq(json_array_size(choices), n);
+    }
+}
+
+/* An operand's spec says its rule's shape and values as data. */
+static void expect_operand_spec(const json_t *o, const lossd_function *fn, size_t k)
+{
+    const lossd_operand_spec *op = &fn->operands[k];
+    const lossd_rule *rule = lossd_rule_get(op->rule);
+    const json_t *shape = json_object_get(o, "shape"), *values = json_object_get(o, "values");
+    ck_assert_str_eq(string_at(o, "name"), op->name);
+    ck_assert_str_eq(string_at(o, "rule"), rule->name);
+    ck_assert_str_eq(string_at(o, "summary"), op->summary);
+    bool like = op->flags & LOSSD_OPERAND_LIKE_INPUT;
+    ck_assert((json_object_get(shape, "like") != NULL) == like);
+    if (like) {
+        ck_assert_str_eq(string_at(shape, "like"), fn->operands[0].name);
+    } else if (rule->rows_of_first) {
+        ck_assert_str_eq(string_at(shape, "rows_of"), fn->operands[0].name);
+    } else {
+        const json_t *rank = json_object_get(shape, "rank");
+        ck_assert(same_bits(number_at(rank, "min"), rule->min_rank));
+        ck_assert(same_bits(number_at(rank, "max"), rule->max_rank));
+        const json_t *axis = json_object_get(shape, "last_axis");
+        if (rule->last_axis.size)
+            ck_assert(same_bits(number_at(axis, "size"), (double)rule->last_axis.size));
+        else if (rule->last_axis.min)
+            ck_assert(same_bits(number_at(axis, "min"), (double)rule->last_axis.min));
+        else if (!rule->last_axis.param)
+            ck_assert_ptr_null(axis);
+        ck_assert(json_is_true(json_object_get(shape, "empty_batch")) == rule->empty_batch);
+    }
+    unsigned has_grad = k == 0 ? LOSSD_FN_GRAD : LOSSD_FN_GRAD_SECOND;
+    ck_assert(json_is_true(json_object_get(o, "grad")) == ((fn->flags & has_grad) != 0));
+    ck_assert_str_eq(string_at(values, "kind"), rule->values);
+    ck_assert(json_is_true(json_object_get(values, "integers")) == rule->integers);
+    if (strcmp(rule->values, "range") == 0) {
+        ck_assert(same_bits(number_at(values, "min"), rule->lo));
+        ck_assert(same_bits(number_at(values, "max"), rule->hi));
+    }
+}
 
 START_TEST(catalog_functions)
 {
@@ -42,12 +118,17 @@ START_TEST(catalog_functions)
         ck_assert(json_is_object(operands));
         size_t n_operands = 0;
         for (size_t k = 0; k < 2; k++)
-            if (fn->operands[k].shape != LOSSD_SHAPE_NONE) {
+            if (fn->operands[k].rule != LOSSD_RULE_NONE) {
                 ck_assert_str_eq(string_at(operands, fn->operands[k].name),
                                  fn->operands[k].summary);
                 n_operands++;
             }
         ck_assert_uint_eq(json_object_size(operands), n_operands);
+        /* ... and as data, in order */
+        json_t *specs = json_object_get(entry, "operand_specs");
+        ck_assert_uint_eq(json_array_size(specs), n_operands);
+        for (size_t k = 0; k < n_operands; k++)
+            expect_operand_spec(json_array_get(specs, k), fn, k);
         /* Parameters in registry order, each with name, type, default, domain and summary. */
         json_t *params = json_object_get(entry, "params");
         ck_assert_uint_eq(json_array_size(params), fn->n_params);
@@ -62,6 +143,7 @@ START_TEST(catalog_functions)
             ck_assert_str_eq(string_at(p, "summary"), spec->summary);
             ck_assert_ptr_nonnull(json_object_get(p, "default"));
             ck_assert(json_is_true(json_object_get(p, "required")) == spec->required);
+            expect_constraints(p, spec);
         }
         /* Losses list their reductions; only box losses have terms. */
         json_t *reductions = json_object_get(entry, "reductions");

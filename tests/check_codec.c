@@ -488,7 +488,7 @@ START_TEST(bind_wrong_types)
         const char *name, *body, *field, *fragment;
     } cases[] = {
         {LOSSD_KIND_LOSS, "mse", "{\"input\": [1], \"grad\": 1}", "grad",
-         "grad: expected true or false, got a number"},
+         "grad: expected true, false or a list of operand names (input), got a number"},
         {LOSSD_KIND_LOSS, "mse", "{\"grad\": \"true\"}", "grad", "got a string"},
         {LOSSD_KIND_LOSS, "mse", "{\"reduction\": 3}", "reduction",
          "reduction: expected a string, got a number"},

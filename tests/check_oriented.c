@@ -617,9 +617,9 @@ START_TEST(error_messages)
                    "both ways)");
     double four[8] = {0, 0, 1, 1, 0, 0, 1, 1};
     expect_message("riou", NULL, four, four, 2, 4, "input",
-                   "input: expected boxes of 5 numbers (box_format cxcywhr), got 4 per box");
+                   "input: expected oriented boxes of 5 numbers (box_format cxcywhr), got 4 per box");
     expect_message("probiou", NULL, four, four, 1, 8, "input",
-                   "input: expected boxes of 5 numbers (box_format cxcywhr), got 8 per box");
+                   "input: expected oriented boxes of 5 numbers (box_format cxcywhr), got 8 per box");
 }
 END_TEST
 

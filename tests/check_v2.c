@@ -147,7 +147,7 @@ START_TEST(metadata_follows_the_registry)
         json_t *inputs = json_object_get(m, "inputs"), *outputs = json_object_get(m, "outputs");
         size_t n_inputs = 0;
         for (size_t k = 0; k < 2; k++)
-            if (fn->operands[k].shape != LOSSD_SHAPE_NONE) {
+            if (fn->operands[k].rule != LOSSD_RULE_NONE) {
                 ck_assert_msg(has_named(inputs, fn->operands[k].name), "%s: no input %s", name,
                               fn->operands[k].name);
                 n_inputs++;
@@ -739,10 +739,11 @@ END_TEST
 /* Whether operand k of gc holds class indices (sent as INT64 then). */
 static bool class_index_operand(const lossd_function *fn, const golden_case *gc, size_t k)
 {
-    lossd_shape_rule rule = fn->operands[k].shape;
-    if (rule == LOSSD_SHAPE_CLASS_INDEX)
-        return true;
-    return rule == LOSSD_SHAPE_CLASS_OR_PROB && gc->operands[k].t.rank != gc->operands[0].t.rank;
+    const lossd_rule *rule = lossd_rule_get(fn->operands[k].rule);
+    if (!rule->integers)
+        return false;
+    /* read as probabilities when shaped like the first operand */
+    return !rule->or_like_first || gc->operands[k].t.rank != gc->operands[0].t.rank;
 }
 
 static v2_input input_of(const golden_tensor *t, const char *datatype, bool json)
@@ -823,12 +824,15 @@ static void golden_over_v2(const golden_case *gc, const lossd_function *fn, void
     if (gc->has_grad_output)
         inputs[n_inputs++] = input_of(&upstream, "FP64", json);
     static const char *const main_names[] = {"loss", "output", "value", "matrix"};
-    v2_output outputs[4 + LOSSD_MAX_TERMS];
-    char term_names[LOSSD_MAX_TERMS][64];
+    v2_output outputs[5 + LOSSD_MAX_TERMS];
+    char term_names[LOSSD_MAX_TERMS][64], grad_second[64];
     size_t n_outputs = 0;
     outputs[n_outputs++] = (v2_output){main_names[fn->kind], !json};
     if (gc->has_grad)
         outputs[n_outputs++] = (v2_output){"grad", !json};
+    snprintf(grad_second, sizeof grad_second, "grad_%s", fn->operands[1].name);
+    if (gc->has_grad_second)
+        outputs[n_outputs++] = (v2_output){grad_second, !json};
     if (gc->has_zero)
         outputs[n_outputs++] = (v2_output){"stats.zero_grad_fraction", !json};
     for (size_t k = 0; k < gc->n_terms; k++) {
@@ -870,6 +874,9 @@ static void golden_over_v2(const golden_case *gc, const lossd_function *fn, void
     if (gc->has_grad)
         expect_output(gc, &r, "grad", c.grad, c.operand[0].size, &gc->grad_expect.t, grad_rtol,
                       GRAD_ATOL);
+    if (gc->has_grad_second)
+        expect_output(gc, &r, grad_second, c.grad_second, c.operand[1].size,
+                      &gc->grad_second_expect.t, grad_rtol, GRAD_ATOL);
     if (gc->has_zero) {
         lossd_tensor want = tensor_of(&gc->zero_grad_fraction, 0, NULL);
         expect_output(gc, &r, "stats.zero_grad_fraction", &c.zero_grad_fraction, 1, &want,

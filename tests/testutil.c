@@ -126,6 +126,7 @@ static void case_free(golden_case *gc)
     free(gc->grad_output.data);
     free(gc->output.data);
     free(gc->grad_expect.data);
+    free(gc->grad_second_expect.data);
     for (size_t i = 0; i < gc->n_terms; i++)
         free(gc->terms_expect[i].data);
     memset(gc, 0, sizeof *gc);
@@ -196,6 +197,8 @@ static void parse_line(golden_case *gc, char *line)
                       gc->grad_rtol, VALUE_RTOL, NEXT_VALUE_RTOL, GRAD_RTOL, NEXT_GRAD_RTOL);
     } else if (strcmp(key, "grad") == 0) {
         gc->grad = atoi(next_word(&p)) != 0;
+    } else if (strcmp(key, "grad_second") == 0) {
+        gc->grad_second = atoi(next_word(&p)) != 0;
     } else if (strcmp(key, "terms") == 0) {
         gc->terms = atoi(next_word(&p)) != 0;
     } else if (strcmp(key, "param") == 0) {
@@ -234,6 +237,9 @@ static void parse_line(golden_case *gc, char *line)
         } else if (strcmp(what, "grad") == 0) {
             gc->has_grad = true;
             parse_tensor(&p, &gc->grad_expect, label);
+        } else if (strcmp(what, "grad_second") == 0) {
+            gc->has_grad_second = true;
+            parse_tensor(&p, &gc->grad_second_expect, label);
         } else if (strcmp(what, "error") == 0) {
             gc->has_error = true;
             snprintf(gc->error_field, sizeof gc->error_field, "%s", next_word(&p));
@@ -275,6 +281,7 @@ static void cover(golden_coverage *cov, const golden_case *gc, const lossd_call 
     cov->cases++;
     cov->reductions |= 1u << c->reduction;
     cov->grad |= gc->has_grad;
+    cov->grad_second |= gc->has_grad_second;
     cov->grad_output |= gc->has_grad_output;
     for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++) {
         cov->param_set[i] |= c->params[i].set;
@@ -314,6 +321,7 @@ static int bind_case(const golden_case *gc, const lossd_function *fn, lossd_call
     if (gc->reduction[0] && rc == 0)
         rc = lossd_call_set_reduction(c, gc->reduction, err);
     c->want_grad = gc->grad;
+    c->want_grad_second = gc->grad_second;
     c->want_terms = gc->terms;
     if (gc->has_grad_output) {
         c->grad_output = gc->grad_output.t;
@@ -370,6 +378,9 @@ static void run_case(const golden_case *gc, const lossd_function *fn, void *arg)
     }
     if (gc->has_grad)
         compare_tensor(label, "grad", c.grad, &gc->grad_expect.t, gc->grad_rtol, GRAD_ATOL);
+    if (gc->has_grad_second)
+        compare_tensor(label, "grad_second", c.grad_second, &gc->grad_second_expect.t,
+                       gc->grad_rtol, GRAD_ATOL);
     for (size_t k = 0; k < gc->n_terms; k++) {
         const double *got = NULL;
         for (size_t j = 0; lossd_call_term_name(&c, j); j++)
@@ -521,6 +532,8 @@ void golden_require_coverage(const lossd_function *fn, const golden_coverage *co
     }
     if ((fn->flags & LOSSD_FN_GRAD) && !cov->grad)
         missing(gaps, sizeof gaps, "an expected gradient");
+    if ((fn->flags & LOSSD_FN_GRAD_SECOND) && !cov->grad_second)
+        missing(gaps, sizeof gaps, "an expected gradient with respect to %s", fn->operands[1].name);
     if ((fn->flags & LOSSD_FN_GRAD) && !cov->grad_output)
         missing(gaps, sizeof gaps, "a grad_output");
     for (size_t i = 0; i < fn->n_params && i < LOSSD_MAX_PARAMS; i++) {

@@ -75,7 +75,7 @@ typedef struct {
     char label[256];
     char kind[32], fname[64];
     char reduction[16]; /* "" for the default */
-    bool grad, terms;
+    bool grad, grad_second, terms;
     double value_rtol, grad_rtol; /* the runner's, or the case's looser `tolerance` */
     bool has_error;               /* `expect error FIELD`: the call must be refused */
     char error_field[LOSSD_FIELD_MAX];
@@ -90,9 +90,9 @@ typedef struct {
     bool has_grad_output;
     golden_tensor grad_output;
     /* expectations */
-    bool has_loss, has_output, has_grad, has_n, has_zero;
+    bool has_loss, has_output, has_grad, has_grad_second, has_n, has_zero;
     double loss, n, zero_grad_fraction;
-    golden_tensor output, grad_expect;
+    golden_tensor output, grad_expect, grad_second_expect;
     size_t n_terms;
     golden_tensor terms_expect[LOSSD_MAX_TERMS];
 } golden_case;
@@ -105,6 +105,7 @@ typedef struct {
     size_t cases;
     unsigned reductions;                    /* bit r: a case with lossd_reduction r */
     bool grad;                              /* a case expects a gradient */
+    bool grad_second;                       /* ... with respect to the second operand */
     bool grad_output;                       /* a case sends grad_output */
     bool param_set[LOSSD_MAX_PARAMS];       /* a case sets parameter i */
     unsigned values_seen[LOSSD_MAX_PARAMS]; /* choices (bit per index) and booleans (0, 1)

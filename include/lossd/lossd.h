@@ -33,9 +33,10 @@
  * private state behind them is not. Interface 1 (liblossd.so.1, lossd
  * 0.1.0) moved the kernels, the per-call scratch (constants, parameter
  * views, per-block counts) and the internal lossd_param_view out of this
- * header: code written against interface 0 that used only the functions
- * and the fields still declared here recompiles unchanged. Interface 2
- * (still liblossd.so.1) added LOSSD_SHAPE_BIN_TARGET.
+ * header. Interface 3 (liblossd.so.3, lossd 0.2.0) replaced the operand
+ * specs' shape and value enums by a rule of the rule table (lossd_rule_id;
+ * lossd_rule_get() reads its row): code that compared
+ * operands[k].shape now reads operands[k].rule.
  *
  * Threading: the registry is immutable and may be read from any thread.
  * A lossd_call is owned by one thread at a time, except that
@@ -176,41 +177,95 @@ typedef struct {
     bool required;              /* no default: the call fails without it */
 } lossd_param_spec;
 
-/* How an operand's shape must relate to the others. */
-typedef enum {
-    LOSSD_SHAPE_NONE,          /* the function has no such operand */
-    LOSSD_SHAPE_ANY,           /* any shape of rank 0..8 */
-    LOSSD_SHAPE_LIKE_INPUT,    /* exactly the first operand's shape */
-    LOSSD_SHAPE_SCORES,        /* (N,C) or (C), C >= 1 */
-    LOSSD_SHAPE_CLASS_INDEX,   /* (N) for (N,C) scores, () for (C) */
-    LOSSD_SHAPE_CLASS_OR_PROB, /* CLASS_INDEX, or LIKE_INPUT holding probabilities */
-    LOSSD_SHAPE_BOXES,         /* (..., 4): boxes with any leading dimensions */
-    LOSSD_SHAPE_BOX_LIST,      /* (N,4), N >= 0, or one box (4) */
-    LOSSD_SHAPE_DISTRIBUTIONS, /* (K) or (N,K), K >= 1 */
-    LOSSD_SHAPE_BIN_TARGET,    /* (N) reals in [0, C - 1] for (N,C) scores, () for (C) (dfl) */
-    LOSSD_SHAPE_ORIENTED,      /* (..., 5) or (..., 8), as box_format says: oriented boxes */
-    LOSSD_SHAPE_ORIENTED_LIST, /* (N, 5|8), N >= 0, or one box (5) or (8), by box_format */
-} lossd_shape_rule;
+/* ---------------------------------------------------------------- operand rules */
 
-/* What an operand's values must be. */
+/*
+ * What an operand may be - its shape, relative to the call's first
+ * operand, and its values - is one row of the rule table
+ * (src/core/rules.c). Validation, the catalog, the inference models'
+ * metadata, the OpenAPI document, the bench and the playground all read
+ * these rows, and nothing else knows what a rule means: a new kind of
+ * operand is one new row.
+ */
 typedef enum {
-    LOSSD_VALUES_ANY,         /* any finite number */
-    LOSSD_VALUES_PROBABILITY, /* in [0, 1] */
-    LOSSD_VALUES_BOX,         /* 4-vectors valid in the call's box_format */
-    LOSSD_VALUES_ORIENTED,    /* oriented boxes valid in the call's box_format */
-} lossd_value_rule;
+    LOSSD_RULE_NONE,                  /* the function has no such operand */
+    LOSSD_RULE_ANY,                   /* any shape of rank 0..8, any numbers */
+    LOSSD_RULE_PROBABILITIES,         /* any shape, numbers in [0, 1] */
+    LOSSD_RULE_PROBABILITIES_OR_LOGS, /* the same, or their logarithms when log_param is true */
+    LOSSD_RULE_SCORES,                /* (N, C) or (C), C >= 1: scores over C classes or bins */
+    LOSSD_RULE_CLASS_INDICES,  /* (N) for (N, C) scores, () for (C): whole numbers in [0, C) */
+    LOSSD_RULE_CLASS_OR_PROB,  /* class indices, or probabilities shaped like the scores */
+    LOSSD_RULE_BIN_TARGETS,    /* (N) for (N, C) scores, () for (C): reals in [0, C - 1] (dfl) */
+    LOSSD_RULE_BOXES,          /* (..., 4): boxes with any leading dimensions, in box_format */
+    LOSSD_RULE_BOX_LIST,       /* (N, 4), N >= 0, or one box (4), in box_format */
+    LOSSD_RULE_DISTRIBUTIONS,  /* (K) or (N, K), K >= 1 */
+    LOSSD_RULE_ORIENTED_BOXES, /* (..., 5) or (..., 8) by box_format: oriented boxes */
+    LOSSD_RULE_ORIENTED_LIST,  /* (N, 5|8), N >= 0, or one box (5) or (8), by box_format */
+    LOSSD_RULE_COUNT
+} lossd_rule_id;
+
+/*
+ * The length of an operand's last axis: exactly `size`; or at least `min`;
+ * or, when `param` is set, the length sizes[i] that the choice choices[i]
+ * of that CHOICE parameter of the function gives (box formats).
+ */
+typedef struct {
+    size_t size;
+    size_t min;
+    const char *param;
+    const char *const *choices; /* NULL-terminated */
+    const size_t *sizes;
+} lossd_axis_rule;
+
+struct lossd__rule_impl; /* private: a rule's checks and sampler (src/core/internal.h) */
+
+/* One row of the rule table, read-only. */
+typedef struct {
+    lossd_rule_id id;
+    const char *name;       /* in the catalog: "boxes", "class_indices", ... */
+    const char *noun;       /* in messages: "boxes", "class indices", ... */
+    const char *unit;       /* one item along the last axis ("box"), or NULL */
+    const char *shape_text; /* for people: "(..., 4)" */
+    /* the shape */
+    int min_rank, max_rank; /* its own ranks (not used with rows_of_first) */
+    bool rows_of_first;     /* the first operand's shape without its last axis: one per row */
+    bool empty_batch;       /* [] (shape (0)) stands for an empty batch */
+    lossd_axis_rule last_axis;
+    bool counts_classes; /* its last axis is the call's number of classes C */
+    bool per_row;        /* a loss has one term per row along its last axis (else per element) */
+    size_t unit_cost;    /* what one such term costs, in elements (0: its own elements) */
+    /* the values */
+    const char *values;      /* "any", "range", "class_index", "bin_index", "box" */
+    double lo, hi;           /* "range": within [lo, hi] */
+    const char *values_text; /* for people: "probabilities in [0, 1]" */
+    bool integers;         /* whole numbers: the inference protocol's INT64 and INT32 carry them */
+    bool or_like_first;    /* or, shaped like the first operand, probabilities (cross_entropy) */
+    const char *log_param; /* the values are those values' logarithms when this BOOL is true */
+    /* for clients */
+    int meta_rank;           /* the inference models' metadata shape: rank ... */
+    long long meta_shape[2]; /* ... and dimensions, -1 where they vary */
+    const char *examples[2]; /* JSON: as a first operand, and as a second beside its example */
+    const struct lossd__rule_impl *impl; /* private */
+} lossd_rule;
+
+/* The row of a rule. Any thread. */
+const lossd_rule *lossd_rule_get(lossd_rule_id id);
+
+/* lossd_operand_spec.flags */
+#define LOSSD_OPERAND_LIKE_INPUT 0x01u /* shaped exactly like the first operand */
 
 typedef struct {
     const char *name; /* request field: "input", "target", "p", "boxes1", ... */
-    lossd_shape_rule shape;
-    lossd_value_rule values;
+    lossd_rule_id rule;
+    unsigned flags;      /* LOSSD_OPERAND_* */
     const char *summary; /* catalog text, e.g. "boxes (N,4) or (4)" */
 } lossd_operand_spec;
 
 /* lossd_function.flags */
-#define LOSSD_FN_GRAD      0x01u /* gradients are available */
-#define LOSSD_FN_BATCHMEAN 0x02u /* the "batchmean" reduction is accepted */
-#define LOSSD_FN_TERMS     0x04u /* per-term extras (box losses' "terms") */
+#define LOSSD_FN_GRAD        0x01u /* gradients are available */
+#define LOSSD_FN_BATCHMEAN   0x02u /* the "batchmean" reduction is accepted */
+#define LOSSD_FN_TERMS       0x04u /* per-term extras (box losses' "terms") */
+#define LOSSD_FN_GRAD_SECOND 0x08u /* the second operand (target, q) has a gradient too */
 
 struct lossd_call;
 struct lossd__impl; /* private: a function's kernel and hooks (src/core/internal.h) */
@@ -308,7 +363,8 @@ typedef struct lossd_call {
     bool operand_set[2];
     lossd_value params[LOSSD_MAX_PARAMS]; /* by index into fn->params */
     lossd_reduction reduction;
-    bool want_grad;
+    bool want_grad;        /* the gradient with respect to operand[0] (LOSSD_FN_GRAD) */
+    bool want_grad_second; /* ... and with respect to operand[1] (LOSSD_FN_GRAD_SECOND) */
     bool want_terms;
     /*
      * Count non-finite results and zero derivatives (n_nonfinite,
@@ -329,6 +385,7 @@ typedef struct lossd_call {
     size_t n_terms;                 /* losses: loss terms; others: output elements */
     lossd_tensor output;            /* unreduced loss, activation output, info values, matrix */
     double *grad;                   /* shaped like operand[0], when want_grad */
+    double *grad_second;            /* shaped like operand[1], when want_grad_second */
     double *terms[LOSSD_MAX_TERMS]; /* per-term extras, when want_terms */
     bool prob_target;               /* cross_entropy: the target was read as probabilities */
 
@@ -405,6 +462,17 @@ void lossd_call_cleanup(lossd_call *c);
 
 /* Per-term extra `i` (0 <= i < LOSSD_MAX_TERMS) of a call, or NULL. */
 const char *lossd_call_term_name(const lossd_call *c, size_t i);
+
+/*
+ * Fills out[0..size of shape) with random values that operand k of the
+ * call may hold under its rule, given the call's parameters (box_format)
+ * and, for k = 1, its first operand (C classes; a target box near its
+ * input box): for tests and benchmarks. *seed is a xorshift state (any
+ * value but 0), advanced. Returns 0, or LOSSD_ENOENT when the function
+ * has no operand k.
+ */
+int lossd_call_sample_operand(const lossd_call *c, size_t k, int rank, const size_t *shape,
+                              double *out, unsigned long long *seed);
 
 #ifdef __cplusplus
 }

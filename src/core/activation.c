@@ -620,8 +620,7 @@ static const lossd_param_spec softmax_params[] = {
 #define ACTIVATION(fname, fsummary, fformula, fref)                                          \
     .kind = LOSSD_KIND_ACTIVATION, .name = #fname, .summary = fsummary, .formula = fformula, \
     .reference = fref, .flags = LOSSD_FN_GRAD,                                               \
-    .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "any shape"},                  \
-                 {NULL, LOSSD_SHAPE_NONE, LOSSD_VALUES_ANY, NULL}}
+    .operands = {{"input", LOSSD_RULE_ANY, 0, "any shape"}, {NULL, LOSSD_RULE_NONE, 0, NULL}}
 
 static const lossd_function activation_functions[] = {
     {ACTIVATION(relu, "rectified linear unit", "\\max(0, x)", "torch.nn.functional.relu"),

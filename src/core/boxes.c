@@ -125,43 +125,123 @@ LOSSD_INLINE void box_grad_write(double *out, size_t n, const lossd_vd g[4], int
         lossd__tally_nonfinite(bad, col[j], n);
 }
 
-#ifndef LOSSD_SIMD_AVX2 /* validation runs before any kernel: one copy */
-int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err)
+#ifndef LOSSD_SIMD_AVX2 /* validation and sampling run outside the kernels: one copy */
+/* What is wrong with a box. */
+typedef enum {
+    BOX_OK,
+    BOX_X2_BELOW_X1,
+    BOX_Y2_BELOW_Y1,
+    BOX_NEGATIVE_W,
+    BOX_NEGATIVE_H,
+    BOX_NOT_FINITE
+} box_problem;
+
+static box_problem box_problem_of(const double *p, int format)
+{
+    if (format == FORMAT_XYXY) {
+        if (!(p[2] >= p[0]))
+            return isnan(p[0]) || isnan(p[2]) ? BOX_NOT_FINITE : BOX_X2_BELOW_X1;
+        if (!(p[3] >= p[1]))
+            return isnan(p[1]) || isnan(p[3]) ? BOX_NOT_FINITE : BOX_Y2_BELOW_Y1;
+    } else {
+        if (!(p[2] >= 0))
+            return isnan(p[2]) ? BOX_NOT_FINITE : BOX_NEGATIVE_W;
+        if (!(p[3] >= 0))
+            return isnan(p[3]) ? BOX_NOT_FINITE : BOX_NEGATIVE_H;
+    }
+    for (int j = 0; j < 4; j++)
+        if (!isfinite(p[j]))
+            return BOX_NOT_FINITE;
+    return BOX_OK;
+}
+
+int lossd__boxes_check(lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
     int format = lossd__param_choice(c, "box_format");
     const char *name = c->fn->operands[k].name;
     for (size_t i = 0; i + 4 <= t->size; i += 4) {
         const double *p = t->data + i;
-        const char *what = NULL;
-        double lo = 0, hi = 0;
-        if (format == FORMAT_XYXY) {
-            if (!(p[2] >= p[0]))
-                what = "x2 < x1", lo = p[0], hi = p[2];
-            else if (!(p[3] >= p[1]))
-                what = "y2 < y1", lo = p[1], hi = p[3];
-        } else {
-            if (!(p[2] >= 0))
-                what = "negative width", hi = p[2];
-            else if (!(p[3] >= 0))
-                what = "negative height", hi = p[3];
-        }
-        for (int j = 0; j < 4 && what == NULL; j++)
-            if (!isfinite(p[j]))
-                what = "not finite";
-        if (what) {
-            char path[LOSSD_FIELD_MAX];
-            lossd__path(path, sizeof path, name, t, i, t->rank - 1);
-            if (format == FORMAT_XYXY && what[0] != 'n')
-                return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: %s (%s < %s)", what,
-                                   LOSSD__SHORTEST(hi), LOSSD__SHORTEST(lo));
-            if (what[0] == 'n' && what[1] == 'e')
-                return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: %s (%s)",
-                                   box_formats[format], what, LOSSD__SHORTEST(hi));
-            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: a coordinate is %s", what);
+        box_problem problem = box_problem_of(p, format);
+        if (problem == BOX_OK)
+            continue;
+        char path[LOSSD_FIELD_MAX];
+        lossd__path(path, sizeof path, name, t, i, t->rank - 1);
+        switch (problem) {
+        case BOX_X2_BELOW_X1:
+            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: x2 < x1 (%s < %s)",
+                               LOSSD__SHORTEST(p[2]), LOSSD__SHORTEST(p[0]));
+        case BOX_Y2_BELOW_Y1:
+            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: y2 < y1 (%s < %s)",
+                               LOSSD__SHORTEST(p[3]), LOSSD__SHORTEST(p[1]));
+        case BOX_NEGATIVE_W:
+        case BOX_NEGATIVE_H:
+            return lossd__fail(err, LOSSD_EINVAL, path, "invalid %s box: negative %s (%s)",
+                               box_formats[format], problem == BOX_NEGATIVE_W ? "width" : "height",
+                               LOSSD__SHORTEST(problem == BOX_NEGATIVE_W ? p[2] : p[3]));
+        default:
+            return lossd__fail(err, LOSSD_EINVAL, path, "invalid box: a coordinate is not finite");
         }
     }
     return 0;
+}
+
+/* An xyxy box written in the call's format. */
+static void box_in_format(double *out, const double *xyxy, int format)
+{
+    double w = xyxy[2] - xyxy[0], h = xyxy[3] - xyxy[1];
+    switch (format) {
+    case FORMAT_XYWH:
+        out[0] = xyxy[0], out[1] = xyxy[1], out[2] = w, out[3] = h;
+        break;
+    case FORMAT_CXCYWH:
+        out[0] = xyxy[0] + 0.5 * w, out[1] = xyxy[1] + 0.5 * h, out[2] = w, out[3] = h;
+        break;
+    default:
+        memcpy(out, xyxy, 4 * sizeof *out);
+    }
+}
+
+/*
+ * Targets 5..50 wide in a 500 x 500 field; a second operand shaped like
+ * the first (predictions) jittered from it by up to 20% so that most pairs
+ * overlap, as a detector's do; box lists 5..60 wide in a 200 x 200 field,
+ * a realistic mix of overlaps and misses.
+ */
+void lossd__boxes_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
+                         uint64_t *rng)
+{
+    int format = lossd__param_choice(c, "box_format");
+    bool near_first = k == 1 && (c->fn->operands[1].flags & LOSSD_OPERAND_LIKE_INPUT) &&
+                      c->operand_set[0] && c->operand[0].size == shape->size;
+    bool list = c->fn->operands[k].rule == LOSSD_RULE_BOX_LIST;
+    double field = list ? 200 : 500, lo = 5, hi = list ? 60 : 50;
+    for (size_t i = 0; i + 4 <= shape->size; i += 4) {
+        double b[4];
+        if (near_first) {
+            const double *p = c->operand[0].data + i;
+            double t[4];
+            /* the first operand's box back in xyxy */
+            if (format == FORMAT_XYXY)
+                memcpy(t, p, sizeof t);
+            else if (format == FORMAT_XYWH)
+                t[0] = p[0], t[1] = p[1], t[2] = p[0] + p[2], t[3] = p[1] + p[3];
+            else
+                t[0] = p[0] - 0.5 * p[2], t[1] = p[1] - 0.5 * p[3], t[2] = p[0] + 0.5 * p[2],
+                t[3] = p[1] + 0.5 * p[3];
+            double w = t[2] - t[0], h = t[3] - t[1];
+            b[0] = t[0] + lossd__rng_uniform(rng, -0.2, 0.2) * w;
+            b[1] = t[1] + lossd__rng_uniform(rng, -0.2, 0.2) * h;
+            b[2] = b[0] + w * lossd__rng_uniform(rng, 0.8, 1.2);
+            b[3] = b[1] + h * lossd__rng_uniform(rng, 0.8, 1.2);
+        } else {
+            b[0] = lossd__rng_uniform(rng, 0, field);
+            b[1] = lossd__rng_uniform(rng, 0, field);
+            b[2] = b[0] + lossd__rng_uniform(rng, lo, hi);
+            b[3] = b[1] + lossd__rng_uniform(rng, lo, hi);
+        }
+        box_in_format(out + i, b, format);
+    }
 }
 #endif
 
@@ -827,12 +907,12 @@ static const char *const siou_terms[] = {"iou", "angle_cost", "distance_cost", "
 static const char *const eiou_terms[] = {"iou", "rho2", "c2", "width_term", "height_term", NULL};
 static const char *const nwd_terms[] = {"w2", NULL};
 
-#define BOX_OPERANDS                                                                       \
-    {                                                                                      \
-        {"input", LOSSD_SHAPE_BOXES, LOSSD_VALUES_BOX, "predicted boxes (..., 4)"},        \
-        {                                                                                  \
-            "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_BOX, "target boxes, same shape" \
-        }                                                                                  \
+#define BOX_OPERANDS                                                                         \
+    {                                                                                        \
+        {"input", LOSSD_RULE_BOXES, 0, "predicted boxes (..., 4)"},                          \
+        {                                                                                    \
+            "target", LOSSD_RULE_BOXES, LOSSD_OPERAND_LIKE_INPUT, "target boxes, same shape" \
+        }                                                                                    \
     }
 
 #define BOX_LOSS_FLAGS (LOSSD_FN_GRAD | LOSSD_FN_TERMS)
@@ -922,12 +1002,12 @@ static const lossd_function box_functions[] = {
 
 LOSSD__MODULE(lossd__box_module, box_functions);
 
-#define PAIRWISE_OPERANDS                                                                   \
-    {                                                                                       \
-        {"boxes1", LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, "boxes (N,4), or one box (4)"},  \
-        {                                                                                   \
-            "boxes2", LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, "boxes (M,4), or one box (4)" \
-        }                                                                                   \
+#define PAIRWISE_OPERANDS                                                   \
+    {                                                                       \
+        {"boxes1", LOSSD_RULE_BOX_LIST, 0, "boxes (N,4), or one box (4)"},  \
+        {                                                                   \
+            "boxes2", LOSSD_RULE_BOX_LIST, 0, "boxes (M,4), or one box (4)" \
+        }                                                                   \
     }
 
 static const lossd_function pairwise_functions[] = {

@@ -52,7 +52,7 @@ int lossd_call_set_operand(lossd_call *c, const char *name, const lossd_tensor *
     LOSSD_ASSERT(name != NULL && t != NULL);
     for (size_t k = 0; k < 2; k++) {
         const lossd_operand_spec *op = &c->fn->operands[k];
-        if (op->shape != LOSSD_SHAPE_NONE && strcmp(op->name, name) == 0) {
+        if (op->rule != LOSSD_RULE_NONE && strcmp(op->name, name) == 0) {
             c->operand[k] = *t;
             c->operand_set[k] = true;
             return 0;
@@ -230,231 +230,6 @@ static const char *operand_name(const lossd_call *c, size_t k)
     return c->fn->operands[k].name;
 }
 
-static int shape_error(const lossd_call *c, size_t k, const char *want, lossd_error *err)
-{
-    char have[96];
-    return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k), "expected %s, got shape %s", want,
-                       lossd__shape_text(have, sizeof have, &c->operand[k]));
-}
-
-/* An empty JSON array reads as shape (0); it stands for an empty batch. */
-static bool is_empty_list(const lossd_tensor *t)
-{
-    return t->rank == 1 && t->shape[0] == 0;
-}
-
-/* (..., 5|8) oriented boxes, or a list (N, 5|8) / one box, the length by box_format. */
-static int check_oriented_shape(lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_tensor *t = &c->operand[k];
-    size_t len = lossd__oriented_box_len(c);
-    bool list = c->fn->operands[k].shape == LOSSD_SHAPE_ORIENTED_LIST;
-    const char *format = len == 5 ? "cxcywhr" : "xyxyxyxy";
-    char want[96];
-    if (is_empty_list(t) ||
-        (t->rank >= 1 && t->shape[t->rank - 1] == len && (!list || t->rank <= 2)))
-        return 0;
-    if (t->rank >= 2 && (!list || t->rank == 2))
-        return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
-                           "expected boxes of %zu numbers (box_format %s), got %zu per box", len,
-                           format, t->shape[t->rank - 1]);
-    snprintf(want, sizeof want,
-             list ? "a list of %s boxes of shape (N, %zu), or one box (%zu)"
-                  : "%s boxes of shape (..., %zu)",
-             format, len, len);
-    return shape_error(c, k, want, err);
-}
-
-static int check_operand_shape(lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_tensor *t = &c->operand[k], *input = &c->operand[0];
-    char want[96], have[96];
-    switch (c->fn->operands[k].shape) {
-    case LOSSD_SHAPE_NONE:
-    case LOSSD_SHAPE_ANY:
-        return 0;
-    case LOSSD_SHAPE_LIKE_INPUT:
-        if (!lossd__same_shape(t, input))
-            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
-                               "shape %s does not match %s's shape %s",
-                               lossd__shape_text(have, sizeof have, t), operand_name(c, 0),
-                               lossd__shape_text(want, sizeof want, input));
-        return 0;
-    case LOSSD_SHAPE_SCORES:
-        if (is_empty_list(t)) {
-            c->state->n_classes = 0;
-            return 0;
-        }
-        if ((t->rank != 1 && t->rank != 2) || t->shape[t->rank - 1] == 0)
-            return shape_error(c, k, "scores of shape (N, C) or (C) with C >= 1", err);
-        c->state->n_classes = t->shape[t->rank - 1];
-        return 0;
-    case LOSSD_SHAPE_CLASS_OR_PROB:
-        if (lossd__same_shape(t, input) && !is_empty_list(input)) {
-            c->prob_target = true;
-            return 0;
-        }
-        /* fall through */
-    case LOSSD_SHAPE_CLASS_INDEX:
-    case LOSSD_SHAPE_BIN_TARGET: {
-        bool ok;
-        if (is_empty_list(input))
-            ok = is_empty_list(t);
-        else if (input->rank == 2)
-            ok = t->rank == 1 && t->shape[0] == input->shape[0];
-        else
-            ok = t->rank == 0;
-        if (ok)
-            return 0;
-        bool bins = c->fn->operands[k].shape == LOSSD_SHAPE_BIN_TARGET;
-        const char *or_prob = c->fn->operands[k].shape == LOSSD_SHAPE_CLASS_OR_PROB
-                                  ? " or probabilities shaped like input"
-                                  : "";
-        if (input->rank == 2)
-            snprintf(want, sizeof want, "%s of shape (%zu)%s",
-                     bins ? "bin targets" : "class indices", input->shape[0], or_prob);
-        else
-            snprintf(want, sizeof want, "one %s (a number)%s", bins ? "bin target" : "class index",
-                     or_prob);
-        return shape_error(c, k, want, err);
-    }
-    case LOSSD_SHAPE_BOXES: /* (..., 4), as torchvision's box losses take them */
-        if (is_empty_list(t) || (t->rank >= 1 && t->shape[t->rank - 1] == 4))
-            return 0;
-        if (t->rank >= 2)
-            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
-                               "expected boxes of 4 numbers, got %zu per box",
-                               t->shape[t->rank - 1]);
-        return shape_error(c, k, "boxes of shape (..., 4)", err);
-    case LOSSD_SHAPE_BOX_LIST: /* a single (4) box is a list of one */
-        if (is_empty_list(t) || (t->rank == 2 && t->shape[1] == 4) ||
-            (t->rank == 1 && t->shape[0] == 4))
-            return 0;
-        if (t->rank == 2)
-            return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
-                               "expected boxes of 4 numbers, got %zu per box", t->shape[1]);
-        return shape_error(c, k, "a list of boxes of shape (N, 4), or one box (4)", err);
-    case LOSSD_SHAPE_DISTRIBUTIONS:
-        if ((t->rank == 1 || t->rank == 2) && t->shape[t->rank - 1] > 0)
-            return 0;
-        return shape_error(c, k, "distributions of shape (K) or (N, K) with K >= 1", err);
-    case LOSSD_SHAPE_ORIENTED:
-    case LOSSD_SHAPE_ORIENTED_LIST:
-        return check_oriented_shape(c, k, err);
-    }
-    return 0;
-}
-
-/* The twin of a whole-operand scan (scan.c) this CPU runs. */
-static bool scan_range(const double *x, size_t n, double lo, double hi)
-{
-#if LOSSD_SIMD_HAVE_AVX2
-    if (lossd__simd_avx2())
-        return lossd__scan_range_avx2(x, n, lo, hi);
-#endif
-    return lossd__scan_range(x, n, lo, hi);
-}
-
-static size_t scan_class_indices(const double *x, size_t n, double n_classes, double ignore_index,
-                                 bool *all_good)
-{
-#if LOSSD_SIMD_HAVE_AVX2
-    if (lossd__simd_avx2())
-        return lossd__scan_class_indices_avx2(x, n, n_classes, ignore_index, all_good);
-#endif
-    return lossd__scan_class_indices(x, n, n_classes, ignore_index, all_good);
-}
-
-/* The index of operand k's first value outside [lo, hi] (NaN is outside), or its size. */
-static size_t first_outside(const lossd_call *c, size_t k, double lo, double hi)
-{
-    const lossd_tensor *t = &c->operand[k];
-    if (scan_range(t->data, t->size, lo, hi))
-        return t->size;
-    /* only the first bad one pays for a scalar look */
-    size_t i = 0;
-    while (i < t->size && t->data[i] >= lo && t->data[i] <= hi)
-        i++;
-    return i;
-}
-
-int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_tensor *t = &c->operand[k];
-    size_t i = first_outside(c, k, 0.0, 1.0);
-    if (i == t->size)
-        return 0;
-    char path[LOSSD_FIELD_MAX];
-    lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
-    return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a probability in [0, 1]",
-                       LOSSD__SHORTEST(t->data[i]));
-}
-
-/* dfl's targets: reals in [0, C - 1], the span of the bins' centres. */
-static int check_bin_targets(const lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_tensor *t = &c->operand[k];
-    size_t n_classes = c->state->n_classes;
-    size_t i = first_outside(c, k, 0.0, (double)n_classes - 1);
-    if (i == t->size)
-        return 0;
-    char path[LOSSD_FIELD_MAX];
-    lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
-    return lossd__fail(err, LOSSD_EINVAL, path, "%s is outside the bins' range [0, %zu]",
-                       LOSSD__SHORTEST(t->data[i]), n_classes - 1);
-}
-
-/* Class indices; also counts the kept (not ignored) ones into the state's n_kept. */
-static int check_class_indices(lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_tensor *t = &c->operand[k];
-    size_t n_classes = c->state->n_classes;
-    bool has_ignore = lossd__param_index(c->fn, "ignore_index") >= 0;
-    double ignore_index = lossd__param_number_or(c, "ignore_index", NAN);
-    bool all_good;
-    c->state->n_kept =
-        scan_class_indices(t->data, t->size, (double)n_classes, ignore_index, &all_good);
-    if (n_classes > 0 && all_good)
-        return 0;
-    /* Look for the first bad one; only it pays for its path. */
-    for (size_t i = 0; i < t->size; i++) {
-        double x = t->data[i];
-        if (x == ignore_index || (x == floor(x) && x >= 0 && x < (double)n_classes))
-            continue;
-        char path[LOSSD_FIELD_MAX];
-        lossd__path(path, sizeof path, operand_name(c, k), t, i, -1);
-        if (x != floor(x) || !isfinite(x))
-            return lossd__fail(err, LOSSD_EINVAL, path, "%s is not a class index",
-                               LOSSD__SHORTEST(x));
-        if (x < 0 || x >= (double)n_classes)
-            return lossd__fail(err, LOSSD_EINVAL, path, "class index %s is out of range [0, %zu)%s",
-                               LOSSD__SHORTEST(x), n_classes,
-                               has_ignore ? " and is not ignore_index" : "");
-    }
-    return 0;
-}
-
-static int check_values(lossd_call *c, size_t k, lossd_error *err)
-{
-    const lossd_operand_spec *op = &c->fn->operands[k];
-    if (op->shape == LOSSD_SHAPE_CLASS_INDEX ||
-        (op->shape == LOSSD_SHAPE_CLASS_OR_PROB && !c->prob_target))
-        return check_class_indices(c, k, err);
-    if (op->shape == LOSSD_SHAPE_BIN_TARGET)
-        return check_bin_targets(c, k, err);
-    switch (op->values) {
-    case LOSSD_VALUES_ANY:
-        return 0;
-    case LOSSD_VALUES_PROBABILITY:
-        return lossd__check_probabilities(c, k, err);
-    case LOSSD_VALUES_BOX:
-        return lossd__boxes_check(c, k, err);
-    case LOSSD_VALUES_ORIENTED:
-        return lossd__oriented_check(c, k, err);
-    }
-    return 0;
-}
-
 /*
  * Checks the shapes and values of the tensor parameters that were given,
  * and sets the state's view of each tensor parameter (an unset one reads 1).
@@ -520,21 +295,29 @@ static int check_tensor_params(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-/* Shape of the unreduced loss: one term per element, row or box. */
-static void loss_terms_shape(lossd_call *c, lossd_tensor *out)
+/* t's shape without its last axis (an empty batch (0) stays as it is). */
+static void drop_last_axis(lossd_tensor *t)
 {
-    const lossd_tensor *input = &c->operand[0];
-    lossd_shape_rule rule = c->fn->operands[0].shape;
-    *out = *input;
+    if (t->rank == 0 || (t->rank == 1 && t->shape[0] == 0))
+        return;
+    t->rank--;
+    t->size = 1;
+    for (int k = 0; k < t->rank; k++)
+        t->size *= t->shape[k];
+}
+
+/*
+ * The shape of what grad_output matches: the unreduced loss (one term per
+ * element, or per row along the last axis), one value per row (the
+ * information measures), or the output element by element.
+ */
+static void terms_shape_of(lossd_call *c, lossd_tensor *out)
+{
+    *out = c->operand[0];
     out->data = NULL;
-    if (rule == LOSSD_SHAPE_SCORES || rule == LOSSD_SHAPE_BOXES || rule == LOSSD_SHAPE_ORIENTED) {
-        if (is_empty_list(input))
-            return;                  /* (0): an empty batch */
-        out->rank = input->rank - 1; /* boxes: every leading dimension */
-        out->size = 1;
-        for (int k = 0; k < out->rank; k++)
-            out->size *= out->shape[k];
-    }
+    if (c->fn->kind == LOSSD_KIND_LOSS ? lossd__operand_rule(c, 0)->per_row
+                                       : (c->fn->impl->flags & LOSSD__FN_ROW_OUTPUT) != 0)
+        drop_last_axis(out);
 }
 
 static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_error *err)
@@ -543,12 +326,16 @@ static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_erro
     char have[96], want[96];
     if (c->want_grad && !(fn->flags & LOSSD_FN_GRAD))
         return lossd__fail(err, LOSSD_EINVAL, "grad", "%s has no gradient", fn->name);
+    if (c->want_grad_second && !(fn->flags & LOSSD_FN_GRAD_SECOND))
+        return lossd__fail(err, LOSSD_EINVAL, "grad", "%s has no gradient with respect to %s",
+                           fn->name,
+                           fn->operands[1].name ? fn->operands[1].name : "a second operand");
     if (c->want_terms && !(fn->flags & LOSSD_FN_TERMS))
         return lossd__fail(err, LOSSD_EINVAL, "terms", "%s has no per-term extras", fn->name);
     if (!c->grad_output_set)
         return 0;
-    if (!c->want_grad)
-        return lossd__fail(err, LOSSD_EINVAL, "grad_output", "only allowed with \"grad\": true");
+    if (!c->want_grad && !c->want_grad_second)
+        return lossd__fail(err, LOSSD_EINVAL, "grad_output", "only allowed with \"grad\"");
     if (fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE)
         return lossd__fail(err, LOSSD_EINVAL, "grad_output",
                            "only allowed with \"reduction\": \"none\" (the reduced loss is a "
@@ -557,7 +344,7 @@ static int check_grad(lossd_call *c, const lossd_tensor *terms_shape, lossd_erro
         return lossd__fail(err, LOSSD_EINVAL, "grad_output",
                            "shape %s does not match the %s shape %s",
                            lossd__shape_text(have, sizeof have, &c->grad_output),
-                           fn->kind == LOSSD_KIND_LOSS ? "unreduced loss's" : "input's",
+                           fn->kind == LOSSD_KIND_LOSS ? "unreduced loss's" : "output's",
                            lossd__shape_text(want, sizeof want, terms_shape));
     for (size_t i = 0; i < c->grad_output.size; i++)
         if (!isfinite(c->grad_output.data[i])) {
@@ -628,10 +415,8 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         c->output = *terms_shape;
         s->out_per_unit = 1;
         *elems_per_unit = c->n_terms ? a->size / c->n_terms : 1;
-        if (c->fn->operands[0].shape == LOSSD_SHAPE_BOXES)
-            *elems_per_unit = 16; /* a box pair costs about as much as 16 elements */
-        if (c->fn->operands[0].shape == LOSSD_SHAPE_ORIENTED)
-            *elems_per_unit = 64; /* a rotated pair: a clipping, or a Gaussian's few logs */
+        if (lossd__operand_rule(c, 0)->unit_cost)
+            *elems_per_unit = lossd__operand_rule(c, 0)->unit_cost;
         return 0;
     case LOSSD_KIND_ACTIVATION:
     case LOSSD_KIND_INFO:
@@ -656,9 +441,7 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         }
         return 0;
     case LOSSD_KIND_PAIRWISE: {
-        size_t len =
-            c->fn->operands[0].shape == LOSSD_SHAPE_ORIENTED_LIST ? lossd__oriented_box_len(c) : 4;
-        size_t n = a->size / len, m = b->size / len; /* (N,len), one box (len) or [] */
+        size_t n = lossd__n_rows(a), m = lossd__n_rows(b); /* (N, L), one box (L) or [] */
         c->output.rank = 2;
         c->output.shape[0] = n;
         c->output.shape[1] = m;
@@ -668,7 +451,7 @@ static int plan(lossd_call *c, const lossd_tensor *terms_shape, size_t *elems_pe
         s->n_units = n;
         c->n_terms = c->output.size;
         s->out_per_unit = m;
-        *elems_per_unit = m ? len * m : 1;
+        *elems_per_unit = m ? lossd__row_len(b) * m : 1;
         return 0;
     }
     case LOSSD_KIND_COUNT:
@@ -737,7 +520,7 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
     int rc;
 
     for (size_t k = 0; k < 2; k++)
-        if (fn->operands[k].shape != LOSSD_SHAPE_NONE && !c->operand_set[k])
+        if (fn->operands[k].rule != LOSSD_RULE_NONE && !c->operand_set[k])
             return lossd__fail(err, LOSSD_EMISSING, operand_name(c, k), "required");
     for (size_t i = 0; i < fn->n_params; i++)
         if (fn->params[i].required && !c->params[i].set)
@@ -753,27 +536,26 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
     memset(s, 0, offsetof(lossd__call_state, consts));
     memset(s->consts, 0, sizeof s->consts);
     for (size_t k = 0; k < 2; k++)
-        if ((rc = check_operand_shape(c, k, err)) < 0)
+        if ((rc = lossd__rule_check_shape(c, k, err)) < 0)
             return rc;
     if (fn->kind != LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_MEAN)
         return lossd__fail(err, LOSSD_EINVAL, "reduction", "only losses take a reduction");
 
-    lossd_tensor terms_shape = c->operand[0];
-    if (fn->kind == LOSSD_KIND_LOSS)
-        loss_terms_shape(c, &terms_shape);
+    lossd_tensor terms_shape;
+    terms_shape_of(c, &terms_shape);
     if ((rc = check_grad(c, &terms_shape, err)) < 0)
         return rc;
     if ((rc = check_tensor_params(c, err)) < 0)
         return rc;
     for (size_t k = 0; k < 2; k++)
-        if (fn->operands[k].shape != LOSSD_SHAPE_NONE && (rc = check_values(c, k, err)) < 0)
+        if ((rc = lossd__rule_check_values(c, k, err)) < 0)
             return rc;
 
     size_t elems_per_unit = 1;
     if ((rc = plan(c, &terms_shape, &elems_per_unit, err)) < 0)
         return rc;
     if (c->max_output && c->output.size > c->max_output)
-        return lossd__fail(err, LOSSD_ETOOBIG, operand_name(c, fn->operands[1].shape ? 1 : 0),
+        return lossd__fail(err, LOSSD_ETOOBIG, operand_name(c, fn->operands[1].rule ? 1 : 0),
                            "the reply would hold %zu numbers, more than the limit of %zu",
                            c->output.size, c->max_output);
     s->block_units = BLOCK_ELEMENTS / (elems_per_unit ? elems_per_unit : 1);
@@ -801,6 +583,9 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
         c->output.data = s->output_data;
     }
     if (c->want_grad && (c->grad = alloc_doubles(c->operand[0].size, err, "grad")) == NULL)
+        return err ? err->code : LOSSD_ENOMEM;
+    if (c->want_grad_second &&
+        (c->grad_second = alloc_doubles(c->operand[1].size, err, "grad")) == NULL)
         return err ? err->code : LOSSD_ENOMEM;
     for (size_t k = 0; c->want_terms && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
         if ((c->terms[k] = alloc_doubles(c->n_terms, err, "terms")) == NULL)
@@ -883,11 +668,12 @@ void lossd_call_cleanup(lossd_call *c)
         free(s);
     }
     free_doubles(c->grad);
+    free_doubles(c->grad_second);
     for (size_t k = 0; k < LOSSD_MAX_TERMS; k++)
         free_doubles(c->terms[k]);
     c->state = NULL;
     c->output.data = NULL;
-    c->grad = NULL;
+    c->grad = c->grad_second = NULL;
     memset(c->terms, 0, sizeof c->terms);
 }
 

@@ -268,9 +268,9 @@ static int bce_logits_prepare(lossd_call *c, lossd_error *err)
 static int kl_div_prepare(lossd_call *c, lossd_error *err)
 {
     classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
+    (void)err; /* the target's rule checked it: probabilities, or their logarithms */
     k->log_target = lossd__param_bool(c, "log_target");
-    /* Probabilities only when the target is not given in log space. */
-    return k->log_target ? 0 : lossd__check_probabilities(c, 1, err);
+    return 0;
 }
 
 static int sigmoid_focal_prepare(lossd_call *c, lossd_error *err)
@@ -852,20 +852,20 @@ static const lossd_param_spec varifocal_params[] = {
 };
 
 /* Scores (N,C) or (C) described by input_text, and one class index per row. */
-#define CLASS_INDEX_OPERANDS(input_text)                                                   \
-    {                                                                                      \
-        {"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, input_text},                       \
-        {                                                                                  \
-            "target", LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, "class indices (N) or ()" \
-        }                                                                                  \
+#define CLASS_INDEX_OPERANDS(input_text)                                     \
+    {                                                                        \
+        {"input", LOSSD_RULE_SCORES, 0, input_text},                         \
+        {                                                                    \
+            "target", LOSSD_RULE_CLASS_INDICES, 0, "class indices (N) or ()" \
+        }                                                                    \
     }
 
 /* Dense detection heads' logits and their IoU-like quality targets (qfl, varifocal). */
 #define QUALITY_TARGET_OPERANDS                                              \
     {                                                                        \
-        {"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},   \
+        {"input", LOSSD_RULE_ANY, 0, "logits, any shape"},                   \
         {                                                                    \
-            "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,      \
+            "target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,    \
                 "quality scores (IoU) in [0,1], 0 for negatives, same shape" \
         }                                                                    \
     }
@@ -877,9 +877,8 @@ static const lossd_function classification_functions[] = {
      .formula = "\\ell_i = -w_i \\left[ y_i \\log x_i + (1 - y_i) \\log(1 - x_i) \\right]",
      .reference = "torch.nn.functional.binary_cross_entropy (logs clamped at -100)",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_PROBABILITY,
-                   "probabilities in [0,1], any shape"},
-                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+     .operands = {{"input", LOSSD_RULE_PROBABILITIES, 0, "probabilities in [0,1], any shape"},
+                  {"target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,
                    "probabilities in [0,1], same shape"}},
      .params = LOSSD__PARAMS(bce_params),
      .impl = LOSSD__IMPL(.prepare = bce_prepare, .kernel = bce_kernel)},
@@ -890,8 +889,8 @@ static const lossd_function classification_functions[] = {
                 "\\log(1 - \\sigma(x_i)) \\right]",
      .reference = "torch.nn.functional.binary_cross_entropy_with_logits",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
-                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+     .operands = {{"input", LOSSD_RULE_ANY, 0, "logits, any shape"},
+                  {"target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,
                    "probabilities in [0,1], same shape"}},
      .params = LOSSD__PARAMS(bce_logits_params),
      .impl = LOSSD__IMPL(.prepare = bce_logits_prepare, .kernel = bce_logits_kernel)},
@@ -901,8 +900,8 @@ static const lossd_function classification_functions[] = {
      .formula = "\\ell_n = -\\sum_c w_c\\, y_{n,c} \\log \\frac{e^{x_{n,c}}}{\\sum_k e^{x_{n,k}}}",
      .reference = "torch.nn.functional.cross_entropy",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, "logits (N,C) or (C)"},
-                  {"target", LOSSD_SHAPE_CLASS_OR_PROB, LOSSD_VALUES_PROBABILITY,
+     .operands = {{"input", LOSSD_RULE_SCORES, 0, "logits (N,C) or (C)"},
+                  {"target", LOSSD_RULE_CLASS_OR_PROB, 0,
                    "class indices (N) or (), or probabilities shaped like input"}},
      .params = LOSSD__PARAMS(cross_entropy_params),
      .impl = LOSSD__IMPL(.prepare = cross_entropy_prepare, .kernel = cross_entropy_kernel)},
@@ -921,8 +920,8 @@ static const lossd_function classification_functions[] = {
      .formula = "\\ell_i = y_i (\\log y_i - x_i)",
      .reference = "torch.nn.functional.kl_div",
      .flags = LOSSD_FN_GRAD | LOSSD_FN_BATCHMEAN,
-     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "log-probabilities, any shape"},
-                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY,
+     .operands = {{"input", LOSSD_RULE_ANY, 0, "log-probabilities, any shape"},
+                  {"target", LOSSD_RULE_PROBABILITIES_OR_LOGS, LOSSD_OPERAND_LIKE_INPUT,
                    "probabilities (log-probabilities with log_target), same shape"}},
      .params = LOSSD__PARAMS(kl_div_params),
      .impl = LOSSD__IMPL(.prepare = kl_div_prepare, .kernel = kl_div_kernel)},
@@ -932,8 +931,8 @@ static const lossd_function classification_functions[] = {
      .formula = "\\ell_i = -\\alpha_t (1 - p_t)^\\gamma \\log p_t,\\ p = \\sigma(x_i)",
      .reference = "torchvision.ops.sigmoid_focal_loss",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "logits, any shape"},
-                  {"target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY,
+     .operands = {{"input", LOSSD_RULE_ANY, 0, "logits, any shape"},
+                  {"target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,
                    "labels in [0,1], same shape"}},
      .params = LOSSD__PARAMS(sigmoid_focal_params),
      .impl = LOSSD__IMPL(.prepare = sigmoid_focal_prepare, .kernel = sigmoid_focal_kernel)},
@@ -986,10 +985,8 @@ static const lossd_function classification_functions[] = {
                 "\\mathrm{CE}(x_i, l_i + 1),\\ l_i = \\lfloor y_i \\rfloor",
      .reference = "mmdetection distribution_focal_loss",
      .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY,
-                   "logits over C bins (N,C) or (C)"},
-                  {"target", LOSSD_SHAPE_BIN_TARGET, LOSSD_VALUES_ANY,
-                   "reals in [0, C-1] (N) or ()"}},
+     .operands = {{"input", LOSSD_RULE_SCORES, 0, "logits over C bins (N,C) or (C)"},
+                  {"target", LOSSD_RULE_BIN_TARGETS, 0, "reals in [0, C-1] (N) or ()"}},
      .impl = LOSSD__IMPL(.kernel = dfl_kernel)},
 };
 

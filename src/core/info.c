@@ -103,7 +103,7 @@ static int info_prepare(lossd_call *c, lossd_error *err)
     double base = lossd__param_number(c, "base"); /* 0: "e" */
     info->ln_base = base == 0 ? 0.0 : log(base);
     for (size_t k = 0; k < 2; k++) {
-        if (c->fn->operands[k].shape == LOSSD_SHAPE_NONE)
+        if (c->fn->operands[k].rule == LOSSD_RULE_NONE)
             continue;
         const lossd_tensor *t = &c->operand[k];
         const char *name = c->fn->operands[k].name;
@@ -357,17 +357,17 @@ static const lossd_param_spec info_params[] = {
      .default_number = 0},
 };
 
-#define P_OPERAND                                                                      \
-    {                                                                                  \
-        "p", LOSSD_SHAPE_DISTRIBUTIONS, LOSSD_VALUES_ANY, "distributions (K) or (N,K)" \
+#define P_OPERAND                                                      \
+    {                                                                  \
+        "p", LOSSD_RULE_DISTRIBUTIONS, 0, "distributions (K) or (N,K)" \
     }
-#define Q_OPERAND                                                                       \
-    {                                                                                   \
-        "q", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, "distributions, same shape as p" \
+#define Q_OPERAND                                                                                 \
+    {                                                                                             \
+        "q", LOSSD_RULE_DISTRIBUTIONS, LOSSD_OPERAND_LIKE_INPUT, "distributions, same shape as p" \
     }
-#define NO_OPERAND                                     \
-    {                                                  \
-        NULL, LOSSD_SHAPE_NONE, LOSSD_VALUES_ANY, NULL \
+#define NO_OPERAND                     \
+    {                                  \
+        NULL, LOSSD_RULE_NONE, 0, NULL \
     }
 
 #define INFO(fname, fsummary, fformula, fflags, q_operand)                              \

@@ -46,6 +46,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <lossd/lossd.h>
 
@@ -362,15 +363,78 @@ size_t lossd__scan_class_indices_avx2(const double *x, size_t n, double n_classe
 /* Index of the parameter called `name` in fn->params, or -1. */
 int lossd__param_index(const lossd_function *fn, const char *name);
 
-/* Checks every value of operand k is a probability in [0, 1] (call.c). */
+/* ---- random numbers, for the rules' samplers (tests and benchmarks) ---- */
+
+/* xorshift64*: a state that is never 0, advanced by each draw. */
+LOSSD_INLINE uint64_t lossd__rng_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [lo, hi). */
+LOSSD_INLINE double lossd__rng_uniform(uint64_t *state, double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)(lossd__rng_next(state) >> 11) * 0x1p-53);
+}
+
+/* ---- operand rules (rules.c) ---- */
+
+/*
+ * A rule's private half: the check of an operand's values once its shape
+ * is known (NULL: none), and a sampler of valid values for it, given the
+ * call's parameters and first operand (lossd_call_sample_operand()).
+ */
+typedef struct lossd__rule_impl {
+    int (*check)(lossd_call *c, size_t k, lossd_error *err);
+    void (*sample)(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
+                   uint64_t *rng);
+} lossd__rule_impl;
+
+#define LOSSD__RULE_IMPL(...) (&(const lossd__rule_impl){__VA_ARGS__})
+
+/* The rule of operand k of c's function. */
+const lossd_rule *lossd__operand_rule(const lossd_call *c, size_t k);
+
+/*
+ * Checks operand k's shape against its rule (and the LIKE_INPUT flag),
+ * the first operand and the parameters; sets the state's n_classes for a
+ * rule that counts classes and c->prob_target where a target reads as
+ * probabilities. Then lossd__rule_check_values() checks its values.
+ * Both return 0 or LOSSD_EINVAL naming the operand (or its element).
+ */
+int lossd__rule_check_shape(lossd_call *c, size_t k, lossd_error *err);
+int lossd__rule_check_values(lossd_call *c, size_t k, lossd_error *err);
+
+/* The length a rule wants for an operand's last axis in this call (0: any). */
+size_t lossd__rule_last_axis(const lossd_call *c, const lossd_rule *rule);
+
+/* Checks every value of operand k is a probability in [0, 1] (rules.c). */
 int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err);
 
-/* Checks every box of operand k is valid in the call's box_format (boxes.c). */
-int lossd__boxes_check(const lossd_call *c, size_t k, lossd_error *err);
+/*
+ * Box rules' halves (boxes.c): every box of operand k valid in the call's
+ * box_format; and random valid boxes (a second operand shaped like the
+ * first: boxes near the first's, as predictions near their targets).
+ */
+int lossd__boxes_check(lossd_call *c, size_t k, lossd_error *err);
+void lossd__boxes_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
+                         uint64_t *rng);
 
-/* The same for oriented boxes (oriented.c), and their length in the call's box_format: 5 or 8. */
-int lossd__oriented_check(const lossd_call *c, size_t k, lossd_error *err);
-size_t lossd__oriented_box_len(const lossd_call *c);
+/*
+ * The same for oriented boxes (oriented.c): finite, w, h >= 0 in cxcywhr,
+ * convex quadrilaterals in xyxyxyxy; the choices of box_format and the
+ * numbers per box in each (what the rule rows' last axis reads).
+ */
+int lossd__oriented_check(lossd_call *c, size_t k, lossd_error *err);
+void lossd__oriented_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
+                            uint64_t *rng);
+extern const char *const lossd__obox_formats[];
+extern const size_t lossd__obox_lengths[];
 
 /* ---- what kernels count ---- */
 

@@ -39,9 +39,13 @@ enum { OBOX_RIOU, OBOX_RGIOU };
 
 #ifndef LOSSD_SIMD_AVX2 /* one copy of the shared choices and of the validation */
 const char *const lossd__obox_formats[] = {"cxcywhr", "xyxyxyxy", NULL};
+const size_t lossd__obox_lengths[] = {5, 8};
 const char *const lossd__obox_rect_formats[] = {"cxcywhr", NULL};
 const char *const lossd__angle_units[] = {"rad", "deg", NULL};
 #endif
+
+/* Rows of the riou matrix per block (oriented_prepare). */
+#define MATRIX_BLOCK_ROWS 16
 
 /* Per-call constants (LOSSD__CONSTS) of riou, rgiou and the riou matrix. */
 typedef struct {
@@ -56,6 +60,16 @@ static int oriented_prepare(lossd_call *c, lossd_error *err)
     k->format = lossd__param_choice(c, "box_format");
     k->angle_unit = lossd__param_choice(c, "angle_unit");
     k->eps = lossd__param_number_or(c, "eps", 0.0);
+    /*
+     * The matrix computes a tile of column geometries (sines, cosines,
+     * corners) per block and reuses it for the block's rows: blocks of at
+     * least MATRIX_BLOCK_ROWS rows keep that below 2% of a row's pairs.
+     */
+    lossd__call_state *s = c->state;
+    if (c->fn->kind == LOSSD_KIND_PAIRWISE && s->block_units < MATRIX_BLOCK_ROWS) {
+        s->block_units = MATRIX_BLOCK_ROWS;
+        c->n_blocks = (s->n_units + s->block_units - 1) / s->block_units;
+    }
     (void)err;
     return 0;
 }
@@ -427,11 +441,6 @@ static size_t riou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, 
 /* ------------------------------------------------------------ validation */
 
 #ifndef LOSSD_SIMD_AVX2 /* validation runs before any kernel: one copy */
-size_t lossd__oriented_box_len(const lossd_call *c)
-{
-    return obox_len(lossd__param_choice(c, "box_format"));
-}
-
 /*
  * Whether the four corners of b turn one way only (convex, in either
  * direction; a turn within rounding of straight counts as straight, so
@@ -457,7 +466,7 @@ static bool quad_is_convex(const double *b)
     return !(left && right);
 }
 
-int lossd__oriented_check(const lossd_call *c, size_t k, lossd_error *err)
+int lossd__oriented_check(lossd_call *c, size_t k, lossd_error *err)
 {
     const lossd_tensor *t = &c->operand[k];
     int format = lossd__param_choice(c, "box_format");
@@ -488,6 +497,54 @@ int lossd__oriented_check(const lossd_call *c, size_t k, lossd_error *err)
                            lossd__obox_formats[format], what);
     }
     return 0;
+}
+
+/*
+ * Random valid boxes for tests and benchmarks: targets 5..50 wide in a
+ * 500 x 500 image at any angle (a list: 5..60 in 200 x 200, a crowded
+ * scene); a second operand shaped like the first is the first's boxes
+ * jittered by up to 20% of a side and 0.3 rad, as predictions near their
+ * targets. xyxyxyxy boxes are such rectangles' corners (a second operand:
+ * the first's, moved).
+ */
+void lossd__oriented_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
+                            uint64_t *rng)
+{
+    int format = lossd__param_choice(c, "box_format");
+    size_t len = obox_len(format);
+    bool near_first = k == 1 && (c->fn->operands[1].flags & LOSSD_OPERAND_LIKE_INPUT) &&
+                      c->operand_set[0] && c->operand[0].size == shape->size;
+    bool list = c->fn->operands[k].rule == LOSSD_RULE_ORIENTED_LIST;
+    double field = list ? 200 : 500, hi = list ? 60 : 50;
+    for (size_t i = 0; i + len <= shape->size; i += len) {
+        double b[5];
+        if (near_first && format == OBOX_CXCYWHR) {
+            const double *p = c->operand[0].data + i;
+            b[0] = p[0] + lossd__rng_uniform(rng, -0.2, 0.2) * p[2];
+            b[1] = p[1] + lossd__rng_uniform(rng, -0.2, 0.2) * p[3];
+            b[2] = p[2] * lossd__rng_uniform(rng, 0.8, 1.2);
+            b[3] = p[3] * lossd__rng_uniform(rng, 0.8, 1.2);
+            b[4] = p[4] + lossd__rng_uniform(rng, -0.3, 0.3);
+        } else {
+            b[0] = lossd__rng_uniform(rng, 0, field), b[1] = lossd__rng_uniform(rng, 0, field);
+            b[2] = lossd__rng_uniform(rng, 5, hi), b[3] = lossd__rng_uniform(rng, 5, hi);
+            b[4] = lossd__rng_uniform(rng, -M_PI, M_PI);
+        }
+        if (format == OBOX_XYXYXYXY) { /* the rectangle's corners */
+            if (near_first) {          /* the first's corners, moved by up to 3 in x and in y */
+                double dx = lossd__rng_uniform(rng, -3, 3), dy = lossd__rng_uniform(rng, -3, 3);
+                for (size_t j = 0; j < 8; j++)
+                    out[i + j] = c->operand[0].data[i + j] + (j % 2 ? dy : dx);
+            } else
+                for (int j = 0; j < 4; j++) {
+                    double u = SX[j] * b[2] / 2, v = SY[j] * b[3] / 2;
+                    out[i + 2 * j] = b[0] + u * cos(b[4]) - v * sin(b[4]);
+                    out[i + 2 * j + 1] = b[1] + u * sin(b[4]) + v * cos(b[4]);
+                }
+        } else {
+            memcpy(out + i, b, sizeof b);
+        }
+    }
 }
 #endif
 

@@ -41,8 +41,7 @@ LOSSD_INLINE double obox_angle_scale(int unit)
     return unit == ANGLE_DEG ? M_PI / 180.0 : 1.0;
 }
 
-/* The choices of box_format, all formats and the rectangles' alone; of angle_unit. */
-extern const char *const lossd__obox_formats[];
+/* The choices of box_format, all formats (internal.h) and the rectangles' alone; of angle_unit. */
 extern const char *const lossd__obox_rect_formats[];
 extern const char *const lossd__angle_units[];
 
@@ -65,23 +64,22 @@ extern const char *const lossd__angle_units[];
         .choices = lossd__angle_units                                                         \
     }
 
-/* The operands of the oriented-box losses and of their matrices. */
-#define OBOX_OPERANDS                                                                           \
-    {                                                                                           \
-        {"input", LOSSD_SHAPE_ORIENTED, LOSSD_VALUES_ORIENTED,                                  \
-         "predicted oriented boxes (..., 5) or (..., 8), as box_format says"},                  \
-        {                                                                                       \
-            "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ORIENTED, "target boxes, same shape" \
-        }                                                                                       \
+/* The operands of the oriented-box losses and of their matrices (rules.c has the rules). */
+#define OBOX_OPERANDS                                                          \
+    {                                                                          \
+        {"input", LOSSD_RULE_ORIENTED_BOXES, 0,                                \
+         "predicted oriented boxes (..., 5) or (..., 8), as box_format says"}, \
+        {                                                                      \
+            "target", LOSSD_RULE_ORIENTED_BOXES, LOSSD_OPERAND_LIKE_INPUT,     \
+                "target boxes, same shape"                                     \
+        }                                                                      \
     }
-#define OBOX_LIST_OPERANDS                                              \
-    {                                                                   \
-        {"boxes1", LOSSD_SHAPE_ORIENTED_LIST, LOSSD_VALUES_ORIENTED,    \
-         "oriented boxes (N, 5|8), or one box"},                        \
-        {                                                               \
-            "boxes2", LOSSD_SHAPE_ORIENTED_LIST, LOSSD_VALUES_ORIENTED, \
-                "oriented boxes (M, 5|8), or one box"                   \
-        }                                                               \
+#define OBOX_LIST_OPERANDS                                                               \
+    {                                                                                    \
+        {"boxes1", LOSSD_RULE_ORIENTED_LIST, 0, "oriented boxes (N, 5|8), or one box"},  \
+        {                                                                                \
+            "boxes2", LOSSD_RULE_ORIENTED_LIST, 0, "oriented boxes (M, 5|8), or one box" \
+        }                                                                                \
     }
 
 #endif /* LOSSD_CORE_ORIENTED_H */

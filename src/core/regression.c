@@ -154,9 +154,9 @@ static const lossd_param_spec huber_params[] = {
 
 #define SAME_SHAPE_OPERANDS                                                           \
     {                                                                                 \
-        {"input", LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, "any shape"},                    \
+        {"input", LOSSD_RULE_ANY, 0, "any shape"},                                    \
         {                                                                             \
-            "target", LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, "same shape as input" \
+            "target", LOSSD_RULE_ANY, LOSSD_OPERAND_LIKE_INPUT, "same shape as input" \
         }                                                                             \
     }
 

@@ -4,6 +4,7 @@
  * example request each, from the registry (see catalog.h).
  * Written with jansson: it is built once and small.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,34 +35,169 @@ static json_t *param_default(const lossd_param_spec *spec)
     return json_null();
 }
 
+/* Sets key to a number that is finite (an infinite bound is no bound). */
+static void set_bound(json_t *obj, const char *key, double x, const char *exclusive, bool open)
+{
+    if (!isfinite(x))
+        return;
+    json_object_set_new(obj, key, json_real(x));
+    if (open)
+        json_object_set_new(obj, exclusive, json_true());
+}
+
+/*
+ * A parameter's domain as data, beside its text: bounds with their
+ * openness, the values accepted or refused besides, the choices, the
+ * integer flag, a tensor's shape rule. Only what applies is present.
+ */
+static json_t *param_constraints(const lossd_param_spec *spec)
+{
+    static const char *const tensor_shapes[] = {
+        [LOSSD_PSHAPE_NONE] = "any",
+        [LOSSD_PSHAPE_BROADCAST] = "broadcast",
+        [LOSSD_PSHAPE_CLASSES] = "classes",
+        [LOSSD_PSHAPE_CHANNELS] = "channels",
+    };
+    const lossd_domain *d = &spec->domain;
+    json_t *c = json_object(), *choices;
+    switch (spec->type) {
+    case LOSSD_PARAM_INTEGER:
+        json_object_set_new(c, "integer", json_true());
+        /* fall through */
+    case LOSSD_PARAM_NUMBER:
+        set_bound(c, "min", d->lo, "min_exclusive", d->lo_open);
+        set_bound(c, "max", d->hi, "max_exclusive", d->hi_open);
+        if (d->has_also)
+            json_object_set_new(c, "also", json_pack("[f]", d->also));
+        if (d->has_except)
+            json_object_set_new(c, "except", json_pack("[f]", d->except));
+        break;
+    case LOSSD_PARAM_LOG_BASE: /* "e", or a number > 0 and != 1 */
+        json_object_set_new(c, "choices", json_pack("[s]", "e"));
+        set_bound(c, "min", 0, "min_exclusive", true);
+        json_object_set_new(c, "except", json_pack("[f]", 1.0));
+        break;
+    case LOSSD_PARAM_CHOICE:
+        choices = json_array();
+        for (size_t i = 0; spec->choices[i]; i++)
+            json_array_append_new(choices, json_string(spec->choices[i]));
+        json_object_set_new(c, "choices", choices);
+        break;
+    case LOSSD_PARAM_TENSOR:
+        json_object_set_new(c, "shape", json_string(tensor_shapes[spec->shape]));
+        break;
+    case LOSSD_PARAM_BOOL:
+        break;
+    }
+    return c;
+}
+
 json_t *lossd_catalog_param(const lossd_param_spec *spec)
 {
     char domain[256];
     lossd_param_domain_text(spec, domain, sizeof domain);
-    json_t *p = json_pack("{s:s, s:s, s:o, s:s, s:s}", "name", spec->name, "type",
-                          lossd_param_type_name(spec->type), "default", param_default(spec),
-                          "domain", domain, "summary", spec->summary);
+    json_t *p =
+        json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "name", spec->name, "type",
+                  lossd_param_type_name(spec->type), "default", param_default(spec), "domain",
+                  domain, "constraints", param_constraints(spec), "summary", spec->summary);
     if (p && spec->required)
         json_object_set_new(p, "required", json_true());
     return p;
+}
+
+/* The length of an operand's last axis, as data: {"size"}, {"min"}, or per choice of a parameter.
+ */
+static json_t *last_axis_json(const lossd_rule *rule)
+{
+    const lossd_axis_rule *axis = &rule->last_axis;
+    if (axis->param) {
+        json_t *sizes = json_object();
+        for (size_t i = 0; axis->choices[i]; i++)
+            json_object_set_new(sizes, axis->choices[i], json_integer((json_int_t)axis->sizes[i]));
+        return json_pack("{s:s, s:o}", "param", axis->param, "sizes", sizes);
+    }
+    if (axis->size)
+        return json_pack("{s:I}", "size", (json_int_t)axis->size);
+    if (axis->min)
+        return json_pack("{s:I}", "min", (json_int_t)axis->min);
+    return NULL;
+}
+
+/* The shape operand k may take, as data: like the first operand, one per its row, or its own ranks.
+ */
+static json_t *operand_shape_json(const lossd_function *fn, size_t k, const lossd_rule *rule)
+{
+    const char *first = fn->operands[0].name;
+    json_t *shape = json_pack("{s:s}", "text", rule->shape_text);
+    if (k > 0 && (fn->operands[k].flags & LOSSD_OPERAND_LIKE_INPUT)) {
+        json_object_set_new(shape, "like", json_string(first));
+        json_object_set_new(shape, "text", json_sprintf("%s's shape", first));
+        return shape;
+    }
+    if (rule->rows_of_first) {
+        json_object_set_new(shape, "rows_of", json_string(first));
+    } else {
+        json_object_set_new(shape, "rank",
+                            json_pack("{s:i, s:i}", "min", rule->min_rank, "max", rule->max_rank));
+        json_t *axis = last_axis_json(rule);
+        if (axis)
+            json_object_set_new(shape, "last_axis", axis);
+    }
+    if (rule->empty_batch)
+        json_object_set_new(shape, "empty_batch", json_true());
+    if (rule->or_like_first)
+        json_object_set_new(shape, "or_like", json_string(first));
+    return shape;
+}
+
+static json_t *operand_values_json(const lossd_rule *rule)
+{
+    json_t *values = json_pack("{s:s, s:s}", "kind", rule->values, "text", rule->values_text);
+    if (strcmp(rule->values, "range") == 0) {
+        json_object_set_new(values, "min", json_real(rule->lo));
+        json_object_set_new(values, "max", json_real(rule->hi));
+    }
+    if (rule->integers)
+        json_object_set_new(values, "integers", json_true());
+    if (rule->log_param)
+        json_object_set_new(values, "logarithms_with", json_string(rule->log_param));
+    return values;
+}
+
+/* Operand k as data: its rule's name, shape and values, and whether a loss has a term per row. */
+static json_t *operand_json(const lossd_function *fn, size_t k)
+{
+    const lossd_operand_spec *op = &fn->operands[k];
+    const lossd_rule *rule = lossd_rule_get(op->rule);
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", op->name, "rule", rule->name,
+                              "summary", op->summary, "shape", operand_shape_json(fn, k, rule),
+                              "values", operand_values_json(rule));
+    if (entry && k == 0 && rule->per_row && fn->kind == LOSSD_KIND_LOSS)
+        json_object_set_new(entry, "term_per_row", json_true());
+    /* whether "grad" may name it: a gradient with respect to this operand */
+    unsigned has_grad = k == 0 ? LOSSD_FN_GRAD : LOSSD_FN_GRAD_SECOND;
+    json_object_set_new(entry, "grad", json_boolean((fn->flags & has_grad) != 0));
+    return entry;
 }
 
 static json_t *describe(const lossd_function *fn)
 {
     char path[96];
     snprintf(path, sizeof path, "/v1/%s/%s", lossd_kind_name(fn->kind), fn->name);
-    json_t *operands = json_object(), *params = json_array();
+    json_t *operands = json_object(), *specs = json_array(), *params = json_array();
     for (size_t k = 0; k < 2; k++)
-        if (fn->operands[k].shape != LOSSD_SHAPE_NONE)
+        if (fn->operands[k].rule != LOSSD_RULE_NONE) {
             json_object_set_new(operands, fn->operands[k].name,
                                 json_string(fn->operands[k].summary));
+            json_array_append_new(specs, operand_json(fn, k));
+        }
     for (size_t i = 0; i < fn->n_params; i++)
         json_array_append_new(params, lossd_catalog_param(&fn->params[i]));
-    json_t *entry =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b}", "kind",
-                  lossd_kind_name(fn->kind), "name", fn->name, "path", path, "summary", fn->summary,
-                  "formula", fn->formula, "reference", fn->reference, "operands", operands,
-                  "params", params, "grad", (fn->flags & LOSSD_FN_GRAD) != 0);
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "kind",
+                              lossd_kind_name(fn->kind), "name", fn->name, "path", path, "summary",
+                              fn->summary, "formula", fn->formula, "reference", fn->reference,
+                              "operands", operands, "operand_specs", specs, "params", params,
+                              "grad", (fn->flags & LOSSD_FN_GRAD) != 0);
     if (fn->kind == LOSSD_KIND_LOSS) {
         json_t *reductions = json_pack("[s, s, s]", "mean", "sum", "none");
         if (fn->flags & LOSSD_FN_BATCHMEAN)
@@ -78,50 +214,15 @@ static json_t *describe(const lossd_function *fn)
 }
 
 /*
- * Example operands, by the operand's shape rule and value rule: small,
- * valid for every function whose rules they match, so that an example
- * request computes (tests/check_web.c posts every function's example).
- * The second operand's LIKE_INPUT rows follow the first operand's row.
+ * The example value of operand k: its rule's example as a first operand,
+ * or as a second (each row's second example fits its first operands'
+ * examples: the same shape, or one class index per row). NULL when the
+ * rule has none for that place.
  */
-static const struct {
-    lossd_shape_rule shape;
-    lossd_value_rule values;
-    lossd_shape_rule first; /* LIKE_INPUT: the first operand's rule; else LOSSD_SHAPE_NONE */
-    const char *json;
-} example_operands[] = {
-    {LOSSD_SHAPE_ANY, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[-1.5, -0.25, 0.0, 0.75, 2.0]"},
-    {LOSSD_SHAPE_ANY, LOSSD_VALUES_PROBABILITY, LOSSD_SHAPE_NONE, "[0.1, 0.3, 0.5, 0.7, 0.9]"},
-    /* in [0, 1]: kl_div's target is a probability (unless log_target) */
-    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, LOSSD_SHAPE_ANY, "[0.0, 0.25, 0.5, 0.5, 1.0]"},
-    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_PROBABILITY, LOSSD_SHAPE_ANY,
-     "[0.0, 1.0, 0.5, 1.0, 0.0]"},
-    {LOSSD_SHAPE_SCORES, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[[2.0, 0.5, -1.0], [0.1, 0.2, 1.5]]"},
-    {LOSSD_SHAPE_CLASS_INDEX, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[0, 2]"},
-    {LOSSD_SHAPE_BIN_TARGET, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[0.5, 1.75]"},
-    {LOSSD_SHAPE_CLASS_OR_PROB, LOSSD_VALUES_PROBABILITY, LOSSD_SHAPE_NONE, "[0, 2]"},
-    {LOSSD_SHAPE_BOXES, LOSSD_VALUES_BOX, LOSSD_SHAPE_NONE,
-     "[[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]]"},
-    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_BOX, LOSSD_SHAPE_BOXES,
-     "[[0.0, 0.0, 1.0, 2.0], [2.0, 0.0, 4.0, 3.0]]"},
-    {LOSSD_SHAPE_BOX_LIST, LOSSD_VALUES_BOX, LOSSD_SHAPE_NONE,
-     "[[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]]"},
-    {LOSSD_SHAPE_DISTRIBUTIONS, LOSSD_VALUES_ANY, LOSSD_SHAPE_NONE, "[0.5, 0.25, 0.25]"},
-    {LOSSD_SHAPE_LIKE_INPUT, LOSSD_VALUES_ANY, LOSSD_SHAPE_DISTRIBUTIONS, "[0.25, 0.25, 0.5]"},
-};
-
-/* The example value of operand k, or NULL when no row matches (a new rule needs a row). */
 static json_t *example_operand(const lossd_function *fn, size_t k)
 {
-    const lossd_operand_spec *op = &fn->operands[k];
-    lossd_shape_rule first = k == 0 ? LOSSD_SHAPE_NONE : fn->operands[0].shape;
-    for (size_t i = 0; i < sizeof example_operands / sizeof example_operands[0]; i++) {
-        if (example_operands[i].shape != op->shape || example_operands[i].values != op->values)
-            continue;
-        if (op->shape == LOSSD_SHAPE_LIKE_INPUT && example_operands[i].first != first)
-            continue;
-        return json_loads(example_operands[i].json, 0, NULL);
-    }
-    return NULL;
+    const char *text = lossd_rule_get(fn->operands[k].rule)->examples[k];
+    return text ? json_loads(text, 0, NULL) : NULL;
 }
 
 /* A parameter's example value: its default, or for a required tensor a single number. */
@@ -141,7 +242,7 @@ static json_t *example(const lossd_function *fn)
 {
     json_t *body = json_object();
     for (size_t k = 0; body && k < 2; k++) {
-        if (fn->operands[k].shape == LOSSD_SHAPE_NONE)
+        if (fn->operands[k].rule == LOSSD_RULE_NONE)
             continue;
         json_t *value = example_operand(fn, k);
         if (value == NULL) {

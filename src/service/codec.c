@@ -344,7 +344,7 @@ void lossd_codec_field_names(const lossd_function *fn, char *buf, size_t size)
 {
     buf[0] = '\0';
     for (size_t k = 0; k < 2; k++)
-        if (fn->operands[k].shape != LOSSD_SHAPE_NONE)
+        if (fn->operands[k].rule != LOSSD_RULE_NONE)
             lossd_names_add(buf, size, fn->operands[k].name);
     for (int id = 0; id < FIELD_COUNT; id++)
         if (takes_field(fn, (field_id)id))
@@ -416,6 +416,57 @@ int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const js
     return rc < 0 ? lossd_fault_from_error(f, &err) : 0;
 }
 
+/* The name of the operand whose gradient is written under "grad_<name>" (target, q), or NULL. */
+const char *lossd_codec_second_grad_operand(const lossd_function *fn)
+{
+    return (fn->flags & LOSSD_FN_GRAD_SECOND) ? fn->operands[1].name : NULL;
+}
+
+/*
+ * "grad": true (the first operand's gradient, as always), false, or the
+ * list of operands to differentiate with respect to, by name:
+ * ["input", "target"], ["target"], ["p", "q"].
+ */
+static int bind_grad(lossd_call *c, const json_t *v, lossd_fault *f)
+{
+    const lossd_function *fn = c->fn;
+    if (json_is_boolean(v)) {
+        c->want_grad = json_is_true(v);
+        return 0;
+    }
+    const char *second = lossd_codec_second_grad_operand(fn);
+    char names[96] = "";
+    lossd_names_add(names, sizeof names, fn->operands[0].name);
+    if (second)
+        lossd_names_add(names, sizeof names, second);
+    if (!json_is_array(v))
+        return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, "grad",
+                               "expected true, false or a list of operand names (%s), got %s",
+                               names, lossd_codec_type_name(v));
+    size_t i;
+    const json_t *name;
+    json_array_foreach(v, i, name)
+    {
+        char field[32];
+        snprintf(field, sizeof field, "grad[%zu]", i);
+        const char *text = json_string_value(name);
+        if (text == NULL)
+            return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+                                   "expected an operand's name (%s), got %s", names,
+                                   lossd_codec_type_name(name));
+        if (strcmp(text, fn->operands[0].name) == 0)
+            c->want_grad = true;
+        else if (second && strcmp(text, second) == 0)
+            c->want_grad_second = true;
+        else
+            return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+                                   "%s/%s has no gradient with respect to \"%.32s\"; it has one "
+                                   "with respect to: %s",
+                                   lossd_kind_name(fn->kind), fn->name, text, names);
+    }
+    return 0;
+}
+
 int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_limits *lim,
                      lossd_call *c, lossd_tensors *store, lossd_fault *f)
 {
@@ -433,11 +484,11 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
         lossd_tensor t;
         if (json_is_null(v) && is_optional(fn, key))
             continue; /* null is the default, as Python's None and JS's undefined */
-        if (fn->operands[0].shape != LOSSD_SHAPE_NONE && strcmp(key, fn->operands[0].name) == 0) {
+        if (fn->operands[0].rule != LOSSD_RULE_NONE && strcmp(key, fn->operands[0].name) == 0) {
             if (read_tensor(v, key, lim, store, &t, f) < 0)
                 return -1;
             lossd_call_set_operand(c, key, &t, &err);
-        } else if (fn->operands[1].shape != LOSSD_SHAPE_NONE &&
+        } else if (fn->operands[1].rule != LOSSD_RULE_NONE &&
                    strcmp(key, fn->operands[1].name) == 0) {
             if (read_tensor(v, key, lim, store, &t, f) < 0)
                 return -1;
@@ -448,9 +499,8 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
             if (lossd_call_set_reduction(c, json_string_value(v), &err) < 0)
                 return lossd_fault_from_error(f, &err);
         } else if (takes_field(fn, FIELD_GRAD) && strcmp(key, "grad") == 0) {
-            if (expect_type(json_is_boolean(v), key, "true or false", v, f) < 0)
+            if (bind_grad(c, v, f) < 0)
                 return -1;
-            c->want_grad = json_is_true(v);
         } else if (takes_field(fn, FIELD_TERMS) && strcmp(key, "terms") == 0) {
             if (expect_type(json_is_boolean(v), key, "true or false", v, f) < 0)
                 return -1;
@@ -602,6 +652,11 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
     }
     if (c->grad)
         write_field(out, "grad", &c->operand[0], c->grad, exec);
+    if (c->grad_second) {
+        char name[64];
+        snprintf(name, sizeof name, "grad_%s", fn->operands[1].name);
+        write_field(out, name, &c->operand[1], c->grad_second, exec);
+    }
     if (c->want_terms) {
         lossd_buf_puts(out, ",\"terms\":{");
         for (size_t k = 0; lossd_call_term_name(c, k); k++) {

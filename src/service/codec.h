@@ -85,7 +85,8 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
                      lossd_call *c, lossd_tensors *store, lossd_fault *f);
 
 /*
- * Writes the reply of a finished call: {"loss", "n", "grad"?, "terms"?},
+ * Writes the reply of a finished call: {"loss", "n", "grad"?,
+ * "grad_<second operand>"?, "terms"?},
  * {"output", "grad"?, "stats"}, {"value"} or {"matrix"}, plus "nonfinite"
  * when some results are not finite (written as null). Large tensors are
  * formatted in parallel through exec (may be NULL).
@@ -129,6 +130,12 @@ typedef struct {
 
 /* Reads v into out (the shape's element count of doubles). Returns 0 or -1 with n->f set. */
 int lossd_codec_read_nested(const lossd_nested *n, const json_t *v, double *out);
+
+/*
+ * The second operand of fn that can have a gradient (target, q), whose
+ * gradient a reply writes as "grad_<name>"; NULL when there is none.
+ */
+const char *lossd_codec_second_grad_operand(const lossd_function *fn);
 
 /* What a JSON value is, for messages: "an array", "a number", "null". */
 const char *lossd_codec_type_name(const json_t *v);

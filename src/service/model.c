@@ -54,48 +54,27 @@ static bool is_integer(lossd_datatype dt)
 
 /* ---------------------------------------------------------------- building models */
 
-/* The metadata shape of an operand: -1 for a length that varies. */
-static int operand_shape(lossd_shape_rule rule, long long shape[2])
-{
-    shape[0] = shape[1] = -1;
-    switch (rule) {
-    case LOSSD_SHAPE_SCORES:
-    case LOSSD_SHAPE_DISTRIBUTIONS:
-        return 2;
-    case LOSSD_SHAPE_BOXES:
-    case LOSSD_SHAPE_BOX_LIST:
-        shape[1] = 4;
-        return 2;
-    default:
-        return 1; /* any rank, one index per element, or (N) */
-    }
-}
-
-static bool takes_class_indices(lossd_shape_rule rule)
-{
-    return rule == LOSSD_SHAPE_CLASS_INDEX || rule == LOSSD_SHAPE_CLASS_OR_PROB;
-}
-
 /* The inputs of fn: its operands, tensor parameters and (with gradients) grad_output. */
 static size_t build_inputs(const lossd_function *fn, lossd_model_input *out)
 {
     size_t n = 0;
     for (size_t k = 0; k < 2; k++) {
         const lossd_operand_spec *op = &fn->operands[k];
-        if (op->shape == LOSSD_SHAPE_NONE)
+        const lossd_rule *rule = lossd_rule_get(op->rule);
+        if (op->rule == LOSSD_RULE_NONE)
             continue;
         lossd_model_input *in = &out[n++];
         *in = (lossd_model_input){.name = op->name,
                                   .kind = LOSSD_INPUT_OPERAND,
                                   .index = k,
-                                  .class_index = takes_class_indices(op->shape),
-                                  .index_only = op->shape == LOSSD_SHAPE_CLASS_INDEX,
-                                  .summary = op->summary};
-        if (op->shape == LOSSD_SHAPE_LIKE_INPUT && n > 1) {
+                                  .class_index = rule->integers,
+                                  .index_only = rule->integers && !rule->or_like_first,
+                                  .summary = op->summary,
+                                  .rank = rule->meta_rank};
+        memcpy(in->shape, rule->meta_shape, sizeof in->shape);
+        if ((op->flags & LOSSD_OPERAND_LIKE_INPUT) && n > 1) {
             in->rank = out[0].rank;
             memcpy(in->shape, out[0].shape, sizeof in->shape);
-        } else {
-            in->rank = operand_shape(op->shape, in->shape);
         }
     }
     for (size_t i = 0; i < fn->n_params; i++)
@@ -132,9 +111,10 @@ static lossd_model_output output(lossd_output_kind kind, size_t term, const char
 }
 
 /* The outputs of fn, in the order of the v1 reply's fields. */
-static size_t build_outputs(const lossd_function *fn, const lossd_model_input *first,
+static size_t build_outputs(const lossd_function *fn, const lossd_model_input *inputs,
                             lossd_model_output *out)
 {
+    const lossd_model_input *first = &inputs[0];
     static const long long any[2] = {-1, -1};
     size_t n = 0;
     if (fn->kind == LOSSD_KIND_ACTIVATION)
@@ -146,6 +126,9 @@ static size_t build_outputs(const lossd_function *fn, const lossd_model_input *f
         out[n++] = output(LOSSD_OUTPUT_N, 0, "", "n", 0, NULL);
     if (fn->flags & LOSSD_FN_GRAD)
         out[n++] = output(LOSSD_OUTPUT_GRAD, 0, "", "grad", first->rank, first->shape);
+    if (fn->flags & LOSSD_FN_GRAD_SECOND) /* the second operand is inputs[1] */
+        out[n++] = output(LOSSD_OUTPUT_GRAD_SECOND, 0, "grad_", inputs[1].name, inputs[1].rank,
+                          inputs[1].shape);
     for (size_t k = 0; (fn->flags & LOSSD_FN_TERMS) && k < LOSSD_MAX_TERMS && fn->terms[k]; k++)
         out[n++] = output(LOSSD_OUTPUT_TERM, k, "terms.", fn->terms[k], 1, any);
     if (fn->kind == LOSSD_KIND_ACTIVATION) {
@@ -170,7 +153,7 @@ static void build_models(void)
         m->fn = lossd_function_at(i);
         snprintf(m->name, sizeof m->name, "%s.%s", lossd_kind_name(m->fn->kind), m->fn->name);
         m->n_inputs = build_inputs(m->fn, m->inputs);
-        m->n_outputs = build_outputs(m->fn, &m->inputs[0], m->outputs);
+        m->n_outputs = build_outputs(m->fn, m->inputs, m->outputs);
     }
     n_models = count;
 }
@@ -464,6 +447,7 @@ int lossd_model_request_prepare(lossd_model_request *r, lossd_fault *f)
     lossd_call *c = &r->call;
     for (size_t i = 0; i < r->n_want; i++) {
         c->want_grad |= r->want[i].output->kind == LOSSD_OUTPUT_GRAD;
+        c->want_grad_second |= r->want[i].output->kind == LOSSD_OUTPUT_GRAD_SECOND;
         c->want_terms |= r->want[i].output->kind == LOSSD_OUTPUT_TERM;
     }
     lossd_error err = {0};
@@ -505,6 +489,11 @@ const double *lossd_model_output_data(lossd_model_request *r, size_t i, int *ran
         *shape = c->operand[0].shape;
         *count = c->operand[0].size;
         return c->grad;
+    case LOSSD_OUTPUT_GRAD_SECOND:
+        *rank = c->operand[1].rank;
+        *shape = c->operand[1].shape;
+        *count = c->operand[1].size;
+        return c->grad_second;
     case LOSSD_OUTPUT_TERM:
         *rank = c->output.rank;
         *shape = c->output.shape;

@@ -77,7 +77,8 @@ typedef struct {
 typedef enum {
     LOSSD_OUTPUT_MAIN, /* loss, output, value or matrix */
     LOSSD_OUTPUT_N,
-    LOSSD_OUTPUT_GRAD,
+    LOSSD_OUTPUT_GRAD,        /* with respect to the first operand */
+    LOSSD_OUTPUT_GRAD_SECOND, /* "grad_<name>": with respect to the second (target, q) */
     LOSSD_OUTPUT_TERM,
     LOSSD_OUTPUT_STATS_N,
     LOSSD_OUTPUT_ZERO_GRAD,
@@ -93,7 +94,7 @@ typedef struct {
 } lossd_model_output;
 
 #define LOSSD_MODEL_MAX_INPUTS  (2 + LOSSD_MAX_PARAMS + 1)
-#define LOSSD_MODEL_MAX_OUTPUTS (4 + LOSSD_MAX_TERMS)
+#define LOSSD_MODEL_MAX_OUTPUTS (5 + LOSSD_MAX_TERMS)
 #define LOSSD_MODEL_NAME_MAX    96
 
 typedef struct {

@@ -67,11 +67,16 @@ char *lossd_v2_model_json(const lossd_function *fn)
         json_array_append_new(outs, output_json(&m->outputs[i]));
     if (fn->kind == LOSSD_KIND_LOSS) {
         bool batchmean = fn->flags & LOSSD_FN_BATCHMEAN;
-        json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "reduction",
-                                                "type", "string", "default", "mean", "domain",
-                                                batchmean ? "one of: mean, sum, none, batchmean"
-                                                          : "one of: mean, sum, none",
-                                                "summary", "how the loss terms are combined"));
+        json_t *choices = json_pack("[s, s, s]", "mean", "sum", "none");
+        if (batchmean)
+            json_array_append_new(choices, json_string("batchmean"));
+        json_array_append_new(
+            params,
+            json_pack("{s:s, s:s, s:s, s:s, s:{s:o}, s:s}", "name", "reduction", "type", "string",
+                      "default", "mean", "domain",
+                      batchmean ? "one of: mean, sum, none, batchmean" : "one of: mean, sum, none",
+                      "constraints", "choices", choices, "summary",
+                      "how the loss terms are combined"));
     }
     for (size_t i = 0; i < fn->n_params; i++)
         if (fn->params[i].type != LOSSD_PARAM_TENSOR)

@@ -11,10 +11,16 @@
 // violation either), drag the predicted box with the mouse and compare
 // every number shown with what the API returns for those coordinates, to
 // the last digit; descend from two disjoint boxes (IoU's box stays put,
-// GIoU's moves); switch every view; the explorer's /v2 request gives the
-// doubles of its /v1 reply; axe-core finds no serious or critical
-// accessibility violation; the same at a phone's size; the key field works
-// against a lossd with --api-key-file.
+// GIoU's moves), and from the default boxes (every box loss of the catalog
+// drawn in its own colour, each converging, step by step as lossd's numbers
+// give it); a short gradient arrow leaves its corner handle visible; the
+// picture's labels follow one rounding rule and stay readable on a phone;
+// Curves says which curves coincide; Distributions does not claim an exact
+// identity of doubles; switch every view, by its tab and by the URL's hash;
+// the explorer's /v2 request gives the doubles of its /v1 reply; axe-core
+// finds no serious or critical accessibility violation; the same at a
+// phone's size, every column of the box table on the screen; the key field
+// works against a lossd with --api-key-file.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -154,6 +160,71 @@ async function checkBoxNumbers(page, base, pred, target) {
   return shown;
 }
 
+// The picture's labels: each number is the reply's (|C| GIoU's, c² and ρ² DIoU's)
+// to hundredths, after "=" when that is the double itself and "≈" when rounded.
+async function checkLabels(page, base, pred, target) {
+  const texts = await page.$$eval('#box-svg text.label', (ts) => ts.map((t) => t.textContent));
+  const body = { input: [pred], target: [target], terms: true };
+  const giou = (await api(base, '/v1/loss/giou', body)).terms;
+  const diou = (await api(base, '/v1/loss/diou', body)).terms;
+  const expect = (name, v) => `${name} ${Number(v.toFixed(2)) === v ? '=' : '≈'} ${v.toFixed(2)}`;
+  assert.deepEqual(texts, [
+    `C: ${expect('|C|', giou.enclosing_area[0])}, ${expect('c²', diou.c2[0])}`,
+    expect('ρ²', diou.rho2[0]),
+  ]);
+  return texts;
+}
+
+// A CSS colour as #rrggbb ("none" stays "none"), as the page's canvas reads it.
+function normColor() {
+  const ctx = document.createElement('canvas').getContext('2d');
+  return (c) => {
+    if (!c || c === 'none') return 'none';
+    ctx.fillStyle = '#000';
+    ctx.fillStyle = c;
+    return ctx.fillStyle;
+  };
+}
+
+// WCAG's contrast ratio of #rrggbb against white.
+function contrastOnWhite(hex) {
+  const lin = (c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  const [r, g, b] = [1, 3, 5].map((i) => lin(parseInt(hex.slice(i, i + 2), 16) / 255));
+  return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05);
+}
+
+// The screen's colours [r, g, b, a] at points (CSS pixels of the viewport): a
+// screenshot, decoded by a blank page's canvas (lossd's page keeps its CSP).
+async function pixelsAt(page, points, scale = 1) {
+  const png = await page.screenshot({ encoding: 'base64' });
+  const blank = await browser.newPage();
+  try {
+    return await blank.evaluate(async (data, pts, dpr) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${data}`;
+      await img.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = img.width;
+      canvas.height = img.height;
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(img, 0, 0);
+      return pts.map(([x, y]) => [...ctx.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data]);
+    }, png, points, scale);
+  } finally {
+    await blank.close();
+  }
+}
+
+// The view shown: the one panel not hidden, whose tab is the one selected.
+async function shownView(page) {
+  return page.evaluate(() => {
+    const panels = [...document.querySelectorAll('[role="tabpanel"]')].filter((p) => !p.hidden);
+    const tabs = [...document.querySelectorAll('[role="tab"][aria-selected="true"]')];
+    if (panels.length !== 1 || tabs.length !== 1 || tabs[0].getAttribute('aria-controls') !== panels[0].id) return null;
+    return panels[0].id.replace('view-', '');
+  });
+}
+
 async function drag(page, selector, dx, dy) {
   const box = await (await page.$(selector)).boundingBox();
   const x = box.x + box.width / 2;
@@ -228,6 +299,8 @@ test('dragging the predicted box: every number equals the API reply for those co
   assert.ok(pred[0] > pred0[0] && pred[1] > pred0[1], `moved from ${pred0} to ${pred}`);
   assert.ok(Math.abs(pred[2] - pred[0] - (pred0[2] - pred0[0])) < 0.011, 'a move keeps the size');
   await checkBoxNumbers(page, lossd.base, pred, target);
+  // Dragged to hundredths, the picture's values are rounded: "≈".
+  assert.ok((await checkLabels(page, lossd.base, pred, target)).join().includes('≈'));
 
   // A corner handle resizes: x1, y1 stay.
   await drag(page, 'circle.handle.pred.se', 40, 25);
@@ -273,6 +346,223 @@ test('descend from disjoint boxes: IoU stays put, GIoU, DIoU and CIoU move', asy
   assert.ok(reply.grad[0].some((g) => g !== 0));
   assert.deepEqual(seen.errors, []);
   if (SHOTS) await shoot(page, 'boxes');
+  await page.close();
+});
+
+// The descent the page documents, run here against lossd: Polyak's step
+// s = γ·(loss − loss*)/‖grad‖², loss* the loss at the target box, moving a
+// box at most one unit; the same arithmetic in the same order as boxes.js,
+// so the losses are the same doubles. {loss name: {losses, final, floor}}.
+async function polyakDescent(base, names, start, target, steps, gamma) {
+  const out = {};
+  for (const n of names) {
+    const floor = (await api(base, `/v1/loss/${n}`, { input: [target], target: [target] })).loss;
+    let box = start.slice();
+    const losses = [];
+    for (let step = 0; step <= steps; step++) {
+      const r = await api(base, `/v1/loss/${n}`, { input: [box], target: [target], grad: true });
+      losses.push(r.loss);
+      if (step === steps) break;
+      const g = r.grad[0];
+      const g2 = g.reduce((a, v) => a + v * v, 0);
+      const s = g2 > 0 ? Math.min((gamma * Math.max(r.loss - floor, 0)) / g2, 1 / Math.sqrt(g2)) : 0;
+      box = box.map((v, k) => v - s * g[k]);
+    }
+    out[n] = { losses, final: box, floor };
+  }
+  return out;
+}
+
+test('descend from the default boxes: every box loss drawn in its own colour, and each converges', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  const [pred, target] = await settledBoxes(page);
+  const names = await boxLosses(lossd.base);
+  await page.click('#descend');
+  await page.waitForFunction((n) => document.querySelectorAll('#trajectories figure').length === n &&
+    !document.getElementById('descend').disabled, WAIT, names.length);
+  await page.evaluate(`window.testColor = (${normColor})();`); // CDP evaluation, as for axe
+  const drawn = await page.evaluate(() => {
+    const color = window.testColor;
+    const css = getComputedStyle(document.documentElement);
+    const chart = window.Chart.getChart(document.getElementById('descend-chart'));
+    const legend = Object.fromEntries(chart.data.datasets.map((d) => [d.label, { color: color(d.borderColor), losses: d.data.map((p) => p.y) }]));
+    return {
+      boxes: [color(css.getPropertyValue('--pred').trim()), color(css.getPropertyValue('--target').trim())],
+      figures: [...document.querySelectorAll('#trajectories figure')].map((f) => {
+        const line = f.querySelector('polyline.traj');
+        const dot = f.querySelector('circle.traj-end');
+        const key = f.querySelector('.traj-key line');
+        const name = f.querySelector('.name').textContent;
+        const rect = line && line.getBoundingClientRect();
+        return {
+          loss: f.dataset.loss, final: JSON.parse(f.dataset.final),
+          stroke: line ? color(getComputedStyle(line).stroke) : 'none',
+          width: line ? parseFloat(getComputedStyle(line).strokeWidth) : 0,
+          points: line ? line.points.numberOfItems : 0,
+          extent: rect ? Math.hypot(rect.width, rect.height) : 0,
+          dot: dot ? color(getComputedStyle(dot).fill) : 'none',
+          key: key ? color(getComputedStyle(key).stroke) : 'none',
+          legend: legend[name],
+        };
+      }),
+    };
+  });
+
+  // Item by item: every box loss of the catalog, in its order, visibly drawn, in a colour
+  // its own, readable on white, not the boxes' own, the same in the chart's legend.
+  assert.deepEqual(drawn.figures.map((f) => f.loss), names);
+  assert.deepEqual(drawn.figures.filter((f) => f.stroke === 'none').map((f) => f.loss), [], 'trajectories with no colour');
+  for (const f of drawn.figures) {
+    assert.ok(contrastOnWhite(f.stroke) >= 3, `${f.loss}: ${f.stroke} on white`);
+    assert.ok(f.width >= 2, `${f.loss}: stroke ${f.width} px`);
+    assert.ok(f.points >= 2 && f.extent >= 10, `${f.loss}: the trajectory spans ${f.extent} px`);
+    assert.equal(f.dot, f.stroke, `${f.loss}: the end dot`);
+    assert.equal(f.key, f.stroke, `${f.loss}: the caption's key`);
+    assert.ok(f.legend, `${f.loss}: in the chart`);
+    assert.equal(f.legend.color, f.stroke, `${f.loss}: the chart's colour`);
+    assert.ok(!drawn.boxes.includes(f.stroke), `${f.loss}: ${f.stroke} is a box's colour`);
+  }
+  assert.equal(new Set(drawn.figures.map((f) => f.stroke)).size, names.length, 'one colour per loss');
+
+  const form = await page.evaluate(() => ({
+    steps: Number(document.getElementById('descend-steps').value),
+    rule: document.getElementById('descend-rule').value,
+    gamma: Number(document.getElementById('descend-gamma').value),
+  }));
+  assert.equal(form.rule, 'polyak', 'the default step is Polyak\'s');
+  // Convergence, with lossd's numbers: the chart's losses are the documented descent's,
+  // each no more than 0.1% of its start above the step before, ending within 1e-3 of its
+  // start above the loss's minimum (its value at the target box).
+  const ref = await polyakDescent(lossd.base, names, pred, target, form.steps, form.gamma);
+  for (const f of drawn.figures) {
+    const { losses, final, floor } = ref[f.loss];
+    assert.deepEqual(f.legend.losses, losses, `${f.loss}: the chart's losses are lossd's`);
+    assert.deepEqual(f.final, final, `${f.loss}: the final box`);
+    for (let t = 1; t < losses.length; t++) {
+      assert.ok(losses[t] - losses[t - 1] <= 1e-3 * losses[0], `${f.loss}: step ${t} raises the loss from ${losses[t - 1]} to ${losses[t]}`);
+    }
+    assert.ok(losses[losses.length - 1] - floor <= 1e-3 * losses[0], `${f.loss}: ends at ${losses[losses.length - 1]} (minimum ${floor})`);
+  }
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('a short gradient arrow: its head shorter than its shaft, the corner handle visible', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  const [pred, target] = await settledBoxes(page);
+  // NWD's gradient at the default boxes is small: its arrows are the shortest.
+  await page.click('#arrow-choice input[value="nwd"]');
+  // the arrow layer, the picture's last, holds NWD's two arrows
+  await page.waitForFunction(() => [...document.querySelectorAll('#box-svg > g.overlay')].pop().children.length === 2, WAIT);
+  const handles = await page.$$eval('circle.handle.pred.nw, circle.handle.pred.se', (cs) => cs.map((c) => {
+    const r = c.getBoundingClientRect();
+    return { cx: c.cx.baseVal.value, cy: c.cy.baseVal.value, r: c.r.baseVal.value, screen: [r.x + r.width / 2, r.y + r.height / 2] };
+  }));
+  // On the screen: the handles' centres show their white fill, not an arrowhead.
+  const px = await pixelsAt(page, handles.map((h) => h.screen));
+  px.forEach((c, k) => assert.ok(c.slice(0, 3).every((v) => v >= 235), `handle ${k}: pixel ${c}`));
+  const g = (await api(lossd.base, '/v1/loss/nwd', { input: [pred], target: [target], grad: true })).grad[0];
+  const shown = await page.$$eval('#box-svg g.arrow', (gs) => gs.map((a) => {
+    const l = a.querySelector('.arrow-shaft');
+    const head = a.querySelector('.arrow-head').points;
+    const p = (i) => [head.getItem(i).x, head.getItem(i).y];
+    return { shaft: ['x1', 'y1', 'x2', 'y2'].map((k) => l[k].baseVal.value), tip: p(0), base: [p(1), p(2)] };
+  }));
+  assert.equal(shown.length, 2, 'two arrows, each a shaft and a head');
+  const dist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1]);
+  [[g[0], g[1]], [g[2], g[3]]].forEach(([gx, gy], k) => {
+    const a = shown[k];
+    const h = handles[k];
+    const start = a.shaft.slice(0, 2);
+    const baseMid = [(a.base[0][0] + a.base[1][0]) / 2, (a.base[0][1] + a.base[1][1]) / 2];
+    const shaft = dist(start, a.shaft.slice(2));
+    const head = dist(a.tip, baseMid);
+    assert.ok(shaft + head < 0.9, `corner ${k}: a short arrow (${shaft + head} units)`);
+    assert.ok(head <= shaft, `corner ${k}: head ${head} longer than shaft ${shaft}`);
+    // along −grad, from outside the handle
+    const d = [a.tip[0] - start[0], a.tip[1] - start[1]];
+    const cos = -(d[0] * gx + d[1] * gy) / (Math.hypot(...d) * Math.hypot(gx, gy));
+    assert.ok(cos > 0.9999, `corner ${k}: along −grad (cos ${cos})`);
+    assert.ok(dist(start, [h.cx, h.cy]) > h.r, `corner ${k}: the arrow starts inside the handle`);
+  });
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('Curves: Huber at δ = 1 is Smooth L1 at β = 1, and the legend says so', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#curves');
+  await page.waitForSelector('#curve-stats tbody tr[data-fn="Huber"]', WAIT);
+  const xs = Array.from({ length: 241 }, (_, i) => -3 + (6 * i) / 240);
+  const ask = (fn, params) => api(lossd.base, `/v1/loss/${fn}`, { input: xs, target: xs.map(() => 0), reduction: 'none', grad: true, ...params });
+  const legends = () => page.evaluate(() => ['curve-value', 'curve-grad'].map((id) =>
+    window.Chart.getChart(document.getElementById(id)).data.datasets.map((d) => ({ label: d.label, y: d.data.map((p) => p.y), dash: d.borderDash || [] }))));
+  // Generic: a dataset whose numbers equal an earlier one's says which, and is dashed;
+  // no other says "the same as".
+  const checkSame = (sets) => sets.forEach((d, i) => {
+    const same = sets.slice(0, i).find((e) => e.y.length === d.y.length && e.y.every((v, k) => v === d.y[k]));
+    if (same) {
+      assert.equal(d.label.endsWith(`(the same as ${same.label})`), true, d.label);
+      assert.ok(d.dash.length > 0, `${d.label} is dashed`);
+    } else {
+      assert.ok(!d.label.includes('the same as'), d.label);
+    }
+  });
+  // The catalog's defaults: lossd gives the same doubles for both.
+  const [smooth, huber] = [await ask('smooth_l1', {}), await ask('huber', {})];
+  assert.deepEqual(huber.loss, smooth.loss);
+  assert.deepEqual(huber.grad, smooth.grad);
+  let [values, grads] = await legends();
+  checkSame(values);
+  checkSame(grads);
+  assert.ok(values.some((d) => d.label === 'Huber (the same as Smooth L1)'), values.map((d) => d.label).join());
+  assert.ok(grads.some((d) => d.label === 'Huber′ (the same as Smooth L1′)'), grads.map((d) => d.label).join());
+  // δ = 2: its own curve, and a plain legend.
+  await page.click('#param-huber-delta', { clickCount: 3 });
+  await page.keyboard.type('2');
+  await page.keyboard.press('Tab');
+  await page.waitForFunction(() => window.Chart.getChart(document.getElementById('curve-value')).data.datasets.some((d) => d.label === 'Huber'), WAIT);
+  const huber2 = await ask('huber', { delta: 2 });
+  assert.notDeepEqual(huber2.loss, smooth.loss);
+  [values, grads] = await legends();
+  assert.deepEqual(values.find((d) => d.label === 'Huber').y, huber2.loss);
+  checkSame(values);
+  checkSame(grads);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('Distributions: H(p,q) ≈ H(p) + D_KL(p‖q) with lossd\'s three doubles, not "="', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#dists');
+  await page.waitForFunction(() => document.querySelectorAll('#dist-table tbody tr').length === 5, WAIT);
+  const p = [0.1, 0.2, 0.4, 0.2, 0.1];
+  const q = [0.3, 0.25, 0.2, 0.15, 0.1];
+  const value = async (fn, body) => (await api(lossd.base, `/v1/info/${fn}`, { ...body, normalize: true, base: 'e' })).value;
+  const [ce, hp, kl] = [await value('cross_entropy', { p, q }), await value('entropy', { p }), await value('kl_divergence', { p, q })];
+  assert.notEqual(hp + kl, ce, 'these doubles do not add up exactly: "=" would be false');
+  const text = await page.$eval('#dist-identity-text', (e) => e.textContent);
+  assert.ok(text.includes(`${ce} ≈ ${hp} + ${kl} nats`), text);
+  assert.ok(!/\d = /.test(text), `no number is said to equal another: ${text}`);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('changing the URL\'s hash after load switches the view, and Back returns', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP);
+  await settledBoxes(page);
+  assert.equal(await shownView(page), 'boxes');
+  for (const v of ['dists', 'curves', 'api', 'boxes', 'dists']) {
+    await page.evaluate((h) => { location.hash = h; }, v);
+    await page.waitForFunction((n) => document.body.dataset.view === n, WAIT, v);
+    assert.equal(await shownView(page), v);
+  }
+  await page.evaluate(() => history.back());
+  await page.waitForFunction(() => location.hash === '#boxes' && document.body.dataset.view === 'boxes', WAIT);
+  assert.equal(await shownView(page), 'boxes');
+  // A hash that names no view changes nothing.
+  await page.evaluate(() => { location.hash = 'nothing'; });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await shownView(page), 'boxes');
+  assert.deepEqual(seen.errors, []);
   await page.close();
 });
 
@@ -449,7 +739,28 @@ test('the explorer shows the same request over /v2, and it gives the same double
 
 test('a phone-sized screen: no sideways scrolling, every view usable and accessible', async () => {
   const { page, seen } = await open(lossd.base, PHONE);
-  await settledBoxes(page);
+  const [pred1, target1] = await settledBoxes(page);
+  // The box table: every cell on the screen, the gradient too, with no scroll hiding one.
+  const table = await page.evaluate(() => {
+    const wrap = document.querySelector('#box-table').closest('.table-wrap');
+    const w = wrap.getBoundingClientRect();
+    const cells = [...document.querySelectorAll('#box-table tbody .v-loss, #box-table tbody .v-grad, #box-table tbody .terms')];
+    return { scroll: wrap.scrollWidth - wrap.clientWidth, n: cells.length,
+      outside: cells.filter((c) => { const r = c.getBoundingClientRect(); return r.left < w.left - 0.5 || r.right > w.right + 0.5 || r.width === 0; })
+        .map((c) => `${c.closest('tr').dataset.loss} ${c.className}`) };
+  });
+  assert.ok(table.n >= 7 * 6, `${table.n} cells`);
+  assert.ok(table.scroll <= 1, `the box table scrolls sideways by ${table.scroll} px`);
+  assert.deepEqual(table.outside, [], 'cells beyond the table\'s visible width');
+  // The picture's labels: at least 11 CSS pixels high on this screen, and lossd's numbers.
+  const sizes = await page.$$eval('#box-svg text.label', (ts) => ts.map((t) => {
+    const svgRoot = t.ownerSVGElement;
+    const perUnit = svgRoot.getBoundingClientRect().width / svgRoot.viewBox.baseVal.width;
+    return parseFloat(getComputedStyle(t).fontSize) * perUnit;
+  }));
+  assert.equal(sizes.length, 2);
+  for (const px of sizes) assert.ok(px >= 11, `a label is ${px.toFixed(1)} CSS px`);
+  await checkLabels(page, lossd.base, pred1, target1);
   for (const v of VIEWS) {
     await showView(page, v);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

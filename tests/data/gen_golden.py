@@ -99,7 +99,7 @@ class GoldenFile:
         self.labels = set()
         self.blocks = []
 
-    def case(self, label, name, *, reduction=None, grad=None, terms=False,
+    def case(self, label, name, *, reduction=None, grad=None, grad_second=False, terms=False,
              params=None, operands=(), grad_output=None, expects=(), tolerance=None):
         assert label not in self.labels, f"duplicate case label: {label}"
         self.labels.add(label)
@@ -110,6 +110,8 @@ class GoldenFile:
             lines.append(f"reduction {reduction}")
         if grad is not None:
             lines.append(f"grad {int(grad)}")
+        if grad_second:  # the second operand's gradient too: expect grad_second
+            lines.append("grad_second 1")
         if terms:
             lines.append("terms 1")
         for pname, value in (params or {}).items():

@@ -224,12 +224,27 @@ async function focal(logits) {
   return { values, grads, x: f.x };
 }
 
+// Curves lossd gave the same numbers for lie one on the other, so the later
+// one's legend says which it is the same as, and it is dashed, so that the
+// other shows through (Huber with δ = 1 is Smooth L1 with β = 1, the
+// catalog's defaults: four legend entries would otherwise show three curves).
+function markSame(list) {
+  list.forEach((s, i) => {
+    const same = list.slice(0, i).find((t) => t.data.length === s.data.length &&
+      t.data.every((pt, k) => pt.x === s.data[k].x && pt.y === s.data[k].y));
+    if (!same) return;
+    s.label = `${s.label} (the same as ${same.label})`;
+    s.borderDash = [3, 5];
+  });
+  return list;
+}
+
 const update = serial(async () => {
   await loadCatalog();
   const xs = grid();
   const out = family === 'focal' ? await focal(xs) : await regressionOrActivation(xs);
   for (const [chart, data, title] of [[valueChart, out.values, 'value'], [gradChart, out.grads, family === 'focal' ? 'derivative w.r.t. the logit' : 'derivative']]) {
-    chart.data.datasets = data;
+    chart.data.datasets = markSame(data);
     chart.options.scales.x.title.text = out.x;
     chart.options.scales.y.title.text = title;
     chart.update();

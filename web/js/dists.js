@@ -8,7 +8,10 @@
 //   /v1/info/kl_divergence {p, q}, /v1/info/js_divergence {p, q}.
 // H(p,q) = H(p) + D_KL(p‖q) is shown with the three numbers lossd returned,
 // side by side and as bars; the page adds nothing up itself (the stacked
-// bar is Chart.js drawing two lengths end to end).
+// bar is Chart.js drawing two lengths end to end). The identity is exact in
+// real numbers only: each double is rounded on its own, so the text joins
+// them with ≈ (1.6511138239067926 ≈ 1.4708084763221114 + 0.18030534758468142,
+// whose sum in doubles is 1.6511138239067928).
 import { batch, ok } from './api.js';
 import { $, el, num, serial, COLORS } from './ui.js';
 
@@ -61,7 +64,8 @@ const update = serial(async () => {
   $('dist-table').tBodies[0].replaceChildren(...rows.map(([name, v, fn]) =>
     el('tr', { 'data-measure': fn }, el('th', { scope: 'row', text: `${name} (${unit})` }), el('td', { text: num(v) }))));
   $('dist-identity-text').replaceChildren(
-    'H(p,q) = H(p) + D_KL(p‖q): ', el('strong', { text: num(ce) }), ' = ', el('strong', { text: num(hp) }),
+    'H(p,q) = H(p) + D_KL(p‖q), exactly in real numbers; lossd’s doubles, each rounded on its own: ',
+    el('strong', { text: num(ce) }), ' ≈ ', el('strong', { text: num(hp) }),
     ' + ', el('strong', { text: num(kl) }), ` ${unit}`);
 
   bars.data.labels = p.map((_, i) => String(i));

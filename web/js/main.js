@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// main.js - the playground's entry point: the tabs, the API key, and each
-// view started when first shown. Chart.js and KaTeX are loaded before this
+// main.js - the playground's entry point: the tabs (and the URL's hash, which
+// names the view shown), the API key, and each view started when first shown. Chart.js and KaTeX are loaded before this
 // module (deferred scripts run in document order) from this lossd itself.
 import { apiKey, setApiKey, onReply } from './api.js';
 import { $, status, showError } from './ui.js';
@@ -81,4 +81,10 @@ started.add('boxes');
 initBoxes().catch(showError);
 const first = location.hash.slice(1);
 if (VIEWS[first] && first !== 'boxes') show(first, false).catch(showError);
+// A hash changed after load (a link, an edited address, Back) shows its view;
+// the tabs' own replaceState fires no hashchange.
+window.addEventListener('hashchange', () => {
+  const name = location.hash.slice(1);
+  if (VIEWS[name]) show(name, false).catch(showError);
+});
 document.body.dataset.ready = 'true';

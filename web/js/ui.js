@@ -75,8 +75,18 @@ export function serial(fn) {
   return run;
 }
 
-// The chart colours, one per series, readable on white.
-export const COLORS = ['#1d4ed8', '#c2410c', '#047857', '#7c3aed', '#b91c1c', '#0e7490', '#a16207', '#4b5563'];
+// The chart colours, one per series, readable on white (3:1 or more, as
+// WCAG asks of graphics). The first two are also the Boxes view's target and
+// predicted boxes (--target and --pred in playground.css).
+export const COLORS = ['#1d4ed8', '#c2410c', '#047857', '#7c3aed', '#b91c1c', '#0e7490', '#a16207', '#4b5563',
+  '#be185d', '#4d7c0f'];
+
+// Series i's colour: the palette's, then hues a golden angle apart, dark
+// enough for white, so that any number of series stay distinct.
+export function color(i) {
+  if (i < COLORS.length) return COLORS[i];
+  return `hsl(${Math.round((i * 137.508) % 360)}, 80%, 30%)`;
+}
 
 // A Chart.js line chart of {x, y} series; returns the chart.
 export function lineChart(canvas, xTitle, yTitle) {
@@ -103,8 +113,8 @@ export function series(label, points, i, dashed) {
   return {
     label,
     data: points,
-    borderColor: COLORS[i % COLORS.length],
-    backgroundColor: COLORS[i % COLORS.length],
+    borderColor: color(i),
+    backgroundColor: color(i),
     borderDash: dashed ? [6, 4] : undefined,
     spanGaps: false,
   };
