@@ -20,16 +20,17 @@
  *     what exact arithmetic guarantees and rounding may not: IoU stays in
  *     [0, 1] and GIoU's penalty non-negative.
  * The clamps and the nesting pass the gradient of what they select (the
- * inner box's area, the union), so gradients stay finite there.
+ * inner box's area, the union), so gradients stay finite there; at the
+ * minimum itself (one polygon, each inside the other) the gradient is 0.
  *
  * The clipping is scalar code: one pair's vertex count and provenance
- * differ from the next pair's, which is what vector lanes cannot follow
- * (docs/performance.md has the measurement). The AVX2 twin is the same
- * code compiled for AVX2.
+ * differ from the next pair's, which is what vector lanes cannot follow.
+ * Lanes do the boxes' sines and cosines, LOSSD_LANES boxes per call
+ * (docs/performance.md has the measurements). The AVX2 twin is this code
+ * compiled for AVX2, calling polygon.c's AVX2 twin.
  *
  * Thread-safe: kernels write only their own units' slots.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "oriented.h"
