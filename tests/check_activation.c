@@ -53,6 +53,18 @@ START_TEST(kinks_follow_pytorch)
     apply("hardswish", x, 4, y, d, NULL, NULL, 0);
     ck_assert_double_eq(d[0], -0.5); /* x <= 3 branch: x/3 + 1/2 at -3 is -1/2 */
     ck_assert_double_eq(d[2], 1.5);
+    /*
+     * ... wherever the element lies: ATen's vectorised loop gives 1 at 3 for
+     * the elements of each whole block of 8 doubles, its scalar tail 3/2
+     * (docs/functions.md, hardswish); lossd gives 3/2 to all, on every lane
+     * and block of its own kernels.
+     */
+    double threes[17], d17[17], y17[17];
+    for (size_t i = 0; i < 17; i++)
+        threes[i] = 3.0;
+    apply("hardswish", threes, 17, y17, d17, NULL, NULL, 0);
+    for (size_t i = 0; i < 17; i++)
+        ck_assert_msg(d17[i] == 1.5, "hardswish'(3) at [%zu]: %.17g", i, d17[i]);
     apply("elu", x, 4, y, d, NULL, "alpha", 0.7);
     ck_assert_double_eq(d[1], 0.7); /* elu'(0) = alpha */
     apply("hardtanh", (double[]){-1, 1, 0.5, 2}, 4, y, d, NULL, NULL, 0);

@@ -294,7 +294,7 @@ END_TEST
 /*
  * buf.h: steal returns the data "NUL-terminated". A buffer nothing was
  * appended to must give "", not the uninitialised block reserve()
- * allocated: server.c reads --tls-cert/--tls-key files into a buf and
+ * allocated: listener.c reads --tls-cert/--tls-key files into a buf and
  * passes the stolen text to libmicrohttpd as a C string, so an empty file
  * would be read past its allocation.
  */

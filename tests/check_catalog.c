@@ -246,6 +246,15 @@ START_TEST(catalog_details)
     ck_assert_str_eq(string_at(pairwise, "path"), "/v1/pairwise/ciou");
     ck_assert_uint_eq(json_object_size(json_object_get(pairwise, "operands")), 2);
 
+    /* siou follows mmdetection's arithmetic, not its default: the entry says so */
+    json_t *siou = catalog_entry(doc, "loss", "siou");
+    ck_assert(json_is_true(json_object_get(catalog_param(siou, "neg_gamma"), "default")));
+    const char *reference = string_at(siou, "reference");
+    ck_assert_msg(strstr(reference, "siou_loss") && strstr(reference, "neg_gamma true") &&
+                      strstr(reference, "defaults it to false"),
+                  "siou's reference does not say its default differs from mmdetection's: %s",
+                  reference);
+
     json_t *focal = catalog_entry(doc, "loss", "sigmoid_focal");
     ck_assert(same_bits(number_at(catalog_param(focal, "alpha"), "default"), 0.25));
     ck_assert_str_eq(string_at(catalog_param(focal, "alpha"), "domain"), "[0, 1] or -1");

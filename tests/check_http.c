@@ -86,6 +86,59 @@ START_TEST(service_endpoints)
 }
 END_TEST
 
+/* GET /v1/functions/{kind}: the catalog's entries of one kind, byte for byte. */
+START_TEST(functions_of_one_kind)
+{
+    http_reply all = http_get("/v1/functions");
+    json_t *entries = json_object_get(all.json, "functions");
+    size_t seen = 0;
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++) {
+        const char *kind = lossd_kind_name((lossd_kind)k);
+        char path[64];
+        snprintf(path, sizeof path, "/v1/functions/%s", kind);
+        http_reply r = http_get(path);
+        ck_assert_msg(r.status == 200, "%s: %ld", path, r.status);
+        ck_assert_str_eq(json_string_value(json_object_get(r.json, "kind")), kind);
+        json_t *list = json_object_get(r.json, "functions");
+        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")),
+                         (json_int_t)json_array_size(list));
+        ck_assert_uint_gt(json_array_size(list), 0);
+        size_t j = 0;
+        for (size_t i = 0; i < json_array_size(entries); i++) {
+            json_t *entry = json_array_get(entries, i);
+            if (strcmp(json_string_value(json_object_get(entry, "kind")), kind) != 0)
+                continue;
+            ck_assert_msg(json_equal(json_array_get(list, j), entry), "%s: entry %zu", path, j);
+            j++;
+        }
+        ck_assert_uint_eq(j, json_array_size(list));
+        seen += j;
+        http_reply_free(&r);
+    }
+    ck_assert_uint_eq(seen, lossd_function_count());
+    http_reply_free(&all);
+    http_reply r = http_get("/v1/functions/losses");
+    expect_http_error(&r, 404, "not_found", NULL);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+        "no kind of function called \"losses\"; the kinds are: loss, activation, info, pairwise");
+    http_reply_free(&r);
+    r = http_get("/v1/functions/Loss");
+    expect_http_error(&r, 404, "not_found", NULL);
+    ck_assert(
+        strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+               "did you mean /v1/functions/loss?"));
+    http_reply_free(&r);
+    r = http_post("/v1/functions/loss", "{}");
+    expect_http_error(&r, 405, "method_not_allowed", NULL);
+    http_reply_free(&r);
+    r = http_get("/v1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "links"), "kind")),
+                     "/v1/functions/{kind}");
+    http_reply_free(&r);
+}
+END_TEST
+
 START_TEST(metrics_after_requests)
 {
     expect_status(http_post("/v1/loss/giou", "{\"input\":[0,0,1,1],\"target\":[0,0,2,2]}"), 200);
@@ -419,9 +472,10 @@ int main(void)
 {
     Suite *s = suite_create("http");
     add_case(s, "endpoints", 60, http_setup, http_stop,
-             TESTS(service_endpoints, metrics_after_requests, every_family_matches_the_core,
-                   every_function_answers, known_values, batch_runs_jobs_in_order, error_table,
-                   no_keys_means_open, large_request_uses_the_pool));
+             TESTS(service_endpoints, functions_of_one_kind, metrics_after_requests,
+                   every_family_matches_the_core, every_function_answers, known_values,
+                   batch_runs_jobs_in_order, error_table, no_keys_means_open,
+                   large_request_uses_the_pool));
     add_case(s, "auth", 30, setup_keys, http_stop, TESTS(api_keys));
     add_case(s, "tls", 30, setup_tls, http_stop, TESTS(https));
     return run_http_suite(s);

@@ -4,12 +4,15 @@
  * real HTTP on /v1 and /v2: query strings (never silently ignored on a
  * compute endpoint), request ids (echoed on every reply, or generated),
  * media types and bodies that are not quite JSON objects, null for a
- * default, friendlier 404s, batch job ids and the process metrics. An
- * in-process server per test (tests/httputil.h).
+ * default, friendlier 404s, batch job ids, the process metrics, the Host
+ * header HTTP/1.1 requires and header values trimmed of the whitespace
+ * around them. An in-process server per test (tests/httputil.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "httputil.h"
 
@@ -384,6 +387,88 @@ START_TEST(metrics_of_the_process)
 }
 END_TEST
 
+/* ------------------------------------------------------------ headers */
+
+/* Sends `request` as it is on a new connection; the reply's text, up to its close (caller frees).
+ */
+static char *raw_exchange(const char *request)
+{
+    int fd = raw_connect();
+    size_t len = strlen(request);
+    ck_assert_int_eq(send(fd, request, len, 0), (ssize_t)len);
+    char *got = raw_read(fd, NULL, NULL);
+    close(fd);
+    return got;
+}
+
+/* Expects a raw reply with `status` whose text contains `fragment`. */
+static void expect_raw(const char *request, const char *status, const char *fragment)
+{
+    char *got = raw_exchange(request);
+    ck_assert_msg(strncmp(got, status, strlen(status)) == 0 && strstr(got, fragment) != NULL,
+                  "%.60s...: want %s ... %s, got: %.400s", request, status, fragment, got);
+    free(got);
+}
+
+START_TEST(http_1_1_needs_one_host)
+{
+    static const char mse[] = "{\"input\":[1],\"target\":[0]}";
+    char post[512];
+    /* RFC 9112, section 3.2: without a Host header, or with two, a 400 - on every endpoint */
+    expect_raw("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", "HTTP/1.1 400",
+               "an HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)");
+    expect_raw("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+               "HTTP/1.1 400", "must carry one Host header, not several");
+    snprintf(post, sizeof post,
+             "POST /v1/loss/mse HTTP/1.1\r\nConnection: close\r\nContent-Type: "
+             "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             sizeof mse - 1, mse);
+    expect_raw(post, "HTTP/1.1 400", "\"code\":\"bad_request\"");
+    /* before the route: an unknown path without Host is the same 400, not a 404 */
+    expect_raw("GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n", "HTTP/1.1 400",
+               "must carry a Host header");
+    snprintf(post, sizeof post,
+             "POST /v2/models/loss.mse/infer HTTP/1.1\r\nConnection: close\r\nContent-Length: "
+             "2\r\n\r\n{}");
+    expect_raw(post, "HTTP/1.1 400", "{\"error\":\"an HTTP/1.1 request must carry a Host header");
+    /* with its Host, the same requests are served; HTTP/1.0 has no Host to require */
+    expect_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200",
+               "{\"status\":\"ok\"}");
+    expect_raw("GET /healthz HTTP/1.0\r\n\r\n", "HTTP/1.1 200", "{\"status\":\"ok\"}");
+    snprintf(post, sizeof post,
+             "POST /v1/loss/mse HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+             "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             sizeof mse - 1, mse);
+    expect_raw(post, "HTTP/1.1 200", "{\"loss\":1.0,\"n\":1}");
+}
+END_TEST
+
+START_TEST(header_values_are_trimmed)
+{
+    /* Optional whitespace on either side of a value is not part of it (RFC 9110, section 5.5). */
+    expect_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: \t my-id \t \r\n"
+               "Connection: close\r\n\r\n",
+               "HTTP/1.1 200", "X-Request-Id: my-id\r\n");
+    static const char header[] = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+                                 "\"FP64\",\"data\":[3]},{\"name\":\"target\",\"shape\":[1],"
+                                 "\"datatype\":\"FP64\",\"data\":[1]}]}";
+    static const struct {
+        const char *before, *after;
+    } spaced[] = {{"", ""}, {" ", ""}, {"", " "}, {"\t", " \t"}};
+    for (size_t i = 0; i < sizeof spaced / sizeof spaced[0]; i++) {
+        char length[32], post[1024];
+        snprintf(length, sizeof length, "%s%zu%s", spaced[i].before, sizeof header - 1,
+                 spaced[i].after);
+        snprintf(post, sizeof post,
+                 "POST /v2/models/loss.mse/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 "Content-Type: application/octet-stream \r\nInference-Header-Content-Length: "
+                 "%s\r\nContent-Length: %zu\r\n\r\n%s",
+                 length, sizeof header - 1, header);
+        expect_raw(post, "HTTP/1.1 200", "\"data\":[4.0]");
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http requests");
@@ -395,5 +480,7 @@ int main(void)
                    null_is_the_default));
     add_case(s, "batch ids and metrics", 30, http_setup, http_stop,
              TESTS(batch_jobs_carry_ids, metrics_of_the_process));
+    add_case(s, "headers", 30, http_setup, http_stop,
+             TESTS(http_1_1_needs_one_host, header_values_are_trimmed));
     return run_http_suite(s);
 }

@@ -91,8 +91,9 @@ START_TEST(v2_endpoints)
     expect_v2_error(&r, 405, "POST is not allowed");
     ck_assert_str_eq(http_header(&r, "Allow"), "GET");
     http_reply_free(&r);
-    r = http_get("/v2/repository/index");
-    expect_v2_error(&r, 404, "no endpoint at /v2/repository/index");
+    /* the repository has an index, but no models to load or unload */
+    r = http_post("/v2/repository/models/loss.mse/load", "{}");
+    expect_v2_error(&r, 404, "no endpoint at /v2/repository/models/loss.mse/load");
     http_reply_free(&r);
 }
 END_TEST
@@ -452,6 +453,63 @@ START_TEST(codings_lossd_does_not_decode)
 }
 END_TEST
 
+/* A compressed body sent without its Content-Encoding is named for what it is, on both versions. */
+START_TEST(compressed_bodies_without_their_coding)
+{
+    static const struct {
+        int window;
+        const char *coding;
+    } forms[] = {{31, "gzip"}, {15, "deflate"}};
+    const char *v1 = "{\"input\":[1,2,3],\"target\":[0,0,0]}";
+    double a[4] = {0, 0, 2, 2}, b[4] = {1, 1, 3, 3};
+    v2_input in[] = {{"input", "FP64", 2, {1, 4}, a, false},
+                     {"target", "FP64", 2, {1, 4}, b, false}};
+    v2_request binary = v2_frame(in, 2, NULL, 0, NULL, NULL);
+    in[0].json = in[1].json = true;
+    v2_request json = v2_frame(in, 2, NULL, 0, NULL, NULL);
+    ck_assert_uint_eq(json.header_len, 0);
+    ck_assert_uint_gt(binary.header_len, 0);
+    for (size_t f = 0; f < 2; f++) {
+        char want[160];
+        snprintf(want, sizeof want,
+                 "the body looks %s-compressed, but the request has no Content-Encoding: send "
+                 "the header Content-Encoding: %s with it",
+                 forms[f].coding, forms[f].coding);
+        size_t len;
+        unsigned char *packed = pack(v1, strlen(v1), forms[f].window, &len);
+        http_reply r = http_request("POST", "/v1/loss/mse", packed, len, NULL);
+        expect_http_error(&r, 400, "invalid_json", NULL);
+        const char *message =
+            json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+        ck_assert_msg(strstr(message, want), "%s", message);
+        http_reply_free(&r);
+        const char *identity[] = {"Content-Encoding: identity", NULL};
+        r = http_request("POST", "/v1/loss/mse", packed, len, identity);
+        expect_http_error(&r, 400, "invalid_json", NULL);
+        http_reply_free(&r);
+        free(packed);
+        /* /v2: a JSON body, and a binary one with its header length */
+        packed = pack(json.body, json.len, forms[f].window, &len);
+        r = http_request("POST", "/v2/models/loss.giou/infer", packed, len, NULL);
+        expect_v2_error(&r, 400, want);
+        http_reply_free(&r);
+        free(packed);
+        packed = pack(binary.body, binary.len, forms[f].window, &len);
+        char length[64];
+        /* the header's length as sent, at most the body's: past it is a framing error of its own */
+        snprintf(length, sizeof length, "Inference-Header-Content-Length: %zu",
+                 len < binary.header_len ? len : binary.header_len);
+        const char *octets[] = {"Content-Type: application/octet-stream", length, NULL};
+        r = http_request("POST", "/v2/models/loss.giou/infer", packed, len, octets);
+        expect_v2_error(&r, 400, want);
+        http_reply_free(&r);
+        free(packed);
+    }
+    v2_request_free(&json);
+    v2_request_free(&binary);
+}
+END_TEST
+
 static void small_body(lossd_config *c)
 {
     c->max_body = (size_t)1 << 20;
@@ -584,6 +642,51 @@ static void start_keys(void)
     http_start(with_keys);
 }
 
+/* Triton's model repository extension: POST /v2/repository/index lists every model, READY. */
+START_TEST(the_repository_index_lists_every_model)
+{
+    http_reply r = http_get("/v2");
+    json_t *extensions = json_object_get(r.json, "extensions");
+    bool listed = false;
+    for (size_t i = 0; i < json_array_size(extensions); i++)
+        listed |= strcmp(json_string_value(json_array_get(extensions, i)), "model_repository") == 0;
+    ck_assert_msg(listed, "GET /v2 does not list model_repository: %s", r.body);
+    http_reply_free(&r);
+    /* as tritonclient's get_model_repository_index() asks: no body; and with "ready" */
+    static const char *const bodies[] = {"", "{}", "{\"ready\":true}", "{\"ready\":false}"};
+    for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+        r = http_request("POST", "/v2/repository/index", bodies[b], strlen(bodies[b]), NULL);
+        ck_assert_msg(r.status == 200, "%s: %ld %s", bodies[b], r.status, r.body);
+        ck_assert_uint_eq(json_array_size(r.json), lossd_function_count());
+        for (size_t i = 0; i < lossd_function_count(); i++) {
+            const lossd_function *fn = lossd_function_at(i);
+            json_t *model = json_array_get(r.json, i);
+            char name[96];
+            snprintf(name, sizeof name, "%s.%s", lossd_kind_name(fn->kind), fn->name);
+            ck_assert_str_eq(json_string_value(json_object_get(model, "name")), name);
+            ck_assert_str_eq(json_string_value(json_object_get(model, "version")), "1");
+            ck_assert_str_eq(json_string_value(json_object_get(model, "state")), "READY");
+            ck_assert_uint_eq(json_object_size(model), 3);
+        }
+        http_reply_free(&r);
+    }
+    r = http_post("/v2/repository/index", "{\"ready\":1}");
+    expect_v2_error(&r, 422, "ready: expected a boolean, got a number");
+    http_reply_free(&r);
+    r = http_post("/v2/repository/index", "{\"repository_name\":\"x\"}");
+    expect_v2_error(&r, 422,
+                    "repository_name: unknown field; a repository index request takes: ready");
+    http_reply_free(&r);
+    r = http_post("/v2/repository/index", "[]");
+    ck_assert_int_eq(r.status, 400);
+    http_reply_free(&r);
+    r = http_get("/v2/repository/index");
+    expect_v2_error(&r, 405, "GET is not allowed on /v2/repository/index; use POST");
+    ck_assert_str_eq(http_header(&r, "Allow"), "POST");
+    http_reply_free(&r);
+}
+END_TEST
+
 START_TEST(keys_guard_models_not_health)
 {
     expect_status(http_get("/v2/health/live"), 200);
@@ -596,8 +699,12 @@ START_TEST(keys_guard_models_not_health)
     expect_v2_error(&r, 401, "a valid API key is required");
     http_reply_free(&r);
     expect_status(http_get("/v2"), 401);
+    r = http_post("/v2/repository/index", "{}");
+    expect_v2_error(&r, 401, "a valid API key is required");
+    http_reply_free(&r);
     const char *key[] = {"Authorization: Bearer sesame", NULL};
     expect_status(http_request("GET", "/v2/models/loss.mse", NULL, 0, key), 200);
+    expect_status(http_request("POST", "/v2/repository/index", "", 0, key), 200);
     unlink(key_file);
 }
 END_TEST
@@ -625,12 +732,12 @@ int main(void)
 {
     Suite *s = suite_create("http_v2");
     add_case(s, "endpoints", 30, http_setup, http_stop,
-             TESTS(v2_endpoints, a_tritonclient_request, binary_tensors_of_every_size,
-                   v1_and_v2_give_the_same_doubles));
+             TESTS(v2_endpoints, the_repository_index_lists_every_model, a_tritonclient_request,
+                   binary_tensors_of_every_size, v1_and_v2_give_the_same_doubles));
     add_case(s, "codings", 30, http_setup, http_stop,
              TESTS(compressed_requests_and_replies, compressed_v2_both_ways,
-                   codings_lossd_does_not_decode, header_length_framing,
-                   header_length_whitespace_is_trimmed));
+                   codings_lossd_does_not_decode, compressed_bodies_without_their_coding,
+                   header_length_framing, header_length_whitespace_is_trimmed));
     add_case(s, "limits", 30, start_small, http_stop,
              TESTS(a_decompression_bomb_is_a_413, limits_hold_on_v2));
     add_case(s, "keys", 30, start_keys, http_stop, TESTS(keys_guard_models_not_health));

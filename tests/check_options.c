@@ -491,12 +491,75 @@ START_TEST(options_usage)
 }
 END_TEST
 
+/*
+ * The part of `text` from the first `from` to the next `to` after it (the
+ * end when none), NUL-terminated; caller frees. Fails the test when `from`
+ * is not there.
+ */
+static char *between(const char *text, const char *from, const char *to, const char *what)
+{
+    const char *start = strstr(text, from);
+    ck_assert_msg(start != NULL, "%s has no \"%s\"", what, from);
+    const char *end = strstr(start + strlen(from), to);
+    size_t len = end ? (size_t)(end - start) : strlen(start);
+    char *part = malloc(len + 1);
+    memcpy(part, start, len);
+    part[len] = '\0';
+    return part;
+}
+
+/* What --help and the man page say is served, and what the API key guards, is what is. */
+START_TEST(options_usage_says_what_is_served)
+{
+    char *text, *man;
+    size_t size;
+    FILE *f = open_memstream(&text, &size);
+    lossd_config_usage(f);
+    fclose(f);
+    char path[512];
+    snprintf(path, sizeof path, "%s/docs/lossd.1", TOP_SRCDIR);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(getdelim(&man, &size, '\0', f) > 0, 1);
+    fclose(f);
+    /* the first lines name both APIs */
+    char *about = between(text, "\n", "\n\n", "--help");
+    ck_assert_msg(strstr(about, "JSON on /v1") && strstr(about, "Open Inference Protocol on /v2"),
+                  "--help's first lines: %s", about);
+    /* the key guards every route that needs it: each one's first segment is named */
+    char *help = between(text, "--api-key-file", "\n      --", "--help");
+    char *page = between(man, "api\\-key\\-file", ".TP", "docs/lossd.1");
+    static const struct {
+        const char *method, *path;
+    } guarded[] = {{"GET", "/v1"},
+                   {"GET", "/v1/functions"},
+                   {"POST", "/v1/loss/mse"},
+                   {"POST", "/v1/batch"},
+                   {"GET", "/v2"},
+                   {"GET", "/v2/models/loss.mse"},
+                   {"POST", "/v2/models/loss.mse/infer"},
+                   {"POST", "/v2/repository/index"}};
+    for (size_t i = 0; i < sizeof guarded / sizeof guarded[0]; i++) {
+        lossd_route r = route_of(guarded[i].method, guarded[i].path);
+        ck_assert_msg(r.needs_key, "%s does not need the key", guarded[i].path);
+        char segment[8];
+        snprintf(segment, sizeof segment, "%.3s", guarded[i].path);
+        ck_assert_msg(strstr(help, segment), "--help's --api-key-file does not name %s: %s",
+                      segment, help);
+        ck_assert_msg(strstr(page, segment), "the man page's --api-key-file does not name %s: %s",
+                      segment, page);
+    }
+    free(about), free(help), free(page), free(text), free(man);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("options");
     add_case(s, "options", 10, clear_env, clear_env,
              TESTS(options_defaults, options_flags, options_environment, options_sizes,
                    options_errors, options_actions, options_short_flags,
-                   options_help_despite_errors, options_lists, options_listen, options_usage));
+                   options_help_despite_errors, options_lists, options_listen, options_usage,
+                   options_usage_says_what_is_served));
     return run_service_suite(s);
 }

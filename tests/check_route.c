@@ -24,6 +24,7 @@ START_TEST(route_fixed_endpoints)
         {"/v1", "GET", LOSSD_ROUTE_V1, false, true, "v1"},
         {"/v1/functions", "GET", LOSSD_ROUTE_FUNCTIONS, false, true, "functions"},
         {"/v1/batch", "POST", LOSSD_ROUTE_BATCH, true, true, "batch"},
+        {"/v2/repository/index", "POST", LOSSD_ROUTE_V2_INDEX, true, true, "v2_repository_index"},
     };
     static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
     char label[96];
@@ -97,6 +98,19 @@ START_TEST(route_every_function)
             ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_COMPUTE);
         }
     }
+    /* Each kind's catalog, GET only; an unknown kind lists the kinds. */
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++) {
+        snprintf(path, sizeof path, "/v1/functions/%s", lossd_kind_name((lossd_kind)k));
+        lossd_route r;
+        lossd_fault f = {0};
+        ck_assert_msg(lossd_route_find("GET", path, &r, &f) == 0, "GET %s: %s", path, f.message);
+        ck_assert_int_eq(r.endpoint, LOSSD_ROUTE_FUNCTIONS_KIND);
+        ck_assert_int_eq(r.kind, k);
+        ck_assert(!r.compute && r.needs_key);
+        ck_assert_str_eq(lossd_route_label(&r, label, sizeof label), "functions_kind");
+        ck_assert_int_eq(lossd_route_find("POST", path, &r, &f), -1);
+        expect_fault(&f, LOSSD_FAULT_METHOD, "", "use GET");
+    }
     /* Same names in different kinds are different functions. */
     lossd_route a, b;
     lossd_fault f = {0};
@@ -167,6 +181,10 @@ START_TEST(route_not_found)
     lossd_route_find("GET", "/v1/foo/bar", &r, &f);
     ck_assert_str_eq(f.message,
                      "no endpoint at /v1/foo/bar; see GET /v1/functions for the catalog");
+    memset(&f, 0, sizeof f);
+    lossd_route_find("GET", "/v1/functions/x", &r, &f);
+    ck_assert_str_eq(f.message, "no kind of function called \"x\"; the kinds are: loss, "
+                                "activation, info, pairwise");
     /* /v1/loss/ names no function: the loss names are listed. */
     memset(&f, 0, sizeof f);
     lossd_route_find("POST", "/v1/loss/", &r, &f);

@@ -39,6 +39,10 @@ enum { BOX_IOU, BOX_GIOU, BOX_DIOU, BOX_CIOU, BOX_SIOU, BOX_EIOU, BOX_NWD };
 /* The eps torchvision's CIoU always uses inside its DIoU term. */
 #define CIOU_INNER_EPS 1e-7
 
+/* NWD's default normalising constant C: its repository's, about the average object size of
+   its tiny-object dataset (docs/functions.md). */
+#define NWD_CONSTANT 12.8
+
 static const char *const box_formats[] = {"xyxy", "xywh", "cxcywh", NULL};
 
 /* LOSSD_LANES boxes in xyxy, one coordinate per vector: lane k is box k. */
@@ -66,7 +70,7 @@ static int box_prepare(lossd_call *c, lossd_error *err)
     k->alpha = lossd__param_number_or(c, "alpha", 1.0);
     /* 2 - Lambda is -(Lambda - 2) exactly: one expression for both signs */
     k->gamma_sign = lossd__param_number_or(c, "neg_gamma", 1.0) != 0 ? 1.0 : -1.0;
-    k->constant = lossd__param_number_or(c, "constant", 12.8);
+    k->constant = lossd__param_number_or(c, "constant", NWD_CONSTANT);
     (void)err;
     return 0;
 }
@@ -892,7 +896,7 @@ static const lossd_param_spec nwd_params[] = {
      .type = LOSSD_PARAM_NUMBER,
      .summary = "the normalising constant C of exp(-sqrt(W^2) / C), about the dataset's average "
                 "object size",
-     .default_number = 12.8,
+     .default_number = NWD_CONSTANT,
      .domain = LOSSD__POSITIVE},
 };
 
@@ -966,7 +970,9 @@ static const lossd_function box_functions[] = {
      .formula = "1 - \\mathrm{clamp}\\left(\\mathrm{IoU} - \\tfrac12(\\Delta + \\Omega), -1, "
                 "1\\right),\\ \\Delta = \\sum_{t=x,y} (1 - e^{\\gamma \\rho_t}),\\ "
                 "\\gamma = \\Lambda - 2,\\ \\Omega = \\sum_{t=w,h} (1 - e^{-\\omega_t})^4",
-     .reference = "mmdet.models.losses.iou_loss.siou_loss (mmdetection 3.x, from YOLOv6)",
+     .reference = "mmdet.models.losses.iou_loss.siou_loss (mmdetection 3.x, from YOLOv6), with "
+                  "other defaults: neg_gamma true (the paper's distance cost) where mmdetection's "
+                  "function defaults it to false",
      .flags = BOX_LOSS_FLAGS,
      .operands = BOX_OPERANDS,
      .params = LOSSD__PARAMS(siou_params),

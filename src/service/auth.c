@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "util.h"
 
 #define KEY_MAX 256
 
@@ -89,9 +90,9 @@ void lossd_auth_destroy(lossd_auth *a)
 
 bool lossd_auth_check(const lossd_auth *a, const char *authorization)
 {
-    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+    if (authorization == NULL || !LOSSD_STARTS_WITH_CASE(authorization, "Bearer "))
         return false;
-    const char *token = authorization + 7;
+    const char *token = authorization + LOSSD_LITERAL_LEN("Bearer ");
     while (*token == ' ')
         token++;
     size_t len = strlen(token);

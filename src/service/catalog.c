@@ -269,15 +269,38 @@ static char *dump(json_t *doc)
     return text;
 }
 
-char *lossd_catalog_functions_json(void)
+/* The entries of the functions of one kind (-1: every kind), and their count. */
+static json_t *entries(int kind, size_t *count)
 {
     json_t *list = json_array();
-    for (size_t i = 0; list && i < lossd_function_count(); i++)
-        if (json_array_append_new(list, describe(lossd_function_at(i))) < 0) {
+    *count = 0;
+    for (size_t i = 0; list && i < lossd_function_count(); i++) {
+        const lossd_function *fn = lossd_function_at(i);
+        if (kind >= 0 && fn->kind != (lossd_kind)kind)
+            continue;
+        if (json_array_append_new(list, describe(fn)) < 0) {
             json_decref(list);
             return NULL;
         }
-    return dump(json_pack("{s:o, s:i}", "functions", list, "count", (int)lossd_function_count()));
+        ++*count;
+    }
+    return list;
+}
+
+char *lossd_catalog_functions_json(void)
+{
+    size_t count;
+    json_t *list = entries(-1, &count);
+    return list ? dump(json_pack("{s:o, s:i}", "functions", list, "count", (int)count)) : NULL;
+}
+
+char *lossd_catalog_kind_json(lossd_kind kind)
+{
+    size_t count;
+    json_t *list = entries((int)kind, &count);
+    return list ? dump(json_pack("{s:s, s:o, s:i}", "kind", lossd_kind_name(kind), "functions",
+                                 list, "count", (int)count))
+                : NULL;
 }
 
 char *lossd_catalog_function_json(const lossd_function *fn)
@@ -294,9 +317,10 @@ char *lossd_catalog_function_json(const lossd_function *fn)
 
 char *lossd_catalog_v1_json(void)
 {
-    json_t *links = json_pack("{s:s, s:s, s:s, s:s, s:s}", "functions", "/v1/functions", "function",
-                              "/v1/functions/{kind}/{name}", "openapi", "/openapi.yaml",
-                              "openapi_json", "/openapi.json", "playground", "/");
+    json_t *links =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "functions", "/v1/functions", "kind",
+                  "/v1/functions/{kind}", "function", "/v1/functions/{kind}/{name}", "openapi",
+                  "/openapi.yaml", "openapi_json", "/openapi.json", "playground", "/");
     return dump(json_pack("{s:s, s:s, s:i, s:o}", "name", "lossd", "version", LOSSD_VERSION_STRING,
                           "functions", (int)lossd_function_count(), "links", links));
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * catalog.h - GET /v1, GET /v1/functions and its entries, built from the function
- * registry: kind, name, path, summary, LaTeX formula, reference, operand
- * shapes, parameters (name, type, default, domain, summary), reductions,
- * per-term extras and whether gradients are available.
+ * catalog.h - GET /v1, GET /v1/functions, one kind's functions and one
+ * function's entry, built from the function registry: kind, name, path,
+ * summary, LaTeX formula, reference, operand shapes, parameters (name,
+ * type, default, domain, summary), reductions, per-term extras and
+ * whether gradients are available.
  *
  * Threading: built before the server starts; read-only afterwards.
  */
@@ -22,6 +23,13 @@
  */
 char *lossd_catalog_functions_json(void);
 char *lossd_catalog_v1_json(void);
+
+/*
+ * GET /v1/functions/{kind}: {"kind", "functions", "count"}, the catalog's
+ * entries of that kind alone, in the same form. Compact JSON text (caller
+ * frees); NULL on failure.
+ */
+char *lossd_catalog_kind_json(lossd_kind kind);
 
 /*
  * One parameter as the catalog describes it: {"name", "type", "default",

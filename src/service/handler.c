@@ -94,7 +94,8 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, const j
     lossd_tensors store = {0};
     lossd_call c;
     lossd_error err = {0};
-    int rc = lossd_codec_bind(fn, obj, &h->limits, &c, &store, &f);
+    bool strings = false;
+    int rc = lossd_codec_bind(fn, obj, &h->limits, &c, &store, &strings, &f);
     reply->elements += store.elements;
     if (tree)
         lossd_arena_release(tree);
@@ -117,7 +118,8 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, const j
         lossd_handler_compute(h, &c);
         /* The reply needs the operands' shapes only: free their numbers first. */
         lossd_tensors_free(&store);
-        lossd_codec_write_reply(&c, h->exec, &reply->body);
+        lossd_number_format how = {h->exec, strings};
+        lossd_codec_write_reply(&c, &how, &reply->body);
         reply->status = 200;
         if (lossd_buf_failed(&reply->body))
             lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");
@@ -323,13 +325,38 @@ static void compress_reply(lossd_encoding encoding, lossd_reply *reply)
     reply->n_segments = 0;
 }
 
+static void serve_v2_infer(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
+{
+    lossd_v2_infer(h, req->route->fn, &req->body, req->header_len, reply);
+}
+
+static void serve_v2_index(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
+{
+    (void)h;
+    lossd_v2_repository_index(&req->body, reply);
+}
+
+/* Each endpoint with a body (a route with `compute`): what serves it. */
+static void (*const post_handlers[LOSSD_ROUTE_COUNT])(const lossd_handler *h, lossd_request *req,
+                                                      lossd_reply *reply) = {
+    [LOSSD_ROUTE_COMPUTE] = serve_v1,
+    [LOSSD_ROUTE_BATCH] = serve_v1,
+    [LOSSD_ROUTE_V2_INFER] = serve_v2_infer,
+    [LOSSD_ROUTE_V2_INDEX] = serve_v2_index,
+};
+
 void lossd_handle(const lossd_handler *h, lossd_request *req, lossd_reply *reply)
 {
     LOSSD_ASSERT(h != NULL && req != NULL && req->route != NULL && reply != NULL);
     LOSSD_ASSERT(req->body.data != NULL || req->body.len == 0);
-    if (req->route->endpoint == LOSSD_ROUTE_V2_INFER)
-        lossd_v2_infer(h, req->route->fn, &req->body, req->header_len, reply);
-    else
-        serve_v1(h, req, reply);
+    unsigned endpoint = (unsigned)req->route->endpoint;
+    if (endpoint < LOSSD_ROUTE_COUNT && post_handlers[endpoint]) {
+        post_handlers[endpoint](h, req, reply);
+    } else { /* a route marked compute without a handler here: a programmer's error */
+        lossd_fault f = {0};
+        lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "no handler for this route");
+        lossd_body_cleanup(&req->body);
+        lossd_reply_fault(reply, &f, req->route->v2);
+    }
     compress_reply(req->accepts, reply);
 }

@@ -64,7 +64,8 @@ typedef struct {
 } lossd_request;
 
 /*
- * Serves a compute, batch or /v2 inference request and frees its body as
+ * Serves a request with a body - a compute, batch, /v2 inference or /v2
+ * repository index request, by its route's endpoint - and frees its body as
  * soon as it is no longer needed: a large body's memory is given back
  * before its reply is built. Always fills reply (lossd_reply_init() first),
  * compressed when the client accepts it and the reply is large.

@@ -81,7 +81,9 @@ static const option options[] = {
     {"drain-timeout", "LOSSD_DRAIN_TIMEOUT", OPT_SECONDS, FIELD(drain_timeout), 0, "SECONDS",
      "on SIGTERM/SIGINT, how long in-flight requests may take to finish", 0, 0},
     {"api-key-file", "LOSSD_API_KEY_FILE", OPT_STRING, FIELD(api_key_file), 0, "FILE",
-     "require Authorization: Bearer KEY on /v1, keys one per line", 0, 0},
+     "require Authorization: Bearer KEY on /v1 and /v2 (not on the health probes or "
+     "/metrics), keys one per line",
+     0, 0},
     {"tls-cert", "LOSSD_TLS_CERT", OPT_STRING, FIELD(tls_cert), 0, "FILE",
      "PEM certificate: serve HTTPS (with --tls-key)", 0, 0},
     {"tls-key", "LOSSD_TLS_KEY", OPT_STRING, FIELD(tls_key), 0, "FILE",
@@ -416,7 +418,8 @@ void lossd_config_usage(FILE *out)
     lossd_config d;
     lossd_config_defaults(&d);
     fprintf(out, "Usage: lossd [OPTION]...\n"
-                 "Serve loss functions, activations and information measures over HTTP/JSON.\n\n"
+                 "Serve loss functions, activations, information measures and pairwise box\n"
+                 "matrices over HTTP: JSON on /v1, the Open Inference Protocol on /v2.\n\n"
                  "Every option may also be set by the environment variable shown; flags win.\n\n");
     char flags[N_OPTIONS][64];
     int indent = 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "util.h"
 #include "web.h"
 
 static const struct {
@@ -30,6 +31,7 @@ static const struct {
     {"/v2", "GET", LOSSD_ROUTE_V2, false, true},
     {"/v2/health/live", "GET", LOSSD_ROUTE_V2_LIVE, false, false},
     {"/v2/health/ready", "GET", LOSSD_ROUTE_V2_READY, false, false},
+    {"/v2/repository/index", "POST", LOSSD_ROUTE_V2_INDEX, true, true},
 };
 
 #define N_FIXED (sizeof fixed_routes / sizeof fixed_routes[0])
@@ -58,6 +60,20 @@ static void kind_names(lossd_kind kind, char *buf, size_t size)
         if (fn->kind != kind)
             continue;
         int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", fn->name);
+        if (n < 0 || used + (size_t)n >= size)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Lists the kinds, comma-separated: "loss, activation, info, pairwise". */
+static void kind_list(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < LOSSD_KIND_COUNT; k++) {
+        int n = snprintf(buf + used, size - used, "%s%s", k ? ", " : "",
+                         lossd_kind_name((lossd_kind)k));
         if (n < 0 || used + (size_t)n >= size)
             break;
         used += (size_t)n;
@@ -157,18 +173,19 @@ static void suggestion(const char *path, suggest_mode mode, char *buf, size_t si
     /* The last name in a /v1 path, or a /v2 model's name with what follows it. */
     const char *name = NULL, *tail = "";
     int kind = -1;
-    bool v2 = strncmp(near, "/v2/models/", 11) == 0;
+    bool v2 = LOSSD_STARTS_WITH(near, "/v2/models/");
     if (v2) {
-        name = near + 11;
+        name = near + LOSSD_LITERAL_LEN("/v2/models/");
         tail = name + strcspn(name, "/");
         const char *dot = memchr(name, '.', (size_t)(tail - name));
         if (dot) {
             kind = kind_named(name, (size_t)(dot - name));
             name = dot + 1;
         }
-    } else if (strncmp(near, "/v1/", 4) == 0) {
+    } else if (LOSSD_STARTS_WITH(near, "/v1/")) {
+        const char *rest = near + LOSSD_LITERAL_LEN("/v1/");
         name = strrchr(near, '/') + 1;
-        kind = kind_named(near + 4, strcspn(near + 4, "/"));
+        kind = kind_named(rest, strcspn(rest, "/"));
     }
     if (name)
         other_kinds(name, v2 ? (size_t)(tail - name) : strlen(name), kind, v2, tail, buf, size);
@@ -266,10 +283,35 @@ static int find_model(const char *method, const char *path, const char *rest, lo
     r->endpoint = endpoint;
     r->fn = fn;
     r->fn_index = index;
+    r->kind = fn->kind;
     r->compute = endpoint == LOSSD_ROUTE_V2_INFER;
     r->allow = r->compute ? "POST" : "GET";
     if (!method_is(method, r->allow))
         return method_fault(r, r->allow, method, "this model path", f);
+    return 0;
+}
+
+/*
+ * GET /v1/functions/{kind}: the catalog of one kind. `name` is what follows
+ * /v1/functions/ in `path`; an unknown kind is a 404 listing the kinds.
+ */
+static int find_kind(const char *method, const char *path, const char *name, lossd_route *r,
+                     lossd_fault *f, suggest_mode suggest)
+{
+    r->needs_key = true;
+    int kind = kind_named(name, strlen(name));
+    if (kind < 0) {
+        char kinds[128], otherwise[192];
+        kind_list(kinds, sizeof kinds);
+        snprintf(otherwise, sizeof otherwise, "the kinds are: %s", kinds);
+        return not_found(f, path, suggest == SUGGEST_NOTHING ? suggest : SUGGEST_SPELLING,
+                         otherwise, "no kind of function called \"%.64s\"", name);
+    }
+    r->endpoint = LOSSD_ROUTE_FUNCTIONS_KIND;
+    r->kind = (lossd_kind)kind;
+    r->allow = "GET";
+    if (!method_is(method, r->allow))
+        return method_fault(r, r->allow, method, path, f);
     return 0;
 }
 
@@ -286,7 +328,7 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
         r->compute = fixed_routes[i].compute;
         r->needs_key = fixed_routes[i].needs_key;
         r->allow = fixed_routes[i].method;
-        r->v2 = strncmp(path, "/v2", 3) == 0;
+        r->v2 = LOSSD_STARTS_WITH(path, "/v2");
         if (!method_is(method, fixed_routes[i].method))
             return method_fault(r, fixed_routes[i].method, method, path, f);
         return 0;
@@ -294,6 +336,8 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
     static const char prefix[] = "/v1/", entry[] = "/v1/functions/";
     /* GET /v1/functions/{kind}/{name} is one catalog entry; POST /v1/{kind}/{name} computes. */
     bool catalog_entry = strncmp(path, entry, sizeof entry - 1) == 0;
+    if (catalog_entry && strchr(path + sizeof entry - 1, '/') == NULL)
+        return find_kind(method, path, path + sizeof entry - 1, r, f, suggest);
     if (catalog_entry || strncmp(path, prefix, sizeof prefix - 1) == 0) {
         const char *rest = path + (catalog_entry ? sizeof entry : sizeof prefix) - 1;
         const char *slash = strchr(rest, '/');
@@ -314,6 +358,7 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
             r->endpoint = catalog_entry ? LOSSD_ROUTE_FUNCTION : LOSSD_ROUTE_COMPUTE;
             r->fn = fn;
             r->fn_index = index;
+            r->kind = fn->kind;
             r->compute = !catalog_entry;
             r->allow = catalog_entry ? "GET" : "POST";
             if (!method_is(method, r->allow))
@@ -321,7 +366,7 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
             return 0;
         }
     }
-    if (strncmp(path, "/v2/", 4) == 0) {
+    if (LOSSD_STARTS_WITH(path, "/v2/")) {
         r->v2 = true;
         static const char models[] = "/v2/models/";
         if (strncmp(path, models, sizeof models - 1) == 0)
@@ -345,10 +390,24 @@ int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd
 
 const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
 {
-    static const char *const labels[LOSSD_ROUTE_COUNT] = {
-        "healthz",  "readyz",         "metrics", "v1",     "functions", "batch",
-        "compute",  "function",       "web",     "v2",     "v2_live",   "v2_ready",
-        "v2_model", "v2_model_ready", "infer",   "unknown"};
+    static const char *const labels[LOSSD_ROUTE_COUNT] = {"healthz",
+                                                          "readyz",
+                                                          "metrics",
+                                                          "v1",
+                                                          "functions",
+                                                          "batch",
+                                                          "compute",
+                                                          "function",
+                                                          "web",
+                                                          "v2",
+                                                          "v2_live",
+                                                          "v2_ready",
+                                                          "v2_model",
+                                                          "v2_model_ready",
+                                                          "infer",
+                                                          "functions_kind",
+                                                          "v2_repository_index",
+                                                          "unknown"};
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
         /* kind/name, copied rather than printed: every request's log line asks */
         const char *kind = lossd_kind_name(r->fn->kind), *name = r->fn->name;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * route.h - from method and path to an endpoint: the fixed service
- * endpoints from one table, /v1/{kind}/{name}, /v1/functions/{kind}/{name}
+ * endpoints from one table, /v1/{kind}/{name}, /v1/functions/{kind}[/{name}]
  * and /v2/models/{kind}.{name} from the core's function registry (no
  * second list of function names exists), and the files built in (web.h).
  *
@@ -30,6 +30,8 @@ typedef enum {
     LOSSD_ROUTE_V2_MODEL,       /* GET /v2/models/{kind.name}[/versions/1]: fn is set */
     LOSSD_ROUTE_V2_MODEL_READY, /* GET .../ready: fn is set */
     LOSSD_ROUTE_V2_INFER,       /* POST .../infer: fn is set */
+    LOSSD_ROUTE_FUNCTIONS_KIND, /* GET /v1/functions/{kind}: kind is set */
+    LOSSD_ROUTE_V2_INDEX,       /* POST /v2/repository/index: every model and its state */
     LOSSD_ROUTE_UNKNOWN,        /* no such path: metrics label only */
     LOSSD_ROUTE_COUNT
 } lossd_endpoint;
@@ -40,8 +42,9 @@ typedef struct {
     lossd_endpoint endpoint;
     const lossd_function *fn;        /* COMPUTE, FUNCTION and the V2_MODEL* routes */
     size_t fn_index;                 /* fn's place in the registry (lossd_function_at) */
+    lossd_kind kind;                 /* FUNCTIONS_KIND, and fn's kind where fn is set */
     const struct lossd_asset *asset; /* LOSSD_ROUTE_WEB */
-    bool compute;                    /* POST with a body, served by the worker pool */
+    bool compute;      /* POST with a body, served by handler.c (on the worker pool when large) */
     bool needs_key;    /* under /v1 and /v2/models: needs the API key when keys are configured */
     const char *allow; /* the Allow header for 405 */
     bool v2;           /* under /v2: errors in the Open Inference Protocol's form */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * v2.h - the Open Inference Protocol's REST binding (KServe v2) with
- * Triton's binary tensor data extension: server and model metadata
- * (v2_meta.c), and inference (v2.c). The models themselves - inputs,
+ * Triton's binary tensor data extension: server and model metadata and
+ * the model repository index (v2_meta.c), and inference (v2.c). The models themselves - inputs,
  * outputs, datatypes, binding - are model.h's, shared with gRPC.
  *
  * A request may be JSON alone, or a JSON header of
@@ -44,6 +44,15 @@ char *lossd_v2_server_json(void);
  * parameters (name, type, default, domain). malloc'd; NULL when out of memory.
  */
 char *lossd_v2_model_json(const lossd_function *fn);
+
+/*
+ * POST /v2/repository/index (Triton's model repository extension): every
+ * model, as [{"name", "version", "state": "READY"}], in registry order.
+ * Takes over `body` (none, or {"ready": boolean}) and frees it. Always
+ * fills reply: 200 with the index, or a v2 error body naming the field.
+ * Any thread.
+ */
+void lossd_v2_repository_index(lossd_body *body, lossd_reply *reply);
 
 /*
  * POST /v2/models/{kind.name}/infer. Takes over `body` (freed here, as

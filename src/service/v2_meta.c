@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * v2_meta.c - /v2's server and model metadata (see v2.h), from the
- * models of model.h. Written with jansson: built once at start-up.
+ * v2_meta.c - /v2's server and model metadata and Triton's repository
+ * index (see v2.h), from the models of model.h. The metadata is written
+ * with jansson, built once at start-up; the index, whose request has a
+ * body, is read and written per request on the thread serving it.
  */
+#include <string.h>
+
 #include <jansson.h>
 
 #include "catalog.h"
+#include "codec.h"
 #include "model.h"
 #include "v2.h"
 
@@ -19,8 +24,8 @@ static char *dump(json_t *doc)
 
 char *lossd_v2_server_json(void)
 {
-    return dump(json_pack("{s:s, s:s, s:[s]}", "name", "lossd", "version", LOSSD_VERSION_STRING,
-                          "extensions", "binary_tensor_data"));
+    return dump(json_pack("{s:s, s:s, s:[s, s]}", "name", "lossd", "version", LOSSD_VERSION_STRING,
+                          "extensions", "binary_tensor_data", "model_repository"));
 }
 
 static json_t *shape_json(int rank, const long long *shape)
@@ -84,4 +89,57 @@ char *lossd_v2_model_json(const lossd_function *fn)
     return dump(json_pack("{s:s, s:[s], s:s, s:o, s:o, s:o}", "name", m->name, "versions", "1",
                           "platform", "lossd", "inputs", ins, "outputs", outs, "parameters",
                           params));
+}
+
+/*
+ * Reads an index request: no body, or an object whose one field, "ready",
+ * is a boolean (every model is ready: both answers list them all). Returns
+ * 0, or -1 with f set.
+ */
+static int read_index_request(const lossd_body *body, lossd_fault *f)
+{
+    if (body->len == 0)
+        return 0; /* what tritonclient's get_model_repository_index() sends */
+    json_t *root = lossd_codec_load(body->data, body->len, NULL, f);
+    if (root == NULL)
+        return -1;
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "ready") != 0)
+            rc = lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, key,
+                                 "unknown field; a repository index request takes: ready");
+        else if (!json_is_boolean(v))
+            rc = lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, key, "expected a boolean, got %s",
+                                 lossd_codec_type_name(v));
+        if (rc < 0)
+            break;
+    }
+    json_decref(root);
+    return rc;
+}
+
+void lossd_v2_repository_index(lossd_body *body, lossd_reply *reply)
+{
+    lossd_fault f = {0};
+    int rc = read_index_request(body, &f);
+    lossd_body_cleanup(body);
+    if (rc < 0) {
+        lossd_reply_fault(reply, &f, true);
+        return;
+    }
+    lossd_buf *out = &reply->body;
+    lossd_buf_puts(out, "[");
+    for (size_t i = 0; i < lossd_function_count(); i++) {
+        const lossd_model *m = lossd_model_of(lossd_function_at(i));
+        lossd_buf_printf(out, "%s{\"name\":\"%s\",\"version\":\"1\",\"state\":\"READY\"}",
+                         i ? "," : "", m->name);
+    }
+    lossd_buf_puts(out, "]");
+    if (lossd_buf_failed(out)) {
+        lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory for the repository index");
+        lossd_reply_fault(reply, &f, true);
+    }
 }

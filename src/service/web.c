@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
 #include "web.h"
 
 static const char content_security_policy[] =
@@ -87,10 +88,10 @@ static bool bad_origin(const char *item, size_t len, void *arg)
         return false;
     }
     const char *host = NULL;
-    if (len > 7 && strncasecmp(item, "http://", 7) == 0)
-        host = item + 7;
-    else if (len > 8 && strncasecmp(item, "https://", 8) == 0)
-        host = item + 8;
+    if (len > LOSSD_LITERAL_LEN("http://") && LOSSD_STARTS_WITH_CASE(item, "http://"))
+        host = item + LOSSD_LITERAL_LEN("http://");
+    else if (len > LOSSD_LITERAL_LEN("https://") && LOSSD_STARTS_WITH_CASE(item, "https://"))
+        host = item + LOSSD_LITERAL_LEN("https://");
     size_t host_len = host ? len - (size_t)(host - item) : 0;
     bool ok = host != NULL && host_len > 0 && memchr(host, '/', host_len) == NULL &&
               memchr(host, '*', host_len) == NULL && memchr(host, ' ', host_len) == NULL;
