@@ -161,10 +161,14 @@ static bool geom_apart(const obox_geom *p, const obox_geom *q, lossd__point d)
            d.y + q->hi.y < p->lo.y;
 }
 
-/* A pair in p's frame: p's corners, q's, and whether their bounds are apart. */
+/*
+ * A pair in p's frame: p's corners, q's, whether their bounds are apart,
+ * and whether either's bounds hold the other's (only then can it hold it:
+ * the nesting test is skipped otherwise).
+ */
 typedef struct {
     lossd__point p[4], q[4];
-    bool apart;
+    bool apart, p_in_q, q_in_p;
 } obox_pair;
 
 static void pair_of(const obox_geom *p, const obox_geom *q, obox_pair *pr)
@@ -175,6 +179,9 @@ static void pair_of(const obox_geom *p, const obox_geom *q, obox_pair *pr)
         pr->q[j] = (lossd__point){d.x + q->off[j].x, d.y + q->off[j].y};
     }
     pr->apart = geom_apart(p, q, d);
+    lossd__point q_lo = {d.x + q->lo.x, d.y + q->lo.y}, q_hi = {d.x + q->hi.x, d.y + q->hi.y};
+    pr->p_in_q = q_lo.x <= p->lo.x && p->hi.x <= q_hi.x && q_lo.y <= p->lo.y && p->hi.y <= q_hi.y;
+    pr->q_in_p = p->lo.x <= q_lo.x && q_hi.x <= p->hi.x && p->lo.y <= q_lo.y && q_hi.y <= p->hi.y;
 }
 
 /* ------------------------------------------------------------ overlap */
@@ -204,9 +211,10 @@ static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *o
     /* nested: 1 P inside Q, 2 Q inside P, 3 both (one polygon, perhaps listed from another
        corner). A polygon of no area holds nothing: its zero-length edges pass every point. */
     bool apart = pr->apart; /* most pairs of a matrix: no clipping at all */
-    int nested = apart ? 0
-                       : (ov->area_q > 0 && lossd__poly_inside(pr->p, 4, pr->q, 4)) |
-                             (ov->area_p > 0 && lossd__poly_inside(pr->q, 4, pr->p, 4)) << 1;
+    int nested =
+        apart ? 0
+              : (ov->area_q > 0 && pr->p_in_q && lossd__poly_inside(pr->p, 4, pr->q, 4)) |
+                    (ov->area_p > 0 && pr->q_in_p && lossd__poly_inside(pr->q, 4, pr->p, 4)) << 1;
     ov->same = nested == 3;
     if (ov->same) /* the same polygon: its areas differ at most by the sums' rounding */
         ov->area_q = ov->area_p;
@@ -428,6 +436,27 @@ static size_t rgiou_kernel(const lossd_call *c, size_t begin, size_t end, double
 /* Columns of the riou matrix read at a time: their geometry is computed once per tile of rows. */
 #define TILE_COLUMNS 64
 
+/*
+ * A tile's columns' anchors and bounds, one array each: the test of a row
+ * against LOSSD_LANES columns is one vector expression (geom_apart's, lane
+ * by lane), and only the columns it leaves are clipped.
+ */
+typedef struct {
+    double x[TILE_COLUMNS], y[TILE_COLUMNS];
+    double lo_x[TILE_COLUMNS], hi_x[TILE_COLUMNS], lo_y[TILE_COLUMNS], hi_y[TILE_COLUMNS];
+} tile_bounds;
+
+/* Which of columns j..j+LOSSD_LANES-1 of the tile have bounds that meet the row's (a lane mask). */
+LOSSD_INLINE lossd_vm tile_meets(const tile_bounds *t, size_t j, const obox_geom *row)
+{
+    lossd_vd dx = lossd_v_load(t->x + j) - row->anchor.x,
+             dy = lossd_v_load(t->y + j) - row->anchor.y;
+    return (dx + lossd_v_load(t->lo_x + j) <= row->hi.x) &
+           (dx + lossd_v_load(t->hi_x + j) >= row->lo.x) &
+           (dy + lossd_v_load(t->lo_y + j) <= row->hi.y) &
+           (dy + lossd_v_load(t->hi_y + j) >= row->lo.y);
+}
+
 /* Rows [begin, end) of the riou matrix, a tile of columns at a time. */
 static size_t riou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
@@ -435,18 +464,29 @@ static size_t riou_matrix_kernel(const lossd_call *c, size_t begin, size_t end, 
     size_t len = obox_len(k.format), m = c->operand[1].size / len, bad = 0;
     const double *b1 = c->operand[0].data, *b2 = c->operand[1].data;
     obox_geom cols[TILE_COLUMNS];
+    tile_bounds tb;
     for (size_t j0 = 0; j0 < m; j0 += TILE_COLUMNS) {
         size_t n_cols = m - j0 < TILE_COLUMNS ? m - j0 : TILE_COLUMNS;
         for (size_t j = 0; j < n_cols; j += LOSSD_LANES)
             geoms_read(b2 + len * (j0 + j), n_cols - j < LOSSD_LANES ? n_cols - j : LOSSD_LANES,
                        k.format, k.angle_unit, &cols[j]);
+        for (size_t j = 0; j < TILE_COLUMNS; j++) { /* past n_cols: bounds that meet nothing */
+            const obox_geom *g = &cols[j < n_cols ? j : 0];
+            bool live = j < n_cols;
+            tb.x[j] = g->anchor.x, tb.y[j] = g->anchor.y;
+            tb.lo_x[j] = live ? g->lo.x : INFINITY, tb.hi_x[j] = live ? g->hi.x : -INFINITY;
+            tb.lo_y[j] = live ? g->lo.y : INFINITY, tb.hi_y[j] = live ? g->hi.y : -INFINITY;
+        }
         for (size_t i = begin; i < end; i++) {
             obox_geom row;
             geoms_read(b1 + len * i, 1, k.format, k.angle_unit, &row);
             double *dst = out + (i - begin) * m + j0;
-            for (size_t j = 0; j < n_cols; j++) {
-                dst[j] = pair_iou(&row, &cols[j]);
-                bad += !isfinite(dst[j]);
+            for (size_t j = 0; j < n_cols; j += LOSSD_LANES) {
+                lossd_vm meets = tile_meets(&tb, j, &row);
+                for (size_t l = 0; l < LOSSD_LANES && j + l < n_cols; l++) {
+                    dst[j + l] = meets[l] ? pair_iou(&row, &cols[j + l]) : 0.0;
+                    bad += !isfinite(dst[j + l]);
+                }
             }
         }
     }
