@@ -2,21 +2,28 @@
 # SPDX-License-Identifier: MIT
 """bench_torch.py - the workloads of bench_core, timed in PyTorch/torchvision.
 
-The PyTorch side of bench/compare: for every lossd function it knows, at
-sizes 10^3, 10^5 and 10^6, nanoseconds per element for the forward pass and
-for forward + backward in PyTorch 1.13 / torchvision 0.14, float64, one
-thread. Shapes, "elements", value distributions and the timing procedure
-are bench_core's (see bench/bench_core.c):
+The PyTorch side of bench/compare: for every function of lossd's catalog
+(GET /v1/functions of the built lossd, which it starts) that has a
+PyTorch reference here, at sizes 10^3, 10^5 and 10^6, nanoseconds per
+element for the forward pass and, for functions with gradients, for
+forward + backward in PyTorch 1.13 / torchvision 0.14, float64, one
+thread. A function of the catalog without a reference is printed as a gap
+("no PyTorch reference: ..."), never skipped in silence.
 
-  - pointwise losses and activations: input (size,);
-  - cross_entropy, nll, focal, poly1, dfl, softmax, log_softmax, info
-    measures: rows of 10, N = size / 10 (dfl's targets: reals in [0, 9]);
-  - qfl, varifocal: input (size,), targets half exact zeros (negatives);
-  - box losses: N = size / 4 boxes, elements = 4 N numbers;
+Shapes, "elements", value distributions and the timing procedure are
+bench_core's (see bench/bench_core.c), and, as there, they come from the
+operands' rules in the catalog ("operand_specs"), not from the function:
+
+  - operands of any shape, and activations: input (size,);
+  - a first operand with a last axis of at least 1 (scores, distributions),
+    and functions with a `dim` (softmax): rows of 10, N = size / 10;
+  - a fixed last axis (boxes): N = size / 4 boxes, elements = 4 N numbers;
   - pairwise: N = round(sqrt(size)), M = round(size / N), per matrix entry;
-  - oriented boxes: N = size / 5 cxcywhr pairs (their rule's sampler's
-    distribution), elements = 5 N; their matrices as the pairwise ones.
-    Their references are the golden vectors' (tests/data/gen_oriented.py).
+  - a second operand is shaped like the first, or one per row of it;
+  - values as the rules' samplers draw them: any numbers in [-4, 4),
+    probabilities in [0.01, 0.99), class indices below the row's length,
+    bin targets in [0, 9], rows that sum to 1, target boxes near the input
+    boxes.
 
 Forward: the function on tensors that do not require grad. Forward+grad:
 the input requires grad; each call resets input.grad to None (so the
@@ -37,11 +44,13 @@ least 50 ms (15 ms with --quick) and 7 (5) batches; the minimum over
 batches of the mean time per call is reported, the median beside it.
 
 Usage: /usr/bin/python3 bench/bench_torch.py [--quick] [--filter PATTERNS]
-           [--json] [--min-ms N] [--cold-heap] [--serve]
+           [--json] [--min-ms N] [--cold-heap] [--serve] [--list] [--lossd PATH]
   --filter: comma-separated substrings of kind/name, "=kind/name" for one.
   --json:   one JSON object per line (bench_core's format).
   --serve:  for bench/compare: read one filter per line on stdin, print its
             JSON lines and then a line "END"; torch is imported only once.
+  --list:   the catalog's functions that have a reference, one per line.
+  --lossd:  the lossd whose catalog is read (default: ../lossd from here).
 """
 
 import argparse
@@ -65,11 +74,16 @@ import torchvision  # noqa: E402
 import torchvision.ops as tvops  # noqa: E402
 from torchvision.ops._utils import _loss_inter_union  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 # The newer box losses (docs/functions.md) have no PyTorch library function:
 # their references are the golden generator's, the very formulas lossd's
 # golden vectors come from (tests/data/gen_golden.py; shipped in the tarball).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "data"))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))  # catalog.py
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import catalog  # noqa: E402
+import gen_golden  # noqa: E402
+import gen_oriented  # noqa: E402
 from gen_golden import eiou_parts, nwd_parts, nwd_w2, siou_parts  # noqa: E402
 
 torch.set_num_threads(1)
@@ -94,7 +108,7 @@ DT = torch.float64
 
 
 class Inputs:
-    """Seeded draws with bench_core's distributions."""
+    """Seeded draws with the distributions of the rules' samplers (src/core/rules.c)."""
 
     def __init__(self, seed):
         self.gen = torch.Generator().manual_seed(seed)
@@ -105,97 +119,101 @@ class Inputs:
     def index(self, shape, n):
         return torch.randint(0, n, shape, generator=self.gen)
 
-    def distributions(self, n_rows):
-        p = self.uniform((n_rows, ROW_LEN), 0.01, 1.0)
+    def distributions(self, shape):
+        p = self.uniform(shape, 0.01, 1.0)
         return p / p.sum(-1, keepdim=True)
 
-    def box(self, n, field, lo, hi):
+    def boxes(self, shape, field, lo, hi):
+        n = shape[0]
         xy = self.uniform((n, 2), 0, field)
         wh = self.uniform((n, 2), lo, hi)
         return torch.cat([xy, xy + wh], dim=1)
 
-    def box_pairs(self, n):
-        """Targets 5..50 wide; predictions jittered by up to 20%, mostly overlapping."""
-        t = self.box(n, 500, 5, 50)
-        wh = t[:, 2:] - t[:, :2]
-        p1 = t[:, :2] + self.uniform((n, 2), -0.2, 0.2) * wh
-        p2 = p1 + wh * self.uniform((n, 2), 0.8, 1.2)
-        return torch.cat([p1, p2], dim=1), t
+    def rotated(self, shape, field, lo, hi):
+        """cxcywhr boxes lo..hi wide in a field x field image, at any angle."""
+        n = shape[0]
+        return torch.cat([self.uniform((n, 2), 0, field), self.uniform((n, 2), lo, hi),
+                          self.uniform((n, 1), -math.pi, math.pi)], dim=1)
+
+    def rotated_near(self, boxes):
+        """Oriented boxes near these: moved by up to 20% of a side, resized by 0.8-1.2,
+        turned by up to 0.3 rad (oriented.c's sampler)."""
+        return torch.cat([boxes[:, :2] + self.uniform((boxes.shape[0], 2), -0.2, 0.2) * boxes[:, 2:4],
+                          boxes[:, 2:4] * self.uniform((boxes.shape[0], 2), 0.8, 1.2),
+                          boxes[:, 4:] + self.uniform((boxes.shape[0], 1), -0.3, 0.3)], dim=1)
+
+    def near(self, boxes):
+        """Boxes near these: moved by up to 20% of their size, resized by 0.8-1.2."""
+        wh = boxes[:, 2:] - boxes[:, :2]
+        p1 = boxes[:, :2] + self.uniform(wh.shape, -0.2, 0.2) * wh
+        return torch.cat([p1, p1 + wh * self.uniform(wh.shape, 0.8, 1.2)], dim=1)
 
 
-def flat(make):
-    """Workload of shape (size,): make(inputs, size) -> operands."""
+# What operands of each rule hold, as its sampler draws them (src/core/rules.c,
+# src/core/boxes.c): sample(inputs, shape, first) -> tensor, `first` the first
+# operand's tensor (for a second operand drawn beside it) or None. A rule
+# missing here is a printed gap, as a missing reference is.
+def class_indices(i, shape, first):
+    return i.index(shape, first.shape[-1])
+
+
+SAMPLERS = {
+    "any": lambda i, shape, first: i.uniform(shape, -4, 4),
+    "scores": lambda i, shape, first: i.uniform(shape, -4, 4),
+    "probabilities": lambda i, shape, first: i.uniform(shape, 0.01, 0.99),
+    "probabilities_or_logs": lambda i, shape, first: i.uniform(shape, 0.01, 0.99),
+    "class_indices": class_indices,
+    "class_indices_or_probabilities": class_indices,
+    "bin_targets": lambda i, shape, first: i.uniform(shape, 0, first.shape[-1] - 1),
+    "distributions": lambda i, shape, first: i.distributions(shape),
+    "boxes": lambda i, shape, first: (i.near(first) if first is not None
+                                      else i.boxes(shape, 500, 5, 50)),
+    "box_list": lambda i, shape, first: i.boxes(shape, 200, 5, 60),
+    "oriented_boxes": lambda i, shape, first: (i.rotated_near(first) if first is not None
+                                               else i.rotated(shape, 500, 5, 50)),
+    "oriented_box_list": lambda i, shape, first: i.rotated(shape, 200, 5, 60),
+}
+
+
+def last_axis(spec):
+    """The length of an operand's last axis with default parameters (0: any), as bench_core."""
+    axis = spec["shape"].get("last_axis", {})
+    if "size" in axis:
+        return axis["size"]
+    return next(iter(axis["sizes"].values())) if "sizes" in axis else 0
+
+
+def workload(fn):
+    """build(inputs, size) -> (operands, elements, unit) for catalog entry fn, shaped as
+    bench_core's workload_shapes() shapes it: from the operands' rules."""
+    specs = fn["operand_specs"]
+    first = specs[0]
+    length = last_axis(first)
+    rows = "min" in first["shape"].get("last_axis", {}) or any(p["name"] == "dim"
+                                                                for p in fn["params"])
+
+    def shapes(size):
+        if fn["kind"] == "pairwise":
+            n = int(math.floor(math.sqrt(size) + 0.5))
+            m = int(math.floor(size / n + 0.5))
+            return [(n, length), (m, length)], n * m, "matrix entry (N x M)"
+        if length:
+            n = size // length
+            return [(n, length)] * 2, n * length, f"number (N {first['rule']} = {length}N)"
+        if rows:
+            n = size // ROW_LEN
+            return [(n, ROW_LEN)] * 2, n * ROW_LEN, f"element (rows of {ROW_LEN})"
+        return [(size,)] * 2, size, "element"
+
     def build(inputs, size):
-        return make(inputs, size), size, "element"
+        shape, elements, unit = shapes(size)
+        operands = []
+        for k, spec in enumerate(specs):
+            beside = operands[0] if k > 0 else None
+            own = shape[k][:-1] if "rows_of" in spec["shape"] else shape[k]
+            operands.append(SAMPLERS[spec["rule"]](inputs, own, beside))
+        return operands, elements, unit
     return build
-
-
-def rows(make):
-    """Workload of rows of 10: make(inputs, n_rows) -> operands."""
-    def build(inputs, size):
-        n_rows = size // ROW_LEN
-        return make(inputs, n_rows), n_rows * ROW_LEN, "element (rows of 10)"
-    return build
-
-
-def boxes(inputs, size):
-    n = size // 4
-    return list(inputs.box_pairs(n)), 4 * n, "number (N boxes = 4N)"
-
-
-def pairwise(inputs, size):
-    n = int(math.floor(math.sqrt(size) + 0.5))
-    m = int(math.floor(size / n + 0.5))
-    return [inputs.box(n, 200, 5, 60), inputs.box(m, 200, 5, 60)], n * m, "matrix entry (N x M)"
-
-
-def oriented(inputs, size):
-    """bench_core's oriented pairs (the rule's sampler): targets 5..50 wide in
-    500 x 500 at any angle, predictions jittered by 20% of a side and 0.3 rad."""
-    n = size // 5
-    t = torch.cat([inputs.uniform((n, 2), 0, 500), inputs.uniform((n, 2), 5, 50),
-                   inputs.uniform((n, 1), -math.pi, math.pi)], dim=1)
-    p = torch.cat([t[:, :2] + inputs.uniform((n, 2), -0.2, 0.2) * t[:, 2:4],
-                   t[:, 2:4] * inputs.uniform((n, 2), 0.8, 1.2),
-                   t[:, 4:] + inputs.uniform((n, 1), -0.3, 0.3)], dim=1)
-    return [p, t], 5 * n, "number (N oriented boxes = 5N)"
-
-
-def oriented_pairwise(inputs, size):
-    n = int(math.floor(math.sqrt(size) + 0.5))
-    m = int(math.floor(size / n + 0.5))
-
-    def scene(k):
-        return torch.cat([inputs.uniform((k, 2), 0, 200), inputs.uniform((k, 2), 5, 60),
-                          inputs.uniform((k, 1), -math.pi, math.pi)], dim=1)
-    return [scene(n), scene(m)], n * m, "matrix entry (N x M)"
-
-
-def logits_flat(i, n):
-    return [i.uniform((n,), -4, 4)]
-
-
-def two_flat(i, n):
-    return [i.uniform((n,), -4, 4), i.uniform((n,), -4, 4)]
-
-
-def logits_probs(i, n):
-    return [i.uniform((n,), -4, 4), i.uniform((n,), 0.01, 0.99)]
-
-
-def scores_classes(i, n_rows):
-    return [i.uniform((n_rows, ROW_LEN), -4, 4), i.index((n_rows,), ROW_LEN)]
-
-
-def logits_quality(i, n):
-    """Dense detection targets, as bench_core: half exact zeros (negatives), half in [0.05, 1)."""
-    positive = i.index((n,), 2) == 1
-    return [i.uniform((n,), -4, 4), torch.where(positive, i.uniform((n,), 0.05, 1.0),
-                                                torch.zeros(n, dtype=DT))]
-
-
-def scores_bins(i, n_rows):
-    return [i.uniform((n_rows, ROW_LEN), -4, 4), i.uniform((n_rows,), 0, ROW_LEN - 1)]
 
 
 # ---------------------------------------------------------------- references
@@ -208,7 +226,7 @@ def iou_loss(b1, b2, eps=1e-7):
 
 
 def next_box_loss(parts):
-    """A LOSSES-NEXT.md box loss with its defaults, reduction mean."""
+    """A newer box loss with its defaults, reduction mean."""
     return lambda a, b: parts(a, b)["loss"].mean()
 
 
@@ -223,19 +241,15 @@ def softmax_focal(x, t, alpha=0.25, gamma=2.0):
     return (-alpha * (1 - p_t) ** gamma * logp_t).mean()
 
 
-# The golden cases' references (tests/data/gen_golden.py), from the formulas
-# docs/functions.md gives: the same arithmetic is timed as is checked.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
-import gen_golden  # noqa: E402
-import gen_oriented  # noqa: E402
-
-
 def oriented_mean(name, **params):
-    """gen_oriented's reference of an oriented loss, mean-reduced, default parameters."""
+    """gen_oriented's reference of an oriented loss, mean-reduced, default parameters
+    (riou without its check against GEOS, which is not what is timed)."""
     reference = gen_oriented.ORIENTED_LOSSES[name]
     return lambda x, t: reference(x, t, **params)[0].mean()
 
 
+# The golden cases' references (tests/data/gen_golden.py), from the formulas
+# docs/functions.md gives: the same arithmetic is timed as is checked.
 def golden_mean(name):
     """gen_golden's reference of loss `name`, mean-reduced, default parameters."""
     reference = gen_golden.LOSSES[name]
@@ -249,115 +263,105 @@ def js_divergence(p, q):
             + 0.5 * (xlogy(q, q) - xlogy(q, m)).sum(-1))
 
 
-PRELU_WEIGHT = torch.tensor([0.25], dtype=DT)
+PRELU_WEIGHT = torch.tensor([0.25], dtype=DT)  # bench_core's value for a required tensor
 
-
-def activation(fn):
-    return {"build": flat(logits_flat), "fn": fn, "grad": True}
-
-
-# (kind, name) -> build(inputs, size) -> (operands, elements, unit); fn(*operands);
-# grad: whether operand 0 gets a gradient.
-WORKLOADS = {
-    ("loss", "l1"): {"build": flat(two_flat), "fn": F.l1_loss, "grad": True},
-    ("loss", "mse"): {"build": flat(two_flat), "fn": F.mse_loss, "grad": True},
-    ("loss", "smooth_l1"): {"build": flat(two_flat), "fn": F.smooth_l1_loss, "grad": True},
-    ("loss", "huber"): {"build": flat(two_flat), "fn": F.huber_loss, "grad": True},
-    ("loss", "bce"): {
-        "build": flat(lambda i, n: [i.uniform((n,), 0.01, 0.99), i.uniform((n,), 0.01, 0.99)]),
-        "fn": F.binary_cross_entropy, "grad": True},
-    ("loss", "bce_with_logits"): {
-        "build": flat(logits_probs), "fn": F.binary_cross_entropy_with_logits, "grad": True},
-    ("loss", "cross_entropy"): {"build": rows(scores_classes), "fn": F.cross_entropy, "grad": True},
-    ("loss", "nll"): {
-        "build": rows(lambda i, n: [i.uniform((n, ROW_LEN), 0.01, 1.0).log(),
-                                    i.index((n,), ROW_LEN)]),
-        "fn": F.nll_loss, "grad": True},
-    ("loss", "kl_div"): {
-        "build": flat(lambda i, n: [i.uniform((n,), 0.01, 1.0).log(), i.uniform((n,), 0, 1)]),
-        "fn": lambda x, t: F.kl_div(x, t, reduction="mean"), "grad": True},
-    ("loss", "sigmoid_focal"): {
-        "build": flat(lambda i, n: [i.uniform((n,), -4, 4), i.index((n,), 2).to(DT)]),
-        "fn": lambda x, t: tvops.sigmoid_focal_loss(x, t, reduction="mean"), "grad": True},
-    ("loss", "focal"): {"build": rows(scores_classes), "fn": softmax_focal, "grad": True},
-    ("loss", "poly1"): {"build": rows(scores_classes), "fn": golden_mean("poly1"), "grad": True},
-    ("loss", "qfl"): {"build": flat(logits_quality), "fn": golden_mean("qfl"), "grad": True},
-    ("loss", "varifocal"): {
-        "build": flat(logits_quality), "fn": golden_mean("varifocal"), "grad": True},
-    ("loss", "dfl"): {"build": rows(scores_bins), "fn": golden_mean("dfl"), "grad": True},
-    ("loss", "iou"): {"build": boxes, "fn": iou_loss, "grad": True},
-    ("loss", "giou"): {
-        "build": boxes, "grad": True,
-        "fn": lambda a, b: tvops.generalized_box_iou_loss(a, b, reduction="mean", eps=1e-7)},
-    ("loss", "diou"): {
-        "build": boxes, "grad": True,
-        "fn": lambda a, b: tvops.distance_box_iou_loss(a, b, reduction="mean", eps=1e-7)},
-    ("loss", "ciou"): {
-        "build": boxes, "grad": True,
-        "fn": lambda a, b: tvops.complete_box_iou_loss(a, b, reduction="mean", eps=1e-7)},
-    ("loss", "siou"): {"build": boxes, "grad": True, "fn": next_box_loss(siou_parts)},
-    ("loss", "eiou"): {"build": boxes, "grad": True, "fn": next_box_loss(eiou_parts)},
-    ("loss", "nwd"): {"build": boxes, "grad": True, "fn": next_box_loss(nwd_parts)},
-    # rgiou has no vectorised reference (its hull is a Python loop per pair)
-    ("loss", "riou"): {"build": oriented, "grad": True, "fn": oriented_mean("riou", geos=False)},
-    ("loss", "probiou"): {"build": oriented, "grad": True, "fn": oriented_mean("probiou")},
-    ("loss", "gwd"): {"build": oriented, "grad": True, "fn": oriented_mean("gwd")},
-    ("loss", "kld"): {"build": oriented, "grad": True, "fn": oriented_mean("kld")},
-    ("loss", "kfiou"): {"build": oriented, "grad": True, "fn": oriented_mean("kfiou")},
-    ("activation", "relu"): activation(F.relu),
-    ("activation", "leaky_relu"): activation(lambda x: F.leaky_relu(x, 0.01)),
-    ("activation", "prelu"): activation(lambda x: F.prelu(x, PRELU_WEIGHT)),
-    ("activation", "elu"): activation(F.elu),
-    ("activation", "celu"): activation(F.celu),
-    ("activation", "selu"): activation(F.selu),
-    ("activation", "gelu"): activation(F.gelu),
-    ("activation", "silu"): activation(F.silu),
-    ("activation", "mish"): activation(F.mish),
-    ("activation", "sigmoid"): activation(torch.sigmoid),
-    ("activation", "tanh"): activation(torch.tanh),
-    ("activation", "softsign"): activation(F.softsign),
-    ("activation", "relu6"): activation(F.relu6),
-    ("activation", "hardsigmoid"): activation(F.hardsigmoid),
-    ("activation", "hardswish"): activation(F.hardswish),
-    ("activation", "hardtanh"): activation(F.hardtanh),
-    ("activation", "softplus"): activation(F.softplus),
-    ("activation", "softmax"): {
-        "build": rows(lambda i, n: [i.uniform((n, ROW_LEN), -4, 4)]),
-        "fn": lambda x: F.softmax(x, dim=-1), "grad": True},
-    ("activation", "log_softmax"): {
-        "build": rows(lambda i, n: [i.uniform((n, ROW_LEN), -4, 4)]),
-        "fn": lambda x: F.log_softmax(x, dim=-1), "grad": True},
-    ("info", "self_information"): {
-        "build": rows(lambda i, n: [i.distributions(n)]), "fn": lambda p: -torch.log(p),
-        "grad": False},
-    ("info", "entropy"): {
-        "build": rows(lambda i, n: [i.distributions(n)]),
-        "fn": lambda p: -torch.special.xlogy(p, p).sum(-1), "grad": False},
-    ("info", "cross_entropy"): {
-        "build": rows(lambda i, n: [i.distributions(n), i.distributions(n)]),
-        "fn": lambda p, q: -torch.special.xlogy(p, q).sum(-1), "grad": False},
-    ("info", "kl_divergence"): {
-        "build": rows(lambda i, n: [i.distributions(n), i.distributions(n)]),
-        "fn": lambda p, q: (torch.special.xlogy(p, p) - torch.special.xlogy(p, q)).sum(-1),
-        "grad": False},
-    ("info", "js_divergence"): {
-        "build": rows(lambda i, n: [i.distributions(n), i.distributions(n)]),
-        "fn": js_divergence, "grad": False},
-    ("pairwise", "iou"): {"build": pairwise, "fn": tvops.box_iou, "grad": False},
-    ("pairwise", "giou"): {"build": pairwise, "fn": tvops.generalized_box_iou, "grad": False},
-    ("pairwise", "diou"): {
-        "build": pairwise, "fn": lambda a, b: tvops.distance_box_iou(a, b, eps=1e-7),
-        "grad": False},
-    ("pairwise", "ciou"): {
-        "build": pairwise, "fn": lambda a, b: tvops.complete_box_iou(a, b, eps=1e-7),
-        "grad": False},
-    ("pairwise", "nwd"): {"build": pairwise, "fn": nwd_matrix, "grad": False},
-    ("pairwise", "riou"): {
-        "build": oriented_pairwise, "grad": False,
-        "fn": lambda a, b: gen_oriented.riou_matrix(a, b, geos=False)},
-    ("pairwise", "probiou"): {
-        "build": oriented_pairwise, "fn": gen_oriented.probiou_matrix, "grad": False},
+# (kind, name) -> what lossd's function matches, with its default parameters,
+# called on the operands. Which functions are timed, their operands and
+# whether a gradient is taken come from the catalog; this says only what
+# PyTorch computes for each.
+REFERENCES = {
+    ("loss", "l1"): F.l1_loss,
+    ("loss", "mse"): F.mse_loss,
+    ("loss", "smooth_l1"): F.smooth_l1_loss,
+    ("loss", "huber"): F.huber_loss,
+    ("loss", "bce"): F.binary_cross_entropy,
+    ("loss", "bce_with_logits"): F.binary_cross_entropy_with_logits,
+    ("loss", "cross_entropy"): F.cross_entropy,
+    ("loss", "nll"): F.nll_loss,
+    ("loss", "kl_div"): lambda x, t: F.kl_div(x, t, reduction="mean"),
+    ("loss", "sigmoid_focal"): lambda x, t: tvops.sigmoid_focal_loss(x, t, reduction="mean"),
+    ("loss", "focal"): softmax_focal,
+    ("loss", "poly1"): golden_mean("poly1"),
+    ("loss", "qfl"): golden_mean("qfl"),
+    ("loss", "varifocal"): golden_mean("varifocal"),
+    ("loss", "dfl"): golden_mean("dfl"),
+    ("loss", "iou"): iou_loss,
+    ("loss", "giou"): lambda a, b: tvops.generalized_box_iou_loss(a, b, reduction="mean", eps=1e-7),
+    ("loss", "diou"): lambda a, b: tvops.distance_box_iou_loss(a, b, reduction="mean", eps=1e-7),
+    ("loss", "ciou"): lambda a, b: tvops.complete_box_iou_loss(a, b, reduction="mean", eps=1e-7),
+    ("loss", "siou"): next_box_loss(siou_parts),
+    ("loss", "eiou"): next_box_loss(eiou_parts),
+    ("loss", "nwd"): next_box_loss(nwd_parts),
+    # rgiou has no vectorised reference (its hull is a Python loop per pair): a printed gap
+    ("loss", "riou"): oriented_mean("riou", geos=False),
+    ("loss", "probiou"): oriented_mean("probiou"),
+    ("loss", "gwd"): oriented_mean("gwd"),
+    ("loss", "kld"): oriented_mean("kld"),
+    ("loss", "kfiou"): oriented_mean("kfiou"),
+    ("activation", "relu"): F.relu,
+    ("activation", "leaky_relu"): lambda x: F.leaky_relu(x, 0.01),
+    ("activation", "prelu"): lambda x: F.prelu(x, PRELU_WEIGHT),
+    ("activation", "elu"): F.elu,
+    ("activation", "celu"): F.celu,
+    ("activation", "selu"): F.selu,
+    ("activation", "gelu"): F.gelu,
+    ("activation", "silu"): F.silu,
+    ("activation", "mish"): F.mish,
+    ("activation", "sigmoid"): torch.sigmoid,
+    ("activation", "tanh"): torch.tanh,
+    ("activation", "softsign"): F.softsign,
+    ("activation", "relu6"): F.relu6,
+    ("activation", "hardsigmoid"): F.hardsigmoid,
+    ("activation", "hardswish"): F.hardswish,
+    ("activation", "hardtanh"): F.hardtanh,
+    ("activation", "softplus"): F.softplus,
+    ("activation", "softmax"): lambda x: F.softmax(x, dim=-1),
+    ("activation", "log_softmax"): lambda x: F.log_softmax(x, dim=-1),
+    ("info", "self_information"): lambda p: -torch.log(p),
+    ("info", "entropy"): lambda p: -torch.special.xlogy(p, p).sum(-1),
+    ("info", "cross_entropy"): lambda p, q: -torch.special.xlogy(p, q).sum(-1),
+    ("info", "kl_divergence"): lambda p, q: (torch.special.xlogy(p, p)
+                                             - torch.special.xlogy(p, q)).sum(-1),
+    ("info", "js_divergence"): js_divergence,
+    ("pairwise", "iou"): tvops.box_iou,
+    ("pairwise", "giou"): tvops.generalized_box_iou,
+    ("pairwise", "diou"): lambda a, b: tvops.distance_box_iou(a, b, eps=1e-7),
+    ("pairwise", "ciou"): lambda a, b: tvops.complete_box_iou(a, b, eps=1e-7),
+    ("pairwise", "nwd"): nwd_matrix,
+    ("pairwise", "riou"): lambda a, b: gen_oriented.riou_matrix(a, b, geos=False),
+    ("pairwise", "probiou"): gen_oriented.probiou_matrix,
 }
+
+
+def workloads(functions):
+    """The catalog's functions as workloads, in registry order: [(kind, name, spec)],
+    spec = {"build", "fn", "grad"}; and the gaps, {reason: ["kind/name", ...]}."""
+    found, gaps = [], {}
+    for f in functions:
+        key = (f["kind"], f["name"])
+        rules = [s["rule"] for s in f["operand_specs"] if s["rule"] not in SAMPLERS]
+        if key not in REFERENCES:
+            gaps.setdefault("no PyTorch reference", []).append(f"{key[0]}/{key[1]}")
+        elif rules:
+            gaps.setdefault("no sampler for rule " + ", ".join(rules), []).append(
+                f"{key[0]}/{key[1]}")
+        else:
+            found.append((*key, {"build": workload(f), "fn": REFERENCES[key], "grad": f["grad"]}))
+    listed = {(f["kind"], f["name"]) for f in functions}
+    stale = [f"{k}/{n}" for k, n in REFERENCES if (k, n) not in listed]
+    if stale:
+        gaps.setdefault("a reference for a function lossd does not have", []).extend(stale)
+    return found, gaps
+
+
+def gap_lines(gaps, patterns=None):
+    """One line per kind of gap, naming the functions (those `patterns` match) it leaves out."""
+    lines = []
+    for reason, names in gaps.items():
+        names = [n for n in names if matches(*n.split("/", 1), patterns)]
+        if names:
+            lines.append(f"bench_torch: {reason}: {', '.join(names)}")
+    return lines
 
 # ---------------------------------------------------------------- timing
 
@@ -438,13 +442,13 @@ def warm_heap():
     del block
 
 
-def run(patterns, args, emit):
+def run(found, patterns, args, emit):
     sizes = FULL_SIZES[:2] if args.quick else FULL_SIZES
     min_seconds = args.min_ms * 1e-3 if args.min_ms else (15e-3 if args.quick else 50e-3)
     min_batches = 5 if args.quick else 7
     warm = 3e-3 if args.quick else 10e-3
     checksum = 0.0
-    for index, ((kind, name), spec) in enumerate(WORKLOADS.items()):
+    for index, (kind, name, spec) in enumerate(found):
         if not matches(kind, name, patterns):
             continue
         for s, size in enumerate(sizes):
@@ -500,26 +504,35 @@ def main():
     ap.add_argument("--serve", action="store_true", help="read filters from stdin (bench/compare)")
     ap.add_argument("--list", action="store_true", help="the functions with a PyTorch reference")
     ap.add_argument("--cold-heap", action="store_true", help="leave malloc as a fresh process has it")
+    ap.add_argument("--lossd", default=os.path.join(HERE, "..", "lossd"),
+                    help="the lossd whose catalog (GET /v1/functions) says what to time")
     args = ap.parse_args()
+    found, gaps = workloads(catalog.functions(args.lossd))
     if not args.cold_heap:
         warm_heap()
     if args.list:
-        for kind, name in WORKLOADS:
+        for kind, name, _ in found:
             print(f"{kind}/{name}")
         return
+    # The gaps go to stderr where stdout is read by a program (bench/compare prints its own).
+    gap_out = sys.stderr if args.serve or args.json else sys.stdout
     if args.serve:
+        for line in gap_lines(gaps):
+            print(line, file=gap_out, flush=True)
         for line in sys.stdin:
-            run(line.strip(), args, emit_json)
+            run(found, line.strip(), args, emit_json)
             print("END", flush=True)
         return
     if args.json:
-        run(args.filter, args, emit_json)
-        return
-    print(f"PyTorch {torch.__version__} / torchvision {torchvision.__version__}, float64, "
-          f"{torch.get_num_threads()} thread: ns per element, min over batches (median)")
-    print(f"{'kind':<10} {'name':<17} {'elements':>8} {'per':<22} {'forward':>19} "
-          f"{'forward+grad':>19}")
-    run(args.filter, args, emit_table)
+        run(found, args.filter, args, emit_json)
+    else:
+        print(f"PyTorch {torch.__version__} / torchvision {torchvision.__version__}, float64, "
+              f"{torch.get_num_threads()} thread: ns per element, min over batches (median)")
+        print(f"{'kind':<10} {'name':<17} {'elements':>8} {'per':<22} {'forward':>19} "
+              f"{'forward+grad':>19}")
+        run(found, args.filter, args, emit_table)
+    for line in gap_lines(gaps, args.filter):
+        print(line, file=gap_out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """catalog.py - the function catalog of a real lossd, for the scripts that
-generate or check documentation from it (gen-openapi, gen-functions-doc,
-check-docs).
+generate or check documentation from it (gen-functions-doc, openapi-copy)
+and the benchmarks that take their function lists from it (bench/compare,
+bench/bench_torch.py).
 
 The catalog (GET /v1/functions) is built from the same registry that routes
 and validates requests, so documentation read from it describes the code
@@ -18,9 +19,9 @@ import urllib.request
 ANCHOR_PREFIX = {"loss": "loss", "activation": "act", "info": "info", "pairwise": "pair"}
 
 
-def fetch(binary, paths=("/v1/functions",)):
-    """Starts `binary` on a free port, GETs each path and returns the parsed
-    JSON replies in order; stops it again."""
+def fetch_text(binary, paths):
+    """Starts `binary` on a free port, GETs each path and returns the reply
+    bodies (bytes) in order; stops it again."""
     proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--log-format", "off"],
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -35,11 +36,16 @@ def fetch(binary, paths=("/v1/functions",)):
         replies = []
         for path in paths:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-                replies.append(json.load(r))
+                replies.append(r.read())
         return replies
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def fetch(binary, paths=("/v1/functions",)):
+    """The parsed JSON replies of `binary` to GET each path, in order."""
+    return [json.loads(body) for body in fetch_text(binary, paths)]
 
 
 def functions(binary):

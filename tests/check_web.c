@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../src/service/compress.h"
+#include "../src/service/openapi.h"
 #include "../src/service/web.h"
 #include "httputil.h"
 
@@ -189,9 +190,7 @@ START_TEST(every_file_is_served_as_built)
                  {"/playground.css", "text/css;charset=utf-8"},
                  {"/vendor/chart.min.js", "text/javascript;charset=utf-8"},
                  {"/vendor/katex/katex.min.css", "text/css;charset=utf-8"},
-                 {"/vendor/katex/fonts/KaTeX_Main-Regular.woff2", "font/woff2"},
-                 {"/openapi.yaml", "application/yaml"},
-                 {"/openapi.json", "application/json"}};
+                 {"/vendor/katex/fonts/KaTeX_Main-Regular.woff2", "font/woff2"}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const lossd_asset *a = lossd_web_asset_find(types[i].path);
         ck_assert_msg(a != NULL, "%s is not built in", types[i].path);
@@ -199,7 +198,10 @@ START_TEST(every_file_is_served_as_built)
     }
     ck_assert_ptr_null(lossd_web_asset_find("/index.html"));
     ck_assert_ptr_null(lossd_web_asset_find("/js/"));
-    ck_assert_ptr_null(lossd_web_asset_find("/js/../openapi.yaml"));
+    ck_assert_ptr_null(lossd_web_asset_find("/js/../main.js"));
+    /* The OpenAPI document is built at start-up, not built in (openapi.h). */
+    ck_assert_ptr_null(lossd_web_asset_find("/openapi.yaml"));
+    ck_assert_ptr_null(lossd_web_asset_find("/openapi.json"));
 }
 END_TEST
 
@@ -258,7 +260,7 @@ START_TEST(large_files_come_gzipped_when_asked)
             http_reply_free(&r);
         }
     }
-    ck_assert_uint_ge(packed, 10); /* the page, its scripts and styles, the libraries, OpenAPI */
+    ck_assert_uint_ge(packed, 10); /* the page, its scripts and styles, the libraries */
 }
 END_TEST
 
@@ -278,41 +280,48 @@ START_TEST(web_methods)
 }
 END_TEST
 
-START_TEST(openapi_is_the_checked_file)
+/*
+ * GET /openapi.yaml and /openapi.json serve the document built at
+ * start-up (check_openapi checks what it says): byte for byte, with their
+ * types and the files' headers, gzip'd when asked; GET only.
+ */
+START_TEST(openapi_is_served)
 {
-    size_t len;
-    char *yaml = read_source("docs/openapi.yaml", &len);
-    http_reply r = http_get("/openapi.yaml");
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_uint_eq(r.len, len);
-    ck_assert(memcmp(r.body, yaml, len) == 0);
-    http_reply_free(&r);
-    free(yaml);
-
-    char *text = read_source("docs/openapi.json", &len);
-    r = http_get("/openapi.json");
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(http_header(&r, "Content-Type"), "application/json");
-    ck_assert_uint_eq(r.len, len);
-    ck_assert(memcmp(r.body, text, len) == 0);
-    ck_assert_ptr_nonnull(r.json);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.0.3");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "info"), "version")),
-                     LOSSD_VERSION_STRING);
-    json_t *paths = json_object_get(r.json, "paths");
-    for (size_t i = 0; i < lossd_function_count(); i++) {
-        const lossd_function *fn = lossd_function_at(i);
-        char path[96];
-        snprintf(path, sizeof path, "/v1/%s/%s", lossd_kind_name(fn->kind), fn->name);
-        ck_assert_msg(json_object_get(paths, path) != NULL, "no %s in openapi.json", path);
+    lossd_openapi *built = lossd_openapi_create();
+    ck_assert_ptr_nonnull(built);
+    static const char *const paths[] = {"/openapi.yaml", "/openapi.json"};
+    for (size_t i = 0; i < 2; i++) {
+        const lossd_asset *a = lossd_openapi_find(built, paths[i]);
+        http_reply r = http_get(paths[i]);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(http_header(&r, "Content-Type"), a->content_type);
+        ck_assert_str_eq(http_header(&r, "X-Content-Type-Options"), "nosniff");
+        ck_assert_ptr_nonnull(http_header(&r, "Content-Security-Policy"));
+        ck_assert_msg(r.len == a->size && memcmp(r.body, a->data, a->size) == 0,
+                      "%s: %zu bytes served, %zu built", paths[i], r.len, a->size);
+        http_reply_free(&r);
+        const char *const gzip[] = {"Accept-Encoding: gzip", NULL};
+        r = http_request(NULL, paths[i], NULL, 0, gzip);
+        ck_assert_str_eq(http_header(&r, "Content-Encoding"), "gzip");
+        size_t len;
+        char *plain = http_inflated(&r, &len);
+        ck_assert(len == a->size && memcmp(plain, a->data, len) == 0);
+        free(plain);
+        http_reply_free(&r);
+        r = http_request("POST", paths[i], "{}", 2, NULL);
+        expect_http_error(&r, 405, "method_not_allowed", NULL);
+        http_reply_free(&r);
     }
-    static const char *const web_paths[] = {"/", "/openapi.yaml", "/openapi.json",
-                                            "/v1/functions/{kind}/{name}"};
-    for (size_t i = 0; i < sizeof web_paths / sizeof web_paths[0]; i++)
-        ck_assert_msg(json_object_get(paths, web_paths[i]) != NULL, "no %s in openapi.json",
-                      web_paths[i]);
+    http_reply r = http_get("/openapi.json");
+    ck_assert_ptr_nonnull(r.json);
+    json_t *doc = lossd_openapi_document();
+    ck_assert(json_equal(r.json, doc));
+    json_decref(doc);
     http_reply_free(&r);
-    free(text);
+    r = http_get("/openapi.yaml");
+    ck_assert_ptr_nonnull(strstr(r.body, "\nopenapi: \"3.0.3\"\n"));
+    http_reply_free(&r);
+    lossd_openapi_destroy(built);
 }
 END_TEST
 
@@ -434,9 +443,12 @@ START_TEST(playground_off_is_404)
         if (a->playground)
             expect_http_error(&r, 404, "not_found", NULL);
         else
-            ck_assert_int_eq(r.status, 200); /* the OpenAPI document stays */
+            ck_assert_int_eq(r.status, 200);
         http_reply_free(&r);
     }
+    /* The OpenAPI document stays. */
+    expect_status(http_get("/openapi.yaml"), 200);
+    expect_status(http_get("/openapi.json"), 200);
     http_reply r = http_get("/");
     ck_assert_ptr_nonnull(strstr(r.body, "--playground off"));
     ck_assert_ptr_null(http_header(&r, "Content-Security-Policy"));
@@ -627,7 +639,7 @@ int main(void)
     Suite *s = suite_create("web");
     add_case(s, "page", 60, http_setup, http_stop,
              TESTS(page_is_served_with_a_strict_policy, every_file_is_served_as_built,
-                   large_files_come_gzipped_when_asked, web_methods, openapi_is_the_checked_file,
+                   large_files_come_gzipped_when_asked, web_methods, openapi_is_served,
                    v1_links_to_the_web));
     add_case(s, "catalog entry", 60, http_setup, http_stop,
              TESTS(every_entry_has_an_example_that_computes, entry_errors));

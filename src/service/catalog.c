@@ -180,6 +180,17 @@ static json_t *operand_json(const lossd_function *fn, size_t k)
     return entry;
 }
 
+json_t *lossd_catalog_reductions(const lossd_function *fn)
+{
+    json_t *reductions = json_pack("[s, s, s]", "mean", "sum", "none");
+    if (reductions && (fn->flags & LOSSD_FN_BATCHMEAN) &&
+        json_array_append_new(reductions, json_string("batchmean")) < 0) {
+        json_decref(reductions);
+        return NULL;
+    }
+    return reductions;
+}
+
 static json_t *describe(const lossd_function *fn)
 {
     char path[96];
@@ -198,12 +209,8 @@ static json_t *describe(const lossd_function *fn)
                               fn->summary, "formula", fn->formula, "reference", fn->reference,
                               "operands", operands, "operand_specs", specs, "params", params,
                               "grad", (fn->flags & LOSSD_FN_GRAD) != 0);
-    if (fn->kind == LOSSD_KIND_LOSS) {
-        json_t *reductions = json_pack("[s, s, s]", "mean", "sum", "none");
-        if (fn->flags & LOSSD_FN_BATCHMEAN)
-            json_array_append_new(reductions, json_string("batchmean"));
-        json_object_set_new(entry, "reductions", reductions);
-    }
+    if (fn->kind == LOSSD_KIND_LOSS)
+        json_object_set_new(entry, "reductions", lossd_catalog_reductions(fn));
     if (fn->flags & LOSSD_FN_TERMS) {
         json_t *terms = json_array();
         for (size_t k = 0; fn->terms[k]; k++)

@@ -39,6 +39,13 @@ char *lossd_catalog_kind_json(lossd_kind kind);
 json_t *lossd_catalog_param(const lossd_param_spec *spec);
 
 /*
+ * The reductions a loss takes, in the catalog's order: ["mean", "sum",
+ * "none"], and "batchmean" for LOSSD_FN_BATCHMEAN. A new reference; NULL
+ * on failure.
+ */
+json_t *lossd_catalog_reductions(const lossd_function *fn);
+
+/*
  * GET /v1/functions/{kind}/{name}: fn's catalog entry plus "example", a
  * request body that computes (operands fitting its shape and value rules,
  * every parameter at its default). Compact JSON text (caller frees); NULL

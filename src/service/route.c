@@ -32,6 +32,8 @@ static const struct {
     {"/v2/health/live", "GET", LOSSD_ROUTE_V2_LIVE, false, false},
     {"/v2/health/ready", "GET", LOSSD_ROUTE_V2_READY, false, false},
     {"/v2/repository/index", "POST", LOSSD_ROUTE_V2_INDEX, true, true},
+    {"/openapi.yaml", "GET", LOSSD_ROUTE_OPENAPI, false, false},
+    {"/openapi.json", "GET", LOSSD_ROUTE_OPENAPI, false, false},
 };
 
 #define N_FIXED (sizeof fixed_routes / sizeof fixed_routes[0])
@@ -383,6 +385,14 @@ static int find(const char *method, const char *path, lossd_route *r, lossd_faul
                      "no endpoint at %.100s", path);
 }
 
+const char *lossd_route_fixed(size_t i, const char **method)
+{
+    if (i >= N_FIXED)
+        return NULL;
+    *method = fixed_routes[i].method;
+    return fixed_routes[i].path;
+}
+
 int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd_fault *f)
 {
     return find(method, path, r, f, SUGGEST_FUNCTION);
@@ -407,6 +417,7 @@ const char *lossd_route_label(const lossd_route *r, char *buf, size_t size)
                                                           "infer",
                                                           "functions_kind",
                                                           "v2_repository_index",
+                                                          "openapi",
                                                           "unknown"};
     if ((r->endpoint == LOSSD_ROUTE_COMPUTE || r->endpoint == LOSSD_ROUTE_V2_INFER) && r->fn) {
         /* kind/name, copied rather than printed: every request's log line asks */

@@ -32,6 +32,7 @@ typedef enum {
     LOSSD_ROUTE_V2_INFER,       /* POST .../infer: fn is set */
     LOSSD_ROUTE_FUNCTIONS_KIND, /* GET /v1/functions/{kind}: kind is set */
     LOSSD_ROUTE_V2_INDEX,       /* POST /v2/repository/index: every model and its state */
+    LOSSD_ROUTE_OPENAPI,        /* GET /openapi.yaml, /openapi.json (openapi.h) */
     LOSSD_ROUTE_UNKNOWN,        /* no such path: metrics label only */
     LOSSD_ROUTE_COUNT
 } lossd_endpoint;
@@ -57,6 +58,13 @@ typedef struct {
  * LOSSD_ROUTE_UNKNOWN for 404s).
  */
 int lossd_route_find(const char *method, const char *path, lossd_route *r, lossd_fault *f);
+
+/*
+ * The fixed endpoints (fixed_routes: /healthz, /v1, /openapi.json, ...),
+ * for the documents that list them: the i-th one's path, and its method in
+ * *method; NULL past the last.
+ */
+const char *lossd_route_fixed(size_t i, const char **method);
 
 /* A short stable label for metrics and logs: "healthz", "loss/giou" (v1 or v2), "unknown". */
 const char *lossd_route_label(const lossd_route *r, char *buf, size_t size);

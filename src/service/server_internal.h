@@ -32,6 +32,7 @@
 #include "compress.h"
 #include "handler.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "options.h"
 #include "pool.h"
 #include "reaper.h"
@@ -56,6 +57,7 @@ struct lossd_server {
     server_document documents[LOSSD_ROUTE_COUNT];
     server_document *models; /* GET /v2/models/{m}, one per registry row (lossd_function_at) */
     server_document kinds[LOSSD_KIND_COUNT]; /* GET /v1/functions/{kind} */
+    lossd_openapi *openapi;                  /* GET /openapi.yaml and /openapi.json */
     unsigned port;
     size_t workers, io_threads; /* as resolved from the configuration at start */
     atomic_bool draining;

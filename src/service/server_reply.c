@@ -348,6 +348,13 @@ static enum MHD_Result get_web(request *r)
     return respond(r, 200, resp, size, a->content_type);
 }
 
+/* Built at start-up (openapi.h), gzip'd once: served as the files built in are. */
+static enum MHD_Result get_openapi(request *r)
+{
+    r->route.asset = lossd_openapi_find(r->srv->openapi, r->path);
+    return get_web(r);
+}
+
 /* Each GET endpoint's answer; a route without one is a programmer's error, answered 500. */
 static enum MHD_Result (*const get_handlers[LOSSD_ROUTE_COUNT])(request *r) = {
     [LOSSD_ROUTE_HEALTHZ] = get_healthz,
@@ -363,6 +370,7 @@ static enum MHD_Result (*const get_handlers[LOSSD_ROUTE_COUNT])(request *r) = {
     [LOSSD_ROUTE_V2_READY] = get_v2_ready,
     [LOSSD_ROUTE_V2_MODEL] = get_v2_model,
     [LOSSD_ROUTE_V2_MODEL_READY] = get_v2_model_ready,
+    [LOSSD_ROUTE_OPENAPI] = get_openapi,
 };
 
 enum MHD_Result request_serve_get(request *r)

@@ -112,6 +112,7 @@ void server_free(lossd_server *s)
     for (size_t k = 0; k < LOSSD_KIND_COUNT; k++)
         free(s->kinds[k].text);
     free(s->models);
+    lossd_openapi_destroy(s->openapi);
     free(s->tls_cert);
     free(s->tls_key);
     free(s);
@@ -181,7 +182,8 @@ static bool build_documents(lossd_server *s)
         return false;
     for (size_t i = 0; i < n; i++)
         ok &= set_document(&s->models[i], lossd_v2_model_json(lossd_function_at(i)));
-    return ok;
+    s->openapi = lossd_openapi_create();
+    return ok && s->openapi != NULL;
 }
 
 /* The pool, the metrics, the documents and the handlers; the deadline thread. */

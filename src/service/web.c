@@ -158,7 +158,7 @@ size_t lossd_web_headers(const lossd_config *cfg, const lossd_route *route, cons
                          bool preflight, lossd_header out[LOSSD_WEB_HEADERS_MAX])
 {
     size_t n = 0;
-    if (route->endpoint == LOSSD_ROUTE_WEB) {
+    if (route->asset) { /* a file: the playground's, or the OpenAPI document */
         out[n++] = (lossd_header){"Content-Security-Policy", content_security_policy};
         out[n++] = (lossd_header){"X-Content-Type-Options", "nosniff"};
         out[n++] = (lossd_header){"Referrer-Policy", "no-referrer"};

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * web.h - what lossd serves to browsers: the playground's files and the
- * OpenAPI document (compiled into the binary at build time by
- * scripts/embed-assets, nothing read from disk or fetched at run time),
- * the headers that go with them (a strict Content-Security-Policy), and
- * CORS for pages of other origins (--cors-origin).
+ * web.h - what lossd serves to browsers: the playground's files (compiled
+ * into the binary at build time by scripts/embed-assets, nothing read from
+ * disk or fetched at run time; the OpenAPI document, built at start-up,
+ * is served the same way, openapi.h), the headers that go with them (a
+ * strict Content-Security-Policy), and CORS for pages of other origins
+ * (--cors-origin).
  *
  * Knows nothing of libmicrohttpd: the server asks which headers a reply
  * gets and adds them itself.
@@ -30,7 +31,7 @@
  * not compressed already (fonts are), the same file gzip'd at build time.
  */
 typedef struct lossd_asset {
-    const char *path;         /* URL path: "/", "/app.js", "/openapi.yaml" */
+    const char *path;         /* URL path: "/", "/js/main.js", "/openapi.yaml" */
     const char *content_type; /* "text/html; charset=utf-8", "font/woff2", ... */
     const unsigned char *data;
     size_t size;
@@ -88,11 +89,10 @@ typedef struct {
  * The headers a reply gets from the web layer, written into out (at most
  * LOSSD_WEB_HEADERS_MAX); returns how many. `origin` is the request's
  * Origin header or NULL; values may point into it, so they are valid for
- * as long as it is. Web assets get the Content-Security-Policy and
- * nosniff; with --cors-origin, a reply to an allowed Origin gets
- * Access-Control-Allow-Origin and Vary: Origin, and a preflight also the
- * allowed methods and headers and how long to cache them. Without the
- * option, no CORS header is ever added.
+ * as long as it is. Files (route->asset set: the playground's, the OpenAPI
+ * document) get the Content-Security-Policy and nosniff; with --cors-origin, a reply to an allowed
+ * Origin gets Access-Control-Allow-Origin and Vary: Origin, and a preflight also the allowed
+ * methods and headers and how long to cache them. Without the option, no CORS header is ever added.
  */
 size_t lossd_web_headers(const lossd_config *cfg, const lossd_route *route, const char *origin,
                          bool preflight, lossd_header out[LOSSD_WEB_HEADERS_MAX]);

@@ -25,9 +25,8 @@ const TERMS = {
 };
 // 'giou' -> 'GIoU', 'nwd' -> 'NWD'
 const displayName = (n) => (n.endsWith('iou') ? `${n.slice(0, -3).toUpperCase()}IoU` : n.toUpperCase());
-// Axis-aligned boxes only: the oriented losses (rule oriented_boxes) take 5 or 8 numbers.
 const isBoxLoss = (f) => f.kind === 'loss' && f.grad && Array.isArray(f.terms) &&
-  f.params.some((p) => p.name === 'box_format') && f.operand_specs?.[0]?.rule === 'boxes';
+  f.operand_specs[0].rule === 'boxes';
 const WIDTH = 16;
 const HEIGHT = 10;
 const MIN_SIZE = 0.1;

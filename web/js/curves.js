@@ -3,17 +3,20 @@
 // over a range, overlaid.
 //
 // Which functions each family offers comes from the catalog (GET
-// /v1/functions, once), by what their operands are, so that a function
-// added to the registry appears here with no list to edit:
-//   regression losses: losses on "any shape" input with a "same shape as
-//     input" target; /v1/loss/{name} with input = the grid, target = 0,
-//     "reduction": "none", "grad": true (value: loss, derivative: grad);
-//   losses on logits: element-wise losses whose input is "logits, any
-//     shape" (bce_with_logits, sigmoid_focal, qfl, varifocal, ...); input =
-//     the logit grid, every target = the chosen y;
-//   activations: element-wise activations (no tensor or dim parameter);
-//     /v1/activation/{name} with input = the grid, "grad": true (value:
-//     output, derivative: grad, and stats.zero_grad_fraction);
+// /v1/functions, once), by the rules of their operands ("operand_specs":
+// structure, never the prose beside it), so that a function added to the
+// registry appears here with no list to edit:
+//   regression losses: losses whose input and target are any numbers, the
+//     target shaped like the input; /v1/loss/{name} with input = the grid,
+//     target = 0, "reduction": "none", "grad": true (value: loss,
+//     derivative: grad);
+//   losses on logits: losses whose input is any numbers and whose target is
+//     probabilities shaped like the input (bce_with_logits, sigmoid_focal,
+//     qfl, varifocal, ...); input = the logit grid, every target = the
+//     chosen y;
+//   activations: element-wise activations (input any numbers, no tensor or
+//     dim parameter); /v1/activation/{name} with input = the grid, "grad":
+//     true (value: output, derivative: grad, and stats.zero_grad_fraction);
 //   focal vs cross-entropy: /v1/activation/sigmoid of the logit grid gives
 //     p_t; /v1/loss/sigmoid_focal (target 1, one job per gamma) and
 //     /v1/loss/bce_with_logits give the losses and their derivatives
@@ -31,12 +34,17 @@ const LABELS = {
 const ON = new Set(['l1', 'mse', 'smooth_l1', 'huber', 'relu', 'leaky_relu', 'gelu',
   'bce_with_logits', 'qfl', 'varifocal']);
 
+// The rules of a function's operands, [input's, target's] ('none' where it has no such operand),
+// and whether its second operand is shaped like its first.
+const rules = (f) => [0, 1].map((k) => (f.operand_specs[k] ? f.operand_specs[k].rule : 'none'));
+const likeInput = (f) => Boolean(f.operand_specs[1] && f.operand_specs[1].shape.like);
+
 const FAMILIES = {
   regression: {
     x: 'residual x − y',
     range: [-3, 3],
     kind: 'loss',
-    takes: (f) => f.operands.input === 'any shape' && f.operands.target === 'same shape as input',
+    takes: (f) => rules(f).join() === 'any,any' && likeInput(f),
     functions: [],
     params: [],
   },
@@ -44,7 +52,7 @@ const FAMILIES = {
     x: 'logit x',
     range: [-6, 6],
     kind: 'loss',
-    takes: (f) => f.operands.input === 'logits, any shape' && /same shape/.test(f.operands.target || ''),
+    takes: (f) => rules(f).join() === 'any,probabilities' && likeInput(f),
     functions: [],
     params: [{ name: 'target', label: 'target y (every element)', value: 1, min: 0, max: 1 }],
   },
@@ -52,7 +60,7 @@ const FAMILIES = {
     x: 'input x',
     range: [-4, 4],
     kind: 'activation',
-    takes: (f) => f.operands.input === 'any shape' && !f.params.some((p) => p.type === 'tensor' || p.name === 'dim'),
+    takes: (f) => rules(f).join() === 'any,none' && !f.params.some((p) => p.type === 'tensor' || p.name === 'dim'),
     functions: [],
     params: [],
   },
@@ -72,8 +80,8 @@ function control(fn, label, p) {
   const base = { fn, name: p.name, label: `${p.name} (${label})` };
   if (p.type === 'number' || p.type === 'integer') return { ...base, value: p.default };
   if (p.type === 'boolean') return { ...base, choices: ['true', 'false'], value: String(p.default), bool: true };
-  const choices = /^one of: (.*)$/.exec(p.domain || '');
-  if (p.type === 'string' && choices) return { ...base, choices: choices[1].split(', '), value: p.default };
+  const choices = p.constraints && p.constraints.choices;
+  if (p.type === 'string' && choices) return { ...base, choices, value: p.default };
   return null;
 }
 

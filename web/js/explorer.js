@@ -175,7 +175,7 @@ function buildForm(entry) {
     if (p.type === 'boolean') {
       control = el('input', { id, type: 'checkbox', checked: ex[p.name] === true, 'data-field': p.name, 'data-kind': 'bool' });
     } else if (p.type === 'string') {
-      const choices = p.domain.replace(/^one of: /, '').split(', ');
+      const choices = p.constraints.choices;
       control = el('select', { id, 'data-field': p.name, 'data-kind': 'string' },
         ...choices.map((c) => el('option', { value: c, text: c, selected: c === ex[p.name] })));
     } else if (p.type === 'tensor') {
