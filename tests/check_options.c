@@ -511,8 +511,8 @@ static char *between(const char *text, const char *from, const char *to, const c
 /* What --help and the man page say is served, and what the API key guards, is what is. */
 START_TEST(options_usage_says_what_is_served)
 {
-    char *text, *man;
-    size_t size;
+    char *text, *man = NULL; /* getdelim allocates man: it must start NULL, with 0 */
+    size_t size, man_size = 0;
     FILE *f = open_memstream(&text, &size);
     lossd_config_usage(f);
     fclose(f);
@@ -520,7 +520,7 @@ START_TEST(options_usage_says_what_is_served)
     snprintf(path, sizeof path, "%s/docs/lossd.1", TOP_SRCDIR);
     f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(getdelim(&man, &size, '\0', f) > 0, 1);
+    ck_assert_int_eq(getdelim(&man, &man_size, '\0', f) > 0, 1);
     fclose(f);
     /* the first lines name both APIs */
     char *about = between(text, "\n", "\n\n", "--help");
