@@ -87,9 +87,15 @@ START_TEST(registry_rows_are_complete)
         ck_assert_msg(fn->operands[0].rule != LOSSD_RULE_NONE && fn->operands[0].name,
                       "%s has no first operand", fn->name);
         ck_assert_ptr_eq(lossd_function_find(fn->kind, fn->name), fn); /* names are unique */
-        bool grad = fn->flags & LOSSD_FN_GRAD;
-        ck_assert_msg(grad == (fn->kind == LOSSD_KIND_LOSS || fn->kind == LOSSD_KIND_ACTIVATION),
-                      "%s: gradients exactly for losses and activations", fn->name);
+        bool grad = fn->flags & LOSSD_FN_GRAD, second = fn->flags & LOSSD_FN_GRAD_SECOND;
+        ck_assert_msg(grad == (fn->kind != LOSSD_KIND_PAIRWISE),
+                      "%s: gradients exactly for losses, activations and information measures",
+                      fn->name);
+        ck_assert_msg(!second || (grad && fn->operands[1].rule != LOSSD_RULE_NONE),
+                      "%s: a second operand's gradient without a first's or a second operand",
+                      fn->name);
+        if (fn->kind == LOSSD_KIND_INFO) /* each distribution has one */
+            ck_assert(second == (fn->operands[1].rule != LOSSD_RULE_NONE));
         for (size_t p = 0; p < fn->n_params; p++) {
             const lossd_param_spec *spec = &fn->params[p];
             ck_assert_ptr_eq(lossd_function_param(fn, spec->name), spec);
@@ -286,7 +292,7 @@ START_TEST(grad_output_rules)
     ck_assert_msg(fabs(s) < 1e-15, "softmax gradient rows sum to 0, got %g", s);
     ck_assert_msg(c.grad[5] > 0, "row 1 is scaled by grad_output = -1");
     lossd_call_cleanup(&c);
-    /* terms only for box losses; grad never for info */
+    /* terms only for box losses; a second operand's gradient only where the row has one */
     lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
     lossd_call_set_operand(&c, "input", &in, &err);
     lossd_call_set_operand(&c, "target", &tg, &err);
@@ -296,8 +302,23 @@ START_TEST(grad_output_rules)
     lossd_tensor tp = tensor_of(p, 1, s3);
     lossd_call_init(&c, must_find(LOSSD_KIND_INFO, "entropy"));
     lossd_call_set_operand(&c, "p", &tp, &err);
-    c.want_grad = true;
+    c.want_grad_second = true;
     expect_error(&c, LOSSD_EINVAL, "grad");
+    ck_assert_str_eq(last_error()->message,
+                     "grad: entropy has no gradient with respect to a second operand");
+    /* grad_output with the second operand's gradient alone */
+    lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, "mse"));
+    lossd_call_set_operand(&c, "input", &in, &err);
+    lossd_call_set_operand(&c, "target", &tg, &err);
+    lossd_call_set_reduction(&c, "none", &err);
+    c.want_grad_second = true;
+    c.grad_output = in;
+    c.grad_output_set = true;
+    ck_assert_int_eq(lossd_call_compute(&c, &err), 0);
+    ck_assert_ptr_null(c.grad);
+    for (int i = 0; i < 6; i++) /* 2 (t - x) g with t = 0, g = x */
+        ck_assert_double_eq(c.grad_second[i], -2 * x[i] * x[i]);
+    lossd_call_cleanup(&c);
 }
 END_TEST
 
@@ -372,28 +393,56 @@ START_TEST(mean_matches_sum_over_n)
 }
 END_TEST
 
+/* Computes loss `name` of (x, t) with the gradient; the caller cleans c up. */
+static void loss_with_grad(lossd_call *c, const char *name, const lossd_tensor *x,
+                           const lossd_tensor *t, const char *reduction)
+{
+    lossd_error err = {0};
+    lossd_call_init(c, must_find(LOSSD_KIND_LOSS, name));
+    lossd_call_set_operand(c, "input", x, &err);
+    lossd_call_set_operand(c, "target", t, &err);
+    lossd_call_set_reduction(c, reduction, &err);
+    c->want_grad = true;
+    ck_assert_msg(lossd_call_compute(c, &err) == 0, "%s: %s", name, err.message);
+}
+
 START_TEST(empty_batches)
 {
-    /* An empty batch: loss 0 and n 0, for every reduction. */
+    /*
+     * No loss terms, PyTorch's answer: the mean of an empty batch is 0/0 =
+     * NaN (null and non-finite in a reply), and so is the mean of a batch
+     * whose every target is ignore_index; a sum is 0; none gives [].
+     * torchvision's box losses guard their mean (0), and lossd's follow them.
+     */
     size_t zero[1] = {0};
     lossd_tensor e = tensor_of(NULL, 1, zero);
-    const char *names[] = {"mse", "giou", "cross_entropy", "nll", "focal", "bce"};
-    const char *reductions[] = {"mean", "sum", "none"};
-    for (int f = 0; f < 6; f++)
-        for (int r = 0; r < 3; r++) {
+    const char *names[] = {"mse", "giou", "cross_entropy", "nll", "focal", "bce", "kl_div"};
+    const char *reductions[] = {"mean", "sum", "none", "batchmean"};
+    for (int f = 0; f < 7; f++)
+        for (int r = 0; r < (f == 6 ? 4 : 3); r++) {
             lossd_call c;
-            lossd_error err = {0};
-            lossd_call_init(&c, must_find(LOSSD_KIND_LOSS, names[f]));
-            lossd_call_set_operand(&c, "input", &e, &err);
-            lossd_call_set_operand(&c, "target", &e, &err);
-            lossd_call_set_reduction(&c, reductions[r], &err);
-            c.want_grad = true;
-            ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s: %s", names[f], err.message);
+            loss_with_grad(&c, names[f], &e, &e, reductions[r]);
             ck_assert_uint_eq(c.n_terms, 0);
-            ck_assert_double_eq(c.loss, 0.0);
+            bool nan = (r == 0 || r == 3) && f != 1;
+            ck_assert_msg(nan ? isnan(c.loss) : same_bits(c.loss, 0.0), "%s %s: %g", names[f],
+                          reductions[r], c.loss);
             if (r == 2)
                 ck_assert_uint_eq(c.output.size, 0);
-            ck_assert_uint_eq(c.n_nonfinite, 0);
+            ck_assert_uint_eq(c.n_nonfinite, nan);
+            lossd_call_cleanup(&c);
+        }
+    double x[6] = {1, 2, 3, 3, 2, 1}, ignored[2] = {-100, -100};
+    size_t s23[2] = {2, 3}, s2[1] = {2};
+    lossd_tensor scores = tensor_of(x, 2, s23), targets = tensor_of(ignored, 1, s2);
+    for (int f = 2; f < 5; f++)
+        for (int r = 0; r < 2; r++) {
+            lossd_call c;
+            loss_with_grad(&c, names[f], &scores, &targets, reductions[r]);
+            ck_assert_uint_eq(c.n_terms, 2);
+            ck_assert_msg(r == 0 ? isnan(c.loss) : c.loss == 0.0, "%s all ignored, %s: %g",
+                          names[f], reductions[r], c.loss);
+            for (int i = 0; i < 6; i++)
+                ck_assert(same_bits(c.grad[i], 0.0)); /* no term, no gradient */
             lossd_call_cleanup(&c);
         }
 }

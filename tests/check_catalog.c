@@ -239,7 +239,7 @@ START_TEST(catalog_details)
 
     json_t *entropy = catalog_entry(doc, "info", "entropy");
     ck_assert_str_eq(string_at(catalog_param(entropy, "base"), "default"), "e");
-    ck_assert(json_is_false(json_object_get(entropy, "grad")));
+    ck_assert(json_is_true(json_object_get(entropy, "grad")));
     ck_assert_ptr_null(json_object_get(entropy, "reductions"));
 
     json_t *pairwise = catalog_entry(doc, "pairwise", "ciou");

@@ -2,8 +2,8 @@
 /*
  * check_classification.c - BCE, BCE with logits, cross-entropy, NLL, KL
  * divergence and the focal losses (src/core/classification.c): finite
- * differences, identities between the losses, extreme inputs and
- * validation errors. PyTorch's own values and gradients are the golden
+ * differences (of the target's gradient too), identities between the
+ * losses, extreme inputs and validation errors. PyTorch's own values and gradients are the golden
  * vectors (check_golden.c).
  */
 #include <math.h>
@@ -321,20 +321,36 @@ typedef struct {
     const char *param;
     double value;
     const lossd_tensor *weight;
+    const lossd_tensor *pos_weight; /* bce_with_logits */
+    const double *input;            /* shaped like the target: set too (target's checks) */
 } cls_ctx;
 
 static void configure(lossd_call *c, void *ctx_)
 {
     cls_ctx *ctx = ctx_;
-    static lossd_tensor t;
+    static lossd_tensor t, x;
     t = tensor_of(ctx->target, ctx->target_rank, ctx->target_shape);
     lossd_error err = {0};
     ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
+    if (ctx->input) {
+        x = tensor_of(ctx->input, ctx->target_rank, ctx->target_shape);
+        ck_assert_int_eq(lossd_call_set_operand(c, "input", &x, &err), 0);
+    }
+    if (ctx->pos_weight)
+        ck_assert_int_eq(lossd_call_set_tensor(c, "pos_weight", ctx->pos_weight, &err), 0);
     ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
     if (ctx->param)
         ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
     if (ctx->weight)
         ck_assert_int_eq(lossd_call_set_tensor(c, "weight", ctx->weight, &err), 0);
+}
+
+/* configure, with log_target true. */
+static void configure_log_target(lossd_call *c, void *ctx)
+{
+    configure(c, ctx);
+    lossd_error err = {0};
+    ck_assert_int_eq(lossd_call_set_bool(c, "log_target", true, &err), 0);
 }
 
 START_TEST(finite_differences)
@@ -359,27 +375,27 @@ START_TEST(finite_differences)
     size_t sw[1] = {C};
     lossd_tensor weight = tensor_of(w, 1, sw);
     cls_ctx ctxs[] = {
-        {"bce", labels, 2, {N, C}, "mean", NULL, 0, NULL},
-        {"bce_with_logits", labels, 2, {N, C}, "sum", NULL, 0, NULL},
-        {"cross_entropy", idx, 1, {N}, "mean", NULL, 0, &weight},
-        {"cross_entropy", idx, 1, {N}, "mean", "label_smoothing", 0.2, &weight},
-        {"cross_entropy", idx, 1, {N}, "sum", "label_smoothing", 0.3, NULL},
-        {"cross_entropy", probs, 2, {N, C}, "mean", "label_smoothing", 0.1, &weight},
-        {"nll", idx, 1, {N}, "mean", NULL, 0, &weight},
-        {"kl_div", probs, 2, {N, C}, "batchmean", NULL, 0, NULL},
-        {"sigmoid_focal", labels, 2, {N, C}, "mean", "gamma", 1.5, NULL},
-        {"sigmoid_focal", labels, 2, {N, C}, "sum", "alpha", -1, NULL},
-        {"focal", idx, 1, {N}, "mean", "gamma", 2.5, NULL},
-        {"focal", idx, 1, {N}, "sum", "gamma", 0, NULL},
-        {"qfl", labels, 2, {N, C}, "mean", NULL, 0, NULL},
-        {"qfl", labels, 2, {N, C}, "sum", "beta", 1.5, NULL},
-        {"poly1", idx_all, 1, {N}, "mean", "epsilon", 2.0, NULL},
-        {"poly1", idx_all, 1, {N}, "sum", "epsilon", -1.0, NULL},
-        {"varifocal", labels, 2, {N, C}, "mean", NULL, 0, NULL},
-        {"varifocal", labels, 2, {N, C}, "sum", "gamma", 1.5, NULL},
-        {"varifocal", labels, 2, {N, C}, "mean", "alpha", 0.25, NULL},
-        {"dfl", bins, 1, {N}, "mean", NULL, 0, NULL},
-        {"dfl", bins, 1, {N}, "sum", NULL, 0, NULL},
+        {"bce", labels, 2, {N, C}, "mean", NULL, 0, NULL, NULL, NULL},
+        {"bce_with_logits", labels, 2, {N, C}, "sum", NULL, 0, NULL, NULL, NULL},
+        {"cross_entropy", idx, 1, {N}, "mean", NULL, 0, &weight, NULL, NULL},
+        {"cross_entropy", idx, 1, {N}, "mean", "label_smoothing", 0.2, &weight, NULL, NULL},
+        {"cross_entropy", idx, 1, {N}, "sum", "label_smoothing", 0.3, NULL, NULL, NULL},
+        {"cross_entropy", probs, 2, {N, C}, "mean", "label_smoothing", 0.1, &weight, NULL, NULL},
+        {"nll", idx, 1, {N}, "mean", NULL, 0, &weight, NULL, NULL},
+        {"kl_div", probs, 2, {N, C}, "batchmean", NULL, 0, NULL, NULL, NULL},
+        {"sigmoid_focal", labels, 2, {N, C}, "mean", "gamma", 1.5, NULL, NULL, NULL},
+        {"sigmoid_focal", labels, 2, {N, C}, "sum", "alpha", -1, NULL, NULL, NULL},
+        {"focal", idx, 1, {N}, "mean", "gamma", 2.5, NULL, NULL, NULL},
+        {"focal", idx, 1, {N}, "sum", "gamma", 0, NULL, NULL, NULL},
+        {"qfl", labels, 2, {N, C}, "mean", NULL, 0, NULL, NULL, NULL},
+        {"qfl", labels, 2, {N, C}, "sum", "beta", 1.5, NULL, NULL, NULL},
+        {"poly1", idx_all, 1, {N}, "mean", "epsilon", 2.0, NULL, NULL, NULL},
+        {"poly1", idx_all, 1, {N}, "sum", "epsilon", -1.0, NULL, NULL, NULL},
+        {"varifocal", labels, 2, {N, C}, "mean", NULL, 0, NULL, NULL, NULL},
+        {"varifocal", labels, 2, {N, C}, "sum", "gamma", 1.5, NULL, NULL, NULL},
+        {"varifocal", labels, 2, {N, C}, "mean", "alpha", 0.25, NULL, NULL, NULL},
+        {"dfl", bins, 1, {N}, "mean", NULL, 0, NULL, NULL, NULL},
+        {"dfl", bins, 1, {N}, "sum", NULL, 0, NULL, NULL, NULL},
     };
     size_t snc[2] = {N, C};
     for (size_t k = 0; k < sizeof ctxs / sizeof ctxs[0]; k++) {
@@ -393,6 +409,126 @@ START_TEST(finite_differences)
         fd_check(must_find(LOSSD_KIND_LOSS, ctxs[k].name), &input, copy, configure, &ctxs[k], 1e-6,
                  1e-9);
     }
+}
+END_TEST
+
+START_TEST(target_finite_differences)
+{
+    /* The target's gradient at generic points: bce, bce_with_logits (weights, pos_weight),
+       kl_div (both log_target) and cross_entropy's probability targets. */
+    enum { N = 6, C = 5 };
+    test_rng r;
+    rng_seed(&r, 52);
+    double logits[N * C], probs[N * C], soft[N * C], logp[N * C], logt[N * C], w[C], pw[C];
+    for (int i = 0; i < N * C; i++) {
+        logits[i] = rng_uniform(&r, -3, 3);
+        probs[i] = rng_uniform(&r, 0.05, 0.95);
+        soft[i] = rng_uniform(&r, 0.05, 0.95);
+        logp[i] = log(rng_uniform(&r, 0.05, 0.9));
+        logt[i] = log(rng_uniform(&r, 0.05, 0.9));
+    }
+    for (int k = 0; k < C; k++)
+        w[k] = rng_uniform(&r, 0.5, 2), pw[k] = rng_uniform(&r, 0.2, 4);
+    size_t sc[1] = {C};
+    lossd_tensor weight = tensor_of(w, 1, sc), pos_weight = tensor_of(pw, 1, sc);
+    const cls_ctx ctxs[] = {
+        {"bce", soft, 2, {N, C}, "mean", NULL, 0, NULL, NULL, probs},
+        {"bce", soft, 2, {N, C}, "sum", NULL, 0, &weight, NULL, probs},
+        {"bce_with_logits", soft, 2, {N, C}, "mean", NULL, 0, NULL, NULL, logits},
+        {"bce_with_logits", soft, 2, {N, C}, "sum", NULL, 0, &weight, NULL, logits},
+        {"bce_with_logits", soft, 2, {N, C}, "mean", NULL, 0, NULL, &pos_weight, logits},
+        {"bce_with_logits", soft, 2, {N, C}, "sum", NULL, 0, &weight, &pos_weight, logits},
+        {"kl_div", probs, 2, {N, C}, "batchmean", NULL, 0, NULL, NULL, logp},
+        {"kl_div", probs, 2, {N, C}, "mean", NULL, 0, NULL, NULL, logp},
+        {"kl_div", logt, 2, {N, C}, "sum", "log_target", 1, NULL, NULL, logp},
+        {"cross_entropy", probs, 2, {N, C}, "mean", NULL, 0, NULL, NULL, logits},
+        {"cross_entropy", probs, 2, {N, C}, "mean", "label_smoothing", 0.1, &weight, NULL, logits},
+        {"cross_entropy", probs, 2, {N, C}, "sum", "label_smoothing", 0.3, NULL, NULL, logits},
+    };
+    size_t snc[2] = {N, C};
+    for (size_t k = 0; k < sizeof ctxs / sizeof ctxs[0]; k++) {
+        cls_ctx ctx = ctxs[k];
+        double copy[N * C];
+        memcpy(copy, ctx.target, sizeof copy);
+        lossd_tensor target = tensor_of(copy, 2, snc);
+        const lossd_function *fn = must_find(LOSSD_KIND_LOSS, ctx.name);
+        if (ctx.param && strcmp(ctx.param, "log_target") == 0) { /* a boolean */
+            ctx.param = NULL;
+            fd_check_operand(fn, 1, &target, copy, 1e-6, configure_log_target, &ctx, 1e-6, 1e-9);
+            continue;
+        }
+        fd_check_operand(fn, 1, &target, copy, 1e-6, configure, &ctx, 1e-6, 1e-9);
+    }
+}
+END_TEST
+
+/* The target's gradient of name(x, t) with reduction none (weight: bce's, or NULL). */
+static void target_grad(bound *b, const char *name, const double *x, const double *t, size_t n,
+                        const lossd_tensor *weight)
+{
+    size_t shape[1] = {n};
+    bind(b, name, x, 1, shape, t, 1, shape);
+    lossd_call_set_reduction(&b->c, "none", &b->err);
+    if (weight)
+        ck_assert_int_eq(lossd_call_set_tensor(&b->c, "weight", weight, &b->err), 0);
+    b->c.want_grad_second = true;
+    compute(b);
+}
+
+START_TEST(target_gradient_edges)
+{
+    /*
+     * bce's target gradient is autograd's log(1 - x) - log(x), unclamped: +inf
+     * at x = 0, -inf at x = 1, NaN there where the weight is 0 (inf * 0), +0 at
+     * x = 1/2; the values stay clamped and finite. kl_div's is NaN at t = 0
+     * (xlogy's t / t in autograd), finite with log_target.
+     */
+    double x[5] = {0, 1, 0.5, 0, 1}, t[5] = {0.3, 0.3, 0.3, 0.3, 0.3}, w[5] = {1, 2, 1, 0, 0};
+    size_t s5[1] = {5};
+    lossd_tensor weight = tensor_of(w, 1, s5);
+    static bound b;
+    target_grad(&b, "bce", x, t, 5, &weight);
+    ck_assert(b.c.grad_second[0] == INFINITY && b.c.grad_second[1] == -INFINITY);
+    ck_assert(same_bits(b.c.grad_second[2], 0.0));
+    ck_assert(isnan(b.c.grad_second[3]) && isnan(b.c.grad_second[4]));
+    ck_assert(isfinite(b.c.output.data[0]) && isfinite(b.c.output.data[1]));
+    ck_assert_uint_eq(b.c.n_nonfinite, 4);
+    lossd_call_cleanup(&b.c);
+
+    double lx[3] = {-1.0, -0.5, -2.0}, pt[3] = {0.0, 0.25, 1.0};
+    target_grad(&b, "kl_div", lx, pt, 3, NULL);
+    ck_assert(isnan(b.c.grad_second[0]));
+    ck_assert_double_eq(b.c.grad_second[1], log(0.25) + 1 + 0.5);
+    ck_assert_double_eq(b.c.grad_second[2], 1 + 2.0);
+    lossd_call_cleanup(&b.c);
+    double lt[3] = {-3.0, log(0.25), 0.0};
+    size_t s3[1] = {3};
+    bind(&b, "kl_div", lx, 1, s3, lt, 1, s3);
+    ck_assert_int_eq(lossd_call_set_bool(&b.c, "log_target", true, &b.err), 0);
+    lossd_call_set_reduction(&b.c, "sum", &b.err);
+    b.c.want_grad_second = true;
+    compute(&b);
+    for (int i = 0; i < 3; i++) /* e^t (t - x + 1) */
+        ck_assert_close(b.c.grad_second[i], exp(lt[i]) * (lt[i] - lx[i] + 1), 1e-15, 0, "kl");
+    lossd_call_cleanup(&b.c);
+}
+END_TEST
+
+START_TEST(target_gradient_refused)
+{
+    /* Class indices have no gradient, nor has a function without LOSSD_FN_GRAD_SECOND. */
+    double x[6] = {1, 2, 3, 3, 2, 1}, idx[2] = {2, 0};
+    size_t s23[2] = {2, 3}, s2[1] = {2};
+    static bound b;
+    bind(&b, "cross_entropy", x, 2, s23, idx, 1, s2);
+    b.c.want_grad_second = true;
+    expect_error(&b.c, LOSSD_EINVAL, "grad");
+    ck_assert_str_eq(last_error()->message, "grad: class indices have no gradient; a target of "
+                                            "probabilities shaped like input has one");
+    bind(&b, "nll", x, 2, s23, idx, 1, s2);
+    b.c.want_grad_second = true;
+    expect_error(&b.c, LOSSD_EINVAL, "grad");
+    ck_assert_str_eq(last_error()->message, "grad: nll has no gradient with respect to target");
 }
 END_TEST
 
@@ -511,7 +647,9 @@ static Suite *classification_suite(void)
     Suite *s = suite_create("classification");
     add_case(s, "values", 0, NULL, NULL,
              TESTS(bce_clamps_logs, ignore_index_mean, weight_broadcasting));
-    add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
+    add_case(s, "gradients", 0, NULL, NULL,
+             TESTS(finite_differences, target_finite_differences, target_gradient_edges,
+                   target_gradient_refused));
     add_case(s, "properties", 0, NULL, NULL,
              TESTS(extreme_logits_stay_finite, cross_entropy_identities,
                    focal_reduces_to_known_losses, soft_target_losses_reduce_to_bce,

@@ -2,7 +2,8 @@
 /*
  * check_info.c - the information measures (src/core/info.c): reference
  * values, the identity H_P(Q) = H(P) + D_KL(P||Q), bases, 0 log 0,
- * infinite divergences and the row-sum rules. The reference values of the
+ * infinite divergences, the row-sum rules, and the gradients: finite
+ * differences at generic points, the rule at the simplex's faces. The reference values of the
  * golden vectors are check_golden.c's.
  */
 #include <math.h>
@@ -226,10 +227,154 @@ START_TEST(errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------ gradients */
+
+typedef struct {
+    const char *name;
+    const double *p, *q; /* q: NULL for the measures of one distribution */
+    size_t rows, k;
+    double base; /* 0: "e" */
+    bool normalize;
+    const double *grad_output; /* per row (per element for self_information), or NULL */
+} info_ctx;
+
+static void configure(lossd_call *c, void *ctx_)
+{
+    const info_ctx *ctx = ctx_;
+    static bound b;
+    bind(&b, ctx->name, ctx->p, ctx->q, ctx->rows, ctx->k, ctx->base, ctx->normalize);
+    *c = b.c; /* bind() initialised b.c; its tensors stay in static storage */
+    static lossd_tensor go;
+    if (ctx->grad_output) {
+        size_t shape[2] = {ctx->rows, ctx->k};
+        bool per_element = strcmp(ctx->name, "self_information") == 0;
+        go = tensor_of(ctx->grad_output, per_element ? 2 : 1, shape);
+        c->grad_output = go;
+        c->grad_output_set = true;
+    }
+}
+
+START_TEST(finite_differences)
+{
+    /* Every measure's gradients at generic points: each distribution, bases e, 2 and 1/2,
+       with and without normalize and grad_output. Rows that must sum to 1 (within 1e-6)
+       take steps of 1e-7. */
+    enum { R = 5, K = 6 };
+    test_rng r;
+    rng_seed(&r, 83);
+    double p[R * K], q[R * K], raw_p[R * K], raw_q[R * K], go[R * K];
+    random_distributions(&r, p, R, K, false);
+    random_distributions(&r, q, R, K, false);
+    for (int i = 0; i < R * K; i++) {
+        raw_p[i] = rng_uniform(&r, 0.1, 4);
+        raw_q[i] = rng_uniform(&r, 0.1, 4);
+        go[i] = rng_uniform(&r, -2, 2);
+    }
+    const char *names[] = {"self_information", "entropy", "cross_entropy", "kl_divergence",
+                           "js_divergence"};
+    const double bases[] = {0, 2, 0.5};
+    size_t shape[2] = {R, K};
+    for (int f = 0; f < 5; f++)
+        for (int v = 0; v < 6; v++) {
+            bool normalize = v % 2, two = f >= 2;
+            info_ctx ctx = {names[f],
+                            normalize ? raw_p : p,
+                            two ? (normalize ? raw_q : q) : NULL,
+                            R,
+                            K,
+                            bases[v / 2],
+                            normalize,
+                            v == 1 || v == 4 ? NULL : go};
+            const lossd_function *fn = must_find(LOSSD_KIND_INFO, names[f]);
+            for (size_t k = 0; k < (two ? 2u : 1u); k++) {
+                double copy[R * K];
+                memcpy(copy, k ? ctx.q : ctx.p, sizeof copy);
+                lossd_tensor t = tensor_of(copy, 2, shape);
+                fd_check_operand(fn, k, &t, copy, normalize ? 1e-6 : 1e-7, configure, &ctx, 1e-6,
+                                 1e-8);
+            }
+        }
+}
+END_TEST
+
+/* Computes name(p[, q]) over one row of n with both gradients (ones upstream). */
+static void grads(bound *b, const char *name, const double *p, const double *q, size_t n,
+                  bool normalize)
+{
+    bind(b, name, p, q, 1, n, 0, normalize);
+    b->c.want_grad = true;
+    b->c.want_grad_second = q != NULL;
+    values(b);
+}
+
+START_TEST(gradients_at_zeros)
+{
+    /*
+     * docs/functions.md's rule on the simplex's faces: the terms' one-sided
+     * derivatives, with 0 log 0 = 0. Where it differs from autograd on the
+     * torch formulas (tests/data/gen_golden.py), autograd's answer is named.
+     */
+    double half[3] = {0.5, 0.5, 0}, quarter[3] = {0.25, 0.25, 0.5}, one[2] = {1, 0};
+    static bound b;
+    grads(&b, "entropy", half, NULL, 3, false);
+    ck_assert_double_eq(b.c.grad[0], -(1 + log(0.5)));
+    ck_assert(b.c.grad[2] == INFINITY); /* -(1 + log 0), autograd's too */
+    ck_assert_uint_eq(b.c.n_nonfinite, 1);
+    lossd_call_cleanup(&b.c);
+    double raw[3] = {1, 1, 0};
+    grads(&b, "entropy", raw, NULL, 3, true); /* autograd of entr(p / s): NaN, the whole row */
+    ck_assert_double_eq(b.c.grad[0], 0.0);    /* -(log(1/2) + H) / s, H = log 2 */
+    ck_assert_double_eq(b.c.grad[1], 0.0);
+    ck_assert(b.c.grad[2] == INFINITY);
+    lossd_call_cleanup(&b.c);
+    grads(&b, "cross_entropy", half, quarter, 3, false);
+    ck_assert_double_eq(b.c.grad[2], -log(0.5)); /* -log q; autograd's xlogy: 0 */
+    ck_assert_double_eq(b.c.grad_second[0], -2.0);
+    ck_assert_double_eq(b.c.grad_second[2], 0.0); /* -p / q with p = 0 */
+    lossd_call_cleanup(&b.c);
+    grads(&b, "cross_entropy", one, one, 2, false);
+    ck_assert(b.c.grad[1] == INFINITY);
+    ck_assert_double_eq(b.c.grad_second[1], 0.0); /* p = q = 0: autograd's 0 / 0 = NaN */
+    lossd_call_cleanup(&b.c);
+    grads(&b, "kl_divergence", half, quarter, 3, false);
+    ck_assert(b.c.grad[2] == -INFINITY); /* log p + 1 - log q at p = 0 < q; autograd: NaN */
+    ck_assert_double_eq(b.c.grad_second[2], 0.0);
+    lossd_call_cleanup(&b.c);
+    grads(&b, "kl_divergence", one, one, 2, false);
+    ck_assert_double_eq(b.c.grad[0], 1.0);
+    ck_assert(b.c.grad[1] == INFINITY); /* q = 0: the term is +inf for any p > 0 */
+    ck_assert_double_eq(b.c.grad_second[0], -1.0);
+    ck_assert_double_eq(b.c.grad_second[1], 0.0);
+    lossd_call_cleanup(&b.c);
+    double a[3] = {1, 0, 0}, c[3] = {0, 1, 0};
+    grads(&b, "js_divergence", a, c, 3, false);
+    ck_assert_double_eq(b.c.grad[0], 0.5 * log(2.0)); /* log(p / m) / 2 */
+    ck_assert(b.c.grad[1] == -INFINITY);
+    ck_assert_double_eq(b.c.grad[2], 0.5 * M_LN2); /* p = q = 0; autograd: NaN */
+    ck_assert(b.c.grad_second[0] == -INFINITY);
+    ck_assert_double_eq(b.c.grad_second[2], 0.5 * M_LN2);
+    lossd_call_cleanup(&b.c);
+    grads(&b, "self_information", one, NULL, 2, false);
+    ck_assert_double_eq(b.c.grad[0], -1.0);
+    ck_assert(b.c.grad[1] == -INFINITY);   /* -1 / p */
+    ck_assert_uint_eq(b.c.n_nonfinite, 2); /* and the value, +inf */
+    lossd_call_cleanup(&b.c);
+    /* grad_output is one number per row of a row-valued measure */
+    double up[3] = {1, 2, 3};
+    size_t s3[1] = {3};
+    bind(&b, "entropy", quarter, NULL, 1, 3, 0, false);
+    b.c.want_grad = true;
+    b.c.grad_output = tensor_of(up, 1, s3);
+    b.c.grad_output_set = true;
+    expect_error(&b.c, LOSSD_EINVAL, "grad_output");
+}
+END_TEST
+
 static Suite *info_suite(void)
 {
     Suite *s = suite_create("info");
     add_case(s, "values", 0, NULL, NULL, TESTS(known_values, divergences, normalization));
+    add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences, gradients_at_zeros));
     add_case(s, "properties", 0, NULL, NULL, TESTS(cross_entropy_is_entropy_plus_kl));
     add_case(s, "errors", 0, NULL, NULL, TESTS(errors));
     return s;

@@ -374,11 +374,15 @@ START_TEST(parameters_carry_their_domains)
         {true, LOSSD_KIND_LOSS, "kl_div", "reduction", "\"batchmean\""},
         /* The options every call has: grad as a flag or by operand, nonfinite. */
         {true, LOSSD_KIND_LOSS, "mse", "grad", "[\"input\"]"},
-        {false, LOSSD_KIND_LOSS, "mse", "grad", "[\"target\"]"},
+        {true, LOSSD_KIND_LOSS, "mse", "grad", "[\"target\"]"},
+        {false, LOSSD_KIND_LOSS, "nll", "grad", "[\"target\"]"},
         {false, LOSSD_KIND_LOSS, "mse", "grad", "1"},
         {true, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"strings\""},
         {false, LOSSD_KIND_LOSS, "mse", "nonfinite", "\"nan\""},
-        {false, LOSSD_KIND_INFO, "entropy", "grad", "true"},
+        {true, LOSSD_KIND_INFO, "entropy", "grad", "true"},
+        {false, LOSSD_KIND_INFO, "entropy", "grad", "[\"q\"]"},
+        {true, LOSSD_KIND_INFO, "js_divergence", "grad", "[\"p\", \"q\"]"},
+        {false, LOSSD_KIND_PAIRWISE, "iou", "grad", "true"},
     };
     expect_cases(doc, cases, sizeof cases / sizeof cases[0]);
     json_decref(doc);

@@ -511,7 +511,7 @@ static char *between(const char *text, const char *from, const char *to, const c
 /* What --help and the man page say is served, and what the API key guards, is what is. */
 START_TEST(options_usage_says_what_is_served)
 {
-    char *text, *man = NULL; /* getdelim allocates man: it must start NULL, with 0 */
+    char *text, *man = NULL; /* getdelim allocates it: NULL and 0, not the memstream's size */
     size_t size, man_size = 0;
     FILE *f = open_memstream(&text, &size);
     lossd_config_usage(f);

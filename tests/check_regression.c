@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check_regression.c - L1, MSE, Smooth L1 and Huber (src/core/regression.c):
- * finite differences, the identities between them, PyTorch's choices at
- * the kinks, and errors. PyTorch's own values and gradients are the
- * golden vectors (check_golden.c).
+ * finite differences (of both operands' gradients), the identities
+ * between them, PyTorch's choices at the kinks and ties, and errors. PyTorch's own values and
+ * gradients are the golden vectors (check_golden.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,9 +14,12 @@
 /* The losses that are exactly 0 with a 0 gradient where input equals target. */
 static const char *const names[] = {"l1", "mse", "smooth_l1", "huber", NULL};
 
-/* Evaluates name(x, t) with reduction none; fills loss and gradient. */
-static void eval(const char *name, const char *param, double value, const double *x,
-                 const double *t, size_t n, double *loss, double *grad)
+/*
+ * Evaluates name(x, t) with reduction none; fills loss and gradient, and
+ * the target's gradient when grad_target is not NULL.
+ */
+static void eval_grads(const char *name, const char *param, double value, const double *x,
+                       const double *t, size_t n, double *loss, double *grad, double *grad_target)
 {
     size_t shape[1] = {n};
     lossd_tensor in = tensor_of(x, 1, shape), tg = tensor_of(t, 1, shape);
@@ -29,10 +32,19 @@ static void eval(const char *name, const char *param, double value, const double
     if (param)
         ck_assert_int_eq(lossd_call_set_number(&c, param, value, &err), 0);
     c.want_grad = true;
+    c.want_grad_second = grad_target != NULL;
     ck_assert_msg(lossd_call_compute(&c, &err) == 0, "%s", err.message);
     memcpy(loss, c.output.data, n * sizeof *loss);
     memcpy(grad, c.grad, n * sizeof *grad);
+    if (grad_target)
+        memcpy(grad_target, c.grad_second, n * sizeof *grad_target);
     lossd_call_cleanup(&c);
+}
+
+static void eval(const char *name, const char *param, double value, const double *x,
+                 const double *t, size_t n, double *loss, double *grad)
+{
+    eval_grads(name, param, value, x, t, n, loss, grad, NULL);
 }
 
 START_TEST(kinks_follow_pytorch)
@@ -127,18 +139,30 @@ typedef struct {
     const char *param;
     double value;
     const char *reduction;
+    const double *input;       /* set too (the target's checks perturb the target) */
+    const double *grad_output; /* with "none" */
 } reg_ctx;
 
 static void configure(lossd_call *c, void *ctx_)
 {
     reg_ctx *ctx = ctx_;
     size_t shape[2] = {ctx->n / 4, 4};
-    lossd_tensor t = tensor_of(ctx->target, 2, shape);
+    static lossd_tensor t, x, go;
+    t = tensor_of(ctx->target, 2, shape);
     lossd_error err = {0};
     ck_assert_int_eq(lossd_call_set_operand(c, "target", &t, &err), 0);
+    if (ctx->input) {
+        x = tensor_of(ctx->input, 2, shape);
+        ck_assert_int_eq(lossd_call_set_operand(c, "input", &x, &err), 0);
+    }
     ck_assert_int_eq(lossd_call_set_reduction(c, ctx->reduction, &err), 0);
     if (ctx->param)
         ck_assert_int_eq(lossd_call_set_number(c, ctx->param, ctx->value, &err), 0);
+    if (ctx->grad_output) {
+        go = tensor_of(ctx->grad_output, 2, shape);
+        c->grad_output = go;
+        c->grad_output_set = true;
+    }
 }
 
 START_TEST(finite_differences)
@@ -157,12 +181,80 @@ START_TEST(finite_differences)
     }
     size_t shape[2] = {N / 4, 4};
     lossd_tensor input = tensor_of(x, 2, shape);
-    reg_ctx ctxs[] = {{t, N, NULL, 0, "mean"},      {t, N, NULL, 0, "sum"},
-                      {t, N, "beta", 1.0, "mean"},  {t, N, "beta", 0.5, "sum"},
-                      {t, N, "delta", 1.0, "mean"}, {t, N, "delta", 0.5, "sum"}};
+    reg_ctx ctxs[] = {
+        {t, N, NULL, 0, "mean", NULL, NULL},      {t, N, NULL, 0, "sum", NULL, NULL},
+        {t, N, "beta", 1.0, "mean", NULL, NULL},  {t, N, "beta", 0.5, "sum", NULL, NULL},
+        {t, N, "delta", 1.0, "mean", NULL, NULL}, {t, N, "delta", 0.5, "sum", NULL, NULL}};
     const char *fns[] = {"l1", "mse", "smooth_l1", "smooth_l1", "huber", "huber"};
     for (int k = 0; k < 6; k++)
         fd_check(must_find(LOSSD_KIND_LOSS, fns[k]), &input, x, configure, &ctxs[k], 1e-6, 1e-9);
+}
+END_TEST
+
+START_TEST(target_finite_differences)
+{
+    /* The target's gradient (LOSSD_FN_GRAD_SECOND) at generic points, every reduction. */
+    enum { N = 48 };
+    test_rng r;
+    rng_seed(&r, 19);
+    double x[N], t[N], go[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = rng_uniform(&r, -3, 3);
+        double d = rng_uniform(&r, 0.05, 2.9); /* away from the kinks, as above */
+        if (fabs(d - 1.0) < 0.05 || fabs(d - 0.5) < 0.05)
+            d += 0.2;
+        t[i] = x[i] + (i % 3 ? d : -d);
+        go[i] = rng_uniform(&r, -2, 2);
+    }
+    size_t shape[2] = {N / 4, 4};
+    double copy[N];
+    lossd_tensor target = tensor_of(copy, 2, shape);
+    const char *fns[] = {"l1", "mse", "smooth_l1", "smooth_l1", "huber", "huber"};
+    const char *params[] = {NULL, NULL, "beta", "beta", "delta", "delta"};
+    const double values[] = {0, 0, 1.0, 0.5, 1.0, 0.5};
+    const char *reductions[] = {"mean", "sum", "none"};
+    for (int k = 0; k < 6; k++)
+        for (int red = 0; red < 3; red++) {
+            reg_ctx ctx = {
+                t, N, params[k], values[k], reductions[red], x, red == 2 && k % 2 ? go : NULL};
+            memcpy(copy, t, sizeof copy);
+            fd_check_operand(must_find(LOSSD_KIND_LOSS, fns[k]), 1, &target, copy, 1e-6, configure,
+                             &ctx, 1e-6, 1e-9);
+        }
+}
+END_TEST
+
+START_TEST(target_gradient_at_ties)
+{
+    /*
+     * autograd's answers at x == t (torch 1.13, tests/data/gen_golden.py has
+     * them too, to the sign of zero here): l1's target gradient is -sgn(0) =
+     * -0 (its autograd negates abs's); mse's 2 (t - x) = +0 (its backward
+     * with the operands swapped); smooth_l1 with beta = 0 gives -1 for both
+     * operands (the swapped backward's first test, d <= -beta, holds at d = 0
+     * for each); huber 0 for both. Beyond the kinks, the target's gradient is
+     * the input's negated.
+     */
+    double x[3] = {1.5, 1.5, -2.0}, t[3] = {1.5, 0.5, 1.0}, loss[3], g[3], gt[3];
+    eval_grads("l1", NULL, 0, x, t, 3, loss, g, gt);
+    ck_assert(same_bits(gt[0], -0.0) && same_bits(g[0], 0.0));
+    ck_assert_double_eq(gt[1], -1.0);
+    ck_assert_double_eq(gt[2], 1.0);
+    eval_grads("mse", NULL, 0, x, t, 3, loss, g, gt);
+    ck_assert(same_bits(gt[0], 0.0) && same_bits(g[0], 0.0));
+    ck_assert_double_eq(gt[2], 6.0);
+    eval_grads("smooth_l1", "beta", 0.0, x, t, 3, loss, g, gt);
+    ck_assert_double_eq(g[0], -1.0);
+    ck_assert_double_eq(gt[0], -1.0);
+    ck_assert_double_eq(gt[1], -1.0);
+    eval_grads("smooth_l1", "beta", 2.0, x, t, 3, loss, g, gt);
+    ck_assert(same_bits(gt[0], 0.0)); /* (t - x) / beta = +0 / 2, not -0 */
+    ck_assert_double_eq(gt[1], -0.5);
+    ck_assert_double_eq(gt[2], 1.0); /* |d| = 3 >= beta */
+    eval_grads("huber", "delta", 0.5, x, t, 3, loss, g, gt);
+    ck_assert(same_bits(gt[0], 0.0) && same_bits(g[0], 0.0));
+    ck_assert_double_eq(gt[1], -0.5); /* |d| = 1 >= delta: -delta sgn(d) */
+    ck_assert_double_eq(g[1], 0.5);
 }
 END_TEST
 
@@ -197,7 +289,8 @@ static Suite *regression_suite(void)
 {
     Suite *s = suite_create("regression");
     add_case(s, "values", 0, NULL, NULL, TESTS(kinks_follow_pytorch));
-    add_case(s, "gradients", 0, NULL, NULL, TESTS(finite_differences));
+    add_case(s, "gradients", 0, NULL, NULL,
+             TESTS(finite_differences, target_finite_differences, target_gradient_at_ties));
     add_case(
         s, "properties", 0, NULL, NULL,
         TESTS(smooth_l1_beta_zero_is_l1, huber_is_scaled_smooth_l1, identical_inputs_give_zero));

@@ -34,8 +34,25 @@ START_TEST(reply_losses)
     expect_reply(LOSSD_KIND_LOSS, "mse",
                  "{\"input\": [1, 2], \"target\": [0, 0], \"grad\": true, \"reduction\": \"sum\"}",
                  "{\"loss\":5.0,\"n\":2,\"grad\":[2.0,4.0]}");
+    /* No loss terms: PyTorch's mean of nothing is NaN, its sum 0; torchvision's box losses
+       guard the mean (0) */
     expect_reply(LOSSD_KIND_LOSS, "mse", "{\"input\": [], \"target\": []}",
+                 "{\"loss\":null,\"n\":0,\"nonfinite\":1}");
+    expect_reply(LOSSD_KIND_LOSS, "mse", "{\"input\": [], \"target\": [], \"reduction\": \"sum\"}",
                  "{\"loss\":0.0,\"n\":0}");
+    expect_reply(LOSSD_KIND_LOSS, "giou", "{\"input\": [], \"target\": []}",
+                 "{\"loss\":0.0,\"n\":0}");
+    expect_reply(LOSSD_KIND_LOSS, "cross_entropy",
+                 "{\"input\": [[0, 0]], \"target\": [-100], \"grad\": true}",
+                 "{\"loss\":null,\"n\":1,\"grad\":[[0.0,0.0]],\"nonfinite\":1}");
+    /* The target's gradient, named after it */
+    expect_reply(LOSSD_KIND_LOSS, "mse",
+                 "{\"input\": [1, 2], \"target\": [0, 0], \"grad\": [\"input\", \"target\"], "
+                 "\"reduction\": \"sum\"}",
+                 "{\"loss\":5.0,\"n\":2,\"grad\":[2.0,4.0],\"grad_target\":[-2.0,-4.0]}");
+    expect_reply(LOSSD_KIND_LOSS, "l1",
+                 "{\"input\": [1, 2], \"target\": [1, 0], \"grad\": [\"target\"]}",
+                 "{\"loss\":1.0,\"n\":2,\"grad_target\":[-0.0,-0.5]}");
     /* none: the unreduced loss, shaped like it; the gradient shaped like input. */
     expect_reply(LOSSD_KIND_LOSS, "l1",
                  "{\"input\": [[1, -2.5], [0.1, 4]], \"target\": [[0, 0], [0, 0]], "

@@ -582,44 +582,57 @@ static double scalar_of(const lossd_call *c, const double *weights)
     return s;
 }
 
-static double evaluate(const lossd_function *fn, const lossd_tensor *input, fd_configure configure,
-                       void *ctx, double *grad_copy)
+/*
+ * Computes fn with operand k set to `operand` after configure(); with
+ * grad_copy, the analytic gradient with respect to operand k is copied
+ * there. Returns the scalar whose gradient that is.
+ */
+static double evaluate(const lossd_function *fn, size_t k, const lossd_tensor *operand,
+                       fd_configure configure, void *ctx, double *grad_copy)
 {
     lossd_call c;
     lossd_error err = {0};
     lossd_call_init(&c, fn);
     configure(&c, ctx);
-    ck_assert_int_eq(lossd_call_set_operand(&c, fn->operands[0].name, input, &err), 0);
-    c.want_grad = grad_copy != NULL;
+    ck_assert_int_eq(lossd_call_set_operand(&c, fn->operands[k].name, operand, &err), 0);
+    c.want_grad = k == 0 && grad_copy != NULL;
+    c.want_grad_second = k == 1 && grad_copy != NULL;
     const double *weights = c.grad_output_set ? c.grad_output.data : NULL;
-    c.grad_output_set = c.grad_output_set && c.want_grad; /* only the analytic run takes it */
+    c.grad_output_set = c.grad_output_set && grad_copy; /* only the analytic run takes it */
     int rc = lossd_call_compute(&c, &err);
     ck_assert_msg(rc == 0, "%s: %s", fn->name, err.message);
     double s = scalar_of(&c, weights);
     if (grad_copy)
-        memcpy(grad_copy, c.grad, input->size * sizeof *grad_copy);
+        memcpy(grad_copy, k == 0 ? c.grad : c.grad_second, operand->size * sizeof *grad_copy);
     lossd_call_cleanup(&c);
     return s;
+}
+
+void fd_check_operand(const lossd_function *fn, size_t k, lossd_tensor *operand, double *data,
+                      double step, fd_configure configure, void *ctx, double rtol, double atol)
+{
+    ck_assert_msg(k < 2 && fn->operands[k].name, "%s has no operand %zu", fn->name, k);
+    double *grad = malloc((operand->size ? operand->size : 1) * sizeof *grad);
+    ck_assert_ptr_nonnull(grad);
+    evaluate(fn, k, operand, configure, ctx, grad);
+    for (size_t i = 0; i < operand->size; i++) {
+        double x = data[i];
+        double h = step * fmax(1.0, fabs(x));
+        data[i] = x + h;
+        double up = evaluate(fn, k, operand, configure, ctx, NULL);
+        data[i] = x - h;
+        double down = evaluate(fn, k, operand, configure, ctx, NULL);
+        data[i] = x;
+        double numeric = (up - down) / (2 * h);
+        ck_assert_msg(close_enough(grad[i], numeric, rtol, atol),
+                      "%s: d/d%s[%zu] at %.17g: analytic %.17g, central difference %.17g", fn->name,
+                      fn->operands[k].name, i, x, grad[i], numeric);
+    }
+    free(grad);
 }
 
 void fd_check(const lossd_function *fn, lossd_tensor *input, double *input_data,
               fd_configure configure, void *ctx, double rtol, double atol)
 {
-    double *grad = malloc((input->size ? input->size : 1) * sizeof *grad);
-    ck_assert_ptr_nonnull(grad);
-    evaluate(fn, input, configure, ctx, grad);
-    for (size_t i = 0; i < input->size; i++) {
-        double x = input_data[i];
-        double h = 1e-6 * fmax(1.0, fabs(x));
-        input_data[i] = x + h;
-        double up = evaluate(fn, input, configure, ctx, NULL);
-        input_data[i] = x - h;
-        double down = evaluate(fn, input, configure, ctx, NULL);
-        input_data[i] = x;
-        double numeric = (up - down) / (2 * h);
-        ck_assert_msg(close_enough(grad[i], numeric, rtol, atol),
-                      "%s: d/d%s[%zu] at %.17g: analytic %.17g, central difference %.17g", fn->name,
-                      fn->operands[0].name, i, x, grad[i], numeric);
-    }
-    free(grad);
+    fd_check_operand(fn, 0, input, input_data, 1e-6, configure, ctx, rtol, atol);
 }

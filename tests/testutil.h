@@ -165,7 +165,7 @@ size_t golden_check_names(lossd_kind kind);
 
 /*
  * Configures a call for a finite-difference check: sets everything but
- * the first operand (which fd_check sets to its own perturbed copies).
+ * the operand checked (which fd_check sets to its own perturbed copies).
  */
 typedef void (*fd_configure)(lossd_call *c, void *ctx);
 
@@ -177,6 +177,16 @@ typedef void (*fd_configure)(lossd_call *c, void *ctx);
  */
 void fd_check(const lossd_function *fn, lossd_tensor *input, double *input_data,
               fd_configure configure, void *ctx, double rtol, double atol);
+
+/*
+ * The same for operand k (0: input, p; 1: target, q - the gradient
+ * LOSSD_FN_GRAD_SECOND gives), with steps of `step` (relative):
+ * configure sets everything else, the other operand included (it may set
+ * operand k too: the check's copies replace it). Information measures
+ * whose rows must sum to 1 within 1e-6 take steps below that.
+ */
+void fd_check_operand(const lossd_function *fn, size_t k, lossd_tensor *operand, double *data,
+                      double step, fd_configure configure, void *ctx, double rtol, double atol);
 
 /* The function of that kind and name; fails the test when it is missing. */
 const lossd_function *must_find(lossd_kind kind, const char *name);

@@ -563,14 +563,17 @@ int lossd_call_prepare(lossd_call *c, lossd_error *err)
         s->block_units = 1;
     c->n_blocks = (s->n_units + s->block_units - 1) / s->block_units;
 
-    /* The scale of one loss term; prepare hooks may refine it. */
+    /*
+     * The scale of one loss term; prepare hooks may refine it. A mean of
+     * no terms scales by 1/0: their loss is 0 * inf = NaN, PyTorch's 0/0
+     * (finish).
+     */
     s->term_scale = 1.0;
     if (fn->kind == LOSSD_KIND_LOSS) {
-        if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0)
+        if (c->reduction == LOSSD_REDUCTION_MEAN)
             s->term_scale = 1.0 / (double)c->n_terms;
         /* batchmean divides by the first dimension; a scalar has none (F.kl_div: the sum) */
-        if (c->reduction == LOSSD_REDUCTION_BATCHMEAN && c->operand[0].rank > 0 &&
-            c->operand[0].shape[0] > 0)
+        if (c->reduction == LOSSD_REDUCTION_BATCHMEAN && c->operand[0].rank > 0)
             s->term_scale = 1.0 / (double)c->operand[0].shape[0];
     }
     if (fn->impl->prepare && (rc = fn->impl->prepare(c, err)) < 0)
@@ -622,6 +625,18 @@ void lossd_call_run(const lossd_call *c, size_t first_block, size_t end_block)
     lossd__run_blocks(c, first_block, end_block);
 }
 
+/*
+ * The reduced loss of an empty batch, PyTorch's: a sum of nothing is 0, a
+ * mean (and batchmean over a first axis of 0) is 0/0 = NaN - except where
+ * the reference guards it, as torchvision's box losses do (0; the rule of
+ * the terms says so).
+ */
+static double empty_loss(const lossd_call *c)
+{
+    const lossd__rule_impl *rule = lossd__operand_rule(c, 0)->impl;
+    return rule && rule->empty_mean_zero ? 0.0 : 0.0 * c->state->term_scale;
+}
+
 void lossd_call_finish(lossd_call *c)
 {
     LOSSD_ASSERT(c->state != NULL && c->state->prepared);
@@ -635,6 +650,8 @@ void lossd_call_finish(lossd_call *c)
     }
     bool reduced = lossd__reduced(c);
     c->loss = reduced ? lossd__sum_value(&sum) : 0.0;
+    if (reduced && c->n_terms == 0)
+        c->loss = empty_loss(c);
     if (!c->want_stats) { /* the kernels counted nothing */
         c->zero_grad_fraction = NAN;
         c->n_nonfinite = reduced && !isfinite(c->loss);

@@ -2,10 +2,11 @@
 /*
  * classification.c - the probabilistic losses: binary cross-entropy (on
  * probabilities and on logits), cross-entropy, NLL, KL divergence and the
- * two focal losses, as torch.nn.functional / torchvision compute them; and
- * losses of detection heads that PyTorch lacks, from their papers and
- * mmdetection (docs/functions.md gives each formula and its source):
- * Poly-1, Quality Focal Loss, Varifocal loss and Distribution Focal Loss.
+ * two focal losses, as torch.nn.functional / torchvision compute them, with
+ * the target's gradient where PyTorch's autograd gives one (bce,
+ * bce_with_logits, kl_div, cross_entropy's probability targets). The
+ * losses of detection heads that PyTorch lacks are in detection.c, made
+ * of the same pieces (classification.h).
  *
  * PyTorch details matched (aten/src/ATen/native/Loss.cpp, LossNLL.cpp,
  * torch/nn/functional.py, torchvision/ops/focal_loss.py):
@@ -31,44 +32,10 @@
  */
 #include <string.h>
 
-#include "internal.h"
-
-/*
- * Per-call constants (LOSSD__CONSTS), resolved from the parameters by the
- * prepare hooks: the element-wise losses' part first, then what the
- * row-wise ones (cross_entropy, nll, focal) share.
- */
-typedef struct {
-    /* bce, bce_with_logits: rescaling weights broadcast over input (unset: 1) */
-    lossd__param_view weight, pos_weight;
-    bool has_pos_weight;
-    bool log_target;     /* kl_div */
-    double alpha, gamma; /* sigmoid_focal, focal */
-    double beta;         /* qfl: the exponent of |y - sigmoid(x)| */
-    bool iou_weighted;   /* varifocal: positives weigh y (else 1) */
-
-    /* rows of class scores */
-    const double *class_weight; /* one weight per class, or NULL: every class weighs 1 */
-    double ignore_index;
-    double label_smoothing; /* cross_entropy */
-    /*
-     * cross_entropy and nll: the scale of the NLL part, with 1 - label_smoothing
-     * and the mean's division by the kept targets' total weight folded in
-     * (probability targets: of the whole term, 1/N under mean)
-     */
-    double nll_scale;
-    double smooth_scale; /* cross_entropy: label_smoothing / C, divided like nll_scale */
-    double weight_total; /* cross_entropy: the class weights summed in order (C unweighted) */
-    double poly_epsilon; /* poly1: the weight of (1 - p_t) */
-} classification_consts;
+#include "classification.h"
 
 /* ATen's EPSILON in binary_cross_entropy_backward is the float 1e-12f. */
 #define BCE_GRAD_EPSILON ((double)1e-12f)
-
-LOSSD_INLINE lossd_vd sigmoid(lossd_vd x)
-{
-    return 1 / (1 + lossd_v_exp(-x));
-}
 
 /* ------------------------------------------------------------ pointwise */
 
@@ -78,42 +45,41 @@ LOSSD_INLINE lossd_vd clamped_log(lossd_vd x)
     return lossd_v_fmax(lossd_v_log(x), lossd_v_set1(-100.0));
 }
 
-LOSSD_INLINE lossd_vd bce_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
+/*
+ * d/dt is autograd's binary_cross_entropy_target_backward: w (log(1 - x) -
+ * log x), unclamped - infinite at x = 0 or 1, NaN there where w is 0.
+ */
+LOSSD_INLINE lossd_vd bce_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl,
+                               lossd_vd *dt)
 {
     lossd_vd w = lossd__view_lanes(&LOSSD__CONSTS_OF(consts, classification_consts)->weight, i);
     *dl = w * ((x - t) / lossd_v_fmax((1 - x) * x, lossd_v_set1(BCE_GRAD_EPSILON)));
+    *dt = w * (lossd_v_log(1 - x) - lossd_v_log(x));
     return w * ((t - 1) * clamped_log(1 - x) - t * clamped_log(x));
 }
 
-/*
- * log(exp(-max_val) + exp(-x - max_val)), the log-sum-exp of ATen's max_val
- * form (max_val = max(-x, 0)), with one exponential: one of the two
- * exponents is exactly 0 (exp gives exactly 1) and the other is -|x|, so
- * this is log(1 + exp(-|x|)) bit for bit (the sum's order does not matter).
- */
-LOSSD_INLINE lossd_vd bce_logits_lse(lossd_vd x)
-{
-    return lossd_v_log(1 + lossd_v_exp(-lossd_v_abs(x)));
-}
-
-/* BCE on logits without weights, as ATen's max_val form. */
-LOSSD_INLINE lossd_vd bce_logits_plain(lossd_vd x, lossd_vd t)
-{
-    lossd_vd max_val = lossd_v_fmax(-x, lossd_v_set1(0.0));
-    return (1 - t) * x + max_val + bce_logits_lse(x);
-}
-
+/* d/dt: -x w (binary_cross_entropy_with_logits_target_backward without pos_weight). */
 LOSSD_INLINE lossd_vd bce_logits_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                      lossd_vd *dl)
+                                      lossd_vd *dl, lossd_vd *dt)
 {
     lossd_vd w = lossd__view_lanes(&LOSSD__CONSTS_OF(consts, classification_consts)->weight, i);
     *dl = w * (sigmoid(x) - t);
+    *dt = w * -x;
     return w * bce_logits_plain(x, t);
 }
 
-/* With pos_weight p: log_weight = (p - 1) t + 1 multiplies the log-sum-exp term. */
+/* log sigmoid(x) as ATen's log_sigmoid computes it: min(x, 0) - log1p(exp(-|x|)). */
+LOSSD_INLINE lossd_vd log_sigmoid(lossd_vd x)
+{
+    return lossd_v_fmin(x, lossd_v_set1(0.0)) - lossd_v_log1p(lossd_v_exp(-lossd_v_abs(x)));
+}
+
+/*
+ * With pos_weight p: log_weight = (p - 1) t + 1 multiplies the log-sum-exp
+ * term; d/dt is autograd's (log_sigmoid(-x) - p log_sigmoid(x)) w.
+ */
 LOSSD_INLINE lossd_vd bce_logits_pos_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                          lossd_vd *dl)
+                                          lossd_vd *dl, lossd_vd *dt)
 {
     const classification_consts *k = LOSSD__CONSTS_OF(consts, classification_consts);
     lossd_vd w = lossd__view_lanes(&k->weight, i);
@@ -122,27 +88,36 @@ LOSSD_INLINE lossd_vd bce_logits_pos_elem(const void *consts, size_t i, lossd_vd
     lossd_vd log_weight = (pw - 1) * t + 1;
     lossd_vd pt = pw * t;
     *dl = w * ((pt + 1 - t) * sigmoid(x) - pt);
+    *dt = w * (log_sigmoid(-x) - log_sigmoid(x) * pw);
     return w * ((1 - t) * x + log_weight * (bce_logits_lse(x) + max_val));
 }
 
+/*
+ * d/dt is autograd's through F.kl_div's formulas: e^t (t - x) + e^t with
+ * log_target; log t + t / t - x otherwise (xlogy's two gradients and the
+ * product's), which is NaN at t = 0 (t / t), as in PyTorch.
+ */
 LOSSD_INLINE lossd_vd kl_div_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                  lossd_vd *dl)
+                                  lossd_vd *dl, lossd_vd *dt)
 {
     (void)i;
     if (LOSSD__CONSTS_OF(consts, classification_consts)->log_target) {
         lossd_vd et = lossd_v_exp(t);
         *dl = -et;
+        *dt = (t - x) * et + et;
         return et * (t - x);
     }
     *dl = -t;
+    /* xlogy's self gradient, xlogy(t != 0, t), is log t but 0 at t = 0 (where t / t is NaN) */
+    *dt = (lossd_v_select(t == 0, lossd_v_set1(0.0), lossd_v_log(t)) + t / t) - x;
     lossd_vd xlogy = lossd_v_select(t == 0, lossd_v_set1(0.0), t * lossd_v_log(t));
     return xlogy - t * x;
 }
 
 LOSSD_INLINE lossd_vd sigmoid_focal_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                         lossd_vd *dl)
+                                         lossd_vd *dl, lossd_vd *dt)
 {
-    (void)i;
+    (void)i, (void)dt; /* the target has no gradient here */
     const classification_consts *k = LOSSD__CONSTS_OF(consts, classification_consts);
     double alpha = k->alpha, gamma = k->gamma;
     lossd_vd p = sigmoid(x);
@@ -158,94 +133,19 @@ LOSSD_INLINE lossd_vd sigmoid_focal_elem(const void *consts, size_t i, lossd_vd 
     return alpha_t * (ce * m);
 }
 
-/*
- * Quality Focal Loss with a dense soft target: BCE(x, y) |y - s|^beta, s =
- * sigmoid(x). The gradient is autograd's on that product: (s - y) m +
- * BCE dm/dx, with dm/dx = beta |d|^(beta-1) sgn(d) (-s (1 - s)) for d = y -
- * s, 0 at beta = 0 (pow backward). Like autograd, beta < 1 gives NaN where
- * y = s exactly (|d|^(beta-1) is infinite, sgn(d) is 0).
- */
-LOSSD_INLINE lossd_vd qfl_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t, lossd_vd *dl)
-{
-    (void)i;
-    double beta = LOSSD__CONSTS_OF(consts, classification_consts)->beta;
-    lossd_vd s = sigmoid(x);
-    lossd_vd ce = bce_logits_plain(x, t);
-    lossd_vd d = t - s, abs_d = lossd_v_abs(d);
-    lossd_vd m = lossd_v_pow_scalar(abs_d, beta);
-    lossd_vd dm_dd =
-        beta == 0 ? lossd_v_set1(0.0) : beta * lossd_v_pow_scalar(abs_d, beta - 1) * lossd_v_sgn(d);
-    *dl = (s - t) * m + ce * (dm_dd * -((1 - s) * s));
-    return ce * m;
-}
-
-/*
- * Varifocal loss (mmdetection's varifocal_loss): BCE(x, y) w, where
- * positives (y > 0) weigh y (iou_weighted) or 1, and negatives (y = 0)
- * alpha |s - y|^gamma, s = sigmoid(x). Nothing is detached, as in mmdet:
- * the negatives' gradient flows through their weight too. The mask passes
- * no gradient to the side it does not take (a select, not mmdet's product
- * with a 0/1 mask, which autograd would turn into 0 * inf = NaN where a
- * positive meets s = y with gamma < 1).
- */
-LOSSD_INLINE lossd_vd varifocal_elem(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                     lossd_vd *dl)
-{
-    (void)i;
-    const classification_consts *k = LOSSD__CONSTS_OF(consts, classification_consts);
-    double alpha = k->alpha, gamma = k->gamma;
-    lossd_vd s = sigmoid(x);
-    lossd_vd ce = bce_logits_plain(x, t);
-    lossd_vd d = s - t, abs_d = lossd_v_abs(d);
-    lossd_vm negative = t <= 0;
-    lossd_vd m = lossd_v_pow_scalar(abs_d, gamma);
-    lossd_vd w = lossd_v_select(negative, alpha * m, k->iou_weighted ? t : lossd_v_set1(1.0));
-    /* d w / dx of the negatives: alpha gamma |d|^(gamma-1) sgn(d) s (1 - s); pow's is 0 at gamma 0
-     */
-    lossd_vd dm_dd = gamma == 0 ? lossd_v_set1(0.0)
-                                : gamma * lossd_v_pow_scalar(abs_d, gamma - 1) * lossd_v_sgn(d);
-    lossd_vd dw = lossd_v_select(negative, alpha * (dm_dd * ((1 - s) * s)), lossd_v_set1(0.0));
-    *dl = (s - t) * w + ce * dw;
-    return ce * w;
-}
-
-static size_t bce_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
-    return lossd__pointwise_loss(c, &k, begin, end, out, bce_elem);
-}
+CLASSIFICATION_KERNEL(bce_kernel, lossd__pointwise_loss_dt, bce_elem)
 
 static size_t bce_logits_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
 {
     classification_consts k = *LOSSD__CONSTS(c, classification_consts);
     if (k.has_pos_weight)
-        return lossd__pointwise_loss(c, &k, begin, end, out, bce_logits_pos_elem);
-    return lossd__pointwise_loss(c, &k, begin, end, out, bce_logits_elem);
+        return lossd__pointwise_loss_dt(c, &k, begin, end, out, bce_logits_pos_elem);
+    return lossd__pointwise_loss_dt(c, &k, begin, end, out, bce_logits_elem);
 }
 
-static size_t kl_div_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
-    return lossd__pointwise_loss(c, &k, begin, end, out, kl_div_elem);
-}
+CLASSIFICATION_KERNEL(kl_div_kernel, lossd__pointwise_loss_dt, kl_div_elem)
 
-static size_t sigmoid_focal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
-    return lossd__pointwise_loss(c, &k, begin, end, out, sigmoid_focal_elem);
-}
-
-static size_t qfl_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
-    return lossd__pointwise_loss(c, &k, begin, end, out, qfl_elem);
-}
-
-static size_t varifocal_kernel(const lossd_call *c, size_t begin, size_t end, double *out)
-{
-    classification_consts k = *LOSSD__CONSTS(c, classification_consts);
-    return lossd__pointwise_loss(c, &k, begin, end, out, varifocal_elem);
-}
+CLASSIFICATION_KERNEL(sigmoid_focal_kernel, lossd__pointwise_loss, sigmoid_focal_elem)
 
 static int bce_prepare(lossd_call *c, lossd_error *err)
 {
@@ -282,24 +182,6 @@ static int sigmoid_focal_prepare(lossd_call *c, lossd_error *err)
     return 0;
 }
 
-static int qfl_prepare(lossd_call *c, lossd_error *err)
-{
-    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
-    k->beta = lossd__param_number(c, "beta");
-    (void)err;
-    return 0;
-}
-
-static int varifocal_prepare(lossd_call *c, lossd_error *err)
-{
-    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
-    k->alpha = lossd__param_number(c, "alpha");
-    k->gamma = lossd__param_number(c, "gamma");
-    k->iou_weighted = lossd__param_bool(c, "iou_weighted");
-    (void)err;
-    return 0;
-}
-
 /* ------------------------------------------------------------ row-wise (N, C) */
 
 /* The upstream factors of rows r..r+n-1 without the reduction's scale. */
@@ -315,12 +197,6 @@ LOSSD_INLINE lossd_vd row_upstream(const lossd_call *c, size_t r, size_t n)
 LOSSD_INLINE double ignored_term(const classification_consts *k)
 {
     return k->nll_scale * 0.0;
-}
-
-/* Class weight w[j]: 1 without a weight tensor. */
-LOSSD_INLINE double class_weight(const classification_consts *k, size_t j)
-{
-    return k->class_weight ? k->class_weight[j] : 1.0;
 }
 
 /* What every row-wise loss resolves: its class weights (if any) and ignore_index. */
@@ -367,6 +243,10 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
     if (c->prob_target && k->ignore_index >= 0)
         return lossd__fail(err, LOSSD_EINVAL, "ignore_index",
                            "not supported with probability targets");
+    if (c->want_grad_second && !c->prob_target)
+        return lossd__fail(err, LOSSD_EINVAL, "grad",
+                           "class indices have no gradient; a target of probabilities shaped "
+                           "like input has one");
     double eps = k->label_smoothing = lossd__param_number(c, "label_smoothing");
     size_t n_rows = c->n_terms, n_classes = c->state->n_classes;
     k->weight_total = (double)n_classes;
@@ -393,47 +273,81 @@ static int cross_entropy_prepare(lossd_call *c, lossd_error *err)
 }
 
 /*
- * The class-index targets of rows r..r+n_rows-1, one per lane: *target
- * as given, *ignored_rows marks ignore_index, index[k] is the class (0
- * for ignored and missing rows, so that it can always be read),
- * *x_target is x[row][index] and *w_target its class weight (w_target is
- * NULL for functions without class weights: no look-up).
+ * Rows r..r+rows-1 of cross_entropy with probability targets, smoothed as
+ * t (1 - e) + e / C (PyTorch's cross_entropy_loss_prob_target): the loss,
+ * the input's gradient and, when asked, the target's - autograd's through
+ * -(log_softmax(x) t w).sum() / N, that is -(1 - e) w_j log p_j per entry,
+ * scaled like the loss. max and logsum are the rows' softmax pieces.
  */
-LOSSD_INLINE void row_targets(const lossd_call *c, const classification_consts *k, size_t r,
-                              size_t n_rows, lossd_vd *target, size_t index[LOSSD_LANES],
-                              lossd_vm *ignored_rows, lossd_vd *x_target, lossd_vd *w_target)
+LOSSD_INLINE void ce_prob_rows(const lossd_call *restrict c, const classification_consts *k,
+                               size_t begin, size_t r, size_t rows, lossd_vd max, lossd_vd logsum,
+                               lossd_vd up, double *out, lossd_vm *bad)
 {
     size_t n_cls = c->state->n_classes;
-    const double *x = c->operand[0].data + r * n_cls;
-    const double *w = w_target ? k->class_weight : NULL;
-    *target = lossd_v_load_n(c->operand[1].data + r, n_rows);
-    *ignored_rows = *target == k->ignore_index;
-    /*
-     * The classes as integers, all lanes at once: validation made them
-     * whole numbers in [0, 2^52), and adding 2^52 puts such a number in
-     * the low bits of the sum's representation. An ignored row's
-     * ignore_index may be anything: out of range, it reads class 0.
-     */
-    lossd_vm bits = (lossd_vm)(*target + 0x1p52) - (lossd_vm)lossd_v_set1(0x1p52);
-    for (size_t l = 0; l < LOSSD_LANES; l++) {
-        index[l] = l < n_rows && (size_t)bits[l] < n_cls ? (size_t)bits[l] : 0;
-        (*x_target)[l] = l < n_rows ? x[l * n_cls + index[l]] : 0;
-        if (w_target)
-            (*w_target)[l] = w ? w[index[l]] : 1.0;
+    double eps = k->label_smoothing, nll_scale = k->nll_scale;
+    const double *x = c->operand[0].data + r * n_cls, *t = c->operand[1].data + r * n_cls;
+    double *g = c->grad ? c->grad + r * n_cls : NULL;
+    double *gt = c->grad_second ? c->grad_second + r * n_cls : NULL;
+    lossd_vd loss = lossd_v_set1(0.0), wt_total = lossd_v_set1(0.0);
+    for (size_t j = 0; j < n_cls; j++) {
+        lossd_vd tj = lossd_v_gather(t + j, n_cls, rows);
+        if (eps > 0)
+            tj = tj * (1 - eps) + eps / (double)n_cls;
+        lossd_vd wt = class_weight(k, j) * tj;
+        loss -= ((lossd_v_gather(x + j, n_cls, rows) - max) - logsum) * tj * class_weight(k, j);
+        wt_total += wt;
+    }
+    loss = nll_scale * loss;
+    lossd_v_store_n(out + (r - begin), loss, rows);
+    if (!lossd__reduced(c))
+        lossd__tally_nonfinite(bad, loss, rows);
+    for (size_t j = 0; g && j < n_cls; j++) {
+        lossd_vd tj = lossd_v_gather(t + j, n_cls, rows);
+        if (eps > 0)
+            tj = tj * (1 - eps) + eps / (double)n_cls;
+        lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
+        lossd_vd gj = nll_scale * up * (p * wt_total - class_weight(k, j) * tj);
+        lossd_v_scatter(g + j, n_cls, gj, rows);
+        lossd__tally_nonfinite(bad, gj, rows);
+    }
+    /* autograd's order: ((-(g / N)) w_j) log p_j, then (1 - e) through the smoothing */
+    lossd_vd down = -(nll_scale * up);
+    for (size_t j = 0; gt && j < n_cls; j++) {
+        lossd_vd logp = (lossd_v_gather(x + j, n_cls, rows) - max) - logsum;
+        lossd_vd gj = down * class_weight(k, j) * logp * (1 - eps);
+        lossd_v_scatter(gt + j, n_cls, gj, rows);
+        lossd__tally_nonfinite(bad, gj, rows);
     }
 }
 
-/* 1.0 in the lanes whose target is class j (compared as doubles: SSE2 has no 64-bit integer
- * compare). */
-LOSSD_INLINE lossd_vd is_target(lossd_vd target, size_t j)
+/*
+ * cross_entropy over probability targets, LOSSD_LANES rows at a time: a
+ * loop of its own, so that the class-index rows' loop below holds no
+ * branch to it (which cost that loop 1.2% more instructions, callgrind).
+ */
+static size_t cross_entropy_prob_kernel(const lossd_call *restrict c, size_t begin, size_t end,
+                                        double *out)
 {
-    return lossd_v_ones(target == (double)j);
+    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
+    size_t n_cls = c->state->n_classes;
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        lossd_vd max, sum;
+        lossd__softmax_rows(c->operand[0].data + r * n_cls, n_cls, rows, &max, &sum, NULL);
+        ce_prob_rows(c, k, begin, r, rows, max, lossd_v_log(sum), row_upstream(c, r, rows), out,
+                     &bad);
+    }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+    return 0;
 }
 
 /* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
 static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, size_t end,
                                    double *out)
 {
+    if (c->prob_target)
+        return cross_entropy_prob_kernel(c, begin, end, out);
     const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
     size_t n_cls = c->state->n_classes;
     double eps = k->label_smoothing, weight_total = k->weight_total;
@@ -448,33 +362,6 @@ static size_t cross_entropy_kernel(const lossd_call *restrict c, size_t begin, s
         lossd_vd max, sum;
         lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
         lossd_vd logsum = lossd_v_log(sum);
-        if (c->prob_target) {
-            const double *t = c->operand[1].data + r * n_cls;
-            lossd_vd loss = lossd_v_set1(0.0), wt_total = lossd_v_set1(0.0);
-            for (size_t j = 0; j < n_cls; j++) {
-                lossd_vd tj = lossd_v_gather(t + j, n_cls, rows);
-                if (eps > 0)
-                    tj = tj * (1 - eps) + eps / (double)n_cls;
-                lossd_vd wt = class_weight(k, j) * tj;
-                loss -=
-                    ((lossd_v_gather(x + j, n_cls, rows) - max) - logsum) * tj * class_weight(k, j);
-                wt_total += wt;
-            }
-            loss = nll_scale * loss;
-            lossd_v_store_n(out + (r - begin), loss, rows);
-            if (!reduced)
-                lossd__tally_nonfinite(&bad, loss, rows);
-            for (size_t j = 0; g && j < n_cls; j++) {
-                lossd_vd tj = lossd_v_gather(t + j, n_cls, rows);
-                if (eps > 0)
-                    tj = tj * (1 - eps) + eps / (double)n_cls;
-                lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
-                lossd_vd gj = nll_scale * up * (p * wt_total - class_weight(k, j) * tj);
-                lossd_v_scatter(g + j, n_cls, gj, rows);
-                lossd__tally_nonfinite(&bad, gj, rows);
-            }
-            continue;
-        }
         size_t index[LOSSD_LANES];
         lossd_vd target;
         lossd_vm ignored_rows;
@@ -572,7 +459,7 @@ static int focal_prepare(lossd_call *c, lossd_error *err)
     size_t kept = 0;
     if (c->reduction == LOSSD_REDUCTION_MEAN && c->n_terms > 0) {
         target_weight_sum(c, k, &kept_sum, &kept);
-        c->state->term_scale = kept ? 1.0 / (double)kept : 0.0;
+        c->state->term_scale = 1.0 / (double)kept; /* none kept: 0/0 = NaN, as nll's mean */
     }
     return 0;
 }
@@ -582,6 +469,7 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
     const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
     size_t n_cls = c->state->n_classes;
     double alpha = k->alpha, gamma = k->gamma, scale = c->state->term_scale;
+    double ignored = 0.0 * scale; /* an ignored row's share: NaN when none is kept (mean) */
     bool reduced = lossd__reduced(c);
     lossd_vm bad = {0};
     for (size_t r = begin; r < end; r += LOSSD_LANES) {
@@ -601,13 +489,13 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
         lossd_vd m = lossd_v_pow_scalar(1 - p_t, gamma);
 #ifdef LOSSD_SIMD_AVX2
         lossd_vd loss =
-            lossd_v_select(ignored_rows, lossd_v_set1(0.0), scale * (-alpha * m * logp_t));
+            lossd_v_select(ignored_rows, lossd_v_set1(ignored), scale * (-alpha * m * logp_t));
 #else
         /* lane by lane, as nll_rows: this select crashes GCC 12's SSE2 code generation */
         lossd_vd loss = scale * (-alpha * m * logp_t);
         for (size_t l = 0; l < LOSSD_LANES; l++)
             if (ignored_rows[l])
-                loss[l] = 0.0;
+                loss[l] = ignored;
 #endif
         lossd_v_store_n(out + (r - begin), loss, rows);
         if (!reduced)
@@ -624,114 +512,6 @@ static size_t focal_kernel(const lossd_call *restrict c, size_t begin, size_t en
             lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
             lossd_vd gj =
                 lossd_v_select(ignored_rows, lossd_v_set1(0.0), up * (is_target(target, j) - p));
-            lossd_v_scatter(g + j, n_cls, gj, rows);
-            lossd__tally_nonfinite(&bad, gj, rows);
-        }
-    }
-    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
-    return 0;
-}
-
-/*
- * Poly-1 (Leng et al. 2022): CE(x, y) + epsilon (1 - p_t), p_t = softmax(x)[y],
- * over class indices without weights, ignore_index or label smoothing. The
- * cross-entropy part is cross_entropy_kernel's arithmetic in its order, so
- * that epsilon = 0 gives its results bit for bit (check_classification.c
- * checks it). d/dx_j = (p_j - [j = y]) (1 + epsilon p_t): autograd's two
- * paths, CE's p - onehot and epsilon p_t (p - onehot), share the factor.
- */
-static int poly1_prepare(lossd_call *c, lossd_error *err)
-{
-    (void)err;
-    classification_consts *k = LOSSD__CONSTS_SET(c, classification_consts);
-    k->class_weight = NULL;
-    k->ignore_index = NAN; /* no target is ignored: NaN equals nothing */
-    k->poly_epsilon = lossd__param_number(c, "epsilon");
-    return 0;
-}
-
-static size_t poly1_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
-{
-    const classification_consts *k = LOSSD__CONSTS(c, classification_consts);
-    size_t n_cls = c->state->n_classes;
-    double epsilon = k->poly_epsilon, scale = c->state->term_scale;
-    bool reduced = lossd__reduced(c);
-    lossd_vm bad = {0};
-    for (size_t r = begin; r < end; r += LOSSD_LANES) {
-        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
-        const double *x = c->operand[0].data + r * n_cls;
-        double *g = c->grad ? c->grad + r * n_cls : NULL;
-        size_t index[LOSSD_LANES];
-        lossd_vd target, x_target;
-        lossd_vm ignored_rows; /* none: poly1 has no ignore_index */
-        row_targets(c, k, r, rows, &target, index, &ignored_rows, &x_target, NULL);
-        lossd_vd max, sum;
-        lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
-        lossd_vd logsum = lossd_v_log(sum);
-        lossd_vd logp_t = (x_target - max) - logsum;
-        lossd_vd p_t = lossd_v_exp(logp_t);
-        lossd_vd loss = scale * (-logp_t + epsilon * (1 - p_t));
-        lossd_v_store_n(out + (r - begin), loss, rows);
-        if (!reduced)
-            lossd__tally_nonfinite(&bad, loss, rows);
-        if (!g)
-            continue;
-        lossd_vd up = lossd__upstream(c, scale, r, rows) * (1 + epsilon * p_t);
-        for (size_t j = 0; j < n_cls; j++) {
-            lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
-            lossd_vd gj = up * (p - is_target(target, j));
-            lossd_v_scatter(g + j, n_cls, gj, rows);
-            lossd__tally_nonfinite(&bad, gj, rows);
-        }
-    }
-    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
-    return 0;
-}
-
-/*
- * Distribution Focal Loss (GFL, mmdetection's distribution_focal_loss): a
- * real target y in [0, C - 1] between bins l = floor(y) and l + 1 is
- * CE(x, l) (l + 1 - y) + CE(x, l + 1) (y - l), each CE in cross_entropy's
- * arithmetic. At y = C - 1 the right term, whose weight is 0, is dropped
- * (mmdet would index bin C): its CE is taken at bin C - 1 instead, which
- * adds exactly 0 to the loss, and no lane matches bin C in the gradient.
- * d/dx_j = wl (p_j - [j = l]) + wr (p_j - [j = l + 1]), autograd's sum of the
- * two log_softmax backwards. Call-time validation put every y in [0, C - 1].
- */
-static size_t dfl_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out)
-{
-    size_t n_cls = c->state->n_classes;
-    double scale = c->state->term_scale;
-    bool reduced = lossd__reduced(c);
-    lossd_vm bad = {0};
-    for (size_t r = begin; r < end; r += LOSSD_LANES) {
-        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
-        const double *x = c->operand[0].data + r * n_cls;
-        double *g = c->grad ? c->grad + r * n_cls : NULL;
-        lossd_vd y = lossd_v_load_n(c->operand[1].data + r, rows);
-        lossd_vd left = lossd_v_set1(0.0), x_left = left, x_right = left;
-        for (size_t l = 0; l < rows; l++) {
-            size_t bin = (size_t)floor(y[l]);
-            left[l] = (double)bin;
-            x_left[l] = x[l * n_cls + bin];
-            x_right[l] = x[l * n_cls + (bin + 1 < n_cls ? bin + 1 : bin)];
-        }
-        lossd_vd w_left = (left + 1) - y, w_right = y - left;
-        lossd_vd max, sum;
-        lossd__softmax_rows(x, n_cls, rows, &max, &sum, NULL);
-        lossd_vd logsum = lossd_v_log(sum);
-        lossd_vd ce_left = -((x_left - max) - logsum), ce_right = -((x_right - max) - logsum);
-        lossd_vd loss = scale * (ce_left * w_left + ce_right * w_right);
-        lossd_v_store_n(out + (r - begin), loss, rows);
-        if (!reduced)
-            lossd__tally_nonfinite(&bad, loss, rows);
-        if (!g)
-            continue;
-        lossd_vd up = lossd__upstream(c, scale, r, rows);
-        for (size_t j = 0; j < n_cls; j++) {
-            lossd_vd p = lossd_v_exp((lossd_v_gather(x + j, n_cls, rows) - max) - logsum);
-            lossd_vd gj =
-                up * (w_left * (p - is_target(left, j)) + w_right * (p - is_target(left + 1, j)));
             lossd_v_scatter(g + j, n_cls, gj, rows);
             lossd__tally_nonfinite(&bad, gj, rows);
         }
@@ -818,65 +598,13 @@ static const lossd_param_spec focal_params[] = {
     IGNORE_INDEX_PARAM,
 };
 
-static const lossd_param_spec poly1_params[] = {
-    {.name = "epsilon",
-     .type = LOSSD_PARAM_NUMBER,
-     .summary = "the weight of the first polynomial term (1 - p_t); 0 is cross-entropy",
-     .default_number = 1.0,
-     .domain = {-1, INFINITY, false, false, false, 0, false, 0}},
-};
-
-static const lossd_param_spec qfl_params[] = {
-    {.name = "beta",
-     .type = LOSSD_PARAM_NUMBER,
-     .summary = "the focusing exponent of abs(y - sigmoid(x)); 0 is bce_with_logits",
-     .default_number = 2.0,
-     .domain = LOSSD__NONNEG},
-};
-
-static const lossd_param_spec varifocal_params[] = {
-    {.name = "alpha",
-     .type = LOSSD_PARAM_NUMBER,
-     .summary = "the weight of the negatives' term alpha abs(sigmoid(x) - y)^gamma",
-     .default_number = 0.75,
-     .domain = LOSSD__NONNEG},
-    {.name = "gamma",
-     .type = LOSSD_PARAM_NUMBER,
-     .summary = "the focusing exponent of the negatives' abs(sigmoid(x) - y)",
-     .default_number = 2.0,
-     .domain = LOSSD__NONNEG},
-    {.name = "iou_weighted",
-     .type = LOSSD_PARAM_BOOL,
-     .summary = "positives weigh their target (IoU); false: 1",
-     .default_number = 1},
-};
-
-/* Scores (N,C) or (C) described by input_text, and one class index per row. */
-#define CLASS_INDEX_OPERANDS(input_text)                                     \
-    {                                                                        \
-        {"input", LOSSD_RULE_SCORES, 0, input_text},                         \
-        {                                                                    \
-            "target", LOSSD_RULE_CLASS_INDICES, 0, "class indices (N) or ()" \
-        }                                                                    \
-    }
-
-/* Dense detection heads' logits and their IoU-like quality targets (qfl, varifocal). */
-#define QUALITY_TARGET_OPERANDS                                              \
-    {                                                                        \
-        {"input", LOSSD_RULE_ANY, 0, "logits, any shape"},                   \
-        {                                                                    \
-            "target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,    \
-                "quality scores (IoU) in [0,1], 0 for negatives, same shape" \
-        }                                                                    \
-    }
-
 static const lossd_function classification_functions[] = {
     {.kind = LOSSD_KIND_LOSS,
      .name = "bce",
      .summary = "binary cross-entropy on probabilities",
      .formula = "\\ell_i = -w_i \\left[ y_i \\log x_i + (1 - y_i) \\log(1 - x_i) \\right]",
      .reference = "torch.nn.functional.binary_cross_entropy (logs clamped at -100)",
-     .flags = LOSSD_FN_GRAD,
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND,
      .operands = {{"input", LOSSD_RULE_PROBABILITIES, 0, "probabilities in [0,1], any shape"},
                   {"target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,
                    "probabilities in [0,1], same shape"}},
@@ -888,7 +616,7 @@ static const lossd_function classification_functions[] = {
      .formula = "\\ell_i = -w_i \\left[ p_c y_i \\log \\sigma(x_i) + (1 - y_i) "
                 "\\log(1 - \\sigma(x_i)) \\right]",
      .reference = "torch.nn.functional.binary_cross_entropy_with_logits",
-     .flags = LOSSD_FN_GRAD,
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND,
      .operands = {{"input", LOSSD_RULE_ANY, 0, "logits, any shape"},
                   {"target", LOSSD_RULE_PROBABILITIES, LOSSD_OPERAND_LIKE_INPUT,
                    "probabilities in [0,1], same shape"}},
@@ -899,7 +627,7 @@ static const lossd_function classification_functions[] = {
      .summary = "softmax cross-entropy with class-index or probability targets",
      .formula = "\\ell_n = -\\sum_c w_c\\, y_{n,c} \\log \\frac{e^{x_{n,c}}}{\\sum_k e^{x_{n,k}}}",
      .reference = "torch.nn.functional.cross_entropy",
-     .flags = LOSSD_FN_GRAD,
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND,
      .operands = {{"input", LOSSD_RULE_SCORES, 0, "logits (N,C) or (C)"},
                   {"target", LOSSD_RULE_CLASS_OR_PROB, 0,
                    "class indices (N) or (), or probabilities shaped like input"}},
@@ -919,7 +647,7 @@ static const lossd_function classification_functions[] = {
      .summary = "Kullback-Leibler divergence of a target from log-probabilities",
      .formula = "\\ell_i = y_i (\\log y_i - x_i)",
      .reference = "torch.nn.functional.kl_div",
-     .flags = LOSSD_FN_GRAD | LOSSD_FN_BATCHMEAN,
+     .flags = LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND | LOSSD_FN_BATCHMEAN,
      .operands = {{"input", LOSSD_RULE_ANY, 0, "log-probabilities, any shape"},
                   {"target", LOSSD_RULE_PROBABILITIES_OR_LOGS, LOSSD_OPERAND_LIKE_INPUT,
                    "probabilities (log-probabilities with log_target), same shape"}},
@@ -946,48 +674,6 @@ static const lossd_function classification_functions[] = {
      .operands = CLASS_INDEX_OPERANDS("logits (N,C) or (C)"),
      .params = LOSSD__PARAMS(focal_params),
      .impl = LOSSD__IMPL(.prepare = focal_prepare, .kernel = focal_kernel)},
-    {.kind = LOSSD_KIND_LOSS,
-     .name = "poly1",
-     .summary = "Poly-1 cross-entropy: cross-entropy plus epsilon (1 - p_t) (Leng et al. 2022)",
-     .formula = "\\ell_n = -\\log p_{n,y_n} + \\epsilon\\,(1 - p_{n,y_n}),\\ "
-                "p_n = \\mathrm{softmax}(x_n)",
-     .reference = "PolyLoss (Leng et al. ICLR 2022), as optax.poly_loss_cross_entropy",
-     .flags = LOSSD_FN_GRAD,
-     .operands = CLASS_INDEX_OPERANDS("logits (N,C) or (C)"),
-     .params = LOSSD__PARAMS(poly1_params),
-     .impl = LOSSD__IMPL(.prepare = poly1_prepare, .kernel = poly1_kernel)},
-    {.kind = LOSSD_KIND_LOSS,
-     .name = "qfl",
-     .summary = "Quality Focal Loss on logits with a dense soft target (GFL, Li et al. 2020)",
-     .formula = "\\ell_i = \\mathrm{BCE}(x_i, y_i)\\,|y_i - \\sigma(x_i)|^\\beta",
-     .reference = "mmdetection quality_focal_loss_tensor_target, element by element (no sum over "
-                  "classes)",
-     .flags = LOSSD_FN_GRAD,
-     .operands = QUALITY_TARGET_OPERANDS,
-     .params = LOSSD__PARAMS(qfl_params),
-     .impl = LOSSD__IMPL(.prepare = qfl_prepare, .kernel = qfl_kernel)},
-    {.kind = LOSSD_KIND_LOSS,
-     .name = "varifocal",
-     .summary = "Varifocal loss on logits: IoU-weighted positives, focal-weighted negatives "
-                "(VarifocalNet, Zhang et al. 2021)",
-     .formula = "\\ell_i = \\mathrm{BCE}(x_i, y_i) \\begin{cases} y_i & y_i > 0 \\\\ "
-                "\\alpha\\,\\sigma(x_i)^\\gamma & y_i = 0 \\end{cases}",
-     .reference = "mmdetection varifocal_loss",
-     .flags = LOSSD_FN_GRAD,
-     .operands = QUALITY_TARGET_OPERANDS,
-     .params = LOSSD__PARAMS(varifocal_params),
-     .impl = LOSSD__IMPL(.prepare = varifocal_prepare, .kernel = varifocal_kernel)},
-    {.kind = LOSSD_KIND_LOSS,
-     .name = "dfl",
-     .summary = "Distribution Focal Loss: cross-entropy of the two bins around a real-valued "
-                "target (GFL, Li et al. 2020)",
-     .formula = "\\ell_i = (l_i + 1 - y_i)\\,\\mathrm{CE}(x_i, l_i) + (y_i - l_i)\\,"
-                "\\mathrm{CE}(x_i, l_i + 1),\\ l_i = \\lfloor y_i \\rfloor",
-     .reference = "mmdetection distribution_focal_loss",
-     .flags = LOSSD_FN_GRAD,
-     .operands = {{"input", LOSSD_RULE_SCORES, 0, "logits over C bins (N,C) or (C)"},
-                  {"target", LOSSD_RULE_BIN_TARGETS, 0, "reals in [0, C-1] (N) or ()"}},
-     .impl = LOSSD__IMPL(.kernel = dfl_kernel)},
 };
 
 LOSSD__MODULE(lossd__classification_module, classification_functions);

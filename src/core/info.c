@@ -258,6 +258,170 @@ LOSSD_INLINE void info_rows_buffered(const lossd_call *restrict c, double ln_bas
     }
 }
 
+/*
+ * Entry j of LOSSD_LANES rows of p and q (lane k: row k, rows n apart;
+ * q NULL reads zeros), divided by the rows' sums sp and sq with normalize.
+ */
+LOSSD_INLINE void row_entries(const double *p, const double *q, size_t j, size_t n, size_t rows,
+                              bool normalize, lossd_vd sp, lossd_vd sq, lossd_vd *pj, lossd_vd *qj)
+{
+    *pj = lossd_v_gather(p + j, n, rows);
+    *qj = q ? lossd_v_gather(q + j, n, rows) : lossd_v_set1(0.0);
+    if (normalize) {
+        *pj = *pj / sp;
+        *qj = q ? *qj / sq : *qj;
+    }
+}
+
+/* ---- gradients (docs/functions.md, "Gradients of the information measures") ---- */
+
+/*
+ * The partial derivatives, in nats, of a row-valued measure's summed term
+ * at p_j, q_j with respect to each (dq only for the measures of two
+ * distributions): the derivatives on the open simplex, which autograd
+ * gives there, continued to its faces as the one-sided derivatives of the
+ * terms with 0 log 0 = 0 - where autograd's xlogy gives 0 (its self
+ * gradient at p = 0) or NaN (its other gradient 0 / 0 at p = q = 0):
+ *   entropy        dp = -(1 + log p)              +inf at p = 0
+ *   cross_entropy  dp = -log q, dq = -p / q       dq = 0 where p = 0
+ *   kl_divergence  dp = log p + 1 - log q         +inf where q = 0
+ *                  dq = -p / q                    0 where p = 0
+ *   js_divergence  dp = log(p / m) / 2, dq = log(q / m) / 2, m = (p + q) / 2,
+ *                  log(2) / 2 each at p = q = 0
+ */
+LOSSD_INLINE void info_partials(int which, lossd_vd pj, lossd_vd qj, lossd_vd *dp, lossd_vd *dq)
+{
+    const lossd_vd zero = lossd_v_set1(0.0);
+    switch (which) {
+    case ENTROPY:
+        *dp = -(1 + lossd_v_log(pj));
+        break;
+    case CROSS_ENTROPY:
+        *dp = -lossd_v_log(qj);
+        *dq = lossd_v_select(pj == 0, zero, -(pj / qj));
+        break;
+    case KL_DIVERGENCE:
+        *dp = lossd_v_select(qj == 0, lossd_v_set1(INFINITY),
+                             (lossd_v_log(pj) + 1) - lossd_v_log(qj));
+        *dq = lossd_v_select(pj == 0, zero, -(pj / qj));
+        break;
+    default: { /* JS_DIVERGENCE */
+        lossd_vd m = 0.5 * (pj + qj), half_ln2 = lossd_v_set1(0.5 * M_LN2), log_m = lossd_v_log(m);
+        *dp = lossd_v_select(m == 0, half_ln2, 0.5 * (lossd_v_log(pj) - log_m));
+        *dq = lossd_v_select(m == 0, half_ln2, 0.5 * (lossd_v_log(qj) - log_m));
+    }
+    }
+}
+
+/*
+ * The gradient of a measure of normalised rows, p~ = p / s, through the
+ * division: (d_k - sum_j p~_j d_j) / s, where a p~_j of 0 adds nothing
+ * (it stays 0 whatever the row's other values). The sum over a row, one
+ * row per lane, in order.
+ */
+LOSSD_INLINE lossd_vd info_dot(lossd_vd acc, lossd_vd pj, lossd_vd dj)
+{
+    return acc + lossd_v_select(pj == 0, lossd_v_set1(0.0), pj * dj);
+}
+
+/*
+ * Rows r..r+rows-1 of self_information's gradient: -g_j / p_j, and with
+ * normalize -g_j / p_j + (sum_k g_k) / s (autograd of log s - log p_j), in
+ * the base (the upstream g divided by ln(base)).
+ */
+LOSSD_INLINE void surprisal_grad_rows(const lossd_call *restrict c, double ln_base, bool normalize,
+                                      size_t r, size_t rows, lossd_vm *bad)
+{
+    size_t n = lossd__row_len(&c->operand[0]);
+    const double *p = c->operand[0].data + r * n;
+    const double *go = c->grad_output_set ? c->grad_output.data + r * n : NULL;
+    lossd_vd ones = lossd_v_set1(1.0), spread = lossd_v_set1(0.0);
+    if (normalize) {
+        lossd_vd total = go ? row_sums(go, n, rows) : lossd_v_set1((double)n);
+        spread = total / row_sums(p, n, rows);
+    }
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd g = go ? lossd_v_gather(go + j, n, rows) : ones;
+        lossd_vd d = in_base(ln_base, -g / lossd_v_gather(p + j, n, rows) + spread);
+        lossd_v_scatter(c->grad + r * n + j, n, d, rows);
+        lossd__tally_nonfinite(bad, d, rows);
+    }
+}
+
+/*
+ * Rows r..r+rows-1 of a row-valued measure: the value (the same additions
+ * as info_kernel's) and the gradients the call asks for, in the base.
+ * Three passes over a row: the sums (normalize), the value with the
+ * normalisation's dot products, the gradients.
+ */
+LOSSD_INLINE lossd_vd info_grad_rows(const lossd_call *restrict c, double ln_base, bool normalize,
+                                     int which, size_t r, size_t rows, lossd_vm *bad)
+{
+    size_t n = lossd__row_len(&c->operand[0]);
+    const double *p = c->operand[0].data + r * n;
+    const double *q = which >= CROSS_ENTROPY ? c->operand[1].data + r * n : NULL;
+    double *gp = c->grad ? c->grad + r * n : NULL,
+           *gq = c->grad_second ? c->grad_second + r * n : NULL;
+    const lossd_vd zero = lossd_v_set1(0.0);
+    lossd_vd sp = normalize ? row_sums(p, n, rows) : lossd_v_set1(1.0);
+    lossd_vd sq = normalize && q ? row_sums(q, n, rows) : lossd_v_set1(1.0);
+    lossd_vd up =
+        in_base(ln_base, c->grad_output_set ? lossd_v_load_n(c->grad_output.data + r, rows)
+                                            : lossd_v_set1(1.0));
+    lossd__sum_lanes acc = {zero, zero};
+    lossd_vd dot_p = zero, dot_q = zero, dp, dq = zero;
+    for (size_t j = 0; j < n; j++) {
+        lossd_vd pj, qj;
+        row_entries(p, q, j, n, rows, normalize, sp, sq, &pj, &qj);
+        lossd__sum_lanes_add(&acc, info_term(which, pj, qj));
+        if (normalize) {
+            info_partials(which, pj, qj, &dp, &dq);
+            dot_p = info_dot(dot_p, pj, dp);
+            dot_q = info_dot(dot_q, qj, dq);
+        }
+    }
+    for (size_t j = 0; j < n && (gp || gq); j++) {
+        lossd_vd pj, qj;
+        row_entries(p, q, j, n, rows, normalize, sp, sq, &pj, &qj);
+        info_partials(which, pj, qj, &dp, &dq);
+        if (gp) {
+            lossd_vd g = up * (normalize ? (dp - dot_p) / sp : dp);
+            lossd_v_scatter(gp + j, n, g, rows);
+            lossd__tally_nonfinite(bad, g, rows);
+        }
+        if (gq) {
+            lossd_vd g = up * (normalize ? (dq - dot_q) / sq : dq);
+            lossd_v_scatter(gq + j, n, g, rows);
+            lossd__tally_nonfinite(bad, g, rows);
+        }
+    }
+    return in_base(ln_base, lossd__sum_lanes_value(&acc));
+}
+
+/*
+ * info_kernel with gradients: LOSSD_LANES rows at a time, one per lane.
+ * Values are info_kernel's numbers (self_information's come from it).
+ */
+static void info_grad_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out,
+                             int which)
+{
+    const info_consts *info = LOSSD__CONSTS(c, info_consts);
+    bool normalize = info->normalize;
+    double ln_base = info->ln_base;
+    lossd_vm bad = {0};
+    for (size_t r = begin; r < end; r += LOSSD_LANES) {
+        size_t rows = end - r < LOSSD_LANES ? end - r : LOSSD_LANES;
+        if (which == SELF_INFORMATION) {
+            surprisal_grad_rows(c, ln_base, normalize, r, rows, &bad);
+            continue;
+        }
+        lossd_vd value = info_grad_rows(c, ln_base, normalize, which, r, rows, &bad);
+        lossd_v_store_n(out + (r - begin), value, rows);
+        lossd__tally_nonfinite(&bad, value, rows);
+    }
+    lossd__report_nonfinite(c, begin, lossd_v_count(bad));
+}
+
 /* LOSSD_LANES rows at a time, one per lane; each lane adds its row's terms in order. */
 LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size_t end, double *out,
                                 int which)
@@ -269,6 +433,12 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
     double ln_base = info->ln_base;
     const lossd_vd zero = lossd_v_set1(0.0);
     lossd_vm bad = {0};
+    if ((c->grad || c->grad_second) && which != SELF_INFORMATION) {
+        info_grad_kernel(c, begin, end, out, which);
+        return 0;
+    }
+    if (c->grad) /* self_information: the values below, then the gradient */
+        info_grad_kernel(c, begin, end, out, which);
     if (which == SELF_INFORMATION && !normalize) {
         /* element by element: the rows' layout does not matter */
         size_t count = (end - begin) * n;
@@ -305,12 +475,8 @@ LOSSD_INLINE size_t info_kernel(const lossd_call *restrict c, size_t begin, size
         }
         lossd__sum_lanes acc = {zero, zero};
         for (size_t j = 0; j < n; j++) {
-            lossd_vd pj = lossd_v_gather(p + j, n, rows);
-            lossd_vd qj = q ? lossd_v_gather(q + j, n, rows) : zero;
-            if (normalize) {
-                pj = pj / sp;
-                qj = q ? qj / sq : qj;
-            }
+            lossd_vd pj, qj;
+            row_entries(p, q, j, n, rows, normalize, sp, sq, &pj, &qj);
             lossd__sum_lanes_add(&acc, info_term(which, pj, qj));
         }
         lossd_vd value = in_base(ln_base, lossd__sum_lanes_value(&acc));
@@ -370,25 +536,27 @@ static const lossd_param_spec info_params[] = {
         NULL, LOSSD_RULE_NONE, 0, NULL \
     }
 
-#define INFO(fname, fsummary, fformula, fflags, q_operand)                              \
-    .kind = LOSSD_KIND_INFO, .name = #fname, .summary = fsummary, .formula = fformula,  \
-    .reference = "information theory (Shannon 1948; Kullback-Leibler 1951; Lin 1991)",  \
-    .operands = {P_OPERAND, q_operand}, .params = LOSSD__PARAMS(info_params),           \
-    .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE | (fflags), .prepare = info_prepare, \
+/* Every measure has a gradient with respect to each of its distributions. */
+#define INFO(fname, fsummary, fformula, fflags, q_operand, grads)                             \
+    .kind = LOSSD_KIND_INFO, .name = #fname, .summary = fsummary, .formula = fformula,        \
+    .reference = "information theory (Shannon 1948; Kullback-Leibler 1951; Lin 1991)",        \
+    .flags = grads, .operands = {P_OPERAND, q_operand}, .params = LOSSD__PARAMS(info_params), \
+    .impl = LOSSD__IMPL(.flags = LOSSD__FN_ROWWISE | (fflags), .prepare = info_prepare,       \
                         .kernel = fname##_kernel)
 
 static const lossd_function info_functions[] = {
-    {INFO(self_information, "surprisal of each outcome", "I(x) = -\\log P(x)", 0, NO_OPERAND)},
+    {INFO(self_information, "surprisal of each outcome", "I(x) = -\\log P(x)", 0, NO_OPERAND,
+          LOSSD_FN_GRAD)},
     {INFO(entropy, "Shannon entropy of each row", "H(P) = -\\sum_x P(x) \\log P(x)",
-          LOSSD__FN_ROW_OUTPUT, NO_OPERAND)},
+          LOSSD__FN_ROW_OUTPUT, NO_OPERAND, LOSSD_FN_GRAD)},
     {INFO(cross_entropy, "cross-entropy of Q relative to P", "H_P(Q) = -\\sum_x P(x) \\log Q(x)",
-          LOSSD__FN_ROW_OUTPUT, Q_OPERAND)},
+          LOSSD__FN_ROW_OUTPUT, Q_OPERAND, LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND)},
     {INFO(kl_divergence, "Kullback-Leibler divergence of Q from P",
           "D_{KL}(P \\| Q) = \\sum_x P(x) \\log \\frac{P(x)}{Q(x)}", LOSSD__FN_ROW_OUTPUT,
-          Q_OPERAND)},
+          Q_OPERAND, LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND)},
     {INFO(js_divergence, "Jensen-Shannon divergence",
           "\\tfrac12 D_{KL}(P \\| M) + \\tfrac12 D_{KL}(Q \\| M),\\ M = \\tfrac12 (P + Q)",
-          LOSSD__FN_ROW_OUTPUT, Q_OPERAND)},
+          LOSSD__FN_ROW_OUTPUT, Q_OPERAND, LOSSD_FN_GRAD | LOSSD_FN_GRAD_SECOND)},
 };
 
 LOSSD__MODULE(lossd__info_module, info_functions);

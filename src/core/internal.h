@@ -2,12 +2,12 @@
 /*
  * internal.h - what the core's modules share and nothing outside sees.
  *
- * Each module (regression.c, classification.c, boxes.c, oriented.c,
- * gaussian.c, activation.c, info.c) owns its kernels, its family's per-call constants and the
- * registry rows that point at them; registry.c only strings the module
- * tables together. Adding a function is one kernel plus one row in its
- * module (docs/internals.md has the whole checklist). Modules are compiled
- * twice, for the baseline and for AVX2 (simd.h), from this one source.
+ * Each module (regression.c, classification.c, detection.c, boxes.c,
+ * oriented.c, gaussian.c, activation.c, info.c) owns its kernels, its family's per-call constants
+ * and the registry rows that point at them; registry.c only strings the module tables together.
+ * Adding a function is one kernel plus one row in its module (docs/internals.md has the whole
+ * checklist). Modules are compiled twice, for the baseline and for AVX2 (simd.h), from this one
+ * source.
  *
  * Kernel contract (lossd__impl.kernel):
  *   size_t kernel(const lossd_call *c, size_t begin, size_t end, double *out)
@@ -19,6 +19,9 @@
  *   - when c->grad is not NULL, it writes the gradient of the input
  *     elements belonging to those units, with the upstream gradient
  *     lossd__upstream(c, term_scale, term, ...) folded in;
+ *   - when c->grad_second is not NULL (functions with
+ *     LOSSD_FN_GRAD_SECOND), the same for the second operand's elements
+ *     (target, q) belonging to those units;
  *   - when c->terms[k] is not NULL, it writes per-term extras at [unit];
  *   - it reports the NaN and infinite values it wrote (outputs unless the
  *     loss is reduced, gradients, extras) with lossd__report_nonfinite;
@@ -94,6 +97,7 @@ typedef struct {
 
 extern const lossd__module lossd__regression_module, lossd__regression_module_avx2;
 extern const lossd__module lossd__classification_module, lossd__classification_module_avx2;
+extern const lossd__module lossd__detection_module, lossd__detection_module_avx2;
 extern const lossd__module lossd__box_module, lossd__box_module_avx2;
 extern const lossd__module lossd__pairwise_module, lossd__pairwise_module_avx2;
 extern const lossd__module lossd__oriented_module, lossd__oriented_module_avx2;
@@ -386,13 +390,20 @@ LOSSD_INLINE double lossd__rng_uniform(uint64_t *state, double lo, double hi)
 
 /*
  * A rule's private half: the check of an operand's values once its shape
- * is known (NULL: none), and a sampler of valid values for it, given the
- * call's parameters and first operand (lossd_call_sample_operand()).
+ * is known (NULL: none), a sampler of valid values for it, given the
+ * call's parameters and first operand (lossd_call_sample_operand()), and
+ * how a loss over such operands reduces an empty batch.
  */
 typedef struct lossd__rule_impl {
     int (*check)(lossd_call *c, size_t k, lossd_error *err);
     void (*sample)(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
                    uint64_t *rng);
+    /*
+     * A loss whose first operand follows this rule reduces an empty batch's
+     * mean to 0, as torchvision's box losses do (loss.mean() if
+     * loss.numel() > 0 else 0.0 * loss.sum()), not to PyTorch's NaN.
+     */
+    bool empty_mean_zero;
 } lossd__rule_impl;
 
 #define LOSSD__RULE_IMPL(...) (&(const lossd__rule_impl){__VA_ARGS__})
@@ -481,18 +492,21 @@ LOSSD_INLINE void lossd__report_nonfinite(const lossd_call *c, size_t begin, siz
 /* ---- pointwise kernels: one loop each, specialised by an inlined element function ---- */
 
 /*
- * A pointwise loss: elem(consts, i, x, t, &dl_dx) returns the losses of
- * elements i..i+LOSSD_LANES-1 (simd.h) and their derivatives. `consts` is
- * the kernel's copy of its family's constants (see lossd__pointwise_loss):
- * an element function casts it to its family's type and reads its
- * parameters there. Element functions are branch-free: where
- * PyTorch branches, they compute both sides and select, so that the loop
- * vectorises. The loop scales values by the call's term_scale, folds the
- * upstream gradient into dl_dx and writes c->grad when asked. Without
- * gradients the derivative is dead code and the compiler drops it.
+ * A pointwise loss: elem(consts, i, x, t, &dl_dx, &dl_dt) returns the
+ * losses of elements i..i+LOSSD_LANES-1 (simd.h) and their derivatives
+ * with respect to the input and, for the functions whose target has a
+ * gradient (LOSSD_FN_GRAD_SECOND), to the target; an element function
+ * without one leaves *dl_dt as it is. `consts` is the kernel's copy of its
+ * family's constants (see lossd__pointwise_loss): an element function
+ * casts it to its family's type and reads its parameters there. Element
+ * functions are branch-free: where PyTorch branches, they compute both
+ * sides and select, so that the loop vectorises. The loop scales values by
+ * the call's term_scale, folds the upstream gradient into the derivatives
+ * and writes c->grad and c->grad_second when asked. A derivative nobody
+ * asked for is dead code, and the compiler drops it.
  */
 typedef lossd_vd (*lossd__loss_elem)(const void *consts, size_t i, lossd_vd x, lossd_vd t,
-                                     lossd_vd *dl);
+                                     lossd_vd *dl_dx, lossd_vd *dl_dt);
 
 /*
  * Elements i..i+n-1 (n <= LOSSD_LANES) of a pointwise loss; out points at
@@ -500,16 +514,21 @@ typedef lossd_vd (*lossd__loss_elem)(const void *consts, size_t i, lossd_vd x, l
  */
 LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, const void *restrict consts,
                                     double scale, size_t i, size_t n, double *restrict out,
-                                    double *restrict grad, const double *grad_output, bool reduced,
-                                    bool stats, lossd__loss_elem elem, lossd_vm *bad)
+                                    double *restrict grad, double *restrict grad_second,
+                                    const double *grad_output, bool reduced, bool stats,
+                                    lossd__loss_elem elem, lossd_vm *bad)
 {
-    lossd_vd dl, x = lossd_v_load_n(c->operand[0].data + i, n);
-    lossd_vd y = scale * elem(consts, i, x, lossd_v_load_n(c->operand[1].data + i, n), &dl);
+    lossd_vd dl, dt = lossd_v_set1(0.0), x = lossd_v_load_n(c->operand[0].data + i, n);
+    lossd_vd y = scale * elem(consts, i, x, lossd_v_load_n(c->operand[1].data + i, n), &dl, &dt);
     lossd_v_store_n(out, y, n);
     if (stats && !reduced)
         lossd__tally_nonfinite(bad, y, n);
+    /*
+     * lossd__upstream(c, i, n), with grad_output decided by the caller's loop;
+     * each block computes it (the compiler merges the two when both run), so
+     * that without grad_second the first is the whole of it, as before it.
+     */
     if (grad) {
-        /* lossd__upstream(c, i, n) * dl, with grad_output decided by the caller's loop */
         lossd_vd up =
             grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
         lossd_vd g = up * dl;
@@ -517,45 +536,71 @@ LOSSD_INLINE void lossd__loss_lanes(const lossd_call *restrict c, const void *re
         if (stats)
             lossd__tally_nonfinite(bad, g, n);
     }
+    if (grad_second) {
+        lossd_vd up =
+            grad_output ? scale * lossd_v_load_n(grad_output + i, n) : lossd_v_set1(scale);
+        lossd_vd g = up * dt;
+        lossd_v_store_n(grad_second + i, g, n);
+        if (stats)
+            lossd__tally_nonfinite(bad, g, n);
+    }
 }
 
 /*
- * out and grad are restrict: the stores cannot change the call, so the
- * compiler keeps its pointers in registers.
+ * out, grad and grad_second are restrict: the stores cannot change the
+ * call, so the compiler keeps its pointers in registers.
  */
 LOSSD_INLINE void lossd__loss_loop(const lossd_call *restrict c, const void *restrict consts,
                                    size_t begin, size_t end, double *restrict out,
-                                   double *restrict grad, const double *grad_output, bool reduced,
-                                   bool stats, lossd__loss_elem elem)
+                                   double *restrict grad, double *restrict grad_second,
+                                   const double *grad_output, bool reduced, bool stats,
+                                   lossd__loss_elem elem)
 {
     double scale = c->state->term_scale;
     lossd_vm bad = {0};
     size_t i = begin;
     for (; end - i >= LOSSD_LANES; i += LOSSD_LANES)
-        lossd__loss_lanes(c, consts, scale, i, LOSSD_LANES, out + (i - begin), grad, grad_output,
-                          reduced, stats, elem, &bad);
+        lossd__loss_lanes(c, consts, scale, i, LOSSD_LANES, out + (i - begin), grad, grad_second,
+                          grad_output, reduced, stats, elem, &bad);
     if (i < end)
-        lossd__loss_lanes(c, consts, scale, i, end - i, out + (i - begin), grad, grad_output,
-                          reduced, stats, elem, &bad);
+        lossd__loss_lanes(c, consts, scale, i, end - i, out + (i - begin), grad, grad_second,
+                          grad_output, reduced, stats, elem, &bad);
     if (stats)
         lossd__report_nonfinite(c, begin, lossd_v_count(bad));
 }
 
-/* One loss loop per case, so that no element tests grad, grad_output, the reduction or stats. */
+/*
+ * One loss loop per case, so that no element tests grad, grad_output, the
+ * reduction or stats. With `second` (a constant: the element function
+ * gives dl/dt) a call that wants the target's gradient takes loops of its
+ * own, one test per kernel call before the others; they test grad_output
+ * and the reduction per vector (invariant, predicted), which the loops
+ * without it never do.
+ */
 LOSSD_INLINE void lossd__loss_cases(const lossd_call *c, const void *k, size_t begin, size_t end,
-                                    double *out, bool stats, lossd__loss_elem elem)
+                                    double *out, bool stats, bool second, lossd__loss_elem elem)
 {
     bool reduced = lossd__reduced(c);
-    if (c->grad == NULL && reduced)
-        lossd__loss_loop(c, k, begin, end, out, NULL, NULL, true, false, elem); /* no counts */
-    else if (c->grad == NULL)
-        lossd__loss_loop(c, k, begin, end, out, NULL, NULL, false, stats, elem);
-    else if (reduced)
-        lossd__loss_loop(c, k, begin, end, out, c->grad, NULL, true, stats, elem);
-    else if (!c->grad_output_set)
-        lossd__loss_loop(c, k, begin, end, out, c->grad, NULL, false, stats, elem);
-    else
-        lossd__loss_loop(c, k, begin, end, out, c->grad, c->grad_output.data, false, stats, elem);
+    if (second && c->grad_second) {
+        const double *go = !reduced && c->grad_output_set ? c->grad_output.data : NULL;
+        if (c->grad == NULL)
+            lossd__loss_loop(c, k, begin, end, out, NULL, c->grad_second, go, reduced, stats, elem);
+        else
+            lossd__loss_loop(c, k, begin, end, out, c->grad, c->grad_second, go, reduced, stats,
+                             elem);
+    } else if (c->grad == NULL && reduced) {
+        lossd__loss_loop(c, k, begin, end, out, NULL, NULL, NULL, true, false,
+                         elem); /* no counts */
+    } else if (c->grad == NULL) {
+        lossd__loss_loop(c, k, begin, end, out, NULL, NULL, NULL, false, stats, elem);
+    } else if (reduced) {
+        lossd__loss_loop(c, k, begin, end, out, c->grad, NULL, NULL, true, stats, elem);
+    } else if (!c->grad_output_set) {
+        lossd__loss_loop(c, k, begin, end, out, c->grad, NULL, NULL, false, stats, elem);
+    } else {
+        lossd__loss_loop(c, k, begin, end, out, c->grad, NULL, c->grad_output.data, false, stats,
+                         elem);
+    }
 }
 
 /*
@@ -566,14 +611,26 @@ LOSSD_INLINE void lossd__loss_cases(const lossd_call *c, const void *k, size_t b
  * GCC keeps a local copy's fields in registers for the whole loop; read
  * through c->state, it reloads and re-broadcasts them for every vector,
  * restrict or not (measured: smooth_l1 ran 1.2x faster from the copy).
+ * lossd__pointwise_loss_dt is the same for element functions that give
+ * dl/dt (LOSSD_FN_GRAD_SECOND): only they get the target's loops.
  */
 LOSSD_INLINE size_t lossd__pointwise_loss(const lossd_call *c, const void *consts, size_t begin,
                                           size_t end, double *out, lossd__loss_elem elem)
 {
     if (c->want_stats)
-        lossd__loss_cases(c, consts, begin, end, out, true, elem);
+        lossd__loss_cases(c, consts, begin, end, out, true, false, elem);
     else
-        lossd__loss_cases(c, consts, begin, end, out, false, elem);
+        lossd__loss_cases(c, consts, begin, end, out, false, false, elem);
+    return 0;
+}
+
+LOSSD_INLINE size_t lossd__pointwise_loss_dt(const lossd_call *c, const void *consts, size_t begin,
+                                             size_t end, double *out, lossd__loss_elem elem)
+{
+    if (c->want_stats)
+        lossd__loss_cases(c, consts, begin, end, out, true, true, elem);
+    else
+        lossd__loss_cases(c, consts, begin, end, out, false, true, elem);
     return 0;
 }
 

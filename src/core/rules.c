@@ -347,7 +347,8 @@ static const lossd_rule rules[LOSSD_RULE_COUNT] = {
                           .examples = {"[[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]]",
                                        "[[0.0, 0.0, 1.0, 2.0], [2.0, 0.0, 4.0, 3.0]]"},
                           .impl = LOSSD__RULE_IMPL(.check = lossd__boxes_check,
-                                                   .sample = lossd__boxes_sample)},
+                                                   .sample = lossd__boxes_sample,
+                                                   .empty_mean_zero = true)},
     [LOSSD_RULE_BOX_LIST] =
         {.id = LOSSD_RULE_BOX_LIST,
          .name = "box_list",

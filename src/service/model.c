@@ -273,7 +273,8 @@ void lossd_model_request_want_all(lossd_model_request *r, bool binary)
 {
     r->n_want = 0;
     for (size_t i = 0; i < r->model->n_outputs; i++)
-        r->want[r->n_want++] = (lossd_model_want){&r->model->outputs[i], binary};
+        if (r->model->outputs[i].kind != LOSSD_OUTPUT_GRAD_SECOND)
+            r->want[r->n_want++] = (lossd_model_want){&r->model->outputs[i], binary};
 }
 
 int lossd_model_parameter(const lossd_model *m, const char *key, const char *also,

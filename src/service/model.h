@@ -172,7 +172,13 @@ const lossd_model_output *lossd_model_find_output(const lossd_model *m, const ch
 int lossd_model_request_want(lossd_model_request *r, const lossd_model_output *out, bool binary,
                              const char *field, lossd_fault *f);
 
-/* Asks for every output (a request that names none). */
+/*
+ * Asks for every output (a request that names none) but the second
+ * operand's gradient (grad_target, grad_q), which only a request naming it
+ * gets: the default reply stays what it was before the target had a
+ * gradient, and cross_entropy's class indices, which have none, still
+ * take the default.
+ */
 void lossd_model_request_want_all(lossd_model_request *r, bool binary);
 
 /*

@@ -594,7 +594,7 @@ static json_t *with_reply_schemas(json_t *s)
                     oa_strings("loss", "n", NULL),
                     oa_obj("loss", oa_ref(result), "n",
                            oa_obj("type", json_string("integer"), "minimum", json_integer(0), NULL),
-                           "grad", oa_ref(result), "terms",
+                           "grad", oa_ref(result), "grad_target", oa_ref(result), "terms",
                            oa_obj("type", json_string("object"), "additionalProperties",
                                   oa_ref(result), NULL),
                            "nonfinite", nonfinite(), NULL)));
@@ -607,7 +607,8 @@ static json_t *with_reply_schemas(json_t *s)
                                      stats, "nonfinite", nonfinite(), NULL)));
     s = oa_with(s, "InfoReply",
                 object_schema(oa_strings("value", NULL),
-                              oa_obj("value", oa_ref(result), "nonfinite", nonfinite(), NULL)));
+                              oa_obj("value", oa_ref(result), "grad", oa_ref(result), "grad_q",
+                                     oa_ref(result), "nonfinite", nonfinite(), NULL)));
     return oa_with(s, "PairwiseReply",
                    object_schema(oa_strings("matrix", NULL),
                                  oa_obj("matrix", oa_ref(result), "nonfinite", nonfinite(), NULL)));

@@ -171,11 +171,21 @@ def idx(values):
 # --------------------------------------------------------------------------
 
 def reduce_loss(loss, reduction):
+    """PyTorch's reductions: the mean of no terms is 0/0 = NaN."""
     if reduction == "mean":
-        return loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()
+        return loss.mean()
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+def reduce_box_loss(loss, reduction):
+    """torchvision's box losses' reductions: they guard the mean of no boxes
+    (loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()), and so do
+    lossd's box losses, which follow them."""
+    if reduction == "mean" and loss.numel() == 0:
+        return 0.0 * loss.sum()
+    return reduce_loss(loss, reduction)
 
 
 def focal_loss(x, target, reduction, alpha=0.25, gamma=2.0, ignore_index=-100):
@@ -183,7 +193,7 @@ def focal_loss(x, target, reduction, alpha=0.25, gamma=2.0, ignore_index=-100):
 
     Ignored rows gather a safe index (0) and are then masked with torch.where,
     so their gradient is exactly 0. mean divides by the number of non-ignored
-    terms (0 when all are ignored).
+    terms: 0/0 = NaN when all are ignored, as nll's and cross_entropy's mean.
     """
     logp = F.log_softmax(x, dim=-1)
     keep = target != int(ignore_index)
@@ -193,7 +203,7 @@ def focal_loss(x, target, reduction, alpha=0.25, gamma=2.0, ignore_index=-100):
     term = -alpha * (1 - pt) ** gamma * logpt
     term = torch.where(keep, term, torch.zeros_like(term))
     if reduction == "mean":
-        return term.sum() / max(int(keep.sum()), 1)
+        return term.sum() / keep.sum()
     if reduction == "sum":
         return term.sum()
     return term
@@ -202,7 +212,7 @@ def focal_loss(x, target, reduction, alpha=0.25, gamma=2.0, ignore_index=-100):
 def iou_loss(boxes1, boxes2, reduction, eps=1e-7):
     """1 - I / (U + eps) per box, with torchvision's intersection/union helper."""
     inter, union = _loss_inter_union(boxes1, boxes2)
-    return reduce_loss(1 - inter / (union + eps), reduction)
+    return reduce_box_loss(1 - inter / (union + eps), reduction)
 
 
 BOX_LOSSES = {
@@ -304,7 +314,7 @@ def box_loss(name):
         t = box_convert(t, box_format, "xyxy")
         if alpha == 1.0:  # no power at all: the torchvision loss itself
             return BOX_LOSSES[name](x, t, reduction=reduction, eps=eps)
-        return reduce_loss(alpha_iou_loss(name, x, t, alpha, eps), reduction)
+        return reduce_box_loss(alpha_iou_loss(name, x, t, alpha, eps), reduction)
     return fn
 
 
@@ -410,7 +420,7 @@ def next_box_loss(name):
     def fn(x, t, reduction, box_format="xyxy", **params):
         x = box_convert(x, box_format, "xyxy")
         t = box_convert(t, box_format, "xyxy")
-        return reduce_loss(NEXT_BOX_LOSSES[name](x, t, **params)["loss"], reduction)
+        return reduce_box_loss(NEXT_BOX_LOSSES[name](x, t, **params)["loss"], reduction)
     return fn
 
 
@@ -508,58 +518,83 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False, tolerance=None, reference=None, extras=None):
+              grad=True, terms=False, tolerance=None, reference=None, grad_second=False,
+              extras=None):
     """One loss case. reduction=None omits the line (lossd's default, mean).
-    reference: the function the expectations come from (default LOSSES[name]);
+    reference: the function the expectations come from (default LOSSES[name]).
+    grad_second: the target's gradient too (autograd's), expected as grad_second.
     extras(x, t, **params): its per-term extras (default box_terms')."""
     params = params or {}
     fn = reference or LOSSES[name]
     red = reduction or "mean"
     x = f64(inp).requires_grad_(grad)
-    t = tgt.clone()
+    t = tgt.clone().requires_grad_(grad_second)
     with torch.no_grad():
         n = fn(x.detach(), t, "none", **params).numel()
     y = fn(x, t, red, **params)
     expects, grad_output = [], None
     if red == "none":
         expects.append(("output", y))
-        if grad:
+        if grad or grad_second:
             grad_output = rng.normal(*y.shape)
             y.backward(grad_output)
     else:
         expects.append(("loss", y.item()))
-        if grad:
+        if grad or grad_second:
             y.backward()
     if grad:
         expects.append(("grad", x.grad if x.grad is not None else torch.zeros_like(x)))
+    if grad_second:
+        expects.append(("grad_second", t.grad if t.grad is not None else torch.zeros_like(t)))
     expects.append(("n", n))
     if terms:
         extras = extras or (lambda x_, t_, **p: box_terms(name, x_, t_, **p))
-        for tname, value in extras(x.detach(), t, **params).items():
+        for tname, value in extras(x.detach(), t.detach(), **params).items():
             expects.append((f"term {tname}", value))
-    out.case(label, name, reduction=reduction, grad=grad, terms=terms, params=params,
+    out.case(label, name, reduction=reduction, grad=grad, grad_second=grad_second, terms=terms,
+             params=params,
              operands=[("input", x), ("target", t)], grad_output=grad_output,
              expects=expects, tolerance=tolerance)
 
 
-def emit_empty_losses(out, name, params=None):
-    """An empty batch: loss 0 and n 0 for every reduction (lossd's contract;
-    PyTorch's mean of nothing would be NaN)."""
+# The shapes an empty batch has in PyTorch, for the losses whose operands
+# are not element-wise (lossd takes [] for both): (input, target).
+EMPTY_SHAPES = {
+    "cross_entropy": ((0, 5), torch.zeros(0, dtype=torch.long)),
+    "nll": ((0, 5), torch.zeros(0, dtype=torch.long)),
+    "focal": ((0, 5), torch.zeros(0, dtype=torch.long)),
+    "poly1": ((0, 5), torch.zeros(0, dtype=torch.long)),
+    "dfl": ((0, 5), torch.zeros(0, dtype=F64)),
+    **{name: ((0, 4), torch.zeros(0, 4, dtype=F64)) for name in [*BOX_LOSSES, *NEXT_BOX_LOSSES]},
+    **{name: ((0, 5), torch.zeros(0, 5, dtype=F64)) for name in gen_oriented.ORIENTED_LOSSES},
+}
+
+
+def emit_empty_losses(out, name, params=None, reductions=REDUCTIONS, grad_second=False,
+                      reference=None):
+    """An empty batch, sent as [] and []: the reference's answer on an empty
+    batch - PyTorch's mean (and batchmean) of nothing is 0/0 = NaN, the sum
+    0, none []; torchvision's box losses guard their mean (0) - and n 0. With
+    grad_second the target's (empty) gradient too. reference: as emit_loss's."""
     empty = torch.zeros(0, dtype=F64)
-    for red in REDUCTIONS:
-        expects = [("output", empty)] if red == "none" else [("loss", 0.0)]
-        expects += [("grad", empty), ("n", 0)]
+    shape, target = EMPTY_SHAPES.get(name, ((0,), empty))
+    fn = reference or LOSSES[name]
+    for red in reductions:
+        value = fn(torch.zeros(shape, dtype=F64), target, red, **(params or {}))
+        expects = [("output", empty)] if red == "none" else [("loss", float(value))]
+        expects += [("grad", empty)] + ([("grad_second", empty)] if grad_second else [])
         out.case(f"{name}/empty/{red}/grad", name, reduction=red, grad=True,
-                 params=params, operands=[("input", empty), ("target", empty)],
-                 grad_output=empty if red == "none" else None, expects=expects)
+                 grad_second=grad_second, params=params,
+                 operands=[("input", empty), ("target", empty)],
+                 grad_output=empty if red == "none" else None, expects=expects + [("n", 0)])
 
 
 def emit_error(out, label, name, operands, field, params=None, reduction=None, grad=False,
-               grad_output=None):
+               grad_output=None, grad_second=False):
     """A bad-input case: lossd must refuse it (422) naming `field`, the first
     offending path, as the contract says (no PyTorch involved)."""
-    out.case(label, name, reduction=reduction, grad=grad, params=params, operands=operands,
-             grad_output=grad_output, expects=[("error", field)])
+    out.case(label, name, reduction=reduction, grad=grad, grad_second=grad_second, params=params,
+             operands=operands, grad_output=grad_output, expects=[("error", field)])
 
 
 def emit_activation(out, rng, label, name, inp, params=None, grad=True):
@@ -619,7 +654,7 @@ def elementwise_losses(out):
         x, t = rng.normal(2, 3), rng.normal(2, 3)
         emit_loss(out, rng, f"{name}/rank2/mean/nograd", name, x, t, "mean", grad=False)
         emit_loss(out, rng, f"{name}/rank2/none/nograd", name, x, t, "none", grad=False)
-        emit_empty_losses(out, name)
+        emit_empty_losses(out, name, grad_second=True)
 
 
 def bce_losses(out):
@@ -653,7 +688,7 @@ def bce_losses(out):
     emit_loss(out, rng, "bce/rank1-50/default-reduction/grad", "bce",
               rng.uniform(50, lo=0.001, hi=0.999), rng.uniform(50), None)
     emit_loss(out, rng, "bce/rank2/sum/nograd", "bce", x2, t2, "sum", grad=False)
-    emit_empty_losses(out, "bce")
+    emit_empty_losses(out, "bce", grad_second=True)
 
     logits = f64([-1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0, 0.5, -1000.0, 1000.0, 0.0, -50.0])
     ltarget = f64([0.0, 1.0, 0.3, 0.5, 1.0, 0.0, 1.0, 0.7, 1.0, 0.0, 0.0, 0.25])
@@ -693,7 +728,7 @@ def bce_losses(out):
               rng.normal(50, scale=4), rng.uniform(50), None)
     emit_loss(out, rng, "bce_with_logits/rank2/mean/nograd", "bce_with_logits", xl2, tl2,
               "mean", grad=False)
-    emit_empty_losses(out, "bce_with_logits")
+    emit_empty_losses(out, "bce_with_logits", grad_second=True)
 
 
 def classification_losses(out):
@@ -823,11 +858,7 @@ def kl_div_losses(out):
     # A scalar has no batch axis: F.kl_div's batchmean is then the plain sum.
     emit_loss(out, rng, "kl_div/rank0/batchmean/grad", "kl_div", f64(-0.5), f64(0.3),
               "batchmean")
-    emit_empty_losses(out, "kl_div")
-    empty = torch.zeros(0, dtype=F64)
-    out.case("kl_div/empty/batchmean/grad", "kl_div", reduction="batchmean", grad=True,
-             operands=[("input", empty), ("target", empty)],
-             expects=[("loss", 0.0), ("grad", empty), ("n", 0)])
+    emit_empty_losses(out, "kl_div", reductions=(*REDUCTIONS, "batchmean"), grad_second=True)
 
 
 def sigmoid_focal_losses(out):
@@ -864,6 +895,95 @@ def sigmoid_focal_losses(out):
     emit_loss(out, rng, "sigmoid_focal/rank2/sum/nograd", "sigmoid_focal", x, binary, "sum",
               grad=False)
     emit_empty_losses(out, "sigmoid_focal")
+
+
+def target_gradients(out):
+    """The target's gradient (grad_second), autograd's, for the losses whose
+    target has one in PyTorch: every reduction, with and without the
+    input's gradient, at the kinks and ties (smooth_l1 with beta 0 gives -1
+    for both operands at a tie), bce at x = 0 and 1 (infinite, unclamped;
+    NaN where the weight is 0), kl_div at t = 0 (NaN: xlogy's t / t) and
+    cross_entropy's probability targets with weights and label smoothing."""
+    rng = Rng(909)
+
+    def both(tag, name, x, t, params=None, reductions=REDUCTIONS):
+        for red in reductions:
+            emit_loss(out, rng, f"{name}/{tag}/{red}/grad+grad_target", name, x, t, red, params,
+                      grad_second=True)
+        emit_loss(out, rng, f"{name}/{tag}/none/grad_target-only", name, x, t, "none", params,
+                  grad=False, grad_second=True)
+        emit_loss(out, rng, f"{name}/{tag}/mean/grad_target-only", name, x, t, "mean", params,
+                  grad=False, grad_second=True)
+
+    settings = [("l1", {}, 1.0), ("mse", {}, 1.0), ("smooth_l1", {}, 1.0),
+                ("smooth_l1", {"beta": 0.0}, 0.0), ("smooth_l1", {"beta": 0.5}, 0.5),
+                ("huber", {}, 1.0), ("huber", {"delta": 0.5}, 0.5)]
+    for name, params, kink in settings:
+        tag = "/".join([f"{k}={v}" for k, v in params.items()])
+        for shape, x, t in elementwise_data(rng, kink):
+            if shape in ("rank1/kinks", "rank2", "rank0/equal"):
+                both("/".join(filter(None, [tag, shape])), name, x, t, params)
+        x, t = rng.normal(37, scale=3), rng.normal(37, scale=3)  # a tail after whole vectors
+        emit_loss(out, rng, f"{name}/{tag}/rank1-37/default-reduction/grad+grad_target", name, x,
+                  t, None, params, grad_second=True)
+
+    edge_x = f64([0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.5, 1e-17, 2.0 ** -60, 1 - 2.0 ** -53, 0.25, 0.75])
+    edge_t = f64([0.0, 1.0, 0.0, 1.0, 0.5, 0.5, 0.5, 0.0, 1.0, 1.0, 0.25, 1.0])
+    x2, t2 = rng.uniform(3, 4, lo=0.02, hi=0.98), rng.uniform(3, 4)
+    both("rank1/edges", "bce", edge_x, edge_t)
+    both("rank2", "bce", x2, t2)
+    both("rank2/weight-suffix-C", "bce", x2, t2, {"weight": rng.uniform(4, lo=0.1, hi=2.0)})
+    both("edges/weight-with-0", "bce", edge_x.reshape(3, 4), edge_t.reshape(3, 4),
+         {"weight": f64([0.5, 2.0, 1.0, 0.0])})
+    both("rank0", "bce", f64(0.3), f64(0.8))
+
+    logits = f64([-1000.0, -50.0, -30.0, -1.0, 0.0, 1e-10, 1.0, 30.0, 50.0, 1000.0, 0.5, -0.5])
+    ltarget = f64([0.0, 1.0, 0.3, 0.5, 1.0, 0.0, 1.0, 0.7, 1.0, 0.0, 0.0, 0.25])
+    xl2, tl2 = rng.normal(3, 4, scale=3), rng.uniform(3, 4)
+    bcel = "bce_with_logits"
+    both("rank1/extremes", bcel, logits, ltarget)
+    both("rank2", bcel, xl2, tl2)
+    both("rank2/weight-N1", bcel, xl2, tl2, {"weight": rng.uniform(3, 1, lo=0.1, hi=2.0)})
+    both("rank2/pos_weight", bcel, xl2, tl2, {"pos_weight": rng.uniform(4, lo=0.2, hi=4.0)})
+    both("extremes/weight+pos_weight", bcel, logits.reshape(3, 4), ltarget.reshape(3, 4),
+         {"weight": f64([1.0, 0.5, 2.0, 0.0]), "pos_weight": f64([3.0, 0.5, 1.0, 2.0])})
+    both("rank1/pos_weight-same-shape", bcel, logits, ltarget,
+         {"pos_weight": rng.uniform(12, lo=0.2, hi=4.0)})
+
+    for shape in [(5,), (3, 4)]:
+        x = rng.log_simplex(*shape)
+        t = rng.simplex(*shape)
+        t.reshape(-1)[::3] = 0.0  # xlogy's t / t: NaN there, as autograd
+        tag = f"rank{len(shape)}"
+        both(tag + "/zeros", "kl_div", x, t, reductions=(*REDUCTIONS, "batchmean"))
+        both(tag + "/log_target", "kl_div", x, rng.log_simplex(*shape), {"log_target": True},
+             reductions=(*REDUCTIONS, "batchmean"))
+    both("rank2/positive", "kl_div", rng.log_simplex(3, 4), rng.simplex(3, 4),
+         {"log_target": False}, reductions=(*REDUCTIONS, "batchmean"))
+    both("rank0", "kl_div", f64(-0.5), f64(0.3), reductions=("batchmean",))
+
+    ce = "cross_entropy"
+    N, C = 4, 5
+    x = rng.normal(N, C, scale=2)
+    probs = rng.simplex(N, C)
+    probs[1, 3] = 0.0
+    probs[1] /= probs[1].sum()
+    weight = rng.uniform(C, lo=0.2, hi=2.0)
+    extreme_x = f64([[1000.0, -1000.0, 0.0, 5.0, -3.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    for tag, xi, ti, params in [
+            ("NC/probs", x, probs, {}),
+            ("NC/probs+weight", x, probs, {"weight": weight}),
+            ("NC/probs+ls=0.1", x, probs, {"label_smoothing": 0.1}),
+            ("NC/probs+weight+ls=0.1", x, probs, {"weight": weight, "label_smoothing": 0.1}),
+            ("NC/probs+ls=1", x, probs, {"label_smoothing": 1.0}),
+            ("NC/probs+extreme-logits", extreme_x, probs[:2], {}),
+            ("C/probs", x[2], probs[2], {"weight": weight})]:
+        both(tag, ce, xi, ti, params)
+    # class indices have no gradient, nor do functions without one
+    emit_error(out, f"{ce}/class-indices/grad_target", ce, [("input", x), ("target", idx([2, 0, 4, 1]))],
+               "grad", grad_second=True)
+    emit_error(out, "nll/grad_target", "nll", [("input", rng.log_simplex(N, C)), ("target", idx([2, 0, 4, 1]))],
+               "grad", grad_second=True)
 
 
 # Box pairs in xyxy with exactly representable coordinates, so that format
@@ -1630,6 +1750,98 @@ def info_value(name, p, q, base, normalize):
     return f64(result).reshape(p.shape[:-1])
 
 
+def info_torch(name, p, q, base, normalize):
+    """The measures as torch formulas, for autograd: torch.special.entr for
+    entropy, torch.xlogy for the p log q terms, rows divided by their sums
+    when normalize. Their values agree with info_value's (information()
+    checks it on every case)."""
+    if normalize:
+        p = p / p.sum(-1, keepdim=True)
+        q = q / q.sum(-1, keepdim=True) if q is not None else None
+    if name == "self_information":
+        value = -torch.log(p)
+    elif name == "entropy":
+        value = torch.special.entr(p).sum(-1)
+    elif name == "cross_entropy":
+        value = -torch.xlogy(p, q).sum(-1)
+    elif name == "kl_divergence":
+        value = (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(-1)
+    else:  # js_divergence
+        m = (p + q) / 2
+        value = (0.5 * (torch.xlogy(p, p) - torch.xlogy(p, m))
+                 + 0.5 * (torch.xlogy(q, q) - torch.xlogy(q, m))).sum(-1)
+    return value if base == "e" else value / math.log(base)
+
+
+def info_rule_grads(name, p, q, base, normalize, g):
+    """The gradients of docs/functions.md's rule (what lossd computes) in
+    closed form, given the upstream g (per row; per element for
+    self_information): on the open simplex they are autograd's on
+    info_torch (information() checks it); on its faces they continue as
+    the terms' one-sided derivatives, where autograd's xlogy gives 0 (its
+    self gradient at p = 0) or NaN (its other gradient at p = q = 0)."""
+    ln_base = 1.0 if base == "e" else math.log(base)
+    where, log = torch.where, torch.log
+    sp = p.sum(-1, keepdim=True)
+    if name == "self_information":
+        spread = g.sum(-1, keepdim=True) / sp if normalize else 0.0
+        return (-g / p + spread) / ln_base, None
+    pn, qn = (p / sp, None) if q is None else (p / sp, q / q.sum(-1, keepdim=True))
+    if not normalize:
+        pn, qn = p, q
+    zero, inf = torch.zeros_like(pn), torch.full_like(pn, math.inf)
+    dq = None
+    if name == "entropy":
+        dp = -(1 + log(pn))
+    elif name == "cross_entropy":
+        dp, dq = -log(qn), where(pn == 0, zero, -(pn / qn))
+    elif name == "kl_divergence":
+        dp = where(qn == 0, inf, log(pn) + 1 - log(qn))
+        dq = where(pn == 0, zero, -(pn / qn))
+    else:
+        m = (pn + qn) / 2
+        half_ln2 = torch.full_like(pn, 0.5 * math.log(2))
+        dp = where(m == 0, half_ln2, 0.5 * (log(pn) - log(m)))
+        dq = where(m == 0, half_ln2, 0.5 * (log(qn) - log(m)))
+
+    def through(d, x, s):  # the division by the row's sum: (d - sum_j x_j d_j) / s
+        dot = where(x == 0, zero, x * d).sum(-1, keepdim=True)
+        return (d - dot) / s
+
+    up = g.unsqueeze(-1) / ln_base
+    if normalize:
+        dp = through(dp, pn, sp)
+        dq = through(dq, qn, q.sum(-1, keepdim=True)) if dq is not None else None
+    return up * dp, (up * dq if dq is not None else None)
+
+
+def emit_info_grad(out, rng, label, name, p, q, params, grad_output=True):
+    """A gradient case of an information measure: autograd on info_torch for
+    rows inside the simplex, the rule (info_rule_grads) for rows with a zero
+    in p or q, after checking that the two agree on every row inside."""
+    base, normalize = params.get("base", "e"), params.get("normalize", False)
+    pg = p.clone().requires_grad_(True)
+    qg = q.clone().requires_grad_(True) if q is not None else None
+    value = info_torch(name, pg, qg, base, normalize)
+    reference = info_value(name, p, q, base, normalize)
+    assert torch.allclose(value.detach(), reference, rtol=1e-15, atol=1e-16, equal_nan=True), \
+        (label, value, reference)
+    g = rng.normal(*value.shape) if grad_output else torch.ones_like(value)
+    grads = torch.autograd.grad(value, [pg] + ([qg] if qg is not None else []), g)
+    rule = info_rule_grads(name, p, q, base, normalize, g)
+    inside = (p > 0).all(-1, keepdim=True)
+    if q is not None:
+        inside &= (q > 0).all(-1, keepdim=True)
+    expects = [("output", reference)]
+    for key, auto, ruled in zip(("grad", "grad_second"), grads, rule):
+        assert torch.allclose(auto[inside.expand_as(auto)], ruled[inside.expand_as(ruled)],
+                              rtol=1e-10, atol=1e-14), (label, key, auto, ruled)
+        expects.append((key, torch.where(inside, auto, ruled)))
+    operands = [("p", p)] + ([("q", q)] if q is not None else [])
+    out.case(label, name, grad=True, grad_second=q is not None, params=params,
+             operands=operands, grad_output=g if grad_output else None, expects=expects)
+
+
 def information(out):
     rng = Rng(808)
 
@@ -1674,6 +1886,27 @@ def information(out):
                                params.get("normalize", False))
             out.case(f"{name}/{tag}", name, params=params, operands=operands,
                      expects=[("output", value)])
+    # Gradients (their own seed: the values above stay as they were), at the
+    # cases above and inside the simplex, in every base, with and without
+    # normalize and grad_output.
+    grng = Rng(809)
+    inner_p, inner_q = grng.simplex(4, 6), grng.simplex(4, 6)
+    raw_p2, raw_q2 = grng.uniform(3, 5, lo=0.1, hi=4.0), grng.uniform(3, 5, lo=0.1, hi=4.0)
+    grad_data = data + [
+        ("rank2/inside", inner_p, inner_q, {}),
+        ("rank2/inside/base=2", inner_p, inner_q, {"base": 2.0}),
+        ("rank2/inside/base=0.5", inner_p, inner_q, {"base": 0.5}),
+        ("rank1/inside/base=10", inner_p[0], inner_q[0], {"base": 10.0}),
+        ("rank2/inside/normalize", raw_p2, raw_q2, {"normalize": True}),
+        ("rank2/inside/normalize/base=2", raw_p2, raw_q2, {"normalize": True, "base": 2.0}),
+    ]
+    for name in ("self_information", "entropy", "cross_entropy", "kl_divergence",
+                 "js_divergence"):
+        two = name in ("cross_entropy", "kl_divergence", "js_divergence")
+        for tag, p, q, params in grad_data:
+            emit_info_grad(out, grng, f"{name}/{tag}/grad", name, p, q if two else None, params)
+        emit_info_grad(out, grng, f"{name}/rank2/inside/grad/no-grad_output", name, inner_p,
+                       inner_q if two else None, {}, grad_output=False)
 
 
 # --------------------------------------------------------------------------
@@ -1806,7 +2039,7 @@ def main(argv):
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
                  nwd_losses, batched_box_losses, bad_box_inputs, poly1_losses, qfl_losses,
-                 varifocal_losses, dfl_losses,
+                 varifocal_losses, dfl_losses, target_gradients,
                  lambda out: gen_oriented.oriented_losses(out, emit_loss, emit_empty_losses),
                  gen_oriented.bad_oriented_inputs],
         "activation": [activations, softmax_dims],

@@ -445,14 +445,18 @@ def fixed_pairs(deg=False):
     return a, b
 
 
+def reference(name):
+    """ORIENTED_LOSSES[name] as gen_golden's LOSSES are called: (x, t, reduction, **params),
+    the reduced loss (an empty batch's mean is PyTorch's, NaN)."""
+    def reduced(x, t, reduction, **params):
+        loss = ORIENTED_LOSSES[name](x, t, **params)[0]
+        return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+    return reduced
+
+
 def emitter(emit_loss):
     """gen_golden's emit_loss for ORIENTED_LOSSES: emit(out, rng, label, name, inp, tgt,
     reduction, params, grad=, terms=) - reduction None leaves lossd's default (mean)."""
-    def reference(name):
-        def reduced(x, t, reduction, **params):
-            loss = ORIENTED_LOSSES[name](x, t, **params)[0]
-            return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
-        return reduced
 
     def emit(out, rng, label, name, inp, tgt, reduction="mean", params=None, grad=True,
              terms=False):
@@ -519,7 +523,7 @@ def oriented_losses(out, emit_loss, emit_empty):
         emit(out, rng, f"{name}/random/none/nograd", name, rand_a, rand_b, "none", grad=False)
         emit(out, rng, f"{name}/random/mean/terms/nograd", name, rand_a, rand_b, "mean",
              grad=False, terms=True)
-        emit_empty(out, name)
+        emit_empty(out, name, reference=reference(name))
     # the quadrilateral format: random convex quadrilaterals either way round, and rectangles
     quads_a, quads_b = random_quads(rng, 10), random_quads(rng, 10)
     for name in ("riou", "rgiou"):
