@@ -107,7 +107,12 @@ START_TEST(load_rejects)
         {"{\"a\": \"x\\u0000y\"}", "a string holds \\u0000, which lossd does not take (line 1"},
         {"{\"a\\u0000\": 1}", "a string holds \\u0000"},
         {"{\"a\": 1} {}", "end of file expected"},
-        {"{\"a\": NaN}", "invalid token"},
+        /* Python's json.dumps default: said as it is, with what to send instead */
+        {"{\"a\": NaN}", "NaN is not JSON (line 1, column 9): Python's json.dumps writes NaN"},
+        {"{\"a\": [1, Infinity]}", "Infinity is not JSON"},
+        {"{\"a\": [1, -Infinity]}", "-Infinity is not JSON"},
+        {"{\"a\": -Infinity}", "with \"nonfinite\": \"strings\" in the request"},
+        {"{\"a\": nope}", "invalid token"},
         {"{\"a\": \"\xC3\"}", "unable to decode"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -203,8 +208,9 @@ START_TEST(load_into_an_arena)
     lossd_call c;
     lossd_tensors store = {0};
     lossd_limits lim = {1u << 20, 16};
-    ck_assert_int_eq(
-        lossd_codec_bind(must_find(LOSSD_KIND_ACTIVATION, "relu"), root, &lim, &c, &store, &f), 0);
+    ck_assert_int_eq(lossd_codec_bind(must_find(LOSSD_KIND_ACTIVATION, "relu"), root, &lim, &c,
+                                      &store, &(bool){false}, &f),
+                     0);
     lossd_arena_release(&arena);
     ck_assert_ptr_null(arena.chunks);
     ck_assert_uint_eq(arena.bytes, 0);
@@ -416,19 +422,21 @@ START_TEST(bind_field_names)
         lossd_kind kind;
         const char *name, *fields;
     } cases[] = {
-        {LOSSD_KIND_LOSS, "mse", "input, target, reduction, grad, grad_output"},
+        {LOSSD_KIND_LOSS, "mse", "input, target, reduction, grad, grad_output, nonfinite"},
         {LOSSD_KIND_LOSS, "giou",
-         "input, target, reduction, grad, grad_output, terms, box_format, eps, alpha"},
+         "input, target, reduction, grad, grad_output, terms, nonfinite, box_format, eps, alpha"},
         {LOSSD_KIND_LOSS, "siou",
-         "input, target, reduction, grad, grad_output, terms, box_format, eps, neg_gamma"},
+         "input, target, reduction, grad, grad_output, terms, nonfinite, box_format, eps, "
+         "neg_gamma"},
         {LOSSD_KIND_LOSS, "cross_entropy",
-         "input, target, reduction, grad, grad_output, weight, ignore_index, label_smoothing"},
-        {LOSSD_KIND_ACTIVATION, "relu", "input, grad, grad_output"},
-        {LOSSD_KIND_ACTIVATION, "prelu", "input, grad, grad_output, weight"},
-        {LOSSD_KIND_INFO, "entropy", "p, base, normalize"},
-        {LOSSD_KIND_INFO, "js_divergence", "p, q, base, normalize"},
-        {LOSSD_KIND_PAIRWISE, "iou", "boxes1, boxes2, box_format"},
-        {LOSSD_KIND_PAIRWISE, "ciou", "boxes1, boxes2, box_format, eps"},
+         "input, target, reduction, grad, grad_output, nonfinite, weight, ignore_index, "
+         "label_smoothing"},
+        {LOSSD_KIND_ACTIVATION, "relu", "input, grad, grad_output, nonfinite"},
+        {LOSSD_KIND_ACTIVATION, "prelu", "input, grad, grad_output, nonfinite, weight"},
+        {LOSSD_KIND_INFO, "entropy", "p, nonfinite, base, normalize"},
+        {LOSSD_KIND_INFO, "js_divergence", "p, q, nonfinite, base, normalize"},
+        {LOSSD_KIND_PAIRWISE, "iou", "boxes1, boxes2, nonfinite, box_format"},
+        {LOSSD_KIND_PAIRWISE, "ciou", "boxes1, boxes2, nonfinite, box_format, eps"},
     };
     char names[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -449,21 +457,21 @@ START_TEST(bind_unknown_fields)
     bind_fails(LOSSD_KIND_LOSS, "mse", "{\"input\": [1], \"target\": [1], \"betta\": 1}", 100,
                LOSSD_FAULT_INVALID_ARGUMENT, "betta",
                "betta: unknown field; loss/mse takes: input, target, reduction, grad, "
-               "grad_output");
+               "grad_output, nonfinite");
     /* Fields of other functions or kinds are unknown here. */
     bind_fails(LOSSD_KIND_LOSS, "mse", "{\"input\": [1], \"terms\": true}", 100,
                LOSSD_FAULT_INVALID_ARGUMENT, "terms", "unknown field");
     bind_fails(LOSSD_KIND_ACTIVATION, "relu", "{\"input\": [1], \"reduction\": \"sum\"}", 100,
                LOSSD_FAULT_INVALID_ARGUMENT, "reduction",
-               "unknown field; activation/relu takes: input, grad, grad_output");
+               "unknown field; activation/relu takes: input, grad, grad_output, nonfinite");
     bind_fails(LOSSD_KIND_INFO, "entropy", "{\"p\": [1], \"q\": [1]}", 100,
                LOSSD_FAULT_INVALID_ARGUMENT, "q",
-               "unknown field; info/entropy takes: p, base, normalize");
+               "unknown field; info/entropy takes: p, nonfinite, base, normalize");
     bind_fails(LOSSD_KIND_INFO, "entropy", "{\"p\": [1], \"grad\": true}", 100,
                LOSSD_FAULT_INVALID_ARGUMENT, "grad", "unknown field");
     bind_fails(LOSSD_KIND_PAIRWISE, "iou", "{\"boxes1\": [], \"boxes2\": [], \"eps\": 0.1}", 100,
                LOSSD_FAULT_INVALID_ARGUMENT, "eps",
-               "unknown field; pairwise/iou takes: boxes1, boxes2, box_format");
+               "unknown field; pairwise/iou takes: boxes1, boxes2, nonfinite, box_format");
     /* Field names are case-sensitive. */
     bind_fails(LOSSD_KIND_LOSS, "mse", "{\"Input\": [1]}", 100, LOSSD_FAULT_INVALID_ARGUMENT,
                "Input", "unknown field");
@@ -473,7 +481,7 @@ START_TEST(bind_unknown_fields)
     json_t *array = json_array();
     lossd_limits lim = {100, 10};
     ck_assert_int_eq(lossd_codec_bind(must_find(LOSSD_KIND_LOSS, "mse"), array, &lim, &b.call,
-                                      &b.store, &b.fault),
+                                      &b.store, &b.nonfinite_strings, &b.fault),
                      -1);
     expect_fault(&b.fault, LOSSD_FAULT_INVALID_ARGUMENT, "", "must be a JSON object, got an array");
     json_decref(array);
@@ -758,6 +766,81 @@ START_TEST(bind_then_compute)
 }
 END_TEST
 
+/* "nonfinite": "strings" reads "NaN", "Infinity", "-Infinity" in tensors and writes them back. */
+START_TEST(bind_nonfinite_strings)
+{
+    binding b;
+    bind_ok(&b, LOSSD_KIND_LOSS, "mse",
+            "{\"input\": [\"NaN\", \"Infinity\", \"-Infinity\", 1], \"target\": [1, 2, 3, 4], "
+            "\"nonfinite\": \"strings\"}");
+    ck_assert(b.nonfinite_strings);
+    const double *x = b.call.operand[0].data;
+    ck_assert(isnan(x[0]) && x[1] == INFINITY && x[2] == -INFINITY && x[3] == 1);
+    binding_cleanup(&b);
+    /* the option is read first, wherever it is; a scalar tensor too; null is the default */
+    bind_ok(&b, LOSSD_KIND_ACTIVATION, "relu",
+            "{\"input\": \"-Infinity\", \"nonfinite\": \"strings\"}");
+    ck_assert(b.call.operand[0].data[0] == -INFINITY);
+    binding_cleanup(&b);
+    bind_ok(&b, LOSSD_KIND_ACTIVATION, "relu", "{\"input\": [1], \"nonfinite\": null}");
+    ck_assert(!b.nonfinite_strings);
+    binding_cleanup(&b);
+    /* without it a string is not a number, and the message says how to send one */
+    bind_fails(LOSSD_KIND_LOSS, "mse", "{\"input\": [\"NaN\"], \"target\": [1]}", 100,
+               LOSSD_FAULT_INVALID_ARGUMENT, "input[0]",
+               "input[0]: expected a number, got a string (for NaN and infinities, send "
+               "\"nonfinite\": \"strings\"");
+    /* other strings stay errors; the option takes two values */
+    bind_fails(LOSSD_KIND_LOSS, "mse",
+               "{\"input\": [\"nan\"], \"target\": [1], \"nonfinite\": \"strings\"}", 100,
+               LOSSD_FAULT_INVALID_ARGUMENT, "input[0]",
+               "input[0]: expected a number, got a string");
+    bind_fails(LOSSD_KIND_LOSS, "mse", "{\"input\": [1], \"target\": [1], \"nonfinite\": \"yes\"}",
+               100, LOSSD_FAULT_INVALID_ARGUMENT, "nonfinite",
+               "nonfinite: expected \"null\" (non-finite numbers as null, the default) or "
+               "\"strings\" (as \"NaN\", \"Infinity\", \"-Infinity\"), got \"yes\"");
+    bind_fails(LOSSD_KIND_LOSS, "mse", "{\"input\": [1], \"target\": [1], \"nonfinite\": true}",
+               100, LOSSD_FAULT_INVALID_ARGUMENT, "nonfinite", "got a boolean");
+    /* parameters must stay finite numbers */
+    bind_fails(LOSSD_KIND_LOSS, "smooth_l1",
+               "{\"input\": [1], \"target\": [1], \"beta\": \"Infinity\", \"nonfinite\": "
+               "\"strings\"}",
+               100, LOSSD_FAULT_INVALID_ARGUMENT, "beta", "beta: expected a number");
+}
+END_TEST
+
+/* Replies write non-finite results as null by default, as strings when asked, and count them. */
+START_TEST(reply_nonfinite_forms)
+{
+#define OVERFLOWING                                                          \
+    "{\"input\": [1e308, 1, 0], \"target\": [-1e308, 1, 0], \"reduction\": " \
+    "\"none\", \"grad\": true"
+    char *reply = reply_text(LOSSD_KIND_LOSS, "mse", OVERFLOWING "}", NULL);
+    ck_assert_str_eq(reply,
+                     "{\"loss\":[null,0.0,0.0],\"n\":3,\"grad\":[null,0.0,0.0],\"nonfinite\":2}");
+    free(reply);
+    reply = reply_text(LOSSD_KIND_LOSS, "mse", OVERFLOWING ", \"nonfinite\": \"strings\"}", NULL);
+#undef OVERFLOWING
+    ck_assert_str_eq(reply,
+                     "{\"loss\":[\"Infinity\",0.0,0.0],\"n\":3,\"grad\":[\"Infinity\",0.0,0.0],"
+                     "\"nonfinite\":2}");
+    free(reply);
+    /* NaN and -Infinity, reduced and not */
+    reply = reply_text(LOSSD_KIND_LOSS, "mse",
+                       "{\"input\": [\"NaN\"], \"target\": [1], \"nonfinite\": \"strings\"}", NULL);
+    ck_assert_str_eq(reply, "{\"loss\":\"NaN\",\"n\":1,\"nonfinite\":1}");
+    free(reply);
+    reply = reply_text(LOSSD_KIND_ACTIVATION, "relu",
+                       "{\"input\": [\"-Infinity\", 2], \"nonfinite\": \"strings\"}", NULL);
+    ck_assert_ptr_nonnull(strstr(reply, "\"output\":[0.0,2.0]"));
+    free(reply);
+    reply = reply_text(LOSSD_KIND_ACTIVATION, "tanh",
+                       "{\"input\": [\"-Infinity\", \"NaN\"], \"nonfinite\": \"strings\"}", NULL);
+    ck_assert_ptr_nonnull(strstr(reply, "\"output\":[-1.0,\"NaN\"]"));
+    free(reply);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("codec");
@@ -768,6 +851,7 @@ int main(void)
     add_case(s, "codec-bind", 10, NULL, NULL,
              TESTS(bind_every_field_kind, bind_null_is_the_default, bind_field_names,
                    bind_unknown_fields, bind_wrong_types, bind_ragged_and_mixed_tensors,
-                   bind_ranks_empty_and_scalars, bind_element_limit, bind_then_compute));
+                   bind_ranks_empty_and_scalars, bind_element_limit, bind_then_compute,
+                   bind_nonfinite_strings, reply_nonfinite_forms));
     return run_service_suite(s);
 }

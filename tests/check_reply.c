@@ -295,9 +295,9 @@ static void parallel_case(const lossd_exec *exec, counting_exec *ce, int rank, c
     lossd_buf sequential, parallel;
     lossd_buf_init(&sequential, 0);
     lossd_buf_init(&parallel, 0);
-    lossd_codec_write_reply(&b.call, NULL, &sequential);
+    lossd_codec_write_reply(&b.call, &(lossd_number_format){NULL, false}, &sequential);
     size_t calls_before = atomic_load(&ce->calls);
-    lossd_codec_write_reply(&b.call, exec, &parallel);
+    lossd_codec_write_reply(&b.call, &(lossd_number_format){exec, false}, &parallel);
     size_t calls = atomic_load(&ce->calls) - calls_before;
     ck_assert(!lossd_buf_failed(&sequential) && !lossd_buf_failed(&parallel));
     /* Output and grad are both large: two parallel-fors, or none. */

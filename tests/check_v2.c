@@ -980,6 +980,37 @@ START_TEST(framing_errors_name_the_header)
 }
 END_TEST
 
+/* parameters.nonfinite "strings": JSON data reads and writes NaN and infinities as strings. */
+START_TEST(nonfinite_strings_in_json_data)
+{
+    wire w = serve_json(
+        "loss.mse", "{\"parameters\":{\"nonfinite\":\"strings\",\"reduction\":\"none\"},"
+                    "\"inputs\":[{\"name\":\"input\",\"shape\":[3],\"datatype\":\"FP64\","
+                    "\"data\":[\"Infinity\",1,\"-Infinity\"]},{\"name\":\"target\",\"shape\":[3],"
+                    "\"datatype\":\"FP32\",\"data\":[1,\"NaN\",\"-Infinity\"]}],"
+                    "\"outputs\":[{\"name\":\"loss\"}]}");
+    ck_assert_msg(w.status == 200, "%d %s", w.status, w.bytes);
+    ck_assert_ptr_nonnull(strstr(w.bytes, "\"data\":[\"Infinity\",\"NaN\",\"NaN\"]"));
+    ck_assert_ptr_nonnull(strstr(w.bytes, "\"parameters\":{\"nonfinite\":3}"));
+    wire_free(&w);
+    /* without it, strings are not numbers; integers cannot be NaN; the option has two values */
+    w = serve_json("loss.mse", "{\"inputs\":[{\"name\":\"input\",\"shape\":[1],\"datatype\":"
+                               "\"FP64\",\"data\":[\"NaN\"]},{\"name\":\"target\",\"shape\":[1],"
+                               "\"datatype\":\"FP64\",\"data\":[1]}]}");
+    expect_v2_error(&w, 400, "input[0]: expected a number, got a string (for NaN and infinities");
+    wire_free(&w);
+    w = serve_json("loss.nll",
+                   "{\"parameters\":{\"nonfinite\":\"strings\"},\"inputs\":[{\"name\":\"input\","
+                   "\"shape\":[1,2],\"datatype\":\"FP64\",\"data\":[-1,-2]},{\"name\":\"target\","
+                   "\"shape\":[1],\"datatype\":\"INT64\",\"data\":[\"NaN\"]}]}");
+    expect_v2_error(&w, 400, "target[0]: NaN is not an INT64");
+    wire_free(&w);
+    w = serve_json("loss.mse", "{\"parameters\":{\"nonfinite\":\"text\"},\"inputs\":[]}");
+    expect_v2_error(&w, 422, "parameters.nonfinite: expected \"null\"");
+    wire_free(&w);
+}
+END_TEST
+
 START_TEST(header_length_values)
 {
     size_t n = 0;
@@ -1008,6 +1039,6 @@ int main(void)
              TESTS(framing_mismatches_are_400s, repeated_headers_are_read_afresh,
                    contract_violations_are_422s, limits_hold_for_binary_requests,
                    integer_targets_are_class_indices, framing_errors_name_the_header,
-                   header_length_values));
+                   header_length_values, nonfinite_strings_in_json_data));
     return run_service_suite(s);
 }

@@ -83,7 +83,7 @@ int bind_body(binding *b, lossd_kind kind, const char *name, const char *body, s
     json_t *obj = lossd_codec_load(body, strlen(body), NULL, &b->fault);
     ck_assert_msg(obj != NULL, "body refused: %s", b->fault.message);
     lossd_limits lim = {max_elements, 1024};
-    int rc = lossd_codec_bind(fn, obj, &lim, &b->call, &b->store, &b->fault);
+    int rc = lossd_codec_bind(fn, obj, &lim, &b->call, &b->store, &b->nonfinite_strings, &b->fault);
     json_decref(obj);
     ck_assert_int_eq(rc == 0, b->fault.kind == LOSSD_FAULT_NONE);
     return rc;
@@ -110,7 +110,8 @@ char *reply_text(lossd_kind kind, const char *name, const char *body, const loss
                   name, body, err.message);
     lossd_buf out;
     lossd_buf_init(&out, 0);
-    lossd_codec_write_reply(&b.call, exec, &out);
+    lossd_number_format how = {exec, b.nonfinite_strings};
+    lossd_codec_write_reply(&b.call, &how, &out);
     ck_assert(!lossd_buf_failed(&out));
     size_t len;
     char *text = lossd_buf_steal(&out, &len);

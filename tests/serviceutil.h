@@ -51,11 +51,12 @@ void expect_fault(const lossd_fault *f, lossd_fault_kind kind, const char *field
 /* Expects t to have exactly this rank, shape and data (bit for bit). */
 void expect_tensor(const lossd_tensor *t, int rank, const size_t *shape, const double *data);
 
-/* A body bound to a call: the call, the numbers it views, the fault. */
+/* A body bound to a call: the call, the numbers it views, the fault, its "nonfinite" option. */
 typedef struct {
     lossd_call call;
     lossd_tensors store;
     lossd_fault fault;
+    bool nonfinite_strings;
 } binding;
 
 /*

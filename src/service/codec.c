@@ -16,6 +16,7 @@
  *
  * Threading: runs on the worker owning the request.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -142,6 +143,36 @@ static void parse_fault(const json_error_t *error, lossd_fault *f)
                         error->line, error->column);
 }
 
+/*
+ * Python's json.dumps writes NaN, Infinity and -Infinity bare unless told
+ * not to (allow_nan=False), and they are not JSON: when the parser stopped
+ * at one, say so, and what lossd takes instead. Returns whether it did.
+ */
+static bool bare_nonfinite(const char *body, size_t len, const json_error_t *error, lossd_fault *f)
+{
+    if (json_error_code(error) != json_error_invalid_syntax ||
+        strncmp(error->text, "invalid token", 13) != 0)
+        return false;
+    size_t at = (size_t)error->position, lo = at > 12 ? at - 12 : 0, hi = at + 12;
+    static const char *const tokens[] = {"NaN", "Infinity"};
+    for (size_t i = lo; i < hi && i < len; i++)
+        for (size_t t = 0; t < 2; t++) {
+            size_t n = strlen(tokens[t]);
+            if (i + n <= len && memcmp(body + i, tokens[t], n) == 0 &&
+                (i == 0 || body[i - 1] != '"')) {
+                lossd_fault_set(f, LOSSD_FAULT_INVALID_JSON, NULL,
+                                "%s is not JSON (line %d, column %d): Python's json.dumps writes "
+                                "NaN, Infinity and -Infinity unless allow_nan=False. Send them "
+                                "as the strings \"NaN\", \"Infinity\", \"-Infinity\", with "
+                                "\"nonfinite\": \"strings\" in the request",
+                                i > 0 && body[i - 1] == '-' && t == 1 ? "-Infinity" : tokens[t],
+                                error->line, error->column);
+                return true;
+            }
+        }
+    return false;
+}
+
 json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd_fault *f)
 {
     /* A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON. */
@@ -174,7 +205,8 @@ json_t *lossd_codec_load(const char *body, size_t len, lossd_arena *arena, lossd
     if (arena)
         lossd_arena_end(arena);
     if (root == NULL) {
-        parse_fault(&error, f);
+        if (!bare_nonfinite(body, len, &error, f))
+            parse_fault(&error, f);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -228,14 +260,35 @@ nested_fault(const lossd_nested *n, const size_t *idx, int depth, bool shape, co
     return lossd_fault_set(n->f, n->kind, path, "%s%s", message, shape && n->why ? n->why : "");
 }
 
+/* The number a JSON string names with "nonfinite": "strings"; false when it names none. */
+static bool nonfinite_string(const json_t *v, double *x)
+{
+    const char *text = json_string_value(v);
+    if (text && strcmp(text, "NaN") == 0)
+        *x = NAN;
+    else if (text && strcmp(text, "Infinity") == 0)
+        *x = INFINITY;
+    else if (text && strcmp(text, "-Infinity") == 0)
+        *x = -INFINITY;
+    else
+        return false;
+    return true;
+}
+
 static int read_number(const lossd_nested *n, const json_t *v, double *out, const size_t *idx,
                        int depth)
 {
     const char *what = "a number";
-    if (!json_is_number(v))
-        return nested_fault(n, idx, depth, false, "expected a number, got %s",
-                            lossd_codec_type_name(v));
-    double x = json_number_value(v);
+    double x = 0;
+    if (json_is_number(v))
+        x = json_number_value(v);
+    else if (!(n->nonfinite_strings && nonfinite_string(v, &x)))
+        return nested_fault(n, idx, depth, false, "expected a number, got %s%s",
+                            lossd_codec_type_name(v),
+                            json_is_string(v) && !n->nonfinite_strings
+                                ? " (for NaN and infinities, send \"nonfinite\": \"strings\" and "
+                                  "\"NaN\", \"Infinity\", \"-Infinity\")"
+                                : "");
     if (!n->convert(n->ctx, x, out, &what)) {
         char text[LOSSD_DTOA_MAX + 1];
         return nested_fault(n, idx, depth, false, "%s is not %s", lossd_dtoa_text(x, text), what);
@@ -276,7 +329,7 @@ int lossd_codec_read_nested(const lossd_nested *n, const json_t *v, double *out)
  * level; every other element must agree.
  */
 static int read_tensor(const json_t *v, const char *name, const lossd_limits *lim,
-                       lossd_tensors *store, lossd_tensor *out, lossd_fault *f)
+                       lossd_tensors *store, lossd_tensor *out, bool strings, lossd_fault *f)
 {
     size_t shape[LOSSD_MAX_RANK];
     int rank = 0;
@@ -291,7 +344,8 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
             break;
         probe = json_array_get(probe, 0);
     }
-    if (!json_is_array(v) && !json_is_number(v))
+    double x;
+    if (!json_is_array(v) && !json_is_number(v) && !(strings && nonfinite_string(v, &x)))
         return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, name,
                                "expected a number or an array of numbers, got %s",
                                lossd_codec_type_name(v));
@@ -309,6 +363,7 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
                       .kind = LOSSD_FAULT_INVALID_ARGUMENT,
                       .why = " (tensors must be rectangular)",
                       .convert = plain_number,
+                      .nonfinite_strings = strings,
                       .f = f};
     if (lossd_codec_read_nested(&n, v, data) < 0)
         return -1;
@@ -320,9 +375,17 @@ static int read_tensor(const json_t *v, const char *name, const lossd_limits *li
 /* ------------------------------------------------------------ binding */
 
 /* Request fields every function of a kind takes besides its parameters. */
-typedef enum { FIELD_REDUCTION, FIELD_GRAD, FIELD_GRAD_OUTPUT, FIELD_TERMS, FIELD_COUNT } field_id;
+typedef enum {
+    FIELD_REDUCTION,
+    FIELD_GRAD,
+    FIELD_GRAD_OUTPUT,
+    FIELD_TERMS,
+    FIELD_NONFINITE,
+    FIELD_COUNT
+} field_id;
 
-static const char *const field_names[FIELD_COUNT] = {"reduction", "grad", "grad_output", "terms"};
+static const char *const field_names[FIELD_COUNT] = {"reduction", "grad", "grad_output", "terms",
+                                                     "nonfinite"};
 
 static bool takes_field(const lossd_function *fn, field_id id)
 {
@@ -334,6 +397,8 @@ static bool takes_field(const lossd_function *fn, field_id id)
         return fn->flags & LOSSD_FN_GRAD;
     case FIELD_TERMS:
         return fn->flags & LOSSD_FN_TERMS;
+    case FIELD_NONFINITE:
+        return true;
     case FIELD_COUNT:
         break;
     }
@@ -407,7 +472,7 @@ int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const js
         break;
     case LOSSD_PARAM_TENSOR: {
         lossd_tensor t;
-        if (read_tensor(v, spec->name, lim, store, &t, f) < 0)
+        if (read_tensor(v, spec->name, lim, store, &t, false, f) < 0)
             return -1;
         rc = lossd_call_set_tensor(c, spec->name, &t, &err);
         break;
@@ -467,11 +532,30 @@ static int bind_grad(lossd_call *c, const json_t *v, lossd_fault *f)
     return 0;
 }
 
+int lossd_codec_nonfinite_option(const json_t *v, const char *field, bool *strings, lossd_fault *f)
+{
+    const char *text = json_string_value(v);
+    if (text && (strcmp(text, "null") == 0 || strcmp(text, "strings") == 0)) {
+        *strings = text[0] == 's';
+        return 0;
+    }
+    char got[64];
+    if (text)
+        snprintf(got, sizeof got, "\"%.32s\"", text);
+    else
+        snprintf(got, sizeof got, "%s", lossd_codec_type_name(v));
+    return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, field,
+                           "expected \"null\" (non-finite numbers as null, the default) or "
+                           "\"strings\" (as \"NaN\", \"Infinity\", \"-Infinity\"), got %s",
+                           got);
+}
+
 int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_limits *lim,
-                     lossd_call *c, lossd_tensors *store, lossd_fault *f)
+                     lossd_call *c, lossd_tensors *store, bool *nonfinite_strings, lossd_fault *f)
 {
     lossd_call_init(c, fn);
     c->max_output = lim->max_elements;
+    *nonfinite_strings = false;
     if (!json_is_object(obj))
         return lossd_fault_set(f, LOSSD_FAULT_INVALID_ARGUMENT, NULL,
                                "the request must be a JSON object, got %s",
@@ -479,18 +563,24 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
     const char *key;
     const json_t *v;
     lossd_error err = {0};
+    /* First: it decides how the tensors' numbers read, whatever the order of the keys. */
+    const json_t *option = json_object_get(obj, "nonfinite");
+    if (option && !json_is_null(option) &&
+        lossd_codec_nonfinite_option(option, "nonfinite", nonfinite_strings, f) < 0)
+        return -1;
+    bool strings = *nonfinite_strings;
     json_object_foreach((json_t *)obj, key, v)
     {
         lossd_tensor t;
         if (json_is_null(v) && is_optional(fn, key))
             continue; /* null is the default, as Python's None and JS's undefined */
         if (fn->operands[0].rule != LOSSD_RULE_NONE && strcmp(key, fn->operands[0].name) == 0) {
-            if (read_tensor(v, key, lim, store, &t, f) < 0)
+            if (read_tensor(v, key, lim, store, &t, strings, f) < 0)
                 return -1;
             lossd_call_set_operand(c, key, &t, &err);
         } else if (fn->operands[1].rule != LOSSD_RULE_NONE &&
                    strcmp(key, fn->operands[1].name) == 0) {
-            if (read_tensor(v, key, lim, store, &t, f) < 0)
+            if (read_tensor(v, key, lim, store, &t, strings, f) < 0)
                 return -1;
             lossd_call_set_operand(c, key, &t, &err);
         } else if (takes_field(fn, FIELD_REDUCTION) && strcmp(key, "reduction") == 0) {
@@ -501,12 +591,14 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
         } else if (takes_field(fn, FIELD_GRAD) && strcmp(key, "grad") == 0) {
             if (bind_grad(c, v, f) < 0)
                 return -1;
+        } else if (strcmp(key, "nonfinite") == 0) {
+            continue; /* read first, above */
         } else if (takes_field(fn, FIELD_TERMS) && strcmp(key, "terms") == 0) {
             if (expect_type(json_is_boolean(v), key, "true or false", v, f) < 0)
                 return -1;
             c->want_terms = json_is_true(v);
         } else if (takes_field(fn, FIELD_GRAD_OUTPUT) && strcmp(key, "grad_output") == 0) {
-            if (read_tensor(v, key, lim, store, &c->grad_output, f) < 0)
+            if (read_tensor(v, key, lim, store, &c->grad_output, strings, f) < 0)
                 return -1;
             c->grad_output_set = true;
         } else {
@@ -528,7 +620,7 @@ int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_li
 /* ------------------------------------------------------------ replies */
 
 /* Appends numbers data[0..n) as "a,b,c" (no brackets). */
-static void write_run(lossd_buf *out, const double *data, size_t n)
+static void write_run(lossd_buf *out, const double *data, size_t n, bool strings)
 {
     char *start = n ? lossd_buf_prepare(out, n * (LOSSD_DTOA_MAX + 1)) : NULL;
     if (start == NULL)
@@ -537,17 +629,17 @@ static void write_run(lossd_buf *out, const double *data, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             *p++ = ',';
-        p += lossd_dtoa(data[i], p);
+        p += strings ? lossd_dtoa_json(data[i], p, true) : lossd_dtoa(data[i], p);
     }
     lossd_buf_commit(out, (size_t)(p - start));
 }
 
 /* Appends rows [begin, end) of a tensor (each a sub-tensor along axis 0), comma-separated. */
 static void write_rows(lossd_buf *out, const double *data, int rank, const size_t *shape,
-                       size_t begin, size_t end)
+                       size_t begin, size_t end, bool strings)
 {
     if (rank == 1) {
-        write_run(out, data + begin, end - begin);
+        write_run(out, data + begin, end - begin, strings);
         return;
     }
     size_t row = 1;
@@ -557,7 +649,7 @@ static void write_rows(lossd_buf *out, const double *data, int rank, const size_
         if (r > begin)
             lossd_buf_append(out, ",", 1);
         lossd_buf_append(out, "[", 1);
-        write_rows(out, data + r * row, rank - 1, shape + 1, 0, shape[1]);
+        write_rows(out, data + r * row, rank - 1, shape + 1, 0, shape[1], strings);
         lossd_buf_append(out, "]", 1);
     }
 }
@@ -567,6 +659,7 @@ typedef struct {
     int rank;
     const size_t *shape;
     size_t rows_per_task, n_rows;
+    bool strings;
     lossd_buf *parts;
 } format_job;
 
@@ -577,15 +670,24 @@ static void format_task(void *arg, size_t i)
     size_t end =
         begin + job->rows_per_task < job->n_rows ? begin + job->rows_per_task : job->n_rows;
     lossd_buf_init(&job->parts[i], 0);
-    write_rows(&job->parts[i], job->data, job->rank, job->shape, begin, end);
+    write_rows(&job->parts[i], job->data, job->rank, job->shape, begin, end, job->strings);
 }
 
 /* Appends a tensor as JSON: a number for rank 0, nested arrays otherwise. */
-static void write_tensor(lossd_buf *out, const double *data, int rank, const size_t *shape,
-                         const lossd_exec *exec)
+static void write_number(lossd_buf *out, double x, const lossd_number_format *how)
 {
+    char *p = lossd_buf_prepare(out, LOSSD_DTOA_MAX);
+    if (p)
+        lossd_buf_commit(out, lossd_dtoa_json(x, p, how->nonfinite_strings));
+}
+
+static void write_tensor(lossd_buf *out, const double *data, int rank, const size_t *shape,
+                         const lossd_number_format *how)
+{
+    const lossd_exec *exec = how->exec;
+    bool strings = how->nonfinite_strings;
     if (rank == 0) {
-        lossd_buf_number(out, data[0]);
+        write_number(out, data[0], how);
         return;
     }
     size_t size = 1;
@@ -596,14 +698,14 @@ static void write_tensor(lossd_buf *out, const double *data, int rank, const siz
     size_t rows_per_task = row ? (FORMAT_TASK_NUMBERS + row - 1) / row : n_rows;
     size_t n_tasks = rows_per_task ? (n_rows + rows_per_task - 1) / rows_per_task : 0;
     if (size < PARALLEL_FORMAT_MIN || exec == NULL || exec->width < 2 || n_tasks < 2) {
-        write_rows(out, data, rank, shape, 0, n_rows);
+        write_rows(out, data, rank, shape, 0, n_rows, strings);
     } else {
         lossd_buf *parts = calloc(n_tasks, sizeof *parts);
         if (parts == NULL) {
             lossd_buf_fail(out);
             return;
         }
-        format_job job = {data, rank, shape, rows_per_task, n_rows, parts};
+        format_job job = {data, rank, shape, rows_per_task, n_rows, strings, parts};
         lossd_exec_for(exec, n_tasks, format_task, &job);
         size_t total = n_tasks + 1; /* the commas and the closing bracket */
         for (size_t i = 0; i < n_tasks; i++)
@@ -622,40 +724,41 @@ static void write_tensor(lossd_buf *out, const double *data, int rank, const siz
     lossd_buf_append(out, "]", 1);
 }
 
-void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n, const lossd_exec *exec)
+void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n,
+                               const lossd_number_format *how)
 {
-    write_tensor(out, data, 1, &n, exec);
+    write_tensor(out, data, 1, &n, how);
 }
 
 static void write_field(lossd_buf *out, const char *name, const lossd_tensor *shape,
-                        const double *data, const lossd_exec *exec)
+                        const double *data, const lossd_number_format *how)
 {
     lossd_buf_puts(out, ",\"");
     lossd_buf_puts(out, name);
     lossd_buf_puts(out, "\":");
-    write_tensor(out, data, shape->rank, shape->shape, exec);
+    write_tensor(out, data, shape->rank, shape->shape, how);
 }
 
-void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_buf *out)
+void lossd_codec_write_reply(const lossd_call *c, const lossd_number_format *how, lossd_buf *out)
 {
     const lossd_function *fn = c->fn;
     lossd_buf_puts(out, "{\"");
     lossd_buf_puts(out, lossd_kind_result(fn->kind));
     lossd_buf_puts(out, "\":");
     if (fn->kind == LOSSD_KIND_LOSS && c->reduction != LOSSD_REDUCTION_NONE)
-        lossd_buf_number(out, c->loss);
+        write_number(out, c->loss, how);
     else
-        write_tensor(out, c->output.data, c->output.rank, c->output.shape, exec);
+        write_tensor(out, c->output.data, c->output.rank, c->output.shape, how);
     if (fn->kind == LOSSD_KIND_LOSS) {
         lossd_buf_puts(out, ",\"n\":");
         lossd_buf_uint(out, c->n_terms);
     }
     if (c->grad)
-        write_field(out, "grad", &c->operand[0], c->grad, exec);
+        write_field(out, "grad", &c->operand[0], c->grad, how);
     if (c->grad_second) {
         char name[64];
         snprintf(name, sizeof name, "grad_%s", fn->operands[1].name);
-        write_field(out, name, &c->operand[1], c->grad_second, exec);
+        write_field(out, name, &c->operand[1], c->grad_second, how);
     }
     if (c->want_terms) {
         lossd_buf_puts(out, ",\"terms\":{");
@@ -663,7 +766,7 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
             lossd_buf_puts(out, k ? ",\"" : "\"");
             lossd_buf_puts(out, lossd_call_term_name(c, k));
             lossd_buf_puts(out, "\":");
-            write_tensor(out, c->terms[k], c->output.rank, c->output.shape, exec);
+            write_tensor(out, c->terms[k], c->output.rank, c->output.shape, how);
         }
         lossd_buf_puts(out, "}");
     }
@@ -671,7 +774,7 @@ void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_
         lossd_buf_puts(out, ",\"stats\":{\"n\":");
         lossd_buf_uint(out, c->n_terms);
         lossd_buf_puts(out, ",\"zero_grad_fraction\":");
-        lossd_buf_number(out, c->zero_grad_fraction);
+        write_number(out, c->zero_grad_fraction, how);
         lossd_buf_puts(out, "}");
     }
     if (c->n_nonfinite) {

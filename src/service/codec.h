@@ -82,16 +82,29 @@ size_t lossd_codec_object_prefix(const char *body, size_t len);
  * obj is borrowed and may be released as soon as this returns.
  */
 int lossd_codec_bind(const lossd_function *fn, const json_t *obj, const lossd_limits *lim,
-                     lossd_call *c, lossd_tensors *store, lossd_fault *f);
+                     lossd_call *c, lossd_tensors *store, bool *nonfinite_strings, lossd_fault *f);
+
+/*
+ * A request's "nonfinite" option (v): "null" (the default: non-finite
+ * numbers are written as null) or "strings" (written as "NaN",
+ * "Infinity", "-Infinity", and read from those strings in tensors). Sets
+ * *strings; returns 0 or -1 with f set naming `field`.
+ */
+int lossd_codec_nonfinite_option(const json_t *v, const char *field, bool *strings, lossd_fault *f);
+
+/* How a reply writes its numbers. */
+typedef struct {
+    const lossd_exec *exec; /* large tensors are formatted in parallel through it (may be NULL) */
+    bool nonfinite_strings; /* non-finite values as "NaN", "Infinity", "-Infinity", not null */
+} lossd_number_format;
 
 /*
  * Writes the reply of a finished call: {"loss", "n", "grad"?,
  * "grad_<second operand>"?, "terms"?},
  * {"output", "grad"?, "stats"}, {"value"} or {"matrix"}, plus "nonfinite"
- * when some results are not finite (written as null). Large tensors are
- * formatted in parallel through exec (may be NULL).
+ * when some results are not finite (written as null, or as strings: `how`).
  */
-void lossd_codec_write_reply(const lossd_call *c, const lossd_exec *exec, lossd_buf *out);
+void lossd_codec_write_reply(const lossd_call *c, const lossd_number_format *how, lossd_buf *out);
 
 /*
  * Binds one parameter's JSON value (a number, boolean, string, or for
@@ -106,7 +119,7 @@ int lossd_codec_bind_param(lossd_call *c, const lossd_param_spec *spec, const js
  * (null where not finite), formatted in parallel through exec when large.
  */
 void lossd_codec_write_numbers(lossd_buf *out, const double *data, size_t n,
-                               const lossd_exec *exec);
+                               const lossd_number_format *how);
 
 /*
  * Reading a rectangular nested JSON array of numbers of a known shape
@@ -125,6 +138,7 @@ typedef struct {
     const char *why;
     bool (*convert)(void *ctx, double x, double *out, const char **what);
     void *ctx;
+    bool nonfinite_strings; /* "NaN", "Infinity", "-Infinity" are numbers too */
     lossd_fault *f;
 } lossd_nested;
 

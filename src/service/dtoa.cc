@@ -29,12 +29,26 @@ static const char digit_pairs[] = "000102030405060708091011121314151617181920212
                                   "50515253545556575859606162636465666768697071727374"
                                   "75767778798081828384858687888990919293949596979899";
 
+/* A non-finite value as JSON: null, or (strings) "NaN", "Infinity", "-Infinity". */
+static size_t nonfinite_text(double x, char *out, bool strings)
+{
+    const char *text = !strings ? "null" : std::isnan(x) ? "\"NaN\"" : x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    size_t len = std::strlen(text);
+    std::memcpy(out, text, len);
+    return len;
+}
+
+extern "C" size_t lossd_dtoa_json(double x, char *out, bool strings)
+{
+    if (!std::isfinite(x))
+        return nonfinite_text(x, out, strings);
+    return lossd_dtoa(x, out);
+}
+
 extern "C" size_t lossd_dtoa(double x, char *out)
 {
-    if (!std::isfinite(x)) {
-        std::memcpy(out, "null", 4);
-        return 4;
-    }
+    if (!std::isfinite(x))
+        return nonfinite_text(x, out, false);
     char *p = out;
     if (std::signbit(x))
         *p++ = '-';
@@ -108,6 +122,10 @@ extern "C" size_t lossd_dtoa(double x, char *out)
 
 extern "C" const char *lossd_dtoa_text(double x, char *buf)
 {
+    if (!std::isfinite(x)) { /* for people: the number, not its JSON stand-in */
+        std::strcpy(buf, std::isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+        return buf;
+    }
     buf[lossd_dtoa(x, buf)] = '\0';
     return buf;
 }

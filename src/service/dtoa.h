@@ -7,6 +7,7 @@
 #ifndef LOSSD_SERVICE_DTOA_H
 #define LOSSD_SERVICE_DTOA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -24,7 +25,15 @@ extern "C" {
 size_t lossd_dtoa(double x, char *buf);
 
 /*
- * The same, NUL-terminated, for messages that quote a number: buf holds
+ * lossd_dtoa(), with non-finite values written as the JSON strings "NaN",
+ * "Infinity" and "-Infinity" when `strings` (a request's "nonfinite":
+ * "strings"), as null otherwise.
+ */
+size_t lossd_dtoa_json(double x, char *buf, bool strings);
+
+/*
+ * The same, NUL-terminated, for messages that quote a number (a
+ * non-finite one as NaN, Infinity or -Infinity): buf holds
  * LOSSD_DTOA_MAX + 1 bytes. Returns buf.
  */
 const char *lossd_dtoa_text(double x, char *buf);

@@ -94,7 +94,8 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, const j
     lossd_tensors store = {0};
     lossd_call c;
     lossd_error err = {0};
-    int rc = lossd_codec_bind(fn, obj, &h->limits, &c, &store, &f);
+    bool strings = false;
+    int rc = lossd_codec_bind(fn, obj, &h->limits, &c, &store, &strings, &f);
     reply->elements += store.elements;
     if (tree)
         lossd_arena_release(tree);
@@ -117,7 +118,8 @@ static void serve_call(const lossd_handler *h, const lossd_function *fn, const j
         lossd_handler_compute(h, &c);
         /* The reply needs the operands' shapes only: free their numbers first. */
         lossd_tensors_free(&store);
-        lossd_codec_write_reply(&c, h->exec, &reply->body);
+        lossd_number_format how = {h->exec, strings};
+        lossd_codec_write_reply(&c, &how, &reply->body);
         reply->status = 200;
         if (lossd_buf_failed(&reply->body))
             lossd_fault_set(&f, LOSSD_FAULT_INTERNAL, NULL, "out of memory writing the reply");

@@ -39,7 +39,7 @@
 #include "v2_cache.h"
 
 /* The parameters the REST binding adds to every model's own. */
-#define V2_OWN_PARAMETERS "the protocol's binary_data_output"
+#define V2_OWN_PARAMETERS "the protocol's binary_data_output, and nonfinite"
 
 /* ---------------------------------------------------------------- framing */
 
@@ -87,6 +87,7 @@ typedef struct {
     const lossd_model *model;
     lossd_model_request *req;
     bool binary_default; /* binary_data_output */
+    bool strings;        /* nonfinite: "strings" - NaN and infinities as strings in JSON data */
     const char *binary;  /* the bytes after the JSON header */
     size_t binary_len, binary_used;
     bool has_header_len; /* the request carried Inference-Header-Content-Length */
@@ -137,6 +138,12 @@ static int read_parameters(infer *x, const json_t *params)
             if (!json_is_boolean(v))
                 return expected(x, AT("parameters.%s", key), "true or false", v);
             x->binary_default = json_is_true(v);
+            continue;
+        }
+        if (strcmp(key, "nonfinite") == 0) {
+            if (!json_is_null(v) &&
+                lossd_codec_nonfinite_option(v, AT("parameters.%s", key), &x->strings, &x->f) < 0)
+                return -1;
             continue;
         }
         const lossd_param_spec *spec;
@@ -257,6 +264,7 @@ static int read_json_data(infer *x, const char *name, const json_t *data, lossd_
                       .why = why,
                       .convert = datatype_number,
                       .ctx = &dt,
+                      .nonfinite_strings = x->strings,
                       .f = &x->f};
     size_t len = json_array_size(data);
     bool flat = rank <= 1 || len == 0 || !json_is_array(json_array_get(data, 0));
@@ -588,7 +596,8 @@ static void write_reply(infer *x, const char *id, lossd_reply *reply)
                 reply->segments[reply->n_segments++] = (lossd_piece){data, count * sizeof(double)};
         } else {
             lossd_buf_puts(out, "],\"data\":");
-            lossd_codec_write_numbers(out, data, count, x->h->exec);
+            lossd_number_format how = {x->h->exec, x->strings};
+            lossd_codec_write_numbers(out, data, count, &how);
             lossd_buf_puts(out, "}");
         }
     }

@@ -92,7 +92,8 @@ void fuzz_json(const uint8_t *data, size_t size)
     lossd_call c;
     lossd_tensors store = {0};
     lossd_limits lim = handler.limits;
-    if (lossd_codec_bind(fn, root, &lim, &c, &store, &f) == 0) {
+    bool strings;
+    if (lossd_codec_bind(fn, root, &lim, &c, &store, &strings, &f) == 0) {
         lossd_error err = {0};
         if (lossd_call_prepare(&c, &err) < 0)
             check(err.message[0] != '\0', "a core error without a message", fn->name);
