@@ -13,7 +13,10 @@ are bench_core's (see bench/bench_core.c):
     measures: rows of 10, N = size / 10 (dfl's targets: reals in [0, 9]);
   - qfl, varifocal: input (size,), targets half exact zeros (negatives);
   - box losses: N = size / 4 boxes, elements = 4 N numbers;
-  - pairwise: N = round(sqrt(size)), M = round(size / N), per matrix entry.
+  - pairwise: N = round(sqrt(size)), M = round(size / N), per matrix entry;
+  - oriented boxes: N = size / 5 cxcywhr pairs (their rule's sampler's
+    distribution), elements = 5 N; their matrices as the pairwise ones.
+    Their references are the golden vectors' (tests/data/gen_oriented.py).
 
 Forward: the function on tensors that do not require grad. Forward+grad:
 the input requires grad; each call resets input.grad to None (so the
@@ -146,6 +149,28 @@ def pairwise(inputs, size):
     return [inputs.box(n, 200, 5, 60), inputs.box(m, 200, 5, 60)], n * m, "matrix entry (N x M)"
 
 
+def oriented(inputs, size):
+    """bench_core's oriented pairs (the rule's sampler): targets 5..50 wide in
+    500 x 500 at any angle, predictions jittered by 20% of a side and 0.3 rad."""
+    n = size // 5
+    t = torch.cat([inputs.uniform((n, 2), 0, 500), inputs.uniform((n, 2), 5, 50),
+                   inputs.uniform((n, 1), -math.pi, math.pi)], dim=1)
+    p = torch.cat([t[:, :2] + inputs.uniform((n, 2), -0.2, 0.2) * t[:, 2:4],
+                   t[:, 2:4] * inputs.uniform((n, 2), 0.8, 1.2),
+                   t[:, 4:] + inputs.uniform((n, 1), -0.3, 0.3)], dim=1)
+    return [p, t], 5 * n, "number (N oriented boxes = 5N)"
+
+
+def oriented_pairwise(inputs, size):
+    n = int(math.floor(math.sqrt(size) + 0.5))
+    m = int(math.floor(size / n + 0.5))
+
+    def scene(k):
+        return torch.cat([inputs.uniform((k, 2), 0, 200), inputs.uniform((k, 2), 5, 60),
+                          inputs.uniform((k, 1), -math.pi, math.pi)], dim=1)
+    return [scene(n), scene(m)], n * m, "matrix entry (N x M)"
+
+
 def logits_flat(i, n):
     return [i.uniform((n,), -4, 4)]
 
@@ -202,6 +227,13 @@ def softmax_focal(x, t, alpha=0.25, gamma=2.0):
 # docs/functions.md gives: the same arithmetic is timed as is checked.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
 import gen_golden  # noqa: E402
+import gen_oriented  # noqa: E402
+
+
+def oriented_mean(name, **params):
+    """gen_oriented's reference of an oriented loss, mean-reduced, default parameters."""
+    reference = gen_oriented.ORIENTED_LOSSES[name]
+    return lambda x, t: reference(x, t, **params)[0].mean()
 
 
 def golden_mean(name):
@@ -266,6 +298,12 @@ WORKLOADS = {
     ("loss", "siou"): {"build": boxes, "grad": True, "fn": next_box_loss(siou_parts)},
     ("loss", "eiou"): {"build": boxes, "grad": True, "fn": next_box_loss(eiou_parts)},
     ("loss", "nwd"): {"build": boxes, "grad": True, "fn": next_box_loss(nwd_parts)},
+    # rgiou has no vectorised reference (its hull is a Python loop per pair)
+    ("loss", "riou"): {"build": oriented, "grad": True, "fn": oriented_mean("riou", geos=False)},
+    ("loss", "probiou"): {"build": oriented, "grad": True, "fn": oriented_mean("probiou")},
+    ("loss", "gwd"): {"build": oriented, "grad": True, "fn": oriented_mean("gwd")},
+    ("loss", "kld"): {"build": oriented, "grad": True, "fn": oriented_mean("kld")},
+    ("loss", "kfiou"): {"build": oriented, "grad": True, "fn": oriented_mean("kfiou")},
     ("activation", "relu"): activation(F.relu),
     ("activation", "leaky_relu"): activation(lambda x: F.leaky_relu(x, 0.01)),
     ("activation", "prelu"): activation(lambda x: F.prelu(x, PRELU_WEIGHT)),
@@ -314,6 +352,11 @@ WORKLOADS = {
         "build": pairwise, "fn": lambda a, b: tvops.complete_box_iou(a, b, eps=1e-7),
         "grad": False},
     ("pairwise", "nwd"): {"build": pairwise, "fn": nwd_matrix, "grad": False},
+    ("pairwise", "riou"): {
+        "build": oriented_pairwise, "grad": False,
+        "fn": lambda a, b: gen_oriented.riou_matrix(a, b, geos=False)},
+    ("pairwise", "probiou"): {
+        "build": oriented_pairwise, "fn": gen_oriented.probiou_matrix, "grad": False},
 }
 
 # ---------------------------------------------------------------- timing

@@ -4,7 +4,8 @@
  *
  * liblossd computes loss functions, activations, information measures and
  * pairwise box matrices - values and gradients - with PyTorch/torchvision
- * float64 semantics. It does no I/O, knows nothing of HTTP or JSON, keeps no
+ * float64 semantics (and, for oriented boxes, the exact rotated IoU with
+ * GEOS's values and the Gaussian losses with Ultralytics' and mmrotate's). It does no I/O, knows nothing of HTTP or JSON, keeps no
  * global mutable state and never exits or aborts on bad input.
  *
  * Three pieces:
@@ -36,7 +37,9 @@
  * header. Interface 3 (liblossd.so.3, lossd 0.2.0) replaced the operand
  * specs' shape and value enums by a rule of the rule table (lossd_rule_id;
  * lossd_rule_get() reads its row): code that compared
- * operands[k].shape now reads operands[k].rule.
+ * operands[k].shape now reads operands[k].rule. Its rows include oriented
+ * boxes (LOSSD_RULE_ORIENTED_BOXES, LOSSD_RULE_ORIENTED_LIST), whose last
+ * axis, 5 or 8, follows the call's box_format.
  *
  * Threading: the registry is immutable and may be read from any thread.
  * A lossd_call is owned by one thread at a time, except that

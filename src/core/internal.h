@@ -2,8 +2,8 @@
 /*
  * internal.h - what the core's modules share and nothing outside sees.
  *
- * Each module (regression.c, classification.c, boxes.c, activation.c,
- * info.c) owns its kernels, its family's per-call constants and the
+ * Each module (regression.c, classification.c, boxes.c, oriented.c,
+ * gaussian.c, activation.c, info.c) owns its kernels, its family's per-call constants and the
  * registry rows that point at them; registry.c only strings the module
  * tables together. Adding a function is one kernel plus one row in its
  * module (docs/internals.md has the whole checklist). Modules are compiled

@@ -186,6 +186,7 @@ typedef struct {
     double area_p, area_q, inter, uni, hull;
     int inter_from, hull_from;
     bool p_live; /* area_p is P's shoelace (not clamped at 0) */
+    bool same;   /* each polygon inside the other: one polygon, the loss at its minimum */
     size_t n_clip, n_hull;
     lossd__vertex clip[LOSSD__CLIP_MAX];
     lossd__point pts[8]; /* P's corners, then Q's: what the hull indexes */
@@ -205,7 +206,8 @@ static void overlap_compute(const obox_pair *pr, bool with_hull, obox_overlap *o
     int nested = apart ? 0
                        : (ov->area_q > 0 && lossd__poly_inside(pr->p, 4, pr->q, 4)) |
                              (ov->area_p > 0 && lossd__poly_inside(pr->q, 4, pr->p, 4)) << 1;
-    if (nested == 3) /* the same polygon: its areas differ at most by the sums' rounding */
+    ov->same = nested == 3;
+    if (ov->same) /* the same polygon: its areas differ at most by the sums' rounding */
         ov->area_q = ov->area_p;
     if (nested & 1) {
         ov->inter = ov->area_p;
@@ -325,6 +327,15 @@ static double pair_loss(int which, const obox_geom *gp, const obox_geom *gq,
         *terms = (obox_terms){iou, ov.inter, ov.uni, ov.hull};
     if (grad == NULL)
         return loss;
+    if (ov.same) {
+        /*
+         * The loss's minimum, a kink: shrinking P raises it at -dA/U, growing
+         * it at +dA/U. 0 is the subgradient of least norm, and what lets
+         * gradient descent stop there.
+         */
+        memset(grad, 0, obox_len(k->format) * sizeof *grad);
+        return loss;
+    }
 
     double k_i = -(1 + iou) / den, k_a = iou / den, k_c = 0;
     if (which == OBOX_RGIOU) {

@@ -26,6 +26,25 @@
 
 #include <stddef.h>
 
+/*
+ * polygon.c is compiled twice, as the kernels are (simd.h): the AVX2 twin
+ * of oriented.c calls the AVX2 twin of these, so that its scalar clipping
+ * never switches between VEX and legacy SSE code (the switch cost the
+ * gradient 3x in wall time on this machine, not in instructions). Outside
+ * the twins (tests, the fuzz target) the names are the baseline's.
+ */
+#ifdef LOSSD_SIMD_AVX2
+#define lossd__poly_area      lossd__poly_area_avx2
+#define lossd__poly_area_grad lossd__poly_area_grad_avx2
+#define lossd__poly_inside    lossd__poly_inside_avx2
+#define lossd__poly_clip      lossd__poly_clip_avx2
+#define lossd__clip_area      lossd__clip_area_avx2
+#define lossd__clip_area_grad lossd__clip_area_grad_avx2
+#define lossd__poly_hull      lossd__poly_hull_avx2
+#define lossd__hull_area_grad lossd__hull_area_grad_avx2
+#define lossd__hull_area      lossd__hull_area_avx2
+#endif
+
 /* The most corners an input polygon may have. */
 #define LOSSD__POLY_MAX 8
 
