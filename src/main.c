@@ -45,6 +45,18 @@ int main(int argc, char **argv)
         break;
     }
 
+    /*
+     * SIGTERM and SIGINT are blocked before any thread starts, so that every
+     * thread inherits the mask and only sigwait() below takes them. A thread
+     * started earlier (the log thread was) leaves them deliverable to it:
+     * a signal that came before main reached sigwait() then killed the
+     * process outright, undrained (seen under load: check_lifecycle).
+     */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     lossd_log_init(cfg.log_format);
     json_object_seed(0);   /* before any thread: jansson's hash seed is set once */
     lossd_arena_install(); /* jansson's allocator, also before any thread */
@@ -56,11 +68,6 @@ int main(int argc, char **argv)
      */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     signal(SIGPIPE, SIG_IGN);
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     lossd_server *server = lossd_server_start(&cfg, stderr);
     if (server == NULL)

@@ -241,13 +241,16 @@ static char *stop_and_read_log(child *c)
     kill(c->pid, SIGTERM);
     int status;
     waitpid(c->pid, &status, 0);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     size_t cap = 65536, len = 0;
     char *log = malloc(cap);
     ck_assert_ptr_nonnull(log);
     for (ssize_t got; (got = read(c->err_fd, log + len, cap - 1 - len)) > 0;)
         len += (size_t)got;
     log[len] = '\0';
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "lossd ended with %s %d after SIGTERM; its log:\n%s",
+                  WIFEXITED(status) ? "status" : "signal",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log);
     close(c->err_fd);
     return log;
 }
@@ -259,6 +262,51 @@ static bool peer_of(const char *text, const char *address)
     return strncmp(text, address, n) == 0 && text[n] == ':' && text[n + 1] >= '1' &&
            text[n + 1] <= '9' && strspn(text + n + 1, "0123456789") == strlen(text + n + 1);
 }
+
+/*
+ * Every thread but main blocks SIGTERM and SIGINT, so that only main's
+ * sigwait() takes them: a thread that did not (the log thread once, started
+ * before the mask was set) was where the kernel sent a SIGTERM arriving
+ * before main reached sigwait(), and the process died undrained.
+ * /proc/PID/task/TID/status's SigBlk is each thread's mask, in hex.
+ */
+START_TEST(only_main_takes_the_stop_signals)
+{
+    const char *flags[] = {"--log-format", "json", NULL};
+    child c = spawn_lossd(flags);
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)c.pid);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls %s", path);
+    FILE *tasks = popen(cmd, "r");
+    ck_assert_ptr_nonnull(tasks);
+    int tid, threads = 0;
+    unsigned long long stop_bits = (1ull << (SIGTERM - 1)) | (1ull << (SIGINT - 1));
+    while (fscanf(tasks, "%d", &tid) == 1) {
+        if (tid == (int)c.pid)
+            continue; /* main: it waits for them */
+        char status[160], line[256];
+        snprintf(status, sizeof status, "%s/%d/status", path, tid);
+        FILE *f = fopen(status, "r");
+        if (f == NULL)
+            continue; /* a thread that has just ended */
+        unsigned long long blocked = 0;
+        bool seen = false;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "SigBlk: %llx", &blocked) == 1)
+                seen = true;
+        fclose(f);
+        ck_assert(seen);
+        ck_assert_msg((blocked & stop_bits) == stop_bits,
+                      "thread %d does not block SIGTERM and SIGINT (SigBlk %llx)", tid, blocked);
+        threads++;
+    }
+    pclose(tasks);
+    ck_assert_int_ge(threads, 3); /* the log thread, the workers, libmicrohttpd's */
+    free(stop_and_read_log(&c));
+    close(c.err_fd);
+}
+END_TEST
 
 START_TEST(access_log_lines)
 {
@@ -358,7 +406,7 @@ int main(void)
     Suite *s = suite_create("lifecycle");
     add_case(s, "drain", 60, http_setup, http_stop,
              TESTS(readiness_turns_during_drain, open_request_outlives_the_drain));
-    add_case(s, "signals", 60, NULL, NULL, TESTS(sigterm_drains));
+    add_case(s, "signals", 60, NULL, NULL, TESTS(sigterm_drains, only_main_takes_the_stop_signals));
     add_case(s, "healthcheck", 30, NULL, NULL, TESTS(healthcheck_flag));
     add_case(s, "access log", 30, NULL, NULL, TESTS(access_log_lines, access_log_behind_a_proxy));
     return run_http_suite(s);
