@@ -562,13 +562,15 @@ async function checkOrientedNumbers(page, base, pred, target) {
     bhattacharyya: 'B', distance: 'd', divergence: 'D', kfiou: 'KFIoU',
   };
   const replies = {};
+  const different = pred.some((v, k) => v !== target[k]);
   for (const row of shown) {
     const reply = await api(base, `/v1/loss/${row.loss}`, { input: [pred], target: [target], ...CXCYWHR, grad: true, terms: true });
     const floor = (await api(base, `/v1/loss/${row.loss}`, { input: [target], target: [target], ...CXCYWHR })).loss;
     assert.equal(row.value, String(reply.loss), `${row.loss} loss`);
     assert.equal(row.floor, String(floor), `${row.loss} at the target itself`);
-    assert.equal(row.blind, String(reply.loss === floor), `${row.loss}: "the same" when the doubles are`);
-    assert.equal(row.note, reply.loss === floor, `${row.loss}: the note`);
+    const blind = different && reply.loss === floor;
+    assert.equal(row.blind, String(blind), `${row.loss}: "the same" when the doubles are, for boxes that are not`);
+    assert.equal(row.note, blind, `${row.loss}: the note`);
     assert.deepEqual(row.grad, reply.grad[0].map(String), `${row.loss} gradient`);
     const terms = Object.entries(reply.terms).map(([k, v]) => `${LABEL[k] || k} = ${String(v[0])}`).join(', ');
     assert.equal(row.terms, terms, `${row.loss} terms`);
@@ -752,6 +754,12 @@ test('Oriented boxes: a unit square against itself turned by π/4 - riou 1 − 1
   await page.click('#oarrow-choice input[value="probiou"]');
   await page.waitForFunction(() => document.querySelector('#obox-svg text.label-grad') !== null, WAIT);
   await checkOrientedPicture(page, lossd.base, pred, target);
+  // Turned back to the target itself: every loss at its value there, and no note (there is nothing to tell apart).
+  await page.$eval('#o-pred-r', (i) => { i.value = '0'; i.dispatchEvent(new Event('change')); });
+  const [same] = await settledOriented(page);
+  assert.deepEqual(same, target);
+  const identical = await checkOrientedNumbers(page, lossd.base, same, target);
+  for (const r of identical.shown) assert.equal(r.note, false, `${r.loss}: no note for identical boxes`);
   onlySameOrigin(seen, lossd.base);
   assert.deepEqual(seen.errors, []);
   await page.close();

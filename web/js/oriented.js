@@ -26,7 +26,7 @@
 // union, hull_area).
 import { batch, get, ok } from './api.js';
 import { $, el, svg, num, serial, displayName, lossChoice, boxFields } from './ui.js';
-import { drag, grid, rounded, labelSize, addLabel, arrow, turnArrow } from './picture.js';
+import { drag, extent, grid, rounded, labelSize, addLabel, arrow, turnArrow } from './picture.js';
 import { RULES, descend, showDescent, wireDescentForm, trajectoryPicture } from './descent.js';
 
 // Labels of the terms the page knows; any other term is shown by its own name.
@@ -321,8 +321,11 @@ function renderOverlay() {
   const reply = state.replies[state.arrows];
   const g = reply.grad[0];
   const [cx, cy, w, h, r] = state.shown.pred;
+  // What the arrows cannot show, said below the box (within the picture).
+  const note = (text) => addLabel(arrowLayer, 'label-grad', Math.max(0.1, cx - w / 2),
+    Math.min(cy + h / 2 + 1.2 * size, extent(svgRoot).height - 0.3 * size), `${displayName(state.arrows)}: ${text}`, size);
   if (g.every((v) => v === 0)) {
-    addLabel(arrowLayer, 'label-grad', cx - w / 2, cy + h / 2 + 1.2 * size, `${displayName(state.arrows)}: zero gradient`, size);
+    note('zero gradient');
     return;
   }
   arrow(arrowLayer, cx, cy, g[0], g[1], ARROW);
@@ -332,9 +335,7 @@ function renderOverlay() {
   const radius = h / 2 + KNOB_OFF;
   const from = r - Math.PI / 2 + Math.sign(sweep) * ((KNOB_R + 0.04) / radius);
   turnArrow(arrowLayer, cx, cy, radius, from, sweep, ARROW.head);
-  if (g[4] === 0) {
-    addLabel(arrowLayer, 'label-grad', cx - w / 2, cy + h / 2 + 1.2 * size, `${displayName(state.arrows)}: ∂/∂r = 0, no turn`, size);
-  }
+  if (g[4] === 0) note('∂/∂r = 0, no turn');
 }
 
 // ------------------------------------------------------------ the numbers
@@ -344,11 +345,13 @@ function renderNumbers() {
   const column = [...table.tHead.rows[0].cells].map((c) => c.textContent);
   const body = table.tBodies[0];
   body.replaceChildren();
+  // A loss that scores two different boxes as it scores the target itself cannot tell them apart.
+  const different = state.shown.pred.some((v, k) => v !== state.shown.target[k]);
   for (const { name } of LOSSES) {
     const r = state.replies[name];
     const floor = state.floors[name];
     const terms = Object.entries(r.terms || {}).map(([k, v]) => `${TERMS[k] || k} = ${num(v[0])}`).join(', ');
-    const blind = r.loss === floor;
+    const blind = different && r.loss === floor;
     body.append(el('tr', { 'data-loss': name, 'data-blind': String(blind) },
       el('th', { scope: 'row', text: displayName(name) }),
       el('td', { class: 'v-loss', 'data-label': column[1], text: num(r.loss) }),
