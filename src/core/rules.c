@@ -212,6 +212,16 @@ static void sample_distributions(const lossd_call *c, size_t k, const lossd_tens
 #define BOX_PAIR_COST 16
 /* An oriented pair: a clipping and its gradient, or a Gaussian's logarithms and roots. */
 #define ORIENTED_PAIR_COST 64
+/* What the two oriented rows share: a last axis by box_format, the values and their check. */
+#define ORIENTED_LAST_AXIS                                                                  \
+    {                                                                                       \
+        .param = "box_format", .choices = lossd__obox_formats, .sizes = lossd__obox_lengths \
+    }
+#define ORIENTED_VALUES_TEXT                                                                   \
+    "oriented boxes valid in box_format: finite, w, h >= 0 (cxcywhr); a convex quadrilateral " \
+    "(xyxyxyxy)"
+#define ORIENTED_IMPL \
+    LOSSD__RULE_IMPL(.check = lossd__oriented_check, .sample = lossd__oriented_sample)
 
 static const lossd_rule rules[LOSSD_RULE_COUNT] = {
     [LOSSD_RULE_NONE] = {.id = LOSSD_RULE_NONE, .name = "none", .noun = "nothing"},
@@ -379,20 +389,16 @@ static const lossd_rule rules[LOSSD_RULE_COUNT] = {
          .min_rank = 1,
          .max_rank = LOSSD_MAX_RANK,
          .empty_batch = true,
-         .last_axis = {.param = "box_format",
-                       .choices = lossd__obox_formats,
-                       .sizes = lossd__obox_lengths},
+         .last_axis = ORIENTED_LAST_AXIS,
          .per_row = true,
          .unit_cost = ORIENTED_PAIR_COST,
          .values = "oriented_box",
-         .values_text = "oriented boxes valid in box_format: finite, w, h >= 0 (cxcywhr); a "
-                        "convex quadrilateral (xyxyxyxy)",
+         .values_text = ORIENTED_VALUES_TEXT,
          .meta_rank = 2,
          .meta_shape = {-1, -1},
          .examples = {"[[0.0, 0.0, 2.0, 1.0, 0.3], [1.0, 1.0, 1.0, 2.0, -0.5]]",
                       "[[0.5, 0.2, 1.5, 1.0, -0.4], [1.5, 1.0, 1.0, 2.0, 0.5]]"},
-         .impl =
-             LOSSD__RULE_IMPL(.check = lossd__oriented_check, .sample = lossd__oriented_sample)},
+         .impl = ORIENTED_IMPL},
     [LOSSD_RULE_ORIENTED_LIST] =
         {.id = LOSSD_RULE_ORIENTED_LIST,
          .name = "oriented_box_list",
@@ -402,19 +408,15 @@ static const lossd_rule rules[LOSSD_RULE_COUNT] = {
          .min_rank = 1,
          .max_rank = 2,
          .empty_batch = true,
-         .last_axis = {.param = "box_format",
-                       .choices = lossd__obox_formats,
-                       .sizes = lossd__obox_lengths},
+         .last_axis = ORIENTED_LAST_AXIS,
          .values = "oriented_box",
-         .values_text = "oriented boxes valid in box_format: finite, w, h >= 0 (cxcywhr); a "
-                        "convex quadrilateral (xyxyxyxy)",
+         .values_text = ORIENTED_VALUES_TEXT,
          .meta_rank = 2,
          .meta_shape = {-1, -1},
          .examples = {"[[0.0, 0.0, 2.0, 1.0, 0.3], [1.0, 1.0, 1.0, 2.0, -0.5]]",
                       "[[0.5, 0.2, 1.5, 1.0, -0.4], [1.5, 1.0, 1.0, 2.0, 0.5], "
                       "[4.0, 4.0, 1.0, 1.0, 0.0]]"},
-         .impl =
-             LOSSD__RULE_IMPL(.check = lossd__oriented_check, .sample = lossd__oriented_sample)},
+         .impl = ORIENTED_IMPL},
 };
 
 const lossd_rule *lossd_rule_get(lossd_rule_id id)

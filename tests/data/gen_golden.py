@@ -508,9 +508,10 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False, tolerance=None, reference=None):
+              grad=True, terms=False, tolerance=None, reference=None, extras=None):
     """One loss case. reduction=None omits the line (lossd's default, mean).
-    reference: the function the expectations come from (default LOSSES[name])."""
+    reference: the function the expectations come from (default LOSSES[name]);
+    extras(x, t, **params): its per-term extras (default box_terms')."""
     params = params or {}
     fn = reference or LOSSES[name]
     red = reduction or "mean"
@@ -533,7 +534,8 @@ def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
         expects.append(("grad", x.grad if x.grad is not None else torch.zeros_like(x)))
     expects.append(("n", n))
     if terms:
-        for tname, value in box_terms(name, x.detach(), t, **params).items():
+        extras = extras or (lambda x_, t_, **p: box_terms(name, x_, t_, **p))
+        for tname, value in extras(x.detach(), t, **params).items():
             expects.append((f"term {tname}", value))
     out.case(label, name, reduction=reduction, grad=grad, terms=terms, params=params,
              operands=[("input", x), ("target", t)], grad_output=grad_output,
@@ -1804,7 +1806,8 @@ def main(argv):
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
                  nwd_losses, batched_box_losses, bad_box_inputs, poly1_losses, qfl_losses,
-                 varifocal_losses, dfl_losses, gen_oriented.oriented_losses,
+                 varifocal_losses, dfl_losses,
+                 lambda out: gen_oriented.oriented_losses(out, emit_loss, emit_empty_losses),
                  gen_oriented.bad_oriented_inputs],
         "activation": [activations, softmax_dims],
         "info": [information],

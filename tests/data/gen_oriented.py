@@ -445,44 +445,21 @@ def fixed_pairs(deg=False):
     return a, b
 
 
-def emit(out, rng, label, name, inp, tgt, reduction="mean", params=None, grad=True,
-         terms=False):
-    """One loss case from ORIENTED_LOSSES[name]; reduction None leaves lossd's
-    default (mean). Unreduced cases back-propagate a random grad_output."""
-    params = params or {}
-    red = reduction or "mean"
-    x = f64(inp).requires_grad_(grad)
-    t = f64(tgt)
-    per_box, extras = ORIENTED_LOSSES[name](x, t, **params)
-    y = per_box.mean() if red == "mean" else per_box.sum() if red == "sum" else per_box
-    expects, grad_output = [], None
-    if red == "none":
-        expects.append(("output", y))
-        if grad:
-            grad_output = rng.normal(*y.shape)
-            y.backward(grad_output)
-    else:
-        expects.append(("loss", y.item()))
-        if grad:
-            y.backward()
-    if grad:
-        expects.append(("grad", x.grad if x.grad is not None else torch.zeros_like(x)))
-    expects.append(("n", per_box.numel()))
-    if terms:
-        expects += [(f"term {k}", v) for k, v in extras.items()]
-    out.case(label, name, reduction=reduction, grad=grad, terms=terms, params=params,
-             operands=[("input", x), ("target", t)], grad_output=grad_output, expects=expects)
+def emitter(emit_loss):
+    """gen_golden's emit_loss for ORIENTED_LOSSES: emit(out, rng, label, name, inp, tgt,
+    reduction, params, grad=, terms=) - reduction None leaves lossd's default (mean)."""
+    def reference(name):
+        def reduced(x, t, reduction, **params):
+            loss = ORIENTED_LOSSES[name](x, t, **params)[0]
+            return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+        return reduced
 
-
-def emit_empty(out, name, params=None):
-    """An empty batch: loss 0 and n 0 for every reduction."""
-    empty = torch.zeros(0, dtype=F64)
-    for red in REDUCTIONS:
-        expects = [("output", empty)] if red == "none" else [("loss", 0.0)]
-        out.case(f"{name}/empty/{red}/grad", name, reduction=red, grad=True, params=params,
-                 operands=[("input", empty), ("target", empty)],
-                 grad_output=empty if red == "none" else None,
-                 expects=expects + [("grad", empty), ("n", 0)])
+    def emit(out, rng, label, name, inp, tgt, reduction="mean", params=None, grad=True,
+             terms=False):
+        emit_loss(out, rng, label, name, f64(inp), f64(tgt), reduction, params, grad, terms,
+                  reference=reference(name),
+                  extras=lambda x, t, **p: ORIENTED_LOSSES[name](x, t, **p)[1])
+    return emit
 
 
 # Each function's parameter settings beyond the defaults: every parameter
@@ -508,10 +485,12 @@ def tag_of(params):
     return "/".join(f"{k}={v}" for k, v in params.items()) or "defaults"
 
 
-def oriented_losses(out):
+def oriented_losses(out, emit_loss, emit_empty):
     """Every oriented loss in each format and angle unit, each reduction,
     gradient, grad_output and term, each parameter setting of SETTINGS, a
-    single box, a batch of (2, 3) boxes, an empty batch."""
+    single box, a batch of (2, 3) boxes, an empty batch (gen_golden's
+    emit_loss and emit_empty_losses write the cases)."""
+    emit = emitter(emit_loss)
     rng = Rng(1801)
     fixed_a, fixed_b = fixed_pairs()
     deg_a, deg_b = fixed_pairs(deg=True)
