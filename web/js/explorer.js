@@ -60,8 +60,12 @@ function v2Request(meta, body) {
     const data = [value].flat(Infinity);
     inputs.push({ name, shape, datatype: datatypeOf(input, data, shape, firstShape), data });
   }
+  // "grad": true is the first operand's gradient; a list names the operands
+  // ("grad_target" is the target's): the same outputs, by their /v2 names.
+  const asked = (operand) => Array.isArray(body.grad) && body.grad.includes(operand);
   const outputs = meta.outputs.map((o) => o.name).filter((name) => {
-    if (name === 'grad') return body.grad === true;
+    if (name === 'grad') return body.grad === true || asked(meta.inputs[0].name);
+    if (name.startsWith('grad_')) return asked(name.slice('grad_'.length));
     if (name.startsWith('terms.')) return body.terms === true;
     return true;
   });
