@@ -5,8 +5,8 @@
  * liblossd computes loss functions, activations, information measures and
  * pairwise box matrices - values and gradients - with PyTorch/torchvision
  * float64 semantics (and, for oriented boxes, the exact rotated IoU with
- * GEOS's values and the Gaussian losses with Ultralytics' and mmrotate's). It does no I/O, knows nothing of HTTP or JSON, keeps no
- * global mutable state and never exits or aborts on bad input.
+ * GEOS's values and the Gaussian losses with Ultralytics' and mmrotate's). It does no I/O, knows
+ * nothing of HTTP or JSON, keeps no global mutable state and never exits or aborts on bad input.
  *
  * Three pieces:
  *
@@ -254,6 +254,15 @@ typedef struct {
 /* The row of a rule. Any thread. */
 const lossd_rule *lossd_rule_get(lossd_rule_id id);
 
+/*
+ * The length of the last axis a rule asks for when its last_axis.param
+ * has the choice `choice` ("cxcywhr"), by name: a function may offer only
+ * some of the rule's choices, in its own order. Without a param, the fixed
+ * size; 0 for a choice the rule does not know or no fixed length. Any thread.
+ */
+size_t lossd_rule_axis_length(const lossd_rule *rule, const char *choice);
+
+
 /* lossd_operand_spec.flags */
 #define LOSSD_OPERAND_LIKE_INPUT 0x01u /* shaped exactly like the first operand */
 
@@ -303,6 +312,13 @@ const lossd_function *lossd_function_find(lossd_kind kind, const char *name);
 
 /* The parameter of `fn` called `name`, or NULL. Any thread. */
 const lossd_param_spec *lossd_function_param(const lossd_function *fn, const char *name);
+
+/*
+ * The last-axis length operand k of fn has under fn's default parameters
+ * (its rule's fixed size, or the length of the default choice of the
+ * parameter it follows); 0 when its rule fixes none. Any thread.
+ */
+size_t lossd_operand_default_axis(const lossd_function *fn, size_t k);
 
 /* Type names used by the catalog: "number", "integer", "boolean", "string", "tensor". */
 const char *lossd_param_type_name(lossd_param_type type);

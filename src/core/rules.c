@@ -438,12 +438,32 @@ static bool is_empty_list(const lossd_tensor *t)
     return t->rank == 1 && t->shape[0] == 0;
 }
 
+size_t lossd_rule_axis_length(const lossd_rule *rule, const char *choice)
+{
+    const lossd_axis_rule *axis = &rule->last_axis;
+    if (axis->param == NULL)
+        return axis->size;
+    for (size_t i = 0; choice && axis->choices[i]; i++)
+        if (strcmp(axis->choices[i], choice) == 0)
+            return axis->sizes[i];
+    return 0;
+}
+
+size_t lossd_operand_default_axis(const lossd_function *fn, size_t k)
+{
+    const lossd_rule *rule = lossd_rule_get(fn->operands[k].rule);
+    const char *param = rule->last_axis.param;
+    const lossd_param_spec *spec = param ? lossd_function_param(fn, param) : NULL;
+    return lossd_rule_axis_length(rule, spec ? spec->choices[0] : NULL);
+}
+
 size_t lossd__rule_last_axis(const lossd_call *c, const lossd_rule *rule)
 {
     const lossd_axis_rule *axis = &rule->last_axis;
-    if (axis->param && lossd__param_index(c->fn, axis->param) >= 0)
-        return axis->sizes[lossd__param_choice(c, axis->param)];
-    return axis->size;
+    if (axis->param == NULL || lossd__param_index(c->fn, axis->param) < 0)
+        return axis->size;
+    const lossd_param_spec *spec = lossd_function_param(c->fn, axis->param);
+    return lossd_rule_axis_length(rule, spec->choices[lossd__param_choice(c, axis->param)]);
 }
 
 static int shape_error(const lossd_call *c, size_t k, const char *want, lossd_error *err)
