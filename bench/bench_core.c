@@ -122,20 +122,12 @@ static bool has_operand(const lossd_function *fn, int k)
     return fn->operands[k].rule != LOSSD_RULE_NONE;
 }
 
-/* The length of a rule's last axis in a call with default parameters (0: any). */
-static size_t default_last_axis(const lossd_rule *rule)
-{
-    if (rule->last_axis.size)
-        return rule->last_axis.size;
-    return rule->last_axis.param ? rule->last_axis.sizes[0] : 0; /* the default choice's */
-}
-
 /* The operands' shapes for a nominal size, as their rules ask. */
 static void workload_shapes(workload *w, size_t size, int rank[2], size_t shape[2][2])
 {
     const lossd_function *fn = w->fn;
     const lossd_rule *first = lossd_rule_get(fn->operands[0].rule);
-    size_t len = default_last_axis(first);
+    size_t len = lossd_operand_default_axis(fn, 0);
     rank[0] = rank[1] = 1;
     if (fn->kind == LOSSD_KIND_PAIRWISE) { /* N x M ~ size entries */
         size_t n = (size_t)llround(sqrt((double)size));

@@ -83,6 +83,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))  # catalog.py
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import catalog  # noqa: E402
 import gen_golden  # noqa: E402
+import gen_oriented  # noqa: E402
 from gen_golden import eiou_parts, nwd_parts, nwd_w2, siou_parts  # noqa: E402
 
 torch.set_num_threads(1)
@@ -128,6 +129,19 @@ class Inputs:
         wh = self.uniform((n, 2), lo, hi)
         return torch.cat([xy, xy + wh], dim=1)
 
+    def rotated(self, shape, field, lo, hi):
+        """cxcywhr boxes lo..hi wide in a field x field image, at any angle."""
+        n = shape[0]
+        return torch.cat([self.uniform((n, 2), 0, field), self.uniform((n, 2), lo, hi),
+                          self.uniform((n, 1), -math.pi, math.pi)], dim=1)
+
+    def rotated_near(self, boxes):
+        """Oriented boxes near these: moved by up to 20% of a side, resized by 0.8-1.2,
+        turned by up to 0.3 rad (oriented.c's sampler)."""
+        return torch.cat([boxes[:, :2] + self.uniform((boxes.shape[0], 2), -0.2, 0.2) * boxes[:, 2:4],
+                          boxes[:, 2:4] * self.uniform((boxes.shape[0], 2), 0.8, 1.2),
+                          boxes[:, 4:] + self.uniform((boxes.shape[0], 1), -0.3, 0.3)], dim=1)
+
     def near(self, boxes):
         """Boxes near these: moved by up to 20% of their size, resized by 0.8-1.2."""
         wh = boxes[:, 2:] - boxes[:, :2]
@@ -155,6 +169,9 @@ SAMPLERS = {
     "boxes": lambda i, shape, first: (i.near(first) if first is not None
                                       else i.boxes(shape, 500, 5, 50)),
     "box_list": lambda i, shape, first: i.boxes(shape, 200, 5, 60),
+    "oriented_boxes": lambda i, shape, first: (i.rotated_near(first) if first is not None
+                                               else i.rotated(shape, 500, 5, 50)),
+    "oriented_box_list": lambda i, shape, first: i.rotated(shape, 200, 5, 60),
 }
 
 
@@ -224,6 +241,13 @@ def softmax_focal(x, t, alpha=0.25, gamma=2.0):
     return (-alpha * (1 - p_t) ** gamma * logp_t).mean()
 
 
+def oriented_mean(name, **params):
+    """gen_oriented's reference of an oriented loss, mean-reduced, default parameters
+    (riou without its check against GEOS, which is not what is timed)."""
+    reference = gen_oriented.ORIENTED_LOSSES[name]
+    return lambda x, t: reference(x, t, **params)[0].mean()
+
+
 # The golden cases' references (tests/data/gen_golden.py), from the formulas
 # docs/functions.md gives: the same arithmetic is timed as is checked.
 def golden_mean(name):
@@ -268,6 +292,12 @@ REFERENCES = {
     ("loss", "siou"): next_box_loss(siou_parts),
     ("loss", "eiou"): next_box_loss(eiou_parts),
     ("loss", "nwd"): next_box_loss(nwd_parts),
+    # rgiou has no vectorised reference (its hull is a Python loop per pair): a printed gap
+    ("loss", "riou"): oriented_mean("riou", geos=False),
+    ("loss", "probiou"): oriented_mean("probiou"),
+    ("loss", "gwd"): oriented_mean("gwd"),
+    ("loss", "kld"): oriented_mean("kld"),
+    ("loss", "kfiou"): oriented_mean("kfiou"),
     ("activation", "relu"): F.relu,
     ("activation", "leaky_relu"): lambda x: F.leaky_relu(x, 0.01),
     ("activation", "prelu"): lambda x: F.prelu(x, PRELU_WEIGHT),
@@ -298,6 +328,8 @@ REFERENCES = {
     ("pairwise", "diou"): lambda a, b: tvops.distance_box_iou(a, b, eps=1e-7),
     ("pairwise", "ciou"): lambda a, b: tvops.complete_box_iou(a, b, eps=1e-7),
     ("pairwise", "nwd"): nwd_matrix,
+    ("pairwise", "riou"): lambda a, b: gen_oriented.riou_matrix(a, b, geos=False),
+    ("pairwise", "probiou"): gen_oriented.probiou_matrix,
 }
 
 

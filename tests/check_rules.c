@@ -13,17 +13,10 @@
 
 #include "testutil.h"
 
-/* The length of a rule's last axis with the function's default parameters (0: any). */
-static size_t default_last_axis(const lossd_rule *rule)
-{
-    if (rule->last_axis.size)
-        return rule->last_axis.size;
-    return rule->last_axis.param ? rule->last_axis.sizes[0] : 0;
-}
-
 START_TEST(rows_are_consistent)
 {
-    static const char *const kinds[] = {"any", "range", "class_index", "bin_index", "box", NULL};
+    static const char *const kinds[] = {"any", "range",        "class_index", "bin_index",
+                                        "box", "oriented_box", NULL};
     for (int id = 0; id < LOSSD_RULE_COUNT; id++) {
         const lossd_rule *r = lossd_rule_get((lossd_rule_id)id);
         ck_assert_int_eq(r->id, id);
@@ -82,7 +75,7 @@ static void shapes_for(const lossd_function *fn, size_t n, int rank[2], size_t s
 {
     const lossd_rule *first = lossd_rule_get(fn->operands[0].rule);
     const lossd_rule *second = lossd_rule_get(fn->operands[1].rule);
-    size_t len = default_last_axis(first);
+    size_t len = lossd_operand_default_axis(fn, 0);
     if (len == 0 && (first->last_axis.min || first->max_rank == 2))
         len = 3; /* rows of 3: scores, distributions */
     rank[0] = len ? 2 : 1;
@@ -200,7 +193,7 @@ START_TEST(rules_refuse_what_they_say)
                 ck_assert_str_eq(err.field, name);
                 continue;
             }
-            size_t len = default_last_axis(r);
+            size_t len = lossd_operand_default_axis(fn, k);
             if (len) { /* one number short per item */
                 size_t shape[2] = {2, len - 1};
                 ck_assert_msg(prepare_with_shape(fn, k, 2, shape, &err) == LOSSD_EINVAL,

@@ -4,8 +4,9 @@
  *
  * liblossd computes loss functions, activations, information measures and
  * pairwise box matrices - values and gradients - with PyTorch/torchvision
- * float64 semantics. It does no I/O, knows nothing of HTTP or JSON, keeps no
- * global mutable state and never exits or aborts on bad input.
+ * float64 semantics (and, for oriented boxes, the exact rotated IoU with
+ * GEOS's values and the Gaussian losses with Ultralytics' and mmrotate's). It does no I/O, knows
+ * nothing of HTTP or JSON, keeps no global mutable state and never exits or aborts on bad input.
  *
  * Three pieces:
  *
@@ -36,7 +37,9 @@
  * header. Interface 3 (liblossd.so.3, lossd 0.2.0) replaced the operand
  * specs' shape and value enums by a rule of the rule table (lossd_rule_id;
  * lossd_rule_get() reads its row): code that compared
- * operands[k].shape now reads operands[k].rule.
+ * operands[k].shape now reads operands[k].rule. Its rows include oriented
+ * boxes (LOSSD_RULE_ORIENTED_BOXES, LOSSD_RULE_ORIENTED_LIST), whose last
+ * axis, 5 or 8, follows the call's box_format.
  *
  * Threading: the registry is immutable and may be read from any thread.
  * A lossd_call is owned by one thread at a time, except that
@@ -193,12 +196,14 @@ typedef enum {
     LOSSD_RULE_PROBABILITIES,         /* any shape, numbers in [0, 1] */
     LOSSD_RULE_PROBABILITIES_OR_LOGS, /* the same, or their logarithms when log_param is true */
     LOSSD_RULE_SCORES,                /* (N, C) or (C), C >= 1: scores over C classes or bins */
-    LOSSD_RULE_CLASS_INDICES, /* (N) for (N, C) scores, () for (C): whole numbers in [0, C) */
-    LOSSD_RULE_CLASS_OR_PROB, /* class indices, or probabilities shaped like the scores */
-    LOSSD_RULE_BIN_TARGETS,   /* (N) for (N, C) scores, () for (C): reals in [0, C - 1] (dfl) */
-    LOSSD_RULE_BOXES,         /* (..., 4): boxes with any leading dimensions, in box_format */
-    LOSSD_RULE_BOX_LIST,      /* (N, 4), N >= 0, or one box (4), in box_format */
-    LOSSD_RULE_DISTRIBUTIONS, /* (K) or (N, K), K >= 1 */
+    LOSSD_RULE_CLASS_INDICES,  /* (N) for (N, C) scores, () for (C): whole numbers in [0, C) */
+    LOSSD_RULE_CLASS_OR_PROB,  /* class indices, or probabilities shaped like the scores */
+    LOSSD_RULE_BIN_TARGETS,    /* (N) for (N, C) scores, () for (C): reals in [0, C - 1] (dfl) */
+    LOSSD_RULE_BOXES,          /* (..., 4): boxes with any leading dimensions, in box_format */
+    LOSSD_RULE_BOX_LIST,       /* (N, 4), N >= 0, or one box (4), in box_format */
+    LOSSD_RULE_DISTRIBUTIONS,  /* (K) or (N, K), K >= 1 */
+    LOSSD_RULE_ORIENTED_BOXES, /* (..., 5) or (..., 8) by box_format: oriented boxes */
+    LOSSD_RULE_ORIENTED_LIST,  /* (N, 5|8), N >= 0, or one box (5) or (8), by box_format */
     LOSSD_RULE_COUNT
 } lossd_rule_id;
 
@@ -248,6 +253,15 @@ typedef struct {
 
 /* The row of a rule. Any thread. */
 const lossd_rule *lossd_rule_get(lossd_rule_id id);
+
+/*
+ * The length of the last axis a rule asks for when its last_axis.param
+ * has the choice `choice` ("cxcywhr"), by name: a function may offer only
+ * some of the rule's choices, in its own order. Without a param, the fixed
+ * size; 0 for a choice the rule does not know or no fixed length. Any thread.
+ */
+size_t lossd_rule_axis_length(const lossd_rule *rule, const char *choice);
+
 
 /* lossd_operand_spec.flags */
 #define LOSSD_OPERAND_LIKE_INPUT 0x01u /* shaped exactly like the first operand */
@@ -325,6 +339,13 @@ const lossd_param_spec *lossd_function_param(const lossd_function *fn, const cha
  */
 const char *lossd_function_reported_term(const lossd_function *fn, size_t i, size_t *term,
                                          const lossd_term_alias **alias);
+
+/*
+ * The last-axis length operand k of fn has under fn's default parameters
+ * (its rule's fixed size, or the length of the default choice of the
+ * parameter it follows); 0 when its rule fixes none. Any thread.
+ */
+size_t lossd_operand_default_axis(const lossd_function *fn, size_t k);
 
 /* Type names used by the catalog: "number", "integer", "boolean", "string", "tensor". */
 const char *lossd_param_type_name(lossd_param_type type);

@@ -3,11 +3,11 @@
  * internal.h - what the core's modules share and nothing outside sees.
  *
  * Each module (regression.c, classification.c, detection.c, boxes.c,
- * activation.c, info.c) owns its kernels, its family's per-call constants and the
- * registry rows that point at them; registry.c only strings the module
- * tables together. Adding a function is one kernel plus one row in its
- * module (docs/internals.md has the whole checklist). Modules are compiled
- * twice, for the baseline and for AVX2 (simd.h), from this one source.
+ * oriented.c, gaussian.c, activation.c, info.c) owns its kernels, its family's per-call constants
+ * and the registry rows that point at them; registry.c only strings the module tables together.
+ * Adding a function is one kernel plus one row in its module (docs/internals.md has the whole
+ * checklist). Modules are compiled twice, for the baseline and for AVX2 (simd.h), from this one
+ * source.
  *
  * Kernel contract (lossd__impl.kernel):
  *   size_t kernel(const lossd_call *c, size_t begin, size_t end, double *out)
@@ -100,6 +100,10 @@ extern const lossd__module lossd__classification_module, lossd__classification_m
 extern const lossd__module lossd__detection_module, lossd__detection_module_avx2;
 extern const lossd__module lossd__box_module, lossd__box_module_avx2;
 extern const lossd__module lossd__pairwise_module, lossd__pairwise_module_avx2;
+extern const lossd__module lossd__oriented_module, lossd__oriented_module_avx2;
+extern const lossd__module lossd__oriented_pairwise_module, lossd__oriented_pairwise_module_avx2;
+extern const lossd__module lossd__gaussian_module, lossd__gaussian_module_avx2;
+extern const lossd__module lossd__gaussian_pairwise_module, lossd__gaussian_pairwise_module_avx2;
 extern const lossd__module lossd__activation_module, lossd__activation_module_avx2;
 extern const lossd__module lossd__info_module, lossd__info_module_avx2;
 
@@ -432,6 +436,17 @@ int lossd__check_probabilities(const lossd_call *c, size_t k, lossd_error *err);
 int lossd__boxes_check(lossd_call *c, size_t k, lossd_error *err);
 void lossd__boxes_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
                          uint64_t *rng);
+
+/*
+ * The same for oriented boxes (oriented.c): finite, w, h >= 0 in cxcywhr,
+ * convex quadrilaterals in xyxyxyxy; the choices of box_format and the
+ * numbers per box in each (what the rule rows' last axis reads).
+ */
+int lossd__oriented_check(lossd_call *c, size_t k, lossd_error *err);
+void lossd__oriented_sample(const lossd_call *c, size_t k, const lossd_tensor *shape, double *out,
+                            uint64_t *rng);
+extern const char *const lossd__obox_formats[];
+extern const size_t lossd__obox_lengths[];
 
 /* ---- what kernels count ---- */
 

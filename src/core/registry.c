@@ -17,9 +17,12 @@
 #include "internal.h"
 
 static const lossd__module *const portable_modules[] = {
-    &lossd__regression_module, &lossd__classification_module, &lossd__detection_module,
-    &lossd__box_module,        &lossd__activation_module,     &lossd__info_module,
-    &lossd__pairwise_module,
+    &lossd__regression_module,        &lossd__classification_module,
+    &lossd__detection_module,         &lossd__box_module,
+    &lossd__oriented_module,          &lossd__gaussian_module,
+    &lossd__activation_module,        &lossd__info_module,
+    &lossd__pairwise_module,          &lossd__oriented_pairwise_module,
+    &lossd__gaussian_pairwise_module,
 };
 
 #define N_MODULES (sizeof portable_modules / sizeof portable_modules[0])
@@ -27,10 +30,12 @@ static const lossd__module *const portable_modules[] = {
 #if LOSSD_SIMD_HAVE_AVX2
 /* The same rows from the AVX2 twins (simd.h), in the same order. */
 static const lossd__module *const avx2_modules[N_MODULES] = {
-    &lossd__regression_module_avx2, &lossd__classification_module_avx2,
-    &lossd__detection_module_avx2,  &lossd__box_module_avx2,
-    &lossd__activation_module_avx2, &lossd__info_module_avx2,
-    &lossd__pairwise_module_avx2,
+    &lossd__regression_module_avx2,        &lossd__classification_module_avx2,
+    &lossd__detection_module_avx2,         &lossd__box_module_avx2,
+    &lossd__oriented_module_avx2,          &lossd__gaussian_module_avx2,
+    &lossd__activation_module_avx2,        &lossd__info_module_avx2,
+    &lossd__pairwise_module_avx2,          &lossd__oriented_pairwise_module_avx2,
+    &lossd__gaussian_pairwise_module_avx2,
 };
 #endif
 

@@ -210,6 +210,18 @@ static void sample_distributions(const lossd_call *c, size_t k, const lossd_tens
 
 /* The box losses' block sizing: a pair of boxes costs about as much as 16 elements. */
 #define BOX_PAIR_COST 16
+/* An oriented pair: a clipping and its gradient, or a Gaussian's logarithms and roots. */
+#define ORIENTED_PAIR_COST 64
+/* What the two oriented rows share: a last axis by box_format, the values and their check. */
+#define ORIENTED_LAST_AXIS                                                                  \
+    {                                                                                       \
+        .param = "box_format", .choices = lossd__obox_formats, .sizes = lossd__obox_lengths \
+    }
+#define ORIENTED_VALUES_TEXT                                                                   \
+    "oriented boxes valid in box_format: finite, w, h >= 0 (cxcywhr); a convex quadrilateral " \
+    "(xyxyxyxy)"
+#define ORIENTED_IMPL \
+    LOSSD__RULE_IMPL(.check = lossd__oriented_check, .sample = lossd__oriented_sample)
 
 static const lossd_rule rules[LOSSD_RULE_COUNT] = {
     [LOSSD_RULE_NONE] = {.id = LOSSD_RULE_NONE, .name = "none", .noun = "nothing"},
@@ -369,6 +381,43 @@ static const lossd_rule rules[LOSSD_RULE_COUNT] = {
                                   .meta_shape = {-1, -1},
                                   .examples = {"[0.5, 0.25, 0.25]", "[0.25, 0.25, 0.5]"},
                                   .impl = LOSSD__RULE_IMPL(.sample = sample_distributions)},
+    [LOSSD_RULE_ORIENTED_BOXES] =
+        {.id = LOSSD_RULE_ORIENTED_BOXES,
+         .name = "oriented_boxes",
+         .noun = "oriented boxes",
+         .unit = "box",
+         .shape_text = "(..., 5) in cxcywhr, (..., 8) in xyxyxyxy",
+         .min_rank = 1,
+         .max_rank = LOSSD_MAX_RANK,
+         .empty_batch = true,
+         .last_axis = ORIENTED_LAST_AXIS,
+         .per_row = true,
+         .unit_cost = ORIENTED_PAIR_COST,
+         .values = "oriented_box",
+         .values_text = ORIENTED_VALUES_TEXT,
+         .meta_rank = 2,
+         .meta_shape = {-1, -1},
+         .examples = {"[[0.0, 0.0, 2.0, 1.0, 0.3], [1.0, 1.0, 1.0, 2.0, -0.5]]",
+                      "[[0.5, 0.2, 1.5, 1.0, -0.4], [1.5, 1.0, 1.0, 2.0, 0.5]]"},
+         .impl = ORIENTED_IMPL},
+    [LOSSD_RULE_ORIENTED_LIST] =
+        {.id = LOSSD_RULE_ORIENTED_LIST,
+         .name = "oriented_box_list",
+         .noun = "oriented boxes",
+         .unit = "box",
+         .shape_text = "(N, 5) or one box (5) in cxcywhr, (N, 8) or (8) in xyxyxyxy",
+         .min_rank = 1,
+         .max_rank = 2,
+         .empty_batch = true,
+         .last_axis = ORIENTED_LAST_AXIS,
+         .values = "oriented_box",
+         .values_text = ORIENTED_VALUES_TEXT,
+         .meta_rank = 2,
+         .meta_shape = {-1, -1},
+         .examples = {"[[0.0, 0.0, 2.0, 1.0, 0.3], [1.0, 1.0, 1.0, 2.0, -0.5]]",
+                      "[[0.5, 0.2, 1.5, 1.0, -0.4], [1.5, 1.0, 1.0, 2.0, 0.5], "
+                      "[4.0, 4.0, 1.0, 1.0, 0.0]]"},
+         .impl = ORIENTED_IMPL},
 };
 
 const lossd_rule *lossd_rule_get(lossd_rule_id id)
@@ -389,12 +438,32 @@ static bool is_empty_list(const lossd_tensor *t)
     return t->rank == 1 && t->shape[0] == 0;
 }
 
+size_t lossd_rule_axis_length(const lossd_rule *rule, const char *choice)
+{
+    const lossd_axis_rule *axis = &rule->last_axis;
+    if (axis->param == NULL)
+        return axis->size;
+    for (size_t i = 0; choice && axis->choices[i]; i++)
+        if (strcmp(axis->choices[i], choice) == 0)
+            return axis->sizes[i];
+    return 0;
+}
+
+size_t lossd_operand_default_axis(const lossd_function *fn, size_t k)
+{
+    const lossd_rule *rule = lossd_rule_get(fn->operands[k].rule);
+    const char *param = rule->last_axis.param;
+    const lossd_param_spec *spec = param ? lossd_function_param(fn, param) : NULL;
+    return lossd_rule_axis_length(rule, spec ? spec->choices[0] : NULL);
+}
+
 size_t lossd__rule_last_axis(const lossd_call *c, const lossd_rule *rule)
 {
     const lossd_axis_rule *axis = &rule->last_axis;
-    if (axis->param && lossd__param_index(c->fn, axis->param) >= 0)
-        return axis->sizes[lossd__param_choice(c, axis->param)];
-    return axis->size;
+    if (axis->param == NULL || lossd__param_index(c->fn, axis->param) < 0)
+        return axis->size;
+    const lossd_param_spec *spec = lossd_function_param(c->fn, axis->param);
+    return lossd_rule_axis_length(rule, spec->choices[lossd__param_choice(c, axis->param)]);
 }
 
 static int shape_error(const lossd_call *c, size_t k, const char *want, lossd_error *err)
@@ -454,10 +523,15 @@ int lossd__rule_check_shape(lossd_call *c, size_t k, lossd_error *err)
         return shape_error(c, k, want, err);
     size_t len = t->rank ? t->shape[t->rank - 1] : 1, need = lossd__rule_last_axis(c, rule);
     if (need && len != need) {
+        char by[80] = ""; /* a length that follows a parameter says which choice wants it */
+        const char *param = rule->last_axis.param;
+        if (param && lossd__param_index(c->fn, param) >= 0)
+            snprintf(by, sizeof by, " (%s %s)", param,
+                     lossd_function_param(c->fn, param)->choices[lossd__param_choice(c, param)]);
         if (t->rank >= 2 && rule->unit)
             return lossd__fail(err, LOSSD_EINVAL, operand_name(c, k),
-                               "expected %s of %zu numbers, got %zu per %s", rule->noun, need, len,
-                               rule->unit);
+                               "expected %s of %zu numbers%s, got %zu per %s", rule->noun, need, by,
+                               len, rule->unit);
         return shape_error(c, k, want, err);
     }
     if (len < rule->last_axis.min)

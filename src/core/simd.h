@@ -398,6 +398,7 @@ LOSSD__VMATH1(erf, Sleef_erf)
 LOSSD__VMATH1(atan, Sleef_atan)
 LOSSD__VMATH1(asin, Sleef_asin)
 LOSSD__VMATH1(cos, Sleef_cos)
+LOSSD__VMATH1(sin, Sleef_sin)
 LOSSD__VMATH2(pow, Sleef_pow)
 
 LOSSD_INLINE lossd_vd lossd_v_sqrt(lossd_vd x)

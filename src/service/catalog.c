@@ -107,13 +107,16 @@ json_t *lossd_catalog_param(const lossd_param_spec *spec)
 
 /* The length of an operand's last axis, as data: {"size"}, {"min"}, or per choice of a parameter.
  */
-static json_t *last_axis_json(const lossd_rule *rule)
+static json_t *last_axis_json(const lossd_function *fn, const lossd_rule *rule)
 {
     const lossd_axis_rule *axis = &rule->last_axis;
-    if (axis->param) {
+    const lossd_param_spec *spec = axis->param ? lossd_function_param(fn, axis->param) : NULL;
+    if (spec) { /* the lengths of the choices this function offers */
         json_t *sizes = json_object();
-        for (size_t i = 0; axis->choices[i]; i++)
-            json_object_set_new(sizes, axis->choices[i], json_integer((json_int_t)axis->sizes[i]));
+        for (size_t i = 0; spec->choices[i]; i++)
+            json_object_set_new(
+                sizes, spec->choices[i],
+                json_integer((json_int_t)lossd_rule_axis_length(rule, spec->choices[i])));
         return json_pack("{s:s, s:o}", "param", axis->param, "sizes", sizes);
     }
     if (axis->size)
@@ -139,7 +142,7 @@ static json_t *operand_shape_json(const lossd_function *fn, size_t k, const loss
     } else {
         json_object_set_new(shape, "rank",
                             json_pack("{s:i, s:i}", "min", rule->min_rank, "max", rule->max_rank));
-        json_t *axis = last_axis_json(rule);
+        json_t *axis = last_axis_json(fn, rule);
         if (axis)
             json_object_set_new(shape, "last_axis", axis);
     }

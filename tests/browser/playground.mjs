@@ -229,6 +229,27 @@ async function pixelsAt(page, points, scale = 1) {
   }
 }
 
+// A table's cells (those of the selectors) as a phone shows them: how far the table
+// scrolls sideways, and the cells that lie beyond its visible width.
+async function tableOnScreen(page, table, selectors) {
+  return page.evaluate((id, sel) => {
+    const wrap = document.getElementById(id).closest('.table-wrap');
+    const w = wrap.getBoundingClientRect();
+    const cells = [...document.querySelectorAll(sel.map((c) => `#${id} tbody ${c}`).join(', '))];
+    return { scroll: wrap.scrollWidth - wrap.clientWidth, n: cells.length,
+      outside: cells.filter((c) => { const r = c.getBoundingClientRect(); return r.left < w.left - 0.5 || r.right > w.right + 0.5 || r.width === 0; })
+        .map((c) => `${c.closest('tr').dataset.loss} ${c.className}`) };
+  }, table, selectors);
+}
+
+// The heights of a picture's labels in CSS pixels, as the screen shows them.
+async function labelPixels(page, picture) {
+  return page.$$eval(`#${picture} text.label`, (ts) => ts.map((t) => {
+    const root = t.ownerSVGElement;
+    return parseFloat(getComputedStyle(t).fontSize) * (root.getBoundingClientRect().width / root.viewBox.baseVal.width);
+  }));
+}
+
 // The view shown: the one panel not hidden, whose tab is the one selected.
 async function shownView(page) {
   return page.evaluate(() => {
@@ -240,6 +261,7 @@ async function shownView(page) {
 }
 
 async function drag(page, selector, dx, dy) {
+  await page.$eval(selector, (e) => e.scrollIntoView({ block: 'center' }));
   const box = await (await page.$(selector)).boundingBox();
   const x = box.x + box.width / 2;
   const y = box.y + box.height / 2;
@@ -249,7 +271,8 @@ async function drag(page, selector, dx, dy) {
   await page.mouse.up();
 }
 
-async function axe(page, label) {
+// With all, a violation of any impact fails (the Oriented boxes view has none).
+async function axe(page, label, { all = false } = {}) {
   await page.evaluate(AXE); // CDP evaluation: not an inline script, so the CSP still holds
   const violations = await page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });
@@ -257,11 +280,11 @@ async function axe(page, label) {
       targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
   });
   for (const v of violations) console.log(`# axe ${label}: ${v.impact} ${v.id} (${v.nodes}): ${v.help} ${v.targets.join(' | ')}`);
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad, [], `${label}: serious or critical accessibility violations`);
+  const bad = violations.filter((v) => all || v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `${label}: ${all ? '' : 'serious or critical '}accessibility violations`);
 }
 
-const VIEWS = ['boxes', 'curves', 'dists', 'api'];
+const VIEWS = ['boxes', 'oriented', 'curves', 'dists', 'api'];
 
 async function showView(page, name) {
   await page.click(`#tab-${name}`);
@@ -270,6 +293,7 @@ async function showView(page, name) {
   for (const v of VIEWS) assert.equal(hidden[`view-${v}`], v !== name, `view-${v} hidden`);
   const ready = {
     boxes: () => document.querySelectorAll('#box-table tbody tr').length >= 7,
+    oriented: () => document.querySelectorAll('#obox-table tbody tr').length >= 6,
     curves: () => document.querySelectorAll('#curve-stats tbody tr').length > 0,
     dists: () => document.querySelectorAll('#dist-table tbody tr').length === 5,
     api: () => document.querySelector('#fn-formula .katex') !== null,
@@ -365,21 +389,23 @@ test('descend from disjoint boxes: IoU stays put, GIoU, DIoU and CIoU move', asy
 
 // The descent the page documents, run here against lossd: Polyak's step
 // s = γ·(loss − loss*)/‖grad‖², loss* the loss at the target box, moving a
-// box at most one unit; the same arithmetic in the same order as boxes.js,
-// so the losses are the same doubles. {loss name: {losses, final, floor}}.
-async function polyakDescent(base, names, start, target, steps, gamma) {
+// box at most maxMove (one unit in the Boxes view); the same arithmetic in
+// the same order as descent.js, so the losses are the same doubles. `extra`
+// goes into every request (the Oriented boxes view's box_format).
+// {loss name: {losses, final, floor}}.
+async function polyakDescent(base, names, start, target, steps, gamma, { maxMove = 1, extra = {} } = {}) {
   const out = {};
   for (const n of names) {
-    const floor = (await api(base, `/v1/loss/${n}`, { input: [target], target: [target] })).loss;
+    const floor = (await api(base, `/v1/loss/${n}`, { input: [target], target: [target], ...extra })).loss;
     let box = start.slice();
     const losses = [];
     for (let step = 0; step <= steps; step++) {
-      const r = await api(base, `/v1/loss/${n}`, { input: [box], target: [target], grad: true });
+      const r = await api(base, `/v1/loss/${n}`, { input: [box], target: [target], ...extra, grad: true });
       losses.push(r.loss);
       if (step === steps) break;
       const g = r.grad[0];
       const g2 = g.reduce((a, v) => a + v * v, 0);
-      const s = g2 > 0 ? Math.min((gamma * Math.max(r.loss - floor, 0)) / g2, 1 / Math.sqrt(g2)) : 0;
+      const s = g2 > 0 ? Math.min((gamma * Math.max(r.loss - floor, 0)) / g2, maxMove / Math.sqrt(g2)) : 0;
       box = box.map((v, k) => v - s * g[k]);
     }
     out[n] = { losses, final: box, floor };
@@ -503,6 +529,355 @@ test('a short gradient arrow: its head shorter than its shaft, the corner handle
   await page.close();
 });
 
+// ------------------------------------------------------------ the Oriented boxes view
+
+const CXCYWHR = { box_format: 'cxcywhr' };
+const OCOORDS = ['cx', 'cy', 'w', 'h', 'r'];
+
+// The oriented losses the catalog lists, in its order: a gradient, terms, both operands
+// of the oriented box rule, and five numbers a box in box_format cxcywhr.
+async function orientedLosses(base) {
+  const reply = await fetch(`${base}/v1/functions`).then((r) => r.json());
+  return reply.functions.filter((f) => f.kind === 'loss' && f.grad && Array.isArray(f.terms) &&
+    f.operand_specs.length === 2 && f.operand_specs.every((s) => s.rule === 'oriented_boxes') &&
+    f.operand_specs[0].shape.last_axis.sizes.cxcywhr === 5).map((f) => f.name);
+}
+
+// The boxes the oriented table shows numbers for, once they are the ones in the inputs.
+async function settledOriented(page) {
+  await page.waitForFunction((coords) => {
+    const t = document.getElementById('obox-table').dataset.boxes;
+    if (!t) return false;
+    const read = (w) => coords.map((c) => Number(document.getElementById(`o-${w}-${c}`).value));
+    return t === JSON.stringify([read('pred'), read('target')]);
+  }, WAIT, OCOORDS);
+  return JSON.parse(await page.$eval('#obox-table', (t) => t.dataset.boxes));
+}
+
+// Every number in the oriented table equals lossd's replies for those boxes, as text:
+// each loss, its terms and gradient at the predicted box, and its value at the target
+// itself, said to be "the same" exactly when the two doubles are equal.
+async function checkOrientedNumbers(page, base, pred, target) {
+  const shown = await page.$$eval('#obox-table tbody tr', (rows) => rows.map((r) => ({
+    loss: r.dataset.loss,
+    blind: r.dataset.blind,
+    value: r.querySelector('.v-loss').textContent,
+    floor: r.querySelector('.v-floor').textContent,
+    note: r.querySelector('.blind') !== null,
+    terms: r.querySelector('.terms').textContent,
+    grad: [...r.querySelectorAll('.v-grad')].map((g) => g.textContent),
+  })));
+  const names = await orientedLosses(base);
+  assert.deepEqual(shown.map((r) => r.loss), names);
+  for (const n of ['riou', 'rgiou', 'probiou', 'gwd', 'kld', 'kfiou']) assert.ok(names.includes(n), n);
+  const LABEL = {
+    iou: 'IoU', intersection: '|P∩Q|', union: '|P∪Q|', hull_area: '|hull|', probiou: 'ProbIoU',
+    bhattacharyya: 'B', distance: 'd', divergence: 'D', kfiou: 'KFIoU',
+  };
+  const replies = {};
+  const different = pred.some((v, k) => v !== target[k]);
+  for (const row of shown) {
+    const reply = await api(base, `/v1/loss/${row.loss}`, { input: [pred], target: [target], ...CXCYWHR, grad: true, terms: true });
+    const floor = (await api(base, `/v1/loss/${row.loss}`, { input: [target], target: [target], ...CXCYWHR })).loss;
+    assert.equal(row.value, String(reply.loss), `${row.loss} loss`);
+    assert.equal(row.floor, String(floor), `${row.loss} at the target itself`);
+    const blind = different && reply.loss === floor;
+    assert.equal(row.blind, String(blind), `${row.loss}: "the same" when the doubles are, for boxes that are not`);
+    assert.equal(row.note, blind, `${row.loss}: the note`);
+    assert.deepEqual(row.grad, reply.grad[0].map(String), `${row.loss} gradient`);
+    const terms = Object.entries(reply.terms).map(([k, v]) => `${LABEL[k] || k} = ${String(v[0])}`).join(', ');
+    assert.equal(row.terms, terms, `${row.loss} terms`);
+    replies[row.loss] = { ...reply, floor };
+  }
+  return { shown, replies };
+}
+
+// The picture's area labels are riou's intersection and union and rgiou's hull area,
+// rounded by the page's one rule; the polygons drawn have the areas lossd measures
+// (their shoelace areas, 1e-9 apart at most: the drawing is the boxes lossd scored).
+async function checkOrientedPicture(page, base, pred, target) {
+  const body = { input: [pred], target: [target], ...CXCYWHR, terms: true };
+  const riou = (await api(base, '/v1/loss/riou', body)).terms;
+  const rgiou = (await api(base, '/v1/loss/rgiou', body)).terms;
+  const expect = (name, v) => `${name} ${Number(v.toFixed(2)) === v ? '=' : '≈'} ${v.toFixed(2)}`;
+  const texts = await page.$$eval('#obox-svg text.label-i, #obox-svg text.label-hull', (ts) => ts.map((t) => t.textContent));
+  assert.deepEqual(texts, [`${expect('|P∩Q|', riou.intersection[0])}, ${expect('|P∪Q|', riou.union[0])}`,
+    expect('hull', rgiou.hull_area[0])]);
+  const areas = await page.evaluate(() => {
+    const area = (poly) => {
+      if (!poly) return 0;
+      const p = Array.from({ length: poly.points.numberOfItems }, (_, i) => [poly.points.getItem(i).x, poly.points.getItem(i).y]);
+      return Math.abs(p.reduce((a, q, i) => a + q[0] * p[(i + 1) % p.length][1] - p[(i + 1) % p.length][0] * q[1], 0)) / 2;
+    };
+    return { inter: area(document.querySelector('#obox-svg polygon.intersection')),
+      hull: area(document.querySelector('#obox-svg polygon.hull')) };
+  });
+  // SVG keeps a polygon's points as 32-bit floats (7 digits): 1e-5 of the area.
+  assert.ok(Math.abs(areas.inter - riou.intersection[0]) <= 1e-5 * Math.max(1, riou.intersection[0]), `drawn intersection ${areas.inter}, lossd's ${riou.intersection[0]}`);
+  assert.ok(Math.abs(areas.hull - rgiou.hull_area[0]) <= 1e-5 * rgiou.hull_area[0], `drawn hull ${areas.hull}, lossd's ${rgiou.hull_area[0]}`);
+
+  // The chosen loss's gradient: −∂/∂(cx, cy) as an arrow from the centre, −∂/∂r as a
+  // turning arrow, clockwise on the screen (r's direction, y down) when −∂/∂r > 0.
+  const chosen = await page.$eval('#oarrow-choice input:checked', (i) => i.value);
+  const g = (await api(base, `/v1/loss/${chosen}`, { input: [pred], target: [target], ...CXCYWHR, grad: true })).grad[0];
+  const arrows = await page.evaluate(() => {
+    const straight = document.querySelector('#obox-svg g.arrow:not(.turn) .arrow-shaft');
+    const turn = document.querySelector('#obox-svg g.arrow.turn');
+    return { line: straight && ['x1', 'y1', 'x2', 'y2'].map((k) => straight[k].baseVal.value),
+      sweep: turn ? Number(turn.dataset.sweep) : null,
+      note: [...document.querySelectorAll('#obox-svg text.label-grad')].map((t) => t.textContent) };
+  });
+  if (Math.hypot(g[0], g[1]) > 1e-6) {
+    const [x1, y1, x2, y2] = arrows.line;
+    const cos = -((x2 - x1) * g[0] + (y2 - y1) * g[1]) / (Math.hypot(x2 - x1, y2 - y1) * Math.hypot(g[0], g[1]));
+    assert.ok(cos > 0.9999, `${chosen}: the centre's arrow along −grad (cos ${cos})`);
+  }
+  if (Math.abs(g[4]) > 1e-6) assert.equal(Math.sign(arrows.sweep), -Math.sign(g[4]), `${chosen}: the turn's direction`);
+  if (g[4] === 0) assert.equal(arrows.sweep, null, `${chosen}: no turn drawn where ∂/∂r = 0`);
+  if (g.every((v) => v === 0)) {
+    assert.deepEqual([arrows.line, arrows.sweep], [null, null], `${chosen}: no arrow where the gradient is zero`);
+    assert.ok(arrows.note.length === 1 && arrows.note[0].endsWith(': zero gradient'), arrows.note.join());
+  }
+  return texts;
+}
+
+const nearly = (a, b, tol = 0.0101) => Math.abs(a - b) <= tol;
+
+test('Oriented boxes: every oriented loss of the catalog, each number the API\'s; dragging, resizing and turning with the pointer', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#oriented');
+  const [pred0, target] = await settledOriented(page);
+  await checkOrientedNumbers(page, lossd.base, pred0, target);
+  await checkOrientedPicture(page, lossd.base, pred0, target);
+
+  // The body moves the box: size and angle stay.
+  await drag(page, 'polygon.box.pred', 60, 30);
+  const [moved, target1] = await settledOriented(page);
+  assert.deepEqual(target1, target);
+  assert.ok(moved[0] > pred0[0] && moved[1] > pred0[1], `moved from ${pred0} to ${moved}`);
+  assert.deepEqual(moved.slice(2), pred0.slice(2), 'a move keeps the size and the angle');
+  const before = await checkOrientedNumbers(page, lossd.base, moved, target);
+  await checkOrientedPicture(page, lossd.base, moved, target);
+
+  // The turning handle turns it about its centre.
+  const knob = await (await page.$('circle.knob.pred')).boundingBox();
+  const centre = await (await page.$('circle.centre.pred')).boundingBox();
+  await page.mouse.move(knob.x + knob.width / 2, knob.y + knob.height / 2);
+  await page.mouse.down();
+  // a quarter turn clockwise on the screen, in steps: from above the centre to its right
+  const [ox, oy] = [centre.x + centre.width / 2, centre.y + centre.height / 2];
+  const radius = Math.hypot(knob.x + knob.width / 2 - ox, knob.y + knob.height / 2 - oy);
+  const a0 = Math.atan2(knob.y + knob.height / 2 - oy, knob.x + knob.width / 2 - ox);
+  for (let i = 1; i <= 12; i++) await page.mouse.move(ox + radius * Math.cos(a0 + (i * Math.PI) / 24), oy + radius * Math.sin(a0 + (i * Math.PI) / 24));
+  await page.mouse.up();
+  const [turned] = await settledOriented(page);
+  assert.deepEqual(turned.slice(0, 4), moved.slice(0, 4), 'a turn keeps the centre and the size');
+  assert.ok(nearly(turned[4] - moved[4], Math.PI / 2, 0.02), `turned from ${moved[4]} to ${turned[4]}`);
+  const after = await checkOrientedNumbers(page, lossd.base, turned, target);
+  assert.notEqual(after.shown[0].value, before.shown[0].value, 'the turn changes the numbers');
+
+  // A corner resizes: the opposite corner stays where it was (to the hundredths kept).
+  const corner0 = (b) => [b[0] - (b[2] / 2) * Math.cos(b[4]) + (b[3] / 2) * Math.sin(b[4]),
+    b[1] - (b[2] / 2) * Math.sin(b[4]) - (b[3] / 2) * Math.cos(b[4])];
+  await drag(page, 'circle.handle.pred.corner-2', 35, 25);
+  const [resized] = await settledOriented(page);
+  assert.equal(resized[4], turned[4]);
+  assert.ok(resized[2] !== turned[2] || resized[3] !== turned[3], `resized ${turned} to ${resized}`);
+  corner0(resized).forEach((v, k) => assert.ok(nearly(v, corner0(turned)[k], 0.015), `the opposite corner moved: ${corner0(turned)} to ${corner0(resized)}`));
+  await checkOrientedNumbers(page, lossd.base, resized, target);
+  await checkOrientedPicture(page, lossd.base, resized, target);
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('Oriented boxes with the keyboard: focusable box, corner and turning handle move, resize and turn, and the numbers follow', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#oriented');
+  const [b0, target] = await settledOriented(page);
+  // Every part a person drags can be reached with Tab.
+  const focusable = await page.$$eval('#obox-svg [tabindex="0"]', (ns) => ns.map((n) => n.getAttribute('class')));
+  for (const which of ['pred', 'target']) {
+    for (const part of [`box ${which}`, `handle ${which} corner-2`, `knob ${which}`]) assert.ok(focusable.includes(part), part);
+  }
+  await page.$eval('polygon.box.pred', (e) => e.focus());
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('class')), 'handle target corner-2', 'Tab goes on');
+  const r4 = (v) => Math.round(v * 1e4) / 1e4;
+  const r2 = (v) => Math.round(v * 100) / 100;
+  const steps = [
+    // [the part focused, key, modifier, what the box becomes]
+    ['polygon.box.pred', 'ArrowLeft', null, (b) => [r2(b[0] - 0.1), b[1], b[2], b[3], b[4]]],
+    ['polygon.box.pred', 'ArrowDown', null, (b) => [b[0], r2(b[1] + 0.1), b[2], b[3], b[4]]],
+    ['polygon.box.pred', ']', null, (b) => [b[0], b[1], b[2], b[3], r4(b[4] + Math.PI / 180)]],
+    ['polygon.box.pred', '[', null, (b) => [b[0], b[1], b[2], b[3], r4(b[4] - Math.PI / 180)]],
+    ['circle.knob.pred', 'ArrowRight', null, (b) => [b[0], b[1], b[2], b[3], r4(b[4] + Math.PI / 180)]],
+    ['circle.knob.pred', 'ArrowLeft', 'Shift', (b) => [b[0], b[1], b[2], b[3], r4(b[4] - Math.PI / 12)]],
+    // resizing from the (+, +) corner: the opposite corner stays, the centre moves half as far along u or v
+    ['polygon.box.pred', 'ArrowRight', 'Shift', (b) => [r2(b[0] + 0.05 * Math.cos(b[4])), r2(b[1] + 0.05 * Math.sin(b[4])), r2(b[2] + 0.1), b[3], b[4]]],
+    ['circle.handle.pred.corner-2', 'ArrowDown', null, (b) => [r2(b[0] - 0.05 * Math.sin(b[4])), r2(b[1] + 0.05 * Math.cos(b[4])), b[2], r2(b[3] + 0.1), b[4]]],
+  ];
+  let box = b0;
+  let values = (await checkOrientedNumbers(page, lossd.base, box, target)).shown.map((r) => r.value);
+  for (const [selector, key, modifier, expect] of steps) {
+    await page.$eval(selector, (e) => e.focus());
+    if (modifier) await page.keyboard.down(modifier);
+    await page.keyboard.press(key);
+    if (modifier) await page.keyboard.up(modifier);
+    const [next, t] = await settledOriented(page);
+    assert.deepEqual(t, target);
+    const want = expect(box);
+    next.forEach((v, k) => assert.ok(Math.abs(v - want[k]) <= 1e-9, `${selector} ${modifier || ''} ${key}: ${OCOORDS[k]} ${v}, expected ${want[k]}`));
+    const shown = (await checkOrientedNumbers(page, lossd.base, next, target)).shown.map((r) => r.value);
+    assert.notDeepEqual(shown, values, `${selector} ${key}: the numbers change`);
+    [box, values] = [next, shown];
+  }
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('Oriented boxes: a unit square against itself turned by π/4 - riou 1 − 1/√2, ProbIoU ≈ 0: the Gaussian losses cannot see the turn', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#oriented');
+  await settledOriented(page);
+  await page.click('#preset-quarter');
+  await page.waitForFunction(() => document.getElementById('o-pred-r').value === String(Math.PI / 4), WAIT);
+  const [pred, target] = await settledOriented(page);
+  assert.deepEqual([pred, target], [[3, 2, 1, 1, Math.PI / 4], [3, 2, 1, 1, 0]]);
+  const { shown, replies } = await checkOrientedNumbers(page, lossd.base, pred, target);
+  const row = Object.fromEntries(shown.map((r) => [r.loss, r]));
+  const riou = Number(row.riou.value);
+  assert.ok(Math.abs(riou - replies.riou.loss) <= 1e-9, `riou ${riou}, the API's ${replies.riou.loss}`);
+  // From first principles: the overlap is the regular octagon of area 2(√2 − 1), the union 2 − that,
+  // and riou = 1 − I/U = 1 − 1/√2 (eps aside).
+  assert.ok(Math.abs(riou - 0.2929) <= 1e-4, `riou ${riou}`);
+  assert.ok(Math.abs(riou - (1 - Math.SQRT1_2)) <= 1e-6, `riou ${riou}`);
+  const probiou = Number(row.probiou.value);
+  assert.ok(Math.abs(probiou - replies.probiou.loss) <= 1e-9, `probiou ${probiou}, the API's ${replies.probiou.loss}`);
+  assert.ok(probiou < 1e-3, `probiou ${probiou}: about 0 (its eps keeps it from 0)`);
+  // The exact IoU losses see the turn; every loss on the boxes' Gaussians scores it as it
+  // scores the target itself, and has no gradient along r.
+  for (const n of ['riou', 'rgiou']) assert.equal(row[n].blind, 'false', `${n} sees the turn`);
+  for (const n of ['probiou', 'gwd', 'kld', 'kfiou']) {
+    assert.equal(row[n].blind, 'true', `${n} cannot see the turn`);
+    assert.equal(row[n].value, row[n].floor);
+    assert.equal(row[n].grad[4], '0', `${n}: ∂/∂r`);
+  }
+  await checkOrientedPicture(page, lossd.base, pred, target);
+  await axe(page, 'oriented', { all: true });
+  // ProbIoU's arrows: none, and the picture says why.
+  await page.click('#oarrow-choice input[value="probiou"]');
+  await page.waitForFunction(() => document.querySelector('#obox-svg text.label-grad') !== null, WAIT);
+  await checkOrientedPicture(page, lossd.base, pred, target);
+  // Turned back to the target itself: every loss at its value there, and no note (there is nothing to tell apart).
+  await page.$eval('#o-pred-r', (i) => { i.value = '0'; i.dispatchEvent(new Event('change')); });
+  const [same] = await settledOriented(page);
+  assert.deepEqual(same, target);
+  const identical = await checkOrientedNumbers(page, lossd.base, same, target);
+  for (const r of identical.shown) assert.equal(r.note, false, `${r.loss}: no note for identical boxes`);
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+// The descent figures' data: {loss: {final, losses, moved}}, and the chart's losses by label.
+async function orientedFigures(page) {
+  return page.evaluate(() => {
+    const chart = window.Chart.getChart(document.getElementById('odescend-chart'));
+    const legend = Object.fromEntries(chart.data.datasets.map((d) => [d.label, { color: d.borderColor, losses: d.data.map((p) => p.y) }]));
+    return Object.fromEntries([...document.querySelectorAll('#otrajectories figure')].map((f) => [f.dataset.loss, {
+      start: JSON.parse(f.dataset.start), final: JSON.parse(f.dataset.final), losses: JSON.parse(f.dataset.losses),
+      moved: f.dataset.moved, caption: f.querySelector('figcaption').textContent,
+      stroke: f.querySelector('polyline.traj').getAttribute('stroke'), legend: legend[f.querySelector('.name').textContent],
+    }]));
+  });
+}
+
+async function descendOriented(page, n) {
+  await page.click('#odescend');
+  await page.waitForFunction((k) => document.querySelectorAll('#otrajectories figure').length === k &&
+    !document.getElementById('odescend').disabled, { timeout: 60000 }, n);
+  return orientedFigures(page);
+}
+
+test('Oriented boxes: descent with each loss from the same start lowers it; from a square turned by π/8 only the exact IoU turns it back', async () => {
+  const { page, seen } = await open(lossd.base, DESKTOP, '#oriented');
+  const [pred, target] = await settledOriented(page);
+  const names = await orientedLosses(lossd.base);
+  let figs = await descendOriented(page, names.length);
+  const form = await page.evaluate(() => ({ steps: Number(document.getElementById('odescend-steps').value),
+    rule: document.getElementById('odescend-rule').value, gamma: Number(document.getElementById('odescend-gamma').value) }));
+  assert.equal(form.rule, 'polyak');
+  const ref = await polyakDescent(lossd.base, names, pred, target, form.steps, form.gamma, { maxMove: 0.5, extra: CXCYWHR });
+  assert.deepEqual(Object.keys(figs), names);
+  assert.equal(new Set(Object.values(figs).map((f) => f.stroke)).size, names.length, 'one colour per loss');
+  for (const n of names) {
+    const { losses, final, floor } = ref[n];
+    assert.deepEqual(figs[n].start, pred, `${n}: the same start`);
+    assert.deepEqual(figs[n].losses, losses, `${n}: the losses shown are lossd's, step by step`);
+    assert.deepEqual(figs[n].legend.losses, losses, `${n}: the chart's`);
+    assert.equal(figs[n].legend.color, figs[n].stroke, `${n}: the chart's colour`);
+    assert.deepEqual(figs[n].final, final, `${n}: the final box`);
+    assert.ok(losses[losses.length - 1] < losses[0], `${n}: from ${losses[0]} to ${losses[losses.length - 1]}`);
+    for (let t = 1; t < losses.length; t++) {
+      assert.ok(losses[t] - losses[t - 1] <= 1e-3 * losses[0], `${n}: step ${t} raises the loss from ${losses[t - 1]} to ${losses[t]}`);
+    }
+    assert.ok(losses[losses.length - 1] - floor <= 1e-3 * losses[0], `${n}: ends at ${losses[losses.length - 1]} (minimum ${floor})`);
+  }
+
+  // A square turned by π/8 about its own centre: riou and rgiou turn it (back to the
+  // target with Polyak's step; a fixed rate zig-zags); the Gaussian losses have no
+  // gradient along r, at every step, and whatever the step rule, the angle stays the
+  // double it was.
+  await page.click('#preset-eighth');
+  await page.waitForFunction(() => document.getElementById('o-pred-r').value === String(Math.PI / 8), WAIT);
+  const [square] = await settledOriented(page);
+  for (const rule of ['polyak', 'fixed']) {
+    await page.select('#odescend-rule', rule);
+    figs = await descendOriented(page, names.length);
+    for (const n of ['riou', 'rgiou']) {
+      assert.notEqual(figs[n].final[4], square[4], `${rule}, ${n} turns the square`);
+      if (rule !== 'polyak') continue;
+      assert.ok(Math.abs(figs[n].final[4]) < 1e-3, `${n} turns the square back: r ${figs[n].final[4]}`);
+      assert.ok(figs[n].losses.at(-1) < 1e-3 * figs[n].losses[0], `${n}: ${figs[n].losses[0]} → ${figs[n].losses.at(-1)}`);
+    }
+    for (const n of ['probiou', 'gwd', 'kld', 'kfiou']) {
+      assert.equal(figs[n].final[4], Math.PI / 8, `${rule}, ${n} never turns the square`);
+      if (figs[n].moved === 'true') assert.ok(figs[n].caption.includes('did not turn'), figs[n].caption);
+    }
+  }
+  await page.select('#odescend-rule', 'polyak');
+  figs = await descendOriented(page, names.length);
+  // The picture for the docs: the π/8 descent below, the π/4 square above.
+  await page.click('#preset-quarter');
+  await page.waitForFunction(() => document.getElementById('o-pred-r').value === String(Math.PI / 4), WAIT);
+  await settledOriented(page);
+  if (SHOTS) await shoot(page, 'oriented');
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
+test('Oriented boxes on a phone: no sideways scroll, every cell on the screen, labels readable, the pointer works', async () => {
+  const { page, seen } = await open(lossd.base, PHONE, '#oriented');
+  const [pred1, target1] = await settledOriented(page);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow} px wider than the screen`);
+  const table = await tableOnScreen(page, 'obox-table', ['.v-loss', '.v-floor', '.v-grad', '.terms']);
+  assert.ok(table.n >= 6 * 8, `${table.n} cells`);
+  assert.ok(table.scroll <= 1, `the table scrolls sideways by ${table.scroll} px`);
+  assert.deepEqual(table.outside, [], 'cells beyond the table\'s visible width');
+  const sizes = await labelPixels(page, 'obox-svg');
+  assert.ok(sizes.length >= 2, `${sizes.length} labels`);
+  for (const px of sizes) assert.ok(px >= 11, `a label is ${px.toFixed(1)} CSS px`);
+  await checkOrientedPicture(page, lossd.base, pred1, target1);
+  await axe(page, 'phone oriented', { all: true });
+  await drag(page, 'polygon.box.pred', 20, 10);
+  const [pred, target] = await settledOriented(page);
+  assert.notDeepEqual(pred, pred1);
+  await checkOrientedNumbers(page, lossd.base, pred, target);
+  onlySameOrigin(seen, lossd.base);
+  assert.deepEqual(seen.errors, []);
+  await page.close();
+});
+
 test('Curves: Huber at δ = 1 is Smooth L1 at β = 1, and the legend says so', async () => {
   const { page, seen } = await open(lossd.base, DESKTOP, '#curves');
   await page.waitForSelector('#curve-stats tbody tr[data-fn="Huber"]', WAIT);
@@ -564,7 +939,7 @@ test('changing the URL\'s hash after load switches the view, and Back returns', 
   const { page, seen } = await open(lossd.base, DESKTOP);
   await settledBoxes(page);
   assert.equal(await shownView(page), 'boxes');
-  for (const v of ['dists', 'curves', 'api', 'boxes', 'dists']) {
+  for (const v of ['dists', 'oriented', 'curves', 'api', 'boxes', 'dists']) {
     await page.evaluate((h) => { location.hash = h; }, v);
     await page.waitForFunction((n) => document.body.dataset.view === n, WAIT, v);
     assert.equal(await shownView(page), v);
@@ -584,7 +959,7 @@ test('every view works, and axe-core finds no serious or critical violation', as
   const { page, seen } = await open(lossd.base, DESKTOP);
   await settledBoxes(page);
   await axe(page, 'boxes');
-  for (const v of ['curves', 'dists', 'api', 'boxes']) {
+  for (const v of ['oriented', 'curves', 'dists', 'api', 'boxes']) {
     await showView(page, v);
     if (v !== 'boxes') await axe(page, v);
   }
@@ -759,23 +1134,12 @@ test('a phone-sized screen: no sideways scrolling, every view usable and accessi
   const { page, seen } = await open(lossd.base, PHONE);
   const [pred1, target1] = await settledBoxes(page);
   // The box table: every cell on the screen, the gradient too, with no scroll hiding one.
-  const table = await page.evaluate(() => {
-    const wrap = document.querySelector('#box-table').closest('.table-wrap');
-    const w = wrap.getBoundingClientRect();
-    const cells = [...document.querySelectorAll('#box-table tbody .v-loss, #box-table tbody .v-grad, #box-table tbody .terms')];
-    return { scroll: wrap.scrollWidth - wrap.clientWidth, n: cells.length,
-      outside: cells.filter((c) => { const r = c.getBoundingClientRect(); return r.left < w.left - 0.5 || r.right > w.right + 0.5 || r.width === 0; })
-        .map((c) => `${c.closest('tr').dataset.loss} ${c.className}`) };
-  });
+  const table = await tableOnScreen(page, 'box-table', ['.v-loss', '.v-grad', '.terms']);
   assert.ok(table.n >= 7 * 6, `${table.n} cells`);
   assert.ok(table.scroll <= 1, `the box table scrolls sideways by ${table.scroll} px`);
   assert.deepEqual(table.outside, [], 'cells beyond the table\'s visible width');
   // The picture's labels: at least 11 CSS pixels high on this screen, and lossd's numbers.
-  const sizes = await page.$$eval('#box-svg text.label', (ts) => ts.map((t) => {
-    const svgRoot = t.ownerSVGElement;
-    const perUnit = svgRoot.getBoundingClientRect().width / svgRoot.viewBox.baseVal.width;
-    return parseFloat(getComputedStyle(t).fontSize) * perUnit;
-  }));
+  const sizes = await labelPixels(page, 'box-svg');
   assert.equal(sizes.length, 2);
   for (const px of sizes) assert.ok(px >= 11, `a label is ${px.toFixed(1)} CSS px`);
   await checkLabels(page, lossd.base, pred1, target1);

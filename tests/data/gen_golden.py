@@ -38,6 +38,8 @@ from torchvision.ops import (
 )
 from torchvision.ops._utils import _loss_inter_union
 
+import gen_oriented  # the oriented-box references and cases (this folder)
+
 F64 = torch.float64
 REDUCTIONS = ("mean", "sum", "none")
 # The tolerances (values, gradients, relative) of the functions torch has no
@@ -516,10 +518,12 @@ JACOBIAN_DIAGONAL = {
 # --------------------------------------------------------------------------
 
 def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
-              grad=True, terms=False, tolerance=None, reference=None, grad_second=False):
+              grad=True, terms=False, tolerance=None, reference=None, grad_second=False,
+              extras=None):
     """One loss case. reduction=None omits the line (lossd's default, mean).
     reference: the function the expectations come from (default LOSSES[name]).
-    grad_second: the target's gradient too (autograd's), expected as grad_second."""
+    grad_second: the target's gradient too (autograd's), expected as grad_second.
+    extras(x, t, **params): its per-term extras (default box_terms')."""
     params = params or {}
     fn = reference or LOSSES[name]
     red = reduction or "mean"
@@ -544,7 +548,8 @@ def emit_loss(out, rng, label, name, inp, tgt, reduction="mean", params=None,
         expects.append(("grad_second", t.grad if t.grad is not None else torch.zeros_like(t)))
     expects.append(("n", n))
     if terms:
-        for tname, value in box_terms(name, x.detach(), t.detach(), **params).items():
+        extras = extras or (lambda x_, t_, **p: box_terms(name, x_, t_, **p))
+        for tname, value in extras(x.detach(), t.detach(), **params).items():
             expects.append((f"term {tname}", value))
     out.case(label, name, reduction=reduction, grad=grad, grad_second=grad_second, terms=terms,
              params=params,
@@ -561,18 +566,21 @@ EMPTY_SHAPES = {
     "poly1": ((0, 5), torch.zeros(0, dtype=torch.long)),
     "dfl": ((0, 5), torch.zeros(0, dtype=F64)),
     **{name: ((0, 4), torch.zeros(0, 4, dtype=F64)) for name in [*BOX_LOSSES, *NEXT_BOX_LOSSES]},
+    **{name: ((0, 5), torch.zeros(0, 5, dtype=F64)) for name in gen_oriented.ORIENTED_LOSSES},
 }
 
 
-def emit_empty_losses(out, name, params=None, reductions=REDUCTIONS, grad_second=False):
+def emit_empty_losses(out, name, params=None, reductions=REDUCTIONS, grad_second=False,
+                      reference=None):
     """An empty batch, sent as [] and []: the reference's answer on an empty
     batch - PyTorch's mean (and batchmean) of nothing is 0/0 = NaN, the sum
     0, none []; torchvision's box losses guard their mean (0) - and n 0. With
-    grad_second the target's (empty) gradient too."""
+    grad_second the target's (empty) gradient too. reference: as emit_loss's."""
     empty = torch.zeros(0, dtype=F64)
     shape, target = EMPTY_SHAPES.get(name, ((0,), empty))
+    fn = reference or LOSSES[name]
     for red in reductions:
-        value = LOSSES[name](torch.zeros(shape, dtype=F64), target, red, **(params or {}))
+        value = fn(torch.zeros(shape, dtype=F64), target, red, **(params or {}))
         expects = [("output", empty)] if red == "none" else [("loss", float(value))]
         expects += [("grad", empty)] + ([("grad_second", empty)] if grad_second else [])
         out.case(f"{name}/empty/{red}/grad", name, reduction=red, grad=True,
@@ -2089,10 +2097,12 @@ def main(argv):
         "loss": [elementwise_losses, bce_losses, classification_losses, kl_div_losses,
                  sigmoid_focal_losses, box_losses, alpha_box_losses, siou_losses, eiou_losses,
                  nwd_losses, batched_box_losses, bad_box_inputs, poly1_losses, qfl_losses,
-                 varifocal_losses, dfl_losses, target_gradients, box_target_grads],
+                 varifocal_losses, dfl_losses, target_gradients,
+                 lambda out: gen_oriented.oriented_losses(out, emit_loss, emit_empty_losses),
+                 gen_oriented.bad_oriented_inputs, box_target_grads],
         "activation": [activations, softmax_dims],
         "info": [information],
-        "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs],
+        "pairwise": [pairwise, next_pairwise, bad_pairwise_inputs, gen_oriented.oriented_pairwise],
     }
     for kind, generators in families.items():
         out = GoldenFile(folder, kind)

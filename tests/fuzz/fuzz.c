@@ -67,9 +67,15 @@ void fuzz_request(const uint8_t *data, size_t size)
     check(known, "a status outside the contract", lossd_buf_data(&reply.body));
     json_error_t err;
     json_t *parsed = json_loadb(lossd_buf_data(&reply.body), lossd_buf_len(&reply.body), 0, &err);
-    check(parsed != NULL && json_is_object(parsed), "a reply that is not a JSON object",
-          lossd_buf_data(&reply.body));
-    if (reply.status != 200)
+    /* every reply is one JSON object, but the repository index's list of models */
+    bool index = route.endpoint == LOSSD_ROUTE_V2_INDEX && reply.status == 200;
+    check(parsed != NULL && (index ? json_is_array(parsed) : json_is_object(parsed)),
+          "a reply that is not a JSON object", lossd_buf_data(&reply.body));
+    /* /v1's errors are an object; the Open Inference Protocol's (a /v2 path) a string */
+    if (reply.status != 200 && route.v2)
+        check(json_is_string(json_object_get(parsed, "error")), "a /v2 error without its string",
+              lossd_buf_data(&reply.body));
+    else if (reply.status != 200)
         check(json_is_object(json_object_get(parsed, "error")), "an error without an error object",
               lossd_buf_data(&reply.body));
     json_decref(parsed);

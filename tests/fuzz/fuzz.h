@@ -4,7 +4,7 @@
  * (--enable-fuzzing) and by tests/check_fuzz_replay, which runs every seed
  * and every saved crash input through them in the normal test suite.
  *
- * Both abort() on a broken invariant, so libFuzzer records the input:
+ * All abort() on a broken invariant, so libFuzzer records the input:
  *   - a reply that is not one JSON object, or whose status is not one of
  *     the contract's for that input (never 500);
  *   - any crash, leak or undefined behaviour (the sanitizers).
@@ -43,5 +43,13 @@ void fuzz_json(const uint8_t *data, size_t size);
  * binary_data_size add up to the binary bytes that follow it.
  */
 void fuzz_v2(const uint8_t *data, size_t size);
+
+/*
+ * The convex-polygon kernel under the oriented-box losses (core only; no
+ * JSON): the bytes build two polygons, random or adversarial, and the
+ * oracle of polyoracle.h checks the intersection, the hull and riou/rgiou
+ * of them (tests/fuzz/polyoracle.c).
+ */
+void fuzz_polygon(const uint8_t *data, size_t size);
 
 #endif /* LOSSD_TESTS_FUZZ_H */

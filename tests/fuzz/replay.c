@@ -7,6 +7,7 @@
  *   tests/fuzz/corpus/request/, tests/fuzz/regressions/request/  -> fuzz_request
  *   tests/fuzz/corpus/json/,    tests/fuzz/regressions/json/     -> fuzz_json
  *   tests/fuzz/corpus/v2/,      tests/fuzz/regressions/v2/       -> fuzz_v2
+ *   tests/fuzz/corpus/polygon/, tests/fuzz/regressions/polygon/  -> fuzz_polygon
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -53,9 +54,10 @@ static int replay_dir(const char *dir, void (*target)(const uint8_t *, size_t))
 int main(void)
 {
     int seeds = replay_dir("corpus/request", fuzz_request) + replay_dir("corpus/json", fuzz_json) +
-                replay_dir("corpus/v2", fuzz_v2);
+                replay_dir("corpus/v2", fuzz_v2) + replay_dir("corpus/polygon", fuzz_polygon);
     int fixed = replay_dir("regressions/request", fuzz_request) +
-                replay_dir("regressions/json", fuzz_json) + replay_dir("regressions/v2", fuzz_v2);
+                replay_dir("regressions/json", fuzz_json) + replay_dir("regressions/v2", fuzz_v2) +
+                replay_dir("regressions/polygon", fuzz_polygon);
     printf("fuzz replay: %d seeds and %d regression inputs passed\n", seeds, fixed);
     return seeds > 0 ? 0 : 1; /* an empty corpus means a broken checkout */
 }

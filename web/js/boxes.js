@@ -10,38 +10,32 @@
 //   {"path": "/v1/loss/{name}",
 //    "body": {"input": [pred], "target": [target], "grad": true, "terms": true}}
 // on every change, and for "Descend" one such batch per step (without terms),
-// each job from its own loss's current box; Polyak's step (the default)
-// asks first, in one more batch, each loss's value at the target box
-// itself, its minimum. The page only draws: the enclosing box and the
+// each job from its own loss's current box (descent.js); Polyak's step
+// (the default) asks first, in one more batch, each loss's value at the
+// target box itself, its minimum. The page only draws: the enclosing box and the
 // centres are geometry for the picture; every number shown comes from a
 // reply, and a step's size is arithmetic on a reply's loss and gradient.
 import { batch, get, ok } from './api.js';
-import { $, el, svg, num, serial, status, lineChart, series, color } from './ui.js';
+import { $, el, svg, num, serial, displayName, lossChoice, boxFields } from './ui.js';
+import { drag, grid, rounded, labelSize, addLabel, arrow } from './picture.js';
+import { RULES, descend, showDescent, wireDescentForm, trajectoryPicture } from './descent.js';
 
 // Labels of the terms the page knows; any other term is shown by its own name.
 const TERMS = {
   iou: 'IoU', enclosing_area: '|C|', rho2: 'ρ²', c2: 'c²', v: 'v', aspect_weight: 'β',
   angle_cost: 'Λ', distance_cost: 'Δ', shape_cost: 'Ω', width_term: 'Δw²/(cw²+ε)', height_term: 'Δh²/(ch²+ε)', w2: 'W²',
 };
-// 'giou' -> 'GIoU', 'nwd' -> 'NWD'
-const displayName = (n) => (n.endsWith('iou') ? `${n.slice(0, -3).toUpperCase()}IoU` : n.toUpperCase());
+// Axis-aligned boxes only: the oriented losses (rule oriented_boxes) take 5 or 8 numbers.
 const isBoxLoss = (f) => f.kind === 'loss' && f.grad && Array.isArray(f.terms) &&
   f.operand_specs[0].rule === 'boxes';
 const WIDTH = 16;
 const HEIGHT = 10;
 const MIN_SIZE = 0.1;
-const ARROW_SCALE = 6; // picture units per unit of gradient
-const ARROW_MAX = 4; // the longest arrow, in picture units
-const HEAD_MAX = 0.45; // the longest arrowhead; a short arrow's is a third of it
 const HANDLE_R = 0.16; // a corner handle's radius; arrows start outside it
-const LABEL_UNITS = 0.38; // the labels' size in picture units on a wide screen
-const LABEL_PX = 12; // and never under this many CSS pixels (a phone's screen)
+// The corner arrows (picture.js): 6 picture units per unit of gradient, at
+// most 4 long, heads at most 0.45, starting outside the corner's handle.
+const ARROW = { scale: 6, max: 4, head: 0.45, gap: HANDLE_R + 0.08 };
 const COORDS = ['x1', 'y1', 'x2', 'y2'];
-// A loss's colour, in the picture and the chart alike: by its place in the
-// catalog, after the palette's first BOX_COLORS, which the target and
-// predicted boxes wear.
-const BOX_COLORS = 2;
-const lossColor = (i) => color(i + BOX_COLORS);
 
 const state = {
   pred: [2, 2, 6.5, 5.5],
@@ -95,14 +89,6 @@ const refresh = serial(async () => {
 
 // ------------------------------------------------------------ the picture
 
-function toWorld(ev) {
-  const pt = svgRoot.createSVGPoint();
-  pt.x = ev.clientX;
-  pt.y = ev.clientY;
-  const p = pt.matrixTransform(svgRoot.getScreenCTM().inverse());
-  return { x: p.x, y: p.y };
-}
-
 function setBox(which, box) {
   state[which] = box.map(round2);
   COORDS.forEach((c, k) => {
@@ -113,14 +99,8 @@ function setBox(which, box) {
 }
 
 function startDrag(ev, which, corner) {
-  if (ev.button !== 0) return;
-  ev.preventDefault();
-  const target = ev.currentTarget;
-  target.setPointerCapture(ev.pointerId);
-  const p0 = toWorld(ev);
   const b0 = state[which].slice();
-  const move = (e) => {
-    const p = toWorld(e);
+  drag(svgRoot, ev, (p, p0) => {
     const dx = p.x - p0.x;
     const dy = p.y - p0.y;
     const b = b0.slice();
@@ -136,15 +116,7 @@ function startDrag(ev, which, corner) {
       if (corner.includes('s')) b[3] = Math.max(b0[3] + dy, b0[1] + MIN_SIZE);
     }
     setBox(which, b);
-  };
-  const up = () => {
-    target.removeEventListener('pointermove', move);
-    target.removeEventListener('pointerup', up);
-    target.removeEventListener('pointercancel', up);
-  };
-  target.addEventListener('pointermove', move);
-  target.addEventListener('pointerup', up);
-  target.addEventListener('pointercancel', up);
+  });
 }
 
 // Arrow keys move a focused box by 0.1; with Shift they move its x2/y2 corner.
@@ -169,12 +141,9 @@ const CORNERS = { nw: [0, 1], ne: [2, 1], sw: [0, 3], se: [2, 3] };
 
 function buildShapes() {
   svgRoot = $('box-svg');
-  const grid = svg('g', { class: 'grid' });
-  for (let x = 1; x < WIDTH; x++) grid.append(svg('line', { x1: x, y1: 0, x2: x, y2: HEIGHT }));
-  for (let y = 1; y < HEIGHT; y++) grid.append(svg('line', { x1: 0, y1: y, x2: WIDTH, y2: y }));
   overlay = svg('g', { 'aria-hidden': 'true', class: 'overlay' });
   arrowLayer = svg('g', { 'aria-hidden': 'true', class: 'overlay' });
-  svgRoot.append(grid, overlay);
+  svgRoot.append(grid(svgRoot), overlay);
   for (const which of ['target', 'pred']) {
     const label = which === 'pred' ? 'predicted box' : 'target box';
     const rect = svg('rect', {
@@ -211,54 +180,12 @@ function placeShapes() {
   }
 }
 
-// A label's number: one rule for all, to hundredths, with "=" when that is
-// the reply's double and "≈" when it is rounded (the table has every digit).
-function rounded(v) {
-  if (v === null) return '= null';
-  const text = v.toFixed(2);
-  return `${Number(text) === v ? '=' : '≈'} ${text}`;
-}
-
-// The labels' font size in picture units: LABEL_UNITS, or LABEL_PX CSS
-// pixels where the picture is drawn so small that that is larger.
-function labelSize() {
-  const perUnit = svgRoot.getBoundingClientRect().width / WIDTH;
-  return perUnit > 0 ? Math.max(LABEL_UNITS, LABEL_PX / perUnit) : LABEL_UNITS;
-}
-
-// A text label at (x, y), moved left if it would run off the picture.
-function addLabel(layer, cls, x, y, text, size) {
-  const node = svg('text', { class: `label ${cls}`, x, y, 'font-size': size, text });
-  layer.append(node);
-  const right = node.getBBox().x + node.getBBox().width;
-  if (right > WIDTH - 0.1) node.setAttribute('x', Math.max(0.1, x - (right - (WIDTH - 0.1))));
-}
-
-// The descent direction -(gx, gy) at the corner (x, y), drawn from just
-// outside the corner's handle, so that the handle stays visible; the head
-// is at most a third of the arrow, so a short arrow is still mostly shaft.
-function arrow(x, y, gx, gy) {
-  let len = Math.hypot(gx, gy) * ARROW_SCALE;
-  if (!(len > 1e-9)) return;
-  const [ux, uy] = [-gx * ARROW_SCALE / len, -gy * ARROW_SCALE / len];
-  len = Math.min(len, ARROW_MAX);
-  const gap = HANDLE_R + 0.08;
-  const head = Math.min(HEAD_MAX, len / 3);
-  const [x0, y0] = [x + ux * gap, y + uy * gap];
-  const [tx, ty] = [x0 + ux * len, y0 + uy * len];
-  const [bx, by] = [tx - ux * head, ty - uy * head];
-  const [nx, ny] = [-uy * head * 0.45, ux * head * 0.45];
-  arrowLayer.append(svg('g', { class: 'arrow', 'data-shaft': len - head, 'data-head': head },
-    svg('line', { class: 'arrow-shaft', x1: x0, y1: y0, x2: bx, y2: by }),
-    svg('polygon', { class: 'arrow-head', points: `${tx},${ty} ${bx + nx},${by + ny} ${bx - nx},${by - ny}` })));
-}
-
 // C, ρ and c as lines; their values (from the DIoU reply) as labels.
 function renderOverlay() {
   overlay.replaceChildren();
   arrowLayer.replaceChildren();
   if (!state.replies) return;
-  const size = labelSize();
+  const size = labelSize(svgRoot);
   const [p, t] = [state.shown.pred, state.shown.target];
   const c = [Math.min(p[0], t[0]), Math.min(p[1], t[1]), Math.max(p[2], t[2]), Math.max(p[3], t[3])];
   const centre = (b) => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
@@ -280,8 +207,8 @@ function renderOverlay() {
     addLabel(arrowLayer, '', p[0], p[3] + 1.2 * size, `${displayName(state.arrows)}: zero gradient`, size);
     return;
   }
-  arrow(p[0], p[1], g[0], g[1]);
-  arrow(p[2], p[3], g[2], g[3]);
+  arrow(arrowLayer, p[0], p[1], g[0], g[1], ARROW);
+  arrow(arrowLayer, p[2], p[3], g[2], g[3], ARROW);
 }
 
 // ------------------------------------------------------------ the numbers
@@ -308,190 +235,51 @@ function renderNumbers() {
 }
 
 function buildInputs() {
-  const host = $('box-inputs');
-  for (const which of ['pred', 'target']) {
-    const name = which === 'pred' ? 'predicted' : 'target';
-    const row = el('div', { class: 'box-row' }, el('span', { class: `${which}-text`, text: name }));
-    COORDS.forEach((c, k) => {
-      const input = el('input', { id: `${which}-${c}`, type: 'number', step: '0.1', 'aria-label': `${name} ${c}`,
-        value: String(state[which][k]) });
-      input.addEventListener('change', () => {
-        const v = Number(input.value);
-        if (!Number.isFinite(v)) return;
-        const b = state[which].slice();
-        b[k] = v;
-        // An inverted box is lossd's to refuse: the reply's error is shown.
-        setBox(which, b);
-      });
-      row.append(input);
-    });
-    host.append(row);
-  }
+  boxFields($('box-inputs'), { prefix: '', coords: COORDS, rowClass: 'box-row', current: (w) => state[w], set: setBox });
 }
 
 // One radio button per box loss: the loss whose gradient the arrows show.
 function buildArrowChoice() {
-  const choice = $('arrow-choice');
-  choice.replaceChildren();
-  if (!LOSSES.includes(state.arrows)) state.arrows = LOSSES[0];
-  for (const n of LOSSES) {
-    const input = el('input', { type: 'radio', name: 'arrows', value: n, checked: n === state.arrows });
-    input.addEventListener('change', () => {
-      state.arrows = n;
-      renderOverlay();
-    });
-    choice.append(el('label', {}, input, ` ${displayName(n)}`));
-  }
+  state.arrows = lossChoice($('arrow-choice'), 'arrows', LOSSES, state.arrows, (n) => {
+    state.arrows = n;
+    renderOverlay();
+  });
 }
 
 // ------------------------------------------------------------ descent
 
 // The longest move of one step (the norm of the change of a box's four
-// coordinates), in picture units. Polyak's step is long where a loss is
-// nearly flat far from its minimum (GIoU with the boxes apart): one grid
-// unit keeps such a step from leaping past the target.
+// coordinates), in picture units: one grid unit (descent.js).
 const MAX_MOVE = 1;
-
-// The step size s of box ← box − s·grad, from a loss's reply at its current
-// box, that loss's minimum and the form's setting:
-//   polyak: s = γ·(loss − loss*)/‖grad‖², loss* the loss at the target box
-//     itself (B. T. Polyak, "Minimization of unsmooth functionals", 1969). A
-//     loss scaled by k gives the same step, so one γ serves every loss
-//     (NWD's gradient at the default boxes is a third as long as GIoU's),
-//     and the step shrinks as the loss nears its minimum, where a fixed
-//     rate zig-zags across the IoU losses' kinks (their gradient does not
-//     vanish there).
-//   fixed: s = the learning rate.
-const RULES = {
-  polyak: {
-    input: 'descend-gamma',
-    floor: true,
-    step(reply, floor, gamma) {
-      const g2 = reply.grad[0].reduce((a, v) => a + v * v, 0);
-      if (!(g2 > 0)) return 0;
-      return Math.min((gamma * Math.max(reply.loss - floor, 0)) / g2, MAX_MOVE / Math.sqrt(g2));
-    },
-  },
-  fixed: { input: 'descend-lr', floor: false, step: (reply, floor, rate) => rate },
-};
 
 let lossChart = null;
 
-// Loss i's trajectory: its box centre at each step, and a dot where it ended.
-function miniPicture(n, i, path, start, target) {
-  const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img',
-    'aria-label': `${displayName(n)} trajectory of the predicted box` });
-  const t = target;
+// Loss i's trajectory: the target, the start and the final box, and the path of its centre.
+function miniPicture(name, i, path, start, target) {
+  const rect = (cls, b) => svg('rect', { class: cls, x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1] });
   const last = path[path.length - 1];
-  const centre = (b) => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
-  root.append(
-    svg('rect', { class: 'box target', x: t[0], y: t[1], width: t[2] - t[0], height: t[3] - t[1] }),
-    svg('rect', { class: 'start', x: start[0], y: start[1], width: start[2] - start[0], height: start[3] - start[1] }),
-  );
-  if (last[2] >= last[0] && last[3] >= last[1])
-    root.append(svg('rect', { class: 'final', x: last[0], y: last[1], width: last[2] - last[0], height: last[3] - last[1] }));
-  const [cx, cy] = centre(last);
-  root.append(
-    svg('polyline', { class: 'traj', stroke: lossColor(i), points: path.map((b) => centre(b).join(',')).join(' ') }),
-    svg('circle', { class: 'traj-end', fill: lossColor(i), cx, cy, r: 0.3 }),
-  );
-  return root;
+  return trajectoryPicture({ viewBox: `0 0 ${WIDTH} ${HEIGHT}`, name, i, path, centre: (b) => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], dot: 0.3 },
+    rect('box target', target), rect('start', start), last[2] >= last[0] && last[3] >= last[1] ? rect('final', last) : null);
 }
 
-// A swatch of loss i's colour for its caption, as the chart's legend shows it.
-const swatch = (i) => svg('svg', { class: 'traj-key', viewBox: '0 0 4 2', 'aria-hidden': 'true' },
-  svg('line', { x1: 0, y1: 1, x2: 4, y2: 1, stroke: lossColor(i) }));
-
-async function descend(steps, ruleName, setting) {
+async function runDescent(steps, ruleName, setting) {
   const names = await boxLosses();
-  const rule = RULES[ruleName];
   const start = state.pred.slice();
   const target = state.target.slice();
-  const job = (n, box, grad) => ({ path: `/v1/loss/${n}`, body: { input: [box], target: [target], grad } });
-  const floors = {};
-  if (rule.floor) {
-    const results = await batch(names.map((n) => job(n, target, false)));
-    names.forEach((n, i) => {
-      floors[n] = ok(results[i], `/v1/loss/${n}`).loss;
-    });
-  }
-  const boxes = {};
-  const paths = {};
-  const losses = {};
-  const stopped = {};
-  for (const n of names) {
-    boxes[n] = start.slice();
-    paths[n] = [start.slice()];
-    losses[n] = [];
-  }
-  for (let step = 0; step <= steps; step++) {
-    const active = names.filter((n) => !stopped[n]);
-    if (!active.length) break;
-    const results = await batch(active.map((n) => job(n, boxes[n], true)));
-    active.forEach((n, i) => {
-      const r = results[i];
-      if (r.status !== 200) {
-        stopped[n] = `stopped at step ${step}: ${r.body.error.message}`;
-        return;
-      }
-      losses[n].push({ x: step, y: r.body.loss });
-      if (step === steps) return; // the last request only scores the final box
-      const s = rule.step(r.body, floors[n], setting);
-      const g = r.body.grad[0];
-      boxes[n] = boxes[n].map((v, k) => v - s * g[k]);
-      paths[n].push(boxes[n]);
-    });
-    if (step % 20 === 0) status(`descending: step ${step} of ${steps}`);
-  }
-  const host = $('trajectories');
-  host.replaceChildren();
-  names.forEach((n, i) => {
-    const first = losses[n][0];
-    const final = losses[n][losses[n].length - 1];
-    const last = paths[n][paths[n].length - 1];
-    const moved = last.some((v, k) => v !== start[k]);
-    const fig = el('figure', { 'data-loss': n, 'data-start': JSON.stringify(start), 'data-final': JSON.stringify(last),
-      'data-moved': String(moved) },
-    miniPicture(n, i, paths[n], start, target),
-    el('figcaption', {}, swatch(i),
-      el('span', { class: 'name', text: displayName(n) }),
-      `: loss ${first ? num(first.y) : '-'} → ${final ? num(final.y) : '-'}; `,
-      moved ? `the box moved to [${last.map((v) => v.toFixed(3)).join(', ')}]` : 'the box did not move (zero gradient)',
-      stopped[n] ? el('span', { class: 'hint', text: ` (${stopped[n]})` }) : null));
-    host.append(fig);
+  const result = await descend({
+    names, start, target, steps, setting, rule: RULES[ruleName], maxMove: MAX_MOVE,
+    job: (n, box, grad) => ({ path: `/v1/loss/${n}`, body: { input: [box], target: [target], grad } }),
   });
-  if (!lossChart) lossChart = lineChart($('descend-chart'), 'step', 'loss');
-  lossChart.data.datasets = names.map((n, i) => series(displayName(n), losses[n], i + BOX_COLORS));
-  lossChart.update();
-  status(`descended ${steps} steps (${ruleName === 'polyak' ? `Polyak's step, γ = ${setting}` : `learning rate ${setting}`})`);
+  lossChart = showDescent({ host: $('trajectories'), chart: lossChart, canvas: $('descend-chart'), names, result, start,
+    picture: (n, i, path) => miniPicture(n, i, path, start, target),
+    boxText: (last) => `the box moved to [${last.map((v) => v.toFixed(3)).join(', ')}]` });
 }
 
 export async function initBoxes() {
   buildShapes();
   buildInputs();
   placeShapes();
-  $('descend-form').addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const steps = Math.max(1, Math.min(500, Math.floor(Number($('descend-steps').value) || 1)));
-    const rule = $('descend-rule').value;
-    const setting = Number($(RULES[rule].input).value);
-    const button = $('descend');
-    button.disabled = true;
-    try {
-      await descend(steps, rule, setting);
-    } catch (e) {
-      status(e.message, true);
-    } finally {
-      button.disabled = false;
-    }
-  });
-  // Only the chosen rule's setting can be edited.
-  const rule = $('descend-rule');
-  const enable = () => {
-    for (const [name, r] of Object.entries(RULES)) $(r.input).disabled = name !== rule.value;
-  };
-  rule.addEventListener('change', enable);
-  enable();
+  wireDescentForm('descend', runDescent);
   // The labels follow the picture's size (LABEL_PX on a small screen).
   new ResizeObserver(() => renderOverlay()).observe(svgRoot);
   $('disjoint').addEventListener('click', () => {

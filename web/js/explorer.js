@@ -42,8 +42,7 @@ function datatypeOf(meta, data, shape, firstShape) {
 // metadata: body fields that are its inputs become tensors, the others
 // (scalar parameters, and anything else, which lossd then names in its
 // error) go to "parameters"; the outputs are the model's outputs that the
-// /v1 reply carries - "grad" (and "grad_<operand>") when grad names it,
-// "terms.*" when terms is on.
+// /v1 reply carries - "grad" when grad is on, "terms.*" when terms is on.
 function v2Request(meta, body) {
   if (!meta) return null;
   const tensors = new Map(meta.inputs.map((i) => [i.name, i]));
@@ -61,13 +60,12 @@ function v2Request(meta, body) {
     const data = [value].flat(Infinity);
     inputs.push({ name, shape, datatype: datatypeOf(input, data, shape, firstShape), data });
   }
-  // "grad": true is the first operand's gradient; a list names the operands (grad_<name>)
-  const first = meta.inputs[0].name;
-  const gradOf = (operand) => (body.grad === true ? operand === first
-    : Array.isArray(body.grad) && body.grad.includes(operand));
+  // "grad": true is the first operand's gradient; a list names the operands
+  // ("grad_target" is the target's): the same outputs, by their /v2 names.
+  const asked = (operand) => Array.isArray(body.grad) && body.grad.includes(operand);
   const outputs = meta.outputs.map((o) => o.name).filter((name) => {
-    if (name === 'grad') return gradOf(first);
-    if (name.startsWith('grad_')) return gradOf(name.slice('grad_'.length));
+    if (name === 'grad') return body.grad === true || asked(meta.inputs[0].name);
+    if (name.startsWith('grad_')) return asked(name.slice('grad_'.length));
     if (name.startsWith('terms.')) return body.terms === true;
     return true;
   });

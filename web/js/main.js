@@ -5,12 +5,14 @@
 import { apiKey, setApiKey, onReply } from './api.js';
 import { $, status, showError } from './ui.js';
 import { initBoxes } from './boxes.js';
+import { initOriented } from './oriented.js';
 import { initCurves, showCurves } from './curves.js';
 import { initDists, showDists } from './dists.js';
 import { initExplorer, loadCatalog } from './explorer.js';
 
 const VIEWS = {
   boxes: { init: initBoxes },
+  oriented: { show: initOriented },
   curves: { init: initCurves, show: showCurves },
   dists: { init: initDists, show: showDists },
   api: { init: initExplorer, show: loadCatalog },

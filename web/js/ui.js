@@ -32,6 +32,49 @@ export function svg(tag, attrs, ...children) {
   return node;
 }
 
+// A loss's name for people: 'giou' -> 'GIoU', 'nwd' -> 'NWD', 'probiou' -> 'ProbIoU'.
+const NAMES = { probiou: 'ProbIoU' };
+export const displayName = (n) => NAMES[n] || (n.endsWith('iou') ? `${n.slice(0, -3).toUpperCase()}IoU` : n.toUpperCase());
+
+// One radio button per loss into host (the radio group `group`), to choose
+// the loss whose gradient a picture's arrows show: onChange(name) when one is
+// chosen. Returns the one checked: `chosen`, or the first if it is not listed.
+export function lossChoice(host, group, names, chosen, onChange) {
+  const checked = names.includes(chosen) ? chosen : names[0];
+  host.replaceChildren();
+  for (const n of names) {
+    const input = el('input', { type: 'radio', name: group, value: n, checked: n === checked });
+    input.addEventListener('change', () => onChange(n));
+    host.append(el('label', {}, input, ` ${displayName(n)}`));
+  }
+  return checked;
+}
+
+// The number fields of the predicted and target boxes, a row each into host:
+// one field per coordinate, id `${prefix}${which}-${coord}` (which: pred or
+// target), labelled with its unit(k) if it has one; a change calls
+// set(which, box) with current(which) changed there. A box lossd would
+// refuse (inverted, negative) is still sent: the reply's error is shown.
+export function boxFields(host, { prefix, coords, rowClass, current, set, step = () => '0.1', unit = () => '' }) {
+  for (const which of ['pred', 'target']) {
+    const name = which === 'pred' ? 'predicted' : 'target';
+    const row = el('div', { class: rowClass }, el('span', { class: `${which}-text`, text: name }));
+    coords.forEach((c, k) => {
+      const input = el('input', { id: `${prefix}${which}-${c}`, type: 'number', step: step(k),
+        'aria-label': `${name} ${c}${unit(k)}`, value: String(current(which)[k]) });
+      input.addEventListener('change', () => {
+        const v = Number(input.value);
+        if (!Number.isFinite(v)) return;
+        const b = current(which).slice();
+        b[k] = v;
+        set(which, b);
+      });
+      row.append(input);
+    });
+    host.append(row);
+  }
+}
+
 // A reply's number as text: every digit lossd sent; null is a non-finite result.
 export function num(v) {
   if (v === null || v === undefined) return 'null (non-finite)';
